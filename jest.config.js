@@ -1,0 +1,29 @@
+// One Jest run over every project. Each project contributes two Jest projects:
+// `<name>` for unit tests (*.spec.ts) and `<name>:int` for tests needing real Redis, Mongo or Podman
+// (*.int.spec.ts). `npm test` runs both with the infrastructure up; `nx test <name>` runs the unit half.
+const { readdirSync, existsSync } = require('node:fs');
+const path = require('node:path');
+
+const swc = [
+  '@swc/jest',
+  { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+];
+const moduleNameMapper = { '^@visp/(.*)$': path.join(__dirname, 'libs/$1/src/index.ts') };
+
+function projectDirs() {
+  const dirs = [];
+  for (const group of ['apps', 'libs']) {
+    for (const name of readdirSync(path.join(__dirname, group))) dirs.push({ name, dir: path.join(__dirname, group, name) });
+  }
+  dirs.push({ name: 'e2e', dir: path.join(__dirname, 'e2e') }, { name: 'tools', dir: path.join(__dirname, 'tools') });
+  return dirs.filter((p) => existsSync(path.join(p.dir, 'project.json')));
+}
+
+const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': swc }, moduleNameMapper, clearMocks: true };
+
+module.exports = {
+  projects: projectDirs().flatMap(({ name, dir }) => [
+    { ...common, displayName: name, rootDir: dir, testMatch: ['<rootDir>/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/'] },
+    { ...common, displayName: `${name}:int`, rootDir: dir, testMatch: ['<rootDir>/**/*.int.spec.ts'], testPathIgnorePatterns: ['/node_modules/'], testTimeout: 60_000, slowTestThreshold: 30 },
+  ]),
+};

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Field builders for config schemas. Each carries the human sentence of what it expects, used as the one-line
+ * error when a setting is wrong. Values are never echoed in errors, so secrets cannot leak through them.
+ */
+const secretSchemas = new WeakSet<z.ZodType>();
+
+export function isSecret(schema: z.ZodType): boolean {
+  return secretSchemas.has(schema);
+}
+
+const nonEmpty = (s: string | undefined) => (s === undefined || s.trim() === '' ? undefined : s.trim());
+
+export function port(defaultValue?: number) {
+  const schema = z.preprocess(
+    (v) => (typeof v === 'string' ? (/^\d+$/.test(v.trim()) ? Number(v) : v) : v),
+    z.number({ error: 'must be an integer between 1 and 65535' }).int().min(1, 'must be an integer between 1 and 65535').max(65535, 'must be an integer between 1 and 65535'),
+  );
+  return defaultValue === undefined ? schema : z.preprocess(nonEmpty, schema.optional()).transform((v) => (v ?? defaultValue) as number);
+}
+
+export function int(opts: { min: number; max: number; default?: number }) {
+  const message = `must be an integer between ${opts.min} and ${opts.max}`;
+  const schema = z.preprocess(
+    (v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v),
+    z.number({ error: message }).int(message).min(opts.min, message).max(opts.max, message),
+  );
+  return opts.default === undefined ? schema : z.preprocess(nonEmpty, schema.optional()).transform((v) => (v ?? opts.default) as number);
+}
+
+/** A URL whose scheme is one of `protocols` (without the colon). */
+export function url(protocols: readonly string[], defaultValue?: string) {
+  const message = `must be a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`;
+  const schema = z.string({ error: message }).refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol.slice(0, -1));
+    } catch {
+      return false;
+    }
+  }, message);
+  return defaultValue === undefined ? schema : z.preprocess(nonEmpty, schema.optional()).transform((v) => v ?? defaultValue);
+}
+
+export function str(defaultValue?: string) {
+  const schema = z.string({ error: 'must be set' }).min(1, 'must not be empty');
+  return defaultValue === undefined ? schema : z.preprocess(nonEmpty, schema.optional()).transform((v) => v ?? defaultValue);
+}
+
+export function optionalStr() {
+  return z.preprocess(nonEmpty, z.string().optional());
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
+  const message = `must be one of ${values.join(', ')}`;
+  return z.preprocess(nonEmpty, z.enum(values, { error: message }).optional()).transform((v) => v ?? defaultValue);
+}
+
+export function bool(defaultValue: boolean) {
+  const message = 'must be true or false';
+  return z
+    .preprocess(nonEmpty, z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: message }).optional())
+    .transform((v) => (v === undefined ? defaultValue : ['true', '1', 'yes'].includes(v)));
+}
+
+/** A secret: required, at least `minLength` characters, masked wherever config is shown. */
+export function secret(minLength = 16) {
+  const schema = z.string({ error: `must be set (a secret of at least ${minLength} characters; use NAME_FILE for a mounted secret)` }).min(minLength, `must be at least ${minLength} characters long`);
+  secretSchemas.add(schema);
+  return schema;
+}
+
+export const logLevel = () => oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');

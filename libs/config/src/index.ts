@@ -1,0 +1,5 @@
+export { ConfigError, loadEnvSource, type EnvSource, type EnvSourceOptions } from './source';
+export { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
+export { defineServiceConfig, envPrefix, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
+export { createLogger, loggerFor, type Logger, type LoggerOptions } from './logger';
+export { gatewayConfig, recoveryConfig, sessionManagerConfig, socketProxyConfig, whisperWorkerConfig } from './services';

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/** 12 lowercase RFC 4648 base32 characters: 60 random bits, unguessable, safe in names and URLs. */
+export const SessionIdSchema = z.string().regex(/^[a-z2-7]{12}$/, 'a session id is 12 characters of a-z and 2-7');
+export type SessionId = z.infer<typeof SessionIdSchema>;
+
+/** A user name as it appears in labels, volume names and routes. Shibboleth eppn values fit. */
+export const OwnerSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'an owner is letters, digits and . _ @ - (starting with a letter or digit)');
+export type Owner = z.infer<typeof OwnerSchema>;
+
+/** Session types are configuration; their names are short lowercase identifiers. */
+export const SessionTypeNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a session type is a lowercase name');
+
+export const ProjectIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'a project id is letters, digits and . _ -');
+
+export const SESSION_STATES = ['pending', 'starting', 'ready', 'stopping', 'stopped', 'failed'] as const;
+export const SessionStateSchema = z.enum(SESSION_STATES);
+export type SessionState = z.infer<typeof SessionStateSchema>;
+
+/** States from which a session can still become usable or is in use; the rest are final. */
+export const ACTIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
+
+/** Progress steps reported while a session starts. */
+export const PROGRESS_STEPS = ['queued', 'preflight', 'creating', 'starting', 'waiting-ready', 'ready'] as const;
+export const ProgressStepSchema = z.enum(PROGRESS_STEPS);
+export type ProgressStep = z.infer<typeof ProgressStepSchema>;
+
+/** Everything the `visp.*` labels carry: enough to rebuild a session record without any database. */
+export const SessionLabelsSchema = z.object({
+  instance: z.string().min(1).max(64),
+  id: SessionIdSchema,
+  type: SessionTypeNameSchema,
+  owner: OwnerSchema,
+  project: ProjectIdSchema.optional(),
+  created: z.iso.datetime(),
+});
+export type SessionLabels = z.infer<typeof SessionLabelsSchema>;
+
+/** An entry of the route table the gateway proxies by. */
+export const RouteSchema = z.object({
+  sid: SessionIdSchema,
+  owner: OwnerSchema,
+  target: z.url({ protocol: /^https?$/ }),
+  token: z.string().min(16),
+  stripPrefix: z.boolean(),
+  updatedAt: z.iso.datetime(),
+});
+export type Route = z.infer<typeof RouteSchema>;
