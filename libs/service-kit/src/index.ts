@@ -1,0 +1,6 @@
+export { AppError, NotFoundError, ValidationError, parseOrThrow } from './errors';
+export { checkReadiness, type CheckResult, type ReadinessCheck, type ReadinessReport } from './health';
+export { errorHandler, notFoundHandler, requestContext, requireServiceToken } from './http';
+export { createMetricsRegistry } from './metrics';
+export { currentRequestId, propagationHeaders, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context';
+export { createService, runService, type Service, type ServiceOptions } from './service';

@@ -1,0 +1,153 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+import type { Logger } from '@visp/config';
+import { checkReadiness, type ReadinessCheck } from './health';
+import { errorHandler, notFoundHandler, requestContext } from './http';
+import { createMetricsRegistry, httpMetrics } from './metrics';
+
+export interface ServiceOptions {
+  /** The component name: in logs, metrics and errors. */
+  name: string;
+  logger: Logger;
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Dependencies `/readyz` probes. */
+  readiness?: Record<string, ReadinessCheck>;
+  /** How long one readiness probe may take. @defaultValue 2000 */
+  readinessTimeoutMs?: number;
+  /** Largest JSON body accepted. @defaultValue '100kb' */
+  bodyLimit?: string;
+  /** How long close() lets in-flight requests finish before cutting connections. @defaultValue 10000 */
+  shutdownTimeoutMs?: number;
+  /** Adds the service's own routes; called after the health routes, before the 404 and error handlers. */
+  routes?: (app: Express, service: Service) => void;
+  /** Closes what the service owns (database, Redis, workers), in the order given, after the server stops. */
+  onClose?: Array<() => Promise<unknown>>;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly app: Express;
+  readonly server: http.Server;
+  readonly metrics: Registry;
+  readonly logger: Logger;
+  /** Listens; resolves with the bound address. */
+  start(): Promise<AddressInfo>;
+  /** Stops accepting, drains, closes dependencies. Idempotent: later calls return the same promise. */
+  close(): Promise<void>;
+}
+
+export function createService(options: ServiceOptions): Service {
+  const { logger } = options;
+  const app = express();
+  const server = http.createServer(app);
+  const metrics = createMetricsRegistry(options.name);
+  const readiness = options.readiness ?? {};
+  let draining = false;
+  let closing: Promise<void> | undefined;
+
+  // A keep-alive connection that goes idle during a drain would otherwise hold close() until its timeout.
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.once('finish', () => {
+      if (draining) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestContext(logger));
+  app.use(httpMetrics(metrics));
+  app.use(express.json({ limit: options.bodyLimit ?? '100kb' }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'alive' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (draining) {
+      res.status(503).json({ status: 'unready', checks: {}, reason: 'shutting down' });
+      return;
+    }
+    const report = await checkReadiness(readiness, options.readinessTimeoutMs ?? 2000);
+    res.status(report.status === 'ready' ? 200 : 503).json(report);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+
+  const service: Service = {
+    name: options.name,
+    app,
+    server,
+    metrics,
+    logger,
+    async start() {
+      server.listen(options.port, options.host);
+      await once(server, 'listening');
+      const address = server.address() as AddressInfo;
+      logger.info({ host: address.address, port: address.port }, `${options.name} listening`);
+      return address;
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        logger.info('shutting down: draining requests');
+        const stopped = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), options.shutdownTimeoutMs ?? 10_000);
+        });
+        if ((await Promise.race([stopped, deadline])) === 'timeout') {
+          logger.warn('drain deadline passed: closing remaining connections');
+          server.closeAllConnections();
+          await stopped;
+        }
+        clearTimeout(timer);
+        for (const close of options.onClose ?? []) {
+          await close().catch((err: unknown) => logger.error({ err }, 'error while closing a dependency'));
+        }
+        logger.info('shut down');
+      })();
+      return closing;
+    },
+  };
+
+  options.routes?.(app, service);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return service;
+}
+
+/**
+ * For `main.ts`: start, and on SIGTERM or SIGINT close gracefully and exit 0 (1 if closing overruns its deadline
+ * or fails). Start-up failures exit 1 with the reason logged.
+ */
+export async function runService(service: Service, shutdownTimeoutMs = 10_000): Promise<void> {
+  const stop = (signal: string) => {
+    service.logger.info({ signal }, 'signal received');
+    const hardStop = setTimeout(() => {
+      service.logger.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, shutdownTimeoutMs + 5_000);
+    hardStop.unref();
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        service.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    await service.start();
+  } catch (err) {
+    service.logger.fatal({ err }, 'could not start');
+    process.exit(1);
+  }
+}
