@@ -1,0 +1,167 @@
+import { testInstanceId, testPodmanHost, waitFor } from '@visp/testing';
+import { ConflictError, discoverPodman, encodeSessionLabels, LABEL, NotFoundError, PodmanClient, PodmanUnavailableError, type ContainerSpec } from './index';
+
+const IMAGE = 'localhost/visp-testbox:1';
+const client = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+const instance = testInstanceId();
+const sid = 'abcdefgh' + Math.random().toString(36).replace(/[^a-z]/g, '').padEnd(4, 'q').slice(0, 4);
+const volume = `visp-home-${instance}`;
+const labels = encodeSessionLabels({ instance, id: sid, type: 'testbox', owner: 'alice', created: new Date().toISOString() });
+
+function spec(name: string, cmd: string): ContainerSpec {
+  return {
+    name,
+    image: IMAGE,
+    labels,
+    user: '1000:1000',
+    cmd: ['sh', '-c', cmd],
+    env: { GREETING: 'hello' },
+    limits: { memoryBytes: 64 * 2 ** 20, nanoCpus: 5e8, pids: 64 },
+    tmpfs: [{ target: '/tmp', sizeBytes: 16 * 2 ** 20, mode: 0o1777 }],
+    volumes: [{ name: volume, target: '/home/visp' }],
+    publish: { containerPort: 8080 },
+  };
+}
+
+describe('PodmanClient against real Podman', () => {
+  let id: string;
+  const name = `visp-session-testbox-${sid}`;
+
+  beforeAll(async () => {
+    await client.ensureVolume(volume, { instance });
+    id = await client.createContainer(spec(name, 'echo "$GREETING from box"; echo oops >&2; exec httpd -f -p 8080 -h /var/www'));
+    await client.startContainer(id);
+  });
+
+  afterAll(async () => {
+    await client.removeContainer(id, { force: true });
+    await client.removeVolume(volume);
+  });
+
+  it('creates a labelled, limited, non-root container', async () => {
+    const details = await client.inspectContainer(id);
+    expect(details).toMatchObject({ name, running: true, user: '1000:1000', labels: expect.objectContaining(labels) });
+    expect(details.hostConfig).toMatchObject({ Memory: 64 * 2 ** 20, NanoCpus: 5e8, PidsLimit: 64 });
+    expect(details.hostConfig.SecurityOpt).toContain('no-new-privileges');
+    expect(details.hostConfig.CapDrop?.length).toBeGreaterThan(0);
+    expect(details.env.GREETING).toBe('hello');
+  });
+
+  it('is found by its labels, and only under its own instance', async () => {
+    expect((await client.listManaged(instance)).map((c) => c.id)).toEqual([id]);
+    expect(await client.listManaged(`${instance}-other`)).toEqual([]);
+    expect((await client.listContainers({ [LABEL.sessionId]: sid })).map((c) => c.name)).toEqual([name]);
+  });
+
+  it('reads its logs, stdout and stderr apart', async () => {
+    const logs = await waitFor('both log lines', async () => {
+      const l = await client.logs(id);
+      return l.stdout.includes('hello from box') && l.stderr.includes('oops') ? l : undefined;
+    });
+    expect(logs.stdout).not.toContain('oops');
+  });
+
+  it('execs inside it: non-root, no capabilities, tmpfs with its mode, exit codes as results', async () => {
+    expect((await client.exec(id, ['id', '-u'])).stdout.trim()).toBe('1000');
+    expect((await client.exec(id, ['stat', '-c', '%a', '/tmp'])).stdout.trim()).toBe('1777');
+    const status = await client.exec(id, ['grep', '-E', '^(CapEff|NoNewPrivs)', '/proc/self/status']);
+    expect(status.stdout).toMatch(/CapEff:\s+0000000000000000/);
+    expect(status.stdout).toMatch(/NoNewPrivs:\s+1/);
+    expect(await client.exec(id, ['sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('enforces the memory limit', async () => {
+    // Writing 100 MiB into a 64 MiB container must fail (tmpfs pages count against the cgroup).
+    const result = await client.exec(id, ['sh', '-c', 'head -c 104857600 /dev/zero > /home/visp/../../tmp/big 2>&1; echo $?'], { timeoutMs: 30_000 });
+    const alive = await client.inspectContainer(id).then((d) => d.running, () => false);
+    expect(result.stdout.trim() !== '0' || !alive).toBe(true);
+    await client.exec(id, ['rm', '-f', '/tmp/big']).catch(() => undefined);
+  });
+
+  it('publishes its port on 127.0.0.1 only', async () => {
+    const details = await client.inspectContainer(id);
+    const port = details.ports['8080/tcp'];
+    expect(port).toBeGreaterThan(0);
+    const body = await waitFor('httpd', async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined)));
+    expect(body).toBe('testbox\n');
+  });
+
+  it('keeps files in the home volume across containers', async () => {
+    await client.exec(id, ['sh', '-c', 'echo kept > /home/visp/note.txt']);
+    const second = await client.createContainer({ ...spec(`${name}-2`, 'cat /home/visp/note.txt'), publish: undefined });
+    try {
+      await client.startContainer(second);
+      const logs = await waitFor('second container output', async () => ((await client.logs(second)).stdout.includes('kept') ? true : undefined));
+      expect(logs).toBe(true);
+    } finally {
+      await client.removeContainer(second, { force: true });
+    }
+  });
+
+  it('maps a name conflict to ConflictError', async () => {
+    await expect(client.createContainer(spec(name, 'true'))).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('follows logs without hanging on a quiet container, and stops on abort', async () => {
+    const quiet = await client.createContainer({ ...spec(`${name}-quiet`, 'sleep 1; echo late-line; sleep 60'), publish: undefined });
+    try {
+      await client.startContainer(quiet);
+      const abort = new AbortController();
+      const startedAt = Date.now();
+      const stream = client.followLogs(quiet, { signal: abort.signal });
+      expect(Date.now() - startedAt).toBeLessThan(100);
+      let text = '';
+      stream.on('data', (d: Buffer) => (text += d.toString()));
+      await waitFor('late line', () => text.includes('late-line'));
+      const ended = new Promise((resolve) => stream.once('end', resolve));
+      abort.abort();
+      await ended;
+    } finally {
+      await client.removeContainer(quiet, { force: true });
+    }
+  });
+
+  it('reports container events by label', async () => {
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const listening = (async () => {
+      for await (const event of client.events({ labels: { [LABEL.instance]: instance }, signal: abort.signal })) {
+        seen.push(event.action);
+        if (event.action === 'remove') break;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const short = await client.createContainer({ ...spec(`${name}-events`, 'true'), publish: undefined });
+    await client.startContainer(short);
+    await client.removeContainer(short, { force: true });
+    await Promise.race([listening, new Promise((r) => setTimeout(r, 10_000))]);
+    abort.abort();
+    expect(seen).toEqual(expect.arrayContaining(['create', 'start', 'remove']));
+  });
+
+  it('stops and removes; a second stop or remove is not an error; a gone container is NotFound', async () => {
+    const doomed = await client.createContainer({ ...spec(`${name}-doomed`, 'sleep 60'), publish: undefined });
+    await client.startContainer(doomed);
+    await client.stopContainer(doomed, 1);
+    await client.stopContainer(doomed, 1);
+    expect((await client.inspectContainer(doomed)).running).toBe(false);
+    await client.removeContainer(doomed);
+    await client.removeContainer(doomed);
+    await expect(client.inspectContainer(doomed)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('creates networks idempotently and removes them by name', async () => {
+    const network = `visp-test-${instance}`;
+    await client.ensureNetwork(network, { instance, internal: true });
+    await client.ensureNetwork(network, { instance, internal: true });
+    const info = await client.docker.getNetwork(network).inspect();
+    expect(info.Internal).toBe(true);
+    await client.removeNetwork(network);
+    await client.removeNetwork(network);
+  });
+
+  it('says the API is unavailable when the socket is missing', async () => {
+    const nowhere = new PodmanClient({ socketPath: '/nonexistent/podman.sock' });
+    await expect(nowhere.ping()).rejects.toBeInstanceOf(PodmanUnavailableError);
+  });
+});

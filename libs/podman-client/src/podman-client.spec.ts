@@ -1,0 +1,90 @@
+import { ConflictError, decodeSessionLabels, demuxBuffer, discoverPodman, encodeSessionLabels, NotFoundError, PodmanError, PodmanUnavailableError, toCreateOptions, toPodmanError, type ContainerSpec } from './index';
+
+const session = { instance: 'prod', id: 'abcdefghij23', type: 'jupyter', owner: 'alice@uni.se', project: 'p1', created: '2026-01-02T03:04:05.000Z' };
+
+describe('label codec', () => {
+  it('round-trips session metadata through labels', () => {
+    const labels = encodeSessionLabels(session);
+    expect(labels).toMatchObject({ 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.schema': '1', 'visp.session.owner': 'alice@uni.se' });
+    expect(decodeSessionLabels(labels)).toEqual({ ok: true, session });
+    const { project: _omitted, ...withoutProject } = session;
+    expect(decodeSessionLabels(encodeSessionLabels(withoutProject))).toEqual({ ok: true, session: withoutProject });
+  });
+
+  it('reports malformed or foreign labels as reasons, naming the label', () => {
+    const labels = encodeSessionLabels(session);
+    expect(decodeSessionLabels({})).toEqual({ ok: false, reason: 'not managed by visp' });
+    expect(decodeSessionLabels(null)).toEqual({ ok: false, reason: 'not managed by visp' });
+    expect(decodeSessionLabels({ ...labels, 'visp.schema': '2' })).toEqual({ ok: false, reason: 'unsupported label schema "2"' });
+    const { 'visp.session.owner': _owner, ...noOwner } = labels;
+    expect(decodeSessionLabels(noOwner)).toMatchObject({ ok: false, reason: expect.stringMatching(/^visp\.session\.owner: /) });
+    expect(decodeSessionLabels({ ...labels, 'visp.session.id': 'NOT-AN-ID' })).toMatchObject({ ok: false, reason: expect.stringMatching(/^visp\.session\.id: /) });
+  });
+
+  it('refuses to encode invalid metadata', () => {
+    expect(() => encodeSessionLabels({ ...session, owner: '../bob' })).toThrow();
+  });
+});
+
+describe('socket discovery', () => {
+  const none = () => false;
+  it('follows CONTAINER_HOST, DOCKER_HOST, the rootless socket, then the rootful one', () => {
+    expect(discoverPodman({ CONTAINER_HOST: 'unix:///a.sock', DOCKER_HOST: 'unix:///b.sock' }, none)).toEqual({ socketPath: '/a.sock' });
+    expect(discoverPodman({ DOCKER_HOST: 'tcp://127.0.0.1:2375' }, none)).toEqual({ host: '127.0.0.1', port: 2375, protocol: 'http' });
+    expect(discoverPodman({ XDG_RUNTIME_DIR: '/run/user/1000' }, () => true)).toEqual({ socketPath: '/run/user/1000/podman/podman.sock' });
+    expect(discoverPodman({ XDG_RUNTIME_DIR: '/run/user/1000' }, (p) => p === '/run/podman/podman.sock')).toEqual({ socketPath: '/run/podman/podman.sock' });
+  });
+
+  it('says what it tried when there is no socket, and rejects unsupported schemes', () => {
+    expect(() => discoverPodman({}, none)).toThrow('no Podman socket found (tried /run/podman/podman.sock)');
+    expect(() => discoverPodman({ CONTAINER_HOST: 'ssh://core@host/run/podman.sock' }, none)).toThrow('CONTAINER_HOST: ssh:// is not supported');
+  });
+});
+
+describe('container spec', () => {
+  const spec: ContainerSpec = {
+    name: 'visp-session-jupyter-abcdefghij23',
+    image: 'localhost/x:1',
+    labels: encodeSessionLabels(session),
+    user: '1000:1000',
+    limits: { memoryBytes: 256 * 2 ** 20, nanoCpus: 5e8, pids: 128 },
+    tmpfs: [{ target: '/tmp', sizeBytes: 2 ** 26, mode: 0o1777 }],
+    publish: { containerPort: 8888 },
+  };
+
+  it('always drops capabilities, forbids privilege gain and applies limits', () => {
+    const host = toCreateOptions(spec).HostConfig!;
+    expect(host).toMatchObject({ CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Memory: 268435456, MemorySwap: 268435456, NanoCpus: 5e8, PidsLimit: 128 });
+    expect(host.Mounts).toContainEqual(expect.objectContaining({ Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 2 ** 26, Mode: 0o1777 } }));
+    expect(host.PortBindings).toEqual({ '8888/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    expect(host.Privileged).toBeUndefined();
+  });
+
+  it('refuses root and bad tmpfs modes', () => {
+    for (const user of ['0', 'root', '0:0', '']) expect(() => toCreateOptions({ ...spec, user })).toThrow(/refusing to run as root/);
+    expect(() => toCreateOptions({ ...spec, tmpfs: [{ target: '/tmp', sizeBytes: 1, mode: 0o17777 }] })).toThrow('invalid mode');
+  });
+});
+
+describe('stream and error handling', () => {
+  it('demultiplexes Docker log frames', () => {
+    const frame = (type: number, text: string) => {
+      const header = Buffer.alloc(8);
+      header[0] = type;
+      header.writeUInt32BE(Buffer.byteLength(text), 4);
+      return Buffer.concat([header, Buffer.from(text)]);
+    };
+    expect(demuxBuffer(Buffer.concat([frame(1, 'out1\n'), frame(2, 'err\n'), frame(1, 'out2\n')]))).toEqual({ stdout: 'out1\nout2\n', stderr: 'err\n' });
+  });
+
+  it('types errors by meaning, whatever status Podman chose', () => {
+    expect(toPodmanError({ statusCode: 404, json: { message: 'no such container' } }, 'inspect x')).toBeInstanceOf(NotFoundError);
+    expect(toPodmanError({ statusCode: 409, json: { message: 'conflict' } }, 'create x')).toBeInstanceOf(ConflictError);
+    const podmanConflict = toPodmanError({ statusCode: 500, json: { message: 'creating container storage: the container name "x" is already in use by abc' } }, 'create x');
+    expect(podmanConflict).toBeInstanceOf(ConflictError);
+    expect(podmanConflict.message).toBe('create x: creating container storage: the container name "x" is already in use by abc');
+    expect(toPodmanError({ code: 'ECONNREFUSED' }, 'ping')).toBeInstanceOf(PodmanUnavailableError);
+    const other = toPodmanError({ statusCode: 500, json: { message: 'runc failed' } }, 'start x');
+    expect([other instanceof ConflictError, other instanceof PodmanError, other.statusCode]).toEqual([false, true, 500]);
+  });
+});

@@ -1,0 +1,54 @@
+// Helpers for tests only. Integration tests get their servers from the test runner (tools/src/test-runner.ts),
+// which starts real Redis, a real MongoDB-compatible server and a real Podman service and passes them here.
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '@visp/config';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: integration tests need the real servers; run them with \`npm test\` or \`nx test-int <project>\``);
+  return value;
+}
+
+export const randomSuffix = (bytes = 4) => randomBytes(bytes).toString('hex');
+
+/** A Redis URL on a database of its own per Jest worker, so parallel test files do not see each other's keys. */
+export function testRedisUrl(): string {
+  const worker = Number(process.env.JEST_WORKER_ID ?? '1');
+  return `${required('VISP_TEST_REDIS_URL')}/${worker % 16}`;
+}
+
+/** A fresh database on the MongoDB-compatible server. */
+export function testMongoUri(name: string): string {
+  const url = new URL(required('VISP_TEST_MONGO_URI'));
+  url.pathname = `/t_${name.replace(/[^a-z0-9]/gi, '').slice(0, 20)}_${randomSuffix()}`;
+  return url.toString();
+}
+
+export const testPodmanHost = () => required('VISP_TEST_PODMAN_SOCKET');
+
+/** An instance id the runner recognises, so anything a failed test leaves behind is removed. */
+export const testInstanceId = () => `${process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test-local'}-${randomSuffix(3)}`;
+
+/** A logger that keeps its lines for assertions instead of printing them. */
+export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger({ component: 'test', level: 'debug', destination }), lines };
+}
+
+/** Polls until `probe` returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

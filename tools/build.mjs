@@ -1,0 +1,26 @@
+// Bundles each service and the dev tool into one file under dist/ (our code only; packages stay in node_modules).
+// The same bundles run locally and in the service images.
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const entries = readdirSync(path.join(root, 'apps'))
+  .filter((app) => existsSync(path.join(root, 'apps', app, 'src/main.ts')))
+  .map((app) => ({ in: `apps/${app}/src/main.ts`, out: `apps/${app}/main` }));
+entries.push({ in: 'tools/src/visp-dev.ts', out: 'tools/visp-dev' });
+
+await build({
+  absWorkingDir: root,
+  entryPoints: entries,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  packages: 'external',
+  sourcemap: 'linked',
+  tsconfig: 'tsconfig.base.json',
+  logLevel: 'warning',
+});

@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { podmanEnv } from './infra';
+import { ROOT } from './paths';
+import { run } from './processes';
+
+export interface ImageSpec {
+  /** A `localhost/…:<version>` tag. */
+  tag: string;
+  containerfile: string;
+  /** Fills a fresh build-context directory; what it writes counts towards the build hash. */
+  prepareContext(dir: string): void;
+  buildArgs?: Record<string, string>;
+}
+
+const HASH_LABEL = 'visp.build-hash';
+
+function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
+  const entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const child = path.join(rel, entry.name);
+    hash.update(child);
+    if (entry.isDirectory()) hashTree(dir, hash, child);
+    else if (entry.isSymbolicLink()) hash.update(readlinkSync(path.join(dir, child)));
+    else hash.update(readFileSync(path.join(dir, child)));
+  }
+  return rel === '' ? hash.digest('hex').slice(0, 16) : '';
+}
+
+async function labelOf(tag: string): Promise<string | undefined> {
+  try {
+    const out = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${HASH_LABEL}"}}`, tag], { env: podmanEnv(), quiet: true });
+    return out.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the image unless one with the same inputs (Containerfile, context, build args) exists already.
+ * Never pulls: every base is local (`scratch` or a `localhost/` image).
+ */
+export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> {
+  const context = mkdtempSync(path.join(tmpdir(), 'visp-image-'));
+  try {
+    spec.prepareContext(context);
+    cpSync(path.join(ROOT, spec.containerfile), path.join(context, 'Containerfile'));
+    writeFileSync(path.join(context, '.build-args'), JSON.stringify(spec.buildArgs ?? {}));
+    const hash = hashTree(context);
+    if ((await labelOf(spec.tag)) === hash) return 'cached';
+    const args = Object.entries(spec.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
+    await run('podman', ['build', '--pull=never', '--layers=false', '--label', `${HASH_LABEL}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], {
+      env: podmanEnv(),
+      quiet: true,
+    });
+    return 'built';
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
+export const TESTBOX_IMAGE = 'localhost/visp-testbox:1';
+
+/** busybox with its applets linked, a `visp` user (1000) and a world-writable /tmp. */
+function prepareTestbox(dir: string): void {
+  const rootfs = path.join(dir, 'rootfs');
+  for (const sub of ['bin', 'etc', 'tmp', 'home/visp', 'var/www']) mkdirSync(path.join(rootfs, sub), { recursive: true });
+  cpSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
+  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' });
+  for (const applet of applets.split('\n').filter((a) => a && a !== 'busybox')) symlinkSync('busybox', path.join(rootfs, 'bin', applet));
+  writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nvisp:x:1000:1000:visp:/home/visp:/bin/sh\n');
+  writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\nvisp:x:1000:\n');
+  writeFileSync(path.join(rootfs, 'var/www/index.html'), 'testbox\n');
+  chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+}
+
+export const IMAGES: ImageSpec[] = [{ tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox }];
+
+export async function ensureImages(log: (line: string) => void): Promise<void> {
+  for (const image of IMAGES) {
+    const started = Date.now();
+    const result = await ensureImage(image);
+    log(`image ${image.tag}: ${result} (${Date.now() - started} ms)`);
+  }
+}

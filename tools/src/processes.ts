@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly logFile: string;
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process has gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts a long-running process with its output in `logFile`. */
+export function spawnLogged(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; logFile: string; cwd?: string }): Child {
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', (err) => log.write(`\n[visp-dev] could not start ${command}: ${err.message}\n`));
+  return {
+    name,
+    process: child,
+    logFile: options.logFile,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function lastLines(file: string, count = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Polls `probe` until it returns true; fails early, with the log's tail, if `child` exits first. */
+export async function waitUntil(what: string, probe: () => Promise<boolean>, options: { timeoutMs: number; child?: Child }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const child = options.child?.process;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${what}: process exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${lastLines(options.child!.logFile)}`);
+    }
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      const tail = options.child ? `:\n${lastLines(options.child.logFile)}` : '';
+      throw new Error(`${what}: not ready within ${options.timeoutMs} ms${tail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Runs a command to completion with inherited output; rejects on a non-zero exit. */
+export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; quiet?: boolean } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', options.quiet ? 'pipe' : 'inherit', options.quiet ? 'pipe' : 'inherit'] });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}${output ? `:\n${output.trim()}` : ''}`))));
+  });
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { parse } from 'dotenv';
+import { ensureImages } from './images';
+import { startInfra, type Infra } from './infra';
+import { ROOT, STATE_DIR } from './paths';
+import { spawnLogged, waitUntil, type Child } from './processes';
+
+/** Start order: what others depend on first. Ports are the documented defaults. */
+const SERVICES = [
+  { app: 'socket-proxy', port: 8050 },
+  { app: 'session-manager', port: 8020 },
+  { app: 'recovery', port: 8030 },
+  { app: 'whisper-worker', port: 8040 },
+  { app: 'gateway', port: 8080 },
+] as const;
+
+/** Secrets the local stack needs; generated once into .env.secrets (git-ignored), never printed except the login key. */
+const DEV_SECRETS = ['SERVICE_TOKEN', 'TEST_USER_LOGIN_KEY', 'COOKIE_SECRET'] as const;
+
+function ensureDevSecrets(file: string): Record<string, string> {
+  const existing = existsSync(file) ? parse(readFileSync(file)) : {};
+  const added = DEV_SECRETS.filter((key) => !existing[key]);
+  for (const key of added) {
+    existing[key] = randomBytes(24).toString('base64url');
+    appendFileSync(file, `${key}=${existing[key]}\n`, { mode: 0o600 });
+  }
+  if (added.length) console.log(`[start] generated ${added.join(', ')} in ${path.relative(ROOT, file)}`);
+  return existing;
+}
+
+function readyz(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/readyz', timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('error', () => resolve(false));
+    req.once('timeout', () => req.destroy());
+  });
+}
+
+async function assertPortFree(app: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = http.createServer();
+    server.once('error', () => reject(new Error(`port ${port} (for ${app}) is in use: stop what uses it (an earlier npm start?)`)));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
+export async function startStack(): Promise<number> {
+  const stateDir = path.join(STATE_DIR, 'dev');
+  const secrets = ensureDevSecrets(path.join(ROOT, '.env.secrets'));
+  console.log('[start] starting Podman service, Redis and the MongoDB-compatible server');
+  const infra: Infra = await startInfra({ stateDir, persistent: true, mongoUri: process.env.MONGO_URI });
+  const services: Child[] = [];
+  const stopAll = async () => {
+    for (const child of services.reverse()) await child.stop(15_000);
+    await infra.stop();
+  };
+  try {
+    await ensureImages((line) => console.log(`[start] ${line}`));
+    for (const { app, port } of SERVICES) {
+      await assertPortFree(app, port);
+      const child = spawnLogged(app, process.execPath, ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'main.js')], {
+        cwd: ROOT,
+        env: { ...process.env, ...infra.env, PORT: String(port) },
+        logFile: path.join(stateDir, 'logs', `${app}.log`),
+      });
+      services.push(child);
+      await waitUntil(`${app} /readyz`, () => readyz(port), { timeoutMs: 30_000, child });
+      console.log(`[start] ${app} ready on http://127.0.0.1:${port}`);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  console.log(`
+  VISP Session Host is running (database: ${infra.mongoKind}).
+
+    Open:     http://127.0.0.1:8080
+    Sign in:  any user name, with the dev login key ${secrets.TEST_USER_LOGIN_KEY}
+              (from .env.secrets; AUTH_MODE=dev-key)
+    Logs:     ${path.relative(ROOT, path.join(stateDir, 'logs'))}/<service>.log
+    Health:   http://127.0.0.1:8080/readyz (each service has /healthz, /readyz, /metrics)
+
+  Press Ctrl-C to stop.
+`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  console.log('[start] stopping');
+  await stopAll();
+  return 0;
+}
