@@ -24,6 +24,6 @@ const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': swc }, modul
 module.exports = {
   projects: projectDirs().flatMap(({ name, dir }) => [
     { ...common, displayName: name, rootDir: dir, testMatch: ['<rootDir>/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/'] },
-    { ...common, displayName: `${name}:int`, rootDir: dir, testMatch: ['<rootDir>/**/*.int.spec.ts'], testPathIgnorePatterns: ['/node_modules/'], testTimeout: 60_000, slowTestThreshold: 30 },
+    { ...common, displayName: `${name}:int`, rootDir: dir, testMatch: ['<rootDir>/**/*.int.spec.ts'], testPathIgnorePatterns: ['/node_modules/'], setupFilesAfterEnv: [path.join(__dirname, 'tools/jest/int-setup.js')], slowTestThreshold: 30 },
   ]),
 };

@@ -277,13 +277,21 @@ export class PodmanClient {
     }
   }
 
-  async ensureVolume(name: string, options: { instance: string; labels?: Record<string, string> }): Promise<void> {
+  /**
+   * Creates the named volume unless it exists. `owner` makes its root directory belong to the container user
+   * (Podman's local driver takes `uid`/`gid` in `o`); otherwise it is root's and a non-root app cannot write.
+   */
+  async ensureVolume(name: string, options: { instance: string; labels?: Record<string, string>; owner?: { uid: number; gid: number } }): Promise<void> {
     try {
       await this.call(`inspect volume ${name}`, () => this.docker.getVolume(name).inspect());
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       try {
-        await this.call(`create volume ${name}`, () => this.docker.createVolume({ Name: name, Labels: managedLabels(options.instance, options.labels) }));
+        await this.call(`create volume ${name}`, () => this.docker.createVolume({
+            Name: name,
+            Labels: managedLabels(options.instance, options.labels),
+            DriverOpts: options.owner ? { o: `uid=${options.owner.uid},gid=${options.owner.gid}` } : {},
+          }));
       } catch (createErr) {
         if (!(createErr instanceof ConflictError)) throw createErr;
       }
