@@ -1,0 +1,66 @@
+import { Schema, type InferSchemaType } from 'mongoose';
+import { SESSION_STATES } from '@visp/contracts';
+
+const stateChangeSchema = new Schema(
+  {
+    state: { type: String, enum: SESSION_STATES, required: true },
+    at: { type: Date, required: true },
+    reason: { type: String },
+  },
+  { _id: false },
+);
+
+const limitsSchema = new Schema(
+  {
+    memoryBytes: { type: Number, required: true },
+    nanoCpus: { type: Number, required: true },
+    pids: { type: Number, required: true },
+  },
+  { _id: false },
+);
+
+export const sessionSchema = new Schema(
+  {
+    sid: { type: String, required: true, unique: true },
+    owner: { type: String, required: true, index: true },
+    type: { type: String, required: true },
+    project: { type: String },
+    instance: { type: String, required: true },
+    state: { type: String, enum: SESSION_STATES, required: true, index: true },
+    /** Bumped by every state change; see session_transitions. */
+    rev: { type: Number, required: true, default: 0 },
+    /** Why the session failed or stopped (e.g. `idle`, `lost`, the start error). */
+    reason: { type: String },
+    history: { type: [stateChangeSchema], default: [] },
+    limits: { type: limitsSchema, required: true },
+    containerId: { type: String },
+    containerName: { type: String },
+    readyAt: { type: Date },
+    stoppedAt: { type: Date },
+    /** Set when recovery re-adopted a running container. */
+    adoptedAt: { type: Date },
+  },
+  { timestamps: true, collection: 'sessions' },
+);
+
+export type SessionDocument = InferSchemaType<typeof sessionSchema>;
+
+/**
+ * One entry per state change, unique on (sid, rev). Inserting entry rev+1 is how a writer wins the right to
+ * change a session: a unique insert is atomic on MongoDB and on FerretDB, whose conditional updates are not
+ * (FerretDB 1.24 reads, then writes by _id). The entry holds the whole change, so anyone can finish applying it.
+ */
+export const sessionTransitionSchema = new Schema(
+  {
+    sid: { type: String, required: true },
+    rev: { type: Number, required: true },
+    state: { type: String, enum: SESSION_STATES, required: true },
+    at: { type: Date, required: true },
+    reason: { type: String },
+    set: { type: Schema.Types.Mixed },
+  },
+  { collection: 'session_transitions', versionKey: false },
+);
+sessionTransitionSchema.index({ sid: 1, rev: 1 }, { unique: true });
+
+export type SessionTransitionDocument = InferSchemaType<typeof sessionTransitionSchema>;

@@ -1,0 +1,120 @@
+import { testMongoUri } from '@visp/testing';
+import { DuplicateKeyError, openStore, type Store } from './index';
+import { mapDuplicateKey } from './errors';
+
+const limits = { memoryBytes: 2 ** 30, nanoCpus: 1e9, pids: 256 };
+let store: Store;
+
+beforeAll(async () => {
+  store = await openStore(testMongoUri('store'));
+});
+afterAll(async () => {
+  await store.connection.dropDatabase();
+  await store.close();
+});
+
+describe('users', () => {
+  it('creates a user on first sign-in and refreshes attributes later', async () => {
+    const first = await store.users.upsertOnSignIn({ username: 'alice@uni.se', email: 'a@uni.se', displayName: 'Alice', admin: false });
+    const second = await store.users.upsertOnSignIn({ username: 'alice@uni.se', email: 'alice@uni.se', displayName: 'Alice A.', admin: true });
+    expect(second).toMatchObject({ username: 'alice@uni.se', email: 'alice@uni.se', displayName: 'Alice A.', admin: true });
+    expect(second.createdAt.getTime()).toBe(first.createdAt.getTime());
+    expect(await store.users.find('alice@uni.se')).toMatchObject({ email: 'alice@uni.se' });
+    expect(await store.users.find('nobody')).toBeUndefined();
+  });
+
+  it('creates one user when first sign-ins race', async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, () => store.users.upsertOnSignIn({ username: 'racer', admin: false })));
+    expect(results.map((u) => u.username)).toEqual(Array(5).fill('racer'));
+    expect(await store.connection.collection('users').countDocuments({ username: 'racer' })).toBe(1);
+  });
+
+  it('enforces the unique username on insert and on update, with one error type', async () => {
+    const users = store.connection.collection('users');
+    await store.users.upsertOnSignIn({ username: 'carol', admin: false });
+    await store.users.upsertOnSignIn({ username: 'dave', admin: false });
+    await expect(mapDuplicateKey('user carol', () => users.insertOne({ username: 'carol', admin: false }))).rejects.toBeInstanceOf(DuplicateKeyError);
+    await expect(mapDuplicateKey('user carol', () => users.updateOne({ username: 'dave' }, { $set: { username: 'carol' } }))).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await users.countDocuments({ username: { $in: ['carol', 'dave'] } })).toBe(2);
+  });
+});
+
+describe('sessions', () => {
+  const newSession = (sid: string, owner = 'alice') => ({ sid, owner, type: 'jupyter', instance: 'dev', limits });
+
+  it('round-trips a session and refuses a reused id', async () => {
+    const created = await store.sessions.create({ ...newSession('aaaaaaaaaaa2'), project: 'p1' });
+    expect(created).toMatchObject({ sid: 'aaaaaaaaaaa2', owner: 'alice', state: 'pending', project: 'p1', limits });
+    expect(created.history).toEqual([{ state: 'pending', at: created.createdAt, reason: undefined }]);
+    expect(await store.sessions.get('alice', 'aaaaaaaaaaa2')).toEqual(created);
+    await expect(store.sessions.create(newSession('aaaaaaaaaaa2', 'bob'))).rejects.toBeInstanceOf(DuplicateKeyError);
+  });
+
+  it('never returns one user\'s session to another', async () => {
+    await store.sessions.create(newSession('bbbbbbbbbbb2', 'alice'));
+    expect(await store.sessions.get('bob', 'bbbbbbbbbbb2')).toBeUndefined();
+    expect((await store.sessions.list('bob')).map((s) => s.sid)).not.toContain('bbbbbbbbbbb2');
+    expect((await store.sessions.getAnyOwner('bbbbbbbbbbb2'))?.owner).toBe('alice');
+  });
+
+  it('changes state atomically: of racing transitions exactly one wins, every time', async () => {
+    const sids = Array.from({ length: 20 }, (_, i) => `race${String.fromCharCode(97 + i)}aaaaaa2`.slice(0, 12));
+    await Promise.all(sids.map((sid) => store.sessions.create(newSession(sid))));
+    const targets = ['starting', 'failed', 'stopped', 'stopping', 'ready'] as const;
+    for (const sid of sids) {
+      const results = await Promise.all(targets.map((to) => store.sessions.transition(sid, ['pending'], to, { reason: to })));
+      const winners = results.filter((r) => r !== undefined);
+      expect(winners).toHaveLength(1);
+      const stored = await store.sessions.getAnyOwner(sid);
+      expect(stored?.state).toBe(winners[0]?.state);
+      expect(stored?.history.map((h) => h.state)).toEqual(['pending', winners[0]?.state]);
+    }
+  });
+
+  it('records each change in the history and sets fields with it', async () => {
+    await store.sessions.create(newSession('ccccccccccc2'));
+    await store.sessions.transition('ccccccccccc2', ['pending'], 'starting');
+    const readyAt = new Date();
+    const ready = await store.sessions.transition('ccccccccccc2', ['starting'], 'ready', { set: { containerId: 'abc', readyAt } });
+    expect(ready).toMatchObject({ state: 'ready', containerId: 'abc', readyAt });
+    expect(ready?.history.map((h) => h.state)).toEqual(['pending', 'starting', 'ready']);
+    expect(await store.sessions.transition('ccccccccccc2', ['starting'], 'failed')).toBeUndefined();
+    expect(await store.sessions.transition('nonexistent2', ['pending'], 'starting')).toBeUndefined();
+  });
+
+  it('finishes the change of a writer that died after winning, instead of sticking', async () => {
+    await store.sessions.create(newSession('fffffffffff2'));
+    // The winner logged revision 1 (pending → starting) and died before updating the session.
+    await store.connection.collection('session_transitions').insertOne({ sid: 'fffffffffff2', rev: 1, state: 'starting', at: new Date(), set: { containerName: 'c1' } });
+    expect((await store.sessions.getAnyOwner('fffffffffff2'))?.state).toBe('pending');
+    // A late caller that still expects `pending` loses; the dead writer's change is applied.
+    expect(await store.sessions.transition('fffffffffff2', ['pending'], 'failed')).toBeUndefined();
+    expect(await store.sessions.getAnyOwner('fffffffffff2')).toMatchObject({ state: 'starting', containerName: 'c1' });
+    // And the session moves on normally afterwards.
+    expect(await store.sessions.transition('fffffffffff2', ['starting'], 'ready')).toMatchObject({ state: 'ready' });
+  });
+
+  it('lists by state and counts active sessions per owner', async () => {
+    await store.sessions.create(newSession('ddddddddddd2', 'erin'));
+    await store.sessions.create(newSession('eeeeeeeeeee2', 'erin'));
+    await store.sessions.transition('eeeeeeeeeee2', ['pending'], 'stopped', { reason: 'user' });
+    expect(await store.sessions.countActive('erin', ['pending', 'starting', 'ready'])).toBe(1);
+    expect((await store.sessions.list('erin', ['stopped'])).map((s) => [s.sid, s.reason])).toEqual([['eeeeeeeeeee2', 'user']]);
+    expect((await store.sessions.listAnyOwner({ states: ['stopped'] })).map((s) => s.sid)).toContain('eeeeeeeeeee2');
+  });
+});
+
+describe('connection', () => {
+  it('pings, and closes idempotently', async () => {
+    const other = await openStore(testMongoUri('ping'));
+    await other.ping();
+    const closing = other.close();
+    expect(other.close()).toBe(closing);
+    await closing;
+    await expect(other.ping()).rejects.toThrow();
+  });
+
+  it('fails to open when no server answers', async () => {
+    await expect(openStore('mongodb://127.0.0.1:1/x', { serverSelectionTimeoutMs: 300 })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,52 @@
+import mongoose, { type Connection } from 'mongoose';
+import type { Logger } from '@visp/config';
+import { SessionRepository } from './sessions/session.repository';
+import { UserRepository } from './users/user.repository';
+
+export interface Store {
+  readonly connection: Connection;
+  readonly users: UserRepository;
+  readonly sessions: SessionRepository;
+  /** Resolves when the server answers a ping; for /readyz. */
+  ping(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  logger?: Logger;
+  /** How long to look for a server before an operation fails. @defaultValue 5000 */
+  serverSelectionTimeoutMs?: number;
+}
+
+/**
+ * Opens a connection of its own (not mongoose's global one) with the repositories on it. Indexes are built
+ * here, explicitly, because FerretDB and MongoDB both need the unique indexes before the first write counts.
+ */
+export async function openStore(uri: string, options: StoreOptions = {}): Promise<Store> {
+  const connection = mongoose.createConnection(uri, {
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5000,
+    autoIndex: false,
+  });
+  connection.on('disconnected', () => options.logger?.warn('database disconnected'));
+  connection.on('reconnected', () => options.logger?.info('database reconnected'));
+  await connection.asPromise();
+  const users = new UserRepository(connection);
+  const sessions = new SessionRepository(connection);
+  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes()]);
+  let closing: Promise<void> | undefined;
+  return {
+    connection,
+    users,
+    sessions,
+    async ping() {
+      const db = connection.db;
+      if (!db) throw new Error('database not connected');
+      await db.admin().ping();
+    },
+    close() {
+      closing ??= connection.close();
+      return closing;
+    },
+  };
+}
