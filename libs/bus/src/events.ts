@@ -1,0 +1,56 @@
+import { BusEventSchema, type BusEvent } from '@visp/contracts';
+import type { Logger } from '@visp/config';
+import { channels } from './keys';
+import { parseJson } from './json';
+import { closeRedis, type Redis } from './redis';
+
+export type EventHandler = (event: BusEvent) => void;
+
+/**
+ * Session events over Redis pub/sub. Publishing validates, so nothing malformed goes out; receiving validates
+ * again, so nothing malformed reaches a handler (logged and dropped instead).
+ */
+export class EventBus {
+  private subscriber: Redis | undefined;
+  private readonly handlers = new Set<EventHandler>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly logger?: Logger,
+  ) {}
+
+  async publish(event: BusEvent): Promise<void> {
+    await this.redis.publish(channels.events, JSON.stringify(BusEventSchema.parse(event)));
+  }
+
+  /** Calls `handler` for every valid event until the returned function is called. */
+  async subscribe(handler: EventHandler): Promise<() => void> {
+    if (!this.subscriber) {
+      this.subscriber = this.redis.duplicate();
+      this.subscriber.on('message', (_channel: string, message: string) => this.dispatch(message));
+      await this.subscriber.subscribe(channels.events);
+    }
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  private dispatch(message: string): void {
+    const event = parseJson(BusEventSchema, message);
+    if (!event) {
+      this.logger?.warn({ channel: channels.events }, 'dropped a malformed event');
+      return;
+    }
+    for (const handler of this.handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.logger?.error({ err }, 'event handler failed');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+    if (this.subscriber) await closeRedis(this.subscriber);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Every Redis name the system uses, built here and nowhere else (STYLE.md 9).
+ * Keys: `visp:<domain>[:<id>]`; channels: `visp:chan:<topic>`; BullMQ under `visp:bull`.
+ */
+export const keys = {
+  /** Hash: sid → Route JSON. The gateway proxies by it. */
+  routes: 'visp:routes',
+  /** A lock; its fencing counter lives beside it. */
+  lock: (name: string) => `visp:lock:${name}`,
+  lockFence: (name: string) => `visp:lock:${name}:fence`,
+} as const;
+
+export const channels = {
+  /** BusEvent JSON (libs/contracts), for the owner's WebSocket and SSE connections. */
+  events: 'visp:chan:events',
+  /** RouteChange JSON: tells every gateway to drop its cached route. */
+  routes: 'visp:chan:routes',
+} as const;
+
+export const BULL_PREFIX = 'visp:bull';
+
+/** Queue names, each equal to its value so it can never drift from what BullMQ stores. */
+export const QUEUES = {
+  transcriptions: 'transcriptions',
+} as const;

@@ -1,0 +1,39 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '@visp/config';
+
+export type { Redis } from 'ioredis';
+
+export interface RedisOptions {
+  /** Shown in `CLIENT LIST`, and in our logs. */
+  name: string;
+  logger?: Logger;
+  /**
+   * `null` makes commands wait through reconnects (what BullMQ workers need); a number fails a command after
+   * that many retries, so a request handler answers 503 instead of hanging. @defaultValue 3
+   */
+  maxRetriesPerRequest?: number | null;
+}
+
+export function createRedis(url: string, options: RedisOptions): Redis {
+  const redis = new Redis(url, {
+    connectionName: `visp-${options.name}`,
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) options.logger?.warn({ err: err.message, connection: options.name }, 'redis unavailable');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) options.logger?.info({ connection: options.name }, 'redis reconnected');
+    down = false;
+  });
+  return redis;
+}
+
+/** Quits politely, or disconnects if Redis is not there to answer. Safe to call twice. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  await redis.quit().catch(() => redis.disconnect());
+}
