@@ -1,4 +1,4 @@
-import { bool, int, oneOf, optionalStr, port, secret, url } from './fields';
+import { bool, int, optionalStr, port, secret, url } from './fields';
 import { defineServiceConfig } from './define';
 
 /** Where the Podman API is; all optional, discovered in libs/podman-client in the documented order. */
@@ -20,8 +20,6 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   ...mongo,
   ...serviceToken,
   SESSION_MANAGER_URL: url(['http', 'https'], 'http://127.0.0.1:8020'),
-  AUTH_MODE: oneOf(['dev-key', 'shibboleth'], 'dev-key'),
-  PUBLIC_URL: url(['http', 'https'], 'http://127.0.0.1:8080'),
 });
 
 export const sessionManagerConfig = defineServiceConfig('session-manager', {

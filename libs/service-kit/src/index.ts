@@ -3,4 +3,4 @@ export { checkReadiness, type CheckResult, type ReadinessCheck, type ReadinessRe
 export { errorHandler, notFoundHandler, requestContext, requireServiceToken } from './http';
 export { createMetricsRegistry } from './metrics';
 export { currentRequestId, propagationHeaders, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context';
-export { createService, runService, type Service, type ServiceOptions } from './service';
+export { bootstrap, createService, runService, serviceBasics, type Service, type ServiceOptions } from './service';

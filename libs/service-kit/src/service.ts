@@ -151,3 +151,19 @@ export async function runService(service: Service, shutdownTimeoutMs = 10_000): 
     process.exit(1);
   }
 }
+
+/** The options every service takes from its config. */
+export function serviceBasics(config: { component: string; HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number }, logger: Logger) {
+  return { name: config.component, logger, host: config.HOST, port: config.PORT, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS };
+}
+
+/**
+ * Runs a service's `main`: a dependency that cannot be reached at start-up (database down, no Podman socket)
+ * ends the process with one line and exit code 1, for systemd or the dev stack to restart; no stack trace.
+ */
+export function bootstrap(component: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${component}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -28,9 +28,10 @@ export async function openStore(uri: string, options: StoreOptions = {}): Promis
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5000,
     autoIndex: false,
   });
+  await connection.asPromise();
+  // Registered after the first connection, so a failed start is one error, not also a "disconnected" warning.
   connection.on('disconnected', () => options.logger?.warn('database disconnected'));
   connection.on('reconnected', () => options.logger?.info('database reconnected'));
-  await connection.asPromise();
   const users = new UserRepository(connection);
   const sessions = new SessionRepository(connection);
   await Promise.all([users.ensureIndexes(), sessions.ensureIndexes()]);
