@@ -44,9 +44,9 @@ export function lastLines(file: string, count = 15): string {
 export async function waitUntil(what: string, probe: () => Promise<boolean>, options: { timeoutMs: number; child?: Child }): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const child = options.child?.process;
-    if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`${what}: process exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${lastLines(options.child!.logFile)}`);
+    const child = options.child;
+    if (child && (child.process.exitCode !== null || child.process.signalCode !== null)) {
+      throw new Error(`${what}: process exited (${child.process.exitCode ?? child.process.signalCode}) before it was ready:\n${lastLines(child.logFile)}`);
     }
     if (await probe().catch(() => false)) return;
     if (Date.now() > deadline) {

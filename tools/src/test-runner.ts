@@ -26,28 +26,38 @@ const log = (line: string) => console.log(`[test] ${line}`);
 /** Removes what tests of this run left behind (a test that leaks is a bug, so it is reported). */
 async function removeLeftovers(instancePrefix: string): Promise<number> {
   const env = podmanEnv();
-  const list = async (kind: 'ps' | 'volume' | 'network') => {
-    const args = kind === 'ps' ? ['ps', '-a', '--format', 'json', '--filter', 'label=visp.managed=true'] : [kind, 'ls', '--format', 'json', '--filter', 'label=visp.managed=true'];
-    const items = JSON.parse((await run('podman', args, { env, quiet: true })) || '[]') as Array<{ Id?: string; Name?: string; Names?: string[]; Labels?: Record<string, string> | null }>;
-    return items.filter((i) => i.Labels?.['visp.instance']?.startsWith(instancePrefix));
-  };
-  const containers = await list('ps');
-  if (containers.length) await run('podman', ['rm', '-f', '-t', '0', ...containers.map((c) => c.Id!)], { env, quiet: true });
-  const volumes = await list('volume');
-  if (volumes.length) await run('podman', ['volume', 'rm', '-f', ...volumes.map((v) => v.Name!)], { env, quiet: true });
-  const networks = await list('network');
-  if (networks.length) await run('podman', ['network', 'rm', '-f', ...networks.map((n) => n.Name!)], { env, quiet: true });
-  return containers.length + volumes.length + networks.length;
+  // Containers before volumes and networks: Podman refuses to remove what a container still uses.
+  const kinds = [
+    { list: ['ps', '-a'], remove: ['rm', '-f', '-t', '0'], key: 'Id' },
+    { list: ['volume', 'ls'], remove: ['volume', 'rm', '-f'], key: 'Name' },
+    { list: ['network', 'ls'], remove: ['network', 'rm', '-f'], key: 'Name' },
+  ] as const;
+  let removed = 0;
+  for (const kind of kinds) {
+    const output = await run('podman', [...kind.list, '--format', 'json', '--filter', 'label=visp.managed=true'], { env, quiet: true });
+    const items = JSON.parse(output || '[]') as Array<{ Id?: string; Name?: string; Labels?: Record<string, string> | null }>;
+    const names = items.filter((i) => i.Labels?.['visp.instance']?.startsWith(instancePrefix)).map((i) => i[kind.key] ?? '');
+    if (names.length) await run('podman', [...kind.remove, ...names], { env, quiet: true });
+    removed += names.length;
+  }
+  return removed;
 }
 
 export async function runTests(options: TestOptions): Promise<number> {
   let exitCode = 0;
   if (options.staticChecks) {
-    log('lint and typecheck');
-    await run('npx', ['nx', 'run-many', '-t', 'lint', 'typecheck', '--parallel=2', '--outputStyle=static'], { cwd: ROOT }).catch((err: Error) => {
-      log(`static checks failed: ${err.message.split('\n')[0]}`);
-      exitCode = 1;
-    });
+    // One ESLint and one tsc over the whole workspace: the same rules as each project's `nx lint`/`nx typecheck`,
+    // in a sixth of the time (every Nx task would start its own ESLint and build the project graph again).
+    for (const [name, command, args] of [
+      ['lint', 'node_modules/.bin/eslint', ['.']],
+      ['typecheck', 'node_modules/.bin/tsc', ['-p', 'tsconfig.json']],
+    ] as const) {
+      log(name);
+      await run(command, [...args], { cwd: ROOT }).catch(() => {
+        log(`${name} failed`);
+        exitCode = 1;
+      });
+    }
   }
 
   const runId = randomBytes(4).toString('hex');

@@ -21,6 +21,15 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((s) => s.close()));
 });
 
+interface ErrorJson {
+  error: { code: string; message: string; requestId?: string };
+}
+interface ReadyJson {
+  status: string;
+  checks: Record<string, { ok: boolean; error?: string }>;
+}
+const json = async <T = ErrorJson>(res: Response) => (await res.json()) as T;
+
 const postJson = (url: string, body: string, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
@@ -50,7 +59,7 @@ describe('errors', () => {
     const res = await fetch(`${url}/boom`);
     expect(res.status).toBe(500);
     const text = await res.text();
-    expect(JSON.parse(text).error).toMatchObject({ code: 'internal', message: 'internal error' });
+    expect((JSON.parse(text) as ErrorJson).error).toMatchObject({ code: 'internal', message: 'internal error' });
     expect(text).not.toMatch(/hunter2|app\.js|at /);
     expect(logLines.some((l) => l.msg === 'unhandled error' && JSON.stringify(l).includes('hunter2'))).toBe(true);
   });
@@ -66,10 +75,10 @@ describe('errors', () => {
     ];
     for (const [response, status, code] of cases) {
       const res = await response;
-      expect([res.status, (await res.json()).error.code]).toEqual([status, code]);
+      expect([res.status, (await json(res)).error.code]).toEqual([status, code]);
     }
     const bad = await postJson(`${url}/items`, JSON.stringify({ name: '' }));
-    expect((await bad.json()).error.message).toMatch(/^body\.name: /);
+    expect((await json(bad)).error.message).toMatch(/^body\.name: /);
     const ok = await postJson(`${url}/items`, JSON.stringify({ name: 'x' }));
     expect(ok.status).toBe(201);
   });
@@ -114,9 +123,9 @@ describe('health, readiness and metrics', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const res = await fetch(`${url}/readyz`);
     expect(res.status).toBe(503);
-    const report = await res.json();
+    const report = await json<ReadyJson>(res);
     expect(report.status).toBe('unready');
-    expect(report.checks.redis.ok).toBe(true);
+    expect(report.checks.redis?.ok).toBe(true);
     expect(report.checks.mongo).toMatchObject({ ok: false, error: 'connect ECONNREFUSED 127.0.0.1:27017' });
     expect(report.checks.podman).toMatchObject({ ok: false, error: 'no answer within 200 ms' });
   });
@@ -124,7 +133,7 @@ describe('health, readiness and metrics', () => {
   it('is ready when every check passes', async () => {
     const { url } = await start({ readiness: { redis: async () => 'PONG' } });
     const res = await fetch(`${url}/readyz`);
-    expect([res.status, (await res.json()).status]).toEqual([200, 'ready']);
+    expect([res.status, (await json<ReadyJson>(res)).status]).toEqual([200, 'ready']);
   });
 
   it('exposes request durations by route pattern', async () => {
