@@ -49,6 +49,8 @@ export async function runTests(options: TestOptions): Promise<number> {
     // One ESLint and one tsc over the whole workspace: the same rules as each project's `nx lint`/`nx typecheck`,
     // in a sixth of the time (every Nx task would start its own ESLint and build the project graph again).
     for (const [name, command, args] of [
+      // enforce-module-boundaries reads Nx's cached project graph and silently skips itself without one.
+      ['project graph', 'node_modules/.bin/nx', ['show', 'projects']],
       ['lint', 'node_modules/.bin/eslint', ['.']],
       ['typecheck', 'node_modules/.bin/tsc', ['-p', 'tsconfig.json']],
     ] as const) {
