@@ -9,7 +9,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const APPS = ['socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway'] as const;
 type App = (typeof APPS)[number];
 const TOKEN = 'e2e-service-token-0123456789abcdef';
-// Outside the repository, so a developer's .env or .env.secrets cannot leak into the test.
+// The real environment (as npm start passes it), but run outside the repository so a developer's .env or
+// .env.secrets cannot leak into the test.
 const cwd = mkdtempSync(path.join(tmpdir(), 'visp-e2e-'));
 
 const bundle = (app: App) => {
@@ -19,7 +20,7 @@ const bundle = (app: App) => {
 };
 
 function launch(app: App, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [bundle(app)], { cwd, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bundle(app)], { cwd, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

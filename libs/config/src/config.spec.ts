@@ -26,16 +26,23 @@ describe('loadEnvSource', () => {
     expect([source.A, source.B, source.C]).toEqual(['from-env-file', 'from-secrets', 'from-process']);
   });
 
+});
+
+describe('NAME_FILE settings', () => {
   it('reads NAME_FILE into NAME, trimming one trailing newline', () => {
     const cwd = dir();
     writeFileSync(path.join(cwd, 'token'), `${TOKEN}\n`);
-    expect(loadEnvSource({ cwd, env: { SERVICE_TOKEN_FILE: path.join(cwd, 'token') } }).SERVICE_TOKEN).toBe(TOKEN);
+    expect(sessionManagerConfig.parse({ SERVICE_TOKEN_FILE: path.join(cwd, 'token') }).SERVICE_TOKEN).toBe(TOKEN);
   });
 
   it('refuses NAME and NAME_FILE together, and unreadable files, naming the setting', () => {
     const cwd = dir();
-    expect(() => loadEnvSource({ cwd, env: { X: 'a', X_FILE: '/etc/hostname' } })).toThrow('X and X_FILE are both set');
-    expect(() => loadEnvSource({ cwd, env: { X_FILE: path.join(cwd, 'missing') } })).toThrow(/X_FILE points to .* cannot be read \(ENOENT\)/);
+    expect(() => sessionManagerConfig.parse({ SERVICE_TOKEN: TOKEN, SERVICE_TOKEN_FILE: '/etc/hostname' })).toThrow('SERVICE_TOKEN and SERVICE_TOKEN_FILE are both set');
+    expect(() => sessionManagerConfig.parse({ SERVICE_TOKEN_FILE: path.join(cwd, 'missing') })).toThrow(/SERVICE_TOKEN_FILE points to .* cannot be read \(ENOENT\)/);
+  });
+
+  it('leaves other programs\' *_FILE variables alone', () => {
+    expect(sessionManagerConfig.parse({ SERVICE_TOKEN: TOKEN, TF_CLI_CONFIG_FILE: '/nonexistent/.terraformrc' }).SERVICE_TOKEN).toBe(TOKEN);
   });
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isSecret, logLevel, oneOf, int, str } from './fields';
-import { ConfigError, loadEnvSource, type EnvSource, type EnvSourceOptions } from './source';
+import { ConfigError, loadEnvSource, resolveFileSettings, type EnvSource, type EnvSourceOptions } from './source';
 
 type Shape = Record<string, z.ZodType>;
 
@@ -28,7 +28,7 @@ export interface ServiceConfigBase {
 export interface ServiceConfigDefinition<S extends Shape> {
   readonly component: string;
   readonly shape: S & typeof commonShape;
-  /** Parses a source; throws {@link ConfigError} with one line naming the first bad setting. */
+  /** Resolves `NAME_FILE` for its settings and parses; throws {@link ConfigError} naming the first bad setting. */
   parse(source: EnvSource): Readonly<z.infer<z.ZodObject<S & typeof commonShape>> & ServiceConfigBase>;
   /** Reads `.env`, `.env.secrets`, `*_FILE` and the environment, then parses. */
   load(options?: EnvSourceOptions): Readonly<z.infer<z.ZodObject<S & typeof commonShape>> & ServiceConfigBase>;
@@ -43,7 +43,8 @@ export function defineServiceConfig<S extends Shape>(component: string, fields: 
   const schema = z.object(shape);
   const componentLevel = z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional();
 
-  const parse = (source: EnvSource) => {
+  const parse = (raw: EnvSource) => {
+    const source = resolveFileSettings(raw, [...Object.keys(shape), componentLevelKey]);
     const result = schema.safeParse(source);
     if (!result.success) {
       const issue = result.error.issues[0];

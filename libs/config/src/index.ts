@@ -1,4 +1,4 @@
-export { ConfigError, loadEnvSource, type EnvSource, type EnvSourceOptions } from './source';
+export { ConfigError, loadEnvSource, resolveFileSettings, type EnvSource, type EnvSourceOptions } from './source';
 export { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
 export { defineServiceConfig, envPrefix, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
 export { createLogger, loggerFor, type Logger, type LoggerOptions } from './logger';

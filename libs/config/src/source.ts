@@ -20,28 +20,34 @@ function readDotenv(file: string): Record<string, string> {
   return existsSync(file) ? parse(readFileSync(file)) : {};
 }
 
-/**
- * Merges `.env`, `.env.secrets` and the environment (later wins), then resolves `NAME_FILE`
- * (how Podman and systemd hand over secrets, e.g. `/run/secrets/…`) into `NAME`.
- */
+/** Merges `.env`, `.env.secrets` and the environment; later wins. */
 export function loadEnvSource(options: EnvSourceOptions = {}): EnvSource {
   const cwd = options.cwd ?? process.cwd();
-  const merged: Record<string, string | undefined> = {
+  return Object.freeze({
     ...readDotenv(path.join(cwd, '.env')),
     ...readDotenv(path.join(cwd, '.env.secrets')),
     ...(options.env ?? process.env),
-  };
-  for (const [key, file] of Object.entries(merged)) {
-    if (!key.endsWith('_FILE') || file === undefined || file === '') continue;
-    const name = key.slice(0, -'_FILE'.length);
-    if (merged[name] !== undefined && merged[name] !== '') {
+  });
+}
+
+/**
+ * For each setting in `names`, reads `NAME_FILE` into `NAME` (how Podman and systemd hand over secrets, e.g.
+ * `/run/secrets/…`). Only the service's own settings: other programs' `*_FILE` variables are none of its business.
+ */
+export function resolveFileSettings(source: EnvSource, names: readonly string[]): EnvSource {
+  const resolved: Record<string, string | undefined> = { ...source };
+  for (const name of names) {
+    const key = `${name}_FILE`;
+    const file = source[key];
+    if (file === undefined || file === '') continue;
+    if (source[name] !== undefined && source[name] !== '') {
       throw new ConfigError(`${name} and ${key} are both set: set only one of them`);
     }
     try {
-      merged[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      resolved[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       throw new ConfigError(`${key} points to ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  return Object.freeze(merged);
+  return Object.freeze(resolved);
 }
