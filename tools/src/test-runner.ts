@@ -44,7 +44,9 @@ async function removeLeftovers(instancePrefix: string): Promise<number> {
 }
 
 export async function runTests(options: TestOptions): Promise<number> {
-  let exitCode = 0;
+  // A failed lint or typecheck counts as a failed test in the closing line, which is what CI reads.
+  let staticFailures = 0;
+  let jestFailed = false;
   if (options.staticChecks) {
     // One ESLint and one tsc over the whole workspace: the same rules as each project's `nx lint`/`nx typecheck`,
     // in a sixth of the time (every Nx task would start its own ESLint and build the project graph again).
@@ -57,7 +59,7 @@ export async function runTests(options: TestOptions): Promise<number> {
       log(name);
       await run(command, [...args], { cwd: ROOT }).catch(() => {
         log(`${name} failed`);
-        exitCode = 1;
+        staticFailures++;
       });
     }
   }
@@ -86,7 +88,7 @@ export async function runTests(options: TestOptions): Promise<number> {
         VISP_TEST_PODMAN_SOCKET: infra.env.CONTAINER_HOST,
         VISP_TEST_INSTANCE_PREFIX: instancePrefix,
       },
-    }).catch(() => (exitCode = 1));
+    }).catch(() => (jestFailed = true));
   } finally {
     const leftovers = await removeLeftovers(instancePrefix).catch((err: Error) => (log(`cleanup failed: ${err.message}`), 0));
     if (leftovers > 0) log(`warning: tests left ${leftovers} container(s), volume(s) or network(s) behind; removed`);
@@ -95,12 +97,12 @@ export async function runTests(options: TestOptions): Promise<number> {
   }
 
   if (!existsSync(resultsFile)) {
-    console.log('\n0 passed, 1 failed');
+    console.log(`\n0 passed, ${staticFailures + 1} failed`);
     return 1;
   }
   const summary = JSON.parse(readFileSync(resultsFile, 'utf8')) as JestSummary;
-  const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites;
+  const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites + staticFailures;
   const skipped = summary.numPendingTests + summary.numTodoTests;
   console.log(`\n${summary.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  return failed > 0 ? 1 : exitCode;
+  return failed > 0 || jestFailed ? 1 : 0;
 }

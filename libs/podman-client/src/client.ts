@@ -75,6 +75,15 @@ export class PodmanClient {
     }
   }
 
+  /** For removals: something already gone is what the caller wanted. */
+  private async ignoringNotFound(operation: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await this.call(operation, fn);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+
   async ping(): Promise<void> {
     await this.call('ping', () => this.docker.ping());
   }
@@ -124,11 +133,7 @@ export class PodmanClient {
 
   /** Removes a container (never its named volumes). Removing one that is already gone is not an error. */
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
-    try {
-      await this.call(`remove ${id}`, () => this.docker.getContainer(id).remove({ force: options.force ?? false, v: false }));
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
+    await this.ignoringNotFound(`remove ${id}`, () => this.docker.getContainer(id).remove({ force: options.force ?? false, v: false }));
   }
 
   async inspectContainer(id: string): Promise<ContainerDetails> {
@@ -270,11 +275,7 @@ export class PodmanClient {
 
   /** Removes a network by name (Podman wants names); containers on it must be gone first. */
   async removeNetwork(name: string): Promise<void> {
-    try {
-      await this.call(`remove network ${name}`, () => this.docker.getNetwork(name).remove());
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
+    await this.ignoringNotFound(`remove network ${name}`, () => this.docker.getNetwork(name).remove());
   }
 
   /**
@@ -299,11 +300,7 @@ export class PodmanClient {
   }
 
   async removeVolume(name: string): Promise<void> {
-    try {
-      await this.call(`remove volume ${name}`, () => this.docker.getVolume(name).remove());
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
+    await this.ignoringNotFound(`remove volume ${name}`, () => this.docker.getVolume(name).remove());
   }
 
   /** Managed containers of one instance: the only ones this deployment may touch. */
