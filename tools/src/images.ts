@@ -14,6 +14,8 @@ export interface ImageSpec {
   /** Fills a fresh build-context directory; what it writes counts towards the build hash. */
   prepareContext(dir: string): void;
   buildArgs?: Record<string, string>;
+  /** Other inputs of the build (such as the base image's hash), so a change to them rebuilds the image. */
+  inputs?: () => Promise<Record<string, string>>;
 }
 
 const HASH_LABEL = 'visp.build-hash';
@@ -30,7 +32,7 @@ function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
   return rel === '' ? hash.digest('hex').slice(0, 16) : '';
 }
 
-async function labelOf(tag: string): Promise<string | undefined> {
+export async function labelOf(tag: string): Promise<string | undefined> {
   try {
     const out = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${HASH_LABEL}"}}`, tag], { env: podmanEnv(), quiet: true });
     return out.trim();
@@ -48,7 +50,7 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
   try {
     spec.prepareContext(context);
     cpSync(path.join(ROOT, spec.containerfile), path.join(context, 'Containerfile'));
-    writeFileSync(path.join(context, '.build-args'), JSON.stringify(spec.buildArgs ?? {}));
+    writeFileSync(path.join(context, '.build-inputs'), JSON.stringify({ args: spec.buildArgs ?? {}, inputs: (await spec.inputs?.()) ?? {} }));
     const hash = hashTree(context);
     if ((await labelOf(spec.tag)) === hash) return 'cached';
     const args = Object.entries(spec.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
@@ -61,6 +63,34 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
     rmSync(context, { recursive: true, force: true });
   }
 }
+
+/**
+ * The offline base every other image builds FROM: Debian from the same mirror the machine uses, made with
+ * debootstrap and imported, so no registry is needed. Production builds pass their own BASE instead.
+ */
+export const BASE_IMAGE = 'localhost/visp-base:bookworm-1';
+const BASE_RECIPE = { suite: 'bookworm', variant: 'minbase', mirror: 'http://deb.debian.org/debian', include: 'ca-certificates' };
+
+async function ensureBaseImage(): Promise<'built' | 'cached'> {
+  const hash = createHash('sha256').update(JSON.stringify(BASE_RECIPE)).digest('hex').slice(0, 16);
+  if ((await labelOf(BASE_IMAGE)) === hash) return 'cached';
+  const rootfs = mkdtempSync(path.join(tmpdir(), 'visp-base-'));
+  try {
+    const { suite, variant, mirror, include } = BASE_RECIPE;
+    await run('debootstrap', [`--variant=${variant}`, `--include=${include}`, suite, rootfs, mirror], { quiet: true });
+    rmSync(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+    mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+    const tarball = `${rootfs}.tar`;
+    await run('tar', ['-C', rootfs, '-cf', tarball, '.'], { quiet: true });
+    await run('podman', ['import', '--change', `LABEL ${HASH_LABEL}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true });
+    rmSync(tarball, { force: true });
+    return 'built';
+  } finally {
+    rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
+const onBase = async () => ({ base: (await labelOf(BASE_IMAGE)) ?? '' });
 
 export const TESTBOX_IMAGE = 'localhost/visp-testbox:1';
 
@@ -77,9 +107,26 @@ function prepareTestbox(dir: string): void {
   chmodSync(path.join(rootfs, 'tmp'), 0o1777);
 }
 
-export const IMAGES: ImageSpec[] = [{ tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox }];
+export const JUPYTER_IMAGE = 'localhost/visp-session-jupyter:1';
+export const RSTUDIO_STANDIN_IMAGE = 'localhost/visp-session-rstudio-standin:1';
+
+const copyDir = (from: string) => (dir: string) => cpSync(path.join(ROOT, from), path.join(dir, path.basename(from)), { recursive: true });
+
+export const IMAGES: ImageSpec[] = [
+  { tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox },
+  { tag: JUPYTER_IMAGE, containerfile: 'containerfiles/session-jupyter/Containerfile', prepareContext: () => undefined, buildArgs: { BASE: BASE_IMAGE }, inputs: onBase },
+  {
+    tag: RSTUDIO_STANDIN_IMAGE,
+    containerfile: 'containerfiles/session-rstudio-standin/Containerfile',
+    prepareContext: copyDir('containerfiles/session-rstudio-standin/app'),
+    buildArgs: { BASE: BASE_IMAGE },
+    inputs: onBase,
+  },
+];
 
 export async function ensureImages(log: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  log(`image ${BASE_IMAGE}: ${await ensureBaseImage()} (${Date.now() - started} ms)`);
   for (const image of IMAGES) {
     const started = Date.now();
     const result = await ensureImage(image);

@@ -77,6 +77,8 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}${output ? `:\n${output.trim()}` : ''}`))));
+    // A failure carries the end of the output, which is where the reason is (a build log can be megabytes).
+    const tail = () => output.trim().split('\n').slice(-25).join('\n');
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}${output ? `:\n${tail()}` : ''}`))));
   });
 }

@@ -1,4 +1,4 @@
-import { bool, int, optionalStr, port, secret, url } from './fields';
+import { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
 import { defineServiceConfig } from './define';
 
 /** Where the Podman API is; all optional, discovered in libs/podman-client in the documented order. */
@@ -28,6 +28,23 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
   ...mongo,
   ...serviceToken,
   ...podman,
+  /** JSON file of session types replacing the built-in jupyter and rstudio. */
+  SESSION_TYPES_FILE: optionalStr(),
+  /** `local`: sessions publish their port on 127.0.0.1; `network`: sessions join SESSION_NETWORK only. */
+  SESSION_MODE: oneOf(['local', 'network'], 'local'),
+  SESSION_NETWORK: str('visp-sessions'),
+  /** Seconds a session may take to answer its readiness path. */
+  SESSION_START_TIMEOUT: int({ min: 5, max: 3600, default: 180 }),
+  MAX_SESSIONS_PER_USER: int({ min: 1, max: 100, default: 2 }),
+  /** Sessions starting or running at once; more requests wait in line. */
+  MAX_SESSIONS_TOTAL: int({ min: 1, max: 10_000, default: 20 }),
+  /** Seconds without activity before a session is stopped; 0 never. */
+  IDLE_TIMEOUT: int({ min: 0, max: 30 * 86_400, default: 3600 }),
+  /** Seconds a session may live at most; 0 no limit. */
+  MAX_SESSION_AGE: int({ min: 0, max: 365 * 86_400, default: 12 * 3600 }),
+  CULL_INTERVAL: int({ min: 1, max: 86_400, default: 60 }),
+  /** Seconds before culling that the owner is warned. */
+  CULL_WARNING: int({ min: 0, max: 86_400, default: 300 }),
 });
 
 export const recoveryConfig = defineServiceConfig('recovery', {

@@ -1,4 +1,5 @@
 export * from './v1/errors';
 export * from './v1/events';
 export * from './v1/jobs';
+export * from './v1/session-api';
 export * from './v1/sessions';

@@ -2,7 +2,7 @@ import { testMongoUri } from '@visp/testing';
 import { DuplicateKeyError, openStore, type Store } from './index';
 import { mapDuplicateKey } from './errors';
 
-const limits = { memoryBytes: 2 ** 30, nanoCpus: 1e9, pids: 256 };
+const limits = { memoryMiB: 1024, cpus: 1, pids: 256 };
 let store: Store;
 
 beforeAll(async () => {

@@ -1,13 +1,7 @@
 import type { Connection, Model } from 'mongoose';
-import type { Owner, SessionId, SessionState } from '@visp/contracts';
+import type { Owner, SessionId, SessionLimits, SessionState } from '@visp/contracts';
 import { isDuplicateKey, mapDuplicateKey } from '../errors';
 import { sessionSchema, sessionTransitionSchema, type SessionDocument, type SessionTransitionDocument } from './session.schema';
-
-export interface SessionLimits {
-  memoryBytes: number;
-  nanoCpus: number;
-  pids: number;
-}
 
 export interface SessionRecord {
   sid: SessionId;
@@ -55,7 +49,7 @@ function toRecord(doc: Lean): SessionRecord {
     state: doc.state as SessionState,
     reason: optional(doc.reason),
     history: doc.history.map((h) => ({ state: h.state as SessionState, at: h.at, reason: optional(h.reason) })),
-    limits: { memoryBytes: doc.limits.memoryBytes, nanoCpus: doc.limits.nanoCpus, pids: doc.limits.pids },
+    limits: { memoryMiB: doc.limits.memoryMiB, cpus: doc.limits.cpus, pids: doc.limits.pids },
     containerId: optional(doc.containerId),
     containerName: optional(doc.containerName),
     createdAt: doc.createdAt,

@@ -12,8 +12,8 @@ const stateChangeSchema = new Schema(
 
 const limitsSchema = new Schema(
   {
-    memoryBytes: { type: Number, required: true },
-    nanoCpus: { type: Number, required: true },
+    memoryMiB: { type: Number, required: true },
+    cpus: { type: Number, required: true },
     pids: { type: Number, required: true },
   },
   { _id: false },

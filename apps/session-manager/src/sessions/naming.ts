@@ -1,0 +1,42 @@
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { SessionLimits } from '@visp/contracts';
+import type { ResourceLimits } from '@visp/podman-client';
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** 12 random base32 characters (60 bits). */
+export function newSessionId(): string {
+  let sid = '';
+  for (let i = 0; i < 12; i++) sid += BASE32[randomInt(32)];
+  return sid;
+}
+
+/** The per-session secret the app is started with and the gateway injects. */
+export const newSessionToken = () => randomBytes(24).toString('base64url');
+
+export const containerName = (type: string, sid: string) => `visp-session-${type}-${sid}`;
+
+/**
+ * `visp-home-<slug>`: readable, and unique per owner even when two owners slug alike (`a@x.se`, `a-x.se`),
+ * thanks to a short hash of the exact owner.
+ */
+export function homeVolumeName(owner: string): string {
+  const slug = owner.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  const hash = createHash('sha256').update(owner).digest('hex').slice(0, 8);
+  return `visp-home-${slug}-${hash}`;
+}
+
+export interface TemplateValues {
+  baseUrl: string;
+  token: string;
+  user: string;
+}
+
+/** Replaces `{baseUrl}`, `{token}` and `{user}`; other braces are left as they are. */
+export function expandTemplate(template: string, values: TemplateValues): string {
+  return template.replace(/\{(baseUrl|token|user)\}/g, (_, key: keyof TemplateValues) => values[key]);
+}
+
+export function toResourceLimits(limits: SessionLimits): ResourceLimits {
+  return { memoryBytes: limits.memoryMiB * 2 ** 20, nanoCpus: Math.round(limits.cpus * 1e9), pids: limits.pids };
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { SessionLimitsSchema, SessionTypeNameSchema, type SessionLimits } from '@visp/contracts';
+import { ConfigError } from './source';
+
+/**
+ * A session type is data, not code. Strings in `command`, `env`, `readinessPath` and `readinessHeaders` are
+ * templates: `{baseUrl}` (`/s/<sid>/`), `{token}` (the per-session secret) and `{user}` (the owner).
+ */
+export const SessionTypeSchema = z
+  .object({
+    image: z.string().min(1),
+    /** The port the app listens on inside the container. */
+    port: z.number().int().min(1).max(65_535),
+    /** Replaces the image's CMD. */
+    command: z.array(z.string()).optional(),
+    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'environment names are upper case'), z.string()).default({}),
+    user: z.string().regex(/^[1-9]\d*:[1-9]\d*$/, 'must be uid:gid, and not root').default('1000:1000'),
+    /** Where the user's home volume is mounted. */
+    homeDir: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute path').default('/home/visp'),
+    readinessPath: z.string().startsWith('/', 'must start with /'),
+    readinessHeaders: z.record(z.string(), z.string()).default({}),
+    /** True when the app serves under `{baseUrl}` itself (Jupyter); false makes the gateway strip the prefix. */
+    baseUrlAware: z.boolean(),
+    /** How the app reports its own activity, beyond proxied traffic. */
+    activity: z.enum(['none', 'jupyter']).default('none'),
+    tmpfsMiB: z.number().int().min(16).max(65_536).default(256),
+    limits: z
+      .object({ default: SessionLimitsSchema, max: SessionLimitsSchema })
+      .refine((l) => withinLimits(l.default, l.max), 'default limits must not exceed the maximum'),
+  })
+  .strict();
+export type SessionTypeConfig = z.infer<typeof SessionTypeSchema>;
+
+export const SessionTypesSchema = z
+  .record(SessionTypeNameSchema, SessionTypeSchema)
+  .refine((types) => Object.keys(types).length > 0, 'must define at least one session type');
+export type SessionTypes = Readonly<Record<string, SessionTypeConfig>>;
+
+export function withinLimits(limits: SessionLimits, max: SessionLimits): boolean {
+  return limits.memoryMiB <= max.memoryMiB && limits.cpus <= max.cpus && limits.pids <= max.pids;
+}
+
+/** Built in: Jupyter (classic notebook, Python and R kernels) and RStudio (here, its offline stand-in). */
+export const BUILTIN_SESSION_TYPES: SessionTypes = SessionTypesSchema.parse({
+  jupyter: {
+    image: 'localhost/visp-session-jupyter:1',
+    port: 8888,
+    command: [
+      'jupyter', 'notebook', '--no-browser', '--ip=0.0.0.0', '--port=8888',
+      '--NotebookApp.base_url={baseUrl}', '--NotebookApp.allow_remote_access=True', '--NotebookApp.notebook_dir=/home/visp',
+    ],
+    // Through the environment, not the command line, so the token is not in `ps` output.
+    env: { JUPYTER_TOKEN: '{token}' },
+    readinessPath: '{baseUrl}api/status',
+    readinessHeaders: { Authorization: 'token {token}' },
+    baseUrlAware: true,
+    activity: 'jupyter',
+    limits: { default: { memoryMiB: 2048, cpus: 1, pids: 512 }, max: { memoryMiB: 8192, cpus: 4, pids: 2048 } },
+  },
+  rstudio: {
+    image: 'localhost/visp-session-rstudio-standin:1',
+    port: 8787,
+    readinessPath: '/',
+    baseUrlAware: false,
+    limits: { default: { memoryMiB: 2048, cpus: 1, pids: 512 }, max: { memoryMiB: 8192, cpus: 4, pids: 2048 } },
+  },
+});
+
+/** The built-in types, or those of `file` (JSON) instead; any mistake is one ConfigError line. */
+export function loadSessionTypes(file: string | undefined): SessionTypes {
+  if (!file) return BUILTIN_SESSION_TYPES;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const reason = err instanceof SyntaxError ? 'is not valid JSON' : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    throw new ConfigError(`SESSION_TYPES_FILE ${file} ${reason}`);
+  }
+  const result = SessionTypesSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(`SESSION_TYPES_FILE ${file}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return Object.freeze(result.data);
+}

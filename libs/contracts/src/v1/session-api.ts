@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { OwnerSchema, ProjectIdSchema, ProgressStepSchema, SessionIdSchema, SessionStateSchema, SessionTypeNameSchema } from './sessions';
+
+/** Resource limits in the units people use. */
+export const SessionLimitsSchema = z
+  .object({
+    memoryMiB: z.number().int().min(64).max(262_144),
+    cpus: z.number().min(0.1).max(64),
+    pids: z.number().int().min(16).max(65_536),
+  })
+  .strict();
+export type SessionLimits = z.infer<typeof SessionLimitsSchema>;
+
+/** POST /api/v1/sessions (session-manager, internal). Limits default per type and may not exceed its maximum. */
+export const CreateSessionRequestSchema = z
+  .object({
+    owner: OwnerSchema,
+    type: SessionTypeNameSchema,
+    project: ProjectIdSchema.optional(),
+    limits: SessionLimitsSchema.partial().optional(),
+  })
+  .strict();
+export type CreateSessionRequest = z.infer<typeof CreateSessionRequestSchema>;
+
+export const ListSessionsQuerySchema = z
+  .object({
+    owner: OwnerSchema.optional(),
+    state: SessionStateSchema.optional(),
+  })
+  .strict();
+
+/** GET …/sessions/:sid may be scoped to an owner: another owner's session is then "not found". */
+export const SessionScopeQuerySchema = z.object({ owner: OwnerSchema.optional() }).strict();
+
+export const SessionViewSchema = z.object({
+  sid: SessionIdSchema,
+  owner: OwnerSchema,
+  type: SessionTypeNameSchema,
+  project: ProjectIdSchema.optional(),
+  state: SessionStateSchema,
+  reason: z.string().optional(),
+  limits: SessionLimitsSchema,
+  /** Where the gateway serves it: `/s/<sid>/`. */
+  path: z.string(),
+  createdAt: z.iso.datetime(),
+  readyAt: z.iso.datetime().optional(),
+  stoppedAt: z.iso.datetime().optional(),
+  history: z.array(z.object({ state: SessionStateSchema, at: z.iso.datetime(), reason: z.string().optional() })),
+});
+export type SessionView = z.infer<typeof SessionViewSchema>;
+
+/** One message of GET …/sessions/:sid/events (SSE `data:`): a progress step or a state change. */
+export const SessionStreamMessageSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('progress'), step: ProgressStepSchema, message: z.string(), queuePosition: z.number().int().optional(), at: z.iso.datetime() }),
+  z.object({ kind: z.literal('state'), state: SessionStateSchema, reason: z.string().optional(), at: z.iso.datetime() }),
+]);
+export type SessionStreamMessage = z.infer<typeof SessionStreamMessageSchema>;
+
+/** The public path of a session behind the gateway. */
+export const sessionPath = (sid: string) => `/s/${sid}/`;
