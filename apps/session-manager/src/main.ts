@@ -1,21 +1,18 @@
 import { closeRedis, createRedis } from '@visp/bus';
-import { loadConfigOrExit, loggerFor, sessionManagerConfig } from '@visp/config';
+import { exitOnConfigError, loadConfigOrExit, loadSessionTypes, loggerFor, sessionManagerConfig } from '@visp/config';
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
-import { bootstrap, createService, requireServiceToken, runService, serviceBasics } from '@visp/service-kit';
+import { bootstrap, runService } from '@visp/service-kit';
 import { openStore } from '@visp/store';
+import { buildSessionManager } from './app';
 
 bootstrap('session-manager', async () => {
   const config = loadConfigOrExit(sessionManagerConfig);
+  const types = exitOnConfigError(config.component, () => loadSessionTypes(config.SESSION_TYPES_FILE));
   const logger = loggerFor(config);
   const podman = new PodmanClient(discoverPodman(config));
   const redis = createRedis(config.REDIS_URL, { name: config.component, logger });
   const store = await openStore(config.MONGO_URI, { logger });
 
-  const service = createService({
-    ...serviceBasics(config, logger),
-    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
-    routes: (app) => app.use('/api', requireServiceToken(config.SERVICE_TOKEN)),
-    onClose: [() => store.close(), () => closeRedis(redis)],
-  });
+  const { service } = await buildSessionManager(config, { store, redis, podman, types, logger, closeAfter: [() => store.close(), () => closeRedis(redis)] });
   await runService(service, config.SHUTDOWN_TIMEOUT_MS);
 });

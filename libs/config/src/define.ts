@@ -71,15 +71,17 @@ export function redactConfig(definition: { shape: Shape }, config: object): Reco
   );
 }
 
-/**
- * For `main.ts`: load the config or print one line and exit 2. A stack trace helps nobody fix a setting.
- */
-export function loadConfigOrExit<S extends Shape>(definition: ServiceConfigDefinition<S>, options?: EnvSourceOptions) {
+/** For `main.ts`: runs `load`, or prints its ConfigError as one line and exits 2. A stack trace fixes no setting. */
+export function exitOnConfigError<T>(component: string, load: () => T): T {
   try {
-    return definition.load(options);
+    return load();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${definition.component}: config error: ${err.message}\n`);
+    process.stderr.write(`${component}: config error: ${err.message}\n`);
     process.exit(2);
   }
+}
+
+export function loadConfigOrExit<S extends Shape>(definition: ServiceConfigDefinition<S>, options?: EnvSourceOptions) {
+  return exitOnConfigError(definition.component, () => definition.load(options));
 }

@@ -1,6 +1,6 @@
 export { ConfigError, loadEnvSource, resolveFileSettings, type EnvSource, type EnvSourceOptions } from './source';
 export { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
-export { defineServiceConfig, envPrefix, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
+export { defineServiceConfig, envPrefix, exitOnConfigError, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
 export { createLogger, loggerFor, type Logger, type LoggerOptions } from './logger';
 export { gatewayConfig, recoveryConfig, sessionManagerConfig, socketProxyConfig, whisperWorkerConfig } from './services';
 export { BUILTIN_SESSION_TYPES, loadSessionTypes, SessionTypeSchema, SessionTypesSchema, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';

@@ -18,7 +18,7 @@ export const SessionTypeSchema = z
     user: z.string().regex(/^[1-9]\d*:[1-9]\d*$/, 'must be uid:gid, and not root').default('1000:1000'),
     /** Where the user's home volume is mounted. */
     homeDir: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute path').default('/home/visp'),
-    readinessPath: z.string().startsWith('/', 'must start with /'),
+    readinessPath: z.string().regex(/^(\/|\{baseUrl\})/, 'must start with / or {baseUrl}'),
     readinessHeaders: z.record(z.string(), z.string()).default({}),
     /** True when the app serves under `{baseUrl}` itself (Jupyter); false makes the gateway strip the prefix. */
     baseUrlAware: z.boolean(),
@@ -80,7 +80,9 @@ export function loadSessionTypes(file: string | undefined): SessionTypes {
   const result = SessionTypesSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ConfigError(`SESSION_TYPES_FILE ${file}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
+    // A bad record key comes wrapped; its own message says what a key must be.
+    const message = issue?.code === 'invalid_key' ? issue.issues[0]?.message : issue?.message;
+    throw new ConfigError(`SESSION_TYPES_FILE ${file}: ${issue?.path.join('.') || '(top level)'}: ${message ?? 'invalid'}`);
   }
   return Object.freeze(result.data);
 }

@@ -52,3 +52,4 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+export { execute, openKernel, startKernel } from './jupyter';

@@ -1,0 +1,74 @@
+import { EventBus, RedisRouteTable, type Redis } from '@visp/bus';
+import type { Logger, SessionTypes } from '@visp/config';
+import type { PodmanClient } from '@visp/podman-client';
+import { createService, requireServiceToken, type Service } from '@visp/service-kit';
+import type { Store } from '@visp/store';
+import { CapacityGate } from './sessions/capacity';
+import { sessionRoutes } from './sessions/sessions.routes';
+import { SessionService } from './sessions/sessions.service';
+import { Spawner } from './sessions/spawner';
+
+/** The settings the session-manager acts on (a subset of its parsed config). */
+export interface SessionManagerSettings {
+  component: string;
+  HOST: string;
+  PORT: number;
+  SHUTDOWN_TIMEOUT_MS: number;
+  INSTANCE_ID: string;
+  SERVICE_TOKEN: string;
+  SESSION_MODE: 'local' | 'network';
+  SESSION_NETWORK: string;
+  SESSION_START_TIMEOUT: number;
+  MAX_SESSIONS_PER_USER: number;
+  MAX_SESSIONS_TOTAL: number;
+}
+
+export interface SessionManagerDeps {
+  store: Store;
+  redis: Redis;
+  podman: PodmanClient;
+  types: SessionTypes;
+  logger: Logger;
+  /** Closes what the caller opened (database, Redis), after the service has drained. */
+  closeAfter?: Array<() => Promise<unknown>>;
+}
+
+export interface SessionManager {
+  service: Service;
+  sessions: SessionService;
+}
+
+/** Builds the service from its dependencies; main.ts opens them, tests pass real ones of their own. */
+export async function buildSessionManager(settings: SessionManagerSettings, deps: SessionManagerDeps): Promise<SessionManager> {
+  const { store, redis, podman, logger } = deps;
+  const events = new EventBus(redis, logger);
+  const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL);
+  // Sessions this instance already runs hold their capacity across a restart.
+  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: ['starting', 'ready', 'stopping'] })) gate.reserve(running.sid);
+
+  const spawner = new Spawner(podman, {
+    instance: settings.INSTANCE_ID,
+    mode: settings.SESSION_MODE,
+    network: settings.SESSION_NETWORK,
+    startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000,
+  });
+  const sessions = new SessionService(
+    { sessions: store.sessions, spawner, routes: new RedisRouteTable(redis), events, types: deps.types, gate, logger },
+    { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER },
+  );
+
+  const service = createService({
+    name: settings.component,
+    logger,
+    host: settings.HOST,
+    port: settings.PORT,
+    shutdownTimeoutMs: settings.SHUTDOWN_TIMEOUT_MS,
+    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
+    routes: (app) => {
+      app.use('/api', requireServiceToken(settings.SERVICE_TOKEN));
+      sessionRoutes(app, sessions, events);
+    },
+    onClose: [() => sessions.settled(), () => events.close(), ...(deps.closeAfter ?? [])],
+  });
+  return { service, sessions };
+}

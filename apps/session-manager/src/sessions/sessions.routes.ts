@@ -1,0 +1,92 @@
+import type { Express, Request } from 'express';
+import {
+  CreateSessionRequestSchema,
+  ListSessionsQuerySchema,
+  SessionIdSchema,
+  SessionScopeQuerySchema,
+  type SessionStreamMessage,
+} from '@visp/contracts';
+import type { EventBus } from '@visp/bus';
+import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
+import type { SessionService } from './sessions.service';
+
+const FINAL_STATES = new Set(['stopped', 'failed']);
+const HEARTBEAT_MS = 15_000;
+
+/** A malformed id can name no session: 404, like an unknown one, so ids cannot be probed for shape. */
+function sidParam(req: Request): string {
+  const parsed = SessionIdSchema.safeParse(req.params.sid);
+  if (!parsed.success) throw new NotFoundError(`session ${String(req.params.sid).slice(0, 40)}`);
+  return parsed.data;
+}
+
+function requireJson(req: Request): void {
+  if (!req.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+}
+
+/** The session-manager's internal API (behind the service token). */
+export function sessionRoutes(app: Express, service: SessionService, events: EventBus): void {
+  app.post('/api/v1/sessions', async (req, res) => {
+    requireJson(req);
+    const body = parseOrThrow(CreateSessionRequestSchema, req.body);
+    res.status(202).json(await service.create(body));
+  });
+
+  app.get('/api/v1/sessions', async (req, res) => {
+    const query = parseOrThrow(ListSessionsQuerySchema, req.query, 'query');
+    res.json({ sessions: await service.list(query) });
+  });
+
+  app.get('/api/v1/sessions/:sid', async (req, res) => {
+    const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
+    res.json(await service.get(sidParam(req), owner));
+  });
+
+  app.delete('/api/v1/sessions/:sid', async (req, res) => {
+    const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
+    res.json(await service.stop(sidParam(req), { owner }));
+  });
+
+  /** Server-sent events: the current state, then every progress step and state change until a final state. */
+  app.get('/api/v1/sessions/:sid/events', async (req, res) => {
+    const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
+    const sid = sidParam(req);
+    const send = (message: SessionStreamMessage) => res.write(`data: ${JSON.stringify(message)}\n\n`);
+    // Subscribe before reading the state, so nothing between the two is missed.
+    const pending: SessionStreamMessage[] = [];
+    let live = false;
+    const unsubscribe = await events.subscribe((event) => {
+      if (event.sid !== sid) return;
+      const message: SessionStreamMessage | undefined =
+        event.type === 'session.progress'
+          ? { kind: 'progress', step: event.step, message: event.message, queuePosition: event.queuePosition, at: event.at }
+          : event.type === 'session.state'
+            ? { kind: 'state', state: event.state, reason: event.reason, at: event.at }
+            : undefined;
+      if (!message) return;
+      if (!live) return void pending.push(message);
+      send(message);
+      if (message.kind === 'state' && FINAL_STATES.has(message.state)) res.end();
+    });
+    const close = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    const heartbeat = setInterval(() => res.write(': keepalive\n\n'), HEARTBEAT_MS);
+    res.on('close', close);
+    try {
+      const session = await service.get(sid, owner);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      send({ kind: 'state', state: session.state, reason: session.reason, at: new Date().toISOString() });
+      if (FINAL_STATES.has(session.state)) return void res.end();
+      live = true;
+      for (const message of pending.splice(0)) {
+        send(message);
+        if (message.kind === 'state' && FINAL_STATES.has(message.state)) return void res.end();
+      }
+    } catch (err) {
+      close();
+      throw err;
+    }
+  });
+}

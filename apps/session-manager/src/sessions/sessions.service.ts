@@ -1,0 +1,197 @@
+import {
+  sessionPath,
+  type CreateSessionRequest,
+  type Owner,
+  type ProgressStep,
+  type SessionLimits,
+  type SessionState,
+  type SessionView,
+} from '@visp/contracts';
+import { withinLimits, type Logger, type SessionTypes } from '@visp/config';
+import type { EventBus, RouteStore } from '@visp/bus';
+import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
+import type { SessionRecord, SessionRepository } from '@visp/store';
+import { CapacityGate, LeftTheLineError } from './capacity';
+import { containerName, newSessionId, newSessionToken } from './naming';
+import type { SpawnRequest, Spawner } from './spawner';
+
+export interface SessionServiceOptions {
+  instance: string;
+  maxPerUser: number;
+}
+
+export interface SessionServiceDeps {
+  sessions: SessionRepository;
+  spawner: Spawner;
+  routes: RouteStore;
+  events: EventBus;
+  types: SessionTypes;
+  gate: CapacityGate;
+  logger: Logger;
+}
+
+/** States in which a session counts against its owner's limit. */
+const ACTIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
+const REASON_MAX = 2000;
+
+export function toView(record: SessionRecord): SessionView {
+  return {
+    sid: record.sid,
+    owner: record.owner,
+    type: record.type,
+    project: record.project,
+    state: record.state,
+    reason: record.reason,
+    limits: record.limits,
+    path: sessionPath(record.sid),
+    createdAt: record.createdAt.toISOString(),
+    readyAt: record.readyAt?.toISOString(),
+    stoppedAt: record.stoppedAt?.toISOString(),
+    history: record.history.map((h) => ({ state: h.state, at: h.at.toISOString(), reason: h.reason })),
+  };
+}
+
+/**
+ * The session lifecycle: pending → starting → ready → stopping → stopped, or failed. Every state change is
+ * stored before it is announced; starts run in parallel, limited only by the capacity gate.
+ */
+export class SessionService {
+  /** Starts in progress, so a stop can cut one short and wait for it to let go. */
+  private readonly launches = new Map<string, { abort: AbortController; done: Promise<void> }>();
+
+  constructor(
+    private readonly deps: SessionServiceDeps,
+    private readonly options: SessionServiceOptions,
+  ) {}
+
+  /** Validates, stores the session as pending and starts it in the background. */
+  async create(request: CreateSessionRequest): Promise<SessionView> {
+    const type = this.deps.types[request.type];
+    if (!type) {
+      throw new ValidationError(`body.type: unknown session type "${request.type}" (known: ${Object.keys(this.deps.types).join(', ')})`);
+    }
+    const limits: SessionLimits = { ...type.limits.default, ...request.limits };
+    if (!withinLimits(limits, type.limits.max)) {
+      const max = type.limits.max;
+      throw new ValidationError(`body.limits: above the maximum for ${request.type} (memoryMiB ${max.memoryMiB}, cpus ${max.cpus}, pids ${max.pids})`);
+    }
+    const active = await this.deps.sessions.countActive(request.owner, ACTIVE);
+    if (active >= this.options.maxPerUser) {
+      throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
+    }
+    const record = await this.deps.sessions.create({ sid: newSessionId(), owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
+    await this.announceState(record);
+    this.launch(record);
+    return toView(record);
+  }
+
+  async get(sid: string, owner?: Owner): Promise<SessionView> {
+    const record = owner ? await this.deps.sessions.get(owner, sid) : await this.deps.sessions.getAnyOwner(sid);
+    if (!record) throw new NotFoundError(`session ${sid}`);
+    return toView(record);
+  }
+
+  async list(filter: { owner?: Owner; state?: SessionState }): Promise<SessionView[]> {
+    const states = filter.state ? [filter.state] : undefined;
+    const records = filter.owner ? await this.deps.sessions.list(filter.owner, states) : await this.deps.sessions.listAnyOwner({ states });
+    return records.map(toView);
+  }
+
+  /** Stops a session (idempotent); resolves when it is stopped and its container gone. */
+  async stop(sid: string, options: { owner?: Owner; reason?: string } = {}): Promise<SessionView> {
+    const current = options.owner ? await this.deps.sessions.get(options.owner, sid) : await this.deps.sessions.getAnyOwner(sid);
+    if (!current) throw new NotFoundError(`session ${sid}`);
+    const reason = options.reason ?? 'stopped by user';
+    const stopping = await this.deps.sessions.transition(sid, ['pending', 'starting', 'ready'], 'stopping', { reason });
+    if (!stopping) return this.get(sid); // already stopping, stopped or failed
+    await this.announceState(stopping);
+    await this.deps.routes.delete(sid);
+    const launch = this.launches.get(sid);
+    launch?.abort.abort();
+    this.deps.gate.release(sid);
+    await launch?.done;
+    await this.deps.spawner.remove(stopping.type, sid).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not remove the container'));
+    const stopped = await this.deps.sessions.transition(sid, ['stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
+    if (stopped) await this.announceState(stopped);
+    return toView(stopped ?? stopping);
+  }
+
+  /** Waits for every start in progress to finish (for shutdown and tests). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.launches.values()].map((l) => l.done));
+  }
+
+  private launch(record: SessionRecord): void {
+    const abort = new AbortController();
+    const done = this.run(record, abort.signal)
+      .catch((err: unknown) => this.deps.logger.error({ err, sid: record.sid }, 'session start crashed'))
+      .finally(() => this.launches.delete(record.sid));
+    this.launches.set(record.sid, { abort, done });
+  }
+
+  private async run(record: SessionRecord, signal: AbortSignal): Promise<void> {
+    const { sid, owner } = record;
+    const log = this.deps.logger.child({ sid, owner, type: record.type });
+    const type = this.deps.types[record.type];
+    if (!type) throw new Error(`session type ${record.type} vanished`);
+    const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken() };
+    const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
+
+    try {
+      await this.deps.gate.acquire(sid, (position) => void progress('queued', `waiting for capacity: number ${position} in line`, position));
+    } catch (err) {
+      if (err instanceof LeftTheLineError) return;
+      throw err;
+    }
+    const starting = await this.deps.sessions.transition(sid, ['pending'], 'starting');
+    if (!starting) return this.deps.gate.release(sid); // stopped while waiting
+    await this.announceState(starting);
+
+    const startedAt = Date.now();
+    try {
+      await progress('preflight', 'checking the image');
+      await this.deps.spawner.preflight(request);
+      const { containerId, target } = await this.deps.spawner.createAndStart(request, (step) =>
+        void progress(step, step === 'creating' ? 'creating the container' : 'starting the container'),
+      );
+      if (signal.aborted) return;
+      await progress('waiting-ready', `waiting for ${record.type} to answer`);
+      await this.deps.spawner.waitReady(request, containerId, target, signal);
+      if (signal.aborted) return;
+      const ready = await this.deps.sessions.transition(sid, ['starting'], 'ready', {
+        set: { containerId, containerName: containerName(record.type, sid), readyAt: new Date() },
+      });
+      if (!ready) return; // stopped meanwhile; stop() removes the container
+      await this.deps.routes.set({ sid, owner, target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+      await progress('ready', `${record.type} is ready`);
+      await this.announceState(ready);
+      log.info({ ms: Date.now() - startedAt }, 'session ready');
+    } catch (err) {
+      if (signal.aborted) return;
+      await this.fail(record, err, log);
+    }
+  }
+
+  /** Removes whatever was created, then records and announces the failure with its reason. */
+  private async fail(record: SessionRecord, err: unknown, log: Logger): Promise<void> {
+    const reason = (err instanceof Error ? err.message : String(err)).slice(0, REASON_MAX);
+    log.warn({ reason }, 'session failed to start');
+    await this.deps.spawner.remove(record.type, record.sid).catch((removeErr: unknown) => log.error({ err: removeErr }, 'could not remove the failed container'));
+    await this.deps.routes.delete(record.sid).catch(() => undefined);
+    this.deps.gate.release(record.sid);
+    const failed = await this.deps.sessions.transition(record.sid, ['pending', 'starting'], 'failed', { reason, set: { stoppedAt: new Date() } });
+    if (failed) await this.announceState(failed);
+  }
+
+  private async announceState(record: SessionRecord): Promise<void> {
+    await this.deps.events
+      .publish({ type: 'session.state', owner: record.owner, sid: record.sid, state: record.state, reason: record.reason, at: new Date().toISOString() })
+      .catch((err: unknown) => this.deps.logger.warn({ err, sid: record.sid }, 'could not publish a state event'));
+  }
+
+  private async announceProgress(record: SessionRecord, step: ProgressStep, message: string, queuePosition?: number): Promise<void> {
+    await this.deps.events
+      .publish({ type: 'session.progress', owner: record.owner, sid: record.sid, step, message, queuePosition, at: new Date().toISOString() })
+      .catch((err: unknown) => this.deps.logger.warn({ err, sid: record.sid }, 'could not publish a progress event'));
+  }
+}

@@ -1,0 +1,97 @@
+// Runs the real session-manager in-process for integration tests: real Podman, Redis and database.
+import { closeRedis, createRedis, RedisRouteTable, type Redis } from '@visp/bus';
+import { BUILTIN_SESSION_TYPES, SessionTypesSchema, type SessionTypes } from '@visp/config';
+import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import { memoryLogger, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
+import { openStore, type Store } from '@visp/store';
+import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
+
+export const TOKEN = 'test-service-token-0123456789abcdef';
+export const TESTBOX = 'localhost/visp-testbox:1';
+
+const small = { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 256, cpus: 1, pids: 128 } };
+const box = (command: string[], extra: object = {}) => ({ image: TESTBOX, port: 8080, command, readinessPath: '/', baseUrlAware: false, tmpfsMiB: 16, limits: small, ...extra });
+
+/** The built-in types plus light ones for lifecycle, load and failure tests. */
+export const TEST_TYPES: SessionTypes = SessionTypesSchema.parse({
+  ...BUILTIN_SESSION_TYPES,
+  box: box(['httpd', '-f', '-p', '8080', '-h', '/var/www']),
+  never: box(['sleep', '3600']),
+  dies: box(['sh', '-c', 'echo "cannot open /data: no such file" >&2; exit 3']),
+  missing: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
+});
+
+export interface Harness {
+  url: string;
+  manager: SessionManager;
+  store: Store;
+  redis: Redis;
+  podman: PodmanClient;
+  routes: RedisRouteTable;
+  instance: string;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Containers of this harness's instance carrying a session id. */
+  containersOf(sid: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(overrides: Partial<SessionManagerSettings> = {}, options: { podman?: PodmanClient } = {}): Promise<Harness> {
+  const instance = testInstanceId();
+  const store = await openStore(testMongoUri('sm'));
+  const redis = createRedis(testRedisUrl(), { name: 'test' });
+  const podman = options.podman ?? new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+  const settings: SessionManagerSettings = {
+    component: 'session-manager',
+    HOST: '127.0.0.1',
+    PORT: 0,
+    SHUTDOWN_TIMEOUT_MS: 5000,
+    INSTANCE_ID: instance,
+    SERVICE_TOKEN: TOKEN,
+    SESSION_MODE: 'local',
+    SESSION_NETWORK: 'visp-sessions',
+    SESSION_START_TIMEOUT: 120,
+    MAX_SESSIONS_PER_USER: 3,
+    MAX_SESSIONS_TOTAL: 50,
+    ...overrides,
+  };
+  const manager = await buildSessionManager(settings, { store, redis, podman, types: TEST_TYPES, logger: memoryLogger().logger });
+  const { port } = await manager.service.start();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    manager,
+    store,
+    redis,
+    podman,
+    routes: new RedisRouteTable(redis),
+    instance,
+    api: (method, path, body, headers = {}) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { 'x-service-token': TOKEN, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    containersOf: async (sid) => (await podman.listManaged(instance, { [LABEL.sessionId]: sid })).map((c) => c.name),
+    async close() {
+      await manager.service.close();
+      // Home volumes outlive sessions by design; a test's are removed with it.
+      const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
+      for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
+      await store.connection.dropDatabase().catch(() => undefined);
+      await store.close();
+      await closeRedis(redis);
+    },
+  };
+}
+
+/** Polls the API until the session reaches `state` (or a final state, which then fails the wait). */
+export async function waitForState(h: Harness, sid: string, state: string, timeoutMs = 120_000): Promise<{ state: string; reason?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = (await (await h.api('GET', `/api/v1/sessions/${sid}`)).json()) as { state: string; reason?: string };
+    if (view.state === state) return view;
+    if (['stopped', 'failed'].includes(view.state)) throw new Error(`session ${sid} ended ${view.state} (${view.reason}) while waiting for ${state}`);
+    if (Date.now() > deadline) throw new Error(`session ${sid} still ${view.state} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
