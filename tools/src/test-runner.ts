@@ -9,8 +9,10 @@ import { run } from './processes';
 export interface TestOptions {
   /** A Jest project (`bus`, `bus:int`, …); all when absent. */
   only?: string;
-  /** Lint and typecheck first. @defaultValue true unless `only` is given */
+  /** Lint and typecheck first. */
   staticChecks: boolean;
+  /** Passed on to Jest as they are. */
+  jestArgs?: string[];
 }
 
 interface JestSummary {
@@ -78,6 +80,7 @@ export async function runTests(options: TestOptions): Promise<number> {
     log(`database: ${infra.mongoKind}; running Jest`);
     const jestArgs = ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${resultsFile}`, '--maxWorkers=2'];
     if (options.only) jestArgs.push('--selectProjects', options.only);
+    jestArgs.push(...(options.jestArgs ?? []));
     await run('node', jestArgs, {
       cwd: ROOT,
       env: {

@@ -6,8 +6,10 @@ import { startStack } from './stack';
 const USAGE = `usage: visp-dev <command>
   start                 run the local stack (Podman service, Redis, database, every service) until Ctrl-C
   images                build the local images that are missing or out of date
-  test [--only P]       lint, typecheck and every test with real Redis, database and Podman;
-                        --only runs one Jest project (e.g. bus or bus:int) without the static checks`;
+  test [--only P] [-- jest args]
+                        lint, typecheck and every test with real Redis, database and Podman;
+                        --only runs one Jest project (e.g. bus or bus:int) without the static checks;
+                        arguments after -- go to Jest as they are (e.g. -t 'culls')`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -18,10 +20,12 @@ async function main(argv: string[]): Promise<number> {
       await ensureImages((line) => console.log(`[images] ${line}`));
       return 0;
     case 'test': {
-      const onlyAt = rest.indexOf('--only');
-      const only = onlyAt >= 0 ? rest[onlyAt + 1] : undefined;
+      const separator = rest.includes('--') ? rest.indexOf('--') : rest.length;
+      const [own, jestArgs] = [rest.slice(0, separator), rest.slice(separator + 1)];
+      const onlyAt = own.indexOf('--only');
+      const only = onlyAt >= 0 ? own[onlyAt + 1] : undefined;
       if (onlyAt >= 0 && !only) break;
-      return runTests({ only, staticChecks: only === undefined });
+      return runTests({ only, staticChecks: only === undefined && jestArgs.length === 0, jestArgs });
     }
   }
   console.error(USAGE);

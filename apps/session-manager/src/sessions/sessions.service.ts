@@ -11,7 +11,7 @@ import { withinLimits, type Logger, type SessionTypes } from '@visp/config';
 import type { EventBus, RouteStore } from '@visp/bus';
 import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
 import type { SessionRecord, SessionRepository } from '@visp/store';
-import { CapacityGate, LeftTheLineError } from './capacity';
+import { LeftTheLineError, type CapacityGate } from './capacity';
 import { containerName, newSessionId, newSessionToken } from './naming';
 import type { SpawnRequest, Spawner } from './spawner';
 
@@ -110,6 +110,7 @@ export class SessionService {
     launch?.abort.abort();
     this.deps.gate.release(sid);
     await launch?.done;
+    await this.deps.routes.delete(sid); // again: a start that was cut short may have published it meanwhile
     await this.deps.spawner.remove(stopping.type, sid).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not remove the container'));
     const stopped = await this.deps.sessions.transition(sid, ['stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
     if (stopped) await this.announceState(stopped);
@@ -158,11 +159,12 @@ export class SessionService {
       await progress('waiting-ready', `waiting for ${record.type} to answer`);
       await this.deps.spawner.waitReady(request, containerId, target, signal);
       if (signal.aborted) return;
+      // The route first: whoever sees `ready` can use the session at once.
+      await this.deps.routes.set({ sid, owner, target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
       const ready = await this.deps.sessions.transition(sid, ['starting'], 'ready', {
         set: { containerId, containerName: containerName(record.type, sid), readyAt: new Date() },
       });
-      if (!ready) return; // stopped meanwhile; stop() removes the container
-      await this.deps.routes.set({ sid, owner, target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+      if (!ready) return void (await this.deps.routes.delete(sid)); // stopped meanwhile; stop() removes the container
       await progress('ready', `${record.type} is ready`);
       await this.announceState(ready);
       log.info({ ms: Date.now() - startedAt }, 'session ready');

@@ -30,7 +30,8 @@ export class SpawnError extends Error {
 /** The environment variable every session container carries its token in, whatever the app: recovery reads it. */
 export const TOKEN_ENV = 'VISP_SESSION_TOKEN';
 
-const POLL_MS = 200;
+/** Readiness polls start fast (a light app answers in tens of ms) and settle at a cheap pace. */
+const POLL = { firstMs: 25, factor: 1.5, maxMs: 100 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Creates session containers and waits until their app answers. Knows Podman and HTTP, not the database. */
@@ -110,7 +111,7 @@ export class Spawner {
     const url = new URL(expandTemplate(request.type.readinessPath, values), target);
     const headers = Object.fromEntries(Object.entries(request.type.readinessHeaders).map(([k, v]) => [k, expandTemplate(v, values)]));
     const deadline = Date.now() + this.settings.startTimeoutMs;
-    while (!signal.aborted) {
+    for (let pause = POLL.firstMs; !signal.aborted; pause = Math.min(pause * POLL.factor, POLL.maxMs)) {
       const answered = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) }).then(
         (res) => (res.body?.cancel(), res.status < 400),
         () => false,
@@ -119,7 +120,7 @@ export class Spawner {
       const details = await this.podman.inspectContainer(containerId);
       if (!details.running) throw new SpawnError(`the container exited with code ${details.exitCode} before it was ready${await this.logTail(containerId)}`);
       if (Date.now() > deadline) throw new SpawnError(`the app did not answer within ${this.settings.startTimeoutMs / 1000} s${await this.logTail(containerId)}`);
-      await sleep(POLL_MS);
+      await sleep(pause);
     }
   }
 

@@ -17,6 +17,8 @@ export const TEST_TYPES: SessionTypes = SessionTypesSchema.parse({
   ...BUILTIN_SESSION_TYPES,
   box: box(['httpd', '-f', '-p', '8080', '-h', '/var/www']),
   never: box(['sleep', '3600']),
+  // Answers only once a test has created /tmp/go inside it: proves starts overlap without timing anything.
+  gated: box(['sh', '-c', 'until [ -e /tmp/go ]; do sleep 0.05; done; exec httpd -f -p 8080 -h /var/www']),
   dies: box(['sh', '-c', 'echo "cannot open /data: no such file" >&2; exit 3']),
   missing: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
 });
@@ -74,12 +76,19 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     containersOf: async (sid) => (await podman.listManaged(instance, { [LABEL.sessionId]: sid })).map((c) => c.name),
     async close() {
       await manager.service.close();
+      // Every session a test started must be gone by now: a leftover container is a leak, reported as a failure.
+      const leaked = await podman.listManaged(instance).catch(() => []);
+      const leakReport = await Promise.all(
+        leaked.map(async (c) => `${c.name} (${c.state}; session ${(await store.sessions.getAnyOwner(c.labels[LABEL.sessionId] ?? ''))?.state ?? 'unknown'})`),
+      );
+      for (const c of leaked) await podman.removeContainer(c.id, { force: true });
       // Home volumes outlive sessions by design; a test's are removed with it.
-      const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
-      for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
+      const volumes = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } }).catch(() => ({ Volumes: [] }));
+      for (const volume of volumes.Volumes ?? []) await podman.removeVolume(volume.Name);
       await store.connection.dropDatabase().catch(() => undefined);
       await store.close();
       await closeRedis(redis);
+      if (leakReport.length > 0) throw new Error(`containers left behind: ${leakReport.join(', ')}`);
     },
   };
 }
