@@ -79,8 +79,9 @@ export async function runTests(options: TestOptions): Promise<number> {
     await ensureImages(log);
     log(`database: ${infra.mongoKind}; running Jest`);
     const jestArgs = ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${resultsFile}`, '--maxWorkers=2'];
-    if (options.only) jestArgs.push('--selectProjects', options.only);
+    // Before --selectProjects, which would take a test path pattern for one more project name.
     jestArgs.push(...(options.jestArgs ?? []));
+    if (options.only) jestArgs.push('--selectProjects', options.only);
     await run('node', jestArgs, {
       cwd: ROOT,
       env: {

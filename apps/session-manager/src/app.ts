@@ -1,9 +1,10 @@
-import { EventBus, RedisRouteTable, type Redis } from '@visp/bus';
+import { ActivityLog, EventBus, RedisRouteTable, type Redis } from '@visp/bus';
 import type { Logger, SessionTypes } from '@visp/config';
 import type { PodmanClient } from '@visp/podman-client';
 import { createService, requireServiceToken, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { CapacityGate } from './sessions/capacity';
+import { Culler } from './sessions/culling';
 import { sessionRoutes } from './sessions/sessions.routes';
 import { SessionService } from './sessions/sessions.service';
 import { Spawner } from './sessions/spawner';
@@ -21,6 +22,10 @@ export interface SessionManagerSettings {
   SESSION_START_TIMEOUT: number;
   MAX_SESSIONS_PER_USER: number;
   MAX_SESSIONS_TOTAL: number;
+  IDLE_TIMEOUT: number;
+  MAX_SESSION_AGE: number;
+  CULL_INTERVAL: number;
+  CULL_WARNING: number;
 }
 
 export interface SessionManagerDeps {
@@ -36,6 +41,7 @@ export interface SessionManagerDeps {
 export interface SessionManager {
   service: Service;
   sessions: SessionService;
+  culler: Culler;
 }
 
 /** Builds the service from its dependencies; main.ts opens them, tests pass real ones of their own. */
@@ -52,10 +58,22 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
     network: settings.SESSION_NETWORK,
     startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000,
   });
+  const routes = new RedisRouteTable(redis);
+  const activity = new ActivityLog(redis);
   const sessions = new SessionService(
-    { sessions: store.sessions, spawner, routes: new RedisRouteTable(redis), events, types: deps.types, gate, logger },
+    { sessions: store.sessions, spawner, routes, activity, events, types: deps.types, gate, logger },
     { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER },
   );
+  const culler = new Culler(
+    { sessions: store.sessions, service: sessions, activity, routes, events, types: deps.types, instance: settings.INSTANCE_ID, logger: logger.child({ part: 'culler' }) },
+    {
+      idleMs: settings.IDLE_TIMEOUT * 1000,
+      maxAgeMs: settings.MAX_SESSION_AGE * 1000,
+      warningMs: settings.CULL_WARNING * 1000,
+      intervalMs: settings.CULL_INTERVAL * 1000,
+    },
+  );
+  culler.start();
 
   const service = createService({
     name: settings.component,
@@ -68,7 +86,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
       app.use('/api', requireServiceToken(settings.SERVICE_TOKEN));
       sessionRoutes(app, sessions, events);
     },
-    onClose: [() => sessions.settled(), () => events.close(), ...(deps.closeAfter ?? [])],
+    onClose: [() => culler.stop(), () => sessions.settled(), () => events.close(), ...(deps.closeAfter ?? [])],
   });
-  return { service, sessions };
+  return { service, sessions, culler };
 }

@@ -1,7 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import type { BusEvent, RouteChange } from '@visp/contracts';
 import { memoryLogger, testRedisUrl, waitFor } from '@visp/testing';
-import { BULL_PREFIX, channels, closeRedis, createRedis, createWorker, EventBus, QUEUES, RedisRouteTable, tryAcquireLock, TypedQueue, type Redis } from './index';
+import { ActivityLog, BULL_PREFIX, channels, closeRedis, createRedis, createWorker, EventBus, QUEUES, RedisRouteTable, tryAcquireLock, TypedQueue, type Redis } from './index';
 
 const opened: Redis[] = [];
 const redis = (name = 'test', maxRetriesPerRequest?: number | null) => {
@@ -41,6 +41,24 @@ describe('EventBus', () => {
     const bus = new EventBus(redis());
     await expect(bus.publish({ type: 'session.state', owner: 'alice', sid: 'nope', state: 'ready', at: at() } as BusEvent)).rejects.toThrow();
     await bus.close();
+  });
+});
+
+describe('ActivityLog', () => {
+  it('keeps the latest use of each session, whatever order the writes land in', async () => {
+    const log = new ActivityLog(redis());
+    await log.touch('activityaaa2', 2000);
+    await log.touch('activityaaa2', 1000); // a late write from a slower gateway
+    await log.touch('activitybbb2', 1500);
+    expect(await log.lastSeen(['activityaaa2', 'activitybbb2', 'activityccc2'])).toEqual(
+      new Map([
+        ['activityaaa2', 2000],
+        ['activitybbb2', 1500],
+      ]),
+    );
+    await log.forget('activityaaa2');
+    expect(await log.lastSeen(['activityaaa2'])).toEqual(new Map());
+    expect(await log.lastSeen([])).toEqual(new Map());
   });
 });
 

@@ -1,3 +1,4 @@
+export { ActivityLog } from './activity';
 export { EventBus, type EventHandler } from './events';
 export { BULL_PREFIX, channels, keys, QUEUES } from './keys';
 export { tryAcquireLock, type Lock } from './locks';

@@ -5,6 +5,8 @@
 export const keys = {
   /** Hash: sid → Route JSON. The gateway proxies by it. */
   routes: 'visp:routes',
+  /** Sorted set: sid → last user activity (ms since the epoch), written by the gateway. */
+  activity: 'visp:activity',
   /** A lock; its fencing counter lives beside it. */
   lock: (name: string) => `visp:lock:${name}`,
   lockFence: (name: string) => `visp:lock:${name}:fence`,

@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { ConflictError, NotFoundError, toPodmanError } from './errors';
+import { ConflictError, NotFoundError, PodmanError, toPodmanError } from './errors';
 import { managedLabels, LABEL } from './labels';
 import type { PodmanEndpoint } from './socket';
 import { toCreateOptions, type ContainerSpec } from './spec';
@@ -133,7 +133,16 @@ export class PodmanClient {
 
   /** Removes a container (never its named volumes). Removing one that is already gone is not an error. */
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
-    await this.ignoringNotFound(`remove ${id}`, () => this.docker.getContainer(id).remove({ force: options.force ?? false, v: false }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ignoringNotFound(`remove ${id}`, () => this.docker.getContainer(id).remove({ force: options.force ?? false, v: false }));
+      } catch (err) {
+        // Podman 4.3 fails a forced remove of a container that exits at that very moment ("container state
+        // improper: stopped", 500); a moment later it is plainly stopped and goes.
+        if (!options.force || attempt === 5 || !(err instanceof PodmanError) || !/state improper/.test(err.message)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   async inspectContainer(id: string): Promise<ContainerDetails> {

@@ -1,7 +1,7 @@
 import { closeRedis, createRedis, EventBus } from '@visp/bus';
-import type { BusEvent, SessionStreamMessage, SessionView } from '@visp/contracts';
+import type { BusEvent, SessionView } from '@visp/contracts';
 import { testRedisUrl, waitFor } from '@visp/testing';
-import { startHarness, waitForState, type Harness } from '../testing/harness';
+import { readEvents, startHarness, waitForState, type Harness } from '../testing/harness';
 
 async function create(h: Harness, owner: string, type = 'box'): Promise<SessionView> {
   const res = await h.api('POST', '/api/v1/sessions', { owner, type });
@@ -41,19 +41,7 @@ describe('parallel starts', () => {
     await bus.subscribe((e) => seen.push(e));
     const session = await create(h, 'frank');
 
-    const res = await fetch(`${h.url}/api/v1/sessions/${session.sid}/events`, { headers: { 'x-service-token': 'test-service-token-0123456789abcdef' } });
-    expect(res.headers.get('content-type')).toBe('text/event-stream');
-    const messages: SessionStreamMessage[] = [];
-    const decoder = new TextDecoder();
-    let buffered = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(chunk, { stream: true });
-      for (const frame of buffered.split('\n\n').slice(0, -1)) {
-        if (frame.startsWith('data: ')) messages.push(JSON.parse(frame.slice(6)) as SessionStreamMessage);
-      }
-      buffered = buffered.slice(buffered.lastIndexOf('\n\n') + 2);
-      if (messages.some((m) => m.kind === 'state' && m.state === 'ready')) break;
-    }
+    const messages = await readEvents(h, session.sid, (m) => m.kind === 'state' && m.state === 'ready');
     expect(messages.at(-1)).toMatchObject({ kind: 'state', state: 'ready' });
 
     const mine = seen.filter((e) => e.sid === session.sid);

@@ -4,6 +4,7 @@ import {
   ListSessionsQuerySchema,
   SessionIdSchema,
   SessionScopeQuerySchema,
+  type BusEvent,
   type SessionStreamMessage,
 } from '@visp/contracts';
 import type { EventBus } from '@visp/bus';
@@ -25,6 +26,17 @@ function requireJson(req: Request): void {
 }
 
 /** The session-manager's internal API (behind the service token). */
+function toStreamMessage(event: BusEvent): SessionStreamMessage {
+  switch (event.type) {
+    case 'session.progress':
+      return { kind: 'progress', step: event.step, message: event.message, queuePosition: event.queuePosition, at: event.at };
+    case 'session.state':
+      return { kind: 'state', state: event.state, reason: event.reason, at: event.at };
+    case 'session.cull-warning':
+      return { kind: 'cull-warning', cullAt: event.cullAt, reason: event.reason, at: event.at };
+  }
+}
+
 export function sessionRoutes(app: Express, service: SessionService, events: EventBus): void {
   app.post('/api/v1/sessions', async (req, res) => {
     requireJson(req);
@@ -57,13 +69,7 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
     let live = false;
     const unsubscribe = await events.subscribe((event) => {
       if (event.sid !== sid) return;
-      const message: SessionStreamMessage | undefined =
-        event.type === 'session.progress'
-          ? { kind: 'progress', step: event.step, message: event.message, queuePosition: event.queuePosition, at: event.at }
-          : event.type === 'session.state'
-            ? { kind: 'state', state: event.state, reason: event.reason, at: event.at }
-            : undefined;
-      if (!message) return;
+      const message = toStreamMessage(event);
       if (!live) return void pending.push(message);
       send(message);
       if (message.kind === 'state' && FINAL_STATES.has(message.state)) res.end();

@@ -8,7 +8,7 @@ import {
   type SessionView,
 } from '@visp/contracts';
 import { withinLimits, type Logger, type SessionTypes } from '@visp/config';
-import type { EventBus, RouteStore } from '@visp/bus';
+import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
 import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import { LeftTheLineError, type CapacityGate } from './capacity';
@@ -24,6 +24,7 @@ export interface SessionServiceDeps {
   sessions: SessionRepository;
   spawner: Spawner;
   routes: RouteStore;
+  activity: ActivityLog;
   events: EventBus;
   types: SessionTypes;
   gate: CapacityGate;
@@ -112,6 +113,7 @@ export class SessionService {
     await launch?.done;
     await this.deps.routes.delete(sid); // again: a start that was cut short may have published it meanwhile
     await this.deps.spawner.remove(stopping.type, sid).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not remove the container'));
+    await this.deps.activity.forget(sid);
     const stopped = await this.deps.sessions.transition(sid, ['stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
     if (stopped) await this.announceState(stopped);
     return toView(stopped ?? stopping);

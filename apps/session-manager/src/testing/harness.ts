@@ -2,6 +2,7 @@
 import { closeRedis, createRedis, RedisRouteTable, type Redis } from '@visp/bus';
 import { BUILTIN_SESSION_TYPES, SessionTypesSchema, type SessionTypes } from '@visp/config';
 import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import type { SessionStreamMessage } from '@visp/contracts';
 import { memoryLogger, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
@@ -31,6 +32,8 @@ export interface Harness {
   podman: PodmanClient;
   routes: RedisRouteTable;
   instance: string;
+  /** What the session-manager logged, for a failing test to show. */
+  logs: Array<Record<string, unknown>>;
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Containers of this harness's instance carrying a session id. */
   containersOf(sid: string): Promise<string[]>;
@@ -54,9 +57,15 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     SESSION_START_TIMEOUT: 120,
     MAX_SESSIONS_PER_USER: 3,
     MAX_SESSIONS_TOTAL: 50,
+    // Culling off unless a test is about it.
+    IDLE_TIMEOUT: 0,
+    MAX_SESSION_AGE: 0,
+    CULL_INTERVAL: 1,
+    CULL_WARNING: 0,
     ...overrides,
   };
-  const manager = await buildSessionManager(settings, { store, redis, podman, types: TEST_TYPES, logger: memoryLogger().logger });
+  const { logger, lines: logs } = memoryLogger();
+  const manager = await buildSessionManager(settings, { store, redis, podman, types: TEST_TYPES, logger });
   const { port } = await manager.service.start();
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -67,6 +76,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     podman,
     routes: new RedisRouteTable(redis),
     instance,
+    logs,
     api: (method, path, body, headers = {}) =>
       fetch(`${url}${path}`, {
         method,
@@ -103,4 +113,25 @@ export async function waitForState(h: Harness, sid: string, state: string, timeo
     if (Date.now() > deadline) throw new Error(`session ${sid} still ${view.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Reads a session's SSE stream until `until` holds for a message (or the stream ends); returns every message. */
+export async function readEvents(h: Harness, sid: string, until: (message: SessionStreamMessage) => boolean): Promise<SessionStreamMessage[]> {
+  const res = await fetch(`${h.url}/api/v1/sessions/${sid}/events`, { headers: { 'x-service-token': TOKEN } });
+  if (res.headers.get('content-type') !== 'text/event-stream') throw new Error(`the event stream answered ${res.status} ${res.headers.get('content-type')}`);
+  const messages: SessionStreamMessage[] = [];
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    const frames = buffered.split('\n\n');
+    buffered = frames.pop() ?? '';
+    for (const frame of frames) {
+      if (!frame.startsWith('data: ')) continue;
+      const message = JSON.parse(frame.slice(6)) as SessionStreamMessage;
+      messages.push(message);
+      if (until(message)) return messages; // leaving the loop cancels the stream
+    }
+  }
+  return messages;
 }

@@ -26,6 +26,8 @@ export const SessionCullWarningEventSchema = z.object({
   owner: OwnerSchema,
   sid: SessionIdSchema,
   cullAt: z.iso.datetime(),
+  /** Why, in words for the user: idle, or at its maximum age. */
+  reason: z.string(),
   at: z.iso.datetime(),
 });
 

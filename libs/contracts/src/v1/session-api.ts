@@ -49,10 +49,11 @@ export const SessionViewSchema = z.object({
 });
 export type SessionView = z.infer<typeof SessionViewSchema>;
 
-/** One message of GET …/sessions/:sid/events (SSE `data:`): a progress step or a state change. */
+/** One message of GET …/sessions/:sid/events (SSE `data:`): a progress step, a state change or a culling warning. */
 export const SessionStreamMessageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('progress'), step: ProgressStepSchema, message: z.string(), queuePosition: z.number().int().optional(), at: z.iso.datetime() }),
   z.object({ kind: z.literal('state'), state: SessionStateSchema, reason: z.string().optional(), at: z.iso.datetime() }),
+  z.object({ kind: z.literal('cull-warning'), cullAt: z.iso.datetime(), reason: z.string(), at: z.iso.datetime() }),
 ]);
 export type SessionStreamMessage = z.infer<typeof SessionStreamMessageSchema>;
 
