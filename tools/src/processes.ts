@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer } from 'node:net';
 
 export interface Child {
@@ -80,5 +81,17 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
     // A failure carries the end of the output, which is where the reason is (a build log can be megabytes).
     const tail = () => output.trim().split('\n').slice(-25).join('\n');
     child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}${output ? `:\n${tail()}` : ''}`))));
+  });
+}
+
+/** True when a service on 127.0.0.1:`port` answers its /readyz with 200. */
+export function readyz(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/readyz', timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('error', () => resolve(false));
+    req.once('timeout', () => req.destroy());
   });
 }

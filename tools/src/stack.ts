@@ -6,7 +6,7 @@ import { parse } from 'dotenv';
 import { ensureImages } from './images';
 import { startInfra, type Infra } from './infra';
 import { ROOT, STATE_DIR } from './paths';
-import { spawnLogged, waitUntil, type Child } from './processes';
+import { readyz, spawnLogged, waitUntil, type Child } from './processes';
 
 /** Start order: what others depend on first. Ports are the documented defaults. */
 const SERVICES = [
@@ -29,17 +29,6 @@ function ensureDevSecrets(file: string): Record<string, string> {
   }
   if (added.length) console.log(`[start] generated ${added.join(', ')} in ${path.relative(ROOT, file)}`);
   return existing;
-}
-
-function readyz(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/readyz', timeout: 3000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.once('error', () => resolve(false));
-    req.once('timeout', () => req.destroy());
-  });
 }
 
 async function assertPortFree(app: string, port: number): Promise<void> {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ensureImages } from './images';
-import { podmanEnv, startInfra } from './infra';
+import { startInfra } from './infra';
 import { ROOT, STATE_DIR } from './paths';
+import { removeLeftovers } from './leftovers';
 import { run } from './processes';
 
 export interface TestOptions {
@@ -24,26 +25,6 @@ interface JestSummary {
 }
 
 const log = (line: string) => console.log(`[test] ${line}`);
-
-/** Removes what tests of this run left behind (a test that leaks is a bug, so it is reported). */
-async function removeLeftovers(instancePrefix: string): Promise<number> {
-  const env = podmanEnv();
-  // Containers before volumes and networks: Podman refuses to remove what a container still uses.
-  const kinds = [
-    { list: ['ps', '-a'], remove: ['rm', '-f', '-t', '0'], key: 'Id' },
-    { list: ['volume', 'ls'], remove: ['volume', 'rm', '-f'], key: 'Name' },
-    { list: ['network', 'ls'], remove: ['network', 'rm', '-f'], key: 'Name' },
-  ] as const;
-  let removed = 0;
-  for (const kind of kinds) {
-    const output = await run('podman', [...kind.list, '--format', 'json', '--filter', 'label=visp.managed=true'], { env, quiet: true });
-    const items = JSON.parse(output || '[]') as Array<{ Id?: string; Name?: string; Labels?: Record<string, string> | null }>;
-    const names = items.filter((i) => i.Labels?.['visp.instance']?.startsWith(instancePrefix)).map((i) => i[kind.key] ?? '');
-    if (names.length) await run('podman', [...kind.remove, ...names], { env, quiet: true });
-    removed += names.length;
-  }
-  return removed;
-}
 
 export async function runTests(options: TestOptions): Promise<number> {
   // A failed lint or typecheck counts as a failed test in the closing line, which is what CI reads.

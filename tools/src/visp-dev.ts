@@ -1,4 +1,5 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
+import { benchSpawn } from '../bench/spawn';
 import { ensureImages } from './images';
 import { runTests } from './test-runner';
 import { startStack } from './stack';
@@ -9,7 +10,9 @@ const USAGE = `usage: visp-dev <command>
   test [--only P] [-- jest args]
                         lint, typecheck and every test with real Redis, database and Podman;
                         --only runs one Jest project (e.g. bus or bus:int) without the static checks;
-                        arguments after -- go to Jest as they are (e.g. -t 'culls')`;
+                        arguments after -- go to Jest as they are (e.g. -t 'culls')
+  bench spawn [--runs N] [--burst N]
+                        session start time through the platform against bare Podman (tools/bench/spawn.ts)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -19,6 +22,12 @@ async function main(argv: string[]): Promise<number> {
     case 'images':
       await ensureImages((line) => console.log(`[images] ${line}`));
       return 0;
+    case 'bench': {
+      const number = (flag: string, fallback: number) => (rest.includes(flag) ? Number(rest[rest.indexOf(flag) + 1]) : fallback);
+      const [runs, burst] = [number('--runs', 7), number('--burst', 10)];
+      if (rest[0] !== 'spawn' || !(runs >= 1) || !(burst >= 1)) break;
+      return benchSpawn({ runs, burst });
+    }
     case 'test': {
       const separator = rest.includes('--') ? rest.indexOf('--') : rest.length;
       const [own, jestArgs] = [rest.slice(0, separator), rest.slice(separator + 1)];

@@ -3,4 +3,10 @@ export { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields'
 export { defineServiceConfig, envPrefix, exitOnConfigError, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
 export { createLogger, loggerFor, type Logger, type LoggerOptions } from './logger';
 export { gatewayConfig, recoveryConfig, sessionManagerConfig, socketProxyConfig, whisperWorkerConfig } from './services';
-export { BUILTIN_SESSION_TYPES, loadSessionTypes, SessionTypeSchema, SessionTypesSchema, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';
+export {
+  BUILTIN_SESSION_TYPES,
+  expandLaunch,
+  expandTemplate,
+  loadSessionTypes,
+  type SessionLaunch,
+  type TemplateValues, SessionTypeSchema, SessionTypesSchema, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUILTIN_SESSION_TYPES, ConfigError, loadSessionTypes } from './index';
+import { BUILTIN_SESSION_TYPES, ConfigError, expandLaunch, expandTemplate, loadSessionTypes } from './index';
 
 const file = (content: string) => {
   const f = path.join(mkdtempSync(path.join(tmpdir(), 'visp-types-')), 'types.json');
@@ -38,5 +38,19 @@ describe('session types', () => {
       expect(() => loadSessionTypes(f)).toThrow(expected);
     }
     expect(() => loadSessionTypes('/nonexistent/types.json')).toThrow('SESSION_TYPES_FILE /nonexistent/types.json cannot be read (ENOENT)');
+  });
+});
+
+describe('templates', () => {
+  const values = { baseUrl: '/s/abc/', token: 'T', user: 'alice' };
+
+  it('expands only the known placeholders', () => {
+    expect(expandTemplate('{baseUrl}api/status?x={token}&u={user}&k={other}', values)).toBe('/s/abc/api/status?x=T&u=alice&k={other}');
+  });
+
+  it('fills in a whole launch: command, environment and readiness probe', () => {
+    const launch = expandLaunch(BUILTIN_SESSION_TYPES.jupyter, values);
+    expect(launch.command).toContain('--NotebookApp.base_url=/s/abc/');
+    expect(launch).toMatchObject({ env: { JUPYTER_TOKEN: 'T' }, readinessPath: '/s/abc/api/status', readinessHeaders: { Authorization: 'token T' } });
   });
 });

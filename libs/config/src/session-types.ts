@@ -37,13 +37,42 @@ export const SessionTypesSchema = z
   .refine((types) => Object.keys(types).length > 0, 'must define at least one session type');
 export type SessionTypes = Readonly<Record<string, SessionTypeConfig>>;
 
+export interface TemplateValues {
+  baseUrl: string;
+  token: string;
+  user: string;
+}
+
+/** Replaces `{baseUrl}`, `{token}` and `{user}`; other braces are left as they are. */
+export function expandTemplate(template: string, values: TemplateValues): string {
+  return template.replace(/\{(baseUrl|token|user)\}/g, (_, key: keyof TemplateValues) => values[key]);
+}
+
+/** A type's templates filled in for one session: how to start its app and how to ask whether it is ready. */
+export interface SessionLaunch {
+  command?: string[];
+  env: Record<string, string>;
+  readinessPath: string;
+  readinessHeaders: Record<string, string>;
+}
+
+export function expandLaunch(type: SessionTypeConfig, values: TemplateValues): SessionLaunch {
+  const expandAll = (record: Record<string, string>) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, expandTemplate(v, values)]));
+  return {
+    command: type.command?.map((part) => expandTemplate(part, values)),
+    env: expandAll(type.env),
+    readinessPath: expandTemplate(type.readinessPath, values),
+    readinessHeaders: expandAll(type.readinessHeaders),
+  };
+}
+
 export function withinLimits(limits: SessionLimits, max: SessionLimits): boolean {
   return limits.memoryMiB <= max.memoryMiB && limits.cpus <= max.cpus && limits.pids <= max.pids;
 }
 
 /** Built in: Jupyter (classic notebook, Python and R kernels) and RStudio (here, its offline stand-in). */
-export const BUILTIN_SESSION_TYPES: SessionTypes = SessionTypesSchema.parse({
-  jupyter: {
+export const BUILTIN_SESSION_TYPES = Object.freeze({
+  jupyter: SessionTypeSchema.parse({
     image: 'localhost/visp-session-jupyter:1',
     port: 8888,
     command: [
@@ -57,15 +86,15 @@ export const BUILTIN_SESSION_TYPES: SessionTypes = SessionTypesSchema.parse({
     baseUrlAware: true,
     activity: 'jupyter',
     limits: { default: { memoryMiB: 2048, cpus: 1, pids: 512 }, max: { memoryMiB: 8192, cpus: 4, pids: 2048 } },
-  },
-  rstudio: {
+  }),
+  rstudio: SessionTypeSchema.parse({
     image: 'localhost/visp-session-rstudio-standin:1',
     port: 8787,
     readinessPath: '/',
     baseUrlAware: false,
     limits: { default: { memoryMiB: 2048, cpus: 1, pids: 512 }, max: { memoryMiB: 8192, cpus: 4, pids: 2048 } },
-  },
-});
+  }),
+}) satisfies SessionTypes;
 
 /** The built-in types, or those of `file` (JSON) instead; any mistake is one ConfigError line. */
 export function loadSessionTypes(file: string | undefined): SessionTypes {

@@ -85,7 +85,7 @@ describe('sessions', () => {
   it('finishes the change of a writer that died after winning, instead of sticking', async () => {
     await store.sessions.create(newSession('fffffffffff2'));
     // The winner logged revision 1 (pending → starting) and died before updating the session.
-    await store.connection.collection('session_transitions').insertOne({ sid: 'fffffffffff2', rev: 1, state: 'starting', at: new Date(), set: { containerName: 'c1' } });
+    await store.connection.collection<{ _id: string } & Record<string, unknown>>('session_transitions').insertOne({ _id: 'fffffffffff2:1', sid: 'fffffffffff2', rev: 1, state: 'starting', at: new Date(), set: { containerName: 'c1' } });
     expect((await store.sessions.getAnyOwner('fffffffffff2'))?.state).toBe('pending');
     // A late caller that still expects `pending` loses; the dead writer's change is applied.
     expect(await store.sessions.transition('fffffffffff2', ['pending'], 'failed')).toBeUndefined();

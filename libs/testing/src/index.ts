@@ -53,3 +53,4 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 export { execute, openKernel, startKernel } from './jupyter';
+export { readSse } from './sse';

@@ -1,4 +1,4 @@
-import { containerName, expandTemplate, homeVolumeName, newSessionId, newSessionToken, toResourceLimits } from './naming';
+import { containerName, homeVolumeName, newSessionId, newSessionToken, toResourceLimits } from './naming';
 import { SessionIdSchema } from '@visp/contracts';
 
 describe('naming', () => {
@@ -16,11 +16,6 @@ describe('naming', () => {
     expect(homeVolumeName('alice-uni.se')).not.toBe(a);
     expect(homeVolumeName('alice@uni.se')).not.toBe(a);
     expect(homeVolumeName('x'.repeat(128))).toMatch(/^visp-home-x{40}-[0-9a-f]{8}$/);
-  });
-
-  it('expands only the known placeholders', () => {
-    const values = { baseUrl: '/s/abc/', token: 'T', user: 'alice' };
-    expect(expandTemplate('{baseUrl}api/status?x={token}&u={user}&k={other}', values)).toBe('/s/abc/api/status?x=T&u=alice&k={other}');
   });
 
   it('converts limits to what Podman takes', () => {

@@ -26,17 +26,6 @@ export function homeVolumeName(owner: string): string {
   return `visp-home-${slug}-${hash}`;
 }
 
-export interface TemplateValues {
-  baseUrl: string;
-  token: string;
-  user: string;
-}
-
-/** Replaces `{baseUrl}`, `{token}` and `{user}`; other braces are left as they are. */
-export function expandTemplate(template: string, values: TemplateValues): string {
-  return template.replace(/\{(baseUrl|token|user)\}/g, (_, key: keyof TemplateValues) => values[key]);
-}
-
 export function toResourceLimits(limits: SessionLimits): ResourceLimits {
   return { memoryBytes: limits.memoryMiB * 2 ** 20, nanoCpus: Math.round(limits.cpus * 1e9), pids: limits.pids };
 }

@@ -1,7 +1,7 @@
 import type { SessionLimits } from '@visp/contracts';
-import type { SessionTypeConfig } from '@visp/config';
+import { expandLaunch, type SessionTypeConfig, type TemplateValues } from '@visp/config';
 import { encodeSessionLabels, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { containerName, expandTemplate, homeVolumeName, toResourceLimits, type TemplateValues } from './naming';
+import { containerName, homeVolumeName, toResourceLimits } from './naming';
 
 export interface SpawnSettings {
   instance: string;
@@ -32,6 +32,9 @@ export const TOKEN_ENV = 'VISP_SESSION_TOKEN';
 
 /** Readiness polls start fast (a light app answers in tens of ms) and settle at a cheap pace. */
 const POLL = { firstMs: 25, factor: 1.5, maxMs: 100 };
+/** How often a start that is still waiting asks Podman whether the container died: inspect costs Podman CPU. */
+const LIVENESS_CHECK_MS = 1000;
+const PORT_RACE_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Creates session containers and waits until their app answers. Knows Podman and HTTP, not the database. */
@@ -49,8 +52,8 @@ export class Spawner {
   containerSpec(request: SpawnRequest): ContainerSpec {
     const { type } = request;
     const values = this.templateValues(request);
-    const env: Record<string, string> = { [TOKEN_ENV]: request.token, VISP_BASE_URL: values.baseUrl, VISP_USER: request.owner };
-    for (const [name, template] of Object.entries(type.env)) env[name] = expandTemplate(template, values);
+    const launch = expandLaunch(type, values);
+    const env: Record<string, string> = { [TOKEN_ENV]: request.token, VISP_BASE_URL: values.baseUrl, VISP_USER: request.owner, ...launch.env };
     const name = containerName(request.typeName, request.sid);
     return {
       name,
@@ -64,7 +67,7 @@ export class Spawner {
         created: request.createdAt.toISOString(),
       }),
       user: type.user,
-      cmd: type.command?.map((part) => expandTemplate(part, values)),
+      cmd: launch.command,
       env,
       workdir: type.homeDir,
       limits: toResourceLimits(request.limits),
@@ -86,12 +89,20 @@ export class Spawner {
     const [uid = '1000', gid = '1000'] = request.type.user.split(':');
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });
     if (this.settings.mode === 'network') await this.podman.ensureNetwork(this.settings.network, { instance: this.settings.instance, internal: true });
-    onStep('creating');
     const spec = this.containerSpec(request);
-    const containerId = await this.podman.createContainer(spec);
-    onStep('starting');
-    await this.podman.startContainer(containerId);
-    return { containerId, target: await this.targetOf(containerId, spec.name, request.type.port) };
+    for (let attempt = 1; ; attempt++) {
+      onStep('creating');
+      const containerId = await this.podman.createContainer(spec);
+      onStep('starting');
+      try {
+        await this.podman.startContainer(containerId);
+        return { containerId, target: await this.targetOf(containerId, spec.name, request.type.port) };
+      } catch (err) {
+        // Podman picks a free host port at create and binds it at start: parallel starts can pick the same one.
+        if (attempt === PORT_RACE_ATTEMPTS || !(err instanceof Error && /address already in use/.test(err.message))) throw err;
+        await this.podman.removeContainer(containerId, { force: true });
+      }
+    }
   }
 
   /** Where the gateway (and the readiness probe) reaches the app. */
@@ -107,19 +118,23 @@ export class Spawner {
    * lines, if the container exits; fails at the start timeout; stops quietly when `signal` aborts.
    */
   async waitReady(request: SpawnRequest, containerId: string, target: string, signal: AbortSignal): Promise<void> {
-    const values = this.templateValues(request);
-    const url = new URL(expandTemplate(request.type.readinessPath, values), target);
-    const headers = Object.fromEntries(Object.entries(request.type.readinessHeaders).map(([k, v]) => [k, expandTemplate(v, values)]));
+    const { readinessPath, readinessHeaders: headers } = expandLaunch(request.type, this.templateValues(request));
+    const url = new URL(readinessPath, target);
     const deadline = Date.now() + this.settings.startTimeoutMs;
+    let nextLivenessCheck = Date.now() + LIVENESS_CHECK_MS;
     for (let pause = POLL.firstMs; !signal.aborted; pause = Math.min(pause * POLL.factor, POLL.maxMs)) {
       const answered = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) }).then(
         (res) => (res.body?.cancel(), res.status < 400),
         () => false,
       );
       if (answered) return;
-      const details = await this.podman.inspectContainer(containerId);
-      if (!details.running) throw new SpawnError(`the container exited with code ${details.exitCode} before it was ready${await this.logTail(containerId)}`);
-      if (Date.now() > deadline) throw new SpawnError(`the app did not answer within ${this.settings.startTimeoutMs / 1000} s${await this.logTail(containerId)}`);
+      const timedOut = Date.now() > deadline;
+      if (timedOut || Date.now() >= nextLivenessCheck) {
+        nextLivenessCheck = Date.now() + LIVENESS_CHECK_MS;
+        const details = await this.podman.inspectContainer(containerId);
+        if (!details.running) throw new SpawnError(`the container exited with code ${details.exitCode} before it was ready${await this.logTail(containerId)}`);
+      }
+      if (timedOut) throw new SpawnError(`the app did not answer within ${this.settings.startTimeoutMs / 1000} s${await this.logTail(containerId)}`);
       await sleep(pause);
     }
   }

@@ -3,7 +3,7 @@ import { closeRedis, createRedis, RedisRouteTable, type Redis } from '@visp/bus'
 import { BUILTIN_SESSION_TYPES, SessionTypesSchema, type SessionTypes } from '@visp/config';
 import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
 import type { SessionStreamMessage } from '@visp/contracts';
-import { memoryLogger, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
+import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
 
@@ -116,22 +116,6 @@ export async function waitForState(h: Harness, sid: string, state: string, timeo
 }
 
 /** Reads a session's SSE stream until `until` holds for a message (or the stream ends); returns every message. */
-export async function readEvents(h: Harness, sid: string, until: (message: SessionStreamMessage) => boolean): Promise<SessionStreamMessage[]> {
-  const res = await fetch(`${h.url}/api/v1/sessions/${sid}/events`, { headers: { 'x-service-token': TOKEN } });
-  if (res.headers.get('content-type') !== 'text/event-stream') throw new Error(`the event stream answered ${res.status} ${res.headers.get('content-type')}`);
-  const messages: SessionStreamMessage[] = [];
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true });
-    const frames = buffered.split('\n\n');
-    buffered = frames.pop() ?? '';
-    for (const frame of frames) {
-      if (!frame.startsWith('data: ')) continue;
-      const message = JSON.parse(frame.slice(6)) as SessionStreamMessage;
-      messages.push(message);
-      if (until(message)) return messages; // leaving the loop cancels the stream
-    }
-  }
-  return messages;
+export function readEvents(h: Harness, sid: string, until: (message: SessionStreamMessage) => boolean): Promise<SessionStreamMessage[]> {
+  return readSse(`${h.url}/api/v1/sessions/${sid}/events`, { 'x-service-token': TOKEN }, until);
 }

@@ -38,10 +38,12 @@ export type SessionUpdate = Partial<Pick<SessionRecord, 'containerId' | 'contain
 
 type Lean = SessionDocument & { createdAt: Date; updatedAt: Date };
 
+const transitionId = (sid: SessionId, rev: number) => `${sid}:${rev}`;
+
 function toRecord(doc: Lean): SessionRecord {
   const optional = <T>(v: T | null | undefined) => v ?? undefined;
   return {
-    sid: doc.sid,
+    sid: doc._id,
     owner: doc.owner,
     type: doc.type,
     project: optional(doc.project),
@@ -77,14 +79,14 @@ export class SessionRepository {
   async create(session: NewSession): Promise<SessionRecord> {
     const at = session.createdAt ?? new Date();
     const doc = await mapDuplicateKey(`session ${session.sid}`, () =>
-      this.model.create({ ...session, state: 'pending', history: [{ state: 'pending', at }], createdAt: at }),
+      this.model.create({ _id: session.sid, owner: session.owner, type: session.type, project: session.project, instance: session.instance, limits: session.limits, state: 'pending', history: [{ state: 'pending', at }], createdAt: at }),
     );
     return toRecord(doc.toObject() as Lean);
   }
 
   async get(owner: Owner, sid: SessionId): Promise<SessionRecord | undefined> {
-    const doc = await this.model.findOne({ sid, owner }).lean<Lean>();
-    return doc ? toRecord(doc) : undefined;
+    const record = await this.getAnyOwner(sid);
+    return record?.owner === owner ? record : undefined;
   }
 
   async list(owner: Owner, states?: readonly SessionState[]): Promise<SessionRecord[]> {
@@ -96,7 +98,7 @@ export class SessionRepository {
   }
 
   async getAnyOwner(sid: SessionId): Promise<SessionRecord | undefined> {
-    const doc = await this.model.findOne({ sid }).lean<Lean>();
+    const doc = await this.find(sid);
     return doc ? toRecord(doc) : undefined;
   }
 
@@ -119,16 +121,16 @@ export class SessionRepository {
    */
   async transition(sid: SessionId, from: readonly SessionState[], to: SessionState, options: { reason?: string; set?: SessionUpdate; at?: Date } = {}): Promise<SessionRecord | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await this.model.findOne({ sid }).lean<Lean>();
+      const current = await this.find(sid);
       if (!current) return undefined;
-      const pending = await this.transitions.findOne({ sid, rev: current.rev + 1 }).lean<SessionTransitionDocument>();
+      const pending = await this.transitions.findById(transitionId(sid, current.rev + 1)).lean<SessionTransitionDocument>();
       if (pending) {
         // A writer won this revision but died (or is slow) before applying it: finish its change, then look again.
         await this.apply(current, pending);
         continue;
       }
       if (!from.includes(current.state as SessionState)) return undefined;
-      const entry: SessionTransitionDocument = { sid, rev: current.rev + 1, state: to, at: options.at ?? new Date(), reason: options.reason, set: options.set ?? {} };
+      const entry: SessionTransitionDocument = { _id: transitionId(sid, current.rev + 1), sid, rev: current.rev + 1, state: to, at: options.at ?? new Date(), reason: options.reason, set: options.set ?? {} };
       try {
         await this.transitions.create(entry);
       } catch (err) {
@@ -145,9 +147,13 @@ export class SessionRepository {
     const reason = entry.reason ?? undefined;
     const history = [...current.history, { state: entry.state, at: entry.at, ...(reason !== undefined ? { reason } : {}) }];
     const changes = { ...(entry.set as SessionUpdate), state: entry.state, rev: entry.rev, history, ...(reason !== undefined ? { reason } : {}) };
-    await this.model.updateOne({ sid: current.sid, rev: current.rev }, { $set: changes });
-    const updated = await this.model.findOne({ sid: current.sid, rev: entry.rev }).lean<Lean>();
-    return updated ? toRecord(updated) : undefined;
+    await this.model.updateOne({ _id: current._id, rev: current.rev }, { $set: changes });
+    const updated = await this.find(current._id);
+    return updated?.rev === entry.rev ? toRecord(updated) : undefined;
+  }
+
+  private find(sid: SessionId): Promise<Lean | null> {
+    return this.model.findById(sid).lean<Lean>();
   }
 
   async ensureIndexes(): Promise<void> {

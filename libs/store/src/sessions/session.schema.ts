@@ -19,9 +19,14 @@ const limitsSchema = new Schema(
   { _id: false },
 );
 
+/**
+ * Keyed by `_id`: the session id for sessions, `<sid>:<rev>` for transitions. Besides being the natural keys,
+ * these make every point lookup a primary-key lookup on FerretDB, which pushes down no other filter (it reads
+ * and decodes the whole collection for any filter but a lone `_id`).
+ */
 export const sessionSchema = new Schema(
   {
-    sid: { type: String, required: true, unique: true },
+    _id: { type: String, required: true },
     owner: { type: String, required: true, index: true },
     type: { type: String, required: true },
     project: { type: String },
@@ -46,12 +51,14 @@ export const sessionSchema = new Schema(
 export type SessionDocument = InferSchemaType<typeof sessionSchema>;
 
 /**
- * One entry per state change, unique on (sid, rev). Inserting entry rev+1 is how a writer wins the right to
+ * One entry per state change, unique on (sid, rev) by its `_id`. Inserting entry rev+1 is how a writer wins the right to
  * change a session: a unique insert is atomic on MongoDB and on FerretDB, whose conditional updates are not
  * (FerretDB 1.24 reads, then writes by _id). The entry holds the whole change, so anyone can finish applying it.
  */
 export const sessionTransitionSchema = new Schema(
   {
+    /** `<sid>:<rev>`: its uniqueness is what makes one writer win. */
+    _id: { type: String, required: true },
     sid: { type: String, required: true },
     rev: { type: Number, required: true },
     state: { type: String, enum: SESSION_STATES, required: true },
@@ -61,6 +68,5 @@ export const sessionTransitionSchema = new Schema(
   },
   { collection: 'session_transitions', versionKey: false },
 );
-sessionTransitionSchema.index({ sid: 1, rev: 1 }, { unique: true });
 
 export type SessionTransitionDocument = InferSchemaType<typeof sessionTransitionSchema>;
