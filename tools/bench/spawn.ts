@@ -41,8 +41,10 @@ const BOX: SessionTypeConfig = {
   tmpfsMiB: 16,
   limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 256, cpus: 1, pids: 128 } },
 };
+/** The same, with an app that takes a second to start, as every real app does: shows starts overlapping. */
+const SLOWBOX: SessionTypeConfig = { ...BOX, command: ['sh', '-c', 'sleep 1; exec httpd -f -p 8080 -h /var/www'] };
 const JUPYTER = BUILTIN_SESSION_TYPES.jupyter;
-const BENCH_TYPES: SessionTypes = { jupyter: JUPYTER, box: BOX };
+const BENCH_TYPES: SessionTypes = { jupyter: JUPYTER, box: BOX, slowbox: SLOWBOX };
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -170,8 +172,11 @@ export async function benchSpawn(options: SpawnBenchOptions): Promise<number> {
     const jupyter = await measure('jupyter, one session', () => platformStart(api, 'jupyter', 1), () => bareStart(docker, JUPYTER, 1, instance));
     const box = await measure('box, one session', () => platformStart(api, 'box', 1), () => bareStart(docker, BOX, 1, instance));
     const burst = await measure(`box, ${options.burst} at once`, () => platformStart(api, 'box', options.burst), () => bareStart(docker, BOX, options.burst, instance));
-    printTable([jupyter, box, burst], options.runs);
-    console.log(`${options.burst} at once against one: visp ${(burst.visp / box.visp).toFixed(2)}×, bare podman ${(burst.bare / box.bare).toFixed(2)}×`);
+    const slow = await measure('slowbox (1 s app), one session', () => platformStart(api, 'slowbox', 1), () => bareStart(docker, SLOWBOX, 1, instance));
+    const slowBurst = await measure(`slowbox, ${options.burst} at once`, () => platformStart(api, 'slowbox', options.burst), () => bareStart(docker, SLOWBOX, options.burst, instance));
+    printTable([jupyter, box, burst, slow, slowBurst], options.runs);
+    const times = (many: Row, one: Row) => `visp ${(many.visp / one.visp).toFixed(2)}×, bare podman ${(many.bare / one.bare).toFixed(2)}×`;
+    console.log(`${options.burst} at once against one: box ${times(burst, box)}; slowbox ${times(slowBurst, slow)}`);
     console.log(`target: jupyter ratio ≤ 1.15 → ${(jupyter.visp / jupyter.bare).toFixed(2)}`);
     return 0;
   } finally {
