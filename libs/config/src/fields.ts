@@ -70,4 +70,19 @@ export function secret(minLength = 16) {
   return schema;
 }
 
+/** A secret that only some modes need (the service checks it is there when it is needed). */
+export function optionalSecret(minLength = 16) {
+  const schema = z.preprocess(nonEmpty, z.string().min(minLength, `must be at least ${minLength} characters long`).optional());
+  secretSchemas.add(schema);
+  return schema;
+}
+
+/** A comma-separated list; empty entries dropped. */
+export function list(defaultValue = '') {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((v) => v.split(',').map((item) => item.trim()).filter(Boolean));
+}
+
 export const logLevel = () => oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');

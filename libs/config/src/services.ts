@@ -1,4 +1,4 @@
-import { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
+import { bool, int, list, oneOf, optionalSecret, optionalStr, port, secret, str, url } from './fields';
 import { defineServiceConfig } from './define';
 
 /** Where the Podman API is; all optional, discovered in libs/podman-client in the documented order. */
@@ -20,6 +20,32 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   ...mongo,
   ...serviceToken,
   SESSION_MANAGER_URL: url(['http', 'https'], 'http://127.0.0.1:8020'),
+  /** `shibboleth`: identity from the SP's headers (trusted proxies only); `dev-key`: POST /auth/login with a key. */
+  AUTH_MODE: oneOf(['dev-key', 'shibboleth'], 'dev-key'),
+  /** dev-key mode refuses NODE_ENV=production unless this is set. */
+  ALLOW_DEV_KEY_IN_PRODUCTION: bool(false),
+  TEST_USER_LOGIN_KEY: optionalSecret(16),
+  /** Signs the session cookie. */
+  COOKIE_SECRET: secret(32),
+  /** Seconds a sign-in lasts. */
+  LOGIN_TTL: int({ min: 60, max: 30 * 86_400, default: 12 * 3600 }),
+  /** Addresses (CIDR) whose identity and X-Forwarded-* headers are believed: the SSO front proxy. */
+  TRUSTED_PROXY_CIDRS: list(),
+  SHIB_USER_HEADER: str('eppn'),
+  SHIB_MAIL_HEADER: str('mail'),
+  SHIB_NAME_HEADER: str('displayName'),
+  SHIB_AFFILIATION_HEADER: str('affiliation'),
+  /** Where the page sends users to sign in with SSO (the SP's session initiator, returning to /auth/sso). */
+  SSO_LOGIN_URL: str('/Shibboleth.sso/Login?target=/auth/sso'),
+  ADMIN_USERS: list(),
+  /** Whether admins may open other users' sessions through the proxy. */
+  ADMINS_OPEN_SESSIONS: bool(false),
+  /** Origins besides the gateway's own allowed to make state-changing requests and WebSocket upgrades. */
+  ALLOWED_ORIGINS: list(),
+  /** Sign-in attempts per address per minute. */
+  LOGIN_RATE_LIMIT: int({ min: 1, max: 10_000, default: 10 }),
+  /** Seconds a proxied WebSocket may stay silent both ways before it is closed; 0 never. */
+  PROXY_WS_IDLE_TIMEOUT: int({ min: 0, max: 7 * 86_400, default: 0 }),
 });
 
 export const sessionManagerConfig = defineServiceConfig('session-manager', {

@@ -1,4 +1,5 @@
 export { DuplicateKeyError, isDuplicateKey } from './errors';
 export { SessionRepository, type NewSession, type SessionRecord, type SessionUpdate } from './sessions/session.repository';
 export { openStore, type Store, type StoreOptions } from './store';
+export { TokenRepository, type ApiToken } from './tokens/token.repository';
 export { UserRepository, type SignInIdentity, type User } from './users/user.repository';

@@ -39,6 +39,30 @@ describe('users', () => {
   });
 });
 
+describe('API tokens', () => {
+  it('verifies a token by its secret only, stores no secret, and records its use', async () => {
+    const { token, record } = await store.tokens.create('alice', 'laptop script');
+    expect(token).toMatch(/^visp_[a-z0-9]{16}_[A-Za-z0-9_-]{43}$/);
+    const stored = await store.connection.collection('api_tokens').findOne({});
+    expect(JSON.stringify(stored)).not.toContain(token.split('_')[2]);
+
+    expect(await store.tokens.verify(token)).toMatchObject({ id: record.id, owner: 'alice', name: 'laptop script', lastUsedAt: expect.any(Date) });
+    const forged = token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A');
+    for (const bad of [forged, 'visp_nope', '', `visp_${'0'.repeat(16)}_${'a'.repeat(43)}`]) expect(await store.tokens.verify(bad)).toBeUndefined();
+  });
+
+  it('refuses an expired token, lists only the owner\'s, and revokes only for the owner', async () => {
+    const expired = await store.tokens.create('bob', 'old', new Date(Date.now() - 1000));
+    expect(await store.tokens.verify(expired.token)).toBeUndefined();
+    const live = await store.tokens.create('bob', 'new');
+    expect((await store.tokens.list('bob')).map((t) => t.name).sort()).toEqual(['new', 'old']);
+    expect(await store.tokens.revoke('mallory', live.record.id)).toBe(false);
+    expect(await store.tokens.verify(live.token)).toBeDefined();
+    expect(await store.tokens.revoke('bob', live.record.id)).toBe(true);
+    expect(await store.tokens.verify(live.token)).toBeUndefined();
+  });
+});
+
 describe('sessions', () => {
   const newSession = (sid: string, owner = 'alice') => ({ sid, owner, type: 'jupyter', instance: 'dev', limits });
 

@@ -1,12 +1,14 @@
 import mongoose, { type Connection } from 'mongoose';
 import type { Logger } from '@visp/config';
 import { SessionRepository } from './sessions/session.repository';
+import { TokenRepository } from './tokens/token.repository';
 import { UserRepository } from './users/user.repository';
 
 export interface Store {
   readonly connection: Connection;
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
+  readonly tokens: TokenRepository;
   /** Resolves when the server answers a ping; for /readyz. */
   ping(): Promise<void>;
   /** Idempotent. */
@@ -34,12 +36,14 @@ export async function openStore(uri: string, options: StoreOptions = {}): Promis
   connection.on('reconnected', () => options.logger?.info('database reconnected'));
   const users = new UserRepository(connection);
   const sessions = new SessionRepository(connection);
-  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes()]);
+  const tokens = new TokenRepository(connection);
+  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes(), tokens.ensureIndexes()]);
   let closing: Promise<void> | undefined;
   return {
     connection,
     users,
     sessions,
+    tokens,
     async ping() {
       const db = connection.db;
       if (!db) throw new Error('database not connected');
