@@ -1,26 +1,21 @@
 import { closeRedis, createRedis } from '@visp/bus';
-import { gatewayConfig, loadConfigOrExit, loggerFor } from '@visp/config';
-import { bootstrap, createService, propagationHeaders, runService, serviceBasics } from '@visp/service-kit';
+import { ConfigError, exitOnConfigError, gatewayConfig, loadConfigOrExit, loggerFor } from '@visp/config';
+import { bootstrap, runService } from '@visp/service-kit';
 import { openStore } from '@visp/store';
+import { buildGateway } from './app';
 
 bootstrap('gateway', async () => {
   const config = loadConfigOrExit(gatewayConfig);
+  exitOnConfigError(config.component, () => {
+    if (config.AUTH_MODE !== 'dev-key') return;
+    if (!config.TEST_USER_LOGIN_KEY) throw new ConfigError('TEST_USER_LOGIN_KEY must be set in AUTH_MODE=dev-key');
+    if (config.NODE_ENV === 'production' && !config.ALLOW_DEV_KEY_IN_PRODUCTION) {
+      throw new ConfigError('AUTH_MODE=dev-key is refused with NODE_ENV=production (anyone with the key is anyone); use shibboleth, or set ALLOW_DEV_KEY_IN_PRODUCTION=true');
+    }
+  });
   const logger = loggerFor(config);
   const redis = createRedis(config.REDIS_URL, { name: config.component, logger });
   const store = await openStore(config.MONGO_URI, { logger });
-  const sessionManagerHealth = new URL('/healthz', config.SESSION_MANAGER_URL);
-
-  const service = createService({
-    ...serviceBasics(config, logger),
-    readiness: {
-      redis: () => redis.ping(),
-      mongo: () => store.ping(),
-      'session-manager': async () => {
-        const res = await fetch(sessionManagerHealth, { headers: propagationHeaders() });
-        if (!res.ok) throw new Error(`answered ${res.status}`);
-      },
-    },
-    onClose: [() => store.close(), () => closeRedis(redis)],
-  });
+  const { service } = await buildGateway(config, { store, redis, logger, closeAfter: [() => store.close(), () => closeRedis(redis)] });
   await runService(service, config.SHUTDOWN_TIMEOUT_MS);
 });

@@ -7,6 +7,10 @@ export const keys = {
   routes: 'visp:routes',
   /** Sorted set: sid → last user activity (ms since the epoch), written by the gateway. */
   activity: 'visp:activity',
+  /** String with TTL: a signed-in browser's server-side session (JSON Principal), by the id in its cookie. */
+  login: (id: string) => `visp:login:${id}`,
+  /** Counter with TTL: attempts of one kind from one client in the current window. */
+  rateLimit: (scope: string, client: string) => `visp:ratelimit:${scope}:${client}`,
   /** A lock; its fencing counter lives beside it. */
   lock: (name: string) => `visp:lock:${name}`,
   lockFence: (name: string) => `visp:lock:${name}:fence`,

@@ -1,3 +1,4 @@
+export * from './v1/auth';
 export * from './v1/errors';
 export * from './v1/events';
 export * from './v1/jobs';

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@visp/config';
@@ -27,6 +28,13 @@ export interface ServiceOptions {
   routes?: (app: Express, service: Service) => void;
   /** Closes what the service owns (database, Redis, workers), in the order given, after the server stops. */
   onClose?: Array<() => Promise<unknown>>;
+  /**
+   * Sees every request before express does and returns true when it has taken it: for a proxy, whose bodies must
+   * stream untouched (express.json would consume them) and whose hot path should not pay for express.
+   */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** Handles HTTP upgrades (WebSockets); without it they are refused. */
+  upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 export interface Service {
@@ -44,7 +52,9 @@ export interface Service {
 export function createService(options: ServiceOptions): Service {
   const { logger } = options;
   const app = express();
-  const server = http.createServer(app);
+  const intercept = options.intercept;
+  const server = http.createServer(intercept ? (req, res) => intercept(req, res) || app(req, res) : app);
+  server.on('upgrade', options.upgrade ?? ((_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')));
   const metrics = createMetricsRegistry(options.name);
   const readiness = options.readiness ?? {};
   let draining = false;

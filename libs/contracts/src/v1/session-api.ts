@@ -59,3 +59,7 @@ export type SessionStreamMessage = z.infer<typeof SessionStreamMessageSchema>;
 
 /** The public path of a session behind the gateway. */
 export const sessionPath = (sid: string) => `/s/${sid}/`;
+
+/** The public API's create: the owner is whoever is signed in. */
+export const PublicCreateSessionRequestSchema = CreateSessionRequestSchema.omit({ owner: true });
+export type PublicCreateSessionRequest = z.infer<typeof PublicCreateSessionRequestSchema>;

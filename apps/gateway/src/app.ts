@@ -1,0 +1,85 @@
+import type { IncomingMessage } from 'node:http';
+import type { BlockList } from 'node:net';
+import { ActivityLog, RedisRouteTable, type Redis } from '@visp/bus';
+import type { Logger } from '@visp/config';
+import { createService, propagationHeaders, type Service } from '@visp/service-kit';
+import type { Store } from '@visp/store';
+import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
+import { Authenticator, peerIsTrusted, trustedProxies } from './auth/principal';
+import { ActivityRecorder } from './proxy/activity';
+import { RouteCache } from './proxy/route-cache';
+import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
+import { SessionManagerClient } from './sessions/manager-client';
+import { sessionRoutes } from './sessions/sessions.routes';
+
+export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings {
+  component: string;
+  HOST: string;
+  PORT: number;
+  SHUTDOWN_TIMEOUT_MS: number;
+  SERVICE_TOKEN: string;
+  SESSION_MANAGER_URL: string;
+  COOKIE_SECRET: string;
+  ADMIN_USERS: string[];
+  TRUSTED_PROXY_CIDRS: string[];
+}
+
+export interface GatewayDeps {
+  store: Store;
+  redis: Redis;
+  logger: Logger;
+  closeAfter?: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Headers only a trusted front proxy may set. From anyone else they are dropped before anything reads them,
+ * so they can neither sign someone in nor reach a session claiming to be true.
+ */
+function sanitize(req: IncomingMessage, trusted: BlockList, identityHeaders: readonly string[]): void {
+  if (peerIsTrusted(req, trusted)) return;
+  for (const name of Object.keys(req.headers)) {
+    if (name.startsWith('x-forwarded-') || name === 'forwarded' || identityHeaders.includes(name)) Reflect.deleteProperty(req.headers, name);
+  }
+}
+
+export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps): Promise<{ service: Service; proxy: SessionProxy }> {
+  const { store, redis, logger } = deps;
+  const trusted = trustedProxies(settings.TRUSTED_PROXY_CIDRS);
+  const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER].map((h) => h.toLowerCase());
+  const auth = new Authenticator(redis, store, settings);
+  const manager = new SessionManagerClient(settings.SESSION_MANAGER_URL, settings.SERVICE_TOKEN);
+  const routes = new RouteCache(new RedisRouteTable(redis));
+  await routes.start();
+  const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), logger: logger.child({ part: 'proxy' }) }, settings);
+  const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);
+
+  const service = createService({
+    name: settings.component,
+    logger,
+    host: settings.HOST,
+    port: settings.PORT,
+    shutdownTimeoutMs: settings.SHUTDOWN_TIMEOUT_MS,
+    readiness: {
+      redis: () => redis.ping(),
+      mongo: () => store.ping(),
+      'session-manager': async () => {
+        const res = await fetch(sessionManagerHealth, { headers: propagationHeaders() });
+        if (!res.ok) throw new Error(`answered ${res.status}`);
+      },
+    },
+    intercept: (req, res) => {
+      sanitize(req, trusted, identityHeaders);
+      return proxy.handle(req, res);
+    },
+    upgrade: (req, socket, head) => {
+      sanitize(req, trusted, identityHeaders);
+      if (!proxy.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    },
+    routes: (app) => {
+      authRoutes(app, { auth, store, redis, trusted, settings });
+      sessionRoutes(app, { auth, manager, allowedOrigins: settings.ALLOWED_ORIGINS });
+    },
+    onClose: [async () => proxy.close(), () => routes.stop(), ...(deps.closeAfter ?? [])],
+  });
+  return { service, proxy };
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { BlockList } from 'node:net';
+import type { Express, Request, Response } from 'express';
+import type { Redis } from '@visp/bus';
+import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
+import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
+import type { ApiToken, Store } from '@visp/store';
+import { LOGIN_COOKIE, loginCookie } from './cookies';
+import { principalOf, requireUser } from './middleware';
+import { peerIsTrusted, withinRateLimit, type Authenticator } from './principal';
+
+export interface AuthRouteSettings {
+  AUTH_MODE: 'dev-key' | 'shibboleth';
+  TEST_USER_LOGIN_KEY?: string;
+  LOGIN_TTL: number;
+  LOGIN_RATE_LIMIT: number;
+  ALLOWED_ORIGINS: string[];
+  SHIB_USER_HEADER: string;
+  SHIB_MAIL_HEADER: string;
+  SHIB_NAME_HEADER: string;
+  SHIB_AFFILIATION_HEADER: string;
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const value = req.headers[name.toLowerCase()];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.trim() ? first.trim() : undefined;
+};
+
+/** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
+export const isHttps = (req: IncomingMessage, trusted: BlockList) =>
+  'encrypted' in req.socket || (peerIsTrusted(req, trusted) && header(req, 'x-forwarded-proto') === 'https');
+
+const tokenView = (t: ApiToken): ApiTokenView => ({
+  id: t.id,
+  name: t.name,
+  createdAt: t.createdAt.toISOString(),
+  expiresAt: t.expiresAt?.toISOString(),
+  lastUsedAt: t.lastUsedAt?.toISOString(),
+});
+
+export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: BlockList; settings: AuthRouteSettings }): void {
+  const { auth, store, redis, trusted, settings } = deps;
+  const user = requireUser(auth, settings.ALLOWED_ORIGINS);
+
+  const startLogin = async (req: Request, res: Response, identity: { username: string; email?: string; displayName?: string; affiliation?: string }) => {
+    const account = await store.users.upsertOnSignIn({ ...identity, admin: auth.isAdmin(identity.username) });
+    const cookie = await auth.signIn(account.username);
+    res.setHeader('set-cookie', loginCookie(cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted) }));
+    return account;
+  };
+
+  app.post('/auth/login', async (req, res) => {
+    if (settings.AUTH_MODE !== 'dev-key' || !settings.TEST_USER_LOGIN_KEY) throw new NotFoundError('dev-key sign-in (this gateway uses SSO)');
+    if (!(await withinRateLimit(redis, 'login', req.socket.remoteAddress ?? '?', settings.LOGIN_RATE_LIMIT))) {
+      throw new AppError('rate_limited', 'too many sign-in attempts; wait a minute');
+    }
+    if (!req.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+    const body = parseOrThrow(DevLoginRequestSchema, req.body);
+    const [given, expected] = [Buffer.from(body.key), Buffer.from(settings.TEST_USER_LOGIN_KEY)];
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AppError('unauthorized', 'wrong login key');
+    const account = await startLogin(req, res, { username: body.username });
+    res.json({ username: account.username, admin: account.admin });
+  });
+
+  // The SP protects this path; it is where SSO returns to. Identity headers count only from a trusted proxy.
+  app.get('/auth/sso', async (req, res) => {
+    if (settings.AUTH_MODE !== 'shibboleth') throw new NotFoundError('SSO sign-in (this gateway uses dev-key sign-in)');
+    const username = peerIsTrusted(req, trusted) ? OwnerSchema.safeParse(header(req, settings.SHIB_USER_HEADER)) : undefined;
+    if (!username?.success) throw new AppError('unauthorized', 'no identity from the single sign-on service');
+    await startLogin(req, res, {
+      username: username.data,
+      email: header(req, settings.SHIB_MAIL_HEADER),
+      displayName: header(req, settings.SHIB_NAME_HEADER),
+      affiliation: header(req, settings.SHIB_AFFILIATION_HEADER),
+    });
+    res.redirect(303, '/');
+  });
+
+  app.post('/auth/logout', async (req, res) => {
+    await auth.signOut(req);
+    res.setHeader('set-cookie', `${LOGIN_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+    res.status(204).end();
+  });
+
+  app.get('/api/v1/me', user, async (_req, res) => {
+    const principal = principalOf(res);
+    const account = await store.users.find(principal.username);
+    const me: Me = { ...principal, displayName: account?.displayName, email: account?.email };
+    res.json(me);
+  });
+
+  app.post('/api/v1/tokens', user, async (req, res) => {
+    const principal = principalOf(res);
+    // A token cannot mint tokens: a leaked one must not be able to outlive its own revocation.
+    if (principal.via !== 'login') throw new AppError('forbidden', 'create API tokens while signed in, not with a token');
+    const body = parseOrThrow(CreateTokenRequestSchema, req.body);
+    const expiresAt = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : undefined;
+    const { token, record } = await store.tokens.create(principal.username, body.name, expiresAt);
+    res.status(201).json({ ...tokenView(record), token });
+  });
+
+  app.get('/api/v1/tokens', user, async (_req, res) => {
+    res.json({ tokens: (await store.tokens.list(principalOf(res).username)).map(tokenView) });
+  });
+
+  app.delete('/api/v1/tokens/:id', user, async (req, res) => {
+    if (!(await store.tokens.revoke(principalOf(res).username, String(req.params.id)))) throw new NotFoundError(`token ${String(req.params.id).slice(0, 40)}`);
+    res.status(204).end();
+  });
+}

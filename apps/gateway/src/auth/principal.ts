@@ -1,0 +1,98 @@
+import { BlockList, isIPv4 } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { keys, type Redis } from '@visp/bus';
+import { OwnerSchema } from '@visp/contracts';
+import type { Store } from '@visp/store';
+import { LOGIN_COOKIE, parseCookies, sign, unsign } from './cookies';
+
+/** Who is asking, and how they proved it. */
+export const PrincipalSchema = z.object({
+  username: OwnerSchema,
+  admin: z.boolean(),
+  via: z.enum(['login', 'token']),
+});
+export type Principal = z.infer<typeof PrincipalSchema>;
+
+export interface AuthSettings {
+  COOKIE_SECRET: string;
+  LOGIN_TTL: number;
+  ADMIN_USERS: string[];
+  TRUSTED_PROXY_CIDRS: string[];
+}
+
+/** The peers whose identity and X-Forwarded-* headers are believed. */
+export function trustedProxies(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = '', bits] = cidr.split('/');
+    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+    list.addSubnet(address, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type);
+  }
+  return list;
+}
+
+export function peerIsTrusted(req: IncomingMessage, trusted: BlockList): boolean {
+  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  if (!peer) return false;
+  return trusted.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
+}
+
+/** Signs people in and recognises them again: a cookie naming a server-side login in Redis, or an API token. */
+export class Authenticator {
+  private readonly admins: ReadonlySet<string>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly store: Store,
+    private readonly settings: AuthSettings,
+  ) {
+    this.admins = new Set(settings.ADMIN_USERS);
+  }
+
+  isAdmin(username: string): boolean {
+    return this.admins.has(username);
+  }
+
+  /** Starts a login; returns the signed cookie value. */
+  async signIn(username: string): Promise<string> {
+    const id = randomBytes(24).toString('base64url');
+    const principal: Principal = { username, admin: this.isAdmin(username), via: 'login' };
+    await this.redis.set(keys.login(id), JSON.stringify(principal), 'EX', this.settings.LOGIN_TTL);
+    return sign(id, this.settings.COOKIE_SECRET);
+  }
+
+  /** Ends the login the request's cookie names, if any. */
+  async signOut(req: IncomingMessage): Promise<void> {
+    const id = this.loginId(req);
+    if (id) await this.redis.del(keys.login(id));
+  }
+
+  /** The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid. */
+  async identify(req: IncomingMessage): Promise<Principal | undefined> {
+    const authorization = req.headers.authorization;
+    if (authorization?.startsWith('Bearer ')) {
+      const token = await this.store.tokens.verify(authorization.slice(7).trim());
+      return token ? { username: token.owner, admin: this.isAdmin(token.owner), via: 'token' } : undefined;
+    }
+    const id = this.loginId(req);
+    if (!id) return undefined;
+    const stored = await this.redis.get(keys.login(id));
+    if (!stored) return undefined;
+    const parsed = PrincipalSchema.safeParse(JSON.parse(stored));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  private loginId(req: IncomingMessage): string | undefined {
+    const cookie = parseCookies(req.headers.cookie).get(LOGIN_COOKIE);
+    return cookie ? unsign(cookie, this.settings.COOKIE_SECRET) : undefined;
+  }
+}
+
+/** Counts attempts per client in fixed one-minute windows; true while under `limit`. */
+export async function withinRateLimit(redis: Redis, scope: string, client: string, limit: number): Promise<boolean> {
+  const key = keys.rateLimit(scope, client);
+  const [[, count] = [null, 0]] = (await redis.multi().incr(key).expire(key, 60, 'NX').exec()) ?? [];
+  return Number(count) <= limit;
+}

@@ -1,0 +1,147 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { Logger } from '@visp/config';
+import type { Route } from '@visp/contracts';
+import { AppError } from '@visp/service-kit';
+import { withoutLoginCookie } from '../auth/cookies';
+import { originAllowed } from '../auth/origin';
+import type { Authenticator, Principal } from '../auth/principal';
+import { countsAsActivity, type ActivityRecorder } from './activity';
+import type { RouteCache } from './route-cache';
+
+export interface SessionProxySettings {
+  ADMINS_OPEN_SESSIONS: boolean;
+  ALLOWED_ORIGINS: string[];
+  PROXY_WS_IDLE_TIMEOUT: number;
+}
+
+/** `/s/<sid>` and the rest of the raw URL (path and query), before any decoding. */
+const SESSION_URL = /^\/s\/([a-z2-7]{12})(\/[^?#]*)?(\?[^#]*)?$/;
+/** How long an app may stay silent on an HTTP request before the user gets a 502 rather than a hang. */
+const UPSTREAM_TIMEOUT_MS = 120_000;
+
+/**
+ * A path is safe when no segment, decoded, is `.` or `..` or hides a slash or backslash: the app must never
+ * see a path that leaves the session's prefix, whatever it normalises.
+ */
+export function safeAppPath(rawPath: string): boolean {
+  for (const segment of rawPath.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return false;
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\')) return false;
+  }
+  return true;
+}
+
+interface Target {
+  route: Route;
+  principal: Principal;
+  /** The path below `/s/<sid>`, with its query. */
+  appPath: string;
+}
+
+/**
+ * `/s/<sid>/…` over HTTP and WebSocket, to the session's app, for its owner only. Works below express, so
+ * bodies stream untouched both ways. Unknown, foreign and malformed sessions are all a 404 at once.
+ */
+export class SessionProxy {
+  private readonly proxy = httpProxy.createProxyServer({ xfwd: true, proxyTimeout: UPSTREAM_TIMEOUT_MS, ws: true });
+
+  constructor(
+    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; logger: Logger },
+    private readonly settings: SessionProxySettings,
+  ) {
+    this.proxy.on('error', (err, req, target) => {
+      this.deps.logger.info({ err: err.message, url: req.url }, 'session app unreachable');
+      if ('writeHead' in target) badGateway(target);
+      else target.destroy();
+    });
+  }
+
+  /** For createService's `intercept`: takes `/s/…` requests, leaves the rest to express. */
+  handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (!req.url?.startsWith('/s/')) return false;
+    this.resolve(req, {}).then(
+      (target) => {
+        if (countsAsActivity(req.method ?? 'GET', target.appPath)) this.deps.activity.touch(target.route.sid);
+        this.prepare(req, target);
+        this.proxy.web(req, res, { target: target.route.target });
+      },
+      (err: unknown) => refuse(res, err),
+    );
+    return true;
+  };
+
+  /** For createService's `upgrade`: WebSockets into sessions. False when the URL is not a session's. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    if (!req.url?.startsWith('/s/')) return false;
+    this.resolve(req, { upgrade: true }).then(
+      (target) => {
+        this.prepare(req, target);
+        const sid = target.route.sid;
+        // What the user sends counts as use; what the app sends (output, pings) does not.
+        socket.on('data', () => this.deps.activity.touch(sid));
+        // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
+        if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
+        this.deps.activity.touch(sid);
+        this.proxy.ws(req, socket, head, { target: target.route.target });
+      },
+      (err: unknown) => {
+        const status = err instanceof AppError ? err.status : 500;
+        socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Refused'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      },
+    );
+    return true;
+  };
+
+  private async resolve(req: IncomingMessage, options: { upgrade?: boolean }): Promise<Target> {
+    const match = SESSION_URL.exec(req.url ?? '');
+    const [, sid = '', rawPath = '/', query = ''] = match ?? [];
+    if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
+    const principal = await this.deps.auth.identify(req);
+    if (!principal) throw new AppError('unauthorized', 'sign in to open this session');
+    if (principal.via === 'login' && !originAllowed(req, this.settings.ALLOWED_ORIGINS, options)) {
+      throw new AppError('forbidden', 'cross-origin request refused');
+    }
+    const route = await this.deps.routes.get(sid);
+    const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
+    if (!route || !mayOpen) throw new AppError('not_found', 'no such session');
+    return { route, principal, appPath: `${rawPath}${query}` };
+  }
+
+  /** Rewrites the request for the app: its path, its token in place of the user's credentials. */
+  private prepare(req: IncomingMessage, { route, appPath }: Target): void {
+    if (route.stripPrefix) req.url = appPath;
+    req.headers.authorization = `token ${route.token}`;
+    const cookie = withoutLoginCookie(req.headers.cookie);
+    if (cookie) req.headers.cookie = cookie;
+    else delete req.headers.cookie;
+  }
+
+  close(): void {
+    this.proxy.close();
+  }
+}
+
+function refuse(res: ServerResponse, err: unknown): void {
+  const known = err instanceof AppError ? err : new AppError('internal', 'internal error');
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(known.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(known.toBody()));
+}
+
+const BAD_GATEWAY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Session not answering</title></head>
+<body><h1>Your session is not answering</h1><p>It may still be starting, or it may have stopped. Reload in a few
+seconds; if this persists, stop the session from the <a href="/">start page</a> and launch it again.</p></body></html>`;
+
+function badGateway(res: ServerResponse): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(BAD_GATEWAY_PAGE);
+}

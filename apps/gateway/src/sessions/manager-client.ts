@@ -1,0 +1,64 @@
+import { ErrorBodySchema, type Owner, type PublicCreateSessionRequest, type SessionState, type SessionView } from '@visp/contracts';
+import { AppError, propagationHeaders } from '@visp/service-kit';
+
+/** The session-manager's internal API, on behalf of one owner or (for admins) of the system. */
+export class SessionManagerClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly serviceToken: string,
+  ) {}
+
+  create(owner: Owner, request: PublicCreateSessionRequest): Promise<SessionView> {
+    return this.json('POST', '/api/v1/sessions', { ...request, owner });
+  }
+
+  async list(filter: { owner?: Owner; state?: SessionState }): Promise<SessionView[]> {
+    return (await this.json<{ sessions: SessionView[] }>('GET', `/api/v1/sessions${query(filter)}`)).sessions;
+  }
+
+  get(sid: string, owner?: Owner): Promise<SessionView> {
+    return this.json('GET', `/api/v1/sessions/${encodeURIComponent(sid)}${query({ owner })}`);
+  }
+
+  stop(sid: string, owner?: Owner): Promise<SessionView> {
+    return this.json('DELETE', `/api/v1/sessions/${encodeURIComponent(sid)}${query({ owner })}`);
+  }
+
+  /** The SSE stream of one session, to pass on as it is; an error answer becomes an AppError. */
+  async events(sid: string, owner: Owner, signal: AbortSignal): Promise<Response> {
+    const res = await this.fetch('GET', `/api/v1/sessions/${encodeURIComponent(sid)}/events${query({ owner })}`, undefined, signal);
+    if (!res.ok) throw await toAppError(res);
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.fetch(method, path, body);
+    if (!res.ok) throw await toAppError(res);
+    return (await res.json()) as T;
+  }
+
+  private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.baseUrl), {
+        method,
+        signal,
+        headers: { 'x-service-token': this.serviceToken, ...propagationHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new AppError('unavailable', 'the session service is not reachable; try again shortly', { cause: err });
+    }
+  }
+}
+
+const query = (params: Record<string, string | undefined>) => {
+  const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined);
+  return entries.length ? `?${new URLSearchParams(entries)}` : '';
+};
+
+/** The session-manager's own error, passed on (its messages are written for users); anything else is a 502. */
+async function toAppError(res: Response): Promise<AppError> {
+  const parsed = ErrorBodySchema.safeParse(await res.json().catch(() => undefined));
+  if (parsed.success && parsed.data.error.code !== 'internal') return new AppError(parsed.data.error.code, parsed.data.error.message);
+  return new AppError('bad_gateway', `the session service answered ${res.status}`);
+}
