@@ -1,32 +1,8 @@
-// The built services (dist/apps/*/main.js, as `npm start` and the images run them) against the real servers.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+// The built services against the real servers: configuration errors, health, shutdown.
 import { testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
+import { APPS, launch, TEST_SECRETS, type App } from './launch';
 
-const ROOT = path.resolve(__dirname, '../..');
-const APPS = ['socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway'] as const;
-type App = (typeof APPS)[number];
-const TOKEN = 'e2e-service-token-0123456789abcdef';
-// The real environment (as npm start passes it), but run outside the repository so a developer's .env or
-// .env.secrets cannot leak into the test.
-const cwd = mkdtempSync(path.join(tmpdir(), 'visp-e2e-'));
-
-const bundle = (app: App) => {
-  const file = path.join(ROOT, 'dist/apps', app, 'main.js');
-  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` (npm test does)`);
-  return file;
-};
-
-function launch(app: App, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [bundle(app)], { cwd, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
+const TOKEN = TEST_SECRETS.SERVICE_TOKEN;
 
 describe('bad configuration stops a service with one line and exit code 2', () => {
   const cases: Array<[string, App, Record<string, string>, RegExp]> = [
@@ -48,7 +24,7 @@ describe('every service with the real servers', () => {
   const ports: Record<App, number> = { 'socket-proxy': 18050, 'session-manager': 18020, recovery: 18030, 'whisper-worker': 18040, gateway: 18080 };
   const running: Array<ReturnType<typeof launch>> = [];
   const env = () => ({
-    SERVICE_TOKEN: TOKEN,
+    ...TEST_SECRETS,
     REDIS_URL: testRedisUrl(),
     MONGO_URI: testMongoUri('e2e'),
     CONTAINER_HOST: testPodmanHost(),

@@ -1,0 +1,249 @@
+// The gateway and the session-manager as built, with real Redis, database and Podman, used only through the
+// gateway: sign-in, the public API, the session proxy over HTTP and WebSocket, and what must be refused.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { BUILTIN_SESSION_TYPES } from '@visp/config';
+import type { SessionStreamMessage, SessionView } from '@visp/contracts';
+import { execute, openKernel, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
+import { launch, TEST_SECRETS, type Launched } from './launch';
+
+const SM_PORT = 18120;
+const GW_PORT = 18180;
+const GW = `http://127.0.0.1:${GW_PORT}`;
+const ORIGIN = { origin: GW };
+
+// `echo` shows, from inside its container, the request the app received (busybox httpd's CGI environment).
+// Headers end in CRLF: Node's HTTP parser (rightly) refuses bare LF. In the home volume: /tmp is noexec.
+const ECHO_SCRIPT = String.raw`#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nenv\n`;
+const ECHO_COMMAND = ['sh', '-c', String.raw`mkdir -p www/cgi-bin && printf '${ECHO_SCRIPT}' > www/cgi-bin/env && chmod +x www/cgi-bin/env && exec httpd -f -p 8080 -h www`];
+const typesFile = path.join(tmpdir(), `visp-e2e-types-${process.pid}.json`);
+writeFileSync(
+  typesFile,
+  JSON.stringify({
+    jupyter: BUILTIN_SESSION_TYPES.jupyter,
+    echo: {
+      image: 'localhost/visp-testbox:1',
+      port: 8080,
+      command: ECHO_COMMAND,
+      readinessPath: '/cgi-bin/env',
+      baseUrlAware: false,
+      tmpfsMiB: 16,
+      limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 128, cpus: 1, pids: 128 } },
+    },
+  }),
+);
+
+const running: Launched[] = [];
+const common = () => ({ ...TEST_SECRETS, REDIS_URL: testRedisUrl(), MONGO_URI: testMongoUri('gw'), SESSION_MANAGER_URL: `http://127.0.0.1:${SM_PORT}` });
+
+async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
+  running.push(launch('gateway', { ...common(), PORT: String(port), ...env }));
+  await waitFor(`gateway on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 20_000);
+}
+
+beforeAll(async () => {
+  running.push(launch('session-manager', { ...common(), PORT: String(SM_PORT), INSTANCE_ID: testInstanceId(), CONTAINER_HOST: testPodmanHost(), SESSION_TYPES_FILE: typesFile }));
+  await waitFor('session-manager', async () => (await fetch(`http://127.0.0.1:${SM_PORT}/readyz`).catch(() => undefined))?.status === 200, 20_000);
+  await startGateway(GW_PORT);
+}, 60_000);
+
+afterAll(async () => {
+  for (const run of running) run.child.kill('SIGTERM');
+  await Promise.all(running.map((r) => r.exited));
+});
+
+/** Signs in with the dev key; returns the cookie to send. */
+async function signIn(username: string): Promise<string> {
+  const res = await fetch(`${GW}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...ORIGIN }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
+  expect(res.status).toBe(200);
+  const cookie = res.headers.get('set-cookie') ?? '';
+  expect(cookie).toMatch(/^visp_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+  return cookie.split(';')[0] ?? '';
+}
+
+function api(path: string, auth: Record<string, string>, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+  return fetch(`${GW}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { ...ORIGIN, ...auth, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+/** Creates a session and follows its progress stream until ready. */
+async function launchSession(auth: Record<string, string>, type: string): Promise<{ session: SessionView; stream: SessionStreamMessage[] }> {
+  const res = await api('/api/v1/sessions', auth, { method: 'POST', body: { type } });
+  expect(res.status).toBe(202);
+  const session = (await res.json()) as SessionView;
+  const stream = await readSse<SessionStreamMessage>(`${GW}/api/v1/sessions/${session.sid}/events`, auth, (m) => m.kind === 'state' && ['ready', 'failed'].includes(m.state));
+  expect(stream.at(-1)).toMatchObject({ kind: 'state', state: 'ready' });
+  return { session, stream };
+}
+
+const upgrade = (url: string, headers: Record<string, string>) =>
+  new Promise<number>((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => (ws.close(), resolve(101)));
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('error', () => resolve(0));
+  });
+
+describe('a user, through the gateway only', () => {
+  it('signs in, launches Jupyter, follows it to ready, runs code over the proxied kernel WebSocket, and stops it', async () => {
+    const cookie = { cookie: await signIn('alice@uni.se') };
+    expect(await (await api('/api/v1/me', cookie)).json()).toMatchObject({ username: 'alice@uni.se', admin: false, via: 'login' });
+
+    const { session, stream } = await launchSession(cookie, 'jupyter');
+    expect(stream.filter((m) => m.kind === 'progress').map((m) => (m.kind === 'progress' ? m.step : ''))).toEqual(expect.arrayContaining(['creating', 'waiting-ready', 'ready']));
+    const base = `${GW}/s/${session.sid}/`;
+    expect((await fetch(`${base}api/status`, { headers: cookie })).status).toBe(200);
+
+    const kernel = await fetch(`${base}api/kernels`, { method: 'POST', headers: { ...cookie, ...ORIGIN, 'content-type': 'application/json' }, body: '{"name":"python3"}' });
+    expect(kernel.status).toBe(201);
+    const { id } = (await kernel.json()) as { id: string };
+    const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${id}/channels`, { ...cookie, ...ORIGIN });
+    try {
+      expect(await execute(ws, '6*7')).toBe('42');
+    } finally {
+      ws.close();
+    }
+
+    expect(await (await api(`/api/v1/sessions/${session.sid}`, cookie, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
+    expect((await fetch(`${base}api/status`, { headers: cookie })).status).toBe(404);
+  }, 180_000);
+
+  it('does the same with an API token and no cookie; the token works until revoked', async () => {
+    const cookie = { cookie: await signIn('bob') };
+    const created = await api('/api/v1/tokens', cookie, { method: 'POST', body: { name: 'analysis script', expiresInDays: 30 } });
+    expect(created.status).toBe(201);
+    const { token, id } = (await created.json()) as { token: string; id: string };
+    const bearer = { authorization: `Bearer ${token}` };
+    expect(await (await api('/api/v1/tokens', cookie)).json()).toMatchObject({ tokens: [{ id, name: 'analysis script' }] });
+    expect(JSON.stringify(await (await api('/api/v1/tokens', cookie)).json())).not.toContain(token);
+
+    expect((await api('/api/v1/tokens', bearer, { method: 'POST', body: { name: 'child' } })).status).toBe(403);
+    const { session } = await launchSession(bearer, 'echo');
+    expect((await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: bearer })).status).toBe(200);
+    expect(await (await api('/api/v1/sessions', bearer)).json()).toMatchObject({ sessions: [{ sid: session.sid, owner: 'bob', state: 'ready' }] });
+    expect((await api(`/api/v1/sessions/${session.sid}`, bearer, { method: 'DELETE' })).status).toBe(200);
+
+    expect((await api(`/api/v1/tokens/${id}`, cookie, { method: 'DELETE' })).status).toBe(204);
+    expect((await api('/api/v1/sessions', bearer)).status).toBe(401);
+  }, 120_000);
+});
+
+describe('what the gateway refuses', () => {
+  let carol: Record<string, string>;
+  let dave: Record<string, string>;
+  let echo: SessionView;
+  beforeAll(async () => {
+    carol = { cookie: await signIn('carol') };
+    dave = { cookie: await signIn('dave') };
+    echo = (await launchSession(carol, 'echo')).session;
+  }, 60_000);
+  afterAll(async () => {
+    await api(`/api/v1/sessions/${echo.sid}`, carol, { method: 'DELETE' });
+  });
+
+  it("gives another user a 404 for carol's session, over the API, HTTP and WebSocket", async () => {
+    expect((await api(`/api/v1/sessions/${echo.sid}`, dave)).status).toBe(404);
+    expect((await api(`/api/v1/sessions/${echo.sid}`, dave, { method: 'DELETE' })).status).toBe(404);
+    expect((await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: dave })).status).toBe(404);
+    expect(await upgrade(`ws://127.0.0.1:${GW_PORT}/s/${echo.sid}/`, { ...dave, ...ORIGIN })).toBe(404);
+    expect((await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`)).status).toBe(401);
+    expect((await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: carol })).status).toBe(200);
+  });
+
+  it("never lets the gateway's cookie or the user's credentials reach the container; the app's token replaces them", async () => {
+    const env = await (await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: { cookie: `${carol.cookie}; theme=dark` } })).text();
+    expect(env).not.toContain('visp_login');
+    expect(env).toMatch(/^HTTP_COOKIE=theme=dark$/m);
+    expect(env).toMatch(/^HTTP_AUTHORIZATION=token \S{16,}$/m);
+    const withToken = await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: { ...carol, authorization: 'Basic Y2Fyb2w6c2VjcmV0' } });
+    expect(await withToken.text()).not.toContain('Y2Fyb2w6c2VjcmV0');
+  });
+
+  it('refuses cross-origin changes and WebSocket upgrades made with the cookie', async () => {
+    const evil = { origin: 'https://evil.example' };
+    const before = ((await (await api('/api/v1/sessions', carol)).json()) as { sessions: unknown[] }).sessions.length;
+    expect((await api('/api/v1/sessions', carol, { method: 'POST', body: { type: 'echo' }, headers: evil })).status).toBe(403);
+    expect((await api(`/api/v1/sessions/${echo.sid}`, carol, { method: 'DELETE', headers: evil })).status).toBe(403);
+    expect((await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { method: 'POST', headers: { ...carol, ...evil } })).status).toBe(403);
+    expect(await upgrade(`ws://127.0.0.1:${GW_PORT}/s/${echo.sid}/`, { ...carol, ...evil })).toBe(403);
+    expect(((await (await api('/api/v1/sessions', carol)).json()) as { sessions: unknown[] }).sessions).toHaveLength(before);
+  });
+
+  it('keeps every path inside the route', async () => {
+    const tricks = [
+      `/s/${echo.sid}/../../api/v1/me`,
+      `/s/${echo.sid}/%2e%2e/cgi-bin/env`,
+      `/s/${echo.sid}/cgi-bin%2fenv`,
+      `/s/${echo.sid}/cgi-bin%5cenv`,
+      `/s/${echo.sid}/cgi-bin/%2e%2e%2f%2e%2e%2fetc/passwd`,
+      `/s/${echo.sid.toUpperCase()}/cgi-bin/env`,
+      `/s/${echo.sid}x/cgi-bin/env`,
+      `/s/${echo.sid}/${'a/'.repeat(3000)}`,
+    ];
+    for (const trick of tricks) {
+      // fetch would normalise dots away; a raw request sends the path as written.
+      const status = await rawGet(trick, carol.cookie ?? '');
+      expect([trick.slice(0, 60), [400, 404, 414, 431].includes(status)]).toEqual([trick.slice(0, 60), true]);
+    }
+  });
+
+  it('answers bad bodies with a 4xx JSON error and creates nothing', async () => {
+    const cases: Array<[string, string | undefined, number, string]> = [
+      ['not json', 'application/json', 400, 'invalid_json'],
+      [JSON.stringify({ type: 'echo', owner: 'dave' }), 'application/json', 400, 'validation_failed'],
+      [JSON.stringify({ type: 'nosuch' }), 'application/json', 400, 'validation_failed'],
+      [JSON.stringify({ type: 'echo', limits: { memoryMiB: 1e9 } }), 'application/json', 400, 'validation_failed'],
+      [JSON.stringify({ type: 'echo', pad: 'x'.repeat(200_000) }), 'application/json', 413, 'payload_too_large'],
+      ['type=echo', 'application/x-www-form-urlencoded', 415, 'unsupported_media_type'],
+    ];
+    for (const [body, type, status, code] of cases) {
+      const res = await fetch(`${GW}/api/v1/sessions`, { method: 'POST', headers: { ...dave, ...ORIGIN, ...(type ? { 'content-type': type } : {}) }, body });
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([status, code]);
+    }
+    expect(await (await api('/api/v1/sessions', dave)).json()).toEqual({ sessions: [] });
+  });
+
+  it('rate limits sign-in attempts and refuses a wrong key', async () => {
+    const attempt = () => fetch(`${GW}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'eve', key: 'wrong-key-0123456789' }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await attempt()).status);
+    expect(statuses.slice(0, 5)).toEqual(Array(5).fill(401));
+    expect(statuses.at(-1)).toBe(429);
+  });
+});
+
+describe('single sign-on headers', () => {
+  it('are believed only from a trusted proxy', async () => {
+    await startGateway(18181, { AUTH_MODE: 'shibboleth', TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
+    await startGateway(18182, { AUTH_MODE: 'shibboleth', TRUSTED_PROXY_CIDRS: '127.0.0.1/32', ADMIN_USERS: 'frida@uni.se' });
+    const identity = { eppn: 'frida@uni.se', mail: 'frida@uni.se', displayName: 'Frida' };
+
+    const spoofed = await fetch('http://127.0.0.1:18181/auth/sso', { headers: identity, redirect: 'manual' });
+    expect(spoofed.status).toBe(401);
+    expect(spoofed.headers.get('set-cookie')).toBeNull();
+    expect((await fetch('http://127.0.0.1:18181/api/v1/me', { headers: identity })).status).toBe(401);
+    expect((await fetch('http://127.0.0.1:18181/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
+
+    const trusted = await fetch('http://127.0.0.1:18182/auth/sso', { headers: identity, redirect: 'manual' });
+    expect([trusted.status, trusted.headers.get('location')]).toEqual([303, '/']);
+    const cookie = (trusted.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(await (await fetch('http://127.0.0.1:18182/api/v1/me', { headers: { cookie } })).json()).toMatchObject({ username: 'frida@uni.se', admin: true, displayName: 'Frida' });
+  }, 60_000);
+});
+
+async function rawGet(rawPath: string, cookie: string): Promise<number> {
+  const { request } = await import('node:http');
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port: GW_PORT, path: rawPath, headers: { cookie } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
