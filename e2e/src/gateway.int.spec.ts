@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { BUILTIN_SESSION_TYPES } from '@visp/config';
 import type { SessionStreamMessage, SessionView } from '@visp/contracts';
 import { execute, openKernel, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
+import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
 import { launch, TEST_SECRETS, type Launched } from './launch';
 
 const SM_PORT = 18120;
@@ -36,6 +37,7 @@ writeFileSync(
 );
 
 const running: Launched[] = [];
+const instance = testInstanceId();
 const common = () => ({ ...TEST_SECRETS, REDIS_URL: testRedisUrl(), MONGO_URI: testMongoUri('gw'), SESSION_MANAGER_URL: `http://127.0.0.1:${SM_PORT}` });
 
 async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
@@ -44,7 +46,7 @@ async function startGateway(port: number, env: Record<string, string> = {}): Pro
 }
 
 beforeAll(async () => {
-  running.push(launch('session-manager', { ...common(), PORT: String(SM_PORT), INSTANCE_ID: testInstanceId(), CONTAINER_HOST: testPodmanHost(), SESSION_TYPES_FILE: typesFile }));
+  running.push(launch('session-manager', { ...common(), PORT: String(SM_PORT), INSTANCE_ID: instance, CONTAINER_HOST: testPodmanHost(), SESSION_TYPES_FILE: typesFile }));
   await waitFor('session-manager', async () => (await fetch(`http://127.0.0.1:${SM_PORT}/readyz`).catch(() => undefined))?.status === 200, 20_000);
   await startGateway(GW_PORT);
 }, 60_000);
@@ -52,6 +54,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const run of running) run.child.kill('SIGTERM');
   await Promise.all(running.map((r) => r.exited));
+  // Home volumes outlive sessions by design; this test's go with it.
+  const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+  const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
+  for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
 });
 
 /** Signs in with the dev key; returns the cookie to send. */
