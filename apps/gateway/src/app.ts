@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
 import { ActivityLog, RedisRouteTable, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import { createService, propagationHeaders, type Service } from '@visp/service-kit';
+import { createService, serviceBasics, propagationHeaders, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
 import { Authenticator, peerIsTrusted, trustedProxies } from './auth/principal';
@@ -54,11 +54,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);
 
   const service = createService({
-    name: settings.component,
-    logger,
-    host: settings.HOST,
-    port: settings.PORT,
-    shutdownTimeoutMs: settings.SHUTDOWN_TIMEOUT_MS,
+    ...serviceBasics(settings, logger),
     readiness: {
       redis: () => redis.ping(),
       mongo: () => store.ping(),

@@ -1,7 +1,7 @@
 import { ActivityLog, EventBus, RedisRouteTable, type Redis } from '@visp/bus';
 import type { Logger, SessionTypes } from '@visp/config';
 import type { PodmanClient } from '@visp/podman-client';
-import { createService, requireServiceToken, type Service } from '@visp/service-kit';
+import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { CapacityGate } from './sessions/capacity';
 import { Culler } from './sessions/culling';
@@ -76,11 +76,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   culler.start();
 
   const service = createService({
-    name: settings.component,
-    logger,
-    host: settings.HOST,
-    port: settings.PORT,
-    shutdownTimeoutMs: settings.SHUTDOWN_TIMEOUT_MS,
+    ...serviceBasics(settings, logger),
     readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
     routes: (app) => {
       app.use('/api', requireServiceToken(settings.SERVICE_TOKEN));
