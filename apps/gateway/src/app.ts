@@ -42,7 +42,7 @@ function sanitize(req: IncomingMessage, trusted: BlockList, identityHeaders: rea
   }
 }
 
-export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps): Promise<{ service: Service; proxy: SessionProxy }> {
+export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps): Promise<{ service: Service }> {
   const { store, redis, logger } = deps;
   const trusted = trustedProxies(settings.TRUSTED_PROXY_CIDRS);
   const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER].map((h) => h.toLowerCase());
@@ -69,7 +69,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     },
     upgrade: (req, socket, head) => {
       sanitize(req, trusted, identityHeaders);
-      if (!proxy.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      proxy.upgrade(req, socket, head);
     },
     routes: (app) => {
       authRoutes(app, { auth, store, redis, trusted, settings });
@@ -77,5 +77,5 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     },
     onClose: [async () => proxy.close(), () => routes.stop(), ...(deps.closeAfter ?? [])],
   });
-  return { service, proxy };
+  return { service };
 }

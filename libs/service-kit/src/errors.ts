@@ -1,4 +1,4 @@
-import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@visp/contracts';
+import { ERROR_STATUS, SessionIdSchema, type ErrorBody, type ErrorCode } from '@visp/contracts';
 import type { z } from 'zod';
 
 /** The one error type services throw on purpose; its code decides the HTTP status (see ERROR_STATUS). */
@@ -47,4 +47,16 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, wha
   const result = schema.safeParse(value);
   if (!result.success) throw ValidationError.fromZod(result.error, what);
   return result.data;
+}
+
+/** The `:sid` of a route. A malformed id names no session: 404, like an unknown one, so ids cannot be probed for shape. */
+export function sessionIdParam(params: { sid?: unknown }): string {
+  const parsed = SessionIdSchema.safeParse(params.sid);
+  if (!parsed.success) throw new NotFoundError(`session ${String(params.sid).slice(0, 40)}`);
+  return parsed.data;
+}
+
+/** Requires a JSON body: anything else is a 415, before it can be mistaken for an empty one. */
+export function requireJson(req: { is(type: string): string | false | null }): void {
+  if (!req.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
 }

@@ -1,4 +1,4 @@
-export { AppError, NotFoundError, ValidationError, parseOrThrow } from './errors';
+export { AppError, NotFoundError, ValidationError, parseOrThrow, requireJson, sessionIdParam } from './errors';
 export { checkReadiness, type CheckResult, type ReadinessCheck, type ReadinessReport } from './health';
 export { errorHandler, notFoundHandler, requestContext, requireServiceToken } from './http';
 export { createMetricsRegistry } from './metrics';

@@ -4,7 +4,7 @@ import type { BlockList } from 'node:net';
 import type { Express, Request, Response } from 'express';
 import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
-import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
+import { AppError, NotFoundError, parseOrThrow, requireJson } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
 import { LOGIN_COOKIE, loginCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
@@ -56,7 +56,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
     if (!(await withinRateLimit(redis, 'login', req.socket.remoteAddress ?? '?', settings.LOGIN_RATE_LIMIT))) {
       throw new AppError('rate_limited', 'too many sign-in attempts; wait a minute');
     }
-    if (!req.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+    requireJson(req);
     const body = parseOrThrow(DevLoginRequestSchema, req.body);
     const [given, expected] = [Buffer.from(body.key), Buffer.from(settings.TEST_USER_LOGIN_KEY)];
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AppError('unauthorized', 'wrong login key');

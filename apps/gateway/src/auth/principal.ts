@@ -2,7 +2,7 @@ import { BlockList, isIPv4 } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { keys, type Redis } from '@visp/bus';
+import { keys, parseJson, type Redis } from '@visp/bus';
 import { OwnerSchema } from '@visp/contracts';
 import type { Store } from '@visp/store';
 import { LOGIN_COOKIE, parseCookies, sign, unsign } from './cookies';
@@ -78,10 +78,7 @@ export class Authenticator {
     }
     const id = this.loginId(req);
     if (!id) return undefined;
-    const stored = await this.redis.get(keys.login(id));
-    if (!stored) return undefined;
-    const parsed = PrincipalSchema.safeParse(JSON.parse(stored));
-    return parsed.success ? parsed.data : undefined;
+    return parseJson(PrincipalSchema, await this.redis.get(keys.login(id)));
   }
 
   private loginId(req: IncomingMessage): string | undefined {

@@ -73,14 +73,13 @@ export class SessionProxy {
         this.prepare(req, target);
         this.proxy.web(req, res, { target: target.route.target });
       },
-      (err: unknown) => refuse(res, err),
+      (err: unknown) => refuse(res, this.known(err)),
     );
     return true;
   };
 
-  /** For createService's `upgrade`: WebSockets into sessions. False when the URL is not a session's. */
-  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
-    if (!req.url?.startsWith('/s/')) return false;
+  /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.resolve(req, { upgrade: true }).then(
       (target) => {
         this.prepare(req, target);
@@ -93,11 +92,10 @@ export class SessionProxy {
         this.proxy.ws(req, socket, head, { target: target.route.target });
       },
       (err: unknown) => {
-        const status = err instanceof AppError ? err.status : 500;
+        const { status } = this.known(err);
         socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Refused'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       },
     );
-    return true;
   };
 
   private async resolve(req: IncomingMessage, options: { upgrade?: boolean }): Promise<Target> {
@@ -115,6 +113,13 @@ export class SessionProxy {
     return { route, principal, appPath: `${rawPath}${query}` };
   }
 
+  /** A refusal as it is, or any other failure (Redis or the database down) logged and made an internal error. */
+  private known(err: unknown): AppError {
+    if (err instanceof AppError) return err;
+    this.deps.logger.error({ err }, 'could not route a session request');
+    return new AppError('internal', 'internal error');
+  }
+
   /** Rewrites the request for the app: its path, its token in place of the user's credentials. */
   private prepare(req: IncomingMessage, { route, appPath }: Target): void {
     if (route.stripPrefix) req.url = appPath;
@@ -129,11 +134,10 @@ export class SessionProxy {
   }
 }
 
-function refuse(res: ServerResponse, err: unknown): void {
-  const known = err instanceof AppError ? err : new AppError('internal', 'internal error');
+function refuse(res: ServerResponse, error: AppError): void {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(known.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(known.toBody()));
+  res.writeHead(error.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(error.toBody()));
 }
 
 const BAD_GATEWAY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Session not answering</title></head>

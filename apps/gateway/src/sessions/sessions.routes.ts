@@ -1,21 +1,14 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Express, Request } from 'express';
-import { PublicCreateSessionRequestSchema, SessionIdSchema, SessionStateSchema } from '@visp/contracts';
-import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
+import type { Express } from 'express';
+import { PublicCreateSessionRequestSchema, SessionStateSchema } from '@visp/contracts';
+import { parseOrThrow, requireJson, sessionIdParam } from '@visp/service-kit';
 import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
 import type { SessionManagerClient } from './manager-client';
 
 const StateQuerySchema = z.object({ state: SessionStateSchema.optional() }).strict();
-
-/** A malformed id names no session: 404, as for an unknown one. */
-function sidParam(req: Request): string {
-  const parsed = SessionIdSchema.safeParse(req.params.sid);
-  if (!parsed.success) throw new NotFoundError(`session ${String(req.params.sid).slice(0, 40)}`);
-  return parsed.data;
-}
 
 /** The public session API: everything the page does, for the signed-in user or an API token's owner. */
 export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; allowedOrigins: readonly string[] }): void {
@@ -28,24 +21,24 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
   });
 
   app.post('/api/v1/sessions', user, async (req, res) => {
-    if (!req.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+    requireJson(req);
     const body = parseOrThrow(PublicCreateSessionRequestSchema, req.body);
     res.status(202).json(await manager.create(principalOf(res).username, body));
   });
 
   app.get('/api/v1/sessions/:sid', user, async (req, res) => {
-    res.json(await manager.get(sidParam(req), principalOf(res).username));
+    res.json(await manager.get(sessionIdParam(req.params), principalOf(res).username));
   });
 
   app.delete('/api/v1/sessions/:sid', user, async (req, res) => {
-    res.json(await manager.stop(sidParam(req), principalOf(res).username));
+    res.json(await manager.stop(sessionIdParam(req.params), principalOf(res).username));
   });
 
   /** Progress as server-sent events, passed through from the session-manager while the client listens. */
   app.get('/api/v1/sessions/:sid/events', user, async (req, res) => {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
-    const upstream = await manager.events(sidParam(req), principalOf(res).username, abort.signal);
+    const upstream = await manager.events(sessionIdParam(req.params), principalOf(res).username, abort.signal);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     if (!upstream.body) return void res.end();
     Readable.fromWeb(upstream.body as WebReadableStream).on('error', () => res.end()).pipe(res);
@@ -58,6 +51,6 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
 
   app.delete('/api/v1/admin/sessions/:sid', user, requireAdmin, async (req, res) => {
     req.log.info({ sid: req.params.sid, admin: principalOf(res).username }, 'admin stops a session');
-    res.json(await manager.stop(sidParam(req)));
+    res.json(await manager.stop(sessionIdParam(req.params)));
   });
 }

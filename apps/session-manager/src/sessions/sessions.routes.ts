@@ -1,29 +1,17 @@
-import type { Express, Request } from 'express';
+import type { Express } from 'express';
 import {
   CreateSessionRequestSchema,
   ListSessionsQuerySchema,
-  SessionIdSchema,
   SessionScopeQuerySchema,
   type BusEvent,
   type SessionStreamMessage,
 } from '@visp/contracts';
 import type { EventBus } from '@visp/bus';
-import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
+import { parseOrThrow, requireJson, sessionIdParam } from '@visp/service-kit';
 import type { SessionService } from './sessions.service';
 
 const FINAL_STATES = new Set(['stopped', 'failed']);
 const HEARTBEAT_MS = 15_000;
-
-/** A malformed id can name no session: 404, like an unknown one, so ids cannot be probed for shape. */
-function sidParam(req: Request): string {
-  const parsed = SessionIdSchema.safeParse(req.params.sid);
-  if (!parsed.success) throw new NotFoundError(`session ${String(req.params.sid).slice(0, 40)}`);
-  return parsed.data;
-}
-
-function requireJson(req: Request): void {
-  if (!req.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
-}
 
 /** The session-manager's internal API (behind the service token). */
 function toStreamMessage(event: BusEvent): SessionStreamMessage {
@@ -51,18 +39,18 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
 
   app.get('/api/v1/sessions/:sid', async (req, res) => {
     const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
-    res.json(await service.get(sidParam(req), owner));
+    res.json(await service.get(sessionIdParam(req.params), owner));
   });
 
   app.delete('/api/v1/sessions/:sid', async (req, res) => {
     const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
-    res.json(await service.stop(sidParam(req), { owner }));
+    res.json(await service.stop(sessionIdParam(req.params), { owner }));
   });
 
   /** Server-sent events: the current state, then every progress step and state change until a final state. */
   app.get('/api/v1/sessions/:sid/events', async (req, res) => {
     const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
-    const sid = sidParam(req);
+    const sid = sessionIdParam(req.params);
     const send = (message: SessionStreamMessage) => res.write(`data: ${JSON.stringify(message)}\n\n`);
     // Subscribe before reading the state, so nothing between the two is missed.
     const pending: SessionStreamMessage[] = [];
