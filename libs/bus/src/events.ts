@@ -23,6 +23,14 @@ export class EventBus {
     await this.redis.publish(channels.events, JSON.stringify(BusEventSchema.parse(event)));
   }
 
+  /**
+   * Publishes, logging a failure instead of throwing: for notices whose truth is already stored elsewhere (the
+   * database), which must not fail the work they report on when Redis hiccups.
+   */
+  async announce(event: BusEvent): Promise<void> {
+    await this.publish(event).catch((err: unknown) => this.logger?.warn({ err, sid: event.sid, type: event.type }, 'could not publish an event'));
+  }
+
   /** Calls `handler` for every valid event until the returned function is called. */
   async subscribe(handler: EventHandler): Promise<() => void> {
     if (!this.subscriber) {

@@ -52,5 +52,5 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-export { execute, openKernel, startKernel } from './jupyter';
+export { execute, openKernel, sendExecuteRequest, startKernel } from './jupyter';
 export { readSse } from './sse';

@@ -22,10 +22,26 @@ export function openKernel(wsUrl: string, headers: Record<string, string> = {}):
   });
 }
 
+/** Sends an execute request for `code` on an open kernel channel; returns its message id. */
+export function sendExecuteRequest(ws: WebSocket, code: string): string {
+  const msgId = randomUUID();
+  ws.send(
+    JSON.stringify({
+      header: { msg_id: msgId, username: 'test', session: randomUUID(), msg_type: 'execute_request', version: '5.3', date: new Date().toISOString() },
+      parent_header: {},
+      metadata: {},
+      content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      channel: 'shell',
+      buffers: [],
+    }),
+  );
+  return msgId;
+}
+
 /** Executes `code` on an open kernel channel and resolves with its `text/plain` result. */
 export function execute(ws: WebSocket, code: string, timeoutMs = 30_000): Promise<string> {
-  const msgId = randomUUID();
   return new Promise((resolve, reject) => {
+    let msgId = '';
     const timer = setTimeout(() => (ws.off('message', onMessage), reject(new Error(`no result for ${code} within ${timeoutMs} ms`))), timeoutMs);
     const onMessage = (data: WebSocket.RawData) => {
       const msg = JSON.parse(String(data)) as { msg_type?: string; header?: { msg_type?: string }; parent_header?: { msg_id?: string }; content?: { data?: Record<string, string>; ename?: string; evalue?: string } };
@@ -42,15 +58,6 @@ export function execute(ws: WebSocket, code: string, timeoutMs = 30_000): Promis
       }
     };
     ws.on('message', onMessage);
-    ws.send(
-      JSON.stringify({
-        header: { msg_id: msgId, username: 'test', session: randomUUID(), msg_type: 'execute_request', version: '5.3', date: new Date().toISOString() },
-        parent_header: {},
-        metadata: {},
-        content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-        channel: 'shell',
-        buffers: [],
-      }),
-    );
+    msgId = sendExecuteRequest(ws, code);
   });
 }

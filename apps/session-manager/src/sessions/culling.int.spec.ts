@@ -1,17 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { ActivityLog, closeRedis, createRedis, EventBus } from '@visp/bus';
-import type { BusEvent, SessionView } from '@visp/contracts';
-import { openKernel, startKernel, testRedisUrl } from '@visp/testing';
-import { readEvents, startHarness, waitForState, type Harness } from '../testing/harness';
+import type { BusEvent } from '@visp/contracts';
+import { openKernel, sendExecuteRequest, startKernel, testRedisUrl } from '@visp/testing';
+import { getSession, readEvents, requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
 const IDLE_TIMEOUT = 10;
 const CULL_INTERVAL = 1;
-
-async function launch(h: Harness, owner: string, type: string): Promise<SessionView> {
-  const res = await h.api('POST', '/api/v1/sessions', { owner, type });
-  expect(res.status).toBe(202);
-  return (await res.json()) as SessionView;
-}
 
 async function listen(): Promise<{ seen: BusEvent[]; close(): Promise<void> }> {
   const redis = createRedis(testRedisUrl(), { name: 'listener' });
@@ -21,31 +14,20 @@ async function listen(): Promise<{ seen: BusEvent[]; close(): Promise<void> }> {
   return { seen, close: async () => (await bus.close(), await closeRedis(redis)) };
 }
 
-const view = async (h: Harness, sid: string) => (await (await h.api('GET', `/api/v1/sessions/${sid}`)).json()) as SessionView;
-
 /** Starts a kernel in the session and sets it computing for ten minutes; hangs up once it is busy. */
 async function startLongComputation(h: Harness, sid: string): Promise<void> {
   const route = (await h.routes.get(sid))!;
   const base = `${route.target}/s/${sid}/`;
   const kernel = await startKernel(base, route.token);
   const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${kernel}/channels?token=${route.token}`);
-  const msgId = randomUUID();
+  let msgId = '';
   const computing = new Promise<void>((resolve) =>
     ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as { msg_type?: string; parent_header?: { msg_id?: string }; content?: { execution_state?: string } };
       if (msg.msg_type === 'status' && msg.parent_header?.msg_id === msgId && msg.content?.execution_state === 'busy') resolve();
     }),
   );
-  ws.send(
-    JSON.stringify({
-      header: { msg_id: msgId, username: 'test', session: randomUUID(), msg_type: 'execute_request', version: '5.3', date: new Date().toISOString() },
-      parent_header: {},
-      metadata: {},
-      channel: 'shell',
-      buffers: [],
-      content: { code: 'import time; time.sleep(600)', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-    }),
-  );
+  msgId = sendExecuteRequest(ws, 'import time; time.sleep(600)');
   await computing;
   ws.close();
 }
@@ -63,7 +45,7 @@ describe('idle culling', () => {
   });
 
   it('stops an idle session after a warning, and keeps one whose kernel computes and one in use through the proxy', async () => {
-    const [idle, busy, typing] = await Promise.all([launch(h, 'ivan', 'jupyter'), launch(h, 'bea', 'jupyter'), launch(h, 'tom', 'box')]);
+    const [idle, busy, typing] = await Promise.all([requestSession(h, 'ivan', 'jupyter'), requestSession(h, 'bea', 'jupyter'), requestSession(h, 'tom', 'box')]);
     // tom works through the gateway from the start, which records his traffic.
     const activity = new ActivityLog(h.redis);
     const typingAway = setInterval(() => void activity.touch(typing.sid), 500);
@@ -83,7 +65,7 @@ describe('idle culling', () => {
       await Promise.all([computing, polling, waitForState(h, typing.sid, 'ready', 120_000)]);
       const stopped = await waitForState(h, idle.sid, 'stopped', (IDLE_TIMEOUT + 30) * 1000);
       expect(stopped.reason).toBe(`idle for ${IDLE_TIMEOUT} s`);
-      const history = (await view(h, idle.sid)).history;
+      const history = (await getSession(h, idle.sid)).history;
       const readyAt = Date.parse(history.find((e) => e.state === 'ready')!.at);
       const stoppingAt = Date.parse(history.find((e) => e.state === 'stopping')!.at);
       // Culled at the first look after the deadline (a look takes at most the probe's timeout).
@@ -98,7 +80,7 @@ describe('idle culling', () => {
       // Two more looks: the others are still there, and were never warned.
       await new Promise((r) => setTimeout(r, 2 * CULL_INTERVAL * 1000 + 500));
       for (const kept of [busy, typing]) {
-        const { type, state, reason } = await view(h, kept.sid);
+        const { type, state, reason } = await getSession(h, kept.sid);
         const said = state === 'ready' ? [] : h.logs.filter((l) => l.sid === kept.sid).map((l) => `${String(l.msg)} ${JSON.stringify(l.err ?? l.reason ?? '')}`);
         expect({ type, state, reason, said }).toEqual({ type: kept.type, state: 'ready', reason: undefined, said: [] });
         expect(events.seen.filter((e) => e.sid === kept.sid && e.type === 'session.cull-warning')).toEqual([]);
@@ -119,7 +101,7 @@ describe('maximum age', () => {
     const h = await startHarness({ MAX_SESSION_AGE: 4, CULL_INTERVAL: 1, CULL_WARNING: 2 });
     const events = await listen();
     const activity = new ActivityLog(h.redis);
-    const session = await launch(h, 'olga', 'box');
+    const session = await requestSession(h, 'olga', 'box');
     const typingAway = setInterval(() => void activity.touch(session.sid), 300);
     try {
       const stream = await readEvents(h, session.sid, (m) => m.kind === 'state' && m.state === 'stopped');
@@ -127,7 +109,7 @@ describe('maximum age', () => {
         expect.arrayContaining(['ready', 'cull-warning', 'stopping', 'stopped']),
       );
       expect(stream.findIndex((m) => m.kind === 'cull-warning')).toBeLessThan(stream.findIndex((m) => m.kind === 'state' && m.state === 'stopping'));
-      expect((await view(h, session.sid)).reason).toBe('reached the maximum age of 4 s');
+      expect((await getSession(h, session.sid)).reason).toBe('reached the maximum age of 4 s');
       expect(events.seen.filter((e) => e.sid === session.sid && e.type === 'session.cull-warning')).toHaveLength(1);
     } finally {
       clearInterval(typingAway);

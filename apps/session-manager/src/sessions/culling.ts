@@ -133,9 +133,7 @@ export class Culler {
         return;
       case 'warn':
         this.warned.add(sid);
-        await this.deps.events
-          .publish({ type: 'session.cull-warning', owner, sid, cullAt: new Date(decision.cullAt).toISOString(), reason: decision.reason, at: new Date(now).toISOString() })
-          .catch((err: unknown) => this.deps.logger.warn({ err, sid }, 'could not publish a culling warning'));
+        await this.deps.events.announce({ type: 'session.cull-warning', owner, sid, cullAt: new Date(decision.cullAt).toISOString(), reason: decision.reason, at: new Date(now).toISOString() });
         return;
       case 'cull':
         this.deps.logger.info({ sid, owner, reason: decision.reason }, 'culling a session');
@@ -147,8 +145,9 @@ export class Culler {
   /** When the app last reported use (now, while it computes); when it does not answer, what it said last. */
   private async probe(session: SessionRecord, now: number): Promise<number | undefined> {
     const type = this.deps.types[session.type];
+    if (!type || type.activity === 'none') return undefined;
     const route = await this.deps.routes.get(session.sid);
-    if (!type || !route) return undefined;
+    if (!route) return undefined;
     try {
       const app = await appActivity(type, route);
       if (app === undefined) return this.appSeen.get(session.sid);

@@ -1,6 +1,6 @@
 import type { SessionView } from '@visp/contracts';
 import { PodmanClient } from '@visp/podman-client';
-import { startHarness, waitForState, type Harness } from '../testing/harness';
+import { requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -9,12 +9,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-
-async function create(owner: string, type: string, extra: object = {}): Promise<SessionView> {
-  const res = await h.api('POST', '/api/v1/sessions', { owner, type, ...extra });
-  expect(res.status).toBe(202);
-  return (await res.json()) as SessionView;
-}
 
 async function sessionCount(): Promise<number> {
   return (await h.store.sessions.listAnyOwner({ instance: h.instance })).length;
@@ -27,7 +21,7 @@ describe('a session that cannot start ends failed, with a reason, leaving nothin
     ['never', /^the app did not answer within 5 s/],
   ];
   it.each(cases)('%s', async (type, reason) => {
-    const session = await create(`user-${type}`, type);
+    const session = await requestSession(h, `user-${type}`, type);
     const failed = await waitForState(h, session.sid, 'failed', 30_000);
     expect(failed.reason).toMatch(reason);
     expect(await h.containersOf(session.sid)).toEqual([]);
@@ -89,7 +83,7 @@ describe('bad input gets a 4xx with a clear message and creates nothing', () => 
       expect((await json(await h.api('GET', path))).code).toBe('not_found');
       expect((await h.api('DELETE', path)).status).toBe(404);
     }
-    const session = await create('dave', 'box');
+    const session = await requestSession(h, 'dave', 'box');
     expect((await h.api('GET', `/api/v1/sessions/${session.sid}?owner=mallory`)).status).toBe(404);
     expect((await h.api('DELETE', `/api/v1/sessions/${session.sid}?owner=mallory`)).status).toBe(404);
     expect((await h.api('GET', `/api/v1/sessions/${session.sid}?owner=dave`)).status).toBe(200);
@@ -97,12 +91,12 @@ describe('bad input gets a 4xx with a clear message and creates nothing', () => 
   });
 
   it('holds each user to their session limit', async () => {
-    const first = await create('erin', 'box');
-    const second = await create('erin', 'box');
+    const first = await requestSession(h, 'erin', 'box');
+    const second = await requestSession(h, 'erin', 'box');
     const third = await json(await h.api('POST', '/api/v1/sessions', { owner: 'erin', type: 'box' }));
     expect(third).toMatchObject({ status: 409, code: 'conflict', message: 'erin already has 2 active session(s), the most allowed; stop one first' });
     await Promise.all([first, second].map((s) => h.api('DELETE', `/api/v1/sessions/${s.sid}`)));
-    const fourth = await create('erin', 'box');
+    const fourth = await requestSession(h, 'erin', 'box');
     await h.api('DELETE', `/api/v1/sessions/${fourth.sid}`);
   });
 });

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import type { SessionView } from '@visp/contracts';
 import { execute, openKernel, startKernel } from '@visp/testing';
-import { startHarness, waitForState, type Harness } from '../testing/harness';
+import { requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -12,9 +12,7 @@ afterAll(async () => {
 });
 
 async function launch(owner: string, type: string): Promise<SessionView> {
-  const res = await h.api('POST', '/api/v1/sessions', { owner, type });
-  expect(res.status).toBe(202);
-  const view = (await res.json()) as SessionView;
+  const view = await requestSession(h, owner, type);
   expect(view).toMatchObject({ owner, type, state: 'pending', path: `/s/${view.sid}/` });
   await waitForState(h, view.sid, 'ready');
   return view;

@@ -1,13 +1,7 @@
 import { closeRedis, createRedis, EventBus } from '@visp/bus';
-import type { BusEvent, SessionView } from '@visp/contracts';
+import type { BusEvent } from '@visp/contracts';
 import { testRedisUrl, waitFor } from '@visp/testing';
-import { readEvents, startHarness, waitForState, type Harness } from '../testing/harness';
-
-async function create(h: Harness, owner: string, type = 'box'): Promise<SessionView> {
-  const res = await h.api('POST', '/api/v1/sessions', { owner, type });
-  expect(res.status).toBe(202);
-  return (await res.json()) as SessionView;
-}
+import { getSession, readEvents, requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
 describe('parallel starts', () => {
   let h: Harness;
@@ -21,9 +15,9 @@ describe('parallel starts', () => {
   // Serialised starts could never have all ten waiting at once: each waits for the test to open its gate.
   // How long ten take against one is a benchmark's business (tools/bench/spawn), not a test's.
   it('starts 10 sessions at once: all are waiting for their app together, then all become ready', async () => {
-    const sessions = await Promise.all(Array.from({ length: 10 }, (_, i) => create(h, `user${i}`, 'gated')));
+    const sessions = await Promise.all(Array.from({ length: 10 }, (_, i) => requestSession(h, `user${i}`, 'gated')));
     const waiting = await waitFor('ten running containers, every session starting', async () => {
-      const views = await Promise.all(sessions.map(async (s) => (await (await h.api('GET', `/api/v1/sessions/${s.sid}`)).json()) as SessionView));
+      const views = await Promise.all(sessions.map((s) => getSession(h, s.sid)));
       const containers = await h.podman.listManaged(h.instance);
       return views.every((v) => v.state === 'starting') && containers.filter((c) => c.state === 'running').length === 10 ? containers : undefined;
     }, 60_000);
@@ -39,7 +33,7 @@ describe('parallel starts', () => {
     const bus = new EventBus(redis);
     const seen: BusEvent[] = [];
     await bus.subscribe((e) => seen.push(e));
-    const session = await create(h, 'frank');
+    const session = await requestSession(h, 'frank', 'box');
 
     const messages = await readEvents(h, session.sid, (m) => m.kind === 'state' && m.state === 'ready');
     expect(messages.at(-1)).toMatchObject({ kind: 'state', state: 'ready' });
@@ -65,9 +59,9 @@ describe('over capacity', () => {
     const seen: BusEvent[] = [];
     await bus.subscribe((e) => seen.push(e));
     try {
-      const first = await create(h, 'gina');
+      const first = await requestSession(h, 'gina', 'box');
       await waitForState(h, first.sid, 'ready', 30_000);
-      const second = await create(h, 'hank');
+      const second = await requestSession(h, 'hank', 'box');
       const queued = await new Promise<BusEvent>((resolve) => {
         const check = setInterval(() => {
           const event = seen.find((e) => e.sid === second.sid && e.type === 'session.progress' && e.step === 'queued');
@@ -75,7 +69,7 @@ describe('over capacity', () => {
         }, 50);
       });
       expect(queued).toMatchObject({ step: 'queued', queuePosition: 1, message: 'waiting for capacity: number 1 in line' });
-      expect((await (await h.api('GET', `/api/v1/sessions/${second.sid}`)).json()) as SessionView).toMatchObject({ state: 'pending' });
+      expect(await getSession(h, second.sid)).toMatchObject({ state: 'pending' });
 
       await h.api('DELETE', `/api/v1/sessions/${first.sid}`);
       await waitForState(h, second.sid, 'ready', 30_000);

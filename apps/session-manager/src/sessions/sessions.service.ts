@@ -188,14 +188,10 @@ export class SessionService {
   }
 
   private async announceState(record: SessionRecord): Promise<void> {
-    await this.deps.events
-      .publish({ type: 'session.state', owner: record.owner, sid: record.sid, state: record.state, reason: record.reason, at: new Date().toISOString() })
-      .catch((err: unknown) => this.deps.logger.warn({ err, sid: record.sid }, 'could not publish a state event'));
+    await this.deps.events.announce({ type: 'session.state', owner: record.owner, sid: record.sid, state: record.state, reason: record.reason, at: new Date().toISOString() });
   }
 
   private async announceProgress(record: SessionRecord, step: ProgressStep, message: string, queuePosition?: number): Promise<void> {
-    await this.deps.events
-      .publish({ type: 'session.progress', owner: record.owner, sid: record.sid, step, message, queuePosition, at: new Date().toISOString() })
-      .catch((err: unknown) => this.deps.logger.warn({ err, sid: record.sid }, 'could not publish a progress event'));
+    await this.deps.events.announce({ type: 'session.progress', owner: record.owner, sid: record.sid, step, message, queuePosition, at: new Date().toISOString() });
   }
 }

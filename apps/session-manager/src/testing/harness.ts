@@ -2,7 +2,7 @@
 import { closeRedis, createRedis, RedisRouteTable, type Redis } from '@visp/bus';
 import { BUILTIN_SESSION_TYPES, SessionTypesSchema, type SessionTypes } from '@visp/config';
 import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
-import type { SessionStreamMessage } from '@visp/contracts';
+import type { SessionStreamMessage, SessionView } from '@visp/contracts';
 import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
@@ -104,10 +104,21 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
 }
 
 /** Polls the API until the session reaches `state` (or a final state, which then fails the wait). */
+/** Asks for a session as `owner`; the request must be accepted (202). */
+export async function requestSession(h: Harness, owner: string, type: string, extra: object = {}): Promise<SessionView> {
+  const res = await h.api('POST', '/api/v1/sessions', { owner, type, ...extra });
+  expect(res.status).toBe(202);
+  return (await res.json()) as SessionView;
+}
+
+export async function getSession(h: Harness, sid: string): Promise<SessionView> {
+  return (await (await h.api('GET', `/api/v1/sessions/${sid}`)).json()) as SessionView;
+}
+
 export async function waitForState(h: Harness, sid: string, state: string, timeoutMs = 120_000): Promise<{ state: string; reason?: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const view = (await (await h.api('GET', `/api/v1/sessions/${sid}`)).json()) as { state: string; reason?: string };
+    const view = await getSession(h, sid);
     if (view.state === state) return view;
     if (['stopped', 'failed'].includes(view.state)) throw new Error(`session ${sid} ended ${view.state} (${view.reason}) while waiting for ${state}`);
     if (Date.now() > deadline) throw new Error(`session ${sid} still ${view.state} after ${timeoutMs} ms`);
