@@ -1,103 +1,16 @@
 // The gateway and the session-manager as built, with real Redis, database and Podman, used only through the
 // gateway: sign-in, the public API, the session proxy over HTTP and WebSocket, and what must be refused.
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import WebSocket from 'ws';
-import { BUILTIN_SESSION_TYPES } from '@visp/config';
-import type { SessionStreamMessage, SessionView } from '@visp/contracts';
-import { execute, openKernel, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
-import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
-import { launch, TEST_SECRETS, type Launched } from './launch';
+import type { SessionView } from '@visp/contracts';
+import { execute, openKernel } from '@visp/testing';
+import { upgradeStatus as upgrade, useGatewayStack } from './gateway-stack';
 
-const SM_PORT = 18120;
 const GW_PORT = 18180;
-const GW = `http://127.0.0.1:${GW_PORT}`;
-const ORIGIN = { origin: GW };
-
-// `echo` shows, from inside its container, the request the app received (busybox httpd's CGI environment).
-// Headers end in CRLF: Node's HTTP parser (rightly) refuses bare LF. In the home volume: /tmp is noexec.
-const ECHO_SCRIPT = String.raw`#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nenv\n`;
-const ECHO_COMMAND = ['sh', '-c', String.raw`mkdir -p www/cgi-bin && printf '${ECHO_SCRIPT}' > www/cgi-bin/env && chmod +x www/cgi-bin/env && exec httpd -f -p 8080 -h www`];
-const typesFile = path.join(tmpdir(), `visp-e2e-types-${process.pid}.json`);
-writeFileSync(
-  typesFile,
-  JSON.stringify({
-    jupyter: BUILTIN_SESSION_TYPES.jupyter,
-    echo: {
-      image: 'localhost/visp-testbox:1',
-      port: 8080,
-      command: ECHO_COMMAND,
-      readinessPath: '/cgi-bin/env',
-      baseUrlAware: false,
-      tmpfsMiB: 16,
-      limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 128, cpus: 1, pids: 128 } },
-    },
-  }),
-);
-
-const running: Launched[] = [];
-const instance = testInstanceId();
-const common = () => ({ ...TEST_SECRETS, REDIS_URL: testRedisUrl(), MONGO_URI: testMongoUri('gw'), SESSION_MANAGER_URL: `http://127.0.0.1:${SM_PORT}` });
-
-async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
-  running.push(launch('gateway', { ...common(), PORT: String(port), ...env }));
-  await waitFor(`gateway on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 20_000);
-}
-
-beforeAll(async () => {
-  running.push(launch('session-manager', { ...common(), PORT: String(SM_PORT), INSTANCE_ID: instance, CONTAINER_HOST: testPodmanHost(), SESSION_TYPES_FILE: typesFile }));
-  await waitFor('session-manager', async () => (await fetch(`http://127.0.0.1:${SM_PORT}/readyz`).catch(() => undefined))?.status === 200, 20_000);
-  await startGateway(GW_PORT);
-}, 60_000);
-
-afterAll(async () => {
-  for (const run of running) run.child.kill('SIGTERM');
-  await Promise.all(running.map((r) => r.exited));
-  // Home volumes outlive sessions by design; this test's go with it.
-  const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
-  const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
-  for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
-});
-
-/** Signs in with the dev key; returns the cookie to send. */
-async function signIn(username: string): Promise<string> {
-  const res = await fetch(`${GW}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...ORIGIN }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
-  expect(res.status).toBe(200);
-  const cookie = res.headers.get('set-cookie') ?? '';
-  expect(cookie).toMatch(/^visp_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
-  return cookie.split(';')[0] ?? '';
-}
-
-function api(path: string, auth: Record<string, string>, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
-  return fetch(`${GW}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { ...ORIGIN, ...auth, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-}
-
-/** Creates a session and follows its progress stream until ready. */
-async function launchSession(auth: Record<string, string>, type: string): Promise<{ session: SessionView; stream: SessionStreamMessage[] }> {
-  const res = await api('/api/v1/sessions', auth, { method: 'POST', body: { type } });
-  expect(res.status).toBe(202);
-  const session = (await res.json()) as SessionView;
-  const stream = await readSse<SessionStreamMessage>(`${GW}/api/v1/sessions/${session.sid}/events`, auth, (m) => m.kind === 'state' && ['ready', 'failed'].includes(m.state));
-  expect(stream.at(-1)).toMatchObject({ kind: 'state', state: 'ready' });
-  return { session, stream };
-}
-
-const upgrade = (url: string, headers: Record<string, string>) =>
-  new Promise<number>((resolve) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('open', () => (ws.close(), resolve(101)));
-    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.once('error', () => resolve(0));
-  });
+const stack = useGatewayStack({ sessionManager: 18120, gateway: GW_PORT }, 'gw');
+const { url: GW, origin: ORIGIN, api, launchSession, signIn, startGateway } = stack;
 
 describe('a user, through the gateway only', () => {
   it('signs in, launches Jupyter, follows it to ready, runs code over the proxied kernel WebSocket, and stops it', async () => {
-    const cookie = { cookie: await signIn('alice@uni.se') };
+    const cookie = await signIn('alice@uni.se');
     expect(await (await api('/api/v1/me', cookie)).json()).toMatchObject({ username: 'alice@uni.se', admin: false, via: 'login' });
 
     const { session, stream } = await launchSession(cookie, 'jupyter');
@@ -120,7 +33,7 @@ describe('a user, through the gateway only', () => {
   }, 180_000);
 
   it('does the same with an API token and no cookie; the token works until revoked', async () => {
-    const cookie = { cookie: await signIn('bob') };
+    const cookie = await signIn('bob');
     const created = await api('/api/v1/tokens', cookie, { method: 'POST', body: { name: 'analysis script', expiresInDays: 30 } });
     expect(created.status).toBe(201);
     const { token, id } = (await created.json()) as { token: string; id: string };
@@ -144,8 +57,8 @@ describe('what the gateway refuses', () => {
   let dave: Record<string, string>;
   let echo: SessionView;
   beforeAll(async () => {
-    carol = { cookie: await signIn('carol') };
-    dave = { cookie: await signIn('dave') };
+    carol = await signIn('carol');
+    dave = await signIn('dave');
     echo = (await launchSession(carol, 'echo')).session;
   }, 60_000);
   afterAll(async () => {

@@ -8,10 +8,11 @@ mkdir -p "$STATE_DIR/bin"
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
-# Podman and its helpers, Redis, debootstrap for the offline base image, busybox for the small test image.
+# Podman and its helpers, Redis, debootstrap for the offline base image, busybox for the small test image,
+# Chromium for the browser test.
 APT_PACKAGES=(
   podman runc conmon netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs catatonit
-  redis-server debootstrap busybox-static ca-certificates
+  redis-server debootstrap busybox-static ca-certificates chromium
 )
 
 as_root() {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
-import { ActivityLog, RedisRouteTable, type Redis } from '@visp/bus';
+import { ActivityLog, EventBus, RedisRouteTable, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import { createService, serviceBasics, propagationHeaders, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
@@ -11,8 +11,9 @@ import { RouteCache } from './proxy/route-cache';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
+import { WebclientHub, type WebclientSettings } from './webclient/webclient-hub';
 
-export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings {
+export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings, WebclientSettings {
   component: string;
   HOST: string;
   PORT: number;
@@ -51,6 +52,9 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const routes = new RouteCache(new RedisRouteTable(redis));
   await routes.start();
   const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), logger: logger.child({ part: 'proxy' }) }, settings);
+  const events = new EventBus(redis, logger);
+  const webclient = new WebclientHub({ auth, manager, events, logger: logger.child({ part: 'webclient' }) }, settings);
+  await webclient.start();
   const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);
 
   const service = createService({
@@ -69,13 +73,14 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     },
     upgrade: (req, socket, head) => {
       sanitize(req, trusted, identityHeaders);
-      proxy.upgrade(req, socket, head);
+      if (webclient.handles(req)) webclient.upgrade(req, socket, head);
+      else proxy.upgrade(req, socket, head);
     },
     routes: (app) => {
       authRoutes(app, { auth, store, redis, trusted, settings });
       sessionRoutes(app, { auth, manager, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [async () => proxy.close(), () => routes.stop(), ...(deps.closeAfter ?? [])],
+    onClose: [() => webclient.close(), () => events.close(), () => routes.stop(), ...(deps.closeAfter ?? [])],
   });
   return { service };
 }

@@ -46,6 +46,12 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   LOGIN_RATE_LIMIT: int({ min: 1, max: 10_000, default: 10 }),
   /** Seconds a proxied WebSocket may stay silent both ways before it is closed; 0 never. */
   PROXY_WS_IDLE_TIMEOUT: int({ min: 0, max: 7 * 86_400, default: 0 }),
+  /** Paths of the webclient WebSocket; add `/` to serve VISP's webclient unmodified. */
+  WEBCLIENT_WS_PATHS: list('/api/v1/ws'),
+  /** Seconds between heartbeat pings; a client silent for two is dropped. */
+  WEBCLIENT_HEARTBEAT_INTERVAL: int({ min: 1, max: 3600, default: 30 }),
+  /** Messages per second a webclient socket may send on average (twice that in a burst). */
+  WEBCLIENT_RATE_LIMIT: int({ min: 1, max: 10_000, default: 20 }),
 });
 
 export const sessionManagerConfig = defineServiceConfig('session-manager', {

@@ -4,3 +4,4 @@ export * from './v1/events';
 export * from './v1/jobs';
 export * from './v1/session-api';
 export * from './v1/sessions';
+export * from './v1/webclient';

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError } from '@visp/service-kit';
 import { withoutLoginCookie } from '../auth/cookies';
 import { originAllowed } from '../auth/origin';
+import { refuseUpgrade } from '../upgrade';
 import type { Authenticator, Principal } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
@@ -51,16 +52,25 @@ interface Target {
  * bodies stream untouched both ways. Unknown, foreign and malformed sessions are all a 404 at once.
  */
 export class SessionProxy {
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: true, proxyTimeout: UPSTREAM_TIMEOUT_MS, ws: true });
+  /** Where each admitted request goes, decided before the proxy sees it (auth is async; the router then is not). */
+  private readonly targets = new WeakMap<IncomingMessage, string>();
+  private readonly proxy: RequestHandler;
 
   constructor(
     private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; logger: Logger },
     private readonly settings: SessionProxySettings,
   ) {
-    this.proxy.on('error', (err, req, target) => {
-      this.deps.logger.info({ err: err.message, url: req.url }, 'session app unreachable');
-      if ('writeHead' in target) badGateway(target);
-      else target.destroy();
+    this.proxy = createProxyMiddleware({
+      router: (req) => {
+        const target = this.targets.get(req);
+        if (!target) throw new Error('session request reached the proxy without a target');
+        return target;
+      },
+      xfwd: true,
+      proxyTimeout: UPSTREAM_TIMEOUT_MS,
+      // The default plugins log to the console and answer errors in their own words; ours log with pino.
+      ejectPlugins: true,
+      plugins: [(server) => server.on('error', (err, req, res) => this.unreachable(err, req, res))],
     });
   }
 
@@ -71,7 +81,8 @@ export class SessionProxy {
       (target) => {
         if (countsAsActivity(req.method ?? 'GET', target.appPath)) this.deps.activity.touch(target.route.sid);
         this.prepare(req, target);
-        this.proxy.web(req, res, { target: target.route.target });
+        // Errors come as the 'error' event, or (router failures) only through next: both end in unreachable().
+        void this.proxy(req, res, (err?: unknown) => err && this.unreachable(err, req, res));
       },
       (err: unknown) => refuse(res, this.known(err)),
     );
@@ -89,12 +100,9 @@ export class SessionProxy {
         // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
         if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
         this.deps.activity.touch(sid);
-        this.proxy.ws(req, socket, head, { target: target.route.target });
+        this.proxy.upgrade(req, socket as Socket, head);
       },
-      (err: unknown) => {
-        const { status } = this.known(err);
-        socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Refused'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      },
+      (err: unknown) => refuseUpgrade(socket, this.known(err).status),
     );
   };
 
@@ -113,6 +121,12 @@ export class SessionProxy {
     return { route, principal, appPath: `${rawPath}${query}` };
   }
 
+  private unreachable(err: unknown, req: IncomingMessage | undefined, res: ServerResponse | Socket | undefined): void {
+    this.deps.logger.info({ err: err instanceof Error ? err.message : String(err), url: req?.url }, 'session app unreachable');
+    if (res && 'writeHead' in res) badGateway(res);
+    else res?.destroy();
+  }
+
   /** A refusal as it is, or any other failure (Redis or the database down) logged and made an internal error. */
   private known(err: unknown): AppError {
     if (err instanceof AppError) return err;
@@ -122,15 +136,12 @@ export class SessionProxy {
 
   /** Rewrites the request for the app: its path, its token in place of the user's credentials. */
   private prepare(req: IncomingMessage, { route, appPath }: Target): void {
+    this.targets.set(req, route.target);
     if (route.stripPrefix) req.url = appPath;
     req.headers.authorization = `token ${route.token}`;
     const cookie = withoutLoginCookie(req.headers.cookie);
     if (cookie) req.headers.cookie = cookie;
     else delete req.headers.cookie;
-  }
-
-  close(): void {
-    this.proxy.close();
   }
 }
 
@@ -145,6 +156,7 @@ const BAD_GATEWAY_PAGE = `<!doctype html><html lang="en"><head><meta charset="ut
 seconds; if this persists, stop the session from the <a href="/">start page</a> and launch it again.</p></body></html>`;
 
 function badGateway(res: ServerResponse): void {
+  if (res.writableEnded) return;
   if (res.headersSent) return void res.destroy();
   res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
   res.end(BAD_GATEWAY_PAGE);

@@ -1,0 +1,115 @@
+// The gateway and the session-manager as built, with the test's real Redis, database and Podman: what the e2e
+// specs drive through the gateway only. Each spec gets its own ports and database.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { BUILTIN_SESSION_TYPES } from '@visp/config';
+import type { SessionStreamMessage, SessionView } from '@visp/contracts';
+import { readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
+import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import { launch, TEST_SECRETS, type Launched } from './launch';
+
+// `echo` shows, from inside its container, the request the app received (busybox httpd's CGI environment).
+// Headers end in CRLF: Node's HTTP parser (rightly) refuses bare LF. In the home volume: /tmp is noexec.
+const ECHO_SCRIPT = String.raw`#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nenv\n`;
+const ECHO_COMMAND = ['sh', '-c', String.raw`mkdir -p www/cgi-bin && printf '${ECHO_SCRIPT}' > www/cgi-bin/env && chmod +x www/cgi-bin/env && exec httpd -f -p 8080 -h www`];
+
+const SESSION_TYPES = {
+  jupyter: BUILTIN_SESSION_TYPES.jupyter,
+  echo: {
+    image: 'localhost/visp-testbox:1',
+    port: 8080,
+    command: ECHO_COMMAND,
+    readinessPath: '/cgi-bin/env',
+    baseUrlAware: false,
+    tmpfsMiB: 16,
+    limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 128, cpus: 1, pids: 128 } },
+  },
+};
+
+export type Auth = Record<string, string>;
+
+export interface GatewayStack {
+  /** `http://127.0.0.1:<gateway port>` */
+  url: string;
+  /** The Origin header of the gateway's own page. */
+  origin: Auth;
+  /** Another gateway on the same session-manager, with settings of its own. */
+  startGateway(port: number, env?: Record<string, string>): Promise<void>;
+  /** Signs in with the dev key; returns the cookie header to send. */
+  signIn(username: string): Promise<Auth>;
+  api(path: string, auth: Auth, init?: { method?: string; body?: unknown; headers?: Auth }): Promise<Response>;
+  /** Creates a session through the public API and follows its progress stream until it is ready. */
+  launchSession(auth: Auth, type: string): Promise<{ session: SessionView; stream: SessionStreamMessage[] }>;
+}
+
+/** Registers the stack's beforeAll and afterAll; the gateway gets `gatewayEnv` on top of the defaults. */
+export function useGatewayStack(ports: { sessionManager: number; gateway: number }, db: string, gatewayEnv: Record<string, string> = {}): GatewayStack {
+  const running: Launched[] = [];
+  const instance = testInstanceId();
+  const url = `http://127.0.0.1:${ports.gateway}`;
+  const origin = { origin: url };
+  const common = () => ({ ...TEST_SECRETS, REDIS_URL: testRedisUrl(), MONGO_URI: testMongoUri(db), SESSION_MANAGER_URL: `http://127.0.0.1:${ports.sessionManager}` });
+  const ready = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
+
+  async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
+    running.push(launch('gateway', { ...common(), PORT: String(port), ...env }));
+    await waitFor(`gateway on ${port}`, ready(port), 20_000);
+  }
+
+  beforeAll(async () => {
+    const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
+    writeFileSync(typesFile, JSON.stringify(SESSION_TYPES));
+    running.push(launch('session-manager', { ...common(), PORT: String(ports.sessionManager), INSTANCE_ID: instance, CONTAINER_HOST: testPodmanHost(), SESSION_TYPES_FILE: typesFile }));
+    await waitFor('session-manager', ready(ports.sessionManager), 20_000);
+    await startGateway(ports.gateway, gatewayEnv);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const run of running) run.child.kill('SIGTERM');
+    await Promise.all(running.map((r) => r.exited));
+    // Home volumes outlive sessions by design; this test's go with it.
+    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+    const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
+    for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
+  });
+
+  const api: GatewayStack['api'] = (apiPath, auth, init = {}) =>
+    fetch(`${url}${apiPath}`, {
+      method: init.method ?? 'GET',
+      headers: { ...origin, ...auth, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+
+  return {
+    url,
+    origin,
+    startGateway,
+    api,
+    async signIn(username) {
+      const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...origin }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
+      expect(res.status).toBe(200);
+      const cookie = res.headers.get('set-cookie') ?? '';
+      expect(cookie).toMatch(/^visp_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+      return { cookie: cookie.split(';')[0] ?? '' };
+    },
+    async launchSession(auth, type) {
+      const res = await api('/api/v1/sessions', auth, { method: 'POST', body: { type } });
+      expect(res.status).toBe(202);
+      const session = (await res.json()) as SessionView;
+      const stream = await readSse<SessionStreamMessage>(`${url}/api/v1/sessions/${session.sid}/events`, auth, (m) => m.kind === 'state' && ['ready', 'failed'].includes(m.state));
+      expect(stream.at(-1)).toMatchObject({ kind: 'state', state: 'ready' });
+      return { session, stream };
+    },
+  };
+}
+
+/** The status a WebSocket upgrade is answered with: 101 when it opens. */
+export const upgradeStatus = (wsUrl: string, headers: Auth) =>
+  new Promise<number>((resolve) => {
+    const ws = new WebSocket(wsUrl, { headers });
+    ws.once('open', () => (ws.close(), resolve(101)));
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('error', () => resolve(0));
+  });
