@@ -1,6 +1,6 @@
 // Bundles each service and the dev tool into one file under dist/ (our code only; packages stay in node_modules).
 // The same bundles run locally and in the service images.
-import { readdirSync, existsSync } from 'node:fs';
+import { copyFileSync, readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -24,3 +24,19 @@ await build({
   tsconfig: 'tsconfig.base.json',
   logLevel: 'warning',
 });
+
+// The gateway's start page: its script for browsers, and the static files beside it.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['apps/gateway/web/app.ts'],
+  outfile: 'dist/apps/gateway/web/app.js',
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  sourcemap: 'linked',
+  tsconfig: 'apps/gateway/web/tsconfig.json',
+  logLevel: 'warning',
+});
+for (const file of ['index.html', 'app.css']) copyFileSync(path.join(root, 'apps/gateway/web', file), path.join(root, 'dist/apps/gateway/web', file));

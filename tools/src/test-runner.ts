@@ -38,6 +38,7 @@ export async function runTests(options: TestOptions): Promise<number> {
       ['project graph', 'node_modules/.bin/nx', ['show', 'projects']],
       ['lint', 'node_modules/.bin/eslint', ['.']],
       ['typecheck', 'node_modules/.bin/tsc', ['-p', 'tsconfig.json']],
+      ['typecheck (web page)', 'node_modules/.bin/tsc', ['-p', 'apps/gateway/web/tsconfig.json']],
     ] as const) {
       log(name);
       await run(command, [...args], { cwd: ROOT }).catch(() => {

@@ -9,8 +9,10 @@ import { Authenticator, peerIsTrusted, trustedProxies } from './auth/principal';
 import { ActivityRecorder } from './proxy/activity';
 import { RouteCache } from './proxy/route-cache';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
+import { openApiDocument } from './openapi';
 import { SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
+import { webPageRoutes } from './web-page';
 import { WebclientHub, type WebclientSettings } from './webclient/webclient-hub';
 
 export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings, WebclientSettings {
@@ -77,6 +79,11 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       else proxy.upgrade(req, socket, head);
     },
     routes: (app) => {
+      webPageRoutes(app, logger);
+      const openApi = openApiDocument();
+      app.get('/api/v1/openapi.json', (_req, res) => {
+        res.json(openApi);
+      });
       authRoutes(app, { auth, store, redis, trusted, settings });
       sessionRoutes(app, { auth, manager, allowedOrigins: settings.ALLOWED_ORIGINS });
     },

@@ -69,6 +69,11 @@ export function createService(options: ServiceOptions): Service {
 
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // Every answer is what its content-type says, never sniffed into something executable.
+  app.use((_req, res, next) => {
+    res.setHeader('x-content-type-options', 'nosniff');
+    next();
+  });
   app.use(requestContext(logger));
   app.use(httpMetrics(metrics));
   app.use(express.json({ limit: options.bodyLimit ?? '100kb' }));

@@ -20,6 +20,7 @@ export interface AuthRouteSettings {
   SHIB_MAIL_HEADER: string;
   SHIB_NAME_HEADER: string;
   SHIB_AFFILIATION_HEADER: string;
+  SSO_LOGIN_URL: string;
 }
 
 const header = (req: IncomingMessage, name: string) => {
@@ -50,6 +51,11 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
     res.setHeader('set-cookie', loginCookie(cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted) }));
     return account;
   };
+
+  /** How the page offers sign-in. */
+  app.get('/auth/config', (_req, res) => {
+    res.json({ mode: settings.AUTH_MODE, ...(settings.AUTH_MODE === 'shibboleth' ? { ssoUrl: settings.SSO_LOGIN_URL } : {}) });
+  });
 
   app.post('/auth/login', async (req, res) => {
     if (settings.AUTH_MODE !== 'dev-key' || !settings.TEST_USER_LOGIN_KEY) throw new NotFoundError('dev-key sign-in (this gateway uses SSO)');

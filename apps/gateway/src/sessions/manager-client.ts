@@ -1,4 +1,12 @@
-import { ErrorBodySchema, type Owner, type PublicCreateSessionRequest, type SessionState, type SessionView } from '@visp/contracts';
+import {
+  ErrorBodySchema,
+  type CapacityView,
+  type Owner,
+  type PublicCreateSessionRequest,
+  type SessionState,
+  type SessionTypesView,
+  type SessionView,
+} from '@visp/contracts';
 import { AppError, propagationHeaders } from '@visp/service-kit';
 
 /** The session-manager's internal API, on behalf of one owner or (for admins) of the system. */
@@ -22,6 +30,14 @@ export class SessionManagerClient {
 
   stop(sid: string, owner?: Owner): Promise<SessionView> {
     return this.json('DELETE', `/api/v1/sessions/${encodeURIComponent(sid)}${query({ owner })}`);
+  }
+
+  capacity(): Promise<CapacityView> {
+    return this.json('GET', '/api/v1/capacity');
+  }
+
+  sessionTypes(): Promise<SessionTypesView> {
+    return this.json('GET', '/api/v1/session-types');
   }
 
   /** The SSE stream of one session, to pass on as it is; an error answer becomes an AppError. */

@@ -15,6 +15,10 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
   const { manager } = deps;
   const user = requireUser(deps.auth, deps.allowedOrigins);
 
+  app.get('/api/v1/session-types', user, async (_req, res) => {
+    res.json(await manager.sessionTypes());
+  });
+
   app.get('/api/v1/sessions', user, async (req, res) => {
     const { state } = parseOrThrow(StateQuerySchema, req.query, 'query');
     res.json({ sessions: await manager.list({ owner: principalOf(res).username, state }) });
@@ -47,6 +51,10 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
   app.get('/api/v1/admin/sessions', user, requireAdmin, async (req, res) => {
     const { state } = parseOrThrow(StateQuerySchema, req.query, 'query');
     res.json({ sessions: await manager.list({ state }) });
+  });
+
+  app.get('/api/v1/admin/capacity', user, requireAdmin, async (_req, res) => {
+    res.json(await manager.capacity());
   });
 
   app.delete('/api/v1/admin/sessions/:sid', user, requireAdmin, async (req, res) => {

@@ -32,6 +32,14 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
     res.status(202).json(await service.create(body));
   });
 
+  app.get('/api/v1/capacity', (_req, res) => {
+    res.json(service.capacity());
+  });
+
+  app.get('/api/v1/session-types', (_req, res) => {
+    res.json(service.sessionTypes());
+  });
+
   app.get('/api/v1/sessions', async (req, res) => {
     const query = parseOrThrow(ListSessionsQuerySchema, req.query, 'query');
     res.json({ sessions: await service.list(query) });

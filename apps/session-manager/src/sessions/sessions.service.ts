@@ -1,10 +1,12 @@
 import {
   sessionPath,
+  type CapacityView,
   type CreateSessionRequest,
   type Owner,
   type ProgressStep,
   type SessionLimits,
   type SessionState,
+  type SessionTypesView,
   type SessionView,
 } from '@visp/contracts';
 import { withinLimits, type Logger, type SessionTypes } from '@visp/config';
@@ -90,6 +92,14 @@ export class SessionService {
     const record = owner ? await this.deps.sessions.get(owner, sid) : await this.deps.sessions.getAnyOwner(sid);
     if (!record) throw new NotFoundError(`session ${sid}`);
     return toView(record);
+  }
+
+  capacity(): CapacityView {
+    return { ...this.deps.gate.load, maxPerUser: this.options.maxPerUser };
+  }
+
+  sessionTypes(): SessionTypesView {
+    return { types: Object.entries(this.deps.types).map(([name, type]) => ({ name, limits: type.limits })) };
   }
 
   async list(filter: { owner?: Owner; state?: SessionState }): Promise<SessionView[]> {

@@ -4,6 +4,10 @@ import { OwnerSchema } from './sessions';
 /** POST /auth/login (dev-key mode). */
 export const DevLoginRequestSchema = z.object({ username: OwnerSchema, key: z.string().min(1).max(512) }).strict();
 
+/** GET /auth/config: how the page offers sign-in. */
+export const AuthConfigSchema = z.object({ mode: z.enum(['dev-key', 'shibboleth']), ssoUrl: z.string().optional() });
+export type AuthConfig = z.infer<typeof AuthConfigSchema>;
+
 export const MeSchema = z.object({
   username: OwnerSchema,
   admin: z.boolean(),

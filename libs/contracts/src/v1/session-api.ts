@@ -63,3 +63,21 @@ export const sessionPath = (sid: string) => `/s/${sid}/`;
 /** The public API's create: the owner is whoever is signed in. */
 export const PublicCreateSessionRequestSchema = CreateSessionRequestSchema.omit({ owner: true });
 export type PublicCreateSessionRequest = z.infer<typeof PublicCreateSessionRequestSchema>;
+
+/** GET /api/v1/capacity (session-manager) and /api/v1/admin/capacity (gateway): how full the host is. */
+export const CapacityViewSchema = z.object({
+  /** Sessions that may start or run at once. */
+  capacity: z.number().int(),
+  /** Sessions holding a slot (starting, running or stopping). */
+  holding: z.number().int(),
+  /** Requests waiting in line for a slot. */
+  waiting: z.number().int(),
+  maxPerUser: z.number().int(),
+});
+export type CapacityView = z.infer<typeof CapacityViewSchema>;
+
+/** GET /api/v1/session-types: what can be launched, with the limits a request may ask for. */
+export const SessionTypesViewSchema = z.object({
+  types: z.array(z.object({ name: SessionTypeNameSchema, limits: z.object({ default: SessionLimitsSchema, max: SessionLimitsSchema }) })),
+});
+export type SessionTypesView = z.infer<typeof SessionTypesViewSchema>;

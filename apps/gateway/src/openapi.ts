@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import {
+  ApiTokenViewSchema,
+  AuthConfigSchema,
+  CapacityViewSchema,
+  CreateTokenRequestSchema,
+  DevLoginRequestSchema,
+  ErrorBodySchema,
+  MeSchema,
+  PublicCreateSessionRequestSchema,
+  SessionStateSchema,
+  SessionTypesViewSchema,
+  SessionViewSchema,
+} from '@visp/contracts';
+
+type Method = 'get' | 'post' | 'delete';
+type Access = 'public' | 'user' | 'admin';
+
+interface Operation {
+  method: Method;
+  path: string;
+  summary: string;
+  access: Access;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  /** Status and schema of the success answer; no schema: no body (204) or not JSON (see `produces`). */
+  ok: [number, z.ZodType?];
+  produces?: 'text/event-stream';
+}
+
+const SessionsSchema = z.object({ sessions: z.array(SessionViewSchema) });
+const StateQuery = z.object({ state: SessionStateSchema.optional() });
+const CreatedTokenSchema = ApiTokenViewSchema.extend({ token: z.string().describe('Shown once; send as Authorization: Bearer …') });
+
+/** Every public route of the gateway, with the contracts' schemas: the source of the OpenAPI document. */
+export const OPERATIONS: readonly Operation[] = [
+  { method: 'get', path: '/auth/config', summary: 'How this gateway signs people in', access: 'public', ok: [200, AuthConfigSchema] },
+  { method: 'get', path: '/auth/sso', summary: "Sign in from the SSO front proxy's identity headers (trusted proxies only); redirects to /", access: 'public', ok: [303] },
+  { method: 'post', path: '/auth/login', summary: 'Sign in with the development key (AUTH_MODE=dev-key)', access: 'public', body: DevLoginRequestSchema, ok: [200, MeSchema.pick({ username: true, admin: true })] },
+  { method: 'post', path: '/auth/logout', summary: 'Sign out: the login is revoked server-side', access: 'public', ok: [204] },
+  { method: 'get', path: '/api/v1/me', summary: 'Who is signed in', access: 'user', ok: [200, MeSchema] },
+  { method: 'post', path: '/api/v1/tokens', summary: 'Create an API token (shown once)', access: 'user', body: CreateTokenRequestSchema, ok: [201, CreatedTokenSchema] },
+  { method: 'get', path: '/api/v1/tokens', summary: "The user's API tokens", access: 'user', ok: [200, z.object({ tokens: z.array(ApiTokenViewSchema) })] },
+  { method: 'delete', path: '/api/v1/tokens/{id}', summary: 'Revoke an API token', access: 'user', ok: [204] },
+  { method: 'get', path: '/api/v1/session-types', summary: 'What can be launched', access: 'user', ok: [200, SessionTypesViewSchema] },
+  { method: 'get', path: '/api/v1/sessions', summary: "The user's sessions", access: 'user', query: StateQuery, ok: [200, SessionsSchema] },
+  { method: 'post', path: '/api/v1/sessions', summary: 'Launch a session; follow it with …/events', access: 'user', body: PublicCreateSessionRequestSchema, ok: [202, SessionViewSchema] },
+  { method: 'get', path: '/api/v1/sessions/{sid}', summary: 'One session', access: 'user', ok: [200, SessionViewSchema] },
+  { method: 'delete', path: '/api/v1/sessions/{sid}', summary: 'Stop a session', access: 'user', ok: [200, SessionViewSchema] },
+  { method: 'get', path: '/api/v1/sessions/{sid}/events', summary: 'Progress and state as server-sent events', access: 'user', ok: [200], produces: 'text/event-stream' },
+  { method: 'get', path: '/api/v1/admin/sessions', summary: "Everyone's sessions", access: 'admin', query: StateQuery, ok: [200, SessionsSchema] },
+  { method: 'get', path: '/api/v1/admin/capacity', summary: 'How full the host is', access: 'admin', ok: [200, CapacityViewSchema] },
+  { method: 'delete', path: '/api/v1/admin/sessions/{sid}', summary: "Stop anyone's session", access: 'admin', ok: [200, SessionViewSchema] },
+];
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
+const json = (schema: z.ZodType, io: 'input' | 'output') => ({ 'application/json': { schema: jsonSchema(schema, io) } });
+const errorResponse = (description: string) => ({ description, content: json(ErrorBodySchema, 'output') });
+
+function parametersOf(op: Operation) {
+  const inPath = [...op.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const inQuery = Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema: jsonSchema(schema as z.ZodType, 'input') }));
+  return [...inPath, ...inQuery];
+}
+
+function operationObject(op: Operation) {
+  const [status, schema] = op.ok;
+  const success = schema ? { description: 'OK', content: json(schema, 'output') } : op.produces ? { description: 'OK', content: { [op.produces]: {} } } : { description: 'No content' };
+  return {
+    summary: op.summary,
+    ...(op.access === 'public' ? { security: [] } : {}),
+    parameters: parametersOf(op),
+    ...(op.body ? { requestBody: { required: true, content: json(op.body, 'input') } } : {}),
+    responses: {
+      [status]: success,
+      ...(op.body || op.query ? { 400: errorResponse('Malformed or invalid input'), 415: errorResponse('The body is not JSON') } : {}),
+      ...(op.access === 'public' ? {} : { 401: errorResponse('Not signed in'), 403: errorResponse(op.access === 'admin' ? 'Not an administrator, or a cross-origin request' : 'A cross-origin request') }),
+      ...(op.path.includes('{') ? { 404: errorResponse('No such thing, or not yours') } : {}),
+    },
+  };
+}
+
+/** The OpenAPI 3.1 document of the public API, generated from the schemas in libs/contracts. */
+export function openApiDocument(): object {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
+  return {
+    openapi: '3.1.0',
+    info: { title: 'VISP Session Host', version: '1', description: 'Interactive Jupyter and RStudio sessions. The session proxy is /s/{sid}/…; the webclient WebSocket is /api/v1/ws.' },
+    components: {
+      securitySchemes: {
+        cookie: { type: 'apiKey', in: 'cookie', name: 'visp_login' },
+        token: { type: 'http', scheme: 'bearer', description: 'An API token from POST /api/v1/tokens' },
+      },
+    },
+    security: [{ cookie: [] }, { token: [] }],
+    paths,
+  };
+}

@@ -1,0 +1,71 @@
+// The start page in a real headless Chromium (Debian's, driven by playwright-core): sign in with the dev key,
+// launch Jupyter, watch the progress bar reach ready, open the session through the proxy, see the admin view.
+// Screenshots go to .visp/artifacts/ for people to look at.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { TEST_SECRETS } from './launch';
+import { useGatewayStack } from './gateway-stack';
+
+const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts');
+const stack = useGatewayStack({ sessionManager: 18320, gateway: 18380 }, 'browser', { ADMIN_USERS: 'ada' });
+
+// The flags this machine needs: no sandbox as root, and no background traffic to a network that is closed.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let browser: Browser;
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Script errors and console errors (every Content-Security-Policy violation is one); failed loads are kept apart. */
+function problems(page: Page): { errors: string[]; failedLoads: string[] } {
+  const found = { errors: [] as string[], failedLoads: [] as string[] };
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) found.errors.push(message.text());
+  });
+  page.on('pageerror', (err) => found.errors.push(err.message));
+  page.on('response', (res) => {
+    if (res.status() >= 400) found.failedLoads.push(`${res.status()} ${new URL(res.url()).pathname}`);
+  });
+  return found;
+}
+
+it('signs in, launches Jupyter with a progress bar that reaches ready, opens it through the proxy, and stops it', async () => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const page = await context.newPage();
+  const { errors, failedLoads } = problems(page);
+  await page.goto(stack.url);
+
+  await page.getByLabel('User name').fill('ada');
+  await page.getByLabel('Login key').fill(TEST_SECRETS.TEST_USER_LOGIN_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#username', { hasText: 'ada' }).waitFor();
+
+  // Administrators see the capacity and everyone's sessions.
+  await page.getByRole('heading', { name: 'All sessions' }).waitFor();
+  await page.getByText(/slots in use/).waitFor();
+
+  await page.getByRole('button', { name: 'Launch jupyter' }).click();
+  const bar = page.locator('#progress-bar');
+  await page.getByText('jupyter is ready').waitFor({ timeout: 90_000 });
+  expect(await bar.evaluate((el) => [(el as unknown as { value: number }).value, (el as unknown as { max: number }).max])).toEqual([5, 5]);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'browser-ready.png'), fullPage: true });
+
+  const [sessionPage] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]);
+  await sessionPage.waitForLoadState('load');
+  expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
+  expect(await sessionPage.title()).toMatch(/Jupyter|Home/);
+  await sessionPage.screenshot({ path: path.join(ARTIFACTS, 'browser-session.png') });
+  await sessionPage.close();
+
+  await page.getByRole('button', { name: 'Stop jupyter session', exact: true }).click();
+  await page.getByText('No sessions yet.').waitFor({ timeout: 30_000 });
+  expect(errors).toEqual([]);
+  expect(failedLoads).toEqual(['401 /api/v1/me']); // the page asking whether anyone is signed in
+  await context.close();
+}, 150_000);
