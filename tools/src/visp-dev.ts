@@ -1,5 +1,7 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
+import { benchProxy } from '../bench/proxy';
 import { benchSpawn } from '../bench/spawn';
+import { startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
 import { runTests } from './test-runner';
 import { startStack } from './stack';
@@ -12,7 +14,10 @@ const USAGE = `usage: visp-dev <command>
                         --only runs one Jest project (e.g. bus or bus:int) without the static checks;
                         arguments after -- go to Jest as they are (e.g. -t 'culls')
   bench spawn [--runs N] [--burst N]
-                        session start time through the platform against bare Podman (tools/bench/spawn.ts)`;
+                        session start time through the platform against bare Podman (tools/bench/spawn.ts)
+  bench proxy [--seconds N] [--rounds N] [--workers N]
+                        the session proxy against a direct connection and configurable-http-proxy
+                        (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -24,9 +29,22 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'bench': {
       const number = (flag: string, fallback: number) => (rest.includes(flag) ? Number(rest[rest.indexOf(flag) + 1]) : fallback);
-      const [runs, burst] = [number('--runs', 7), number('--burst', 10)];
-      if (rest[0] !== 'spawn' || !(runs >= 1) || !(burst >= 1)) break;
-      return benchSpawn({ runs, burst });
+      if (rest[0] === 'spawn') {
+        const [runs, burst] = [number('--runs', 7), number('--burst', 10)];
+        if (!(runs >= 1) || !(burst >= 1)) break;
+        return benchSpawn({ runs, burst });
+      }
+      if (rest[0] === 'proxy') {
+        const [seconds, rounds, workers] = [number('--seconds', 3), number('--rounds', 3), number('--workers', 0)];
+        if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0)) break;
+        return benchProxy({ seconds, rounds, workers });
+      }
+      // Internal: the upstream of the proxy bench, in a process of its own.
+      if (rest[0] === 'upstream') {
+        startUpstream(number('--port', 0));
+        return new Promise<number>(() => undefined);
+      }
+      break;
     }
     case 'test': {
       const separator = rest.includes('--') ? rest.indexOf('--') : rest.length;

@@ -50,6 +50,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const trusted = trustedProxies(settings.TRUSTED_PROXY_CIDRS);
   const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER].map((h) => h.toLowerCase());
   const auth = new Authenticator(redis, store, settings);
+  await auth.start();
   const manager = new SessionManagerClient(settings.SESSION_MANAGER_URL, settings.SERVICE_TOKEN);
   const routes = new RouteCache(new RedisRouteTable(redis));
   await routes.start();
@@ -87,7 +88,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       authRoutes(app, { auth, store, redis, trusted, settings });
       sessionRoutes(app, { auth, manager, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [() => webclient.close(), () => events.close(), () => routes.stop(), ...(deps.closeAfter ?? [])],
+    onClose: [async () => proxy.close(), () => webclient.close(), () => events.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });
   return { service };
 }

@@ -1,6 +1,7 @@
+import cluster from 'node:cluster';
 import { closeRedis, createRedis } from '@visp/bus';
 import { ConfigError, exitOnConfigError, gatewayConfig, loadConfigOrExit, loggerFor } from '@visp/config';
-import { bootstrap, runService } from '@visp/service-kit';
+import { bootstrap, runService, superviseWorkers, workerCount } from '@visp/service-kit';
 import { openStore } from '@visp/store';
 import { buildGateway } from './app';
 
@@ -14,6 +15,8 @@ bootstrap('gateway', async () => {
     }
   });
   const logger = loggerFor(config);
+  const workers = workerCount(config.GATEWAY_WORKERS);
+  if (workers > 1 && cluster.isPrimary) return superviseWorkers(workers, logger, config.SHUTDOWN_TIMEOUT_MS);
   const redis = createRedis(config.REDIS_URL, { name: config.component, logger });
   const store = await openStore(config.MONGO_URI, { logger });
   const { service } = await buildGateway(config, { store, redis, logger, closeAfter: [() => store.close(), () => closeRedis(redis)] });

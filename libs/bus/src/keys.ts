@@ -21,6 +21,8 @@ export const channels = {
   events: 'visp:chan:events',
   /** RouteChange JSON: tells every gateway to drop its cached route. */
   routes: 'visp:chan:routes',
+  /** A login id that was signed out: every gateway drops it from its cache. */
+  logouts: 'visp:chan:logouts',
 } as const;
 
 export const BULL_PREFIX = 'visp:bull';

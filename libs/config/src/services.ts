@@ -52,6 +52,8 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   WEBCLIENT_HEARTBEAT_INTERVAL: int({ min: 1, max: 3600, default: 30 }),
   /** Messages per second a webclient socket may send on average (twice that in a burst). */
   WEBCLIENT_RATE_LIMIT: int({ min: 1, max: 10_000, default: 20 }),
+  /** Processes serving the gateway's port (it is stateless); 0: one per core. */
+  GATEWAY_WORKERS: int({ min: 0, max: 64, default: 1 }),
 });
 
 export const sessionManagerConfig = defineServiceConfig('session-manager', {

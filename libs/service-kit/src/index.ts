@@ -4,3 +4,4 @@ export { errorHandler, notFoundHandler, requestContext, requireServiceToken } fr
 export { createMetricsRegistry } from './metrics';
 export { currentRequestId, propagationHeaders, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context';
 export { bootstrap, createService, runService, serviceBasics, type Service, type ServiceOptions } from './service';
+export { superviseWorkers, workerCount } from './workers';

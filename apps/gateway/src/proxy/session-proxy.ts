@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError } from '@visp/service-kit';
@@ -10,6 +9,7 @@ import { originAllowed } from '../auth/origin';
 import { refuseUpgrade } from '../upgrade';
 import type { Authenticator, Principal } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
+import { Forwarder, forwardedHeaders, type Upstream } from './forward';
 import type { RouteCache } from './route-cache';
 
 export interface SessionProxySettings {
@@ -52,27 +52,14 @@ interface Target {
  * bodies stream untouched both ways. Unknown, foreign and malformed sessions are all a 404 at once.
  */
 export class SessionProxy {
-  /** Where each admitted request goes, decided before the proxy sees it (auth is async; the router then is not). */
-  private readonly targets = new WeakMap<IncomingMessage, string>();
-  private readonly proxy: RequestHandler;
+  private readonly forwarder = new Forwarder(UPSTREAM_TIMEOUT_MS);
+  /** Each route's target parsed once (routes are immutable; a changed route is a new object). */
+  private readonly endpoints = new WeakMap<Route, { host: string; port: number }>();
 
   constructor(
     private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; logger: Logger },
     private readonly settings: SessionProxySettings,
-  ) {
-    this.proxy = createProxyMiddleware({
-      router: (req) => {
-        const target = this.targets.get(req);
-        if (!target) throw new Error('session request reached the proxy without a target');
-        return target;
-      },
-      xfwd: true,
-      proxyTimeout: UPSTREAM_TIMEOUT_MS,
-      // The default plugins log to the console and answer errors in their own words; ours log with pino.
-      ejectPlugins: true,
-      plugins: [(server) => server.on('error', (err, req, res) => this.unreachable(err, req, res))],
-    });
-  }
+  ) {}
 
   /** For createService's `intercept`: takes `/s/…` requests, leaves the rest to express. */
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -80,9 +67,7 @@ export class SessionProxy {
     this.resolve(req, {}).then(
       (target) => {
         if (countsAsActivity(req.method ?? 'GET', target.appPath)) this.deps.activity.touch(target.route.sid);
-        this.prepare(req, target);
-        // Errors come as the 'error' event, or (router failures) only through next: both end in unreachable().
-        void this.proxy(req, res, (err?: unknown) => err && this.unreachable(err, req, res));
+        this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
       },
       (err: unknown) => refuse(res, this.known(err)),
     );
@@ -93,14 +78,13 @@ export class SessionProxy {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.resolve(req, { upgrade: true }).then(
       (target) => {
-        this.prepare(req, target);
         const sid = target.route.sid;
         // What the user sends counts as use; what the app sends (output, pings) does not.
         socket.on('data', () => this.deps.activity.touch(sid));
         // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
         if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
         this.deps.activity.touch(sid);
-        this.proxy.upgrade(req, socket as Socket, head);
+        this.forwarder.ws(req, socket as Socket, head, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
       },
       (err: unknown) => refuseUpgrade(socket, this.known(err).status),
     );
@@ -121,10 +105,10 @@ export class SessionProxy {
     return { route, principal, appPath: `${rawPath}${query}` };
   }
 
-  private unreachable(err: unknown, req: IncomingMessage | undefined, res: ServerResponse | Socket | undefined): void {
-    this.deps.logger.info({ err: err instanceof Error ? err.message : String(err), url: req?.url }, 'session app unreachable');
-    if (res && 'writeHead' in res) badGateway(res);
-    else res?.destroy();
+  private unreachable(err: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
+    this.deps.logger.info({ err: err.message, url: req.url }, 'session app unreachable');
+    if ('writeHead' in res) badGateway(res);
+    else res.destroy();
   }
 
   /** A refusal as it is, or any other failure (Redis or the database down) logged and made an internal error. */
@@ -134,14 +118,24 @@ export class SessionProxy {
     return new AppError('internal', 'internal error');
   }
 
-  /** Rewrites the request for the app: its path, its token in place of the user's credentials. */
-  private prepare(req: IncomingMessage, { route, appPath }: Target): void {
-    this.targets.set(req, route.target);
-    if (route.stripPrefix) req.url = appPath;
-    req.headers.authorization = `token ${route.token}`;
+  /** The request as the app gets it: its path, its token in place of the user's credentials. */
+  private upstream(req: IncomingMessage, { route, appPath }: Target): Upstream {
+    let endpoint = this.endpoints.get(route);
+    if (!endpoint) {
+      const url = new URL(route.target);
+      endpoint = { host: url.hostname, port: Number(url.port || 80) };
+      this.endpoints.set(route, endpoint);
+    }
+    const headers = forwardedHeaders(req);
+    headers.authorization = `token ${route.token}`;
     const cookie = withoutLoginCookie(req.headers.cookie);
-    if (cookie) req.headers.cookie = cookie;
-    else delete req.headers.cookie;
+    if (cookie) headers.cookie = cookie;
+    else delete headers.cookie;
+    return { ...endpoint, path: route.stripPrefix ? appPath : (req.url ?? '/'), headers };
+  }
+
+  close(): void {
+    this.forwarder.close();
   }
 }
 

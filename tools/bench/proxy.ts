@@ -1,0 +1,256 @@
+// tools/bench/proxy: what the gateway's session proxy costs, against the same upstream reached
+//   direct:   straight to the upstream (the floor),
+//   gateway:  through /s/<sid>/ of the real gateway bundle, signed in with its cookie (auth, owner check, token
+//             injection, cookie stripping, activity recording: all on),
+//   chp:      through configurable-http-proxy (npm), which does none of that.
+// For small HTTP answers and WebSocket echo round trips, at 1, 10 and 100 connections: requests/s,
+// p50 and p99 latency, and the ratios the issue sets targets for. The upstream runs in its own process.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import WebSocket from 'ws';
+import { createRedis, closeRedis, RedisRouteTable } from '@visp/bus';
+import { startInfra } from '../src/infra';
+import { ROOT, STATE_DIR } from '../src/paths';
+import { freePort, spawnLogged, waitUntil, type Child } from '../src/processes';
+
+export interface ProxyBenchOptions {
+  /** Seconds each measurement runs. */
+  seconds: number;
+  /** Measurements of each, alternating; the median counts. */
+  rounds: number;
+  /** Gateway worker processes (GATEWAY_WORKERS). */
+  workers: number;
+}
+
+type Target = 'direct' | 'gateway' | 'chp';
+interface Measurement {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU time the proxy (every process of it) spent per request: what decides throughput on a busy host. */
+  cpuUs?: number;
+}
+
+const CLOCK_TICKS = 100;
+
+/** CPU seconds used so far by `pid` and its child processes (the gateway's workers), from /proc. */
+function cpuSeconds(pid: number): number {
+  const ticks = (stat: string) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime
+  };
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (Number(entry) === pid || ppid === pid) total += ticks(stat);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total / CLOCK_TICKS;
+}
+
+const CONNECTIONS = [1, 10, 100] as const;
+const SID = 'benchbenchaa';
+const OWNER = 'bench';
+const LOGIN_KEY = randomBytes(18).toString('base64url');
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+const alive = (url: string) => async () => (await fetch(url).catch(() => undefined)) !== undefined;
+
+/** Requests/s and latency percentiles from every round trip's time. */
+function summarize(latencies: number[], seconds: number): Measurement {
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+/**
+ * `connections` keep-alive connections, each sending a GET and reading the whole answer before the next, for
+ * `seconds`. Raw sockets: as light as autocannon, but timing each request to the microsecond.
+ */
+async function httpLoad(url: string, connections: number, seconds: number, headers: Record<string, string>): Promise<Measurement> {
+  const target = new URL(url);
+  const request = Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`, 'latin1');
+  const latencies: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  const connection = () =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect(Number(target.port), target.hostname);
+      socket.setNoDelay(true);
+      let pending: Buffer = Buffer.alloc(0);
+      let sentAt = 0;
+      const send = () => {
+        sentAt = performance.now();
+        socket.write(request);
+      };
+      socket.on('connect', send);
+      socket.on('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+        const headEnd = pending.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const head = pending.subarray(0, headEnd).toString('latin1');
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+        if (!head.startsWith('HTTP/1.1 200') || length === undefined) return reject(new Error(`${url}: unexpected answer ${head.split('\r\n', 1)[0]}`));
+        const end = headEnd + 4 + Number(length);
+        if (pending.length < end) return;
+        pending = pending.subarray(end);
+        const now = performance.now();
+        latencies.push(now - sentAt);
+        if (now < until) return send();
+        socket.end();
+        resolve();
+      });
+    });
+  await Promise.all(Array.from({ length: connections }, connection));
+  return summarize(latencies, seconds);
+}
+
+/** `connections` sockets, each sending a message and waiting for its echo, again and again. */
+async function wsEcho(url: string, connections: number, seconds: number, headers: Record<string, string>): Promise<Measurement> {
+  const sockets = await Promise.all(
+    Array.from({ length: connections }, () => {
+      const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+      return new Promise<WebSocket>((resolve, reject) => {
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    }),
+  );
+  const latencies: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  const payload = Buffer.from('{"msg":"ping"}');
+  await Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          let sentAt = 0;
+          const send = () => {
+            sentAt = performance.now();
+            ws.send(payload);
+          };
+          ws.on('message', () => {
+            const now = performance.now();
+            latencies.push(now - sentAt);
+            if (now < until) send();
+            else resolve();
+          });
+          send();
+        }),
+    ),
+  );
+  for (const ws of sockets) ws.terminate();
+  return summarize(latencies, seconds);
+}
+
+/** The round with the median throughput. */
+function medianRound(rounds: Measurement[]): Measurement {
+  const sorted = [...rounds].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)] as Measurement;
+}
+
+const fmt = (m: Measurement) =>
+  `${Math.round(m.rps).toString().padStart(6)}/s  p50 ${m.p50.toFixed(2).padStart(6)} ms  p99 ${m.p99.toFixed(2).padStart(6)} ms${m.cpuUs === undefined ? '' : `  cpu ${m.cpuUs.toFixed(0).padStart(4)} µs`}`;
+
+function printTable(kind: string, rows: Map<number, Record<Target, Measurement>>): void {
+  console.log(`\n${kind}`);
+  console.log(`${'conns'.padEnd(6)}| ${'direct'.padEnd(39)}| ${'gateway'.padEnd(51)}| ${'configurable-http-proxy'.padEnd(51)}| gateway/chp: rps  cpu/req | p99 added`);
+  for (const [connections, m] of rows) {
+    const throughput = m.gateway.rps / m.chp.rps;
+    const efficiency = m.chp.cpuUs && m.gateway.cpuUs ? (m.chp.cpuUs / m.gateway.cpuUs).toFixed(2) : '–';
+    console.log(`${String(connections).padEnd(6)}| ${fmt(m.direct)} | ${fmt(m.gateway)} | ${fmt(m.chp)} | ${throughput.toFixed(2).padStart(16)}× ${efficiency.padStart(7)}× | ${(m.gateway.p99 - m.direct.p99).toFixed(2)} ms`);
+  }
+}
+
+export async function benchProxy(options: ProxyBenchOptions): Promise<number> {
+  const runId = randomBytes(3).toString('hex');
+  const stateDir = path.join(STATE_DIR, `bench-proxy-${runId}`);
+  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
+  const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
+  const children: Child[] = [];
+  const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
+  try {
+    const [upstreamPort, gatewayPort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const upstream = `http://127.0.0.1:${upstreamPort}`;
+    const logFile = (name: string) => path.join(stateDir, 'logs', `${name}.log`);
+    children.push(spawnLogged('upstream', process.execPath, [path.join(ROOT, 'dist/tools/visp-dev.js'), 'bench', 'upstream', '--port', String(upstreamPort)], { logFile: logFile('upstream') }));
+    const gateway = spawnLogged('gateway', process.execPath, [path.join(ROOT, 'dist/apps/gateway/main.js')], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...infra.env,
+          PORT: String(gatewayPort),
+          AUTH_MODE: 'dev-key',
+          TEST_USER_LOGIN_KEY: LOGIN_KEY,
+          COOKIE_SECRET: randomBytes(32).toString('base64url'),
+          SERVICE_TOKEN: randomBytes(24).toString('base64url'),
+          SESSION_MANAGER_URL: 'http://127.0.0.1:9',
+          GATEWAY_WORKERS: String(options.workers),
+          LOGIN_RATE_LIMIT: '1000',
+          LOG_LEVEL: 'warn',
+        },
+        logFile: logFile('gateway'),
+      });
+    children.push(gateway);
+    const chp = spawnLogged('chp', path.join(ROOT, 'node_modules/.bin/configurable-http-proxy'), ['--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(chpApiPort), '--default-target', upstream, '--log-level', 'error'], {
+        env: { ...process.env, CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex') },
+        logFile: logFile('chp'),
+      });
+    children.push(chp);
+    for (const [name, url] of [['upstream', upstream], ['gateway', `http://127.0.0.1:${gatewayPort}/healthz`], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
+      await waitUntil(name, alive(url), { timeoutMs: 30_000 });
+    }
+
+    const login = await fetch(`http://127.0.0.1:${gatewayPort}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: OWNER, key: LOGIN_KEY }) });
+    if (!login.ok) throw new Error(`bench sign-in failed: ${login.status}`);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    await new RedisRouteTable(redis).set({ sid: SID, owner: OWNER, target: upstream, token: randomBytes(24).toString('base64url'), stripPrefix: true, updatedAt: new Date().toISOString() });
+
+    const targets: Record<Target, { http: string; ws: string; headers: Record<string, string> }> = {
+      direct: { http: `${upstream}/api/status`, ws: `ws://127.0.0.1:${upstreamPort}/echo`, headers: {} },
+      gateway: { http: `http://127.0.0.1:${gatewayPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${gatewayPort}/s/${SID}/echo`, headers: { cookie, origin: `http://127.0.0.1:${gatewayPort}` } },
+      chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: {} },
+    };
+    const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
+    const names = Object.keys(targets) as Target[];
+    const proxyPids: Partial<Record<Target, number>> = { gateway: gateway.process.pid, chp: chp.process.pid };
+    for (const kind of ['http', 'ws'] as const) {
+      const measure = kind === 'http' ? httpLoad : wsEcho;
+      for (const target of names) await measure(targets[target][kind], 10, 1, targets[target].headers); // warm-up (JIT, connections)
+      for (const connections of CONNECTIONS) {
+        // Rounds alternate the three so that drift on the machine hits each alike; the median round counts.
+        const rounds = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+        for (let round = 0; round < options.rounds; round++) {
+          for (const target of names) {
+            const pid = proxyPids[target];
+            const cpuBefore = pid ? cpuSeconds(pid) : 0;
+            const m = await measure(targets[target][kind], connections, options.seconds, targets[target].headers);
+            if (pid) m.cpuUs = ((cpuSeconds(pid) - cpuBefore) / (m.rps * options.seconds)) * 1e6;
+            rounds[target].push(m);
+          }
+        }
+        const row = Object.fromEntries(names.map((n) => [n, medianRound(rounds[n])])) as Record<Target, Measurement>;
+        log(`${kind} ${connections} conns: ${names.map((n) => `${n} ${rounds[n].map((m) => Math.round(m.rps)).join('/')}`).join('; ')}`);
+        results[kind].set(connections, row);
+      }
+    }
+
+    printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
+    printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
+    const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
+    console.log(`\ntargets: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}×; p99 added at 10 ≤ 2 ms → ${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms`);
+    return 0;
+  } finally {
+    await closeRedis(redis);
+    for (const child of children.reverse()) await child.stop(10_000);
+    await infra.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}

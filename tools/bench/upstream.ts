@@ -1,0 +1,15 @@
+// The app every proxy in tools/bench/proxy forwards to: a small HTTP answer, and a WebSocket that echoes.
+// Runs in a process of its own so that it never shares a core's event loop with a proxy or the load.
+import http from 'node:http';
+import { WebSocketServer } from 'ws';
+
+export function startUpstream(port: number): http.Server {
+  const body = Buffer.from('{"status":"ok"}');
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  server.keepAliveTimeout = 60_000;
+  return server.listen(port, '127.0.0.1');
+}
