@@ -81,7 +81,7 @@ describe('idle culling', () => {
       await new Promise((r) => setTimeout(r, 2 * CULL_INTERVAL * 1000 + 500));
       for (const kept of [busy, typing]) {
         const { type, state, reason } = await getSession(h, kept.sid);
-        const said = state === 'ready' ? [] : h.logs.filter((l) => l.sid === kept.sid).map((l) => `${String(l.msg)} ${JSON.stringify(l.err ?? l.reason ?? '')}`);
+        const said = state === 'ready' ? [] : h.logs.filter((l) => l.sid === kept.sid).map((l) => `${String(l.msg)} ${JSON.stringify(l.err ?? l.reason ?? '')}${l.app === undefined ? '' : ` app=${String(l.app)}`}`);
         expect({ type, state, reason, said }).toEqual({ type: kept.type, state: 'ready', reason: undefined, said: [] });
         expect(events.seen.filter((e) => e.sid === kept.sid && e.type === 'session.cull-warning')).toEqual([]);
       }

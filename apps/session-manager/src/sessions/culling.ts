@@ -136,7 +136,7 @@ export class Culler {
         await this.deps.events.announce({ type: 'session.cull-warning', owner, sid, cullAt: new Date(decision.cullAt).toISOString(), reason: decision.reason, at: new Date(now).toISOString() });
         return;
       case 'cull':
-        this.deps.logger.info({ sid, owner, reason: decision.reason }, 'culling a session');
+        this.deps.logger.info({ sid, owner, reason: decision.reason, proxied, app }, 'culling a session');
         this.warned.delete(sid);
         await this.deps.service.stop(sid, { reason: decision.reason });
     }
