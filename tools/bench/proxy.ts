@@ -21,6 +21,8 @@ export interface ProxyBenchOptions {
   seconds: number;
   /** Measurements of each, alternating; the median counts. */
   rounds: number;
+  /** Requests/s (over 10 connections) for the latency-below-saturation measurement. */
+  rate: number;
   /** Gateway worker processes (GATEWAY_WORKERS). */
   workers: number;
 }
@@ -73,9 +75,11 @@ function summarize(latencies: number[], seconds: number): Measurement {
 
 /**
  * `connections` keep-alive connections, each sending a GET and reading the whole answer before the next, for
- * `seconds`. Raw sockets: as light as autocannon, but timing each request to the microsecond.
+ * `seconds`. Raw sockets: as light as autocannon, but timing each request to the microsecond. With
+ * `ratePerConnection`, each connection sends on a fixed schedule instead of as fast as it can, and latency counts
+ * from the scheduled time (no coordinated omission): latency below saturation, not queueing at it.
  */
-async function httpLoad(url: string, connections: number, seconds: number, headers: Record<string, string>): Promise<Measurement> {
+async function httpLoad(url: string, connections: number, seconds: number, headers: Record<string, string>, ratePerConnection?: number): Promise<Measurement> {
   const target = new URL(url);
   const request = Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`, 'latin1');
   const latencies: number[] = [];
@@ -86,11 +90,21 @@ async function httpLoad(url: string, connections: number, seconds: number, heade
       socket.setNoDelay(true);
       let pending: Buffer = Buffer.alloc(0);
       let sentAt = 0;
+      const interval = ratePerConnection ? 1000 / ratePerConnection : 0;
+      let dueAt = 0;
       const send = () => {
+        const now = performance.now();
+        dueAt = interval ? Math.max(dueAt + interval, now) : now;
+        if (dueAt > now) return void setTimeout(write, dueAt - now);
+        write();
+      };
+      // Timed from the write: at this rate nothing queues in the client, and timers here are only ms-accurate.
+      const write = () => {
         sentAt = performance.now();
         socket.write(request);
       };
-      socket.on('connect', send);
+      // Connections start spread over one interval, as independent clients would.
+      socket.on('connect', () => setTimeout(send, Math.random() * interval));
       socket.on('error', reject);
       socket.on('data', (chunk: Buffer) => {
         pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -150,9 +164,9 @@ async function wsEcho(url: string, connections: number, seconds: number, headers
   return summarize(latencies, seconds);
 }
 
-/** The round with the median throughput. */
-function medianRound(rounds: Measurement[]): Measurement {
-  const sorted = [...rounds].sort((a, b) => a.rps - b.rps);
+/** The round with the median of `by` (throughput unless told otherwise). */
+function medianBy(rounds: Measurement[], by: (m: Measurement) => number = (m) => m.rps): Measurement {
+  const sorted = [...rounds].sort((a, b) => by(a) - by(b));
   return sorted[Math.floor(sorted.length / 2)] as Measurement;
 }
 
@@ -236,16 +250,26 @@ export async function benchProxy(options: ProxyBenchOptions): Promise<number> {
             rounds[target].push(m);
           }
         }
-        const row = Object.fromEntries(names.map((n) => [n, medianRound(rounds[n])])) as Record<Target, Measurement>;
+        const row = Object.fromEntries(names.map((n) => [n, medianBy(rounds[n])])) as Record<Target, Measurement>;
         log(`${kind} ${connections} conns: ${names.map((n) => `${n} ${rounds[n].map((m) => Math.round(m.rps)).join('/')}`).join('; ')}`);
         results[kind].set(connections, row);
       }
     }
 
+    // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
+    const fixed = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+    for (let round = 0; round < options.rounds; round++) {
+      for (const target of names) fixed[target].push(await httpLoad(targets[target].http, 10, options.seconds, targets[target].headers, options.rate / 10));
+    }
+    const latency = Object.fromEntries(names.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<Target, Measurement>;
+
     printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
     printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
+    console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds)`);
+    for (const n of names) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms`);
+    const added = latency.gateway.p99 - latency.direct.p99;
     const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
-    console.log(`\ntargets: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}×; p99 added at 10 ≤ 2 ms → ${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms`);
+    console.log(`\ntargets: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}×; p99 added at 10 connections ≤ 2 ms → ${added.toFixed(2)} ms at ${options.rate}/s (${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms when saturated)`);
     return 0;
   } finally {
     await closeRedis(redis);

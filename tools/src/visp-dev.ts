@@ -15,7 +15,7 @@ const USAGE = `usage: visp-dev <command>
                         arguments after -- go to Jest as they are (e.g. -t 'culls')
   bench spawn [--runs N] [--burst N]
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
-  bench proxy [--seconds N] [--rounds N] [--workers N]
+  bench proxy [--seconds N] [--rounds N] [--workers N] [--rate N]
                         the session proxy against a direct connection and configurable-http-proxy
                         (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)`;
 
@@ -35,9 +35,9 @@ async function main(argv: string[]): Promise<number> {
         return benchSpawn({ runs, burst });
       }
       if (rest[0] === 'proxy') {
-        const [seconds, rounds, workers] = [number('--seconds', 3), number('--rounds', 3), number('--workers', 0)];
-        if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0)) break;
-        return benchProxy({ seconds, rounds, workers });
+        const [seconds, rounds, workers, rate] = [number('--seconds', 3), number('--rounds', 3), number('--workers', 0), number('--rate', 1000)];
+        if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0) || !(rate >= 10)) break;
+        return benchProxy({ seconds, rounds, workers, rate });
       }
       // Internal: the upstream of the proxy bench, in a process of its own.
       if (rest[0] === 'upstream') {
