@@ -3,6 +3,7 @@ import type { Logger, SessionTypes } from '@visp/config';
 import type { PodmanClient } from '@visp/podman-client';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
+import { SessionLeases } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
 import { Culler } from './sessions/culling';
 import { sessionRoutes } from './sessions/sessions.routes';
@@ -61,7 +62,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   const routes = new RedisRouteTable(redis);
   const activity = new ActivityLog(redis);
   const sessions = new SessionService(
-    { sessions: store.sessions, spawner, routes, activity, events, types: deps.types, gate, logger },
+    { sessions: store.sessions, spawner, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), logger },
     { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER },
   );
   const culler = new Culler(

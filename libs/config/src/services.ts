@@ -87,8 +87,13 @@ export const recoveryConfig = defineServiceConfig('recovery', {
   ...mongo,
   ...serviceToken,
   ...podman,
+  /** The session types the session-manager runs (to probe and route adopted sessions). */
+  SESSION_TYPES_FILE: optionalStr(),
+  SESSION_MODE: oneOf(['local', 'network'], 'local'),
+  SESSION_NETWORK: str('visp-sessions'),
   /** Seconds between reconcile passes. */
   RECOVERY_INTERVAL: int({ min: 1, max: 86_400, default: 30 }),
+  /** Plan and report only: nothing is changed. */
   RECOVERY_DRY_RUN: bool(false),
 });
 

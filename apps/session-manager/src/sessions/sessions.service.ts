@@ -14,7 +14,7 @@ import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
 import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import { LeftTheLineError, type CapacityGate } from './capacity';
-import { containerName, newSessionId, newSessionToken } from './naming';
+import { containerName, newSessionId, newSessionToken, type SessionLeases } from '@visp/sessions';
 import type { SpawnRequest, Spawner } from './spawner';
 
 export interface SessionServiceOptions {
@@ -30,6 +30,7 @@ export interface SessionServiceDeps {
   events: EventBus;
   types: SessionTypes;
   gate: CapacityGate;
+  leases: SessionLeases;
   logger: Logger;
 }
 
@@ -82,9 +83,18 @@ export class SessionService {
     if (active >= this.options.maxPerUser) {
       throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
     }
-    const record = await this.deps.sessions.create({ sid: newSessionId(), owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
+    // The lease before the record: recovery must never see this session without its owner holding it.
+    const sid = newSessionId();
+    if (!(await this.deps.leases.acquire(sid))) throw new AppError('unavailable', 'could not reserve the session; try again');
+    let record: SessionRecord;
+    try {
+      record = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
+    } catch (err) {
+      await this.deps.leases.release(sid);
+      throw err;
+    }
     await this.announceState(record);
-    this.launch(record);
+    this.launch(record); // keeps the lease until the start is over
     return toView(record);
   }
 
@@ -110,6 +120,16 @@ export class SessionService {
 
   /** Stops a session (idempotent); resolves when it is stopped and its container gone. */
   async stop(sid: string, options: { owner?: Owner; reason?: string } = {}): Promise<SessionView> {
+    for (let attempt = 0; ; attempt++) {
+      const stopped = await this.deps.leases.with(sid, () => this.stopHeld(sid, options));
+      if (stopped) return stopped;
+      // Recovery is acting on this session; its actions take moments.
+      if (attempt === 20) throw new AppError('unavailable', 'the session is being recovered; try again shortly');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  private async stopHeld(sid: string, options: { owner?: Owner; reason?: string }): Promise<SessionView> {
     const current = options.owner ? await this.deps.sessions.get(options.owner, sid) : await this.deps.sessions.getAnyOwner(sid);
     if (!current) throw new NotFoundError(`session ${sid}`);
     const reason = options.reason ?? 'stopped by user';
@@ -138,7 +158,10 @@ export class SessionService {
     const abort = new AbortController();
     const done = this.run(record, abort.signal)
       .catch((err: unknown) => this.deps.logger.error({ err, sid: record.sid }, 'session start crashed'))
-      .finally(() => this.launches.delete(record.sid));
+      .finally(() => {
+        this.launches.delete(record.sid);
+        return this.deps.leases.release(record.sid);
+      });
     this.launches.set(record.sid, { abort, done });
   }
 

@@ -1,7 +1,7 @@
 import type { SessionLimits } from '@visp/contracts';
-import { expandLaunch, type SessionTypeConfig, type TemplateValues } from '@visp/config';
+import { expandLaunch, type SessionTypeConfig } from '@visp/config';
 import { encodeSessionLabels, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { containerName, homeVolumeName, toResourceLimits } from './naming';
+import { answersReadiness, containerName, homeVolumeName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV } from '@visp/sessions';
 
 export interface SpawnSettings {
   instance: string;
@@ -27,9 +27,6 @@ export class SpawnError extends Error {
   override readonly name = 'SpawnError';
 }
 
-/** The environment variable every session container carries its token in, whatever the app: recovery reads it. */
-export const TOKEN_ENV = 'VISP_SESSION_TOKEN';
-
 /** Readiness polls start fast (a light app answers in tens of ms) and settle at a cheap pace. */
 const POLL = { firstMs: 25, factor: 1.5, maxMs: 100 };
 /** How often a start that is still waiting asks Podman whether the container died: inspect costs Podman CPU. */
@@ -44,14 +41,10 @@ export class Spawner {
     private readonly settings: SpawnSettings,
   ) {}
 
-  templateValues(request: Pick<SpawnRequest, 'sid' | 'owner' | 'token'>): TemplateValues {
-    return { baseUrl: `/s/${request.sid}/`, token: request.token, user: request.owner };
-  }
-
   /** The container spec: labels, limits, home volume, network or loopback port; security settings are implied. */
   containerSpec(request: SpawnRequest): ContainerSpec {
     const { type } = request;
-    const values = this.templateValues(request);
+    const values = templateValues(request);
     const launch = expandLaunch(type, values);
     const env: Record<string, string> = { [TOKEN_ENV]: request.token, VISP_BASE_URL: values.baseUrl, VISP_USER: request.owner, ...launch.env };
     const name = containerName(request.typeName, request.sid);
@@ -107,10 +100,9 @@ export class Spawner {
 
   /** Where the gateway (and the readiness probe) reaches the app. */
   async targetOf(containerId: string, name: string, port: number): Promise<string> {
-    if (this.settings.mode === 'network') return `http://${name}:${port}`;
-    const hostPort = (await this.podman.inspectContainer(containerId)).ports[`${port}/tcp`];
-    if (!hostPort) throw new SpawnError('the container has no published port');
-    return `http://127.0.0.1:${hostPort}`;
+    const target = await sessionTarget(this.podman, { id: containerId, name }, port, this.settings);
+    if (!target) throw new SpawnError('the container has no published port');
+    return target;
   }
 
   /**
@@ -118,15 +110,10 @@ export class Spawner {
    * lines, if the container exits; fails at the start timeout; stops quietly when `signal` aborts.
    */
   async waitReady(request: SpawnRequest, containerId: string, target: string, signal: AbortSignal): Promise<void> {
-    const { readinessPath, readinessHeaders: headers } = expandLaunch(request.type, this.templateValues(request));
-    const url = new URL(readinessPath, target);
     const deadline = Date.now() + this.settings.startTimeoutMs;
     let nextLivenessCheck = Date.now() + LIVENESS_CHECK_MS;
     for (let pause = POLL.firstMs; !signal.aborted; pause = Math.min(pause * POLL.factor, POLL.maxMs)) {
-      const answered = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) }).then(
-        (res) => (res.body?.cancel(), res.status < 400),
-        () => false,
-      );
+      const answered = await answersReadiness(request.type, request, target, signal);
       if (answered) return;
       const timedOut = Date.now() > deadline;
       if (timedOut || Date.now() >= nextLivenessCheck) {

@@ -89,7 +89,12 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
       // Every session a test started must be gone by now: a leftover container is a leak, reported as a failure.
       const leaked = await podman.listManaged(instance).catch(() => []);
       const leakReport = await Promise.all(
-        leaked.map(async (c) => `${c.name} (${c.state}; session ${(await store.sessions.getAnyOwner(c.labels[LABEL.sessionId] ?? ''))?.state ?? 'unknown'})`),
+        leaked.map(async (c) => {
+          const record = await store.sessions.getAnyOwner(c.labels[LABEL.sessionId] ?? '');
+          const story = record ? record.history.map((h) => h.state).join(' → ') : 'no record';
+          const said = logs.filter((l) => l.sid === record?.sid).map((l) => String(l.msg));
+          return `${c.name} (${c.state}; session ${story}; logged: ${said.join(' | ') || 'nothing'})`;
+        }),
       );
       for (const c of leaked) await podman.removeContainer(c.id, { force: true });
       // Home volumes outlive sessions by design; a test's are removed with it.

@@ -1,0 +1,135 @@
+import type { EventBus, RouteStore } from '@visp/bus';
+import type { Logger, SessionTypes } from '@visp/config';
+import type { SessionLimits } from '@visp/contracts';
+import { LABEL, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
+import { answersReadiness, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
+import type { SessionRecord, SessionRepository } from '@visp/store';
+import type { Action, ActionKind } from './plan';
+
+export interface ActDeps {
+  podman: PodmanClient;
+  sessions: SessionRepository;
+  routes: RouteStore;
+  events: EventBus;
+  leases: SessionLeases;
+  types: SessionTypes;
+  networking: SessionNetworking;
+  instance: string;
+  logger: Logger;
+}
+
+/** What became of one action: done, skipped (and why), or failed. */
+export interface Outcome {
+  kind: ActionKind;
+  sid?: string;
+  container?: string;
+  result: 'done' | 'skipped' | 'failed' | 'planned';
+  detail?: string;
+}
+
+class Skip extends Error {}
+
+/** Limits back from a container's HostConfig, for a record rebuilt from labels. */
+function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: number | null }): SessionLimits {
+  return {
+    memoryMiB: Math.max(64, Math.round((hostConfig.Memory ?? 0) / 2 ** 20)),
+    cpus: Math.max(0.1, (hostConfig.NanoCpus ?? 0) / 1e9),
+    pids: Math.max(16, hostConfig.PidsLimit ?? 0),
+  };
+}
+
+/** Carries out a plan's actions, each under its session's lease; a session someone else holds is skipped. */
+export class Actor {
+  constructor(private readonly deps: ActDeps) {}
+
+  async run(action: Action): Promise<Outcome> {
+    const base = { kind: action.kind, ...(action.kind === 'report' ? { container: action.container.name } : { sid: action.sid }) };
+    if (action.kind === 'report') return { ...base, result: 'skipped', detail: action.reason };
+    try {
+      const done = await this.deps.leases.with(action.sid, async () => (await this.perform(action)) ?? 'ok');
+      if (done === undefined) return { ...base, result: 'skipped', detail: 'the session is busy (its lease is held)' };
+      return { ...base, result: 'done', ...(done === 'ok' ? {} : { detail: done }) };
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      return { ...base, result: err instanceof Skip ? 'skipped' : 'failed', detail };
+    }
+  }
+
+  /** Returns a detail worth reporting, if any. */
+  private async perform(action: Exclude<Action, { kind: 'report' }>): Promise<string | undefined> {
+    const { sessions, routes, podman } = this.deps;
+    switch (action.kind) {
+      case 'adopt':
+      case 'republish-route':
+        return this.adopt(action.sid, action.container, action.labels, action.kind === 'adopt' ? await sessions.getAnyOwner(action.sid) : action.record);
+      case 'mark-lost': {
+        // Looked at again under the lease: the plan may be stale by now.
+        const [record, containers] = await Promise.all([sessions.getAnyOwner(action.sid), this.containersOf(action.sid)]);
+        if (!record || containers.length > 0) throw new Skip('changed since the plan');
+        await routes.delete(action.sid);
+        const lost = await sessions.transition(action.sid, ['pending', 'starting', 'ready', 'stopping'], 'stopped', { reason: 'lost', set: { stoppedAt: new Date() } });
+        if (!lost) throw new Skip('changed since the plan');
+        await this.announce(lost);
+        return undefined;
+      }
+      case 'remove-container': {
+        await podman.removeContainer(action.container.id, { force: true });
+        await routes.delete(action.sid);
+        const record = await sessions.getAnyOwner(action.sid);
+        if (!record || record.instance !== this.deps.instance) return undefined;
+        const reason = record.state === 'stopping' ? (record.reason ?? 'stopped') : `its container ${action.container.state === 'created' ? 'never started' : 'exited'}`;
+        const over = await sessions.transition(action.sid, ['pending', 'starting', 'ready', 'stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
+        if (over) await this.announce(over);
+        return undefined;
+      }
+      case 'drop-route': {
+        const record = await sessions.getAnyOwner(action.sid);
+        if (record?.state === 'ready' && (await this.containersOf(action.sid)).length > 0) throw new Skip('changed since the plan');
+        await routes.delete(action.sid);
+        return undefined;
+      }
+    }
+  }
+
+  /**
+   * Makes a running container a ready session again: its token from its environment (never a new one, so open
+   * tabs keep working), its record rebuilt from its labels if need be, its route republished once it answers.
+   */
+  private async adopt(sid: string, container: ContainerSummary, labels: { owner: string; type: string; project?: string; created: string }, record: SessionRecord | undefined): Promise<string | undefined> {
+    const { podman, sessions, routes } = this.deps;
+    const type = this.deps.types[labels.type];
+    if (!type) throw new Skip(`unknown session type ${labels.type}`);
+    const details = await podman.inspectContainer(container.id);
+    const token = details.env[TOKEN_ENV];
+    if (!token) throw new Skip(`no ${TOKEN_ENV} in its environment`);
+    if (!details.running) throw new Skip('no longer running');
+    const target = await sessionTarget(podman, details, type.port, this.deps.networking);
+    if (!target) throw new Skip('its app port is not published');
+    const session = { sid, owner: labels.owner, token };
+    if (!(await answersReadiness(type, session, target))) {
+      // Still starting, perhaps: the next pass looks again; the session-manager's start timeout is not ours to apply.
+      throw new Skip('its app does not answer yet');
+    }
+    await routes.set({ sid, owner: labels.owner, target, token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+    if (record?.state === 'ready') return 'route republished';
+
+    const now = new Date();
+    const set = { containerId: details.id, containerName: details.name, readyAt: record?.readyAt ?? now, adoptedAt: now };
+    let current = record;
+    if (!current) {
+      current = await sessions.create({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) });
+    }
+    const ready = await sessions.transition(sid, ['pending', 'starting', 'stopped', 'failed'], 'ready', { reason: 'adopted by recovery', set });
+    if (!ready) throw new Skip('changed since the plan');
+    await this.announce(ready);
+    return record ? `record was ${record.state}` : 'record rebuilt from labels';
+  }
+
+  private async containersOf(sid: string): Promise<string[]> {
+    return (await this.deps.podman.listManaged(this.deps.instance, { [LABEL.sessionId]: sid })).map((c) => c.id);
+  }
+
+  private announce(record: SessionRecord): Promise<void> {
+    return this.deps.events.announce({ type: 'session.state', owner: record.owner, sid: record.sid, state: record.state, reason: record.reason, at: new Date().toISOString() });
+  }
+}

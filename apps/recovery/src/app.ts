@@ -1,0 +1,68 @@
+import { EventBus, RedisRouteTable, type Redis } from '@visp/bus';
+import type { Logger, SessionTypes } from '@visp/config';
+import type { PodmanClient } from '@visp/podman-client';
+import { createService, parseOrThrow, requireServiceToken, serviceBasics, type Service } from '@visp/service-kit';
+import { SessionLeases } from '@visp/sessions';
+import type { Store } from '@visp/store';
+import { z } from 'zod';
+import { Actor } from './act';
+import { Recovery } from './recovery';
+
+export interface RecoverySettings {
+  component: string;
+  HOST: string;
+  PORT: number;
+  SHUTDOWN_TIMEOUT_MS: number;
+  SERVICE_TOKEN: string;
+  INSTANCE_ID: string;
+  SESSION_MODE: 'local' | 'network';
+  SESSION_NETWORK: string;
+  RECOVERY_INTERVAL: number;
+  RECOVERY_DRY_RUN: boolean;
+}
+
+export interface RecoveryAppDeps {
+  store: Store;
+  redis: Redis;
+  podman: PodmanClient;
+  types: SessionTypes;
+  logger: Logger;
+  closeAfter?: Array<() => Promise<unknown>>;
+}
+
+const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false', '1', '0']).optional() }).strict();
+
+/** Builds the recovery service; `start()` of its Recovery begins the passes (main.ts does, tests choose). */
+export function buildRecovery(settings: RecoverySettings, deps: RecoveryAppDeps): { service: Service; recovery: Recovery } {
+  const { store, redis, podman, logger } = deps;
+  const routes = new RedisRouteTable(redis);
+  const events = new EventBus(redis, logger);
+  const actor = new Actor({
+    podman,
+    sessions: store.sessions,
+    routes,
+    events,
+    leases: new SessionLeases(redis),
+    types: deps.types,
+    networking: { mode: settings.SESSION_MODE, network: settings.SESSION_NETWORK },
+    instance: settings.INSTANCE_ID,
+    logger,
+  });
+  const recovery = new Recovery({ podman, sessions: store.sessions, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000 });
+  const service = createService({
+    ...serviceBasics(settings, logger),
+    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
+    routes: (app) => {
+      app.use('/admin', requireServiceToken(settings.SERVICE_TOKEN));
+      /** A pass now; `?dryRun=true` (or RECOVERY_DRY_RUN) plans without acting. */
+      app.post('/admin/reconcile', async (req, res) => {
+        const { dryRun } = parseOrThrow(ReconcileQuerySchema, req.query, 'query');
+        const report = await recovery.pass({ dryRun: settings.RECOVERY_DRY_RUN || dryRun === 'true' || dryRun === '1' });
+        res.json(report);
+      });
+    },
+    onClose: [() => recovery.stop(), () => events.close(), ...(deps.closeAfter ?? [])],
+  });
+  recovery.countIn(service.metrics);
+  return { service, recovery };
+}

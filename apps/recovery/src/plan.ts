@@ -1,0 +1,94 @@
+import type { Route, SessionLabels, SessionState } from '@visp/contracts';
+import { decodeSessionLabels, type ContainerSummary } from '@visp/podman-client';
+import type { SessionRecord } from '@visp/store';
+
+/** What recovery saw in one look: Podman, the database and the route table. */
+export interface Observation {
+  instance: string;
+  /** Every container labelled `visp.managed=true`, any instance. */
+  containers: ContainerSummary[];
+  /** This instance's sessions that are not over, and the record (of any instance) of every found container and route. */
+  records: SessionRecord[];
+  routes: Route[];
+}
+
+export type Action =
+  /** A running container whose record is missing, over, or stuck in a start nobody runs: make it a ready session again. */
+  | { kind: 'adopt'; sid: string; container: ContainerSummary; labels: SessionLabels; record?: SessionRecord }
+  /** A ready session whose route is gone. */
+  | { kind: 'republish-route'; sid: string; container: ContainerSummary; labels: SessionLabels; record: SessionRecord }
+  /** A session that should be running but has no container. */
+  | { kind: 'mark-lost'; sid: string; record: SessionRecord }
+  /** A container that is not running (exited, or created and never started): removed, its home volume kept. */
+  | { kind: 'remove-container'; sid: string; container: ContainerSummary; record?: SessionRecord }
+  /** A route whose session is not ready. */
+  | { kind: 'drop-route'; sid: string; route: Route }
+  /** Left alone, and said why. */
+  | { kind: 'report'; container: ContainerSummary; reason: string; foreign: boolean };
+
+export type ActionKind = Action['kind'];
+
+/** States in which a session should have a container. */
+const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
+
+/**
+ * Compares what runs with what is recorded and routed, and says what to do about each difference. Pure: the same
+ * observation always gives the same plan. Acting on a session needs its lease (see act.ts), so a session the
+ * session-manager is starting or stopping right now is planned for, then skipped as busy.
+ */
+export function plan(observed: Observation): Action[] {
+  const actions: Action[] = [];
+  const records = new Map(observed.records.map((r) => [r.sid, r]));
+  const routes = new Map(observed.routes.map((r) => [r.sid, r]));
+  const withContainer = new Set<string>();
+
+  for (const container of observed.containers) {
+    const decoded = decodeSessionLabels(container.labels);
+    if (!decoded.ok) {
+      actions.push({ kind: 'report', container, reason: decoded.reason, foreign: false });
+      continue;
+    }
+    const labels = decoded.session;
+    if (labels.instance !== observed.instance) {
+      actions.push({ kind: 'report', container, reason: `belongs to instance ${labels.instance}`, foreign: true });
+      continue;
+    }
+    const sid = labels.id;
+    if (withContainer.has(sid)) {
+      actions.push({ kind: 'report', container, reason: `a second container for session ${sid}`, foreign: false });
+      continue;
+    }
+    withContainer.add(sid);
+    const record = records.get(sid);
+    if (record && record.owner !== labels.owner) {
+      actions.push({ kind: 'report', container, reason: `labels say owner ${labels.owner}, the record says ${record.owner}`, foreign: false });
+      continue;
+    }
+    if (container.state !== 'running') {
+      actions.push({ kind: 'remove-container', sid, container, record });
+    } else if (record?.state === 'ready') {
+      if (!routes.has(sid)) actions.push({ kind: 'republish-route', sid, container, labels, record });
+    } else if (record?.state === 'stopping') {
+      actions.push({ kind: 'remove-container', sid, container, record });
+    } else {
+      actions.push({ kind: 'adopt', sid, container, labels, record });
+    }
+  }
+
+  for (const record of observed.records) {
+    if (record.instance === observed.instance && LIVE.includes(record.state) && !withContainer.has(record.sid)) {
+      actions.push({ kind: 'mark-lost', sid: record.sid, record });
+    }
+  }
+
+  // A route is dropped when nothing will serve it: no ready session of ours behind it, none being adopted, and
+  // not another instance's (their recovery decides about theirs).
+  const handled = new Set(actions.filter((a) => a.kind === 'adopt' || a.kind === 'mark-lost').map((a) => a.sid));
+  for (const route of observed.routes) {
+    const record = records.get(route.sid);
+    if (handled.has(route.sid) || (record && record.instance !== observed.instance)) continue;
+    if (record?.state === 'ready' && withContainer.has(route.sid)) continue;
+    actions.push({ kind: 'drop-route', sid: route.sid, route });
+  }
+  return actions;
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bus';
+import type { Logger } from '@visp/config';
+import type { SessionState } from '@visp/contracts';
+import { LABEL, type PodmanClient } from '@visp/podman-client';
+import type { SessionRepository } from '@visp/store';
+import { Counter, type Registry } from 'prom-client';
+import type { Actor, Outcome } from './act';
+import { plan, type Observation } from './plan';
+
+const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
+/** Actions run this many at a time: Podman and the app probes are the slow part. */
+const CONCURRENCY = 8;
+
+export interface PassReport {
+  /** Who acted, for the audit log: this process and its leader lock's fence. */
+  actor: string;
+  leader: boolean;
+  dryRun: boolean;
+  ms: number;
+  outcomes: Outcome[];
+}
+
+export interface RecoveryDeps {
+  podman: PodmanClient;
+  sessions: SessionRepository;
+  routes: RouteStore;
+  redis: Redis;
+  actor: Actor;
+  instance: string;
+  logger: Logger;
+}
+
+/**
+ * Reconciles containers, records and routes (see plan.ts), as the only leader: a Redis lock with a fence, held
+ * across passes and renewed, so that two recovery processes never act at once. Every action is one audit log
+ * line and a count in /metrics.
+ */
+export class Recovery {
+  private readonly id = `recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private lock: Lock | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PassReport> | undefined;
+  private actions: Counter<'action' | 'result'> | undefined;
+
+  constructor(
+    private readonly deps: RecoveryDeps,
+    private readonly options: { intervalMs: number },
+  ) {}
+
+  /** Counts actions in the service's /metrics. */
+  countIn(registry: Registry): void {
+    this.actions = new Counter({ name: 'visp_recovery_actions_total', help: 'Recovery actions by kind and result', labelNames: ['action', 'result'] as const, registers: [registry] });
+  }
+
+  start(): void {
+    const tick = () => void this.pass({ dryRun: false }).catch((err: unknown) => this.deps.logger.error({ err }, 'recovery pass failed'));
+    tick();
+    this.timer = setInterval(tick, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.lock?.release().catch(() => false);
+    this.lock = undefined;
+  }
+
+  /** One look and, unless `dryRun`, the actions it calls for; passes never overlap. */
+  pass(options: { dryRun: boolean }): Promise<PassReport> {
+    const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.passNow(options));
+    this.running = next;
+    return next;
+  }
+
+  /** What a pass would do, without leadership or side effects. */
+  async plan(): Promise<ReturnType<typeof plan>> {
+    return plan(await this.observe());
+  }
+
+  private async passNow({ dryRun }: { dryRun: boolean }): Promise<PassReport> {
+    const started = Date.now();
+    const leader = dryRun || (await this.lead());
+    const report = (outcomes: Outcome[]): PassReport => ({ actor: this.actor(), leader, dryRun, ms: Date.now() - started, outcomes });
+    if (!leader) return report([]);
+    const actions = plan(await this.observe());
+    if (dryRun) return report(actions.map((a) => ({ kind: a.kind, ...(a.kind === 'report' ? { container: a.container.name, detail: a.reason } : { sid: a.sid }), result: 'planned' })));
+
+    const outcomes: Outcome[] = [];
+    const queue = [...actions];
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let action = queue.shift(); action; action = queue.shift()) {
+          // Leadership is checked before each action: a paused leader whose lock expired must not go on.
+          if (action.kind !== 'report' && !(await this.stillLeading())) return;
+          const outcome = await this.deps.actor.run(action);
+          outcomes.push(outcome);
+          this.audit(outcome, action.kind === 'report' && action.foreign);
+        }
+      }),
+    );
+    return report(outcomes);
+  }
+
+  private audit(outcome: Outcome, foreign: boolean): void {
+    this.actions?.inc({ action: outcome.kind, result: outcome.result });
+    // Another instance's containers are everyday sights on a shared host, not news.
+    const level = foreign ? 'debug' : outcome.result === 'failed' || outcome.kind === 'report' ? 'warn' : 'info';
+    this.deps.logger[level]({ audit: true, actor: this.actor(), ...outcome }, `recovery ${outcome.kind}: ${outcome.result}`);
+  }
+
+  private actor(): string {
+    return this.lock ? `${this.id}#${this.lock.fence}` : this.id;
+  }
+
+  private async lead(): Promise<boolean> {
+    if (this.lock && (await this.lock.extend())) return true;
+    this.lock = await tryAcquireLock(this.deps.redis, `recovery:${this.deps.instance}`, Math.max(3 * this.options.intervalMs, 30_000));
+    return this.lock !== undefined;
+  }
+
+  private async stillLeading(): Promise<boolean> {
+    if (this.lock && (await this.lock.extend())) return true;
+    this.lock = undefined;
+    return false;
+  }
+
+  private async observe(): Promise<Observation> {
+    const { podman, sessions, routes, instance } = this.deps;
+    const [containers, live, routeList] = await Promise.all([podman.listContainers({ [LABEL.managed]: 'true' }), sessions.listAnyOwner({ instance, states: LIVE }), routes.all()]);
+    const known = new Set(live.map((r) => r.sid));
+    const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => /^[a-z2-7]{12}$/.test(sid) && !known.has(sid)));
+    const more = await Promise.all([...named].map((sid) => sessions.getAnyOwner(sid)));
+    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList };
+  }
+}

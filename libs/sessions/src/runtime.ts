@@ -1,0 +1,35 @@
+import { expandLaunch, type SessionTypeConfig, type TemplateValues } from '@visp/config';
+import { sessionPath } from '@visp/contracts';
+import type { PodmanClient } from '@visp/podman-client';
+
+/** The environment variable every session container carries its token in, whatever the app: recovery reads it. */
+export const TOKEN_ENV = 'VISP_SESSION_TOKEN';
+
+/** How session containers are reached: `local` publishes the app port on 127.0.0.1, `network` joins a network. */
+export interface SessionNetworking {
+  mode: 'local' | 'network';
+  network: string;
+}
+
+export const templateValues = (session: { sid: string; owner: string; token: string }): TemplateValues => ({
+  baseUrl: sessionPath(session.sid),
+  token: session.token,
+  user: session.owner,
+});
+
+/** Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached. */
+export async function sessionTarget(podman: PodmanClient, container: { id: string; name: string }, port: number, networking: SessionNetworking): Promise<string | undefined> {
+  if (networking.mode === 'network') return `http://${container.name}:${port}`;
+  const hostPort = (await podman.inspectContainer(container.id)).ports[`${port}/tcp`];
+  return hostPort ? `http://127.0.0.1:${hostPort}` : undefined;
+}
+
+/** Whether the app answers its readiness path below 400 (one try). */
+export async function answersReadiness(type: SessionTypeConfig, session: { sid: string; owner: string; token: string }, target: string, signal?: AbortSignal): Promise<boolean> {
+  const { readinessPath, readinessHeaders: headers } = expandLaunch(type, templateValues(session));
+  const timeout = AbortSignal.timeout(2000);
+  return fetch(new URL(readinessPath, target), { headers, redirect: 'manual', signal: signal ? AbortSignal.any([signal, timeout]) : timeout }).then(
+    (res) => (void res.body?.cancel(), res.status < 400),
+    () => false,
+  );
+}
