@@ -17,6 +17,16 @@ const ECHO_COMMAND = ['sh', '-c', String.raw`mkdir -p www/cgi-bin && printf '${E
 
 const SESSION_TYPES = {
   jupyter: BUILTIN_SESSION_TYPES.jupyter,
+  // Answers three seconds after it starts: time to kill the session-manager in the middle of a start.
+  slowecho: {
+    image: 'localhost/visp-testbox:1',
+    port: 8080,
+    command: ['sh', '-c', 'sleep 3; exec httpd -f -p 8080 -h /var/www'],
+    readinessPath: '/',
+    baseUrlAware: false,
+    tmpfsMiB: 16,
+    limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 128, cpus: 1, pids: 128 } },
+  },
   echo: {
     image: 'localhost/visp-testbox:1',
     port: 8080,
@@ -33,6 +43,13 @@ export type Auth = Record<string, string>;
 export interface GatewayStack {
   /** `http://127.0.0.1:<gateway port>` */
   url: string;
+  /** The instance id the session-manager (and recovery) run as. */
+  instance: string;
+  /** The environment every service of the stack gets (Redis, database, secrets, session types). */
+  env(): Record<string, string>;
+  /** The running session-manager, to kill; `startSessionManager` starts another. */
+  sessionManager(): Launched;
+  startSessionManager(): Promise<void>;
   /** The Origin header of the gateway's own page. */
   origin: Auth;
   /** Another gateway on the same session-manager, with settings of its own. */
@@ -50,7 +67,18 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   const instance = testInstanceId();
   const url = `http://127.0.0.1:${ports.gateway}`;
   const origin = { origin: url };
-  const common = () => ({ ...TEST_SECRETS, REDIS_URL: testRedisUrl(), MONGO_URI: testMongoUri(db), SESSION_MANAGER_URL: `http://127.0.0.1:${ports.sessionManager}` });
+  const mongoUri = testMongoUri(db);
+  const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
+  const common = () => ({
+    ...TEST_SECRETS,
+    REDIS_URL: testRedisUrl(),
+    MONGO_URI: mongoUri,
+    SESSION_MANAGER_URL: `http://127.0.0.1:${ports.sessionManager}`,
+    INSTANCE_ID: instance,
+    CONTAINER_HOST: testPodmanHost(),
+    SESSION_TYPES_FILE: typesFile,
+  });
+  let manager: Launched | undefined;
   const ready = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
 
   async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
@@ -58,11 +86,15 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     await waitFor(`gateway on ${port}`, ready(port), 20_000);
   }
 
-  beforeAll(async () => {
-    const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
-    writeFileSync(typesFile, JSON.stringify(SESSION_TYPES));
-    running.push(launch('session-manager', { ...common(), PORT: String(ports.sessionManager), INSTANCE_ID: instance, CONTAINER_HOST: testPodmanHost(), SESSION_TYPES_FILE: typesFile }));
+  async function startSessionManager(): Promise<void> {
+    manager = launch('session-manager', { ...common(), PORT: String(ports.sessionManager) });
+    running.push(manager);
     await waitFor('session-manager', ready(ports.sessionManager), 20_000);
+  }
+
+  beforeAll(async () => {
+    writeFileSync(typesFile, JSON.stringify(SESSION_TYPES));
+    await startSessionManager();
     // Specs sign in many times a minute from one address; the rate limit has a test of its own.
     await startGateway(ports.gateway, { LOGIN_RATE_LIMIT: '1000', ...gatewayEnv });
   }, 60_000);
@@ -70,8 +102,10 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   afterAll(async () => {
     for (const run of running) run.child.kill('SIGTERM');
     await Promise.all(running.map((r) => r.exited));
-    // Home volumes outlive sessions by design; this test's go with it.
     const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+    // Sessions outlive the services by design (recovery tests end with adopted ones running); the stack's go with it.
+    for (const container of await podman.listManaged(instance)) await podman.removeContainer(container.id, { force: true });
+    // Home volumes outlive sessions by design; this test's go with it.
     const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
     for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
   });
@@ -85,6 +119,13 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
 
   return {
     url,
+    instance,
+    env: common,
+    sessionManager: () => {
+      if (!manager) throw new Error('the session-manager has not been started');
+      return manager;
+    },
+    startSessionManager,
     origin,
     startGateway,
     api,

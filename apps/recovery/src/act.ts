@@ -115,9 +115,8 @@ export class Actor {
 
     const now = new Date();
     const set = { containerId: details.id, containerName: details.name, readyAt: record?.readyAt ?? now, adoptedAt: now };
-    let current = record;
-    if (!current) {
-      current = await sessions.create({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) });
+    if (!record) {
+      await sessions.rebuild({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) });
     }
     const ready = await sessions.transition(sid, ['pending', 'starting', 'stopped', 'failed'], 'ready', { reason: 'adopted by recovery', set });
     if (!ready) throw new Skip('changed since the plan');

@@ -24,7 +24,7 @@ export type Action =
   /** A route whose session is not ready. */
   | { kind: 'drop-route'; sid: string; route: Route }
   /** Left alone, and said why. */
-  | { kind: 'report'; container: ContainerSummary; reason: string; foreign: boolean };
+  | { kind: 'report'; container: ContainerSummary; reason: string };
 
 export type ActionKind = Action['kind'];
 
@@ -45,23 +45,23 @@ export function plan(observed: Observation): Action[] {
   for (const container of observed.containers) {
     const decoded = decodeSessionLabels(container.labels);
     if (!decoded.ok) {
-      actions.push({ kind: 'report', container, reason: decoded.reason, foreign: false });
+      actions.push({ kind: 'report', container, reason: decoded.reason });
       continue;
     }
     const labels = decoded.session;
     if (labels.instance !== observed.instance) {
-      actions.push({ kind: 'report', container, reason: `belongs to instance ${labels.instance}`, foreign: true });
+      actions.push({ kind: 'report', container, reason: `belongs to instance ${labels.instance}` });
       continue;
     }
     const sid = labels.id;
     if (withContainer.has(sid)) {
-      actions.push({ kind: 'report', container, reason: `a second container for session ${sid}`, foreign: false });
+      actions.push({ kind: 'report', container, reason: `a second container for session ${sid}` });
       continue;
     }
     withContainer.add(sid);
     const record = records.get(sid);
     if (record && record.owner !== labels.owner) {
-      actions.push({ kind: 'report', container, reason: `labels say owner ${labels.owner}, the record says ${record.owner}`, foreign: false });
+      actions.push({ kind: 'report', container, reason: `labels say owner ${labels.owner}, the record says ${record.owner}` });
       continue;
     }
     if (container.state !== 'running') {

@@ -42,6 +42,8 @@ export class Recovery {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<PassReport> | undefined;
   private actions: Counter<'action' | 'result'> | undefined;
+  /** Containers already reported as left alone. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly deps: RecoveryDeps,
@@ -96,17 +98,19 @@ export class Recovery {
           if (action.kind !== 'report' && !(await this.stillLeading())) return;
           const outcome = await this.deps.actor.run(action);
           outcomes.push(outcome);
-          this.audit(outcome, action.kind === 'report' && action.foreign);
+          this.audit(outcome, action.kind === 'report' ? action.container.id : undefined);
         }
       }),
     );
     return report(outcomes);
   }
 
-  private audit(outcome: Outcome, foreign: boolean): void {
+  private audit(outcome: Outcome, reportedContainer?: string): void {
     this.actions?.inc({ action: outcome.kind, result: outcome.result });
-    // Another instance's containers are everyday sights on a shared host, not news.
-    const level = foreign ? 'debug' : outcome.result === 'failed' || outcome.kind === 'report' ? 'warn' : 'info';
+    // A container left alone is reported once (and counted every pass): it will be there again next time.
+    const repeat = reportedContainer !== undefined && this.reported.has(reportedContainer);
+    if (reportedContainer !== undefined) this.reported.add(reportedContainer);
+    const level = repeat ? 'debug' : outcome.result === 'failed' || outcome.kind === 'report' ? 'warn' : 'info';
     this.deps.logger[level]({ audit: true, actor: this.actor(), ...outcome }, `recovery ${outcome.kind}: ${outcome.result}`);
   }
 

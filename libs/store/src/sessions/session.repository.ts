@@ -84,6 +84,15 @@ export class SessionRepository {
     return toRecord(doc.toObject() as Lean);
   }
 
+  /**
+   * Stores a session rebuilt from elsewhere (recovery, from container labels) as `pending`. Transitions left from
+   * an earlier record under the same id (its collection lost, theirs not) are cleared first: they would replay.
+   */
+  async rebuild(session: NewSession): Promise<SessionRecord> {
+    await this.transitions.deleteMany({ sid: session.sid });
+    return this.create(session);
+  }
+
   async get(owner: Owner, sid: SessionId): Promise<SessionRecord | undefined> {
     const record = await this.getAnyOwner(sid);
     return record?.owner === owner ? record : undefined;
