@@ -8,7 +8,7 @@ import type WebSocket from 'ws';
 import { useGatewayStack, type Auth } from './gateway-stack';
 import { launch, type Launched } from './launch';
 
-const stack = useGatewayStack({ sessionManager: 18420, gateway: 18480 }, 'recovery');
+const stack = useGatewayStack({ sessionManager: 18420, gateway: 18480 }, 'recovery', { RECOVERY_URL: 'http://127.0.0.1:18430', ADMIN_USERS: 'root' });
 const { url: GW, origin: ORIGIN, api, signIn, launchSession } = stack;
 const redis = createRedis(testRedisUrl(), { name: 'e2e-recovery' });
 const routes = new RedisRouteTable(redis);
@@ -177,3 +177,27 @@ it('acts once however many recovery processes run, and reports malformed and for
   await stack.startSessionManager();
   expect((await api(`/api/v1/sessions/${session.sid}`, eve, { method: 'DELETE' })).status).toBe(200);
 }, 180_000);
+
+it('plans without acting on a dry run, asked for by an administrator through the gateway', async () => {
+  const fay = await signIn('fay');
+  const root = await signIn('root');
+  const { session } = await launchSession(fay, 'echo');
+  await killSessionManager();
+  await redis.hdel(keys.routes, session.sid);
+
+  const recovery = startRecovery(18430, { RECOVERY_DRY_RUN: 'true' });
+  await waitFor('recovery', async () => (await fetch('http://127.0.0.1:18430/readyz').catch(() => undefined))?.ok, 20_000);
+  expect((await api('/api/v1/admin/reconcile?dryRun=true', fay, { method: 'POST' })).status).toBe(403);
+  expect((await api('/api/v1/admin/reconcile?dryRun=maybe', root, { method: 'POST' })).status).toBe(400);
+  const res = await api('/api/v1/admin/reconcile?dryRun=true', root, { method: 'POST' });
+  expect(res.status).toBe(200);
+  const report = (await res.json()) as { dryRun: boolean; outcomes: Array<{ kind: string; sid?: string; result: string }> };
+  expect(report.dryRun).toBe(true);
+  expect(report.outcomes).toContainEqual({ kind: 'republish-route', sid: session.sid, result: 'planned' });
+  expect(await routes.get(session.sid)).toBeUndefined();
+  expect(audit(recovery).filter((a) => a.result === 'done')).toEqual([]);
+
+  await stopRecovery(recovery);
+  await stack.startSessionManager();
+  expect((await api(`/api/v1/sessions/${session.sid}`, fay, { method: 'DELETE' })).status).toBe(200);
+}, 120_000);

@@ -70,9 +70,9 @@ export async function startStack(): Promise<number> {
   console.log(`
   VISP Session Host is running (database: ${infra.mongoKind}).
 
-    Gateway:  http://127.0.0.1:8080
-    Sign in:  dev login key ${secrets.TEST_USER_LOGIN_KEY} with any user name (from .env.secrets).
-              The sign-in page and API are still being built; today every service answers its health checks.
+    Open:     http://127.0.0.1:8080
+    Sign in:  any user name with the dev login key ${secrets.TEST_USER_LOGIN_KEY} (from .env.secrets)
+    API:      http://127.0.0.1:8080/api/v1/openapi.json
     Logs:     ${path.relative(ROOT, path.join(stateDir, 'logs'))}/<service>.log
     Health:   http://127.0.0.1:8080/readyz (each service has /healthz, /readyz, /metrics)
 

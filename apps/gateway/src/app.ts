@@ -10,7 +10,7 @@ import { ActivityRecorder } from './proxy/activity';
 import { RouteCache } from './proxy/route-cache';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
-import { SessionManagerClient } from './sessions/manager-client';
+import { ServiceClient, SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
 import { webPageRoutes } from './web-page';
 import { WebclientHub, type WebclientSettings } from './webclient/webclient-hub';
@@ -22,6 +22,7 @@ export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings
   SHUTDOWN_TIMEOUT_MS: number;
   SERVICE_TOKEN: string;
   SESSION_MANAGER_URL: string;
+  RECOVERY_URL: string;
   COOKIE_SECRET: string;
   ADMIN_USERS: string[];
   TRUSTED_PROXY_CIDRS: string[];
@@ -51,7 +52,8 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER].map((h) => h.toLowerCase());
   const auth = new Authenticator(redis, store, settings);
   await auth.start();
-  const manager = new SessionManagerClient(settings.SESSION_MANAGER_URL, settings.SERVICE_TOKEN);
+  const manager = new SessionManagerClient(new ServiceClient('session service', settings.SESSION_MANAGER_URL, settings.SERVICE_TOKEN));
+  const recovery = new ServiceClient('recovery service', settings.RECOVERY_URL, settings.SERVICE_TOKEN);
   const routes = new RouteCache(new RedisRouteTable(redis));
   await routes.start();
   const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), logger: logger.child({ part: 'proxy' }) }, settings);
@@ -86,7 +88,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
         res.json(openApi);
       });
       authRoutes(app, { auth, store, redis, trusted, settings });
-      sessionRoutes(app, { auth, manager, allowedOrigins: settings.ALLOWED_ORIGINS });
+      sessionRoutes(app, { auth, manager, recovery, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
     onClose: [async () => proxy.close(), () => webclient.close(), () => events.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });

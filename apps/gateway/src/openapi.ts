@@ -8,6 +8,7 @@ import {
   ErrorBodySchema,
   MeSchema,
   PublicCreateSessionRequestSchema,
+  ReconcileReportSchema,
   SessionStateSchema,
   SessionTypesViewSchema,
   SessionViewSchema,
@@ -50,6 +51,7 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'get', path: '/api/v1/sessions/{sid}/events', summary: 'Progress and state as server-sent events', access: 'user', ok: [200], produces: 'text/event-stream' },
   { method: 'get', path: '/api/v1/admin/sessions', summary: "Everyone's sessions", access: 'admin', query: StateQuery, ok: [200, SessionsSchema] },
   { method: 'get', path: '/api/v1/admin/capacity', summary: 'How full the host is', access: 'admin', ok: [200, CapacityViewSchema] },
+  { method: 'post', path: '/api/v1/admin/reconcile', summary: 'A recovery pass now (?dryRun=true only plans)', access: 'admin', query: z.object({ dryRun: z.enum(['true', 'false']).optional() }), ok: [200, ReconcileReportSchema] },
   { method: 'delete', path: '/api/v1/admin/sessions/{sid}', summary: "Stop anyone's session", access: 'admin', ok: [200, SessionViewSchema] },
 ];
 

@@ -1,10 +1,10 @@
 import type { EventBus, RouteStore } from '@visp/bus';
 import type { Logger, SessionTypes } from '@visp/config';
-import type { SessionLimits } from '@visp/contracts';
+import type { RecoveryOutcome, SessionLimits } from '@visp/contracts';
 import { LABEL, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
 import { answersReadiness, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
-import type { Action, ActionKind } from './plan';
+import type { Action } from './plan';
 
 export interface ActDeps {
   podman: PodmanClient;
@@ -18,14 +18,6 @@ export interface ActDeps {
   logger: Logger;
 }
 
-/** What became of one action: done, skipped (and why), or failed. */
-export interface Outcome {
-  kind: ActionKind;
-  sid?: string;
-  container?: string;
-  result: 'done' | 'skipped' | 'failed' | 'planned';
-  detail?: string;
-}
 
 class Skip extends Error {}
 
@@ -42,7 +34,7 @@ function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: 
 export class Actor {
   constructor(private readonly deps: ActDeps) {}
 
-  async run(action: Action): Promise<Outcome> {
+  async run(action: Action): Promise<RecoveryOutcome> {
     const base = { kind: action.kind, ...(action.kind === 'report' ? { container: action.container.name } : { sid: action.sid }) };
     if (action.kind === 'report') return { ...base, result: 'skipped', detail: action.reason };
     try {

@@ -48,7 +48,7 @@ export function buildRecovery(settings: RecoverySettings, deps: RecoveryAppDeps)
     instance: settings.INSTANCE_ID,
     logger,
   });
-  const recovery = new Recovery({ podman, sessions: store.sessions, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000 });
+  const recovery = new Recovery({ podman, sessions: store.sessions, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
   const service = createService({
     ...serviceBasics(settings, logger),
     readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
@@ -57,7 +57,7 @@ export function buildRecovery(settings: RecoverySettings, deps: RecoveryAppDeps)
       /** A pass now; `?dryRun=true` (or RECOVERY_DRY_RUN) plans without acting. */
       app.post('/admin/reconcile', async (req, res) => {
         const { dryRun } = parseOrThrow(ReconcileQuerySchema, req.query, 'query');
-        const report = await recovery.pass({ dryRun: settings.RECOVERY_DRY_RUN || dryRun === 'true' || dryRun === '1' });
+        const report = await recovery.pass({ dryRun: dryRun === 'true' || dryRun === '1' });
         res.json(report);
       });
     },

@@ -26,8 +26,6 @@ export type Action =
   /** Left alone, and said why. */
   | { kind: 'report'; container: ContainerSummary; reason: string };
 
-export type ActionKind = Action['kind'];
-
 /** States in which a session should have a container. */
 const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 

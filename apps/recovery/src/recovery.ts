@@ -1,25 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import type { SessionState } from '@visp/contracts';
+import type { ReconcileReport, RecoveryOutcome, SessionState } from '@visp/contracts';
 import { LABEL, type PodmanClient } from '@visp/podman-client';
 import type { SessionRepository } from '@visp/store';
 import { Counter, type Registry } from 'prom-client';
-import type { Actor, Outcome } from './act';
+import type { Actor } from './act';
 import { plan, type Observation } from './plan';
 
 const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
 const CONCURRENCY = 8;
 
-export interface PassReport {
-  /** Who acted, for the audit log: this process and its leader lock's fence. */
-  actor: string;
-  leader: boolean;
-  dryRun: boolean;
-  ms: number;
-  outcomes: Outcome[];
-}
 
 export interface RecoveryDeps {
   podman: PodmanClient;
@@ -40,14 +32,14 @@ export class Recovery {
   private readonly id = `recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
   private lock: Lock | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<PassReport> | undefined;
+  private running: Promise<ReconcileReport> | undefined;
   private actions: Counter<'action' | 'result'> | undefined;
   /** Containers already reported as left alone. */
   private readonly reported = new Set<string>();
 
   constructor(
     private readonly deps: RecoveryDeps,
-    private readonly options: { intervalMs: number },
+    private readonly options: { intervalMs: number; dryRun: boolean },
   ) {}
 
   /** Counts actions in the service's /metrics. */
@@ -56,7 +48,7 @@ export class Recovery {
   }
 
   start(): void {
-    const tick = () => void this.pass({ dryRun: false }).catch((err: unknown) => this.deps.logger.error({ err }, 'recovery pass failed'));
+    const tick = () => void this.pass({ dryRun: this.options.dryRun }).catch((err: unknown) => this.deps.logger.error({ err }, 'recovery pass failed'));
     tick();
     this.timer = setInterval(tick, this.options.intervalMs);
     this.timer.unref();
@@ -69,27 +61,23 @@ export class Recovery {
     this.lock = undefined;
   }
 
-  /** One look and, unless `dryRun`, the actions it calls for; passes never overlap. */
-  pass(options: { dryRun: boolean }): Promise<PassReport> {
-    const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.passNow(options));
+  /** One look and, unless `dryRun` (or the service is in dry-run mode), the actions it calls for; passes never overlap. */
+  pass(options: { dryRun: boolean }): Promise<ReconcileReport> {
+    const dryRun = options.dryRun || this.options.dryRun;
+    const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.passNow({ dryRun }));
     this.running = next;
     return next;
   }
 
-  /** What a pass would do, without leadership or side effects. */
-  async plan(): Promise<ReturnType<typeof plan>> {
-    return plan(await this.observe());
-  }
-
-  private async passNow({ dryRun }: { dryRun: boolean }): Promise<PassReport> {
+  private async passNow({ dryRun }: { dryRun: boolean }): Promise<ReconcileReport> {
     const started = Date.now();
     const leader = dryRun || (await this.lead());
-    const report = (outcomes: Outcome[]): PassReport => ({ actor: this.actor(), leader, dryRun, ms: Date.now() - started, outcomes });
+    const report = (outcomes: RecoveryOutcome[]): ReconcileReport => ({ actor: this.actor(), leader, dryRun, ms: Date.now() - started, outcomes });
     if (!leader) return report([]);
     const actions = plan(await this.observe());
     if (dryRun) return report(actions.map((a) => ({ kind: a.kind, ...(a.kind === 'report' ? { container: a.container.name, detail: a.reason } : { sid: a.sid }), result: 'planned' })));
 
-    const outcomes: Outcome[] = [];
+    const outcomes: RecoveryOutcome[] = [];
     const queue = [...actions];
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -105,7 +93,7 @@ export class Recovery {
     return report(outcomes);
   }
 
-  private audit(outcome: Outcome, reportedContainer?: string): void {
+  private audit(outcome: RecoveryOutcome, reportedContainer?: string): void {
     this.actions?.inc({ action: outcome.kind, result: outcome.result });
     // A container left alone is reported once (and counted every pass): it will be there again next time.
     const repeat = reportedContainer !== undefined && this.reported.has(reportedContainer);

@@ -20,6 +20,7 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   ...mongo,
   ...serviceToken,
   SESSION_MANAGER_URL: url(['http', 'https'], 'http://127.0.0.1:8020'),
+  RECOVERY_URL: url(['http', 'https'], 'http://127.0.0.1:8030'),
   /** `shibboleth`: identity from the SP's headers (trusted proxies only); `dev-key`: POST /auth/login with a key. */
   AUTH_MODE: oneOf(['dev-key', 'shibboleth'], 'dev-key'),
   /** dev-key mode refuses NODE_ENV=production unless this is set. */

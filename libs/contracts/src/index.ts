@@ -5,3 +5,4 @@ export * from './v1/jobs';
 export * from './v1/session-api';
 export * from './v1/sessions';
 export * from './v1/webclient';
+export * from './v1/recovery';

@@ -1,17 +1,19 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Express } from 'express';
-import { PublicCreateSessionRequestSchema, SessionStateSchema } from '@visp/contracts';
+import { PublicCreateSessionRequestSchema, SessionStateSchema, type ReconcileReport } from '@visp/contracts';
 import { parseOrThrow, requireJson, sessionIdParam } from '@visp/service-kit';
 import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
-import type { SessionManagerClient } from './manager-client';
+import type { ServiceClient, SessionManagerClient } from './manager-client';
 
 const StateQuerySchema = z.object({ state: SessionStateSchema.optional() }).strict();
 
 /** The public session API: everything the page does, for the signed-in user or an API token's owner. */
-export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; allowedOrigins: readonly string[] }): void {
+const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
+
+export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; recovery: ServiceClient; allowedOrigins: readonly string[] }): void {
   const { manager } = deps;
   const user = requireUser(deps.auth, deps.allowedOrigins);
 
@@ -55,6 +57,13 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
 
   app.get('/api/v1/admin/capacity', user, requireAdmin, async (_req, res) => {
     res.json(await manager.capacity());
+  });
+
+  /** A recovery pass now (see apps/recovery); `?dryRun=true` only plans. */
+  app.post('/api/v1/admin/reconcile', user, requireAdmin, async (req, res) => {
+    const { dryRun } = parseOrThrow(ReconcileQuerySchema, req.query, 'query');
+    req.log.info({ admin: principalOf(res).username, dryRun }, 'admin asks for a recovery pass');
+    res.json(await deps.recovery.json<ReconcileReport>('POST', `/admin/reconcile?dryRun=${dryRun ?? 'false'}`));
   });
 
   app.delete('/api/v1/admin/sessions/:sid', user, requireAdmin, async (req, res) => {
