@@ -1,5 +1,6 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
 import { benchProxy } from '../bench/proxy';
+import { benchRecovery } from '../bench/recovery';
 import { benchSpawn } from '../bench/spawn';
 import { startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
@@ -17,7 +18,10 @@ const USAGE = `usage: visp-dev <command>
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
   bench proxy [--seconds N] [--rounds N] [--workers N] [--rate N]
                         the session proxy against a direct connection and configurable-http-proxy
-                        (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)`;
+                        (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)
+  bench recovery [--containers N]
+                        one recovery pass re-adopting N session containers (default 100) against
+                        inspecting each (tools/bench/recovery.ts)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -38,6 +42,11 @@ async function main(argv: string[]): Promise<number> {
         const [seconds, rounds, workers, rate] = [number('--seconds', 3), number('--rounds', 3), number('--workers', 0), number('--rate', 1000)];
         if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0) || !(rate >= 10)) break;
         return benchProxy({ seconds, rounds, workers, rate });
+      }
+      if (rest[0] === 'recovery') {
+        const containers = number('--containers', 100);
+        if (!(containers >= 1)) break;
+        return benchRecovery({ containers });
       }
       // Internal: the upstream of the proxy bench, in a process of its own.
       if (rest[0] === 'upstream') {

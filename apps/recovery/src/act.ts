@@ -21,6 +21,8 @@ export interface ActDeps {
 
 class Skip extends Error {}
 
+const ADOPTED = 'adopted by recovery';
+
 /** Limits back from a container's HostConfig, for a record rebuilt from labels. */
 function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: number | null }): SessionLimits {
   return {
@@ -107,10 +109,9 @@ export class Actor {
 
     const now = new Date();
     const set = { containerId: details.id, containerName: details.name, readyAt: record?.readyAt ?? now, adoptedAt: now };
-    if (!record) {
-      await sessions.rebuild({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) });
-    }
-    const ready = await sessions.transition(sid, ['pending', 'starting', 'stopped', 'failed'], 'ready', { reason: 'adopted by recovery', set });
+    const ready = record
+      ? await sessions.transition(sid, ['pending', 'starting', 'stopped', 'failed'], 'ready', { reason: ADOPTED, set })
+      : await sessions.rebuildReady({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) }, set, ADOPTED);
     if (!ready) throw new Skip('changed since the plan');
     await this.announce(ready);
     return record ? `record was ${record.state}` : 'record rebuilt from labels';

@@ -10,7 +10,7 @@ import { plan, type Observation } from './plan';
 
 const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
-const CONCURRENCY = 8;
+const CONCURRENCY = 16;
 
 
 export interface RecoveryDeps {

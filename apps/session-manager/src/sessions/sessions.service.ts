@@ -157,15 +157,22 @@ export class SessionService {
   private launch(record: SessionRecord): void {
     const abort = new AbortController();
     const done = this.run(record, abort.signal)
-      .catch((err: unknown) => this.deps.logger.error({ err, sid: record.sid }, 'session start crashed'))
-      .finally(() => {
+      .catch((err: unknown) => void this.deps.logger.error({ err, sid: record.sid }, 'session start crashed'))
+      .then(async (ready) => {
         this.launches.delete(record.sid);
-        return this.deps.leases.release(record.sid);
+        await this.deps.leases.release(record.sid);
+        // Announced once the lease is given back: whoever acts on `ready` (a stop, recovery) finds the session free.
+        // …unless a stop got in first (it announced its own state).
+        if (ready && (await this.deps.sessions.getAnyOwner(ready.sid))?.state === 'ready') {
+          await this.announceProgress(ready, 'ready', `${ready.type} is ready`);
+          await this.announceState(ready);
+        }
       });
     this.launches.set(record.sid, { abort, done });
   }
 
-  private async run(record: SessionRecord, signal: AbortSignal): Promise<void> {
+  /** Starts the session; returns its record if it became ready (to be announced by the caller). */
+  private async run(record: SessionRecord, signal: AbortSignal): Promise<SessionRecord | undefined> {
     const { sid, owner } = record;
     const log = this.deps.logger.child({ sid, owner, type: record.type });
     const type = this.deps.types[record.type];
@@ -180,7 +187,7 @@ export class SessionService {
       throw err;
     }
     const starting = await this.deps.sessions.transition(sid, ['pending'], 'starting');
-    if (!starting) return this.deps.gate.release(sid); // stopped while waiting
+    if (!starting) return void this.deps.gate.release(sid); // stopped while waiting
     await this.announceState(starting);
 
     const startedAt = Date.now();
@@ -200,9 +207,8 @@ export class SessionService {
         set: { containerId, containerName: containerName(record.type, sid), readyAt: new Date() },
       });
       if (!ready) return void (await this.deps.routes.delete(sid)); // stopped meanwhile; stop() removes the container
-      await progress('ready', `${record.type} is ready`);
-      await this.announceState(ready);
       log.info({ ms: Date.now() - startedAt }, 'session ready');
+      return ready;
     } catch (err) {
       if (signal.aborted) return;
       await this.fail(record, err, log);

@@ -85,12 +85,29 @@ export class SessionRepository {
   }
 
   /**
-   * Stores a session rebuilt from elsewhere (recovery, from container labels) as `pending`. Transitions left from
-   * an earlier record under the same id (its collection lost, theirs not) are cleared first: they would replay.
+   * Stores a running session rebuilt from elsewhere (recovery, from its container's labels) as `ready`, in one
+   * write. Transitions left from an earlier record under the same id (its collection lost, theirs not) are
+   * cleared first, or they would replay into this one.
    */
-  async rebuild(session: NewSession): Promise<SessionRecord> {
-    await this.transitions.deleteMany({ sid: session.sid });
-    return this.create(session);
+  async rebuildReady(session: NewSession, set: SessionUpdate, reason: string): Promise<SessionRecord> {
+    if (await this.transitions.exists({ _id: transitionId(session.sid, 1) })) await this.transitions.deleteMany({ sid: session.sid });
+    const at = set.adoptedAt ?? new Date();
+    const doc = await mapDuplicateKey(`session ${session.sid}`, () =>
+      this.model.create({
+        _id: session.sid,
+        owner: session.owner,
+        type: session.type,
+        project: session.project,
+        instance: session.instance,
+        limits: session.limits,
+        state: 'ready',
+        reason,
+        history: [{ state: 'ready', at, reason }],
+        createdAt: session.createdAt ?? at,
+        ...set,
+      }),
+    );
+    return toRecord(doc.toObject() as Lean);
   }
 
   async get(owner: Owner, sid: SessionId): Promise<SessionRecord | undefined> {

@@ -1,0 +1,109 @@
+// tools/bench/recovery: one recovery pass re-adopting many running session containers that have neither records
+// nor routes (the session-manager's database and the route table lost), against the floor for the same
+// containers: inspecting each once through the same Podman socket, as adoption must.
+//
+// The recovery bundle runs as in production. It starts before the containers exist (its first pass finds
+// nothing), then POST /admin/reconcile times a pass over all of them.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRedis, closeRedis } from '@visp/bus';
+import type { ReconcileReport } from '@visp/contracts';
+import { discoverPodman, encodeSessionLabels, PodmanClient } from '@visp/podman-client';
+import { containerName, newSessionId, newSessionToken, TOKEN_ENV } from '@visp/sessions';
+import { ensureImages, TESTBOX_IMAGE } from '../src/images';
+import { startInfra } from '../src/infra';
+import { removeLeftovers } from '../src/leftovers';
+import { ROOT, STATE_DIR } from '../src/paths';
+import { freePort, readyz, spawnLogged, waitUntil, type Child } from '../src/processes';
+
+export interface RecoveryBenchOptions {
+  containers: number;
+}
+
+const log = (line: string) => console.log(`[bench] ${line}`);
+const TYPE = 'box';
+const BOX = {
+  image: TESTBOX_IMAGE,
+  port: 8080,
+  command: ['httpd', '-f', '-p', '8080', '-h', '/var/www'],
+  readinessPath: '/',
+  baseUrlAware: false,
+  tmpfsMiB: 16,
+  limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 64, cpus: 0.5, pids: 64 } },
+};
+
+/** Runs `work` over `items`, `concurrency` at a time. */
+async function inParallel<T>(items: T[], concurrency: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+  }));
+}
+
+export async function benchRecovery(options: RecoveryBenchOptions): Promise<number> {
+  const instance = `bench-${randomBytes(3).toString('hex')}`;
+  const stateDir = path.join(STATE_DIR, instance);
+  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
+  const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
+  const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: infra.env.CONTAINER_HOST }));
+  const token = randomBytes(24).toString('base64url');
+  let recovery: Child | undefined;
+  try {
+    await ensureImages(log);
+    const typesFile = path.join(stateDir, 'session-types.json');
+    writeFileSync(typesFile, JSON.stringify({ [TYPE]: BOX }));
+    const port = await freePort();
+    recovery = spawnLogged('recovery', process.execPath, [path.join(ROOT, 'dist/apps/recovery/main.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...infra.env, PORT: String(port), INSTANCE_ID: instance, SERVICE_TOKEN: token, SESSION_TYPES_FILE: typesFile, RECOVERY_INTERVAL: '3600', LOG_LEVEL: 'warn' },
+      logFile: path.join(stateDir, 'logs', 'recovery.log'),
+    });
+    await waitUntil('recovery /readyz', () => readyz(port), { timeoutMs: 30_000, child: recovery });
+
+    log(`starting ${options.containers} session containers with labels only (no records, no routes)`);
+    const created = Date.now();
+    await inParallel(Array.from({ length: options.containers }, () => newSessionId()), 4, async (sid) => {
+      const id = await podman.createContainer({
+        name: containerName(TYPE, sid),
+        image: BOX.image,
+        labels: encodeSessionLabels({ instance, id: sid, type: TYPE, owner: `user-${sid.slice(0, 4)}`, created: new Date().toISOString() }),
+        user: '1000:1000',
+        cmd: BOX.command,
+        env: { [TOKEN_ENV]: newSessionToken() },
+        limits: { memoryBytes: 64 * 2 ** 20, nanoCpus: 0.5e9, pids: 64 },
+        tmpfs: [{ target: '/tmp', sizeBytes: 16 * 2 ** 20, mode: 0o1777 }],
+        publish: { containerPort: BOX.port },
+      });
+      await podman.startContainer(id);
+    });
+    log(`started in ${((Date.now() - created) / 1000).toFixed(1)} s`);
+    const containers = await podman.listManaged(instance);
+
+    const floorStarted = performance.now();
+    await inParallel(containers, 8, (c) => podman.inspectContainer(c.id));
+    const floorMs = performance.now() - floorStarted;
+
+    const res = await fetch(`http://127.0.0.1:${port}/admin/reconcile`, { method: 'POST', headers: { 'x-service-token': token } });
+    const report = (await res.json()) as ReconcileReport;
+    const adopted = report.outcomes.filter((o) => o.kind === 'adopt' && o.result === 'done').length;
+    const others = report.outcomes.filter((o) => !(o.kind === 'adopt' && o.result === 'done'));
+    if (others.length) log(`not adopted: ${JSON.stringify(others.slice(0, 5))}`);
+    const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
+    const routes = await redis.hlen('visp:routes');
+    await closeRedis(redis);
+
+    console.log(`\n| ${containers.length} containers | recovery pass | inspect each (the floor) | ratio |`);
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| total | ${report.ms} ms | ${floorMs.toFixed(0)} ms | ${(report.ms / floorMs).toFixed(2)} |`);
+    console.log(`| per container | ${(report.ms / containers.length).toFixed(1)} ms | ${(floorMs / containers.length).toFixed(1)} ms | |`);
+    console.log(`\nadopted ${adopted} of ${containers.length}; routes published: ${routes}`);
+    console.log(`target: the whole pass ≤ 5 s for 100 → ${(report.ms / 1000).toFixed(2)} s for ${containers.length}`);
+    return adopted === containers.length ? 0 : 1;
+  } finally {
+    await recovery?.stop(15_000);
+    await removeLeftovers(instance).catch(() => 0);
+    await infra.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
