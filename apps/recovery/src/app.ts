@@ -1,9 +1,6 @@
-import { EventBus, RedisRouteTable, type Redis } from '@visp/bus';
-import type { Logger, SessionTypes } from '@visp/config';
-import type { PodmanClient } from '@visp/podman-client';
+import { EventBus, RedisRouteTable } from '@visp/bus';
 import { createService, parseOrThrow, requireServiceToken, serviceBasics, type Service } from '@visp/service-kit';
-import { SessionLeases } from '@visp/sessions';
-import type { Store } from '@visp/store';
+import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
 import { z } from 'zod';
 import { Actor } from './act';
 import { Recovery } from './recovery';
@@ -21,19 +18,10 @@ export interface RecoverySettings {
   RECOVERY_DRY_RUN: boolean;
 }
 
-export interface RecoveryAppDeps {
-  store: Store;
-  redis: Redis;
-  podman: PodmanClient;
-  types: SessionTypes;
-  logger: Logger;
-  closeAfter?: Array<() => Promise<unknown>>;
-}
-
 const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 
 /** Builds the recovery service; `start()` of its Recovery begins the passes (main.ts does, tests choose). */
-export function buildRecovery(settings: RecoverySettings, deps: RecoveryAppDeps): { service: Service; recovery: Recovery } {
+export function buildRecovery(settings: RecoverySettings, deps: SessionHostDeps): { service: Service; recovery: Recovery } {
   const { store, redis, podman, logger } = deps;
   const routes = new RedisRouteTable(redis);
   const events = new EventBus(redis, logger);

@@ -1,9 +1,6 @@
-import { ActivityLog, EventBus, RedisRouteTable, type Redis } from '@visp/bus';
-import type { Logger, SessionTypes } from '@visp/config';
-import type { PodmanClient } from '@visp/podman-client';
+import { ActivityLog, EventBus, RedisRouteTable } from '@visp/bus';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
-import type { Store } from '@visp/store';
-import { SessionLeases } from '@visp/sessions';
+import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
 import { Culler } from './sessions/culling';
 import { sessionRoutes } from './sessions/sessions.routes';
@@ -29,16 +26,6 @@ export interface SessionManagerSettings {
   CULL_WARNING: number;
 }
 
-export interface SessionManagerDeps {
-  store: Store;
-  redis: Redis;
-  podman: PodmanClient;
-  types: SessionTypes;
-  logger: Logger;
-  /** Closes what the caller opened (database, Redis), after the service has drained. */
-  closeAfter?: Array<() => Promise<unknown>>;
-}
-
 export interface SessionManager {
   service: Service;
   sessions: SessionService;
@@ -46,7 +33,7 @@ export interface SessionManager {
 }
 
 /** Builds the service from its dependencies; main.ts opens them, tests pass real ones of their own. */
-export async function buildSessionManager(settings: SessionManagerSettings, deps: SessionManagerDeps): Promise<SessionManager> {
+export async function buildSessionManager(settings: SessionManagerSettings, deps: SessionHostDeps): Promise<SessionManager> {
   const { store, redis, podman, logger } = deps;
   const events = new EventBus(redis, logger);
   const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL);

@@ -1,6 +1,8 @@
-import { expandLaunch, type SessionTypeConfig, type TemplateValues } from '@visp/config';
+import type { Redis } from '@visp/bus';
+import { expandLaunch, type Logger, type SessionTypeConfig, type SessionTypes, type TemplateValues } from '@visp/config';
 import { sessionPath } from '@visp/contracts';
 import type { PodmanClient } from '@visp/podman-client';
+import type { Store } from '@visp/store';
 
 /** The environment variable every session container carries its token in, whatever the app: recovery reads it. */
 export const TOKEN_ENV = 'VISP_SESSION_TOKEN';
@@ -32,4 +34,15 @@ export async function answersReadiness(type: SessionTypeConfig, session: { sid: 
     (res) => (void res.body?.cancel(), res.status < 400),
     () => false,
   );
+}
+
+/** What the services that run sessions (the session-manager, recovery) are built from; main.ts opens them. */
+export interface SessionHostDeps {
+  store: Store;
+  redis: Redis;
+  podman: PodmanClient;
+  types: SessionTypes;
+  logger: Logger;
+  /** Closes what the caller opened (database, Redis), after the service has drained. */
+  closeAfter?: Array<() => Promise<unknown>>;
 }
