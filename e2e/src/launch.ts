@@ -31,8 +31,8 @@ export interface Launched {
   exited: Promise<number | null>;
 }
 
-export function launch(app: App, env: Record<string, string>): Launched {
-  const child = spawn(process.execPath, [bundle(app)], { cwd, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function launch(app: App, env: Record<string, string>, args: string[] = []): Launched {
+  const child = spawn(process.execPath, [bundle(app), ...args], { cwd, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -101,6 +101,8 @@ it('brings back every session after a kill -9 with records and routes wiped: sam
 
   const adopted = audit(recovery).filter((a) => a.kind === 'adopt' && a.result === 'done');
   expect(adopted.map((a) => a.sid).sort()).toEqual([...sids].sort());
+  const metrics = await (await fetch('http://127.0.0.1:18430/metrics')).text();
+  expect(metrics).toMatch(/visp_recovery_actions_total\{action="adopt",result="done",service="recovery"\} 3/);
 
   // The session-manager comes back to the adopted sessions and can stop them.
   await stopRecovery(recovery);
@@ -184,6 +186,13 @@ it('plans without acting on a dry run, asked for by an administrator through the
   const { session } = await launchSession(fay, 'echo');
   await killSessionManager();
   await redis.hdel(keys.routes, session.sid);
+
+  // From the command line: the plan, and nothing changed.
+  const cli = launch('recovery', { ...stack.env(), LOG_LEVEL: 'warn' }, ['--dry-run']);
+  expect(await cli.exited).toBe(0);
+  expect(cli.output()).toContain(JSON.stringify({ kind: 'republish-route', sid: session.sid, result: 'planned' }));
+  expect(cli.output()).toMatch(/\d+ planned actions \(dry run: nothing was changed\)/);
+  expect(await routes.get(session.sid)).toBeUndefined();
 
   const recovery = startRecovery(18430, { RECOVERY_DRY_RUN: 'true' });
   await waitFor('recovery', async () => (await fetch('http://127.0.0.1:18430/readyz').catch(() => undefined))?.ok, 20_000);
