@@ -174,6 +174,14 @@ describe('the webclient WebSocket', () => {
     expect(await upgradeStatus(wsUrl(), { authorization: `Bearer ${token}` })).toBe(101);
   });
 
+  it('closes the sockets of a login when it signs out', async () => {
+    const carl = await stack.signIn('carl');
+    const client = await Client.open(carl);
+    expect((await stack.api('/auth/logout', carl, { method: 'POST' })).status).toBe(204);
+    expect(await client.closed).toEqual({ code: 4001, reason: 'signed out' });
+    expect(await upgradeStatus(wsUrl(), { ...stack.origin, ...carl })).toBe(401);
+  });
+
   it('rate limits a flood and serves the client again once it slows down', async () => {
     const client = await Client.open(bob);
     try {

@@ -93,7 +93,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   app.get('/api/v1/me', user, async (_req, res) => {
     const principal = principalOf(res);
     const account = await store.users.find(principal.username);
-    const me: Me = { ...principal, displayName: account?.displayName, email: account?.email };
+    const me: Me = { username: principal.username, admin: principal.admin, via: principal.via, displayName: account?.displayName, email: account?.email };
     res.json(me);
   });
 

@@ -14,7 +14,10 @@ export const PrincipalSchema = z.object({
   admin: z.boolean(),
   via: z.enum(['login', 'token']),
 });
-export type Principal = z.infer<typeof PrincipalSchema>;
+export type Principal = z.infer<typeof PrincipalSchema> & {
+  /** The server-side login a cookie names (not stored in it): what a logout ends. */
+  loginId?: string;
+};
 
 export interface AuthSettings {
   COOKIE_SECRET: string;
@@ -46,6 +49,7 @@ export class Authenticator {
   /** Logins by id, so that a proxied request costs no Redis round trip; a logout anywhere drops the entry. */
   private readonly logins: NoticedCache<Principal>;
   private subscriber: Redis | undefined;
+  private readonly logoutListeners: Array<(loginId: string) => void> = [];
   /** Cookie values whose signature was checked, and the login id each names: an HMAC per request is the slow part. */
   private readonly verified = new Map<string, string>();
 
@@ -61,8 +65,16 @@ export class Authenticator {
   /** Listens for logouts announced by any gateway. */
   async start(): Promise<void> {
     this.subscriber = this.redis.duplicate();
-    this.subscriber.on('message', (_channel: string, id: string) => this.logins.drop(id));
+    this.subscriber.on('message', (_channel: string, id: string) => {
+      this.logins.drop(id);
+      for (const listener of this.logoutListeners) listener(id);
+    });
     await this.subscriber.subscribe(channels.logouts);
+  }
+
+  /** Hears every logout, on any gateway: long-lived connections of that login must end too. */
+  onLogout(listener: (loginId: string) => void): void {
+    this.logoutListeners.push(listener);
   }
 
   async close(): Promise<void> {
@@ -96,7 +108,8 @@ export class Authenticator {
     }
     const id = this.loginId(req);
     if (!id) return undefined;
-    return this.logins.get(id);
+    const principal = await this.logins.get(id);
+    return principal && { ...principal, loginId: id };
   }
 
   private loginId(req: IncomingMessage): string | undefined {

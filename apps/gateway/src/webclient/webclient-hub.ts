@@ -37,6 +37,11 @@ export class WebclientHub {
   }
 
   async start(): Promise<void> {
+    this.deps.auth.onLogout((loginId) => {
+      for (const connections of this.byOwner.values()) {
+        for (const connection of connections) if (connection.principal.loginId === loginId) connection.ws.close(4001, 'signed out');
+      }
+    });
     this.unsubscribe = await this.deps.events.subscribe((event) => {
       for (const connection of this.byOwner.get(event.owner) ?? []) connection.push(event);
     });
