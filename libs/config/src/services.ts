@@ -108,4 +108,10 @@ export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
 export const socketProxyConfig = defineServiceConfig('socket-proxy', {
   PORT: port(8050),
   ...podman,
+  /** Where each client's socket is made: `<dir>/<client>.sock` (session-manager, recovery, readonly). */
+  SOCKET_PROXY_DIR: str('/run/visp'),
+  /** Regular expressions (comma-separated) for the images a create may name. */
+  SOCKET_PROXY_IMAGES: list('^localhost/visp-'),
+  /** A JSON file of client policies replacing the built-in ones (see apps/socket-proxy/README.md). */
+  SOCKET_PROXY_POLICY_FILE: optionalStr(),
 });

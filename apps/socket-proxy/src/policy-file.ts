@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '@visp/config';
+import { z } from 'zod';
+import { OPERATIONS, type ClientPolicy } from './policy';
+
+const ClientPolicySchema = z
+  .object({
+    operations: z.array(z.enum(OPERATIONS)),
+    images: z.array(z.string()).default([]),
+    capAdd: z.array(z.string().regex(/^[A-Z_]+$/)).default([]),
+    bindRoots: z.array(z.string().regex(/^\/[^\0]*$/, 'an absolute path')).default([]),
+    networks: z.array(z.string()).default([]),
+  })
+  .strict();
+
+const PolicyFileSchema = z.object({ clients: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/), ClientPolicySchema) }).strict();
+
+/** An image pattern; a broken one is a config error, at start. */
+export function compileImagePattern(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch {
+    throw new ConfigError(`image pattern ${JSON.stringify(pattern)} is not a regular expression`);
+  }
+}
+
+/** Reads and validates a policy file: `{ "clients": { "<name>": { "operations": [...], "images": [...], … } } }`. */
+export function loadPolicyFile(file: string): Record<string, ClientPolicy> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const parsed = PolicyFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${file}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  return Object.fromEntries(
+    Object.entries(parsed.data.clients).map(([name, p]) => [
+      name,
+      { operations: new Set(p.operations), images: p.images.map(compileImagePattern), capAdd: new Set(p.capAdd), bindRoots: p.bindRoots, networks: new Set(p.networks) },
+    ]),
+  );
+}

@@ -1,0 +1,284 @@
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from '@visp/config';
+import { Counter, type Registry } from 'prom-client';
+import { checkCreate, parseRequest, type ApiRequest, type ClientPolicy } from './policy';
+
+export interface ProxyClient {
+  name: string;
+  /** The unix socket this client connects to (mode 0660). */
+  socketPath: string;
+  policy: ClientPolicy;
+}
+
+export interface SocketProxyOptions {
+  /** The real Podman API socket. */
+  podmanSocket: string;
+  instance: string;
+  logger: Logger;
+}
+
+/** Request bodies the proxy reads (creates); anything bigger is refused. */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** How long a container's "is it ours" answer is trusted. */
+const OWNERSHIP_TTL_MS = 5_000;
+
+class Denied extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Decision = { forward: true; body?: Buffer; filterList?: boolean } | { forward: false };
+
+/**
+ * One listening socket per client, each forwarding to Podman only what that client's policy allows. Creates are
+ * read and checked, calls on a container only reach managed containers of this instance, container lists are
+ * filtered to them. Streams (logs, events, wait) and hijacked calls (exec start, attach) pass through.
+ */
+export class SocketProxy {
+  private readonly servers: http.Server[] = [];
+  private readonly ownership = new Map<string, { ours: boolean; at: number }>();
+  private calls: Counter<'client' | 'decision'> | undefined;
+
+  constructor(
+    private readonly options: SocketProxyOptions,
+    private readonly clients: ProxyClient[],
+  ) {}
+
+  countIn(registry: Registry): void {
+    this.calls = new Counter({ name: 'visp_socket_proxy_calls_total', help: 'Podman API calls by client and decision', labelNames: ['client', 'decision'] as const, registers: [registry] });
+  }
+
+  async start(): Promise<void> {
+    for (const client of this.clients) {
+      mkdirSync(path.dirname(client.socketPath), { recursive: true, mode: 0o750 });
+      rmSync(client.socketPath, { force: true });
+      const server = http.createServer((req, res) => void this.web(client, req, res));
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(client, req, socket, head));
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(client.socketPath, resolve));
+      chmodSync(client.socketPath, 0o660);
+      this.servers.push(server);
+      this.options.logger.info({ client: client.name, socket: client.socketPath }, 'socket proxy listening');
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())))));
+  }
+
+  private async web(client: ProxyClient, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const audit = (decision: string, status: number, reason?: string, request?: ApiRequest) => this.audit(client, req, { decision, status, reason, request, ms: performance.now() - started });
+    let request: ApiRequest | undefined;
+    try {
+      request = this.admit(client, req);
+      const decision = await this.decide(client, req, request);
+      if (!decision.forward) throw new Denied(403, 'refused');
+      const upstream = http.request({ socketPath: this.options.podmanSocket, method: req.method, path: req.url, headers: withBody(req.headers, decision.body) });
+      upstream.on('error', (err) => {
+        audit('error', 502, err.message, request);
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Podman is not reachable' }));
+        else res.destroy();
+      });
+      upstream.on('response', (answer) => {
+        audit('allow', answer.statusCode ?? 0, undefined, request);
+        if (decision.filterList && answer.statusCode === 200) return void this.filterList(answer, res);
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      res.on('close', () => upstream.destroy());
+      if (decision.body) upstream.end(decision.body);
+      else req.pipe(upstream);
+    } catch (err) {
+      const denied = err instanceof Denied ? err : new Denied(500, err instanceof Error ? err.message : String(err));
+      audit('deny', denied.status, denied.message, request);
+      res.writeHead(denied.status, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `socket-proxy: ${denied.message}`, cause: 'denied' }));
+    }
+  }
+
+  /** Hijacked calls (exec start, attach): checked like any other, then the two sockets are joined. */
+  private async upgrade(client: ProxyClient, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const started = performance.now();
+    let request: ApiRequest | undefined;
+    try {
+      request = this.admit(client, req);
+      if (request.operation !== 'exec.start' && request.operation !== 'container.attach') throw new Denied(403, `${request.operation} cannot be upgraded`);
+      await this.decide(client, req, request);
+    } catch (err) {
+      const denied = err instanceof Denied ? err : new Denied(500, String(err));
+      this.audit(client, req, { decision: 'deny', status: denied.status, reason: denied.message, request, ms: performance.now() - started });
+      const body = JSON.stringify({ message: `socket-proxy: ${denied.message}` });
+      return void socket.end(`HTTP/1.1 ${denied.status} ${http.STATUS_CODES[denied.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
+    // The request's own body (exec start's options) comes with the upgrade's first bytes: it goes first, alone.
+    const { body, rest } = await readUpgradeBody(socket, head, Number(req.headers['content-length'] ?? 0));
+    const upstream = http.request({ socketPath: this.options.podmanSocket, method: req.method, path: req.url, headers: req.headers });
+    const join = (answer: IncomingMessage, podman: Socket, podmanHead: Buffer) => {
+      this.audit(client, req, { decision: 'allow', status: answer.statusCode ?? 0, request, ms: performance.now() - started });
+      socket.write(rawHead(answer));
+      if (podmanHead.length) socket.write(podmanHead);
+      if (rest.length) podman.write(rest);
+      podman.on('error', () => socket.destroy()).on('close', () => socket.destroy());
+      socket.on('error', () => podman.destroy()).on('close', () => podman.destroy());
+      podman.pipe(socket).pipe(podman);
+    };
+    upstream.on('upgrade', join);
+    // Podman may answer a hijack with a plain 200 and then stream: passed on as it comes.
+    upstream.on('response', (answer) => {
+      this.audit(client, req, { decision: 'allow', status: answer.statusCode ?? 0, request, ms: performance.now() - started });
+      socket.write(rawHead(answer));
+      answer.pipe(socket);
+      socket.on('data', (chunk: Buffer) => answer.socket.write(chunk));
+    });
+    upstream.on('error', () => socket.destroy());
+    upstream.end(body);
+  }
+
+  /** The operation asked for, if the client's policy has it at all. */
+  private admit(client: ProxyClient, req: IncomingMessage): ApiRequest {
+    const parsed = parseRequest(req.method ?? 'GET', req.url ?? '/');
+    if ('refused' in parsed) throw new Denied(403, parsed.refused);
+    if (!client.policy.operations.has(parsed.operation)) throw new Denied(403, `${parsed.operation} is not allowed for ${client.name}`);
+    return parsed;
+  }
+
+  /** The checks that depend on what is asked about: the container, the create body, the network. */
+  private async decide(client: ProxyClient, req: IncomingMessage, request: ApiRequest): Promise<Decision> {
+    const { operation, subject } = request;
+    if (operation === 'container.create') {
+      const checked = checkCreate(request.api, parseBody(await readBody(req)), client.policy, this.options.instance);
+      if ('refused' in checked) throw new Denied(403, checked.refused);
+      return { forward: true, body: Buffer.from(JSON.stringify(checked.body)) };
+    }
+    if (operation === 'container.list') return { forward: true, filterList: true };
+    if (operation === 'network.create') {
+      const body = await readBody(req);
+      const spec = parseBody(body) as { Name?: unknown; name?: unknown };
+      const name = String(spec.Name ?? spec.name ?? '');
+      if (!client.policy.networks.has(name)) throw new Denied(403, `creating network ${JSON.stringify(name)} is not allowed`);
+      return { forward: true, body };
+    }
+    if (subject && (operation.startsWith('container.') || operation === 'exec.create')) await this.requireOurs(`/containers/${encodeURIComponent(subject)}/json`, subject);
+    if (subject && operation.startsWith('exec.')) {
+      if (operation !== 'exec.create') {
+        const exec = await this.podmanJson(`/exec/${encodeURIComponent(subject)}/json`);
+        const container = String((exec as { ContainerID?: unknown }).ContainerID ?? '');
+        await this.requireOurs(`/containers/${encodeURIComponent(container)}/json`, container);
+      }
+    }
+    if (subject && (operation === 'volume.remove' || operation === 'volume.inspect')) await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
+    return { forward: true };
+  }
+
+  /** Refuses calls on anything that is not labelled as this instance's. */
+  private async requireOurs(inspectPath: string, key: string): Promise<void> {
+    const cached = this.ownership.get(key);
+    if (cached && performance.now() - cached.at < OWNERSHIP_TTL_MS) {
+      if (!cached.ours) throw new Denied(403, `${key} is not managed by this instance`);
+      return;
+    }
+    const details = (await this.podmanJson(inspectPath)) as { Config?: { Labels?: Record<string, string> }; Labels?: Record<string, string> };
+    const labels = details.Config?.Labels ?? details.Labels ?? {};
+    const ours = labels['visp.managed'] === 'true' && labels['visp.instance'] === this.options.instance;
+    this.ownership.set(key, { ours, at: performance.now() });
+    if (!ours) throw new Denied(403, `${key} is not managed by this instance`);
+  }
+
+  private podmanJson(path: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      http
+        .get({ socketPath: this.options.podmanSocket, path }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            if (res.statusCode === 404) return reject(new Denied(404, `no such object (${path})`));
+            try {
+              resolve(JSON.parse(Buffer.concat(chunks).toString()));
+            } catch {
+              reject(new Denied(502, `Podman answered ${res.statusCode} to ${path}`));
+            }
+          });
+        })
+        .on('error', (err) => reject(new Denied(502, err.message)));
+    });
+  }
+
+  /** Only this instance's managed containers, whatever was asked. */
+  private filterList(answer: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+    answer.on('end', () => {
+      const list = JSON.parse(Buffer.concat(chunks).toString() || '[]') as Array<{ Labels?: Record<string, string> | null }>;
+      const ours = list.filter((c) => c.Labels?.['visp.managed'] === 'true' && c.Labels['visp.instance'] === this.options.instance);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ours));
+    });
+  }
+
+  private audit(client: ProxyClient, req: IncomingMessage, entry: { decision: string; status: number; reason?: string; request?: ApiRequest; ms: number }): void {
+    this.calls?.inc({ client: client.name, decision: entry.decision });
+    const level = entry.decision === 'allow' ? 'info' : 'warn';
+    this.options.logger[level](
+      { audit: true, client: client.name, method: req.method, path: req.url, operation: entry.request?.operation, decision: entry.decision, reason: entry.reason, status: entry.status, ms: Math.round(entry.ms * 10) / 10 },
+      `${client.name} ${req.method} ${req.url}: ${entry.decision}`,
+    );
+  }
+}
+
+/** The first `length` bytes of an upgraded connection (the request body), and whatever came after them. */
+function readUpgradeBody(socket: Socket, head: Buffer, length: number): Promise<{ body: Buffer; rest: Buffer }> {
+  if (length > MAX_BODY_BYTES) return Promise.reject(new Denied(413, 'request body too large'));
+  return new Promise((resolve) => {
+    let received = head;
+    const done = () => {
+      socket.off('data', more);
+      resolve({ body: received.subarray(0, length), rest: received.subarray(length) });
+    };
+    const more = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length >= length) done();
+    };
+    if (received.length >= length) return done();
+    socket.on('data', more);
+  });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) return reject(new Denied(413, 'request body too large'));
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString() || '{}') as unknown;
+  } catch {
+    throw new Denied(400, 'the request body is not JSON');
+  }
+}
+
+/** The client's headers, with the length of a body the proxy rewrote. */
+function withBody(headers: IncomingMessage['headers'], body: Buffer | undefined): OutgoingHttpHeaders {
+  if (!body) return headers;
+  const { 'transfer-encoding': _chunked, ...rest } = headers;
+  return { ...rest, 'content-length': String(body.length) };
+}
+
+function rawHead(res: IncomingMessage): string {
+  let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2) head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
