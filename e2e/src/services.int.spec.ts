@@ -1,4 +1,7 @@
 // The built services against the real servers: configuration errors, health, shutdown.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
 import { APPS, launch, TEST_SECRETS, type App } from './launch';
 
@@ -23,12 +26,14 @@ describe('bad configuration stops a service with one line and exit code 2', () =
 describe('every service with the real servers', () => {
   const ports: Record<App, number> = { 'socket-proxy': 18050, 'session-manager': 18020, recovery: 18030, 'whisper-worker': 18040, gateway: 18080 };
   const running: Array<ReturnType<typeof launch>> = [];
+  const socketProxyDir = mkdtempSync(path.join(tmpdir(), 'visp-e2e-proxy-'));
   const env = () => ({
     ...TEST_SECRETS,
     REDIS_URL: testRedisUrl(),
     MONGO_URI: testMongoUri('e2e'),
     CONTAINER_HOST: testPodmanHost(),
     SESSION_MANAGER_URL: `http://127.0.0.1:${ports['session-manager']}`,
+    SOCKET_PROXY_DIR: socketProxyDir,
   });
 
   afterAll(async () => {

@@ -55,7 +55,7 @@ export async function startStack(): Promise<number> {
       await assertPortFree(app, port);
       const child = spawnLogged(app, process.execPath, ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'main.js')], {
         cwd: ROOT,
-        env: { ...process.env, ...infra.env, PORT: String(port) },
+        env: { ...process.env, ...infra.env, PORT: String(port), SOCKET_PROXY_DIR: path.join(stateDir, 'run', 'socket-proxy') },
         logFile: path.join(stateDir, 'logs', `${app}.log`),
       });
       services.push(child);

@@ -1,6 +1,6 @@
 import { ActivityLog, closeRedis, createRedis, EventBus } from '@visp/bus';
 import type { BusEvent } from '@visp/contracts';
-import { openKernel, sendExecuteRequest, startKernel, testRedisUrl } from '@visp/testing';
+import { openKernel, sendExecuteRequest, startKernel, testRedisUrl, waitFor } from '@visp/testing';
 import { getSession, readEvents, requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
 const IDLE_TIMEOUT = 10;
@@ -27,8 +27,14 @@ async function startLongComputation(h: Harness, sid: string): Promise<void> {
       if (msg.msg_type === 'status' && msg.parent_header?.msg_id === msgId && msg.content?.execution_state === 'busy') resolve();
     }),
   );
+  // Jupyter learns a kernel's state from the kernel's broadcasts, on a subscription of its own that connects after
+  // the kernel starts; a computation started before that is never seen as busy (ZeroMQ's slow joiner). The test
+  // is about a computation Jupyter knows of, so it waits until Jupyter has heard from the kernel.
+  const state = async () => ((await (await fetch(`${base}api/kernels/${kernel}?no_track_activity=1`, { headers: { authorization: `token ${route.token}` } })).json()) as { execution_state?: string }).execution_state;
+  await waitFor('Jupyter to see the kernel idle', async () => (await state()) === 'idle', 30_000);
   msgId = sendExecuteRequest(ws, 'import time; time.sleep(600)');
   await computing;
+  await waitFor('Jupyter to see the kernel busy', async () => (await state()) === 'busy', 30_000);
   ws.close();
 }
 
