@@ -53,11 +53,15 @@ function call(client: string, method: string, urlPath: string, body?: unknown): 
   });
 }
 
-/** What a denial must leave as it was: every container and volume on the host. */
+/**
+ * What a denial must leave as it was: every container and volume on the host, but those other tests running
+ * meanwhile make (labelled with their own instance); anything a denial let through would carry none, or ours.
+ */
 async function podmanState(): Promise<string> {
-  const containers = await raw.docker.listContainers({ all: true });
-  const { Volumes } = await raw.docker.listVolumes();
-  return JSON.stringify({ containers: containers.map((c) => `${c.Id}:${c.State}`).sort(), volumes: (Volumes ?? []).map((v) => v.Name).sort() });
+  const mine = (labels: Record<string, string> | null | undefined) => !labels?.['visp.instance'] || labels['visp.instance'] === instance;
+  const containers = (await raw.docker.listContainers({ all: true })).filter((c) => mine(c.Labels));
+  const volumes = ((await raw.docker.listVolumes()).Volumes ?? []).filter((v) => mine(v.Labels));
+  return JSON.stringify({ containers: containers.map((c) => `${c.Id}:${c.State}`).sort(), volumes: volumes.map((v) => v.Name).sort() });
 }
 
 let unmanaged: string;
