@@ -30,7 +30,10 @@ async function startLongComputation(h: Harness, sid: string): Promise<void> {
   // Jupyter learns a kernel's state from the kernel's broadcasts, on a subscription of its own that connects after
   // the kernel starts; a computation started before that is never seen as busy (ZeroMQ's slow joiner). The test
   // is about a computation Jupyter knows of, so it waits until Jupyter has heard from the kernel.
-  const state = async () => ((await (await fetch(`${base}api/kernels/${kernel}?no_track_activity=1`, { headers: { authorization: `token ${route.token}` } })).json()) as { execution_state?: string }).execution_state;
+  const state = async () => {
+    const res = await fetch(`${base}api/kernels/${kernel}?no_track_activity=1`, { headers: { authorization: `token ${route.token}` } }).catch(() => undefined);
+    return ((await res?.json().catch(() => undefined)) as { execution_state?: string } | undefined)?.execution_state;
+  };
   await waitFor('Jupyter to see the kernel idle', async () => (await state()) === 'idle', 30_000);
   msgId = sendExecuteRequest(ws, 'import time; time.sleep(600)');
   await computing;

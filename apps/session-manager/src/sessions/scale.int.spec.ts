@@ -22,11 +22,11 @@ describe('parallel starts', () => {
       return views.every((v) => v.state === 'starting') && containers.filter((c) => c.state === 'running').length === 10 ? containers : undefined;
     }, 60_000);
     await Promise.all(waiting.map((c) => h.podman.exec(c.id, ['touch', '/tmp/go'])));
-    await Promise.all(sessions.map((s) => waitForState(h, s.sid, 'ready', 30_000)));
+    await Promise.all(sessions.map((s) => waitForState(h, s.sid, 'ready', 90_000)));
     const routed = new Set((await h.routes.all()).map((r) => r.sid));
     expect(sessions.filter((s) => !routed.has(s.sid))).toEqual([]);
     await Promise.all(sessions.map((s) => h.api('DELETE', `/api/v1/sessions/${s.sid}`)));
-  });
+  }, 180_000);
 
   it('reports every step of a start on the bus, and over SSE until ready', async () => {
     const redis = createRedis(testRedisUrl(), { name: 'listener' });
