@@ -1,6 +1,7 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
 import { benchProxy } from '../bench/proxy';
 import { benchRecovery } from '../bench/recovery';
+import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
 import { startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
@@ -21,7 +22,9 @@ const USAGE = `usage: visp-dev <command>
                         (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)
   bench recovery [--containers N]
                         one recovery pass re-adopting N session containers (default 100) against
-                        inspecting each (tools/bench/recovery.ts)`;
+                        inspecting each (tools/bench/recovery.ts)
+  bench socket-proxy [--runs N]
+                        Podman calls through the socket proxy against the raw socket (tools/bench/socket-proxy.ts)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,6 +50,11 @@ async function main(argv: string[]): Promise<number> {
         const containers = number('--containers', 100);
         if (!(containers >= 1)) break;
         return benchRecovery({ containers });
+      }
+      if (rest[0] === 'socket-proxy') {
+        const runs = number('--runs', 15);
+        if (!(runs >= 1)) break;
+        return benchSocketProxy({ runs });
       }
       // Internal: the upstream of the proxy bench, in a process of its own.
       if (rest[0] === 'upstream') {
