@@ -2,9 +2,7 @@ import path from 'node:path';
 import { exitOnConfigError, loadConfigOrExit, loggerFor, socketProxyConfig } from '@visp/config';
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { bootstrap, createService, runService, serviceBasics } from '@visp/service-kit';
-import { defaultPolicies } from './policy';
-import { compileImagePattern, loadPolicyFile } from './policy-file';
-import { SocketProxy } from './proxy';
+import { compileImagePattern, defaultPolicies, loadPolicyFile, SocketProxy } from '@visp/podman-proxy';
 
 bootstrap('socket-proxy', async () => {
   const config = loadConfigOrExit(socketProxyConfig);

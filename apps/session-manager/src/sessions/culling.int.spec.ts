@@ -34,7 +34,16 @@ async function startLongComputation(h: Harness, sid: string): Promise<void> {
     const res = await fetch(`${base}api/kernels/${kernel}?no_track_activity=1`, { headers: { authorization: `token ${route.token}` } }).catch(() => undefined);
     return ((await res?.json().catch(() => undefined)) as { execution_state?: string } | undefined)?.execution_state;
   };
-  await waitFor('Jupyter to see the kernel idle', async () => (await state()) === 'idle', 30_000);
+  // If its subscription missed the kernel's first words, only new ones tell it: a no-op each second until it hears.
+  let nudged = 0;
+  await waitFor('Jupyter to see the kernel idle', async () => {
+    if ((await state()) === 'idle') return true;
+    if (Date.now() - nudged > 1000) {
+      nudged = Date.now();
+      sendExecuteRequest(ws, 'pass');
+    }
+    return false;
+  }, 30_000);
   msgId = sendExecuteRequest(ws, 'import time; time.sleep(600)');
   await computing;
   await waitFor('Jupyter to see the kernel busy', async () => (await state()) === 'busy', 30_000);

@@ -1,7 +1,11 @@
 // Runs the real session-manager in-process for integration tests: real Podman, Redis and database.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { closeRedis, createRedis, RedisRouteTable, type Redis } from '@visp/bus';
-import { BUILTIN_SESSION_TYPES, SessionTypesSchema, type SessionTypes } from '@visp/config';
+import { BUILTIN_SESSION_TYPES, createLogger, SessionTypesSchema, type SessionTypes } from '@visp/config';
 import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import { defaultPolicies, SocketProxy, type ClientPolicy } from '@visp/podman-proxy';
 import type { SessionStreamMessage, SessionView } from '@visp/contracts';
 import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
@@ -44,7 +48,15 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
   const instance = testInstanceId();
   const store = await openStore(testMongoUri('sm'));
   const redis = createRedis(testRedisUrl(), { name: 'test' });
-  const podman = options.podman ?? new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+  // The test looks at Podman directly; the session-manager goes through a socket proxy of its own, as in production.
+  const raw = discoverPodman({ CONTAINER_HOST: testPodmanHost() });
+  const podman = new PodmanClient(raw);
+  const proxyDir = mkdtempSync(path.join(tmpdir(), 'visp-sm-proxy-'));
+  const proxy = new SocketProxy({ podmanSocket: 'socketPath' in raw ? raw.socketPath : '', instance, logger: createLogger({ component: 'socket-proxy', level: 'warn' }) }, [
+    { name: 'session-manager', socketPath: path.join(proxyDir, 'session-manager.sock'), policy: defaultPolicies([/^localhost\/visp-/])['session-manager'] as ClientPolicy },
+  ]);
+  await proxy.start();
+  const managerPodman = options.podman ?? new PodmanClient({ socketPath: path.join(proxyDir, 'session-manager.sock') });
   const settings: SessionManagerSettings = {
     component: 'session-manager',
     HOST: '127.0.0.1',
@@ -65,7 +77,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     ...overrides,
   };
   const { logger, lines: logs } = memoryLogger();
-  const manager = await buildSessionManager(settings, { store, redis, podman, types: TEST_TYPES, logger });
+  const manager = await buildSessionManager(settings, { store, redis, podman: managerPodman, types: TEST_TYPES, logger });
   const { port } = await manager.service.start();
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -86,6 +98,8 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     containersOf: async (sid) => (await podman.listManaged(instance, { [LABEL.sessionId]: sid })).map((c) => c.name),
     async close() {
       await manager.service.close();
+      await proxy.close();
+      rmSync(proxyDir, { recursive: true, force: true });
       // Every session a test started must be gone by now: a leftover container is a leak, reported as a failure.
       const leaked = await podman.listManaged(instance).catch(() => []);
       const leakReport = await Promise.all(

@@ -172,7 +172,7 @@ export class SocketProxy {
         await this.requireOurs(`/containers/${encodeURIComponent(container)}/json`, container);
       }
     }
-    if (subject && (operation === 'volume.remove' || operation === 'volume.inspect')) await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
+    if (subject && operation === 'volume.remove') await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
     return { forward: true };
   }
 
