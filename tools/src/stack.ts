@@ -45,6 +45,9 @@ export async function startStack(): Promise<number> {
   console.log('[start] starting Podman service, Redis and the MongoDB-compatible server');
   const infra: Infra = await startInfra({ stateDir, persistent: true, mongoUri: process.env.MONGO_URI });
   const services: Child[] = [];
+  // The session-manager and recovery reach Podman only through the socket proxy, each on its own socket.
+  const proxyDir = path.join(stateDir, 'run', 'socket-proxy');
+  const podmanFor = (app: string) => (app === 'session-manager' || app === 'recovery' ? { CONTAINER_HOST: `unix://${path.join(proxyDir, `${app}.sock`)}` } : {});
   const stopAll = async () => {
     for (const child of services.reverse()) await child.stop(15_000);
     await infra.stop();
@@ -55,7 +58,7 @@ export async function startStack(): Promise<number> {
       await assertPortFree(app, port);
       const child = spawnLogged(app, process.execPath, ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'main.js')], {
         cwd: ROOT,
-        env: { ...process.env, ...infra.env, PORT: String(port), SOCKET_PROXY_DIR: path.join(stateDir, 'run', 'socket-proxy') },
+        env: { ...process.env, ...infra.env, PORT: String(port), SOCKET_PROXY_DIR: proxyDir, ...podmanFor(app) },
         logFile: path.join(stateDir, 'logs', `${app}.log`),
       });
       services.push(child);
