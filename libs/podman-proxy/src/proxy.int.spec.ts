@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { discoverPodman, encodeSessionLabels, PodmanClient, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
-import { memoryLogger, testInstanceId, testPodmanHost } from '@visp/testing';
+import { memoryLogger, testInstanceId, testPodmanHost, waitFor } from '@visp/testing';
 import { defaultPolicies } from './policy';
 import { SocketProxy } from './proxy';
 
@@ -93,6 +93,25 @@ it("serves the session-manager's whole container life: create, start, inspect, l
   expect(lines.filter((l) => l.audit && l.decision === 'allow').length).toBeGreaterThanOrEqual(8);
 }, 60_000);
 
+it('streams followed logs and events through the proxy as they happen', async () => {
+  const abort = new AbortController();
+  const events: string[] = [];
+  const watching = (async () => {
+    for await (const event of viaProxy.events({ labels: { 'visp.instance': instance }, signal: abort.signal })) events.push(`${event.action} ${event.id}`);
+  })();
+  const id = await viaProxy.createContainer(spec(`visp-proxy-stream-${instance}`, { cmd: ['sh', '-c', 'sleep 1; echo one; sleep 1; echo two; sleep 60'] }));
+  await viaProxy.startContainer(id);
+  let output = '';
+  const logs = viaProxy.followLogs(id, { signal: abort.signal });
+  logs.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor('both lines, one after the other', () => output.includes('two'), 20_000);
+  expect(output).toBe('one\ntwo\n');
+  await waitFor('the start event', () => events.includes(`start ${id}`), 10_000);
+  abort.abort();
+  await watching;
+  await viaProxy.removeContainer(id, { force: true });
+}, 60_000);
+
 describe('refuses, leaving Podman as it was', () => {
   const base = toCreateOptions(spec(`visp-proxy-denied-${instance}`));
   const withHost = (hostConfig: object) => ({ ...base, HostConfig: { ...base.HostConfig, ...hostConfig } });
@@ -113,11 +132,18 @@ describe('refuses, leaving Podman as it was', () => {
     ['a create by recovery', 'recovery', 'POST', '/containers/create', base],
     ['a start by the read-only client', 'readonly', 'POST', '/containers/abc/start', undefined],
   ];
-  it.each(cases)('%s', async (_what, client, method, urlPath, body) => {
+  /** The path as given, under libpod's versioned prefix, and with a letter percent-encoded: all one operation. */
+  const spellings = (urlPath: string) => {
+    const bare = urlPath.replace(/^\/v[\d.]+/, '').replace(/^\/libpod/, '');
+    return [urlPath, `/v4.3.1/libpod${bare}`, bare.replace(/^\/(\w)/, (_m, c: string) => `/%${c.charCodeAt(0).toString(16)}`)];
+  };
+  it.each(cases)('%s, however spelled', async (_what, client, method, urlPath, body) => {
     const before = await podmanState();
-    const res = await call(client, method, urlPath, body);
-    expect(res.status).toBe(403);
-    expect(res.body.message).toMatch(/^socket-proxy: /);
+    for (const spelled of spellings(urlPath)) {
+      const res = await call(client, method, spelled, body);
+      expect([spelled, res.status]).toEqual([spelled, 403]);
+      expect(res.body.message).toMatch(/^socket-proxy: /);
+    }
     expect(await podmanState()).toBe(before);
   });
 

@@ -1,0 +1,33 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '@visp/config';
+import { loadPolicyFile } from './policy-file';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'visp-policy-'));
+const file = (name: string, content: unknown) => {
+  const at = path.join(dir, name);
+  writeFileSync(at, typeof content === 'string' ? content : JSON.stringify(content));
+  return at;
+};
+
+describe('loadPolicyFile', () => {
+  it('reads clients with their operations, image patterns and allowances', () => {
+    const policies = loadPolicyFile(file('ok.json', { clients: { monitor: { operations: ['ping', 'container.list'] }, builder: { operations: ['container.create'], images: ['^localhost/'], capAdd: ['NET_BIND_SERVICE'], bindRoots: ['/srv/data'] } } }));
+    expect([...(policies.monitor?.operations ?? [])]).toEqual(['ping', 'container.list']);
+    expect(policies.builder?.images[0]?.test('localhost/x')).toBe(true);
+    expect(policies.builder?.bindRoots).toEqual(['/srv/data']);
+  });
+
+  it.each([
+    ['an unknown operation', { clients: { a: { operations: ['system.reset'] } } }, /clients\.a\.operations\.0/],
+    ['an unknown field', { clients: { a: { operations: [], privileged: true } } }, /privileged/],
+    ['a relative bind root', { clients: { a: { operations: [], bindRoots: ['data'] } } }, /absolute path/],
+    ['a broken image pattern', { clients: { a: { operations: [], images: ['(unclosed'] } } }, /not a regular expression/],
+    ['not JSON', '{clients:', /JSON|Unexpected|Expected/],
+  ])('refuses %s at start, with where and why', (_what, content, message) => {
+    const at = file(`bad-${Math.random()}.json`, content);
+    expect(() => loadPolicyFile(at)).toThrow(ConfigError);
+    expect(() => loadPolicyFile(at)).toThrow(message);
+  });
+});
