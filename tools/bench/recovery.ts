@@ -5,23 +5,19 @@
 // The recovery bundle runs as in production. It starts before the containers exist (its first pass finds
 // nothing), then POST /admin/reconcile times a pass over all of them.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRedis, closeRedis } from '@visp/bus';
 import type { ReconcileReport } from '@visp/contracts';
 import { discoverPodman, encodeSessionLabels, PodmanClient } from '@visp/podman-client';
 import { containerName, newSessionId, newSessionToken, TOKEN_ENV } from '@visp/sessions';
-import { ensureImages, TESTBOX_IMAGE } from '../src/images';
-import { startInfra } from '../src/infra';
-import { removeLeftovers } from '../src/leftovers';
-import { ROOT, STATE_DIR } from '../src/paths';
-import { freePort, readyz, spawnLogged, waitUntil, type Child } from '../src/processes';
+import { TESTBOX_IMAGE } from '../src/images';
+import { log, withBench } from './harness';
 
 export interface RecoveryBenchOptions {
   containers: number;
 }
 
-const log = (line: string) => console.log(`[bench] ${line}`);
 const TYPE = 'box';
 const BOX = {
   image: TESTBOX_IMAGE,
@@ -41,25 +37,13 @@ async function inParallel<T>(items: T[], concurrency: number, work: (item: T) =>
   }));
 }
 
-export async function benchRecovery(options: RecoveryBenchOptions): Promise<number> {
-  const instance = `bench-${randomBytes(3).toString('hex')}`;
-  const stateDir = path.join(STATE_DIR, instance);
-  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
-  const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
-  const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: infra.env.CONTAINER_HOST }));
-  const token = randomBytes(24).toString('base64url');
-  let recovery: Child | undefined;
-  try {
-    await ensureImages(log);
+export function benchRecovery(options: RecoveryBenchOptions): Promise<number> {
+  return withBench(async ({ instance, stateDir, infra, service }) => {
+    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: infra.env.CONTAINER_HOST }));
+    const token = randomBytes(24).toString('base64url');
     const typesFile = path.join(stateDir, 'session-types.json');
     writeFileSync(typesFile, JSON.stringify({ [TYPE]: BOX }));
-    const port = await freePort();
-    recovery = spawnLogged('recovery', process.execPath, [path.join(ROOT, 'dist/apps/recovery/main.js')], {
-      cwd: ROOT,
-      env: { ...process.env, ...infra.env, PORT: String(port), INSTANCE_ID: instance, SERVICE_TOKEN: token, SESSION_TYPES_FILE: typesFile, RECOVERY_INTERVAL: '3600', LOG_LEVEL: 'warn' },
-      logFile: path.join(stateDir, 'logs', 'recovery.log'),
-    });
-    await waitUntil('recovery /readyz', () => readyz(port), { timeoutMs: 30_000, child: recovery });
+    const { port } = await service('recovery', { SERVICE_TOKEN: token, SESSION_TYPES_FILE: typesFile, RECOVERY_INTERVAL: '3600' });
 
     log(`starting ${options.containers} session containers with labels only (no records, no routes)`);
     const created = Date.now();
@@ -100,10 +84,5 @@ export async function benchRecovery(options: RecoveryBenchOptions): Promise<numb
     console.log(`\nadopted ${adopted} of ${containers.length}; routes published: ${routes}`);
     console.log(`target: the whole pass ≤ 5 s for 100 → ${(report.ms / 1000).toFixed(2)} s for ${containers.length}`);
     return adopted === containers.length ? 0 : 1;
-  } finally {
-    await recovery?.stop(15_000);
-    await removeLeftovers(instance).catch(() => 0);
-    await infra.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }

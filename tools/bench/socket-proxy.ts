@@ -2,20 +2,15 @@
 // session-manager makes: create+start+remove of a session-like container, inspect and list. Rounds alternate
 // between the two so that drift on the machine hits both alike; medians are compared.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { encodeSessionLabels, PodmanClient, type ContainerSpec } from '@visp/podman-client';
-import { ensureImages, TESTBOX_IMAGE } from '../src/images';
-import { startInfra } from '../src/infra';
-import { removeLeftovers } from '../src/leftovers';
-import { ROOT, STATE_DIR } from '../src/paths';
-import { freePort, readyz, spawnLogged, waitUntil, type Child } from '../src/processes';
+import { TESTBOX_IMAGE } from '../src/images';
+import { withBench } from './harness';
 
 export interface SocketProxyBenchOptions {
   runs: number;
 }
 
-const log = (line: string) => console.log(`[bench] ${line}`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -24,22 +19,10 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-export async function benchSocketProxy(options: SocketProxyBenchOptions): Promise<number> {
-  const instance = `bench-${randomBytes(3).toString('hex')}`;
-  const stateDir = path.join(STATE_DIR, instance);
-  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
-  const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
-  let proxy: Child | undefined;
-  try {
-    await ensureImages(log);
-    const port = await freePort();
+export function benchSocketProxy(options: SocketProxyBenchOptions): Promise<number> {
+  return withBench(async ({ instance, stateDir, infra, service }) => {
     const socketDir = path.join(stateDir, 'proxy');
-    proxy = spawnLogged('socket-proxy', process.execPath, [path.join(ROOT, 'dist/apps/socket-proxy/main.js')], {
-      cwd: ROOT,
-      env: { ...process.env, ...infra.env, PORT: String(port), INSTANCE_ID: instance, SOCKET_PROXY_DIR: socketDir, LOG_LEVEL: 'warn' },
-      logFile: path.join(stateDir, 'logs', 'socket-proxy.log'),
-    });
-    await waitUntil('socket-proxy /readyz', () => readyz(port), { timeoutMs: 30_000, child: proxy });
+    await service('socket-proxy', { SOCKET_PROXY_DIR: socketDir });
     const clients = {
       raw: new PodmanClient({ socketPath: infra.env.CONTAINER_HOST.replace(/^unix:\/\//, '') }),
       proxy: new PodmanClient({ socketPath: path.join(socketDir, 'session-manager.sock') }),
@@ -83,10 +66,5 @@ export async function benchSocketProxy(options: SocketProxyBenchOptions): Promis
     }
     console.log(`\ntarget: create+start+remove ≤ 1.10 → ${createRatio.toFixed(2)}`);
     return 0;
-  } finally {
-    await proxy?.stop(10_000);
-    await removeLeftovers(instance).catch(() => 0);
-    await infra.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }

@@ -6,17 +6,14 @@
 //        nothing else, port published on 127.0.0.1, its readiness path polled every 10 ms.
 // Runs alternate between the two so that drift on the machine hits both alike; medians are compared.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { BUILTIN_SESSION_TYPES, expandLaunch, type SessionTypeConfig, type SessionTypes } from '@visp/config';
 import type { SessionStreamMessage, SessionView } from '@visp/contracts';
 import { readSse } from '@visp/testing';
-import { ensureImages, TESTBOX_IMAGE } from '../src/images';
-import { startInfra } from '../src/infra';
-import { removeLeftovers } from '../src/leftovers';
-import { ROOT, STATE_DIR } from '../src/paths';
-import { freePort, readyz, spawnLogged, waitUntil } from '../src/processes';
+import { TESTBOX_IMAGE } from '../src/images';
+import { log, withBench } from './harness';
 
 export interface SpawnBenchOptions {
   runs: number;
@@ -25,7 +22,6 @@ export interface SpawnBenchOptions {
 }
 
 const TOKEN = randomBytes(24).toString('base64url');
-const log = (line: string) => console.log(`[bench] ${line}`);
 
 const BOX: SessionTypeConfig = {
   image: TESTBOX_IMAGE,
@@ -125,37 +121,19 @@ function printTable(rows: Row[], runs: number): void {
   console.log(`\n${lines.join('\n')}\n`);
 }
 
-export async function benchSpawn(options: SpawnBenchOptions): Promise<number> {
-  const runId = randomBytes(3).toString('hex');
-  const instance = `bench-${runId}`;
-  const stateDir = path.join(STATE_DIR, instance);
-  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
-  const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
-  const typesFile = path.join(stateDir, 'session-types.json');
-  writeFileSync(typesFile, JSON.stringify(BENCH_TYPES));
-  const docker = new Docker({ socketPath: infra.env.CONTAINER_HOST.replace(/^unix:\/\//, '') });
-  let manager: ReturnType<typeof spawnLogged> | undefined;
-  try {
-    await ensureImages(log);
-    const port = await freePort();
-    manager = spawnLogged('session-manager', process.execPath, [path.join(ROOT, 'dist/apps/session-manager/main.js')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...infra.env,
-        PORT: String(port),
-        INSTANCE_ID: instance,
-        SERVICE_TOKEN: TOKEN,
-        SESSION_TYPES_FILE: typesFile,
-        MAX_SESSIONS_PER_USER: '1',
-        MAX_SESSIONS_TOTAL: String(Math.max(20, options.burst)),
-        IDLE_TIMEOUT: '0',
-        MAX_SESSION_AGE: '0',
-        LOG_LEVEL: 'warn',
-      },
-      logFile: path.join(stateDir, 'logs', 'session-manager.log'),
+export function benchSpawn(options: SpawnBenchOptions): Promise<number> {
+  return withBench(async ({ instance, stateDir, infra, service }) => {
+    const typesFile = path.join(stateDir, 'session-types.json');
+    writeFileSync(typesFile, JSON.stringify(BENCH_TYPES));
+    const docker = new Docker({ socketPath: infra.env.CONTAINER_HOST.replace(/^unix:\/\//, '') });
+    const { port } = await service('session-manager', {
+      SERVICE_TOKEN: TOKEN,
+      SESSION_TYPES_FILE: typesFile,
+      MAX_SESSIONS_PER_USER: '1',
+      MAX_SESSIONS_TOTAL: String(Math.max(20, options.burst)),
+      IDLE_TIMEOUT: '0',
+      MAX_SESSION_AGE: '0',
     });
-    await waitUntil('session-manager /readyz', () => readyz(port), { timeoutMs: 30_000, child: manager });
     const api = `http://127.0.0.1:${port}`;
 
     const measure = async (what: string, visp: () => Promise<number>, bare: () => Promise<number>): Promise<Row> => {
@@ -179,10 +157,5 @@ export async function benchSpawn(options: SpawnBenchOptions): Promise<number> {
     console.log(`${options.burst} at once against one: box ${times(burst, box)}; slowbox ${times(slowBurst, slow)}`);
     console.log(`target: jupyter ratio ≤ 1.15 → ${(jupyter.visp / jupyter.bare).toFixed(2)}`);
     return 0;
-  } finally {
-    await manager?.stop(15_000);
-    await removeLeftovers(instance).catch(() => 0);
-    await infra.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  });
 }
