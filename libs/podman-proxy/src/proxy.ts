@@ -3,6 +3,7 @@ import path from 'node:path';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@visp/config';
+import { joinUpgraded, rawResponseHead, refuseUpgrade } from '@visp/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import { checkCreate, parseRequest, type ApiRequest, type ClientPolicy } from './policy';
 
@@ -113,26 +114,19 @@ export class SocketProxy {
     } catch (err) {
       const denied = err instanceof Denied ? err : new Denied(500, String(err));
       this.audit(client, req, { decision: 'deny', status: denied.status, reason: denied.message, request, ms: performance.now() - started });
-      const body = JSON.stringify({ message: `socket-proxy: ${denied.message}` });
-      return void socket.end(`HTTP/1.1 ${denied.status} ${http.STATUS_CODES[denied.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return refuseUpgrade(socket, denied.status, { message: `socket-proxy: ${denied.message}` });
     }
     // The request's own body (exec start's options) comes with the upgrade's first bytes: it goes first, alone.
     const { body, rest } = await readUpgradeBody(socket, head, Number(req.headers['content-length'] ?? 0));
     const upstream = http.request({ socketPath: this.options.podmanSocket, method: req.method, path: req.url, headers: req.headers });
-    const join = (answer: IncomingMessage, podman: Socket, podmanHead: Buffer) => {
+    upstream.on('upgrade', (answer, podman, podmanHead) => {
       this.audit(client, req, { decision: 'allow', status: answer.statusCode ?? 0, request, ms: performance.now() - started });
-      socket.write(rawHead(answer));
-      if (podmanHead.length) socket.write(podmanHead);
-      if (rest.length) podman.write(rest);
-      podman.on('error', () => socket.destroy()).on('close', () => socket.destroy());
-      socket.on('error', () => podman.destroy()).on('close', () => podman.destroy());
-      podman.pipe(socket).pipe(podman);
-    };
-    upstream.on('upgrade', join);
+      joinUpgraded(socket, answer, podman, podmanHead, rest);
+    });
     // Podman may answer a hijack with a plain 200 and then stream: passed on as it comes.
     upstream.on('response', (answer) => {
       this.audit(client, req, { decision: 'allow', status: answer.statusCode ?? 0, request, ms: performance.now() - started });
-      socket.write(rawHead(answer));
+      socket.write(rawResponseHead(answer));
       answer.pipe(socket);
       socket.on('data', (chunk: Buffer) => answer.socket.write(chunk));
     });
@@ -275,10 +269,4 @@ function withBody(headers: IncomingMessage['headers'], body: Buffer | undefined)
   if (!body) return headers;
   const { 'transfer-encoding': _chunked, ...rest } = headers;
   return { ...rest, 'content-length': String(body.length) };
-}
-
-function rawHead(res: IncomingMessage): string {
-  let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`;
-  for (let i = 0; i < res.rawHeaders.length; i += 2) head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
-  return `${head}\r\n`;
 }

@@ -4,4 +4,5 @@ export { errorHandler, notFoundHandler, requestContext, requireServiceToken } fr
 export { createMetricsRegistry } from './metrics';
 export { currentRequestId, propagationHeaders, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context';
 export { bootstrap, createService, runService, serviceBasics, type Service, type ServiceOptions } from './service';
+export { joinUpgraded, rawResponseHead, refuseUpgrade } from './upgrades';
 export { superviseWorkers, workerCount } from './workers';

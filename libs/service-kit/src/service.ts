@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '@visp/config';
 import { checkReadiness, type ReadinessCheck } from './health';
 import { errorHandler, notFoundHandler, requestContext } from './http';
+import { refuseUpgrade } from './upgrades';
 import { createMetricsRegistry, httpMetrics } from './metrics';
 
 export interface ServiceOptions {
@@ -54,7 +55,7 @@ export function createService(options: ServiceOptions): Service {
   const app = express();
   const intercept = options.intercept;
   const server = http.createServer(intercept ? (req, res) => intercept(req, res) || app(req, res) : app);
-  server.on('upgrade', options.upgrade ?? ((_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')));
+  server.on('upgrade', options.upgrade ?? ((_req: http.IncomingMessage, socket: Duplex) => refuseUpgrade(socket, 404)));
   const metrics = createMetricsRegistry(options.name);
   const readiness = options.readiness ?? {};
   let draining = false;

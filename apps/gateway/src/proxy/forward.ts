@@ -1,6 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { joinUpgraded, rawResponseHead } from '@visp/service-kit';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -53,13 +54,6 @@ function relay(answer: IncomingMessage, res: ServerResponse): void {
   answer.on('end', () => res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
 }
 
-/** A response head as raw bytes, for answers written straight to an upgrade's socket. */
-function rawHead(res: IncomingMessage): string {
-  let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`;
-  for (let i = 0; i < res.rawHeaders.length; i += 2) head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
-  return `${head}\r\n`;
-}
-
 /**
  * A plain keep-alive forward for HTTP and WebSocket upgrades, streaming both ways. The session proxy's hot path:
  * measured here at 1.3–1.8× http-proxy-middleware's throughput (tools/bench/proxy), because it does nothing
@@ -94,21 +88,13 @@ export class Forwarder {
     socket.on('error', () => outgoing.destroy());
     // The app refused the upgrade: its answer goes to the client as it is.
     outgoing.on('response', (answer) => {
-      socket.write(rawHead(answer));
+      socket.write(rawResponseHead(answer));
       answer.pipe(socket);
     });
     outgoing.on('upgrade', (answer, appSocket, appHead) => {
       outgoing.setTimeout(0);
       for (const s of [socket, appSocket]) s.setNoDelay(true);
-      appSocket.on('error', () => socket.destroy());
-      socket.on('error', () => appSocket.destroy());
-      appSocket.on('close', () => socket.destroy());
-      socket.on('close', () => appSocket.destroy());
-      socket.write(rawHead(answer));
-      if (appHead.length) socket.write(appHead);
-      if (head.length) appSocket.write(head);
-      appSocket.pipe(socket);
-      socket.pipe(appSocket);
+      joinUpgraded(socket, answer, appSocket, appHead, head);
     });
     outgoing.end();
   }

@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EventBus } from '@visp/bus';
 import type { Logger } from '@visp/config';
+import { refuseUpgrade } from '@visp/service-kit';
 import { originAllowed } from '../auth/origin';
 import type { Authenticator } from '../auth/principal';
 import type { SessionManagerClient } from '../sessions/manager-client';
-import { refuseUpgrade } from '../upgrade';
 import { WebclientConnection } from './connection';
 
 export interface WebclientSettings {
