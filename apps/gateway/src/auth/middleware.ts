@@ -1,17 +1,31 @@
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 import { AppError } from '@visp/service-kit';
 import { originAllowed } from './origin';
 import type { Authenticator, Principal } from './principal';
 
-/** Requires a signed-in user or a valid API token; a cookie-authenticated change must come from our own origin. */
+/**
+ * Who may act on this request: a signed-in user or a valid API token, and a cookie-authenticated change or
+ * upgrade only from our own origin. Otherwise an `unauthorized` or `forbidden` AppError.
+ */
+export async function authenticate(
+  auth: Authenticator,
+  req: IncomingMessage,
+  allowedOrigins: readonly string[],
+  options: { upgrade?: boolean; signInHint?: string } = {},
+): Promise<Principal> {
+  const principal = await auth.identify(req);
+  if (!principal) throw new AppError('unauthorized', options.signInHint ?? 'sign in, or send an API token as Authorization: Bearer …');
+  if (principal.via === 'login' && !originAllowed(req, allowedOrigins, options)) {
+    throw new AppError('forbidden', 'cross-origin request refused');
+  }
+  return principal;
+}
+
+/** Express's form of `authenticate`: the principal goes to `res.locals`. */
 export function requireUser(auth: Authenticator, allowedOrigins: readonly string[]): RequestHandler {
   return async (req, res, next) => {
-    const principal = await auth.identify(req);
-    if (!principal) throw new AppError('unauthorized', 'sign in, or send an API token as Authorization: Bearer …');
-    if (principal.via === 'login' && !originAllowed(req, allowedOrigins)) {
-      throw new AppError('forbidden', 'cross-origin request refused');
-    }
-    res.locals.principal = principal;
+    res.locals.principal = await authenticate(auth, req, allowedOrigins);
     next();
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, refuseUpgrade } from '@visp/service-kit';
 import { withoutLoginCookie } from '../auth/cookies';
-import { originAllowed } from '../auth/origin';
+import { authenticate } from '../auth/middleware';
 import type { Authenticator, Principal } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import { Forwarder, forwardedHeaders, type Upstream } from './forward';
@@ -93,11 +93,7 @@ export class SessionProxy {
     const match = SESSION_URL.exec(req.url ?? '');
     const [, sid = '', rawPath = '/', query = ''] = match ?? [];
     if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
-    const principal = await this.deps.auth.identify(req);
-    if (!principal) throw new AppError('unauthorized', 'sign in to open this session');
-    if (principal.via === 'login' && !originAllowed(req, this.settings.ALLOWED_ORIGINS, options)) {
-      throw new AppError('forbidden', 'cross-origin request refused');
-    }
+    const principal = await authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { ...options, signInHint: 'sign in to open this session' });
     const route = await this.deps.routes.get(sid);
     const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
     if (!route || !mayOpen) throw new AppError('not_found', 'no such session');

@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { EventBus } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import { refuseUpgrade } from '@visp/service-kit';
-import { originAllowed } from '../auth/origin';
+import { AppError, refuseUpgrade } from '@visp/service-kit';
+import { authenticate } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import { WebclientConnection } from './connection';
@@ -55,10 +55,8 @@ export class WebclientHub {
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.deps.auth.identify(req).then(
+    authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { upgrade: true }).then(
       (principal) => {
-        if (!principal) return refuseUpgrade(socket, 401);
-        if (principal.via === 'login' && !originAllowed(req, this.settings.ALLOWED_ORIGINS, { upgrade: true })) return refuseUpgrade(socket, 403);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const connection = new WebclientConnection(ws, principal, this.deps, { messagesPerSecond: this.settings.WEBCLIENT_RATE_LIMIT });
           this.add(connection);
@@ -67,6 +65,7 @@ export class WebclientHub {
         });
       },
       (err: unknown) => {
+        if (err instanceof AppError) return refuseUpgrade(socket, err.status);
         this.deps.logger.error({ err }, 'could not authenticate a webclient socket');
         refuseUpgrade(socket, 503);
       },
