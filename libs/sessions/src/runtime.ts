@@ -19,10 +19,19 @@ export const templateValues = (session: { sid: string; owner: string; token: str
   user: session.owner,
 });
 
-/** Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached. */
-export async function sessionTarget(podman: PodmanClient, container: { id: string; name: string }, port: number, networking: SessionNetworking): Promise<string | undefined> {
+/**
+ * Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached.
+ * In local mode the published port is read from the container's ports when the caller has inspected it already.
+ */
+export async function sessionTarget(
+  podman: PodmanClient,
+  container: { id: string; name: string; ports?: Record<string, number> },
+  port: number,
+  networking: SessionNetworking,
+): Promise<string | undefined> {
   if (networking.mode === 'network') return `http://${container.name}:${port}`;
-  const hostPort = (await podman.inspectContainer(container.id)).ports[`${port}/tcp`];
+  const ports = container.ports ?? (await podman.inspectContainer(container.id)).ports;
+  const hostPort = ports[`${port}/tcp`];
   return hostPort ? `http://127.0.0.1:${hostPort}` : undefined;
 }
 
