@@ -35,7 +35,11 @@ class Denied extends Error {
   }
 }
 
-type Decision = { forward: true; body?: Buffer; filterList?: boolean } | { forward: false };
+/** How an allowed call goes on: with the body the proxy read (and maybe rewrote), its list answer filtered. */
+interface Decision {
+  body?: Buffer;
+  filterList?: boolean;
+}
 
 /**
  * One listening socket per client, each forwarding to Podman only what that client's policy allows. Creates are
@@ -80,7 +84,6 @@ export class SocketProxy {
     try {
       request = this.admit(client, req);
       const decision = await this.decide(client, req, request);
-      if (!decision.forward) throw new Denied(403, 'refused');
       const upstream = http.request({ socketPath: this.options.podmanSocket, method: req.method, path: req.url, headers: withBody(req.headers, decision.body) });
       upstream.on('error', (err) => {
         audit('error', 502, err.message, request);
@@ -148,26 +151,24 @@ export class SocketProxy {
     if (operation === 'container.create') {
       const checked = checkCreate(request.api, parseBody(await readBody(req)), client.policy, this.options.instance);
       if ('refused' in checked) throw new Denied(403, checked.refused);
-      return { forward: true, body: Buffer.from(JSON.stringify(checked.body)) };
+      return { body: Buffer.from(JSON.stringify(checked.body)) };
     }
-    if (operation === 'container.list') return { forward: true, filterList: true };
+    if (operation === 'container.list') return { filterList: true };
     if (operation === 'network.create') {
       const body = await readBody(req);
       const spec = parseBody(body) as { Name?: unknown; name?: unknown };
       const name = String(spec.Name ?? spec.name ?? '');
       if (!client.policy.networks.has(name)) throw new Denied(403, `creating network ${JSON.stringify(name)} is not allowed`);
-      return { forward: true, body };
+      return { body };
     }
     if (subject && (operation.startsWith('container.') || operation === 'exec.create')) await this.requireOurs(`/containers/${encodeURIComponent(subject)}/json`, subject);
-    if (subject && operation.startsWith('exec.')) {
-      if (operation !== 'exec.create') {
-        const exec = await this.podmanJson(`/exec/${encodeURIComponent(subject)}/json`);
-        const container = String((exec as { ContainerID?: unknown }).ContainerID ?? '');
-        await this.requireOurs(`/containers/${encodeURIComponent(container)}/json`, container);
-      }
+    if (subject && (operation === 'exec.start' || operation === 'exec.inspect')) {
+      const exec = await this.podmanJson(`/exec/${encodeURIComponent(subject)}/json`);
+      const container = String((exec as { ContainerID?: unknown }).ContainerID ?? '');
+      await this.requireOurs(`/containers/${encodeURIComponent(container)}/json`, container);
     }
     if (subject && operation === 'volume.remove') await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
-    return { forward: true };
+    return {};
   }
 
   /** Refuses calls on anything that is not labelled as this instance's. */
