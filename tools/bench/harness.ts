@@ -16,8 +16,13 @@ export interface Bench {
   instance: string;
   stateDir: string;
   infra: Infra;
-  /** Starts a built service (`dist/apps/<app>`) against the bench's servers; waits for /readyz. */
-  service(app: string, env: Record<string, string>): Promise<{ child: Child; port: number }>;
+  /**
+   * Starts a built service (`dist/apps/<app>`) against the bench's servers and waits until `probe` answers
+   * (`/readyz`, or `/healthz` for a service whose dependencies the bench leaves out).
+   */
+  service(app: string, env: Record<string, string>, probe?: '/readyz' | '/healthz'): Promise<{ child: Child; port: number }>;
+  /** Any other process, logged and stopped with the rest. */
+  spawn(name: string, command: string, args: string[], env?: Record<string, string>): Child;
 }
 
 /** Runs `work` with fresh servers and removes every container, volume and file it made, whatever happens. */
@@ -27,20 +32,21 @@ export async function withBench(work: (bench: Bench) => Promise<number>): Promis
   mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
   const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
   const children: Child[] = [];
-  const service: Bench['service'] = async (app, env) => {
-    const port = await freePort();
-    const child = spawnLogged(app, process.execPath, [path.join(ROOT, 'dist/apps', app, 'main.js')], {
-      cwd: ROOT,
-      env: { ...process.env, ...infra.env, INSTANCE_ID: instance, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-      logFile: path.join(stateDir, 'logs', `${app}.log`),
-    });
+  const spawn: Bench['spawn'] = (name, command, args, env = {}) => {
+    const child = spawnLogged(name, command, args, { cwd: ROOT, env: { ...process.env, ...env }, logFile: path.join(stateDir, 'logs', `${name}.log`) });
     children.push(child);
-    await waitUntil(`${app} /readyz`, () => readyz(port), { timeoutMs: 30_000, child });
+    return child;
+  };
+  const service: Bench['service'] = async (app, env, probe = '/readyz') => {
+    const port = await freePort();
+    const child = spawn(app, process.execPath, [path.join(ROOT, 'dist/apps', app, 'main.js')], { ...infra.env, INSTANCE_ID: instance, LOG_LEVEL: 'warn', ...env, PORT: String(port) });
+    const answers = probe === '/readyz' ? () => readyz(port) : async () => (await fetch(`http://127.0.0.1:${port}${probe}`).catch(() => undefined))?.ok === true;
+    await waitUntil(`${app} ${probe}`, answers, { timeoutMs: 30_000, child });
     return { child, port };
   };
   try {
     await ensureImages(log);
-    return await work({ instance, stateDir, infra, service });
+    return await work({ instance, stateDir, infra, service, spawn });
   } finally {
     for (const child of children.reverse()) await child.stop(15_000);
     await removeLeftovers(instance).catch(() => 0);

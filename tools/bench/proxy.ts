@@ -6,15 +6,15 @@
 // For small HTTP answers and WebSocket echo round trips, at 1, 10 and 100 connections: requests/s,
 // p50 and p99 latency, and the ratios the issue sets targets for. The upstream runs in its own process.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import WebSocket from 'ws';
 import { createRedis, closeRedis, RedisRouteTable } from '@visp/bus';
-import { startInfra } from '../src/infra';
-import { ROOT, STATE_DIR } from '../src/paths';
-import { freePort, spawnLogged, waitUntil, type Child } from '../src/processes';
+import { ROOT } from '../src/paths';
+import { freePort, waitUntil } from '../src/processes';
+import { withBench } from './harness';
 
 export interface ProxyBenchOptions {
   /** Seconds each measurement runs. */
@@ -183,24 +183,16 @@ function printTable(kind: string, rows: Map<number, Record<Target, Measurement>>
   }
 }
 
-export async function benchProxy(options: ProxyBenchOptions): Promise<number> {
-  const runId = randomBytes(3).toString('hex');
-  const stateDir = path.join(STATE_DIR, `bench-proxy-${runId}`);
-  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
-  const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
-  const children: Child[] = [];
-  const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
-  try {
-    const [upstreamPort, gatewayPort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const upstream = `http://127.0.0.1:${upstreamPort}`;
-    const logFile = (name: string) => path.join(stateDir, 'logs', `${name}.log`);
-    children.push(spawnLogged('upstream', process.execPath, [path.join(ROOT, 'dist/tools/visp-dev.js'), 'bench', 'upstream', '--port', String(upstreamPort)], { logFile: logFile('upstream') }));
-    const gateway = spawnLogged('gateway', process.execPath, [path.join(ROOT, 'dist/apps/gateway/main.js')], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ...infra.env,
-          PORT: String(gatewayPort),
+export function benchProxy(options: ProxyBenchOptions): Promise<number> {
+  return withBench(async ({ infra, service, spawn }) => {
+    const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
+    try {
+      const [upstreamPort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort()];
+      const upstream = `http://127.0.0.1:${upstreamPort}`;
+      spawn('upstream', process.execPath, [path.join(ROOT, 'dist/tools/visp-dev.js'), 'bench', 'upstream', '--port', String(upstreamPort)]);
+      const { child: gateway, port: gatewayPort } = await service(
+        'gateway',
+        {
           AUTH_MODE: 'dev-key',
           TEST_USER_LOGIN_KEY: LOGIN_KEY,
           COOKIE_SECRET: randomBytes(32).toString('base64url'),
@@ -208,73 +200,67 @@ export async function benchProxy(options: ProxyBenchOptions): Promise<number> {
           SESSION_MANAGER_URL: 'http://127.0.0.1:9',
           GATEWAY_WORKERS: String(options.workers),
           LOGIN_RATE_LIMIT: '1000',
-          LOG_LEVEL: 'warn',
         },
-        logFile: logFile('gateway'),
+        '/healthz',
+      );
+      const chp = spawn('chp', path.join(ROOT, 'node_modules/.bin/configurable-http-proxy'), ['--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(chpApiPort), '--default-target', upstream, '--log-level', 'error'], {
+        CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex'),
       });
-    children.push(gateway);
-    const chp = spawnLogged('chp', path.join(ROOT, 'node_modules/.bin/configurable-http-proxy'), ['--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(chpApiPort), '--default-target', upstream, '--log-level', 'error'], {
-        env: { ...process.env, CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex') },
-        logFile: logFile('chp'),
-      });
-    children.push(chp);
-    for (const [name, url] of [['upstream', upstream], ['gateway', `http://127.0.0.1:${gatewayPort}/healthz`], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
-      await waitUntil(name, alive(url), { timeoutMs: 30_000 });
-    }
-
-    const login = await fetch(`http://127.0.0.1:${gatewayPort}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: OWNER, key: LOGIN_KEY }) });
-    if (!login.ok) throw new Error(`bench sign-in failed: ${login.status}`);
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    await new RedisRouteTable(redis).set({ sid: SID, owner: OWNER, target: upstream, token: randomBytes(24).toString('base64url'), stripPrefix: true, updatedAt: new Date().toISOString() });
-
-    const targets: Record<Target, { http: string; ws: string; headers: Record<string, string> }> = {
-      direct: { http: `${upstream}/api/status`, ws: `ws://127.0.0.1:${upstreamPort}/echo`, headers: {} },
-      gateway: { http: `http://127.0.0.1:${gatewayPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${gatewayPort}/s/${SID}/echo`, headers: { cookie, origin: `http://127.0.0.1:${gatewayPort}` } },
-      chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: {} },
-    };
-    const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
-    const names = Object.keys(targets) as Target[];
-    const proxyPids: Partial<Record<Target, number>> = { gateway: gateway.process.pid, chp: chp.process.pid };
-    for (const kind of ['http', 'ws'] as const) {
-      const measure = kind === 'http' ? httpLoad : wsEcho;
-      for (const target of names) await measure(targets[target][kind], 10, 1, targets[target].headers); // warm-up (JIT, connections)
-      for (const connections of CONNECTIONS) {
-        // Rounds alternate the three so that drift on the machine hits each alike; the median round counts.
-        const rounds = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
-        for (let round = 0; round < options.rounds; round++) {
-          for (const target of names) {
-            const pid = proxyPids[target];
-            const cpuBefore = pid ? cpuSeconds(pid) : 0;
-            const m = await measure(targets[target][kind], connections, options.seconds, targets[target].headers);
-            if (pid) m.cpuUs = ((cpuSeconds(pid) - cpuBefore) / (m.rps * options.seconds)) * 1e6;
-            rounds[target].push(m);
-          }
-        }
-        const row = Object.fromEntries(names.map((n) => [n, medianBy(rounds[n])])) as Record<Target, Measurement>;
-        log(`${kind} ${connections} conns: ${names.map((n) => `${n} ${rounds[n].map((m) => Math.round(m.rps)).join('/')}`).join('; ')}`);
-        results[kind].set(connections, row);
+      for (const [name, url] of [['upstream', upstream], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
+        await waitUntil(name, alive(url), { timeoutMs: 30_000 });
       }
-    }
 
-    // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
-    const fixed = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
-    for (let round = 0; round < options.rounds; round++) {
-      for (const target of names) fixed[target].push(await httpLoad(targets[target].http, 10, options.seconds, targets[target].headers, options.rate / 10));
-    }
-    const latency = Object.fromEntries(names.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<Target, Measurement>;
+      const login = await fetch(`http://127.0.0.1:${gatewayPort}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: OWNER, key: LOGIN_KEY }) });
+      if (!login.ok) throw new Error(`bench sign-in failed: ${login.status}`);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      await new RedisRouteTable(redis).set({ sid: SID, owner: OWNER, target: upstream, token: randomBytes(24).toString('base64url'), stripPrefix: true, updatedAt: new Date().toISOString() });
 
-    printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
-    printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
-    console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds)`);
-    for (const n of names) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms`);
-    const added = latency.gateway.p99 - latency.direct.p99;
-    const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
-    console.log(`\ntargets: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}×; p99 added at 10 connections ≤ 2 ms → ${added.toFixed(2)} ms at ${options.rate}/s (${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms when saturated)`);
-    return 0;
-  } finally {
-    await closeRedis(redis);
-    for (const child of children.reverse()) await child.stop(10_000);
-    await infra.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+      const targets: Record<Target, { http: string; ws: string; headers: Record<string, string> }> = {
+        direct: { http: `${upstream}/api/status`, ws: `ws://127.0.0.1:${upstreamPort}/echo`, headers: {} },
+        gateway: { http: `http://127.0.0.1:${gatewayPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${gatewayPort}/s/${SID}/echo`, headers: { cookie, origin: `http://127.0.0.1:${gatewayPort}` } },
+        chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: {} },
+      };
+      const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
+      const names = Object.keys(targets) as Target[];
+      const proxyPids: Partial<Record<Target, number>> = { gateway: gateway.process.pid, chp: chp.process.pid };
+      for (const kind of ['http', 'ws'] as const) {
+        const measure = kind === 'http' ? httpLoad : wsEcho;
+        for (const target of names) await measure(targets[target][kind], 10, 1, targets[target].headers); // warm-up (JIT, connections)
+        for (const connections of CONNECTIONS) {
+          // Rounds alternate the three so that drift on the machine hits each alike; the median round counts.
+          const rounds = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+          for (let round = 0; round < options.rounds; round++) {
+            for (const target of names) {
+              const pid = proxyPids[target];
+              const cpuBefore = pid ? cpuSeconds(pid) : 0;
+              const m = await measure(targets[target][kind], connections, options.seconds, targets[target].headers);
+              if (pid) m.cpuUs = ((cpuSeconds(pid) - cpuBefore) / (m.rps * options.seconds)) * 1e6;
+              rounds[target].push(m);
+            }
+          }
+          const row = Object.fromEntries(names.map((n) => [n, medianBy(rounds[n])])) as Record<Target, Measurement>;
+          log(`${kind} ${connections} conns: ${names.map((n) => `${n} ${rounds[n].map((m) => Math.round(m.rps)).join('/')}`).join('; ')}`);
+          results[kind].set(connections, row);
+        }
+      }
+
+      // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
+      const fixed = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+      for (let round = 0; round < options.rounds; round++) {
+        for (const target of names) fixed[target].push(await httpLoad(targets[target].http, 10, options.seconds, targets[target].headers, options.rate / 10));
+      }
+      const latency = Object.fromEntries(names.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<Target, Measurement>;
+
+      printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
+      printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
+      console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds)`);
+      for (const n of names) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms`);
+      const added = latency.gateway.p99 - latency.direct.p99;
+      const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
+      console.log(`\ntargets: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}×; p99 added at 10 connections ≤ 2 ms → ${added.toFixed(2)} ms at ${options.rate}/s (${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms when saturated)`);
+      return 0;
+    } finally {
+      await closeRedis(redis);
+    }
+  });
 }
