@@ -77,11 +77,7 @@ export class SessionRepository {
 
   /** Stores a new session as `pending`; a reused sid is a DuplicateKeyError. */
   async create(session: NewSession): Promise<SessionRecord> {
-    const at = session.createdAt ?? new Date();
-    const doc = await mapDuplicateKey(`session ${session.sid}`, () =>
-      this.model.create({ _id: session.sid, owner: session.owner, type: session.type, project: session.project, instance: session.instance, limits: session.limits, state: 'pending', history: [{ state: 'pending', at }], createdAt: at }),
-    );
-    return toRecord(doc.toObject() as Lean);
+    return this.insert(session, 'pending', { at: session.createdAt ?? new Date() });
   }
 
   /**
@@ -91,7 +87,11 @@ export class SessionRepository {
    */
   async rebuildReady(session: NewSession, set: SessionUpdate, reason: string): Promise<SessionRecord> {
     if (await this.transitions.exists({ _id: transitionId(session.sid, 1) })) await this.transitions.deleteMany({ sid: session.sid });
-    const at = set.adoptedAt ?? new Date();
+    return this.insert(session, 'ready', { at: set.adoptedAt ?? new Date(), reason, set });
+  }
+
+  private async insert(session: NewSession, state: SessionState, entry: { at: Date; reason?: string; set?: SessionUpdate }): Promise<SessionRecord> {
+    const { at, reason } = entry;
     const doc = await mapDuplicateKey(`session ${session.sid}`, () =>
       this.model.create({
         _id: session.sid,
@@ -100,11 +100,11 @@ export class SessionRepository {
         project: session.project,
         instance: session.instance,
         limits: session.limits,
-        state: 'ready',
-        reason,
-        history: [{ state: 'ready', at, reason }],
+        state,
+        history: [{ state, at, ...(reason !== undefined ? { reason } : {}) }],
         createdAt: session.createdAt ?? at,
-        ...set,
+        ...(reason !== undefined ? { reason } : {}),
+        ...entry.set,
       }),
     );
     return toRecord(doc.toObject() as Lean);
