@@ -1,6 +1,6 @@
 // The gateway and the session-manager as built, with the test's real Redis, database and Podman: what the e2e
 // specs drive through the gateway only. Each spec gets its own ports and database.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -54,6 +54,10 @@ export interface GatewayStack {
   origin: Auth;
   /** Another gateway on the same session-manager, with settings of its own. */
   startGateway(port: number, env?: Record<string, string>): Promise<void>;
+  /** A whisper-worker on the stack's queue and data dir, ready (its engine self-tested) when this resolves. */
+  startWorker(port: number, env?: Record<string, string>): Promise<Launched>;
+  /** Where uploads and results are stored. */
+  dataDir: string;
   /** Signs in with the dev key; returns the cookie header to send. */
   signIn(username: string): Promise<Auth>;
   api(path: string, auth: Auth, init?: { method?: string; body?: unknown; headers?: Auth }): Promise<Response>;
@@ -61,17 +65,24 @@ export interface GatewayStack {
   launchSession(auth: Auth, type: string): Promise<{ session: SessionView; stream: SessionStreamMessage[] }>;
 }
 
+export interface StackOptions {
+  /** A Redis of the test's own (fault tests restart it); read when the stack starts. */
+  redisUrl?: () => string;
+}
+
 /** Registers the stack's beforeAll and afterAll; the gateway gets `gatewayEnv` on top of the defaults. */
-export function useGatewayStack(ports: { sessionManager: number; gateway: number }, db: string, gatewayEnv: Record<string, string> = {}): GatewayStack {
+export function useGatewayStack(ports: { sessionManager: number; gateway: number }, db: string, gatewayEnv: Record<string, string> = {}, options: StackOptions = {}): GatewayStack {
   const running: Launched[] = [];
   const instance = testInstanceId();
   const url = `http://127.0.0.1:${ports.gateway}`;
   const origin = { origin: url };
   const mongoUri = testMongoUri(db);
   const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
+  const dataDir = mkdtempSync(path.join(tmpdir(), `visp-e2e-data-${db}-`));
   const common = () => ({
     ...TEST_SECRETS,
-    REDIS_URL: testRedisUrl(),
+    REDIS_URL: options.redisUrl?.() ?? testRedisUrl(),
+    TRANSCRIPTION_DATA_DIR: dataDir,
     MONGO_URI: mongoUri,
     SESSION_MANAGER_URL: `http://127.0.0.1:${ports.sessionManager}`,
     INSTANCE_ID: instance,
@@ -84,6 +95,13 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
     running.push(launch('gateway', { ...common(), PORT: String(port), ...env }));
     await waitFor(`gateway on ${port}`, ready(port), 20_000);
+  }
+
+  async function startWorker(port: number, env: Record<string, string> = {}): Promise<Launched> {
+    const worker = launch('whisper-worker', { ...common(), PORT: String(port), ...env });
+    running.push(worker);
+    await waitFor(`whisper-worker on ${port}`, ready(port), 60_000);
+    return worker;
   }
 
   async function startSessionManager(): Promise<void> {
@@ -102,6 +120,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   afterAll(async () => {
     for (const run of running) run.child.kill('SIGTERM');
     await Promise.all(running.map((r) => r.exited));
+    rmSync(dataDir, { recursive: true, force: true });
     const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
     // Sessions outlive the services by design (recovery tests end with adopted ones running); the stack's go with it.
     for (const container of await podman.listManaged(instance)) await podman.removeContainer(container.id, { force: true });
@@ -128,6 +147,8 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     startSessionManager,
     origin,
     startGateway,
+    startWorker,
+    dataDir,
     api,
     async signIn(username) {
       const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...origin }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });

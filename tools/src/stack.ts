@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'dotenv';
 import { ensureImages } from './images';
 import { startInfra, type Infra } from './infra';
-import { ROOT, STATE_DIR } from './paths';
+import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { readyz, spawnLogged, waitUntil, type Child } from './processes';
 
 /** Start order: what others depend on first. Ports are the documented defaults. */
@@ -58,11 +58,12 @@ export async function startStack(): Promise<number> {
       await assertPortFree(app, port);
       const child = spawnLogged(app, process.execPath, ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'main.js')], {
         cwd: ROOT,
-        env: { ...process.env, ...infra.env, PORT: String(port), SOCKET_PROXY_DIR: proxyDir, ...podmanFor(app) },
+        env: { ...process.env, ...infra.env, ...whisperEnv(), TRANSCRIPTION_DATA_DIR: path.join(stateDir, 'transcriptions'), PORT: String(port), SOCKET_PROXY_DIR: proxyDir, ...podmanFor(app) },
         logFile: path.join(stateDir, 'logs', `${app}.log`),
       });
       services.push(child);
-      await waitUntil(`${app} /readyz`, () => readyz(port), { timeoutMs: 30_000, child });
+      // The whisper-worker is ready once its engine has transcribed a second of silence (the model loaded).
+      await waitUntil(`${app} /readyz`, () => readyz(port), { timeoutMs: 60_000, child });
       console.log(`[start] ${app} ready on http://127.0.0.1:${port}`);
     }
   } catch (err) {

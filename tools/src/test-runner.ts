@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ensureImages } from './images';
 import { startInfra } from './infra';
-import { ROOT, STATE_DIR } from './paths';
+import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { removeLeftovers } from './leftovers';
 import { run } from './processes';
 
@@ -73,6 +73,7 @@ export async function runTests(options: TestOptions): Promise<number> {
         VISP_TEST_MONGO_URI: infra.env.MONGO_URI,
         VISP_TEST_PODMAN_SOCKET: infra.env.CONTAINER_HOST,
         VISP_TEST_INSTANCE_PREFIX: instancePrefix,
+        ...whisperEnv(),
       },
     }).catch(() => (jestFailed = true));
   } finally {

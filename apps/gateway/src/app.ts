@@ -12,10 +12,12 @@ import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
 import { ServiceClient, SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
+import { Transcriptions, type TranscriptionSettings } from './transcriptions/transcriptions';
+import { transcriptionRoutes } from './transcriptions/transcriptions.routes';
 import { webPageRoutes } from './web-page';
 import { WebclientHub, type WebclientSettings } from './webclient/webclient-hub';
 
-export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings, WebclientSettings {
+export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings, WebclientSettings, TranscriptionSettings {
   component: string;
   HOST: string;
   PORT: number;
@@ -58,7 +60,8 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   await routes.start();
   const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
-  const webclient = new WebclientHub({ auth, manager, events, logger: logger.child({ part: 'webclient' }) }, settings);
+  const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
+  const webclient = new WebclientHub({ auth, manager, transcriptions, events, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
   const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);
 
@@ -89,8 +92,9 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       });
       authRoutes(app, { auth, store, redis, trusted, settings });
       sessionRoutes(app, { auth, manager, recovery, allowedOrigins: settings.ALLOWED_ORIGINS });
+      transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [async () => proxy.close(), () => webclient.close(), () => events.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
+    onClose: [async () => proxy.close(), () => webclient.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });
   return { service };
 }

@@ -12,6 +12,10 @@ import {
   SessionStateSchema,
   SessionTypesViewSchema,
   SessionViewSchema,
+  CreateTranscriptionFieldsSchema,
+  TranscriptFormatSchema,
+  TranscriptionViewSchema,
+  TranscriptSchema,
 } from '@visp/contracts';
 
 type Method = 'get' | 'post' | 'delete';
@@ -23,13 +27,18 @@ interface Operation {
   summary: string;
   access: Access;
   body?: z.ZodType;
+  /** A multipart/form-data body: these fields beside one file in `file`. */
+  form?: z.ZodObject;
   query?: z.ZodObject;
   /** Status and schema of the success answer; no schema: no body (204) or not JSON (see `produces`). */
   ok: [number, z.ZodType?];
-  produces?: 'text/event-stream';
+  produces?: 'text/event-stream' | 'text/plain';
+  /** Refusals besides the ones every operation of its kind has. */
+  refusals?: Record<number, string>;
 }
 
 const SessionsSchema = z.object({ sessions: z.array(SessionViewSchema) });
+const TranscriptionsSchema = z.object({ transcriptions: z.array(TranscriptionViewSchema) });
 const StateQuery = z.object({ state: SessionStateSchema.optional() });
 const CreatedTokenSchema = ApiTokenViewSchema.extend({ token: z.string().describe('Shown once; send as Authorization: Bearer …') });
 
@@ -53,6 +62,27 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'get', path: '/api/v1/admin/capacity', summary: 'How full the host is', access: 'admin', ok: [200, CapacityViewSchema] },
   { method: 'post', path: '/api/v1/admin/reconcile', summary: 'A recovery pass now (?dryRun=true only plans)', access: 'admin', query: z.object({ dryRun: z.enum(['true', 'false']).optional() }), ok: [200, ReconcileReportSchema] },
   { method: 'delete', path: '/api/v1/admin/sessions/{sid}', summary: "Stop anyone's session", access: 'admin', ok: [200, SessionViewSchema] },
+  {
+    method: 'post',
+    path: '/api/v1/transcriptions',
+    summary: 'Upload a recording to transcribe (the type is read from its content); follow it with GET or the webclient socket',
+    access: 'user',
+    form: CreateTranscriptionFieldsSchema,
+    ok: [202, TranscriptionViewSchema],
+    refusals: { 413: 'The file is too large', 415: 'Not multipart, or not audio', 422: 'Audio that cannot be decoded, is empty or too long', 429: 'Too many of your jobs are pending' },
+  },
+  { method: 'get', path: '/api/v1/transcriptions', summary: "The user's transcriptions, newest first", access: 'user', ok: [200, TranscriptionsSchema] },
+  { method: 'get', path: '/api/v1/transcriptions/{id}', summary: 'One transcription: state, queue position, progress, error', access: 'user', ok: [200, TranscriptionViewSchema] },
+  { method: 'delete', path: '/api/v1/transcriptions/{id}', summary: 'Cancel a queued or running transcription', access: 'user', ok: [200, TranscriptionViewSchema], refusals: { 409: 'It has already finished' } },
+  {
+    method: 'get',
+    path: '/api/v1/transcriptions/{id}/result',
+    summary: 'The transcript as json (segments and words with times), txt, srt or vtt',
+    access: 'user',
+    query: z.object({ format: TranscriptFormatSchema.optional() }),
+    ok: [200, TranscriptSchema],
+    refusals: { 409: 'It has not completed' },
+  },
 ];
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
@@ -65,6 +95,12 @@ function parametersOf(op: Operation) {
   return [...inPath, ...inQuery];
 }
 
+/** A form's fields as JSON Schema, plus the file. */
+function formSchema(fields: z.ZodObject) {
+  const schema = jsonSchema(fields, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return { ...schema, properties: { file: { type: 'string', format: 'binary', description: 'The recording' }, ...schema.properties }, required: ['file', ...(schema.required ?? [])] };
+}
+
 function operationObject(op: Operation) {
   const [status, schema] = op.ok;
   const success = schema ? { description: 'OK', content: json(schema, 'output') } : op.produces ? { description: 'OK', content: { [op.produces]: {} } } : { description: 'No content' };
@@ -73,11 +109,13 @@ function operationObject(op: Operation) {
     ...(op.access === 'public' ? { security: [] } : {}),
     parameters: parametersOf(op),
     ...(op.body ? { requestBody: { required: true, content: json(op.body, 'input') } } : {}),
+    ...(op.form ? { requestBody: { required: true, content: { 'multipart/form-data': { schema: formSchema(op.form) } } } } : {}),
     responses: {
       [status]: success,
-      ...(op.body || op.query ? { 400: errorResponse('Malformed or invalid input'), 415: errorResponse('The body is not JSON') } : {}),
+      ...(op.body || op.query || op.form ? { 400: errorResponse('Malformed or invalid input'), 415: errorResponse('The body is not JSON') } : {}),
       ...(op.access === 'public' ? {} : { 401: errorResponse('Not signed in'), 403: errorResponse(op.access === 'admin' ? 'Not an administrator, or a cross-origin request' : 'A cross-origin request') }),
       ...(op.path.includes('{') ? { 404: errorResponse('No such thing, or not yours') } : {}),
+      ...Object.fromEntries(Object.entries(op.refusals ?? {}).map(([status, description]) => [status, errorResponse(description)])),
     },
   };
 }
@@ -88,7 +126,7 @@ export function openApiDocument(): object {
   for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
   return {
     openapi: '3.1.0',
-    info: { title: 'VISP Session Host', version: '1', description: 'Interactive Jupyter and RStudio sessions. The session proxy is /s/{sid}/…; the webclient WebSocket is /api/v1/ws.' },
+    info: { title: 'VISP Session Host', version: '1', description: 'Interactive Jupyter and RStudio sessions, and speech transcription. The session proxy is /s/{sid}/…; the webclient WebSocket is /api/v1/ws.' },
     components: {
       securitySchemes: {
         cookie: { type: 'apiKey', in: 'cookie', name: 'visp_login' },

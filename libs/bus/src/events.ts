@@ -28,7 +28,7 @@ export class EventBus {
    * database), which must not fail the work they report on when Redis hiccups.
    */
   async announce(event: BusEvent): Promise<void> {
-    await this.publish(event).catch((err: unknown) => this.logger?.warn({ err, sid: event.sid, type: event.type }, 'could not publish an event'));
+    await this.publish(event).catch((err: unknown) => this.logger?.warn({ err, event }, 'could not publish an event'));
   }
 
   /** Calls `handler` for every valid event until the returned function is called. */

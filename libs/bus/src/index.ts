@@ -1,6 +1,7 @@
 export { ActivityLog } from './activity';
 export { EventBus, type EventHandler } from './events';
 export { parseJson } from './json';
+export { onNotice } from './notices';
 export { BULL_PREFIX, channels, keys, QUEUES } from './keys';
 export { tryAcquireLock, type Lock } from './locks';
 export { createWorker, DEFAULT_JOB_OPTIONS, TypedQueue, type PayloadOf, type QueueName } from './queues';

@@ -23,6 +23,8 @@ export const channels = {
   routes: 'visp:chan:routes',
   /** A login id that was signed out: every gateway drops it from its cache. */
   logouts: 'visp:chan:logouts',
+  /** A transcription id whose owner cancelled it: the worker running it kills its engine. */
+  transcriptionCancels: 'visp:chan:transcription-cancels',
 } as const;
 
 export const BULL_PREFIX = 'visp:bull';

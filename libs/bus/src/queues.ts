@@ -43,21 +43,23 @@ export class TypedQueue<N extends QueueName> {
 }
 
 /**
- * A worker whose processor only ever sees valid payloads; an invalid one fails its job without retries.
+ * A worker whose processor only ever sees valid payloads; an invalid one fails its job without retries. The
+ * processor's signal aborts on `worker.cancelJob(id, reason)`.
  * The connection must allow commands to wait through reconnects (`maxRetriesPerRequest: null`).
  */
 export function createWorker<N extends QueueName, R>(
   name: N,
-  processor: (job: Job<PayloadOf<N>>) => Promise<R>,
+  processor: (job: Job<PayloadOf<N>>, token: string | undefined, signal: AbortSignal) => Promise<R>,
   options: Omit<WorkerOptions, 'prefix'> & { connection: Redis },
 ): Worker<PayloadOf<N>, R> {
   const schema = PAYLOADS[name];
-  const validated: Processor<PayloadOf<N>, R> = async (job) => {
+  // Three parameters: BullMQ passes an abort signal only to processors that declare it (Worker.cancelJob).
+  const validated: Processor<PayloadOf<N>, R> = async (job, token, signal) => {
     const result = schema.safeParse(job.data);
     if (!result.success) {
       throw new UnrecoverableError(`invalid ${name} payload: ${result.error.issues[0]?.message ?? 'invalid'}`);
     }
-    return processor(job);
+    return processor(job, token, signal ?? new AbortController().signal);
   };
   return new Worker<PayloadOf<N>, R>(name, validated, { ...options, prefix: BULL_PREFIX });
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { bool, int, list, oneOf, optionalSecret, optionalStr, port, secret, str, url } from './fields';
 import { defineServiceConfig } from './define';
 
@@ -13,6 +14,9 @@ const mongo = { MONGO_URI: url(['mongodb', 'mongodb+srv'], 'mongodb://127.0.0.1:
 
 /** Shared by the gateway and the services it calls; sent as `x-service-token`. */
 const serviceToken = { SERVICE_TOKEN: secret(24) };
+
+/** Where uploads and results live; the gateway writes uploads, the worker results (a shared volume in production). */
+const transcriptionData = { TRANSCRIPTION_DATA_DIR: str('/var/lib/visp/transcriptions') };
 
 export const gatewayConfig = defineServiceConfig('gateway', {
   PORT: port(8080),
@@ -55,6 +59,18 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   WEBCLIENT_RATE_LIMIT: int({ min: 1, max: 10_000, default: 20 }),
   /** Processes serving the gateway's port (it is stateless); 0: one per core. */
   GATEWAY_WORKERS: int({ min: 0, max: 64, default: 1 }),
+  ...transcriptionData,
+  /** Largest upload, in MiB. */
+  TRANSCRIPTION_MAX_MIB: int({ min: 1, max: 10_240, default: 500 }),
+  /** Longest recording, in seconds. */
+  TRANSCRIPTION_MAX_SECONDS: int({ min: 1, max: 86_400, default: 4 * 3600 }),
+  /** Jobs one user may have queued or running at once. */
+  TRANSCRIPTION_MAX_PENDING: int({ min: 1, max: 10_000, default: 10 }),
+  /** The backend for uploads that name none. */
+  TRANSCRIPTION_BACKEND: oneOf(['faster-whisper', 'openai'], 'faster-whisper'),
+  /** Attempts per job, and the first retry's delay (doubling after). */
+  TRANSCRIPTION_ATTEMPTS: int({ min: 1, max: 20, default: 3 }),
+  TRANSCRIPTION_BACKOFF_MS: int({ min: 0, max: 3_600_000, default: 2000 }),
 });
 
 export const sessionManagerConfig = defineServiceConfig('session-manager', {
@@ -102,7 +118,30 @@ export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
   PORT: port(8040),
   ...redis,
   ...mongo,
+  ...transcriptionData,
+  /** Jobs this worker runs at once. */
   WORKER_CONCURRENCY: int({ min: 1, max: 64, default: 1 }),
+  /** Seconds one attempt may run before its engine is killed and the attempt fails. */
+  TRANSCRIPTION_TIMEOUT: int({ min: 1, max: 86_400, default: 3600 }),
+  /** Milliseconds a job's lock lasts without renewal: after a worker dies, its job runs again about this much later. */
+  TRANSCRIPTION_LOCK_MS: int({ min: 1000, max: 600_000, default: 30_000 }),
+  /** The offline engine: the whisper-ctranslate2 CLI with a CTranslate2 Whisper model directory. */
+  WHISPER_CLI: str('whisper-ctranslate2'),
+  WHISPER_MODEL_DIR: str('/opt/visp/whisper-model'),
+  /** The model's name as the CLI knows it (tiny.en, small, large-v3, …): it picks the tokenizer and languages. */
+  WHISPER_MODEL: str('tiny.en'),
+  WHISPER_BEAM_SIZE: int({ min: 1, max: 20, default: 5 }),
+  WHISPER_COMPUTE_TYPE: oneOf(['default', 'auto', 'int8', 'int8_float32', 'int16', 'float32'], 'int8'),
+  /** CPU threads per engine run; 0: the engine decides. */
+  WHISPER_THREADS: int({ min: 0, max: 256, default: 0 }),
+  /** An OpenAI-compatible server (speaches, whisper.cpp server, OpenAI): base URL without `/v1`. */
+  OPENAI_BASE_URL: url(['http', 'https'], 'https://api.openai.com'),
+  OPENAI_API_KEY: optionalSecret(1),
+  OPENAI_MODEL: str('whisper-1'),
+  /** Seconds to wait for the server's answer to one file. */
+  OPENAI_TIMEOUT: int({ min: 1, max: 86_400, default: 600 }),
+  /** Which backends this worker takes jobs for; the first is the self-test's and the default. */
+  TRANSCRIPTION_BACKENDS: list('faster-whisper').pipe(z.array(z.enum(['faster-whisper', 'openai']), { error: 'must list faster-whisper and/or openai' }).min(1, 'must name at least one backend')),
 });
 
 export const socketProxyConfig = defineServiceConfig('socket-proxy', {

@@ -6,3 +6,5 @@ export * from './v1/session-api';
 export * from './v1/sessions';
 export * from './v1/webclient';
 export * from './v1/recovery';
+export * from './v1/languages';
+export * from './v1/transcriptions';

@@ -3,3 +3,4 @@ export { SessionRepository, type NewSession, type SessionRecord, type SessionUpd
 export { openStore, type Store, type StoreOptions } from './store';
 export { TokenRepository, type ApiToken } from './tokens/token.repository';
 export { UserRepository, type SignInIdentity, type User } from './users/user.repository';
+export { TranscriptionRepository, type AudioFacts, type NewTranscription, type TranscriptionRecord } from './transcriptions/transcription.repository';

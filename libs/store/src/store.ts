@@ -2,6 +2,7 @@ import mongoose, { type Connection } from 'mongoose';
 import type { Logger } from '@visp/config';
 import { SessionRepository } from './sessions/session.repository';
 import { TokenRepository } from './tokens/token.repository';
+import { TranscriptionRepository } from './transcriptions/transcription.repository';
 import { UserRepository } from './users/user.repository';
 
 export interface Store {
@@ -9,6 +10,7 @@ export interface Store {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
   readonly tokens: TokenRepository;
+  readonly transcriptions: TranscriptionRepository;
   /** Resolves when the server answers a ping; for /readyz. */
   ping(): Promise<void>;
   /** Idempotent. */
@@ -37,13 +39,15 @@ export async function openStore(uri: string, options: StoreOptions = {}): Promis
   const users = new UserRepository(connection);
   const sessions = new SessionRepository(connection);
   const tokens = new TokenRepository(connection);
-  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes(), tokens.ensureIndexes()]);
+  const transcriptions = new TranscriptionRepository(connection);
+  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes(), tokens.ensureIndexes(), transcriptions.ensureIndexes()]);
   let closing: Promise<void> | undefined;
   return {
     connection,
     users,
     sessions,
     tokens,
+    transcriptions,
     async ping() {
       const db = connection.db;
       if (!db) throw new Error('database not connected');

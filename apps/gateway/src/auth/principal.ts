@@ -2,7 +2,7 @@ import { BlockList, isIPv4 } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { channels, closeRedis, keys, parseJson, type Redis } from '@visp/bus';
+import { channels, keys, onNotice, parseJson, type Redis } from '@visp/bus';
 import { OwnerSchema } from '@visp/contracts';
 import type { Store } from '@visp/store';
 import { NoticedCache } from '../noticed-cache';
@@ -48,7 +48,7 @@ export class Authenticator {
   private readonly admins: ReadonlySet<string>;
   /** Logins by id, so that a proxied request costs no Redis round trip; a logout anywhere drops the entry. */
   private readonly logins: NoticedCache<Principal>;
-  private subscriber: Redis | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
   private readonly logoutListeners: Array<(loginId: string) => void> = [];
   /** Cookie values whose signature was checked, and the login id each names: an HMAC per request is the slow part. */
   private readonly verified = new Map<string, string>();
@@ -64,12 +64,10 @@ export class Authenticator {
 
   /** Listens for logouts announced by any gateway. */
   async start(): Promise<void> {
-    this.subscriber = this.redis.duplicate();
-    this.subscriber.on('message', (_channel: string, id: string) => {
+    this.unsubscribe = await onNotice(this.redis, channels.logouts, (id) => {
       this.logins.drop(id);
       for (const listener of this.logoutListeners) listener(id);
     });
-    await this.subscriber.subscribe(channels.logouts);
   }
 
   /** Hears every logout, on any gateway: long-lived connections of that login must end too. */
@@ -78,7 +76,7 @@ export class Authenticator {
   }
 
   async close(): Promise<void> {
-    if (this.subscriber) await closeRedis(this.subscriber);
+    await this.unsubscribe?.();
   }
 
   isAdmin(username: string): boolean {

@@ -1,9 +1,11 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import {
+  isSessionEvent,
   LaunchCommandSchema,
   RequestIdSchema,
   SessionCommandSchema,
+  TranscriptionCommandSchema,
   WebclientEnvelopeSchema,
   type BusEvent,
   type SessionView,
@@ -13,6 +15,7 @@ import type { Logger } from '@visp/config';
 import { AppError, parseOrThrow } from '@visp/service-kit';
 import type { Principal } from '../auth/principal';
 import type { SessionManagerClient } from '../sessions/manager-client';
+import type { Transcriptions } from '../transcriptions/transcriptions';
 
 type RequestRef = Pick<WebclientReply, 'requestId' | 'cmd'>;
 
@@ -33,6 +36,8 @@ export class WebclientConnection {
   alive = true;
   /** Launches waiting for their session to become ready, by session id. */
   private readonly launches = new Map<string, RequestRef>();
+  /** `followTranscription` requests waiting for their job to finish, by transcription id. */
+  private readonly follows = new Map<string, RequestRef>();
   private tokens: number;
   private refilledAt = Date.now();
   private warnedAt = 0;
@@ -40,7 +45,7 @@ export class WebclientConnection {
   constructor(
     readonly ws: WebSocket,
     readonly principal: Principal,
-    private readonly deps: { manager: SessionManagerClient; logger: Logger },
+    private readonly deps: { manager: SessionManagerClient; transcriptions: Transcriptions; logger: Logger },
     private readonly limits: ConnectionLimits,
   ) {
     this.tokens = 2 * limits.messagesPerSecond;
@@ -48,10 +53,16 @@ export class WebclientConnection {
     ws.on('message', (raw, isBinary) => this.receive(raw.toString(), isBinary));
   }
 
-  /** A bus event about one of this user's sessions: pushed as it is, and the end of a launch waiting on it. */
+  /** A bus event about one of this user's sessions or jobs: pushed as it is, and news for a request following it. */
   push(event: BusEvent): void {
     const { owner: _owner, ...visible } = event;
     this.send({ type: 'event', event: visible });
+    if (!isSessionEvent(event)) {
+      const follow = this.follows.get(event.id);
+      if (follow && event.type === 'transcription.progress') this.reply(follow, 'update', true, `${Math.round(event.progress * 100)} %`, { id: event.id, progress: event.progress });
+      else if (follow) void this.settleFollow(event.id);
+      return;
+    }
     const launch = this.launches.get(event.sid);
     if (!launch) return;
     if (event.type === 'session.progress') this.reply(launch, 'update', true, event.message, { sid: event.sid, step: event.step, queuePosition: event.queuePosition });
@@ -98,6 +109,28 @@ export class WebclientConnection {
         const sessions = await manager.list({ owner });
         return this.reply(request, 'end', true, `${sessions.length} sessions`, { sessions });
       }
+      case 'listTranscriptions': {
+        parseOrThrow(z.object({}).strict(), fields, 'command');
+        const transcriptions = await this.deps.transcriptions.list(owner);
+        return this.reply(request, 'end', true, `${transcriptions.length} transcriptions`, { transcriptions });
+      }
+      case 'getTranscription': {
+        const transcription = await this.deps.transcriptions.get(owner, parseOrThrow(TranscriptionCommandSchema, fields, 'command').id);
+        return this.reply(request, 'end', true, transcription.state, { transcription });
+      }
+      case 'cancelTranscription': {
+        const transcription = await this.deps.transcriptions.cancel(owner, parseOrThrow(TranscriptionCommandSchema, fields, 'command').id);
+        this.follows.delete(transcription.id);
+        return this.reply(request, 'end', true, `transcription ${transcription.id} is ${transcription.state}`, { transcription });
+      }
+      case 'followTranscription': {
+        const { id } = parseOrThrow(TranscriptionCommandSchema, fields, 'command');
+        const transcription = await this.deps.transcriptions.get(owner, id);
+        this.follows.set(id, request);
+        this.reply(request, 'update', true, transcription.state, { transcription });
+        // As with launches: read the stored state once after registering, so an event just before is not lost.
+        return this.settleFollow(id);
+      }
       default:
         throw new AppError('validation_failed', `unknown command ${request.cmd.slice(0, 64)}`);
     }
@@ -124,6 +157,21 @@ export class WebclientConnection {
     } else if (session.state === 'failed' || session.state === 'stopped' || session.state === 'stopping') {
       this.launches.delete(sid);
       this.reply(request, 'error', false, session.reason ?? `the session is ${session.state}`, { session });
+    }
+  }
+
+  /** Ends a follow whose job has finished: `end` with the transcription when completed, `error` otherwise. */
+  private async settleFollow(id: string): Promise<void> {
+    const request = this.follows.get(id);
+    if (!request) return;
+    const transcription = await this.deps.transcriptions.get(this.principal.username, id).catch(() => undefined);
+    if (!transcription || !this.follows.has(id)) return;
+    if (transcription.state === 'completed') {
+      this.follows.delete(id);
+      this.reply(request, 'end', true, 'completed', { transcription });
+    } else if (transcription.state === 'failed' || transcription.state === 'cancelled') {
+      this.follows.delete(id);
+      this.reply(request, 'error', false, transcription.error?.message ?? `the transcription was ${transcription.state}`, { transcription });
     }
   }
 

@@ -7,6 +7,7 @@ import { AppError, refuseUpgrade } from '@visp/service-kit';
 import { authenticate } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
 import type { SessionManagerClient } from '../sessions/manager-client';
+import type { Transcriptions } from '../transcriptions/transcriptions';
 import { WebclientConnection } from './connection';
 
 export interface WebclientSettings {
@@ -30,7 +31,7 @@ export class WebclientHub {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; events: EventBus; logger: Logger },
+    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; transcriptions: Transcriptions; events: EventBus; logger: Logger },
     private readonly settings: WebclientSettings,
   ) {
     this.paths = new Set(settings.WEBCLIENT_WS_PATHS);

@@ -1,5 +1,5 @@
 import { ActivityLog, closeRedis, createRedis, EventBus } from '@visp/bus';
-import type { BusEvent } from '@visp/contracts';
+import { isSessionEvent, type BusEvent } from '@visp/contracts';
 import { openKernel, sendExecuteRequest, startKernel, testRedisUrl, waitFor } from '@visp/testing';
 import { getSession, readEvents, requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
@@ -90,9 +90,9 @@ describe('idle culling', () => {
       expect(stoppingAt - (readyAt + IDLE_TIMEOUT * 1000)).toBeLessThanOrEqual((CULL_INTERVAL + 3) * 1000);
       expect(await h.containersOf(idle.sid)).toEqual([]);
 
-      const warning = events.seen.find((e) => e.sid === idle.sid && e.type === 'session.cull-warning');
+      const warning = events.seen.find((e) => isSessionEvent(e) && e.sid === idle.sid && e.type === 'session.cull-warning');
       expect(warning).toMatchObject({ owner: 'ivan', reason: `idle for ${IDLE_TIMEOUT} s` });
-      const stoppedEvent = events.seen.findIndex((e) => e.sid === idle.sid && e.type === 'session.state' && e.state === 'stopping');
+      const stoppedEvent = events.seen.findIndex((e) => isSessionEvent(e) && e.sid === idle.sid && e.type === 'session.state' && e.state === 'stopping');
       expect(events.seen.indexOf(warning!)).toBeLessThan(stoppedEvent);
 
       // Two more looks: the others are still there, and were never warned.
@@ -101,7 +101,7 @@ describe('idle culling', () => {
         const { type, state, reason } = await getSession(h, kept.sid);
         const said = state === 'ready' ? [] : h.logs.filter((l) => l.sid === kept.sid).map((l) => `${String(l.msg)} ${JSON.stringify(l.err ?? l.reason ?? '')}${l.app === undefined ? '' : ` app=${String(l.app)}`}`);
         expect({ type, state, reason, said }).toEqual({ type: kept.type, state: 'ready', reason: undefined, said: [] });
-        expect(events.seen.filter((e) => e.sid === kept.sid && e.type === 'session.cull-warning')).toEqual([]);
+        expect(events.seen.filter((e) => isSessionEvent(e) && e.sid === kept.sid && e.type === 'session.cull-warning')).toEqual([]);
       }
     } finally {
       clearInterval(pagePolling);
@@ -128,7 +128,7 @@ describe('maximum age', () => {
       );
       expect(stream.findIndex((m) => m.kind === 'cull-warning')).toBeLessThan(stream.findIndex((m) => m.kind === 'state' && m.state === 'stopping'));
       expect((await getSession(h, session.sid)).reason).toBe('reached the maximum age of 4 s');
-      expect(events.seen.filter((e) => e.sid === session.sid && e.type === 'session.cull-warning')).toHaveLength(1);
+      expect(events.seen.filter((e) => isSessionEvent(e) && e.sid === session.sid && e.type === 'session.cull-warning')).toHaveLength(1);
     } finally {
       clearInterval(typingAway);
       await events.close();

@@ -1,5 +1,5 @@
 import { closeRedis, createRedis, EventBus } from '@visp/bus';
-import type { BusEvent } from '@visp/contracts';
+import { isSessionEvent, type BusEvent } from '@visp/contracts';
 import { testRedisUrl, waitFor } from '@visp/testing';
 import { getSession, readEvents, requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
@@ -38,7 +38,7 @@ describe('parallel starts', () => {
     const messages = await readEvents(h, session.sid, (m) => m.kind === 'state' && m.state === 'ready');
     expect(messages.at(-1)).toMatchObject({ kind: 'state', state: 'ready' });
 
-    const mine = seen.filter((e) => e.sid === session.sid);
+    const mine = seen.filter((e) => isSessionEvent(e) && e.sid === session.sid);
     const steps = mine.flatMap((e) => (e.type === 'session.progress' ? [e.step] : []));
     const states = mine.flatMap((e) => (e.type === 'session.state' ? [e.state] : []));
     expect(steps).toEqual(['preflight', 'creating', 'starting', 'waiting-ready', 'ready']);
@@ -64,7 +64,7 @@ describe('over capacity', () => {
       const second = await requestSession(h, 'hank', 'box');
       const queued = await new Promise<BusEvent>((resolve) => {
         const check = setInterval(() => {
-          const event = seen.find((e) => e.sid === second.sid && e.type === 'session.progress' && e.step === 'queued');
+          const event = seen.find((e) => isSessionEvent(e) && e.sid === second.sid && e.type === 'session.progress' && e.step === 'queued');
           if (event) resolve((clearInterval(check), event));
         }, 50);
       });

@@ -3,7 +3,8 @@ import {
   CreateSessionRequestSchema,
   ListSessionsQuerySchema,
   SessionScopeQuerySchema,
-  type BusEvent,
+  isSessionEvent,
+  type SessionEvent,
   type SessionStreamMessage,
 } from '@visp/contracts';
 import type { EventBus } from '@visp/bus';
@@ -14,7 +15,7 @@ const FINAL_STATES = new Set(['stopped', 'failed']);
 const HEARTBEAT_MS = 15_000;
 
 /** The session-manager's internal API (behind the service token). */
-function toStreamMessage(event: BusEvent): SessionStreamMessage {
+function toStreamMessage(event: SessionEvent): SessionStreamMessage {
   switch (event.type) {
     case 'session.progress':
       return { kind: 'progress', step: event.step, message: event.message, queuePosition: event.queuePosition, at: event.at };
@@ -64,7 +65,7 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
     const pending: SessionStreamMessage[] = [];
     let live = false;
     const unsubscribe = await events.subscribe((event) => {
-      if (event.sid !== sid) return;
+      if (!isSessionEvent(event) || event.sid !== sid) return;
       const message = toStreamMessage(event);
       if (!live) return void pending.push(message);
       send(message);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OwnerSchema, ProgressStepSchema, SessionIdSchema, SessionStateSchema } from './sessions';
+import { TranscriptionErrorSchema, TranscriptionIdSchema, TranscriptionStateSchema } from './transcriptions';
 
 /** Events on the bus channel `visp:chan:events`; the gateway forwards each to its owner's connections. */
 export const SessionProgressEventSchema = z.object({
@@ -31,12 +32,36 @@ export const SessionCullWarningEventSchema = z.object({
   at: z.iso.datetime(),
 });
 
+export const TranscriptionProgressEventSchema = z.object({
+  type: z.literal('transcription.progress'),
+  owner: OwnerSchema,
+  id: TranscriptionIdSchema,
+  /** 0 to 1. */
+  progress: z.number().min(0).max(1),
+  at: z.iso.datetime(),
+});
+
+export const TranscriptionStateEventSchema = z.object({
+  type: z.literal('transcription.state'),
+  owner: OwnerSchema,
+  id: TranscriptionIdSchema,
+  state: TranscriptionStateSchema,
+  error: TranscriptionErrorSchema.optional(),
+  at: z.iso.datetime(),
+});
+
 export const BusEventSchema = z.discriminatedUnion('type', [
   SessionProgressEventSchema,
   SessionStateEventSchema,
   SessionCullWarningEventSchema,
+  TranscriptionProgressEventSchema,
+  TranscriptionStateEventSchema,
 ]);
 export type BusEvent = z.infer<typeof BusEventSchema>;
+export type SessionEvent = Extract<BusEvent, { sid: string }>;
+export type TranscriptionEvent = Exclude<BusEvent, SessionEvent>;
+
+export const isSessionEvent = (event: BusEvent): event is SessionEvent => 'sid' in event;
 
 /** Route table changes, on `visp:chan:routes`: tells every gateway to drop its cached entry. */
 export const RouteChangeSchema = z.object({ sid: SessionIdSchema, op: z.enum(['set', 'delete']) });

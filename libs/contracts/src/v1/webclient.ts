@@ -35,7 +35,20 @@ export const SessionCommandSchema = z
   .refine((c) => c.sid ?? c.sessionAccessCode, { message: 'name the session as sid' })
   .transform((c) => ({ sid: (c.sid ?? c.sessionAccessCode) as string }));
 
-export const WebclientCommandNames = ['launchSession', 'launchContainerSession', 'closeSession', 'listSessions', 'getSession'] as const;
+/** `getTranscription`, `cancelTranscription`, `followTranscription`: the job by its id. */
+export const TranscriptionCommandSchema = z.object({ id: z.string().max(64) }).strict();
+
+export const WebclientCommandNames = [
+  'launchSession',
+  'launchContainerSession',
+  'closeSession',
+  'listSessions',
+  'getSession',
+  'listTranscriptions',
+  'getTranscription',
+  'cancelTranscription',
+  'followTranscription',
+] as const;
 
 export const WebclientReplySchema = z.object({
   type: z.literal('reply'),

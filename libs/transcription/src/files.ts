@@ -1,0 +1,43 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TranscriptionIdSchema, type TranscriptionId } from '@visp/contracts';
+
+/**
+ * Where a transcription's files are: `<root>/<id>/`, named by the system only (the id is checked to be hex, so no
+ * user input ever becomes part of a path). The gateway writes `upload`; the worker `result.json`.
+ */
+export class TranscriptionFiles {
+  constructor(readonly root: string) {}
+
+  dir(id: TranscriptionId): string {
+    return path.join(this.root, TranscriptionIdSchema.parse(id));
+  }
+
+  upload(id: TranscriptionId): string {
+    return path.join(this.dir(id), 'upload');
+  }
+
+  /** The converted audio, while a worker needs it. */
+  engineWav(id: TranscriptionId): string {
+    return path.join(this.dir(id), 'audio.wav');
+  }
+
+  result(id: TranscriptionId): string {
+    return path.join(this.dir(id), 'result.json');
+  }
+
+  async prepare(id: TranscriptionId): Promise<void> {
+    await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
+  }
+
+  /** Writes the result whole or not at all: a reader never sees half a file. */
+  async writeResult(id: TranscriptionId, json: string): Promise<void> {
+    const partial = `${this.result(id)}.partial`;
+    await writeFile(partial, json, { mode: 0o600 });
+    await rename(partial, this.result(id));
+  }
+
+  async remove(id: TranscriptionId): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}
