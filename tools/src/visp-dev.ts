@@ -3,6 +3,7 @@ import { benchProxy } from '../bench/proxy';
 import { benchRecovery } from '../bench/recovery';
 import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
+import { benchTranscribe } from '../bench/transcribe';
 import { startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
 import { runTests } from './test-runner';
@@ -24,7 +25,10 @@ const USAGE = `usage: visp-dev <command>
                         one recovery pass re-adopting N session containers (default 100) against
                         inspecting each (tools/bench/recovery.ts)
   bench socket-proxy [--runs N]
-                        Podman calls through the socket proxy against the raw socket (tools/bench/socket-proxy.ts)`;
+                        Podman calls through the socket proxy against the raw socket (tools/bench/socket-proxy.ts)
+  bench transcribe [--rounds N]
+                        the LibriVox clips through the gateway, queue and worker against the engine alone, and
+                        throughput with worker concurrency 1 and 2 (tools/bench/transcribe.ts)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,6 +59,11 @@ async function main(argv: string[]): Promise<number> {
         const runs = number('--runs', 15);
         if (!(runs >= 1)) break;
         return benchSocketProxy({ runs });
+      }
+      if (rest[0] === 'transcribe') {
+        const rounds = number('--rounds', 3);
+        if (!(rounds >= 1)) break;
+        return benchTranscribe({ rounds });
       }
       // Internal: the upstream of the proxy bench, in a process of its own.
       if (rest[0] === 'upstream') {
