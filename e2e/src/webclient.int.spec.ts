@@ -145,7 +145,7 @@ describe('the webclient WebSocket', () => {
     expect(code).toBe(1006); // terminated: a dead peer gets no close handshake
     expect(after).toBeLessThan(2 * 1000 + 500);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(lively.ws.readyState).toBe(WebSocket.OPEN);
+    expect(lively.ws.readyState).toBe(lively.ws.OPEN);
     lively.close();
   });
 });
