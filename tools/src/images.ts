@@ -16,6 +16,10 @@ export interface ImageSpec {
   buildArgs?: Record<string, string>;
   /** Other inputs of the build (such as the base image's hash), so a change to them rebuilds the image. */
   inputs?: () => Promise<Record<string, string>>;
+  /** The stage to build, for a multi-stage Containerfile. */
+  target?: string;
+  /** Docker's image format keeps HEALTHCHECK, which OCI images drop. */
+  format?: 'docker';
 }
 
 const HASH_LABEL = 'visp.build-hash';
@@ -50,10 +54,14 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
   try {
     spec.prepareContext(context);
     cpSync(path.join(ROOT, spec.containerfile), path.join(context, 'Containerfile'));
-    writeFileSync(path.join(context, '.build-inputs'), JSON.stringify({ args: spec.buildArgs ?? {}, inputs: (await spec.inputs?.()) ?? {} }));
+    writeFileSync(path.join(context, '.build-inputs'), JSON.stringify({ args: spec.buildArgs ?? {}, inputs: (await spec.inputs?.()) ?? {}, target: spec.target, format: spec.format }));
     const hash = hashTree(context);
     if ((await labelOf(spec.tag)) === hash) return 'cached';
-    const args = Object.entries(spec.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
+    const args = [
+      ...Object.entries(spec.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+      ...(spec.target ? ['--target', spec.target] : []),
+      ...(spec.format ? ['--format', spec.format] : []),
+    ];
     await run('podman', ['build', '--pull=never', '--layers=false', '--label', `${HASH_LABEL}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], {
       env: podmanEnv(),
       quiet: true,
@@ -90,7 +98,7 @@ async function ensureBaseImage(): Promise<'built' | 'cached'> {
   }
 }
 
-const onBase = async () => ({ base: (await labelOf(BASE_IMAGE)) ?? '' });
+export const onBase = async () => ({ base: (await labelOf(BASE_IMAGE)) ?? '' });
 
 export const TESTBOX_IMAGE = 'localhost/visp-testbox:1';
 

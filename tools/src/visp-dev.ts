@@ -6,12 +6,14 @@ import { benchSpawn } from '../bench/spawn';
 import { benchTranscribe } from '../bench/transcribe';
 import { startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
+import { ensureServiceImages } from './service-images';
 import { runTests } from './test-runner';
 import { startStack } from './stack';
 
 const USAGE = `usage: visp-dev <command>
   start                 run the local stack (Podman service, Redis, database, every service) until Ctrl-C
-  images                build the local images that are missing or out of date
+  images [--services]   build the local images that are missing or out of date; --services also the services'
+                        own images (containerfiles/services), from the bundles in dist/
   test [--only P] [-- jest args]
                         lint, typecheck and every test with real Redis, database and Podman;
                         --only runs one Jest project (e.g. bus or bus:int) without the static checks;
@@ -35,9 +37,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return startStack();
-    case 'images':
-      await ensureImages((line) => console.log(`[images] ${line}`));
+    case 'images': {
+      const log = (line: string) => console.log(`[images] ${line}`);
+      await ensureImages(log);
+      if (rest.includes('--services')) await ensureServiceImages(log);
       return 0;
+    }
     case 'bench': {
       const number = (flag: string, fallback: number) => (rest.includes(flag) ? Number(rest[rest.indexOf(flag) + 1]) : fallback);
       if (rest[0] === 'spawn') {

