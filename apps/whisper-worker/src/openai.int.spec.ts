@@ -90,7 +90,8 @@ describe('the openai backend', () => {
       OPENAI_BASE_URL: server.url,
       OPENAI_API_KEY: KEY,
       OPENAI_MODEL: 'whisper-1',
-      OPENAI_TIMEOUT: 2,
+      // Long enough for the real engine behind the server on a loaded machine; the 'slow' case waits it out twice.
+      OPENAI_TIMEOUT: 8,
       ...testWhisper(),
       WHISPER_MODEL: 'tiny.en',
       WHISPER_BEAM_SIZE: 5,
@@ -143,7 +144,7 @@ describe('the openai backend', () => {
   it.each([
     ['too-big', 'too-large', /does not take files this large \(413\)/, 1],
     ['broken', 'backend-failed', /failed \(500\)/, 2],
-    ['slow', 'timeout', /did not answer within 2 s/, 2],
+    ['slow', 'timeout', /did not answer within 8 s/, 2],
   ] as const)('a server answering %s ends the job as %s after the right number of attempts', async (model, code, message, attempts) => {
     const record = await settled((await submit(model)).id);
     expect(record).toMatchObject({ state: 'failed', attempts, error: { code, message: expect.stringMatching(message) } });

@@ -127,7 +127,7 @@ export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
   TRANSCRIPTION_LOCK_MS: int({ min: 1000, max: 600_000, default: 30_000 }),
   /** The offline engine: the whisper-ctranslate2 CLI with a CTranslate2 Whisper model directory. */
   WHISPER_CLI: str('whisper-ctranslate2'),
-  WHISPER_MODEL_DIR: str('/opt/visp/whisper-model'),
+  WHISPER_MODEL_DIR: str('/opt/visp/whisper/model'),
   /** The model's name as the CLI knows it (tiny.en, small, large-v3, …): it picks the tokenizer and languages. */
   WHISPER_MODEL: str('tiny.en'),
   WHISPER_BEAM_SIZE: int({ min: 1, max: 20, default: 5 }),
