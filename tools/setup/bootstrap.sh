@@ -54,6 +54,9 @@ if [ -z "${MONGO_URI:-}" ] && ! command -v mongod >/dev/null; then
   fi
 fi
 
+# Podman 5's quadlet generator, to check quadlets/ (Podman 4.3 here has none).
+bash tools/setup/podman5-quadlet.sh "$STATE_DIR/podman5"
+
 # Real Whisper offline: whisper-ctranslate2 and the tiny.en model in a project-local venv.
 bash tools/setup/whisper-venv.sh "$STATE_DIR/whisper-venv"
 

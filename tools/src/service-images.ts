@@ -73,6 +73,7 @@ function specFor(app: ServiceApp, node: string, modules: string, wheels: string)
       cpSync(node, path.join(dir, 'node'));
       cpSync(modules, path.join(dir, 'node_modules'), { recursive: true });
       cpSync(path.join(ROOT, 'dist/apps', app), path.join(dir, 'app'), { recursive: true });
+      cpSync(path.join(ROOT, 'containerfiles/services/healthcheck.js'), path.join(dir, 'healthcheck.js'));
       if (app !== 'whisper-worker') return;
       cpSync(path.join(ROOT, 'tools/whisper/requirements.txt'), path.join(dir, 'whisper/requirements.txt'));
       cpSync(wheels, path.join(dir, 'whisper/wheels'), { recursive: true });

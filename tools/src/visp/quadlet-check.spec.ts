@@ -1,0 +1,28 @@
+import path from 'node:path';
+import { ROOT, STATE_DIR } from '../paths';
+import { verifyQuadlets } from './quadlet-check';
+
+// Podman 5's quadlet, extracted from Debian trixie's package by tools/setup/podman5-quadlet.sh (npm test runs it).
+const QUADLET = path.join(STATE_DIR, 'podman5/quadlet');
+
+describe('the quadlets', () => {
+  it('all become systemd units that systemd-analyze verifies without a warning', () => {
+    const report = verifyQuadlets(path.join(ROOT, 'quadlets'), QUADLET);
+    expect(report.problems).toEqual([]);
+    expect(report.units).toEqual(
+      expect.arrayContaining(['visp-gateway.service', 'visp-session-manager.service', 'visp-whisper-worker.service', 'visp-recovery.service', 'visp-socket-proxy.service', 'visp-mongo.service', 'visp-redis.service', 'visp-caddy.service', 'visp-whisper-server.service', 'visp-sessions-network.service']),
+    );
+  });
+
+  it('catches a key quadlet does not know', () => {
+    const report = verifyQuadlets(path.join(__dirname, 'fixtures/broken-key'), QUADLET);
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(/unsupported key 'Imagee'.*visp-broken\.container/);
+  });
+
+  it('catches a bad [Service] setting that only systemd notices', () => {
+    const report = verifyQuadlets(path.join(__dirname, 'fixtures/broken-service'), QUADLET);
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(/restart specifier.*allways/);
+  });
+});
