@@ -9,7 +9,7 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const entries = readdirSync(path.join(root, 'apps'))
   .filter((app) => existsSync(path.join(root, 'apps', app, 'src/main.ts')))
   .map((app) => ({ in: `apps/${app}/src/main.ts`, out: `apps/${app}/main` }));
-entries.push({ in: 'tools/src/visp-dev.ts', out: 'tools/visp-dev' });
+entries.push({ in: 'tools/src/visp-dev.ts', out: 'tools/visp-dev' }, { in: 'tools/src/visp/main.ts', out: 'tools/visp' });
 
 await build({
   absWorkingDir: root,

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'dotenv';
+import { OperatorError, sh } from './host';
+
+export interface InstallOptions {
+  /** The repository's quadlets/ directory. */
+  quadlets: string;
+  /** The operator's home (units go to ~/.config/containers/systemd, settings to ~/.config/visp). */
+  home: string;
+  /** Served over HTTPS with a Let's Encrypt certificate; without it Caddy serves plain HTTP on port 80. */
+  domain?: string;
+  /** `shibboleth` behind an SSO front proxy (TRUSTED_PROXY_CIDRS), or `dev-key` to try it out. */
+  auth: 'shibboleth' | 'dev-key';
+  admins: string[];
+  withWhisperServer: boolean;
+  /** Only say what would be done. */
+  dryRun: boolean;
+  /** Reload systemd and start the services (off for tests and for hosts that start them otherwise). */
+  start: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Secrets in `.env.secrets`, each also a Podman secret `visp-<name in kebab case>`. The login key exists in every
+ * mode (the gateway's unit mounts it), but is only accepted with AUTH_MODE=dev-key.
+ */
+const GENERATED = ['SERVICE_TOKEN', 'COOKIE_SECRET', 'MONGO_PASSWORD', 'REDIS_PASSWORD', 'TEST_USER_LOGIN_KEY'] as const;
+const secretName = (key: string) => `visp-${key.toLowerCase().replace(/_/g, '-')}`;
+
+export const configDir = (home: string) => path.join(home, '.config/visp');
+export const unitDir = (home: string) => path.join(home, '.config/containers/systemd');
+
+/** The secrets, created with 32 random bytes each where missing; existing values are kept (idempotent). */
+function ensureSecrets(file: string, keys: readonly string[], dryRun: boolean): { values: Record<string, string>; added: string[] } {
+  const values = existsSync(file) ? parse(readFileSync(file)) : {};
+  const added = keys.filter((key) => !values[key]);
+  for (const key of added) values[key] = randomBytes(32).toString('base64url');
+  if (added.length > 0 && !dryRun) {
+    writeFileSync(file, `${Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return { values, added };
+}
+
+/** What the services' Podman secrets hold: the generated values, and the URLs built from the passwords. */
+function podmanSecrets(values: Record<string, string>): Record<string, string> {
+  return {
+    [secretName('SERVICE_TOKEN')]: values.SERVICE_TOKEN as string,
+    [secretName('COOKIE_SECRET')]: values.COOKIE_SECRET as string,
+    [secretName('MONGO_PASSWORD')]: values.MONGO_PASSWORD as string,
+    [secretName('REDIS_PASSWORD')]: values.REDIS_PASSWORD as string,
+    'visp-mongo-uri': `mongodb://visp:${values.MONGO_PASSWORD}@visp-mongo:27017/visp?authSource=admin`,
+    'visp-redis-url': `redis://:${values.REDIS_PASSWORD}@visp-redis:6379`,
+    [secretName('TEST_USER_LOGIN_KEY')]: values.TEST_USER_LOGIN_KEY as string,
+  };
+}
+
+function caddyfile(domain?: string): string {
+  const site = domain ?? ':80';
+  return `# Written by visp install. ${domain ? `HTTPS for ${domain} with a certificate from Let's Encrypt.` : 'Plain HTTP: pass --domain for HTTPS.'}\n${site} {\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n}\n`;
+}
+
+function settings(options: InstallOptions): string {
+  const lines = [
+    '# Plain settings for every VISP service (secrets are Podman secrets, never here). Written by visp install.',
+    `AUTH_MODE=${options.auth}`,
+    `ADMIN_USERS=${options.admins.join(',')}`,
+    'NODE_ENV=production',
+    'LOG_LEVEL=info',
+    'TRANSCRIPTION_DATA_DIR=/var/lib/visp/transcriptions',
+  ];
+  if (options.domain) lines.push(`ALLOWED_ORIGINS=https://${options.domain}`);
+  // Caddy is the gateway's only peer that may speak for a client (its X-Forwarded-* are believed).
+  lines.push('TRUSTED_PROXY_CIDRS=10.88.0.0/16,10.89.0.0/16');
+  if (options.auth === 'dev-key') lines.push('ALLOW_DEV_KEY_IN_PRODUCTION=true');
+  if (options.withWhisperServer) lines.push('TRANSCRIPTION_BACKENDS=faster-whisper,openai', 'OPENAI_BASE_URL=http://visp-whisper-server:8000', 'OPENAI_MODEL=Systran/faster-whisper-small');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Installs the deployment for the current user: links the quadlets into ~/.config/containers/systemd, writes the
+ * plain settings and the Caddyfile, generates missing secrets into ~/.config/visp/.env.secrets (0600) and turns
+ * each into a Podman secret, then reloads systemd and starts the front end (which pulls in everything else).
+ * Returns the actions, in order; a dry run returns them without doing any.
+ */
+export function install(options: InstallOptions): string[] {
+  const actions: string[] = [];
+  const act = (what: string, run: () => void) => {
+    actions.push(what);
+    if (!options.dryRun) run();
+  };
+  const config = configDir(options.home);
+  const units = unitDir(options.home);
+  act(`create ${config} and ${units}`, () => {
+    mkdirSync(config, { recursive: true, mode: 0o700 });
+    mkdirSync(units, { recursive: true });
+  });
+  for (const file of readdirSync(options.quadlets).filter((f) => /\.(container|network|volume)$/.test(f))) {
+    if (file === 'visp-whisper-server.container' && !options.withWhisperServer) continue;
+    const link = path.join(units, file);
+    act(`link ${link} → ${path.join(options.quadlets, file)}`, () => {
+      if (existsSync(link) || isLink(link)) rmSync(link);
+      symlinkSync(path.join(options.quadlets, file), link);
+    });
+  }
+  act(`write ${path.join(config, 'visp.env')}`, () => writeFileSync(path.join(config, 'visp.env'), settings(options)));
+  act(`write ${path.join(config, 'Caddyfile')}`, () => writeFileSync(path.join(config, 'Caddyfile'), caddyfile(options.domain)));
+  const { values, added } = ensureSecrets(path.join(config, '.env.secrets'), GENERATED, options.dryRun);
+  if (added.length) actions.push(`generate ${added.join(', ')} in ${path.join(config, '.env.secrets')} (mode 0600)`);
+  for (const [name, value] of Object.entries(podmanSecrets(values))) {
+    act(`create Podman secret ${name}`, () => {
+      sh('podman', ['secret', 'rm', name], { env: options.env });
+      const created = sh('podman', ['secret', 'create', name, '-'], { env: options.env, input: value });
+      if (created.code !== 0) throw new OperatorError(`podman secret create ${name} failed: ${created.stderr.trim()}`);
+    });
+  }
+  if (options.start) {
+    act('systemctl --user daemon-reload', () => systemctl(['daemon-reload']));
+    act('systemctl --user start visp-caddy.service (and what it needs)', () => systemctl(['start', 'visp-caddy.service']));
+  }
+  return actions;
+}
+
+export interface UninstallOptions {
+  quadlets: string;
+  home: string;
+  /** Also remove the data: volumes, secrets file and settings. */
+  purge: boolean;
+  dryRun: boolean;
+  stop: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Stops the services and removes the units and Podman secrets; data stays unless `purge`. */
+export function uninstall(options: UninstallOptions): string[] {
+  const actions: string[] = [];
+  const act = (what: string, run: () => void) => {
+    actions.push(what);
+    if (!options.dryRun) run();
+  };
+  const units = unitDir(options.home);
+  const files = readdirSync(options.quadlets).filter((f) => /\.(container|network|volume)$/.test(f));
+  if (options.stop) act('systemctl --user stop visp-*', () => systemctl(['stop', ...files.filter((f) => f.endsWith('.container')).map((f) => f.replace('.container', '.service'))]));
+  for (const file of files) {
+    const link = path.join(units, file);
+    if (existsSync(link) || isLink(link)) act(`remove ${link}`, () => rmSync(link));
+  }
+  const listed = sh('podman', ['secret', 'ls', '--format', '{{.Name}}'], { env: options.env }).stdout.split('\n').filter((n) => n.startsWith('visp-'));
+  for (const name of listed) act(`remove Podman secret ${name}`, () => void sh('podman', ['secret', 'rm', name], { env: options.env }));
+  if (options.stop) act('systemctl --user daemon-reload', () => systemctl(['daemon-reload']));
+  if (options.purge) {
+    for (const volume of files.filter((f) => f.endsWith('.volume')).map((f) => f.replace('.volume', ''))) {
+      act(`remove volume ${volume}`, () => void sh('podman', ['volume', 'rm', '--force', volume], { env: options.env }));
+    }
+    act(`remove ${configDir(options.home)}`, () => rmSync(configDir(options.home), { recursive: true, force: true }));
+  }
+  return actions;
+}
+
+function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function systemctl(args: string[]): void {
+  const ran = sh('systemctl', ['--user', ...args]);
+  if (ran.code !== 0) throw new OperatorError(`systemctl --user ${args.join(' ')} failed: ${ran.stderr.trim()}`, 'run visp doctor');
+}
