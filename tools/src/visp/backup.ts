@@ -106,7 +106,7 @@ export async function restore(options: RestoreOptions): Promise<Manifest> {
       const lines = readFileSync(path.join(options.from, 'mongo', `${collection.name}.ejson`), 'utf8').split('\n').filter(Boolean);
       const documents = lines.map((line) => EJSON.parse(line, { relaxed: false }) as mongoose.mongo.Document);
       if (documents.length > 0) await db.collection(collection.name).insertMany(documents, { ordered: true });
-      for (const index of collection.indexes) await db.collection(collection.name).createIndex(index.key, { name: index.name, unique: index.unique });
+      for (const index of collection.indexes) await db.collection(collection.name).createIndex(index.key, { name: index.name, ...(index.unique ? { unique: true } : {}) });
     }
   } finally {
     await connection.close();

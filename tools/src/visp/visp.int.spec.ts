@@ -1,0 +1,172 @@
+// The operator's CLI against this machine's real Podman and database: doctor's report, install and uninstall with
+// generated secrets that never show in inspect output, logs or the repository, and backup then restore.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { LABEL } from '@visp/podman-client';
+import { openStore } from '@visp/store';
+import { randomSuffix, testInstanceId, testMongoUri, testRedisUrl, waitFor } from '@visp/testing';
+import { ROOT } from '../paths';
+import type { Check } from './doctor';
+import { backup, restore } from './backup';
+import { createPodmanSecret, install, uninstall } from './install';
+
+const CLI = path.join(ROOT, 'dist/tools/visp.js');
+// The local Podman (not the test service's socket: volume export and import exist only locally), same storage.
+const { CONTAINER_HOST: _remote, ...localEnv } = process.env;
+const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv });
+
+describe('visp doctor', () => {
+  it('reports this machine as it is: Podman 4.3 cannot run quadlets, with the fix; exit 1; --json is data', () => {
+    // As an operator would run it: without the project's own containers.conf.
+    const { CONTAINERS_CONF: _ignored, ...env } = process.env;
+    const ran = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8', env });
+    expect(ran.status).toBe(1);
+    const checks = JSON.parse(ran.stdout) as Check[];
+    const version = execFileSync('podman', ['version', '--format', '{{.Client.Version}}'], { encoding: 'utf8' }).trim();
+    expect(checks.find((c) => c.name === 'podman')).toEqual({
+      name: 'podman',
+      ok: false,
+      detail: `Podman ${version}: quadlets unsupported (they need Podman ≥ 4.4)`,
+      fix: expect.stringMatching(/install Podman ≥ 4\.4/),
+    });
+    expect(checks.find((c) => c.name === 'rootless')?.ok).toBe(process.getuid?.() !== 0);
+    for (const check of checks.filter((c) => !c.ok)) expect(check.fix).toBeTruthy();
+    const text = spawnSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8', env });
+    expect(text.stdout).toMatch(/✗ podman: Podman 4\.3\.\d+: quadlets unsupported[^\n]*\n {4}fix: install Podman ≥ 4\.4/);
+  });
+
+  it('answers --help for every command and exits 2 on an unknown one', () => {
+    for (const command of ['doctor', 'install', 'uninstall', 'status', 'logs', 'start', 'stop', 'restart', 'shell', 'exec', 'network', 'sessions', 'drift', 'audit', 'backup', 'restore']) {
+      const ran = spawnSync(process.execPath, [CLI, command, '--help'], { encoding: 'utf8' });
+      expect([command, ran.status, ran.stdout]).toEqual([command, 0, expect.stringContaining(`visp ${command === 'stop' || command === 'restart' ? 'start|stop|restart' : command === 'exec' ? 'shell' : command}`)]);
+    }
+    expect(spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' }).status).toBe(2);
+    expect(spawnSync(process.execPath, [CLI, 'backup'], { encoding: 'utf8' }).stderr).toMatch(/visp backup: where to\?/);
+  });
+});
+
+describe('visp install and uninstall', () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'visp-home-'));
+  const base = { quadlets: path.join(ROOT, 'quadlets'), home, auth: 'dev-key' as const, admins: ['ada'], withWhisperServer: false, dryRun: false, start: false };
+  let probe = '';
+
+  afterAll(() => {
+    uninstall({ quadlets: base.quadlets, home, purge: false, dryRun: false, stop: false });
+    if (probe) spawnSync('podman', ['rm', '--force', probe]);
+    spawnSync('podman', ['secret', 'rm', `visp-test-redis-url-${process.pid}`]);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('generates strong secrets once, makes them Podman secrets, and links the units; a dry run changes nothing', () => {
+    const planned = install({ ...base, dryRun: true, domain: 'visp.example.org' });
+    expect(planned).toEqual(expect.arrayContaining([expect.stringMatching(/^create Podman secret visp-service-token$/), expect.stringMatching(/^generate SERVICE_TOKEN, COOKIE_SECRET/)]));
+    expect(() => statSync(path.join(home, '.config'))).toThrow();
+
+    install({ ...base, domain: 'visp.example.org' });
+    const secretsFile = path.join(home, '.config/visp/.env.secrets');
+    expect(statSync(secretsFile).mode & 0o777).toBe(0o600);
+    const first = readFileSync(secretsFile, 'utf8');
+    for (const line of first.trim().split('\n')) expect(line).toMatch(/^[A-Z_]+=[A-Za-z0-9_-]{43}$/);
+    expect(lstatSync(path.join(home, '.config/containers/systemd/visp-gateway.container')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8')).toMatch(/^visp\.example\.org \{\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n\}/m);
+    expect(readFileSync(path.join(home, '.config/visp/visp.env'), 'utf8')).toMatch(/^AUTH_MODE=dev-key$/m);
+    const secrets = podman('secret', 'ls', '--format', '{{.Name}}').split('\n');
+    expect(secrets).toEqual(expect.arrayContaining(['visp-service-token', 'visp-cookie-secret', 'visp-mongo-uri', 'visp-redis-url', 'visp-mongo-password', 'visp-redis-password', 'visp-test-user-login-key']));
+
+    // Again: nothing regenerated.
+    install({ ...base, domain: 'visp.example.org' });
+    expect(readFileSync(secretsFile, 'utf8')).toBe(first);
+    // The secret values are nowhere in Podman's description of the secrets, nor in the repository's files.
+    const values = first.trim().split('\n').map((l) => l.split('=')[1] as string);
+    const described = podman('secret', 'inspect', 'visp-service-token', 'visp-cookie-secret', 'visp-redis-url');
+    for (const value of values) expect(described).not.toContain(value);
+    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+    expect(tracked.filter((f) => path.basename(f) === '.env.secrets')).toEqual([]);
+    for (const value of values) expect(spawnSync('git', ['grep', '-q', '-F', value], { cwd: ROOT }).status).toBe(1);
+  });
+
+  it('hands a service its secret as a file: not in the container’s environment, inspect output or logs', async () => {
+    const name = `visp-test-redis-url-${process.pid}`;
+    const value = testRedisUrl();
+    createPodmanSecret(name, value);
+    probe = `visp-test-secret-${randomSuffix()}`;
+    podman(
+      'run', '-d', '--name', probe, '--network', 'host', '--label', `${LABEL.instance}=${testInstanceId()}`,
+      '--secret', `${name},type=mount,target=/run/secrets/redis-url,mode=0400,uid=1000`,
+      '-e', 'REDIS_URL_FILE=/run/secrets/redis-url', '-e', `MONGO_URI=${testMongoUri('secretprobe')}`, '-e', 'PORT=18790', '-e', 'LOG_LEVEL=debug', '-e', 'TRANSCRIPTION_BACKENDS=openai', '-e', 'OPENAI_BASE_URL=http://127.0.0.1:9',
+      'localhost/visp-whisper-worker:1',
+    );
+    // Up and connected to Redis with the secret's URL: /healthz answers and the worker took its queue.
+    await waitFor('the probe container to answer', async () => (await fetch('http://127.0.0.1:18790/healthz').catch(() => undefined))?.ok === true, 60_000);
+    const inspect = podman('container', 'inspect', probe);
+    expect(inspect).toContain('REDIS_URL_FILE=/run/secrets/redis-url');
+    expect(inspect).not.toContain(value);
+    expect(podman('logs', probe)).not.toContain(value);
+    expect(podman('exec', probe, 'printenv')).not.toContain(value);
+  }, 90_000);
+
+  it('uninstall removes the units and secrets and keeps the settings and data', () => {
+    const actions = uninstall({ quadlets: base.quadlets, home, purge: false, dryRun: false, stop: false });
+    expect(actions).toEqual(expect.arrayContaining(['remove Podman secret visp-service-token']));
+    expect(podman('secret', 'ls', '--format', '{{.Name}}').split('\n').filter((n) => /^visp-(service-token|cookie-secret|mongo-uri)$/.test(n))).toEqual([]);
+    expect(() => lstatSync(path.join(home, '.config/containers/systemd/visp-gateway.container'))).toThrow();
+    expect(statSync(path.join(home, '.config/visp/.env.secrets')).isFile()).toBe(true);
+  });
+});
+
+describe('visp backup and restore', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'visp-backup-'));
+  const instance = testInstanceId();
+  const volume = `visp-home-backuptest-${randomSuffix()}`;
+
+  afterAll(() => {
+    spawnSync('podman', ['volume', 'rm', '--force', volume], { env: localEnv });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('gives back the same sessions and files in an empty database and volume', async () => {
+    const source = testMongoUri('backupsrc');
+    const store = await openStore(source);
+    for (const owner of ['ada', 'bo']) {
+      await store.sessions.create({ sid: `${owner}000000000`.slice(0, 12).replace(/[^a-z2-7]/g, 'a'), owner, type: 'jupyter', instance, limits: { memoryMiB: 512, cpus: 1, pids: 128 } });
+    }
+    await store.users.upsertOnSignIn({ username: 'ada', email: 'ada@example.org', admin: false });
+    const sessionsBefore = (await store.sessions.listAnyOwner({})).map((s) => ({ ...s, updatedAt: undefined }));
+    await store.close();
+
+    const files = path.join(work, 'files');
+    mkdirSync(path.join(files, 'notebooks'), { recursive: true });
+    writeFileSync(path.join(files, 'notebooks/analysis.ipynb'), '{"cells": []}\n');
+    writeFileSync(path.join(files, 'notes.txt'), 'läsa mer\n');
+    execFileSync('tar', ['-C', files, '-cf', path.join(work, 'seed.tar'), '.']);
+    podman('volume', 'create', '--label', `${LABEL.instance}=${instance}`, volume);
+    podman('volume', 'import', volume, path.join(work, 'seed.tar'));
+
+    const out = path.join(work, 'backup');
+    const manifest = await backup({ out, mongoUri: source, volumes: [volume], env: localEnv });
+    expect(manifest.collections.find((c) => c.name === 'sessions')?.documents).toBe(2);
+
+    podman('volume', 'rm', volume);
+    const target = testMongoUri('backupdst');
+    await restore({ from: out, mongoUri: target, env: localEnv });
+    // Restoring again would overwrite: refused.
+    await expect(restore({ from: out, mongoUri: target, env: localEnv })).rejects.toThrow(/exists already|already has data/);
+
+    const restored = await openStore(target);
+    try {
+      expect((await restored.sessions.listAnyOwner({})).map((s) => ({ ...s, updatedAt: undefined }))).toEqual(sessionsBefore);
+      expect((await restored.users.find('ada'))?.email).toBe('ada@example.org');
+    } finally {
+      await restored.close();
+    }
+    const back = path.join(work, 'back');
+    mkdirSync(back);
+    podman('volume', 'export', volume, '--output', path.join(work, 'back.tar'));
+    execFileSync('tar', ['-C', back, '-xf', path.join(work, 'back.tar')]);
+    expect(readFileSync(path.join(back, 'notebooks/analysis.ipynb'), 'utf8')).toBe('{"cells": []}\n');
+    expect(readFileSync(path.join(back, 'notes.txt'), 'utf8')).toBe('läsa mer\n');
+    expect(JSON.parse(podman('volume', 'inspect', volume))[0].Labels).toEqual({ [LABEL.instance]: instance });
+  }, 120_000);
+});
