@@ -60,8 +60,8 @@ export async function runTests(options: TestOptions): Promise<number> {
   const instancePrefix = `test-${runId}`;
   try {
     await ensureImages(log);
-    // Service images the e2e tests run; built from the bundles, cached by their inputs.
-    await ensureServiceImages(log, ['whisper-worker']);
+    // The services' images, which the e2e tests run; built from the bundles, cached by their inputs.
+    await ensureServiceImages(log);
     log(`database: ${infra.mongoKind}; running Jest`);
     const jestArgs = ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${resultsFile}`, '--maxWorkers=2'];
     // Before --selectProjects, which would take a test path pattern for one more project name.

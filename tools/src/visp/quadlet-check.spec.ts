@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, STATE_DIR } from '../paths';
 import { verifyQuadlets } from './quadlet-check';
@@ -24,5 +25,22 @@ describe('the quadlets', () => {
     const report = verifyQuadlets(path.join(__dirname, 'fixtures/broken-service'), QUADLET);
     expect(report.ok).toBe(false);
     expect(report.problems.join('\n')).toMatch(/restart specifier.*allways/);
+  });
+});
+
+describe('secrets in the quadlets', () => {
+  it('reach services only as Podman secrets mounted as files: no unit sets a secret in its environment', () => {
+    const dir = path.join(ROOT, 'quadlets');
+    const secretish = /^Environment=(SERVICE_TOKEN|COOKIE_SECRET|TEST_USER_LOGIN_KEY|OPENAI_API_KEY|MONGO_URI|REDIS_URL|[A-Z_]*PASSWORD)=/;
+    const offending = readdirSync(dir).flatMap((file) =>
+      readFileSync(path.join(dir, file), 'utf8')
+        .split('\n')
+        .filter((line) => secretish.test(line) || /^Secret=[^,]+,type=env/.test(line))
+        .map((line) => `${file}: ${line}`),
+    );
+    expect(offending).toEqual([]);
+    const mounted = readFileSync(path.join(dir, 'visp-gateway.container'), 'utf8');
+    expect(mounted).toMatch(/^Secret=visp-service-token,type=mount,target=\/run\/secrets\/service-token,mode=0400,uid=1000$/m);
+    expect(mounted).toMatch(/^Environment=SERVICE_TOKEN_FILE=\/run\/secrets\/service-token$/m);
   });
 });
