@@ -58,6 +58,8 @@ export interface GatewayStack {
   startWorker(port: number, env?: Record<string, string>): Promise<Launched>;
   /** Where uploads and results are stored. */
   dataDir: string;
+  /** The Redis (and database number) the stack's services use. */
+  redisUrl(): string;
   /** Signs in with the dev key; returns the cookie header to send. */
   signIn(username: string): Promise<Auth>;
   api(path: string, auth: Auth, init?: { method?: string; body?: unknown; headers?: Auth }): Promise<Response>;
@@ -65,9 +67,20 @@ export interface GatewayStack {
   launchSession(auth: Auth, type: string): Promise<{ session: SessionView; stream: SessionStreamMessage[] }>;
 }
 
+/**
+ * Each stack's Redis database (3–15), so that one spec's state (login rate limits, queues, routes) never meets
+ * another's, whichever Jest worker runs them. A new stack gets the next number.
+ */
+const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7 };
+// 8: service-images.int.spec.ts; 9: the secret probe of tools/src/visp/visp.int.spec.ts.
+
 export interface StackOptions {
   /** A Redis of the test's own (fault tests restart it); read when the stack starts. */
   redisUrl?: () => string;
+}
+
+function unregistered(db: string): never {
+  throw new Error(`add the stack ${db} to STACK_DATABASES in e2e/src/gateway-stack.ts`);
 }
 
 /** Registers the stack's beforeAll and afterAll; the gateway gets `gatewayEnv` on top of the defaults. */
@@ -78,10 +91,11 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   const origin = { origin: url };
   const mongoUri = testMongoUri(db);
   const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
+  const redisUrl = () => options.redisUrl?.() ?? testRedisUrl(STACK_DATABASES[db] ?? unregistered(db));
   const dataDir = mkdtempSync(path.join(tmpdir(), `visp-e2e-data-${db}-`));
   const common = () => ({
     ...TEST_SECRETS,
-    REDIS_URL: options.redisUrl?.() ?? testRedisUrl(),
+    REDIS_URL: redisUrl(),
     TRANSCRIPTION_DATA_DIR: dataDir,
     MONGO_URI: mongoUri,
     SESSION_MANAGER_URL: `http://127.0.0.1:${ports.sessionManager}`,
@@ -149,6 +163,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     startGateway,
     startWorker,
     dataDir,
+    redisUrl,
     api,
     async signIn(username) {
       const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...origin }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });

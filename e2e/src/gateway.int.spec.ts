@@ -3,13 +3,13 @@
 import { request } from 'node:http';
 import type { SessionView } from '@visp/contracts';
 import { closeRedis, createRedis, keys } from '@visp/bus';
-import { execute, openKernel, testRedisUrl } from '@visp/testing';
+import { execute, openKernel } from '@visp/testing';
 import { upgradeStatus as upgrade, useGatewayStack } from './gateway-stack';
 
 const GW_PORT = 18180;
 const stack = useGatewayStack({ sessionManager: 18120, gateway: GW_PORT }, 'gw', { LOGIN_RATE_LIMIT: '10' });
+const redis = createRedis(stack.redisUrl(), { name: 'e2e' });
 const { url: GW, origin: ORIGIN, api, launchSession, signIn, startGateway } = stack;
-const redis = createRedis(testRedisUrl(), { name: 'e2e' });
 afterAll(() => closeRedis(redis));
 
 describe('a user, through the gateway only', () => {

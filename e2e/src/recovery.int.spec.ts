@@ -3,14 +3,14 @@
 import { closeRedis, createRedis, keys, RedisRouteTable } from '@visp/bus';
 import { encodeSessionLabels, LABEL, discoverPodman, PodmanClient } from '@visp/podman-client';
 import { openStore, type Store } from '@visp/store';
-import { execute, openKernel, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
+import { execute, openKernel, testPodmanHost, waitFor } from '@visp/testing';
 import type WebSocket from 'ws';
 import { useGatewayStack, type Auth } from './gateway-stack';
 import { launch, type Launched } from './launch';
 
 const stack = useGatewayStack({ sessionManager: 18420, gateway: 18480 }, 'recovery', { RECOVERY_URL: 'http://127.0.0.1:18430', ADMIN_USERS: 'root' });
+const redis = createRedis(stack.redisUrl(), { name: 'e2e-recovery' });
 const { url: GW, origin: ORIGIN, api, signIn, launchSession } = stack;
-const redis = createRedis(testRedisUrl(), { name: 'e2e-recovery' });
 const routes = new RedisRouteTable(redis);
 const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
 let store: Store;

@@ -28,7 +28,7 @@ async function run(app: string, port: number, env: Record<string, string>): Prom
     name: `visp-test-${app}-${instance}`,
     Labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance },
     HostConfig: { NetworkMode: 'host', Binds: [`${podmanSocket}:/run/podman/podman.sock`] },
-    Env: Object.entries({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', REDIS_URL: testRedisUrl(), MONGO_URI: testMongoUri(`img${app.replace(/-/g, '')}`), ...TEST_SECRETS, ...env }).map(([k, v]) => `${k}=${v}`),
+    Env: Object.entries({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', REDIS_URL: testRedisUrl(8), MONGO_URI: testMongoUri(`img${app.replace(/-/g, '')}`), ...TEST_SECRETS, ...env }).map(([k, v]) => `${k}=${v}`),
   });
   started.push(container.id);
   await container.start();

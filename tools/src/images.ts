@@ -13,6 +13,11 @@ export interface ImageSpec {
   containerfile: string;
   /** Fills a fresh build-context directory; what it writes counts towards the build hash. */
   prepareContext(dir: string): void;
+  /**
+   * Adds large inputs to the context only when the image is built; their identity must be in `inputs` (hashing
+   * a node_modules tree on every run costs seconds for nothing).
+   */
+  stageForBuild?(dir: string): void;
   buildArgs?: Record<string, string>;
   /** Other inputs of the build (such as the base image's hash), so a change to them rebuilds the image. */
   inputs?: () => Promise<Record<string, string>>;
@@ -57,6 +62,7 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
     writeFileSync(path.join(context, '.build-inputs'), JSON.stringify({ args: spec.buildArgs ?? {}, inputs: (await spec.inputs?.()) ?? {}, target: spec.target, format: spec.format }));
     const hash = hashTree(context);
     if ((await labelOf(spec.tag)) === hash) return 'cached';
+    spec.stageForBuild?.(context);
     const args = [
       ...Object.entries(spec.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...(spec.target ? ['--target', spec.target] : []),

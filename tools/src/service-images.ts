@@ -68,15 +68,17 @@ function specFor(app: ServiceApp, node: string, modules: string, wheels: string)
     target: app === 'gateway' || app === 'whisper-worker' ? app : 'service',
     format: 'docker',
     buildArgs: { BASE: BASE_IMAGE, APP: app },
-    inputs: onBase,
+    // The cache directories are named by what they hold (Node's version, the lock's and requirements' hashes).
+    inputs: async () => ({ ...(await onBase()), node: path.basename(path.dirname(path.dirname(path.dirname(node)))), modules: path.basename(path.dirname(modules)), wheels: path.basename(wheels) }),
     prepareContext(dir) {
-      cpSync(node, path.join(dir, 'node'));
-      cpSync(modules, path.join(dir, 'node_modules'), { recursive: true });
       cpSync(path.join(ROOT, 'dist/apps', app), path.join(dir, 'app'), { recursive: true });
       cpSync(path.join(ROOT, 'containerfiles/services/healthcheck.js'), path.join(dir, 'healthcheck.js'));
-      if (app !== 'whisper-worker') return;
-      cpSync(path.join(ROOT, 'tools/whisper/requirements.txt'), path.join(dir, 'whisper/requirements.txt'));
-      cpSync(wheels, path.join(dir, 'whisper/wheels'), { recursive: true });
+      if (app === 'whisper-worker') cpSync(path.join(ROOT, 'tools/whisper/requirements.txt'), path.join(dir, 'whisper/requirements.txt'));
+    },
+    stageForBuild(dir) {
+      cpSync(node, path.join(dir, 'node'));
+      cpSync(modules, path.join(dir, 'node_modules'), { recursive: true });
+      if (app === 'whisper-worker') cpSync(wheels, path.join(dir, 'whisper/wheels'), { recursive: true });
     },
   };
 }

@@ -12,10 +12,13 @@ function required(name: string): string {
 
 export const randomSuffix = (bytes = 4) => randomBytes(bytes).toString('hex');
 
-/** A Redis URL on a database of its own per Jest worker, so parallel test files do not see each other's keys. */
-export function testRedisUrl(): string {
+/**
+ * A Redis URL on a database of its own per Jest worker, so parallel test files do not see each other's keys; or
+ * on `database` (3–15), for a suite whose state (rate limits, queues) must not meet another's in the same worker.
+ */
+export function testRedisUrl(database?: number): string {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
-  return `${required('VISP_TEST_REDIS_URL')}/${worker % 16}`;
+  return `${required('VISP_TEST_REDIS_URL')}/${database ?? worker % 3}`;
 }
 
 /** A fresh database on the MongoDB-compatible server. */

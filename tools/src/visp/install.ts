@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'dotenv';
 import { OperatorError, sh } from './host';
+import { imageLock, writeImageLock } from './ops';
 
 export interface InstallOptions {
   /** The repository's quadlets/ directory. */
@@ -115,6 +116,7 @@ export function install(options: InstallOptions): string[] {
       createPodmanSecret(name, value, options.env);
     });
   }
+  act(`record the images in ${path.join(config, 'images.lock.json')}`, () => writeImageLock(path.join(config, 'images.lock.json'), imageLock(options.quadlets)));
   if (options.start) {
     act('systemctl --user daemon-reload', () => systemctl(['daemon-reload']));
     act('systemctl --user start visp-caddy.service (and what it needs)', () => systemctl(['start', 'visp-caddy.service']));

@@ -7,8 +7,8 @@ import { audit } from './audit';
 import { backup, restore } from './backup';
 import { doctor, formatChecks } from './doctor';
 import { attached, OperatorError } from './host';
-import { install, uninstall } from './install';
-import { drift, formatStatus, lifecycle, networkCheck, resolveService, sessions, status } from './ops';
+import { configDir, install, uninstall } from './install';
+import { drift, formatStatus, imageLock, lifecycle, networkCheck, resolveService, sessions, status, writeImageLock } from './ops';
 
 const QUADLETS = path.join(ROOT, 'quadlets');
 
@@ -22,7 +22,7 @@ const HELP: Record<string, string> = {
   shell: 'visp shell SERVICE | visp exec SERVICE COMMAND...\n  A shell, or a command, inside a service\'s container.',
   network: 'visp network [--json]\n  The network backend, the three networks (visp-sessions and visp-whisper internal) and service-name DNS.',
   sessions: 'visp sessions [list | stop SID] [--url URL] [--token TOKEN] [--json]\n  Everyone\'s sessions through the gateway\'s admin API (VISP_URL, VISP_TOKEN: an admin\'s API token).',
-  drift: 'visp drift [--strict] [--json]\n  Uncommitted changes, commits ahead/behind, containers running another image than their unit names.\n  --strict fails on any difference.',
+  drift: 'visp drift [--strict] [--accept] [--json]\n  Uncommitted changes, commits ahead/behind, and containers running another image than their unit names now\n  or than ~/.config/visp/images.lock.json recorded (at install, or by --accept). --strict fails on any difference.',
   audit: 'visp audit [--json]\n  Containerfiles and quadlets: unpinned base images, unversioned clones, unpinned installs, pipes into a shell.',
   backup: 'visp backup --out DIR [--mongo-uri URI] [--volumes a,b] [--json]\n  The database (every collection, with indexes) and the users\' volumes, with a manifest of checksums.',
   restore: 'visp restore DIR [--mongo-uri URI] [--json]\n  Into an empty database and volumes that do not exist yet; checks the archives first.',
@@ -133,10 +133,21 @@ async function run(command: string, args: Args): Promise<number> {
       return 0;
     }
     case 'drift': {
-      const report = drift(ROOT);
-      const text = [`uncommitted changes: ${report.uncommitted.length}`, `commits ahead: ${report.ahead}, behind: ${report.behind}`, ...report.images.map((i) => `${i.container} runs ${i.running}, its image is now ${i.current}: restart it`)];
+      const lockFile = path.join(configDir(homedir()), 'images.lock.json');
+      if (args.has('--accept')) {
+        writeImageLock(lockFile, imageLock(QUADLETS));
+        print(json, { lockFile }, `recorded the images now on this host in ${lockFile}`);
+        return 0;
+      }
+      const report = drift(ROOT, lockFile);
+      const text = [
+        `uncommitted changes: ${report.uncommitted.length}`,
+        `commits ahead: ${report.ahead}, behind: ${report.behind}`,
+        ...report.images.map((i) => `${i.container} runs ${i.running}, its image is now ${i.current}: restart it`),
+        ...report.locked.map((i) => `${i.container} runs ${i.running}, the lock file says ${i.locked}: restart it, or visp drift --accept`),
+      ];
       print(json, report, text.join('\n'));
-      const different = report.images.length > 0 || (args.has('--strict') && (report.uncommitted.length > 0 || report.ahead > 0 || report.behind > 0));
+      const different = report.images.length > 0 || report.locked.length > 0 || (args.has('--strict') && (report.uncommitted.length > 0 || report.ahead > 0 || report.behind > 0));
       return different ? 1 : 0;
     }
     case 'audit': {

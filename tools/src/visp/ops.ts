@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { OperatorError, sh, type Ran } from './host';
 
 /** The services of the deployment, by the quadlets' names (`visp-<name>.container`). */
@@ -117,21 +118,47 @@ export interface Drift {
   behind: number;
   /** Containers running another image than the one their unit names now has (a rebuild or pull not yet applied). */
   images: Array<{ container: string; running: string; current: string }>;
+  /** Containers running another image than the lock file recorded at install (or the last `drift --accept`). */
+  locked: Array<{ container: string; running: string; locked: string }>;
+}
+
+/** Image references the units run, each with the image id it resolves to now (absent: not on this host). */
+export function imageLock(quadlets: string): Record<string, string> {
+  const refs = readdirSync(quadlets)
+    .filter((f) => f.endsWith('.container'))
+    .flatMap((f) => /^Image=(\S+)$/m.exec(readFileSync(path.join(quadlets, f), 'utf8'))?.[1] ?? []);
+  return Object.fromEntries(
+    [...new Set(refs)].sort().flatMap((ref) => {
+      const id = sh('podman', ['image', 'inspect', ref, '--format', '{{.Id}}']).stdout.trim();
+      return id ? [[ref, id]] : [];
+    }),
+  );
+}
+
+export function writeImageLock(file: string, lock: Record<string, string>): void {
+  writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
 }
 
 /** How the running deployment differs from the repository: local changes, commits not pulled or pushed, stale images. */
-export function drift(root: string): Drift {
+export function drift(root: string, lockFile: string): Drift {
   const git = (args: string[]) => sh('git', args, { cwd: root });
   const uncommitted = git(['status', '--porcelain']).stdout.split('\n').filter(Boolean);
   const counts = git(['rev-list', '--left-right', '--count', 'HEAD...@{upstream}']);
   const [ahead = 0, behind = 0] = counts.code === 0 ? counts.stdout.trim().split(/\s+/).map(Number) : [0, 0];
   const ps = JSON.parse(sh('podman', ['ps', '--format', 'json']).stdout || '[]') as Array<PsEntry & { ImageID?: string }>;
-  const images = ps
-    .filter((c) => (c.Names?.[0] ?? '').startsWith('visp-') && c.Labels?.['visp.managed'] !== 'true')
-    .flatMap((c) => {
+  const ours = ps.filter((c) => (c.Names?.[0] ?? '').startsWith('visp-') && c.Labels?.['visp.managed'] !== 'true');
+  const images = ours.flatMap((c) => {
       const current = sh('podman', ['image', 'inspect', c.Image ?? '', '--format', '{{.Id}}']).stdout.trim();
       const running = c.ImageID ?? '';
-      return current && running && !current.startsWith(running) && !running.startsWith(current) ? [{ container: c.Names?.[0] ?? '', running: running.slice(0, 12), current: current.slice(0, 12) }] : [];
+      return current && running && !sameImage(current, running) ? [{ container: c.Names?.[0] ?? '', running: running.slice(0, 12), current: current.slice(0, 12) }] : [];
     });
-  return { uncommitted, ahead, behind, images };
+  const lock = existsSync(lockFile) ? (JSON.parse(readFileSync(lockFile, 'utf8')) as Record<string, string>) : {};
+  const locked = ours.flatMap((c) => {
+    const expected = lock[c.Image ?? ''];
+    return expected && c.ImageID && !sameImage(expected, c.ImageID) ? [{ container: c.Names?.[0] ?? '', running: c.ImageID.slice(0, 12), locked: expected.slice(0, 12) }] : [];
+  });
+  return { uncommitted, ahead, behind, images, locked };
 }
+
+/** Podman abbreviates ids in some outputs: the same image when one id starts with the other. */
+const sameImage = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);

@@ -72,6 +72,9 @@ describe('visp install and uninstall', () => {
     expect(lstatSync(path.join(home, '.config/containers/systemd/visp-gateway.container')).isSymbolicLink()).toBe(true);
     expect(readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8')).toMatch(/^visp\.example\.org \{\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n\}/m);
     expect(readFileSync(path.join(home, '.config/visp/visp.env'), 'utf8')).toMatch(/^AUTH_MODE=dev-key$/m);
+    // The images the units run, as installed: what visp drift compares the running containers with.
+    const lock = JSON.parse(readFileSync(path.join(home, '.config/visp/images.lock.json'), 'utf8')) as Record<string, string>;
+    expect(lock['localhost/visp-gateway:1']).toBe(podman('image', 'inspect', 'localhost/visp-gateway:1', '--format', '{{.Id}}').trim());
     const secrets = podman('secret', 'ls', '--format', '{{.Name}}').split('\n');
     expect(secrets).toEqual(expect.arrayContaining(['visp-service-token', 'visp-cookie-secret', 'visp-mongo-uri', 'visp-redis-url', 'visp-mongo-password', 'visp-redis-password', 'visp-test-user-login-key']));
 
@@ -89,7 +92,8 @@ describe('visp install and uninstall', () => {
 
   it('hands a service its secret as a file: not in the container’s environment, inspect output or logs', async () => {
     const name = `visp-test-redis-url-${process.pid}`;
-    const value = testRedisUrl();
+    // A database of its own: this worker must take no other test's jobs.
+    const value = testRedisUrl(9);
     createPodmanSecret(name, value);
     probe = `visp-test-secret-${randomSuffix()}`;
     podman(

@@ -107,7 +107,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
           const record = await store.sessions.getAnyOwner(c.labels[LABEL.sessionId] ?? '');
           const story = record ? record.history.map((h) => h.state).join(' → ') : 'no record';
           const said = logs.filter((l) => l.sid === record?.sid).map((l) => String(l.msg));
-          return `${c.name} (${c.state}; session ${story}; logged: ${said.join(' | ') || 'nothing'})`;
+          return `${c.name} (${c.state}; ${record?.owner ?? 'no owner'}'s session ${story}; logged: ${said.join(' | ') || 'nothing'})`;
         }),
       );
       for (const c of leaked) await podman.removeContainer(c.id, { force: true });
