@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { BASE_IMAGE, ensureImage, onBase, type ImageSpec } from './images';
-import { ROOT, STATE_DIR } from './paths';
+import { FERRETDB_BIN, ROOT, STATE_DIR } from './paths';
 import { run } from './processes';
 
 /** The Node the images carry: 20, as the services need (≥ 20.19), in the official build. */
@@ -81,6 +81,32 @@ function specFor(app: ServiceApp, node: string, modules: string, wheels: string)
       if (app === 'whisper-worker') cpSync(wheels, path.join(dir, 'whisper/wheels'), { recursive: true });
     },
   };
+}
+
+/**
+ * Local stand-ins for the registry images the quadlets name, for the containerised e2e stack: Redis from Debian
+ * and FerretDB for MongoDB (Caddy is left out: the test talks to the gateway directly).
+ */
+export const STAND_INS: Record<string, string> = {
+  'docker.io/library/redis': 'localhost/visp-test-redis:1',
+  'docker.io/library/mongo': 'localhost/visp-test-ferretdb:1',
+};
+
+export async function ensureStandInImages(log: (line: string) => void): Promise<void> {
+  const specs: ImageSpec[] = [
+    { tag: 'localhost/visp-test-redis:1', containerfile: 'containerfiles/test-redis/Containerfile', prepareContext: () => undefined, buildArgs: { BASE: BASE_IMAGE }, inputs: onBase },
+    {
+      tag: 'localhost/visp-test-ferretdb:1',
+      containerfile: 'containerfiles/test-ferretdb/Containerfile',
+      prepareContext: (dir) => cpSync(FERRETDB_BIN, path.join(dir, 'ferretdb')),
+      buildArgs: { BASE: BASE_IMAGE },
+      inputs: onBase,
+    },
+  ];
+  for (const spec of specs) {
+    const started = Date.now();
+    log(`image ${spec.tag}: ${await ensureImage(spec)} (${Date.now() - started} ms)`);
+  }
 }
 
 /** Builds the services' images that are missing or out of date (after `node tools/build.mjs`). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ensureImages } from './images';
-import { ensureServiceImages } from './service-images';
+import { ensureServiceImages, ensureStandInImages } from './service-images';
 import { startInfra } from './infra';
 import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { removeLeftovers } from './leftovers';
@@ -62,6 +62,7 @@ export async function runTests(options: TestOptions): Promise<number> {
     await ensureImages(log);
     // The services' images, which the e2e tests run; built from the bundles, cached by their inputs.
     await ensureServiceImages(log);
+    await ensureStandInImages(log);
     log(`database: ${infra.mongoKind}; running Jest`);
     const jestArgs = ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${resultsFile}`, '--maxWorkers=2'];
     // Before --selectProjects, which would take a test path pattern for one more project name.

@@ -40,7 +40,7 @@ describe('secrets in the quadlets', () => {
     );
     expect(offending).toEqual([]);
     const mounted = readFileSync(path.join(dir, 'visp-gateway.container'), 'utf8');
-    expect(mounted).toMatch(/^Secret=visp-service-token,type=mount,target=\/run\/secrets\/service-token,mode=0400,uid=1000$/m);
-    expect(mounted).toMatch(/^Environment=SERVICE_TOKEN_FILE=\/run\/secrets\/service-token$/m);
+    expect(mounted).toMatch(/^Secret=visp-service-token,type=mount,target=\/etc\/visp\/secrets\/service-token,mode=0400,uid=1000$/m);
+    expect(mounted).toMatch(/^Environment=SERVICE_TOKEN_FILE=\/etc\/visp\/secrets\/service-token$/m);
   });
 });

@@ -98,14 +98,14 @@ describe('visp install and uninstall', () => {
     probe = `visp-test-secret-${randomSuffix()}`;
     podman(
       'run', '-d', '--name', probe, '--network', 'host', '--label', `${LABEL.instance}=${testInstanceId()}`,
-      '--secret', `${name},type=mount,target=/run/secrets/redis-url,mode=0400,uid=1000`,
-      '-e', 'REDIS_URL_FILE=/run/secrets/redis-url', '-e', `MONGO_URI=${testMongoUri('secretprobe')}`, '-e', 'PORT=18790', '-e', 'LOG_LEVEL=debug', '-e', 'TRANSCRIPTION_BACKENDS=openai', '-e', 'OPENAI_BASE_URL=http://127.0.0.1:9',
+      '--secret', `${name},type=mount,target=/etc/visp/secrets/redis-url,mode=0400,uid=1000`,
+      '-e', 'REDIS_URL_FILE=/etc/visp/secrets/redis-url', '-e', `MONGO_URI=${testMongoUri('secretprobe')}`, '-e', 'PORT=18790', '-e', 'LOG_LEVEL=debug', '-e', 'TRANSCRIPTION_BACKENDS=openai', '-e', 'OPENAI_BASE_URL=http://127.0.0.1:9',
       'localhost/visp-whisper-worker:1',
     );
     // Up and connected to Redis with the secret's URL: /healthz answers and the worker took its queue.
     await waitFor('the probe container to answer', async () => (await fetch('http://127.0.0.1:18790/healthz').catch(() => undefined))?.ok === true, 60_000);
     const inspect = podman('container', 'inspect', probe);
-    expect(inspect).toContain('REDIS_URL_FILE=/run/secrets/redis-url');
+    expect(inspect).toContain('REDIS_URL_FILE=/etc/visp/secrets/redis-url');
     expect(inspect).not.toContain(value);
     expect(podman('logs', probe)).not.toContain(value);
     expect(podman('exec', probe, 'printenv')).not.toContain(value);
