@@ -103,12 +103,14 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
   writeFileSync(envFile, Object.entries(plain).map(([k, v]) => `${k}=${v}`).join('\n'));
 
   const containers = () => podman('ps', '--all', '--filter', `label=${label}`, '--format', '{{.Names}}').split('\n').filter(Boolean);
+  /** The sessions' containers and home volumes go first, then the stack's own, then its networks. */
   const stop = async () => {
-    for (const c of containers()) spawnSync('podman', ['rm', '--force', '--time', '5', c], { env: localEnv });
-    for (const kind of ['volume', 'network'] as const) {
-      const listed = podman(kind, 'ls', '--filter', `label=${label}`, '--format', '{{.Name}}').split('\n').filter(Boolean);
-      for (const item of listed) spawnSync('podman', [kind, 'rm', '--force', item], { env: localEnv });
+    const names = (list: string[], filter: string, field: string) => podman(...list, '--filter', `label=${filter}`, '--format', `{{.${field}}}`).split('\n').filter(Boolean);
+    for (const filter of [`${LABEL.instance}=${instance}`, label]) {
+      for (const c of names(['ps', '--all'], filter, 'Names')) spawnSync('podman', ['rm', '--force', '--time', '5', c], { env: localEnv });
+      for (const v of names(['volume', 'ls'], filter, 'Name')) spawnSync('podman', ['volume', 'rm', '--force', v], { env: localEnv });
     }
+    for (const network of names(['network', 'ls'], label, 'Name')) spawnSync('podman', ['network', 'rm', '--force', network], { env: localEnv });
     for (const name of Object.keys(secrets)) spawnSync('podman', ['secret', 'rm', `${name}-${run}`], { env: localEnv });
     rmSync(work, { recursive: true, force: true });
   };

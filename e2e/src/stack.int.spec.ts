@@ -1,17 +1,19 @@
 // The whole product as containers from quadlets/ (container-stack.ts), driven only from outside through the
 // gateway, as a user would. Every container's log is saved under .visp/artifacts when a scenario fails.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SessionStreamMessage, SessionView } from '@visp/contracts';
-import { execute, openKernel, readSse } from '@visp/testing';
+import type { ReconcileReport, SessionStreamMessage, SessionView, TranscriptionView } from '@visp/contracts';
+import { execute, librivoxClips, openKernel, readSse, waitFor } from '@visp/testing';
 import { startContainerStack, type ContainerStack } from './container-stack';
+import { WebclientClient } from './webclient-client';
 
 const GW_PORT = 18880;
 const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts/stack');
 let stack: ContainerStack;
 
 beforeAll(async () => {
-  stack = await startContainerStack({ gatewayPort: GW_PORT });
+  // Recovery looks often, so a scenario does not wait half a minute for it; admins can trigger it too.
+  stack = await startContainerStack({ gatewayPort: GW_PORT, env: { RECOVERY_INTERVAL: '3', ADMIN_USERS: 'root' } });
 }, 600_000);
 
 afterAll(async () => {
@@ -49,19 +51,27 @@ async function launch(auth: Record<string, string>, type: string): Promise<Sessi
   return session;
 }
 
+/** Starts a kernel in the session through the gateway; returns its id. */
+async function startKernel(sid: string, auth: Record<string, string>): Promise<string> {
+  const kernel = await fetch(`${stack.url}/s/${sid}/api/kernels`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"name":"python3"}' });
+  expect(kernel.status).toBe(201);
+  return ((await kernel.json()) as { id: string }).id;
+}
+
+const kernelSocket = (sid: string, kernel: string, auth: Record<string, string>) => openKernel(`${stack.url.replace('http', 'ws')}/s/${sid}/api/kernels/${kernel}/channels`, auth);
+
 /** Runs `code` on a new kernel of the session, over its WebSocket through the gateway. */
 async function runOnKernel(sid: string, auth: Record<string, string>, code: string): Promise<string> {
-  const base = `${stack.url}/s/${sid}/`;
-  const kernel = await fetch(`${base}api/kernels`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"name":"python3"}' });
-  expect(kernel.status).toBe(201);
-  const { id } = (await kernel.json()) as { id: string };
-  const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${id}/channels`, auth);
+  const ws = await kernelSocket(sid, await startKernel(sid, auth), auth);
   try {
     return await execute(ws, code, 60_000);
   } finally {
     ws.close();
   }
 }
+
+const api = (route: string, auth: Record<string, string>, init: RequestInit = {}) => fetch(`${stack.url}${route}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+const stopSession = async (sid: string, auth: Record<string, string>) => expect((await api(`/api/v1/sessions/${sid}`, auth, { method: 'DELETE' })).status).toBe(200);
 
 describe('the product in containers', () => {
   scenario('runs every service from its quadlet, healthy, on the documented networks', () => {
@@ -83,5 +93,92 @@ describe('the product in containers', () => {
     expect(second.sid).not.toBe(first.sid);
     expect(await runOnKernel(second.sid, alice, "open('/home/visp/notes.txt').read()")).toBe("'kept across sessions'");
     expect((await fetch(`${stack.url}/api/v1/sessions/${second.sid}`, { method: 'DELETE', headers: alice })).status).toBe(200);
+  }, 400_000);
+
+  scenario('two users: neither reaches the other\'s session, and from inside a session nothing else is reachable', async () => {
+    const [carol, dan] = [await signIn('carol'), await signIn('dan')];
+    const [mine, theirs] = [await launch(carol, 'jupyter'), await launch(dan, 'jupyter')];
+    expect((await api(`/s/${theirs.sid}/api/status`, carol)).status).toBe(404);
+    expect((await api(`/api/v1/sessions/${theirs.sid}`, carol)).status).toBe(404);
+    await expect(kernelSocket(theirs.sid, 'any', carol)).rejects.toThrow(/404/);
+
+    // From carol's kernel, inside her container on the internal session network.
+    const probe = (target: string) =>
+      `import socket\ntry:\n    socket.create_connection(${target}, timeout=3).close(); r = 'open'\nexcept Exception as e:\n    r = type(e).__name__\nr`;
+    const theirApp = `visp-session-jupyter-${theirs.sid}`;
+    // Their app answers on the session network, but only to its token: carol has none.
+    expect(await runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen('http://${theirApp}:8888/s/${theirs.sid}/api/status', timeout=5); r = 200\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`)).toBe('403');
+    for (const target of ["('visp-mongo', 27017)", "('visp-redis', 6379)", "('1.1.1.1', 443)"]) {
+      expect([target, await runOnKernel(mine.sid, carol, probe(target))]).toEqual([target, expect.not.stringContaining('open')]);
+    }
+    // The session-manager shares the session network (it probes starting apps there); its API wants the service token.
+    expect(await runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen('http://visp-session-manager:8020/api/v1/sessions', timeout=5); r = 200\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`)).toBe('401');
+    expect(await runOnKernel(mine.sid, carol, "import os\n[p for p in ('/run/podman/podman.sock', '/var/run/docker.sock', '/run/visp') if os.path.exists(p)]")).toBe('[]');
+    await stopSession(mine.sid, carol);
+    await stopSession(theirs.sid, dan);
+  }, 400_000);
+
+  scenario('a recording is uploaded, followed over the webclient socket, and downloaded as SRT', async () => {
+    const erin = await signIn('erin');
+    const clip = librivoxClips()[2]!;
+    const form = new FormData();
+    form.set('file', new Blob([readFileSync(clip.wav)]), 'interview.wav');
+    form.set('language', 'English');
+    const res = await api('/api/v1/transcriptions', erin, { method: 'POST', body: form });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as TranscriptionView;
+    const socket = await WebclientClient.open(GW_PORT, erin);
+    try {
+      socket.send({ cmd: 'followTranscription', requestId: 'follow', data: { id: job.id } });
+      expect(await socket.final('follow', 120_000)).toMatchObject({ progress: 'end', result: true, message: 'completed' });
+    } finally {
+      socket.close();
+    }
+    const srt = await (await api(`/api/v1/transcriptions/${job.id}/result?format=srt`, erin)).text();
+    expect(srt).toMatch(/^1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\n.*selfish/i);
+  }, 200_000);
+
+  scenario('the session-manager killed: sessions keep working, the kernel keeps its state, and a new session-manager takes over', async () => {
+    const fay = await signIn('fay');
+    const session = await launch(fay, 'jupyter');
+    const kernel = await startKernel(session.sid, fay);
+    const ws = await kernelSocket(session.sid, kernel, fay);
+    expect(await execute(ws, 'answer = 41; answer', 60_000)).toBe('41');
+    stack.kill('session-manager');
+
+    // The proxy needs no session-manager; the open socket carries on, and a new one finds the same kernel.
+    expect(await execute(ws, 'answer', 60_000)).toBe('41');
+    ws.close();
+    const again = await kernelSocket(session.sid, kernel, fay);
+    expect(await execute(again, 'answer + 1', 60_000)).toBe('42');
+    again.close();
+    const root = await signIn('root');
+    const report = (await (await api('/api/v1/admin/reconcile', root, { method: 'POST' })).json()) as ReconcileReport;
+    // Nothing is missing, so there is nothing to do for this session.
+    expect(report.outcomes.filter((o) => o.sid === session.sid)).toEqual([]);
+
+    stack.start('session-manager');
+    await waitFor('the session-manager to answer again', async () => (await api(`/api/v1/sessions/${session.sid}`, fay)).status === 200, 90_000);
+    expect(await (await api(`/api/v1/sessions/${session.sid}`, fay)).json()).toMatchObject({ state: 'ready' });
+    await stopSession(session.sid, fay);
+  }, 400_000);
+
+  scenario('Redis and the database restarted: no session and no transcription lost', async () => {
+    const gus = await signIn('gus');
+    const session = await launch(gus, 'jupyter');
+    const kernel = await startKernel(session.sid, gus);
+    const form = new FormData();
+    form.set('file', new Blob([readFileSync(librivoxClips()[3]!.wav)]), 'talk.wav');
+    const job = (await (await api('/api/v1/transcriptions', gus, { method: 'POST', body: form })).json()) as TranscriptionView;
+
+    stack.podman('restart', '--time', '10', 'visp-redis', 'visp-mongo');
+    // Logins live in Redis (durable): the same cookie still works once the services have reconnected.
+    await waitFor('the gateway to be ready again', async () => (await fetch(`${stack.url}/readyz`).catch(() => undefined))?.status === 200, 120_000);
+    await waitFor('the transcription to complete', async () => ((await (await api(`/api/v1/transcriptions/${job.id}`, gus)).json()) as TranscriptionView).state === 'completed', 180_000);
+    expect(await (await api(`/api/v1/sessions/${session.sid}`, gus)).json()).toMatchObject({ state: 'ready' });
+    const ws = await kernelSocket(session.sid, kernel, gus);
+    expect(await execute(ws, '1 + 1', 60_000)).toBe('2');
+    ws.close();
+    await stopSession(session.sid, gus);
   }, 400_000);
 });
