@@ -3,37 +3,22 @@
 // Screenshots go to .visp/artifacts/ for people to look at.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, problems, signInOnPage } from './chromium';
 import { TEST_SECRETS } from './launch';
 import { useGatewayStack } from './gateway-stack';
 
 const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts');
 const stack = useGatewayStack({ sessionManager: 18320, gateway: 18380 }, 'browser', { ADMIN_USERS: 'ada' });
 
-// The flags this machine needs: no sandbox as root, and no background traffic to a network that is closed.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
 let browser: Browser;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
 });
-
-/** Script errors and console errors (every Content-Security-Policy violation is one); failed loads are kept apart. */
-function problems(page: Page): { errors: string[]; failedLoads: string[] } {
-  const found = { errors: [] as string[], failedLoads: [] as string[] };
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) found.errors.push(message.text());
-  });
-  page.on('pageerror', (err) => found.errors.push(err.message));
-  page.on('response', (res) => {
-    if (res.status() >= 400) found.failedLoads.push(`${res.status()} ${new URL(res.url()).pathname}`);
-  });
-  return found;
-}
 
 it('signs in, launches Jupyter with a progress bar that reaches ready, opens it through the proxy, and stops it', async () => {
   const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
@@ -41,10 +26,7 @@ it('signs in, launches Jupyter with a progress bar that reaches ready, opens it 
   const { errors, failedLoads } = problems(page);
   await page.goto(stack.url);
 
-  await page.getByLabel('User name').fill('ada');
-  await page.getByLabel('Login key').fill(TEST_SECRETS.TEST_USER_LOGIN_KEY);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#username', { hasText: 'ada' }).waitFor();
+  await signInOnPage(page, 'ada', TEST_SECRETS.TEST_USER_LOGIN_KEY);
 
   // Administrators see the capacity and everyone's sessions.
   await page.getByRole('heading', { name: 'All sessions' }).waitFor();

@@ -1,10 +1,12 @@
 // The whole product as containers from quadlets/ (container-stack.ts), driven only from outside through the
 // gateway, as a user would. Every container's log is saved under .visp/artifacts when a scenario fails.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import WebSocket from 'ws';
 import path from 'node:path';
 import type { ReconcileReport, SessionStreamMessage, SessionView, TranscriptionView } from '@visp/contracts';
 import { execute, librivoxClips, openKernel, readSse, waitFor } from '@visp/testing';
 import { startContainerStack, type ContainerStack } from './container-stack';
+import { launchChromium, problems, signInOnPage } from './chromium';
 import { WebclientClient } from './webclient-client';
 
 const GW_PORT = 18880;
@@ -94,6 +96,44 @@ describe('the product in containers', () => {
     expect(await runOnKernel(second.sid, alice, "open('/home/visp/notes.txt').read()")).toBe("'kept across sessions'");
     expect((await fetch(`${stack.url}/api/v1/sessions/${second.sid}`, { method: 'DELETE', headers: alice })).status).toBe(200);
   }, 400_000);
+
+  scenario('an rstudio session (the offline R stand-in) over HTTP and WebSocket through the prefix-stripping proxy', async () => {
+    const hana = await signIn('hana');
+    const session = await launch(hana, 'rstudio');
+    expect(await (await api(`/s/${session.sid}/`, hana)).text()).toContain('VISP R session');
+    const ws = new WebSocket(`${stack.url.replace('http', 'ws')}/s/${session.sid}/websocket/`, { headers: hana });
+    const first = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (data) => resolve(String(data)));
+      ws.once('error', reject);
+    });
+    ws.close();
+    expect(first).toContain('config');
+    await stopSession(session.sid, hana);
+  }, 300_000);
+
+  scenario('the start page in Chromium: sign in, launch Jupyter, watch the bar reach ready, open it', async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+      const page = await context.newPage();
+      const { errors } = problems(page);
+      await page.goto(stack.url);
+      await signInOnPage(page, 'ivy', stack.secrets['visp-test-user-login-key'] as string);
+      await page.getByRole('button', { name: 'Launch jupyter' }).click();
+      await page.getByText('jupyter is ready').waitFor({ timeout: 180_000 });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'browser-ready.png'), fullPage: true });
+      const [sessionPage] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]);
+      await sessionPage.waitForLoadState('load');
+      expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
+      await sessionPage.screenshot({ path: path.join(ARTIFACTS, 'browser-session.png') });
+      await page.getByRole('button', { name: 'Stop jupyter session', exact: true }).click();
+      await page.getByText('No sessions yet.').waitFor({ timeout: 60_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
 
   scenario('two users: neither reaches the other\'s session, and from inside a session nothing else is reachable', async () => {
     const [carol, dan] = [await signIn('carol'), await signIn('dan')];
