@@ -41,6 +41,8 @@ it('signs in, launches Jupyter with a progress bar that reaches ready, opens it 
   const [sessionPage] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]);
   await sessionPage.waitForLoadState('load');
   expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
+  // Jupyter's file list, drawn by its scripts through the proxy.
+  await sessionPage.getByText('Select items to perform actions on them.').waitFor({ timeout: 60_000 });
   expect(await sessionPage.title()).toMatch(/Jupyter|Home/);
   await sessionPage.screenshot({ path: path.join(ARTIFACTS, 'browser-session.png') });
   await sessionPage.close();

@@ -126,6 +126,8 @@ describe('the product in containers', () => {
       const [sessionPage] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]);
       await sessionPage.waitForLoadState('load');
       expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
+      // Jupyter's file list, drawn by its scripts through the proxy.
+      await sessionPage.getByText('Select items to perform actions on them.').waitFor({ timeout: 60_000 });
       await sessionPage.screenshot({ path: path.join(ARTIFACTS, 'browser-session.png') });
       await page.getByRole('button', { name: 'Stop jupyter session', exact: true }).click();
       await page.getByText('No sessions yet.').waitFor({ timeout: 60_000 });
