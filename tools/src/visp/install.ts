@@ -88,11 +88,7 @@ function settings(options: InstallOptions): string {
  * Returns the actions, in order; a dry run returns them without doing any.
  */
 export function install(options: InstallOptions): string[] {
-  const actions: string[] = [];
-  const act = (what: string, run: () => void) => {
-    actions.push(what);
-    if (!options.dryRun) run();
-  };
+  const { actions, act } = plan(options.dryRun);
   const config = configDir(options.home);
   const units = unitDir(options.home);
   act(`create ${config} and ${units}`, () => {
@@ -136,11 +132,7 @@ export interface UninstallOptions {
 
 /** Stops the services and removes the units and Podman secrets; data stays unless `purge`. */
 export function uninstall(options: UninstallOptions): string[] {
-  const actions: string[] = [];
-  const act = (what: string, run: () => void) => {
-    actions.push(what);
-    if (!options.dryRun) run();
-  };
+  const { actions, act } = plan(options.dryRun);
   const units = unitDir(options.home);
   const files = readdirSync(options.quadlets).filter((f) => /\.(container|network|volume)$/.test(f));
   if (options.stop) act('systemctl --user stop visp-*', () => systemctl(['stop', ...files.filter((f) => f.endsWith('.container')).map((f) => f.replace('.container', '.service'))]));
@@ -175,6 +167,18 @@ export function createPodmanSecret(name: string, value: string, env?: NodeJS.Pro
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Steps that are recorded, and done unless this is a dry run. */
+function plan(dryRun: boolean): { actions: string[]; act: (what: string, run: () => void) => void } {
+  const actions: string[] = [];
+  return {
+    actions,
+    act(what, run) {
+      actions.push(what);
+      if (!dryRun) run();
+    },
+  };
 }
 
 function isLink(file: string): boolean {
