@@ -80,7 +80,7 @@ async function pingMongo(uri: string): Promise<boolean> {
   }
 }
 
-async function startPodman(stateDir: string, logDir: string): Promise<{ child: Child; socket: string }> {
+export async function startPodman(stateDir: string, logDir: string): Promise<{ child: Child; socket: string }> {
   const socket = path.join(stateDir, 'run/podman.sock');
   mkdirSync(path.dirname(socket), { recursive: true });
   rmSync(socket, { force: true });

@@ -4,7 +4,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { parse } from 'dotenv';
 import { ensureImages } from './images';
-import { startInfra, type Infra } from './infra';
+import { podmanEnv, startInfra, startPodman, type Infra } from './infra';
+import { ensureServiceImages, ensureStandInImages } from './service-images';
+import { startContainerStack } from '@visp/quadlets';
 import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { readyz, spawnLogged, waitUntil, type Child } from './processes';
 
@@ -88,5 +90,48 @@ export async function startStack(): Promise<number> {
   });
   console.log('[start] stopping');
   await stopAll();
+  return 0;
+}
+
+/**
+ * `npm start -- --containers`: the product as containers from quadlets/, as production runs it (with local
+ * stand-ins for the registry images, see libs/quadlets). Throwaway: its data goes when it stops.
+ */
+export async function startContainerMode(): Promise<number> {
+  const stateDir = path.join(STATE_DIR, 'dev-containers');
+  const secrets = ensureDevSecrets(path.join(ROOT, '.env.secrets'));
+  const log = (line: string) => console.log(`[start] ${line}`);
+  await ensureImages(log);
+  await ensureServiceImages(log);
+  await ensureStandInImages(log);
+  const podman = await startPodman(stateDir, path.join(stateDir, 'logs'));
+  log('starting every service as a container (quadlets/)');
+  const stack = await startContainerStack({
+    quadlets: path.join(ROOT, 'quadlets'),
+    instance: 'dev-containers',
+    podmanSocket: podman.socket,
+    podmanEnv: podmanEnv(),
+    gatewayPort: 8080,
+    loginKey: secrets.TEST_USER_LOGIN_KEY,
+  }).catch(async (err: unknown) => {
+    await podman.child.stop();
+    throw err;
+  });
+  console.log(`
+  VISP Session Host is running as containers (Podman networks visp-net, visp-sessions, visp-whisper).
+
+    Open:     ${stack.url}
+    Sign in:  any user name with the dev login key ${secrets.TEST_USER_LOGIN_KEY} (from .env.secrets)
+    Logs:     podman logs visp-gateway (and the other visp-* containers)
+
+  Press Ctrl-C to stop (and remove the containers, networks and volumes).
+`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  log('stopping');
+  await stack.stop();
+  await podman.child.stop();
   return 0;
 }

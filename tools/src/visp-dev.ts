@@ -8,10 +8,11 @@ import { startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
 import { ensureServiceImages } from './service-images';
 import { runTests } from './test-runner';
-import { startStack } from './stack';
+import { startContainerMode, startStack } from './stack';
 
 const USAGE = `usage: visp-dev <command>
-  start                 run the local stack (Podman service, Redis, database, every service) until Ctrl-C
+  start [--containers]  run the local stack (Podman service, Redis, database, every service) until Ctrl-C;
+                        --containers runs every service as a container from quadlets/ instead
   images [--services]   build the local images that are missing or out of date; --services also the services'
                         own images (containerfiles/services), from the bundles in dist/
   test [--only P] [-- jest args]
@@ -36,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
-      return startStack();
+      return rest.includes('--containers') ? startContainerMode() : startStack();
     case 'images': {
       const log = (line: string) => console.log(`[images] ${line}`);
       await ensureImages(log);

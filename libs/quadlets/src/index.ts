@@ -1,0 +1,1 @@
+export { DEVIATIONS, parseUnit, splitCommand, startContainerStack, type ContainerStack, type StackService, type StackSettings } from './stack';

@@ -1,0 +1,270 @@
+// The whole product as containers on Podman networks, from the production quadlets (quadlets/ is the one source
+// of truth): each `.container` unit becomes the `podman run` quadlet would generate, with only what a host
+// without systemd, registry or rootless Podman needs changed, each change listed in DEVIATIONS. Used by the e2e
+// tests and by `npm start -- --containers`. Everything carries the stack's instance label, for clean-up.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LABEL } from '@visp/podman-client';
+
+/** What differs from production here, and why. */
+export const DEVIATIONS = [
+  'registry images (Redis, MongoDB) are replaced by local stand-ins: localhost/visp-test-redis, localhost/visp-test-ferretdb',
+  'Caddy and the optional Whisper server are left out: the test talks to the gateway on a port published on 127.0.0.1',
+  'UserNS=keep-id is dropped: Podman here runs as root, where keep-id does not exist (uid 1000 is the same user in every container anyway)',
+  "the Podman socket is the launcher's, made reachable for the socket proxy's user 1000",
+  "secret names get the run's suffix, so runs never share a secret",
+];
+
+const STAND_INS: Record<string, string> = { 'docker.io/library/redis': 'localhost/visp-test-redis:1', 'docker.io/library/mongo': 'localhost/visp-test-ferretdb:1' };
+/** Start order: what the others need first. */
+const ORDER = ['redis', 'mongo', 'socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway'] as const;
+export type StackService = (typeof ORDER)[number];
+
+type Unit = Map<string, Array<[string, string]>>;
+
+/** A systemd unit file: sections of key=value lines, keys repeatable, in order. */
+export function parseUnit(text: string): Unit {
+  const unit: Unit = new Map();
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      section = header[1] as string;
+      unit.set(section, unit.get(section) ?? []);
+      continue;
+    }
+    const eq = line.indexOf('=');
+    unit.get(section)?.push([line.slice(0, eq), line.slice(eq + 1)]);
+  }
+  return unit;
+}
+
+/** Splits a command line as systemd does for Exec=: whitespace outside single or double quotes. */
+export function splitCommand(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? (m[3] as string));
+}
+
+export interface ContainerStack {
+  instance: string;
+  /** `http://127.0.0.1:<port>`: the gateway. */
+  url: string;
+  /** Values of the stack's secrets, by their production name (visp-service-token, …). */
+  secrets: Record<string, string>;
+  /** `podman run` arguments each service was started with (for the test's own checks). */
+  commands: Record<StackService, string[]>;
+  podman(...args: string[]): string;
+  /** Kills a service's container (`podman kill`) or starts it again from the same arguments. */
+  kill(service: StackService): void;
+  start(service: StackService): void;
+  /** Every container's log, for artifacts when a test fails. */
+  logs(): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface StackSettings {
+  /** The repository's quadlets/ directory. */
+  quadlets: string;
+  /** Labels everything the stack makes; its sessions run as this instance. */
+  instance: string;
+  /** The Podman API socket the socket proxy hands on (a path). */
+  podmanSocket: string;
+  gatewayPort: number;
+  /** Plain settings on top of the EnvironmentFile's. */
+  env?: Record<string, string>;
+  /** The login key of AUTH_MODE=dev-key; random when not given. */
+  loginKey?: string;
+  /** The environment for the local `podman` command (CONTAINERS_CONF; not a remote CONTAINER_HOST). */
+  podmanEnv: NodeJS.ProcessEnv;
+}
+
+const randomSuffix = (bytes: number) => randomBytes(bytes).toString('hex');
+
+async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Builds the stack from quadlets/ and starts it; resolves when the gateway is ready. */
+export async function startContainerStack(settings: StackSettings): Promise<ContainerStack> {
+  const { instance, quadlets: QUADLETS } = settings;
+  const run = randomSuffix(3);
+  const localEnv = settings.podmanEnv;
+  const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv, maxBuffer: 64 * 1024 * 1024 });
+  const work = mkdtempSync(path.join(tmpdir(), 'visp-stack-'));
+  // The stack's own containers, networks and volumes: marked for the runner's clean-up, under an instance of their
+  // own so that recovery (which manages the sessions of `instance`) never takes them for sessions.
+  const label = `${LABEL.instance}=${instance}-infra`;
+  const labels = ['--label', label, '--label', `${LABEL.managed}=true`];
+
+  const token = () => randomSuffix(24);
+  const redisPassword = token();
+  const secrets: Record<string, string> = {
+    'visp-service-token': token(),
+    'visp-cookie-secret': token(),
+    'visp-test-user-login-key': settings.loginKey ?? token(),
+    'visp-redis-password': redisPassword,
+    'visp-redis-url': `redis://:${redisPassword}@visp-redis:6379`,
+    'visp-mongo-password': token(),
+    'visp-mongo-uri': 'mongodb://visp-mongo:27017/visp',
+  };
+  const envFile = path.join(work, 'visp.env');
+  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...settings.env };
+  writeFileSync(envFile, Object.entries(plain).map(([k, v]) => `${k}=${v}`).join('\n'));
+
+  const containers = () => podman('ps', '--all', '--filter', `label=${label}`, '--format', '{{.Names}}').split('\n').filter(Boolean);
+  /** The sessions' containers and home volumes go first, then the stack's own, then its networks. */
+  const stop = async () => {
+    const names = (list: string[], filter: string, field: string) => podman(...list, '--filter', `label=${filter}`, '--format', `{{.${field}}}`).split('\n').filter(Boolean);
+    for (const filter of [`${LABEL.instance}=${instance}`, label]) {
+      for (const c of names(['ps', '--all'], filter, 'Names')) spawnSync('podman', ['rm', '--force', '--time', '5', c], { env: localEnv });
+      for (const v of names(['volume', 'ls'], filter, 'Name')) spawnSync('podman', ['volume', 'rm', '--force', v], { env: localEnv });
+    }
+    for (const network of names(['network', 'ls'], label, 'Name')) spawnSync('podman', ['network', 'rm', '--force', network], { env: localEnv });
+    for (const name of Object.keys(secrets)) spawnSync('podman', ['secret', 'rm', `${name}-${run}`], { env: localEnv });
+    rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    return await launchAll();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  async function launchAll(): Promise<ContainerStack> {
+    const { podmanSocket } = settings;
+    // The launcher's socket is root's; the socket proxy runs as user 1000 (its own directory keeps others out).
+    chmodSync(podmanSocket, 0o666);
+
+    for (const file of readdirSync(QUADLETS)) {
+      const unit = parseUnit(readFileSync(path.join(QUADLETS, file), 'utf8'));
+      const get = (section: string, key: string) => unit.get(section)?.find(([k]) => k === key)?.[1];
+      if (file.endsWith('.network')) {
+        const name = get('Network', 'NetworkName') as string;
+        spawnSync('podman', ['network', 'rm', '--force', name], { env: localEnv });
+        podman('network', 'create', ...labels, ...(get('Network', 'Internal') === 'true' ? ['--internal'] : []), name);
+      }
+    }
+    for (const [name, value] of Object.entries(secrets)) {
+      const file = path.join(work, 'secret');
+      writeFileSync(file, value, { mode: 0o600 });
+      podman('secret', 'create', `${name}-${run}`, file);
+      rmSync(file);
+    }
+
+    const commands = {} as Record<StackService, string[]>;
+    for (const service of ORDER) {
+      const unit = parseUnit(readFileSync(path.join(QUADLETS, `visp-${service}.container`), 'utf8'));
+      const entries = unit.get('Container') ?? [];
+      const args = ['run', '-d', '--pull', 'never', ...labels];
+      let image = '';
+      let exec: string[] = [];
+      let name = '';
+      for (const [key, value] of entries) {
+        switch (key) {
+          case 'ContainerName':
+            name = value;
+            args.push('--name', value);
+            break;
+          case 'Image':
+            image = STAND_INS[value.replace(/:[^/:]+$/, '')] ?? value;
+            break;
+          case 'Network':
+            args.push('--network', value === 'none' ? 'none' : value.replace(/\.network$/, ''));
+            break;
+          case 'Volume': {
+            const [source = '', ...rest] = value.split(':');
+            const from = source === '%t/podman/podman.sock' ? podmanSocket : source.replace(/\.volume$/, '');
+            if (!from.startsWith('/')) spawnSync('podman', ['volume', 'create', ...labels, from], { env: localEnv });
+            args.push('-v', [from, ...rest].join(':'));
+            break;
+          }
+          case 'Secret': {
+            const [secret, ...options] = value.split(',');
+            args.push('--secret', [`${secret}-${run}`, ...options].join(','));
+            break;
+          }
+          case 'Environment':
+            args.push('-e', value);
+            break;
+          case 'EnvironmentFile':
+            args.push('--env-file', envFile);
+            break;
+          case 'HealthCmd':
+            // The FerretDB stand-in has no mongosh; its port is checked instead (see healthy()).
+            if (service !== 'mongo') args.push('--health-cmd', value);
+            break;
+          case 'HealthInterval':
+            args.push('--health-interval', value);
+            break;
+          case 'HealthStartPeriod':
+            args.push('--health-start-period', value);
+            break;
+          case 'PidsLimit':
+            args.push('--pids-limit', value);
+            break;
+          case 'PodmanArgs':
+            args.push(...splitCommand(value));
+            break;
+          case 'NoNewPrivileges':
+            if (value === 'true') args.push('--security-opt', 'no-new-privileges');
+            break;
+          case 'DropCapability':
+            args.push('--cap-drop', value.toLowerCase());
+            break;
+          case 'ReadOnly':
+            if (value === 'true') args.push('--read-only');
+            break;
+          case 'Exec':
+            exec = splitCommand(value);
+            break;
+          case 'Label':
+            args.push('--label', value);
+            break;
+          case 'UserNS':
+          case 'Pull':
+            break;
+          default:
+            throw new Error(`visp-${service}.container: the stack launcher does not know ${key}= (teach it, as quadlet would)`);
+        }
+      }
+      if (service === 'gateway') args.push('-p', `127.0.0.1:${settings.gatewayPort}:8080`);
+      spawnSync('podman', ['rm', '--force', name], { env: localEnv });
+      commands[service] = [...args, image, ...exec];
+      podman(...commands[service]);
+      await waitFor(`${name} to be up`, () => healthy(name, service, localEnv), 120_000);
+    }
+    const url = `http://127.0.0.1:${settings.gatewayPort}`;
+    await waitFor('the gateway to be ready', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 60_000);
+
+    return {
+      instance,
+      url,
+      secrets,
+      commands,
+      podman,
+      kill: (service) => void podman('kill', `visp-${service}`),
+      start: (service) => {
+        spawnSync('podman', ['rm', '--force', `visp-${service}`], { env: localEnv });
+        podman(...commands[service]);
+      },
+      logs: () => Object.fromEntries(containers().map((c) => [c, spawnSync('podman', ['logs', c], { encoding: 'utf8', env: localEnv }).stdout])),
+      stop,
+    };
+  }
+}
+
+/** Up: its health check passes, or, for a stand-in without one, it is running and its port answers. */
+function healthy(name: string, service: StackService, env: NodeJS.ProcessEnv): boolean {
+  const state = spawnSync('podman', ['container', 'inspect', name, '--format', '{{.State.Status}}'], { encoding: 'utf8', env }).stdout.trim();
+  if (state === 'exited') throw new Error(`${name} exited: ${spawnSync('podman', ['logs', name], { encoding: 'utf8', env }).stderr.slice(-2000)}`);
+  if (service === 'mongo') return state === 'running' && spawnSync('podman', ['exec', name, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/27017'], { env }).status === 0;
+  return spawnSync('podman', ['healthcheck', 'run', name], { env }).status === 0;
+}
