@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parse } from 'dotenv';
@@ -38,6 +38,24 @@ async function assertPortFree(app: string, port: number): Promise<void> {
     const server = http.createServer();
     server.once('error', () => reject(new Error(`port ${port} (for ${app}) is in use: stop what uses it (an earlier npm start?)`)));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
+/**
+ * Resolves at the first SIGINT or SIGTERM, and from then on ignores them: Ctrl-C reaches npm and node both (npm
+ * forwards it again), and a second signal must not cut the clean-up short.
+ */
+function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      process.on('SIGINT', () => undefined);
+      process.on('SIGTERM', () => undefined);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }
 
@@ -84,10 +102,7 @@ export async function startStack(): Promise<number> {
 
   Press Ctrl-C to stop.
 `);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await untilSignalled();
   console.log('[start] stopping');
   await stopAll();
   return 0;
@@ -104,6 +119,7 @@ export async function startContainerMode(): Promise<number> {
   await ensureImages(log);
   await ensureServiceImages(log);
   await ensureStandInImages(log);
+  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
   const podman = await startPodman(stateDir, path.join(stateDir, 'logs'));
   log('starting every service as a container (quadlets/)');
   const stack = await startContainerStack({
@@ -126,10 +142,7 @@ export async function startContainerMode(): Promise<number> {
 
   Press Ctrl-C to stop (and remove the containers, networks and volumes).
 `);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await untilSignalled();
   log('stopping');
   await stack.stop();
   await podman.child.stop();
