@@ -50,11 +50,18 @@ export interface Service {
   close(): Promise<void>;
 }
 
+const KEEP_ALIVE_MS = 65_000;
+
 export function createService(options: ServiceOptions): Service {
   const { logger } = options;
   const app = express();
   const intercept = options.intercept;
   const server = http.createServer(intercept ? (req, res) => intercept(req, res) || app(req, res) : app);
+  // Idle keep-alive connections outlive the clients' (undici drops them after about 4 s, proxies and load
+  // balancers after up to 60 s): with Node's default of 5 s, a client on a busy machine could send its next
+  // request just as the server closed the connection, and see EPIPE or a reset instead of an answer.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
   server.on('upgrade', options.upgrade ?? ((_req: http.IncomingMessage, socket: Duplex) => refuseUpgrade(socket, 404)));
   const metrics = createMetricsRegistry(options.name);
   const readiness = options.readiness ?? {};
