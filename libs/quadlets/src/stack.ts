@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LABEL } from '@visp/podman-client';
+import { createPodmanSecret } from './secrets';
 
 /** What differs from production here, and why. */
 export const DEVIATIONS = [
@@ -153,10 +154,8 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
       }
     }
     for (const [name, value] of Object.entries(secrets)) {
-      const file = path.join(work, 'secret');
-      writeFileSync(file, value, { mode: 0o600 });
-      podman('secret', 'create', `${name}-${run}`, file);
-      rmSync(file);
+      const failed = createPodmanSecret(`${name}-${run}`, value, localEnv);
+      if (failed) throw new Error(`podman secret create ${name}-${run}: ${failed}`);
     }
 
     const commands = {} as Record<StackService, string[]>;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'dotenv';
+import { createPodmanSecret } from '@visp/quadlets';
 import { OperatorError, sh } from './host';
 import { imageLock, writeImageLock } from './ops';
 
@@ -109,7 +109,8 @@ export function install(options: InstallOptions): string[] {
   if (added.length) actions.push(`generate ${added.join(', ')} in ${path.join(config, '.env.secrets')} (mode 0600)`);
   for (const [name, value] of Object.entries(podmanSecrets(values))) {
     act(`create Podman secret ${name}`, () => {
-      createPodmanSecret(name, value, options.env);
+      const failed = createPodmanSecret(name, value, options.env);
+      if (failed) throw new OperatorError(`podman secret create ${name} failed: ${failed}`);
     });
   }
   act(`record the images in ${path.join(config, 'images.lock.json')}`, () => writeImageLock(path.join(config, 'images.lock.json'), imageLock(options.quadlets)));
@@ -150,23 +151,6 @@ export function uninstall(options: UninstallOptions): string[] {
     act(`remove ${configDir(options.home)}`, () => rmSync(configDir(options.home), { recursive: true, force: true }));
   }
   return actions;
-}
-
-/**
- * (Re)creates a Podman secret from a file in a private directory, removed at once: Podman 4.3 takes `-` only from
- * a real pipe, and a value on the command line would show in the process list.
- */
-export function createPodmanSecret(name: string, value: string, env?: NodeJS.ProcessEnv): void {
-  const dir = mkdtempSync(path.join(tmpdir(), 'visp-secret-'));
-  try {
-    const file = path.join(dir, 'value');
-    writeFileSync(file, value, { mode: 0o600 });
-    sh('podman', ['secret', 'rm', name], { env });
-    const created = sh('podman', ['secret', 'create', name, file], { env });
-    if (created.code !== 0) throw new OperatorError(`podman secret create ${name} failed: ${created.stderr.trim()}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Steps that are recorded, and done unless this is a dry run. */

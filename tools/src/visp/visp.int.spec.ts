@@ -10,7 +10,8 @@ import { randomSuffix, testInstanceId, testMongoUri, testRedisUrl, waitFor } fro
 import { ROOT } from '../paths';
 import type { Check } from './doctor';
 import { backup, restore } from './backup';
-import { createPodmanSecret, install, uninstall } from './install';
+import { createPodmanSecret } from '@visp/quadlets';
+import { install, uninstall } from './install';
 
 const CLI = path.join(ROOT, 'dist/tools/visp.js');
 // The local Podman (not the test service's socket: volume export and import exist only locally), same storage.
