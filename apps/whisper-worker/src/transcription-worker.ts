@@ -1,8 +1,6 @@
 import type { Worker } from 'bullmq';
 import { Counter, type Registry } from 'prom-client';
 import { channels, closeRedis, createWorker, onNotice, QUEUES, type PayloadOf, type Redis } from '@visp/bus';
-import type { Logger } from '@visp/config';
-import type { TranscriptionRepository } from '@visp/store';
 import { SHUTDOWN, TranscriptionProcessor, type ProcessorDeps } from './processor';
 
 export interface WorkerSettings {
@@ -25,7 +23,7 @@ export class TranscriptionWorker {
   private readonly outcomes: Counter<'outcome' | 'engine'>;
 
   constructor(
-    private readonly deps: ProcessorDeps & { redis: Redis; transcriptions: TranscriptionRepository; logger: Logger },
+    private readonly deps: ProcessorDeps & { redis: Redis },
     private readonly settings: WorkerSettings,
     registry: Registry,
   ) {

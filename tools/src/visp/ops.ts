@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseUnit } from '@visp/quadlets';
 import { OperatorError, sh, type Ran } from './host';
 
 /** The services of the deployment, by the quadlets' names (`visp-<name>.container`). */
@@ -126,7 +127,7 @@ export interface Drift {
 export function imageLock(quadlets: string): Record<string, string> {
   const refs = readdirSync(quadlets)
     .filter((f) => f.endsWith('.container'))
-    .flatMap((f) => /^Image=(\S+)$/m.exec(readFileSync(path.join(quadlets, f), 'utf8'))?.[1] ?? []);
+    .flatMap((f) => parseUnit(readFileSync(path.join(quadlets, f), 'utf8')).get('Container')?.find(([key]) => key === 'Image')?.[1] ?? []);
   return Object.fromEntries(
     [...new Set(refs)].sort().flatMap((ref) => {
       const id = sh('podman', ['image', 'inspect', ref, '--format', '{{.Id}}']).stdout.trim();
