@@ -30,6 +30,8 @@ export interface InstallOptions {
  */
 const GENERATED = ['SERVICE_TOKEN', 'COOKIE_SECRET', 'MONGO_PASSWORD', 'REDIS_PASSWORD', 'TEST_USER_LOGIN_KEY'] as const;
 const secretName = (key: string) => `visp-${key.toLowerCase().replace(/_/g, '-')}`;
+/** Every Podman secret install creates; uninstall removes these and nothing else (a test stack's `visp-…` stay). */
+const PODMAN_SECRETS: readonly string[] = [...GENERATED.map(secretName), 'visp-mongo-uri', 'visp-redis-url'];
 
 export const configDir = (home: string) => path.join(home, '.config/visp');
 export const unitDir = (home: string) => path.join(home, '.config/containers/systemd');
@@ -141,7 +143,7 @@ export function uninstall(options: UninstallOptions): string[] {
     const link = path.join(units, file);
     if (existsSync(link) || isLink(link)) act(`remove ${link}`, () => rmSync(link));
   }
-  const listed = sh('podman', ['secret', 'ls', '--format', '{{.Name}}'], { env: options.env }).stdout.split('\n').filter((n) => n.startsWith('visp-'));
+  const listed = sh('podman', ['secret', 'ls', '--format', '{{.Name}}'], { env: options.env }).stdout.split('\n').filter((n) => PODMAN_SECRETS.includes(n));
   for (const name of listed) act(`remove Podman secret ${name}`, () => void sh('podman', ['secret', 'rm', name], { env: options.env }));
   if (options.stop) act('systemctl --user daemon-reload', () => systemctl(['daemon-reload']));
   if (options.purge) {

@@ -112,10 +112,19 @@ describe('visp install and uninstall', () => {
     expect(podman('exec', probe, 'printenv')).not.toContain(value);
   }, 90_000);
 
-  it('uninstall removes the units and secrets and keeps the settings and data', () => {
-    const actions = uninstall({ quadlets: base.quadlets, home, purge: false, dryRun: false, stop: false });
-    expect(actions).toEqual(expect.arrayContaining(['remove Podman secret visp-service-token']));
-    expect(podman('secret', 'ls', '--format', '{{.Name}}').split('\n').filter((n) => /^visp-(service-token|cookie-secret|mongo-uri)$/.test(n))).toEqual([]);
+  it('uninstall removes the units and its own secrets, keeps the settings and data, and leaves other visp-… secrets', () => {
+    // Another stack's secret on the same host (the containerised test stack names its own like this).
+    const neighbour = `visp-service-token-${randomSuffix()}`;
+    expect(createPodmanSecret(neighbour, 'not ours', localEnv)).toBeUndefined();
+    try {
+      const actions = uninstall({ quadlets: base.quadlets, home, purge: false, dryRun: false, stop: false });
+      expect(actions).toEqual(expect.arrayContaining(['remove Podman secret visp-service-token']));
+      const left = podman('secret', 'ls', '--format', '{{.Name}}').split('\n');
+      expect(left.filter((n) => /^visp-(service-token|cookie-secret|mongo-uri)$/.test(n))).toEqual([]);
+      expect(left).toContain(neighbour);
+    } finally {
+      spawnSync('podman', ['secret', 'rm', neighbour], { env: localEnv });
+    }
     expect(() => lstatSync(path.join(home, '.config/containers/systemd/visp-gateway.container'))).toThrow();
     expect(statSync(path.join(home, '.config/visp/.env.secrets')).isFile()).toBe(true);
   });
