@@ -25,7 +25,12 @@ export interface ProxyBenchOptions {
   rate: number;
   /** Gateway worker processes (GATEWAY_WORKERS). */
   workers: number;
+  /** Which measurements to run (all by default). */
+  parts: ReadonlySet<Part>;
 }
+
+export const PARTS = ['http', 'ws', 'latency'] as const;
+export type Part = (typeof PARTS)[number];
 
 type Target = 'direct' | 'gateway' | 'chp';
 interface Measurement {
@@ -223,7 +228,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
       const names = Object.keys(targets) as Target[];
       const proxyPids: Partial<Record<Target, number>> = { gateway: gateway.process.pid, chp: chp.process.pid };
-      for (const kind of ['http', 'ws'] as const) {
+      for (const kind of (['http', 'ws'] as const).filter((k) => options.parts.has(k))) {
         const measure = kind === 'http' ? httpLoad : wsEcho;
         for (const target of names) await measure(targets[target][kind], 10, 1, targets[target].headers); // warm-up (JIT, connections)
         for (const connections of CONNECTIONS) {
@@ -244,20 +249,25 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
         }
       }
 
+      if (options.parts.has('http')) printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
+      if (options.parts.has('ws')) printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
+      if (options.parts.has('http')) {
+        const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
+        console.log(`\ntarget: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}× (p99 added when saturated at 10: ${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms)`);
+      }
+      if (!options.parts.has('latency')) return 0;
+
       // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
       const fixed = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+      for (const target of names) await httpLoad(targets[target].http, 10, 1, targets[target].headers); // warm-up
       for (let round = 0; round < options.rounds; round++) {
         for (const target of names) fixed[target].push(await httpLoad(targets[target].http, 10, options.seconds, targets[target].headers, options.rate / 10));
       }
       const latency = Object.fromEntries(names.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<Target, Measurement>;
 
-      printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
-      printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
       console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds)`);
-      for (const n of names) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms`);
-      const added = latency.gateway.p99 - latency.direct.p99;
-      const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
-      console.log(`\ntargets: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}×; p99 added at 10 connections ≤ 2 ms → ${added.toFixed(2)} ms at ${options.rate}/s (${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms when saturated)`);
+      for (const n of names) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${(latency[n].p99 - latency.direct.p99).toFixed(2)} ms`);
+      console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${(latency.gateway.p99 - latency.direct.p99).toFixed(2)} ms at ${options.rate}/s`);
       return 0;
     } finally {
       await closeRedis(redis);

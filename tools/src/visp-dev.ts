@@ -1,5 +1,5 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
-import { benchProxy } from '../bench/proxy';
+import { benchProxy, PARTS } from '../bench/proxy';
 import { benchRecovery } from '../bench/recovery';
 import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
@@ -21,7 +21,7 @@ const USAGE = `usage: visp-dev <command>
                         arguments after -- go to Jest as they are (e.g. -t 'culls')
   bench spawn [--runs N] [--burst N]
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
-  bench proxy [--seconds N] [--rounds N] [--workers N] [--rate N]
+  bench proxy [--seconds N] [--rounds N] [--workers N] [--rate N] [--only http|ws|latency]
                         the session proxy against a direct connection and configurable-http-proxy
                         (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)
   bench recovery [--containers N]
@@ -53,8 +53,10 @@ async function main(argv: string[]): Promise<number> {
       }
       if (rest[0] === 'proxy') {
         const [seconds, rounds, workers, rate] = [number('--seconds', 3), number('--rounds', 3), number('--workers', 0), number('--rate', 1000)];
-        if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0) || !(rate >= 10)) break;
-        return benchProxy({ seconds, rounds, workers, rate });
+        const only = rest.includes('--only') ? rest[rest.indexOf('--only') + 1] : undefined;
+        const parts = new Set(PARTS.filter((part) => only === undefined || part === only));
+        if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0) || !(rate >= 10) || parts.size === 0) break;
+        return benchProxy({ seconds, rounds, workers, rate, parts });
       }
       if (rest[0] === 'recovery') {
         const containers = number('--containers', 100);
