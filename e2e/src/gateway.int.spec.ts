@@ -1,12 +1,15 @@
 // The gateway and the session-manager as built, with real Redis, database and Podman, used only through the
 // gateway: sign-in, the public API, the session proxy over HTTP and WebSocket, and what must be refused.
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import type { SessionView } from '@visp/contracts';
 import { closeRedis, createRedis, keys } from '@visp/bus';
 import { execute, openKernel } from '@visp/testing';
 import { upgradeStatus as upgrade, useGatewayStack } from './gateway-stack';
+import { TEST_SECRETS } from './launch';
 
 const GW_PORT = 18180;
+/** A gateway serving VISP's app host. */
+const APP_PORT = 18183;
 const stack = useGatewayStack({ sessionManager: 18120, gateway: GW_PORT }, 'gw', { LOGIN_RATE_LIMIT: '10' });
 const redis = createRedis(stack.redisUrl(), { name: 'e2e' });
 const { url: GW, origin: ORIGIN, api, launchSession, signIn, startGateway } = stack;
@@ -207,6 +210,91 @@ describe('what the gateway refuses', () => {
   });
 
 });
+
+describe("VISP's app host: all of app.<host> is the session its SessionAccessCode names", () => {
+  const [SITE, APP] = ['visp.test', 'app.visp.test'];
+  const appOrigin = { origin: `http://${APP}` };
+  let gina: Record<string, string>;
+  let dave: Record<string, string>;
+  let jupyter: SessionView;
+  let echo: SessionView;
+  beforeAll(async () => {
+    await startGateway(APP_PORT, { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, WEBCLIENT_WS_PATHS: '/api/v1/ws,/' });
+    const signIn = async (username: string) => {
+      const res = await on(SITE, '/auth/login', { method: 'POST', headers: { origin: `http://${SITE}`, 'content-type': 'application/json' }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
+      // The sign-in cookie also goes to the app host.
+      expect(res.headers['set-cookie']?.[0]).toMatch(/^visp_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Domain=visp\.test$/);
+      return { cookie: res.headers['set-cookie']?.[0]?.split(';')[0] ?? '' };
+    };
+    [gina, dave] = [await signIn('gina'), await signIn('dave')];
+    [jupyter, echo] = [(await launchSession(gina, 'jupyter')).session, (await launchSession(gina, 'echo')).session];
+  }, 180_000);
+  afterAll(async () => {
+    for (const s of [jupyter, echo]) if (s) await api(`/api/v1/sessions/${s.sid}`, gina, { method: 'DELETE' });
+  });
+  const withCode = (auth: Record<string, string>, sid: string) => ({ cookie: `${auth.cookie}; SessionAccessCode=${sid}` });
+
+  it('opens the session at ?token=, keeps it in a cookie, and runs code on its kernel over the WebSocket', async () => {
+    const entered = await on(APP, `/?token=${jupyter.sid}`, { headers: gina });
+    expect([entered.status, entered.headers.location, entered.headers['set-cookie']]).toEqual([303, '/', [`SessionAccessCode=${jupyter.sid}; Path=/; HttpOnly; SameSite=Lax`]]);
+    const headers = { ...withCode(gina, jupyter.sid), ...appOrigin };
+    const status = await on(APP, '/api/status', { headers });
+    expect([status.status, JSON.parse(status.body)]).toEqual([200, expect.objectContaining({ kernels: expect.any(Number) })]);
+    const kernel = await on(APP, '/api/kernels', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"name":"python3"}' });
+    expect(kernel.status).toBe(201);
+    const { id } = JSON.parse(kernel.body) as { id: string };
+    const ws = await openKernel(`ws://127.0.0.1:${APP_PORT}/api/kernels/${id}/channels`, { ...headers, host: APP });
+    try {
+      expect(await execute(ws, '6*7')).toBe('42');
+    } finally {
+      ws.close();
+    }
+  }, 60_000);
+
+  it("hands the app neither the gateway's cookies nor ?token=, and the rest of the request as it was", async () => {
+    const env = (await on(APP, '/cgi-bin/env?a=1&token=' + echo.sid + '&b=2', { method: 'POST', headers: { ...gina, cookie: `${gina.cookie}; theme=dark`, ...appOrigin } })).body;
+    expect(env).toMatch(/^QUERY_STRING=a=1&b=2$/m);
+    expect(env).toMatch(/^HTTP_COOKIE=theme=dark$/m);
+    expect(env).toMatch(/^HTTP_AUTHORIZATION=token \S{16,}$/m);
+    expect((await on(APP, '/cgi-bin/env', { headers: withCode(gina, echo.sid) })).body).toMatch(/^REQUEST_URI=\/cgi-bin\/env$/m);
+  });
+
+  it('is a 404 at once for no code, an unknown one, or another user’s, over HTTP and WebSocket; 401 signed out', async () => {
+    const cases: Array<[string, Record<string, string>, number]> = [
+      ['/', gina, 404],
+      ['/?token=zzzzzzzzzzzz', gina, 404],
+      ['/?token=..%2Fapi%2Fv1%2Fme', gina, 404],
+      [`/?token=${jupyter.sid}`, dave, 404],
+      ['/api/status', withCode(dave, jupyter.sid), 404],
+      ['/api/status', { cookie: `SessionAccessCode=${jupyter.sid}` }, 401],
+    ];
+    for (const [path, headers, status] of cases) expect([path, (await on(APP, path, { headers })).status]).toEqual([path, status]);
+    // `/` on the app host is the session's, not the webclient socket that `/` is on the site.
+    expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/`, { ...gina, ...appOrigin, host: APP })).toBe(404);
+    expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/`, { ...gina, origin: `http://${SITE}`, host: SITE })).toBe(101);
+    expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/api/kernels`, { ...withCode(dave, jupyter.sid), ...appOrigin, host: APP })).toBe(404);
+    expect((await on(APP, '/api/kernels', { method: 'POST', headers: { ...withCode(gina, jupyter.sid), origin: 'https://evil.example' } })).status).toBe(403);
+  });
+
+  it('never sends the browser to another site', async () => {
+    const entered = await on(APP, `//evil.example/?token=${echo.sid}`, { headers: gina });
+    expect([entered.status, entered.headers.location]).toEqual([303, '/evil.example/']);
+  });
+});
+
+/** A request to the app host gateway as if it were `host` (both names point at it in production). */
+function on(host: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: APP_PORT, method: init.method ?? 'GET', path, headers: { ...init.headers, host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
 
 describe('single sign-on headers', () => {
   it('are believed only from a trusted proxy', async () => {

@@ -58,7 +58,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const recovery = new ServiceClient('recovery service', settings.RECOVERY_URL, settings.SERVICE_TOKEN);
   const routes = new RouteCache(new RedisRouteTable(redis));
   await routes.start();
-  const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), logger: logger.child({ part: 'proxy' }) }, settings);
+  const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
   const webclient = new WebclientHub({ auth, manager, transcriptions, events, logger: logger.child({ part: 'webclient' }) }, settings);
@@ -81,7 +81,8 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     },
     upgrade: (req, socket, head) => {
       sanitize(req, trusted, identityHeaders);
-      if (webclient.handles(req)) webclient.upgrade(req, socket, head);
+      // An app host's every path is its session's, `/` too (where VISP's webclient socket may also be).
+      if (!proxy.servesAppHost(req) && webclient.handles(req)) webclient.upgrade(req, socket, head);
       else proxy.upgrade(req, socket, head);
     },
     routes: (app) => {

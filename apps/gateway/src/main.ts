@@ -4,10 +4,13 @@ import { ConfigError, exitOnConfigError, gatewayConfig, loadConfigOrExit, logger
 import { bootstrap, runService, superviseWorkers, workerCount } from '@visp/service-kit';
 import { openStore } from '@visp/store';
 import { buildGateway } from './app';
+import { cookieReaches } from './auth/cookies';
 
 bootstrap('gateway', async () => {
   const config = loadConfigOrExit(gatewayConfig);
   exitOnConfigError(config.component, () => {
+    const outside = config.APP_HOSTS.filter((host) => !cookieReaches(config.COOKIE_DOMAIN, host));
+    if (outside.length) throw new ConfigError(`APP_HOSTS ${outside.join(', ')}: the sign-in cookie would not reach them; set COOKIE_DOMAIN to a domain they are in`);
     if (config.AUTH_MODE !== 'dev-key') return;
     if (!config.TEST_USER_LOGIN_KEY) throw new ConfigError('TEST_USER_LOGIN_KEY must be set in AUTH_MODE=dev-key');
     if (config.NODE_ENV === 'production' && !config.ALLOW_DEV_KEY_IN_PRODUCTION) {

@@ -32,6 +32,16 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   TEST_USER_LOGIN_KEY: optionalSecret(16),
   /** Signs the session cookie. */
   COOKIE_SECRET: secret(32),
+  /**
+   * The sign-in cookie's Domain (e.g. `visp.example`), so that it also reaches APP_HOSTS below it; unset: only
+   * the host that set it.
+   */
+  COOKIE_DOMAIN: optionalStr(),
+  /**
+   * Hosts served whole by one session (VISP's `app.<host>`): the one `?token=` or the `SessionAccessCode` cookie
+   * names, for its owner only. Each must be COOKIE_DOMAIN or below it.
+   */
+  APP_HOSTS: list(),
   /** Seconds a sign-in lasts. */
   LOGIN_TTL: int({ min: 60, max: 30 * 86_400, default: 12 * 3600 }),
   /** Addresses (CIDR) whose identity and X-Forwarded-* headers are believed: the SSO front proxy. */

@@ -17,6 +17,8 @@ export interface InstallOptions {
   auth: 'shibboleth' | 'dev-key';
   admins: string[];
   withWhisperServer: boolean;
+  /** Also serve VISP's `app.<domain>` (sessions picked by its SessionAccessCode cookie); needs `domain`. */
+  appHost: boolean;
   /** Only say what would be done. */
   dryRun: boolean;
   /** Reload systemd and start the services (off for tests and for hosts that start them otherwise). */
@@ -61,9 +63,10 @@ function podmanSecrets(values: Record<string, string>): Record<string, string> {
   };
 }
 
-function caddyfile(domain?: string): string {
-  const site = domain ?? ':80';
-  return `# Written by visp install. ${domain ? `HTTPS for ${domain} with a certificate from Let's Encrypt.` : 'Plain HTTP: pass --domain for HTTPS.'}\n${site} {\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n}\n`;
+function caddyfile(options: InstallOptions): string {
+  const { domain } = options;
+  const site = domain ? [domain, ...(options.appHost ? [`app.${domain}`] : [])].join(', ') : ':80';
+  return `# Written by visp install. ${domain ? `HTTPS for ${site} with certificates from Let's Encrypt.` : 'Plain HTTP: pass --domain for HTTPS.'}\n${site} {\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n}\n`;
 }
 
 function settings(options: InstallOptions): string {
@@ -76,6 +79,7 @@ function settings(options: InstallOptions): string {
     'TRANSCRIPTION_DATA_DIR=/var/lib/visp/transcriptions',
   ];
   if (options.domain) lines.push(`ALLOWED_ORIGINS=https://${options.domain}`);
+  if (options.domain && options.appHost) lines.push(`COOKIE_DOMAIN=${options.domain}`, `APP_HOSTS=app.${options.domain}`, 'WEBCLIENT_WS_PATHS=/api/v1/ws,/');
   // Caddy is the gateway's only peer that may speak for a client (its X-Forwarded-* are believed).
   lines.push('TRUSTED_PROXY_CIDRS=10.88.0.0/16,10.89.0.0/16');
   if (options.auth === 'dev-key') lines.push('ALLOW_DEV_KEY_IN_PRODUCTION=true');
@@ -106,7 +110,7 @@ export function install(options: InstallOptions): string[] {
     });
   }
   act(`write ${path.join(config, 'visp.env')}`, () => writeFileSync(path.join(config, 'visp.env'), settings(options)));
-  act(`write ${path.join(config, 'Caddyfile')}`, () => writeFileSync(path.join(config, 'Caddyfile'), caddyfile(options.domain)));
+  act(`write ${path.join(config, 'Caddyfile')}`, () => writeFileSync(path.join(config, 'Caddyfile'), caddyfile(options)));
   const { values, added } = ensureSecrets(path.join(config, '.env.secrets'), GENERATED, options.dryRun);
   if (added.length) actions.push(`generate ${added.join(', ')} in ${path.join(config, '.env.secrets')} (mode 0600)`);
   for (const [name, value] of Object.entries(podmanSecrets(values))) {

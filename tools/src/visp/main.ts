@@ -14,7 +14,7 @@ const QUADLETS = path.join(ROOT, 'quadlets');
 
 const HELP: Record<string, string> = {
   doctor: 'visp doctor [--json]\n  Checks Podman (≥ 4.4 for quadlets), netavark, aardvark-dns, the API socket, lingering, subuid/subgid,\n  cgroups and low ports; prints each failure with its fix. Exit 1 when something must be fixed.',
-  install: 'visp install [--domain NAME] [--auth shibboleth|dev-key] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]\n  Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates\n  missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.',
+  install: 'visp install [--domain NAME [--app-host]] [--auth shibboleth|dev-key] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]\n  Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates\n  missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.\n  --app-host also serves app.NAME, where VISP’s webclient opens sessions (by its SessionAccessCode cookie).',
   uninstall: 'visp uninstall [--purge] [--no-stop] [--dry-run] [--json]\n  Stops the services, removes the units and Podman secrets. --purge also removes volumes and settings.',
   status: 'visp status [--json]\n  Units, containers with health, networks and running sessions.',
   logs: 'visp logs [SERVICE] [-f]\n  The services\' journal (all of them without SERVICE); -f follows.',
@@ -72,6 +72,7 @@ async function run(command: string, args: Args): Promise<number> {
     case 'install': {
       const auth = args.value('--auth') ?? 'shibboleth';
       if (auth !== 'shibboleth' && auth !== 'dev-key') throw new OperatorError(`--auth ${auth}: not shibboleth or dev-key`);
+      if (args.has('--app-host') && !args.value('--domain')) throw new OperatorError('--app-host serves app.<domain>: it needs --domain');
       const actions = install({
         quadlets: QUADLETS,
         home: homedir(),
@@ -79,6 +80,7 @@ async function run(command: string, args: Args): Promise<number> {
         auth,
         admins: (args.value('--admins') ?? '').split(',').filter(Boolean),
         withWhisperServer: args.has('--with-whisper-server'),
+        appHost: args.has('--app-host'),
         dryRun: args.has('--dry-run'),
         start: !args.has('--no-start'),
       });

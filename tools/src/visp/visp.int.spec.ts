@@ -50,7 +50,7 @@ describe('visp doctor', () => {
 
 describe('visp install and uninstall', () => {
   const home = mkdtempSync(path.join(tmpdir(), 'visp-home-'));
-  const base = { quadlets: path.join(ROOT, 'quadlets'), home, auth: 'dev-key' as const, admins: ['ada'], withWhisperServer: false, dryRun: false, start: false };
+  const base = { quadlets: path.join(ROOT, 'quadlets'), home, auth: 'dev-key' as const, admins: ['ada'], withWhisperServer: false, appHost: false, dryRun: false, start: false };
   let probe = '';
 
   afterAll(() => {
@@ -79,9 +79,11 @@ describe('visp install and uninstall', () => {
     const secrets = podman('secret', 'ls', '--format', '{{.Name}}').split('\n');
     expect(secrets).toEqual(expect.arrayContaining(['visp-service-token', 'visp-cookie-secret', 'visp-mongo-uri', 'visp-redis-url', 'visp-mongo-password', 'visp-redis-password', 'visp-test-user-login-key']));
 
-    // Again: nothing regenerated.
-    install({ ...base, domain: 'visp.example.org' });
+    // Again, now also serving VISP's app host: nothing regenerated; Caddy and the gateway serve app.<domain> too.
+    install({ ...base, domain: 'visp.example.org', appHost: true });
     expect(readFileSync(secretsFile, 'utf8')).toBe(first);
+    expect(readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8')).toMatch(/^visp\.example\.org, app\.visp\.example\.org \{$/m);
+    expect(readFileSync(path.join(home, '.config/visp/visp.env'), 'utf8')).toMatch(/^COOKIE_DOMAIN=visp\.example\.org\nAPP_HOSTS=app\.visp\.example\.org\n/m);
     // The secret values are nowhere in Podman's description of the secrets, nor in the repository's files.
     const values = first.trim().split('\n').map((l) => l.split('=')[1] as string);
     const described = podman('secret', 'inspect', 'visp-service-token', 'visp-cookie-secret', 'visp-redis-url');

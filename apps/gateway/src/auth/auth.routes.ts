@@ -6,9 +6,9 @@ import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
 import { AppError, NotFoundError, parseOrThrow, requireJson } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
-import { LOGIN_COOKIE, loginCookie } from './cookies';
+import { LOGIN_COOKIE, setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
-import { peerIsTrusted, withinRateLimit, type Authenticator } from './principal';
+import { isHttps, peerIsTrusted, withinRateLimit, type Authenticator } from './principal';
 
 export interface AuthRouteSettings {
   AUTH_MODE: 'dev-key' | 'shibboleth';
@@ -21,6 +21,7 @@ export interface AuthRouteSettings {
   SHIB_NAME_HEADER: string;
   SHIB_AFFILIATION_HEADER: string;
   SSO_LOGIN_URL: string;
+  COOKIE_DOMAIN?: string;
 }
 
 const header = (req: IncomingMessage, name: string) => {
@@ -28,10 +29,6 @@ const header = (req: IncomingMessage, name: string) => {
   const first = Array.isArray(value) ? value[0] : value;
   return first?.trim() ? first.trim() : undefined;
 };
-
-/** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
-export const isHttps = (req: IncomingMessage, trusted: BlockList) =>
-  'encrypted' in req.socket || (peerIsTrusted(req, trusted) && header(req, 'x-forwarded-proto') === 'https');
 
 const tokenView = (t: ApiToken): ApiTokenView => ({
   id: t.id,
@@ -48,7 +45,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   const startLogin = async (req: Request, res: Response, identity: { username: string; email?: string; displayName?: string; affiliation?: string }) => {
     const account = await store.users.upsertOnSignIn({ ...identity, admin: auth.isAdmin(identity.username) });
     const cookie = await auth.signIn(account.username);
-    res.setHeader('set-cookie', loginCookie(cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted) }));
+    res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
     return account;
   };
 
@@ -86,7 +83,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
 
   app.post('/auth/logout', async (req, res) => {
     await auth.signOut(req);
-    res.setHeader('set-cookie', `${LOGIN_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+    res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, '', { maxAgeSeconds: 0, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
     res.status(204).end();
   });
 

@@ -2,6 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The gateway's cookie: a login id, signed. Never forwarded into a session. */
 export const LOGIN_COOKIE = 'visp_login';
+/** VISP's name for the cookie that picks the session an app host shows (its value: the session id). */
+export const SESSION_ACCESS_COOKIE = 'SessionAccessCode';
 
 /** `a=1; b=2` → {a:'1', b:'2'}; the first of a repeated name wins, malformed pairs are skipped. */
 export function parseCookies(header: string | undefined): Map<string, string> {
@@ -15,12 +17,12 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
-/** The Cookie header without the gateway's own cookie, or undefined when nothing else is left. */
-export function withoutLoginCookie(header: string | undefined): string | undefined {
+/** The Cookie header without the named cookies (the gateway's own), or undefined when nothing else is left. */
+export function withoutCookies(header: string | undefined, names: readonly string[]): string | undefined {
   const rest = (header ?? '')
     .split(';')
     .map((part) => part.trim())
-    .filter((part) => part && !part.startsWith(`${LOGIN_COOKIE}=`));
+    .filter((part) => part && !names.some((name) => part.startsWith(`${name}=`)));
   return rest.length > 0 ? rest.join('; ') : undefined;
 }
 
@@ -37,8 +39,24 @@ export function unsign(signed: string, secret: string): string | undefined {
   return given.length === expected.length && timingSafeEqual(given, expected) ? value : undefined;
 }
 
-export function loginCookie(value: string, options: { maxAgeSeconds: number; secure: boolean }): string {
-  const attributes = [`${LOGIN_COOKIE}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${options.maxAgeSeconds}`];
+export interface CookieOptions {
+  /** 0 deletes the cookie; unset: it lasts as long as the browser runs. */
+  maxAgeSeconds?: number;
+  secure: boolean;
+  /** Also sent to this domain's subdomains; unset: this host only. */
+  domain?: string;
+}
+
+/** A Set-Cookie value for one of the gateway's cookies: HttpOnly, SameSite=Lax, for the whole host. */
+export function setCookie(name: string, value: string, options: CookieOptions): string {
+  const attributes = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
+  if (options.maxAgeSeconds !== undefined) attributes.push(`Max-Age=${options.maxAgeSeconds}`);
+  if (options.domain) attributes.push(`Domain=${options.domain}`);
   if (options.secure) attributes.push('Secure');
   return attributes.join('; ');
+}
+
+/** Whether a cookie set with `domain` (none: host-only) is sent to `host` (RFC 6265 §5.1.3 domain-match). */
+export function cookieReaches(domain: string | undefined, host: string): boolean {
+  return domain !== undefined && (host === domain || host.endsWith(`.${domain}`));
 }

@@ -43,6 +43,9 @@ export function peerIsTrusted(req: IncomingMessage, trusted: BlockList): boolean
   return trusted.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
 }
 
+/** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
+export const isHttps = (req: IncomingMessage, trusted: BlockList) => 'encrypted' in req.socket || (peerIsTrusted(req, trusted) && req.headers['x-forwarded-proto'] === 'https');
+
 /** Signs people in and recognises them again: a cookie naming a server-side login in Redis, or an API token. */
 export class Authenticator {
   private readonly admins: ReadonlySet<string>;

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { BlockList, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, refuseUpgrade } from '@visp/service-kit';
-import { withoutLoginCookie } from '../auth/cookies';
+import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
 import { authenticate } from '../auth/middleware';
-import type { Authenticator, Principal } from '../auth/principal';
+import { isHttps, type Authenticator, type Principal } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import { Forwarder, forwardedHeaders, type Upstream } from './forward';
 import type { RouteCache } from './route-cache';
@@ -15,10 +15,49 @@ export interface SessionProxySettings {
   ADMINS_OPEN_SESSIONS: boolean;
   ALLOWED_ORIGINS: string[];
   PROXY_WS_IDLE_TIMEOUT: number;
+  APP_HOSTS: string[];
 }
 
 /** `/s/<sid>` and the rest of the raw URL (path and query), before any decoding. */
 const SESSION_URL = /^\/s\/([a-z2-7]{12})(\/[^?#]*)?(\?[^#]*)?$/;
+/** The gateway's own cookies: never forwarded into a session. */
+const GATEWAY_COOKIES = [LOGIN_COOKIE, SESSION_ACCESS_COOKIE];
+
+/** A request to an app host, read as the `/s/<sid>/…` request it stands for. */
+export interface AppHostRequest {
+  /** `/s/<code>` and the path (unless it already starts so), with the query minus `token`. */
+  sessionUrl: string;
+  /** Where the browser goes once the code is in a cookie: the same path and query without `token`. */
+  withoutToken: string;
+  /** Whether the code came from `?token=` (else from the cookie). */
+  fromQuery: boolean;
+}
+
+/**
+ * VISP opens a session at `//app.<host>/?token=<code>` and then finds it by its `SessionAccessCode` cookie:
+ * every path of that host belongs to the session. Undefined when the request names no session.
+ */
+export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefined): AppHostRequest | undefined {
+  if (!rawUrl.startsWith('/')) return undefined;
+  const queryAt = rawUrl.indexOf('?');
+  // Leading slashes collapsed: `//evil.example/` would send the redirect to another site.
+  const rawPath = (queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt)).replace(/^\/+/, '/');
+  const params = queryAt < 0 ? [] : rawUrl.slice(queryAt + 1).split('&');
+  const tokenParam = params.find((p) => p.startsWith('token='));
+  let code: string | undefined;
+  try {
+    code = tokenParam === undefined ? parseCookies(cookieHeader).get(SESSION_ACCESS_COOKIE) : decodeURIComponent(tokenParam.slice('token='.length));
+  } catch {
+    return undefined;
+  }
+  if (!code) return undefined;
+  const rest = params.filter((p) => !p.startsWith('token=')).join('&');
+  const query = rest ? `?${rest}` : '';
+  // Pages of base-URL-aware apps (Jupyter) link to `/s/<sid>/…`: those paths are already the session's.
+  const prefix = `/s/${code}`;
+  const sessionPath = rawPath === prefix || rawPath.startsWith(`${prefix}/`) ? rawPath : `${prefix}${rawPath}`;
+  return { sessionUrl: `${sessionPath}${query}`, withoutToken: `${rawPath}${query}`, fromQuery: tokenParam !== undefined };
+}
 /** How long an app may stay silent on an HTTP request before the user gets a 502 rather than a hang. */
 const UPSTREAM_TIMEOUT_MS = 120_000;
 
@@ -42,6 +81,8 @@ export function safeAppPath(rawPath: string): boolean {
 interface Target {
   route: Route;
   principal: Principal;
+  /** `/s/<sid>/…` with its query: what an app that knows its base URL gets. */
+  sessionUrl: string;
   /** The path below `/s/<sid>`, with its query. */
   appPath: string;
 }
@@ -55,17 +96,30 @@ export class SessionProxy {
   /** Each route's target parsed once (routes are immutable; a changed route is a new object). */
   private readonly endpoints = new WeakMap<Route, { host: string; port: number }>();
 
-  constructor(
-    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; logger: Logger },
-    private readonly settings: SessionProxySettings,
-  ) {}
+  private readonly appHosts: ReadonlySet<string>;
 
-  /** For createService's `intercept`: takes `/s/…` requests, leaves the rest to express. */
+  constructor(
+    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: BlockList; logger: Logger },
+    private readonly settings: SessionProxySettings,
+  ) {
+    this.appHosts = new Set(settings.APP_HOSTS.map((host) => host.toLowerCase()));
+  }
+
+  /** Whether the request is for an app host, where every path (and WebSocket) is the session's. */
+  servesAppHost(req: IncomingMessage): boolean {
+    return this.appHosts.size > 0 && this.appHosts.has((req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase());
+  }
+
+  /** For createService's `intercept`: takes `/s/…` and app host requests, leaves the rest to express. */
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (!req.url?.startsWith('/s/')) return false;
-    this.resolve(req, {}).then(
+    const appHost = this.servesAppHost(req) ? readAppHostRequest(req.url ?? '', req.headers.cookie) ?? null : undefined;
+    if (appHost === undefined && !req.url?.startsWith('/s/')) return false;
+    this.resolve(req, appHost?.sessionUrl, {}).then(
       (target) => {
-        if (countsAsActivity(req.method ?? 'GET', target.appPath)) this.deps.activity.touch(target.route.sid);
+        const method = req.method ?? 'GET';
+        // `?token=` becomes the cookie that finds the session from then on (the page's assets, its API calls).
+        if (appHost?.fromQuery && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, appHost.withoutToken);
+        if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
         this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
       },
       (err: unknown) => refuse(res, this.known(err)),
@@ -75,7 +129,8 @@ export class SessionProxy {
 
   /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.resolve(req, { upgrade: true }).then(
+    const appHost = this.servesAppHost(req) ? readAppHostRequest(req.url ?? '', req.headers.cookie) ?? null : undefined;
+    this.resolve(req, appHost?.sessionUrl, { upgrade: true }).then(
       (target) => {
         const sid = target.route.sid;
         // What the user sends counts as use; what the app sends (output, pings) does not.
@@ -89,15 +144,26 @@ export class SessionProxy {
     );
   };
 
-  private async resolve(req: IncomingMessage, options: { upgrade?: boolean }): Promise<Target> {
-    const match = SESSION_URL.exec(req.url ?? '');
+  /**
+   * The session a request is for, if its user may open it. `sessionUrl` is the `/s/<sid>/…` an app host request
+   * stands for (null: it names no session); undefined: the request's own URL.
+   */
+  private async resolve(req: IncomingMessage, sessionUrl: string | null | undefined, options: { upgrade?: boolean }): Promise<Target> {
+    const url = sessionUrl === undefined ? (req.url ?? '') : sessionUrl;
+    const match = url === null ? null : SESSION_URL.exec(url);
     const [, sid = '', rawPath = '/', query = ''] = match ?? [];
     if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
     const principal = await authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { ...options, signInHint: 'sign in to open this session' });
     const route = await this.deps.routes.get(sid);
     const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
     if (!route || !mayOpen) throw new AppError('not_found', 'no such session');
-    return { route, principal, appPath: `${rawPath}${query}` };
+    return { route, principal, sessionUrl: url ?? '', appPath: `${rawPath}${query}` };
+  }
+
+  private enterAppHost(req: IncomingMessage, res: ServerResponse, target: Target, location: string): void {
+    const cookie = setCookie(SESSION_ACCESS_COOKIE, target.route.sid, { secure: isHttps(req, this.deps.trusted) });
+    res.writeHead(303, { location, 'set-cookie': cookie, 'cache-control': 'no-store', 'content-length': 0 });
+    res.end();
   }
 
   private unreachable(err: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
@@ -114,7 +180,7 @@ export class SessionProxy {
   }
 
   /** The request as the app gets it: its path, its token in place of the user's credentials. */
-  private upstream(req: IncomingMessage, { route, appPath }: Target): Upstream {
+  private upstream(req: IncomingMessage, { route, appPath, sessionUrl }: Target): Upstream {
     let endpoint = this.endpoints.get(route);
     if (!endpoint) {
       const url = new URL(route.target);
@@ -123,10 +189,10 @@ export class SessionProxy {
     }
     const headers = forwardedHeaders(req);
     headers.authorization = `token ${route.token}`;
-    const cookie = withoutLoginCookie(req.headers.cookie);
+    const cookie = withoutCookies(req.headers.cookie, GATEWAY_COOKIES);
     if (cookie) headers.cookie = cookie;
     else delete headers.cookie;
-    return { ...endpoint, path: route.stripPrefix ? appPath : (req.url ?? '/'), headers };
+    return { ...endpoint, path: route.stripPrefix ? appPath : sessionUrl, headers };
   }
 
   close(): void {
