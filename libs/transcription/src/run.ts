@@ -1,4 +1,12 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/**
+ * util-linux's setpriv (in every Debian) makes the kernel kill the program when this process dies, even by
+ * SIGKILL: its own process group, which lets an abort reach its children, would otherwise outlive us.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const dieWithParent = existsSync(SETPRIV);
 
 export interface RunOptions {
   /** Aborting kills the whole process group at once (SIGKILL): an engine must not outlive its job. */
@@ -19,7 +27,8 @@ const STDERR_KEEP = 8 * 1024;
 
 /**
  * Runs a program with an argument array (never a shell) in a process group of its own, so that aborting
- * reaches its children too (Python engines fork workers). Resolves when it exits; a failure to start rejects.
+ * reaches its children too (Python engines fork workers), and killed when this process dies. Resolves when it
+ * exits; a failure to start rejects.
  */
 export function runProcess(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -27,7 +36,8 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     // The child inherits this process's environment (PATH, locale, proxies), with the caller's additions.
     // eslint-disable-next-line no-restricted-properties
     const env = { ...process.env, ...options.env };
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const [file, argv] = dieWithParent ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
+    const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stderr = '';
     let partial = '';
     const kill = () => {
@@ -55,6 +65,8 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       options.signal?.removeEventListener('abort', kill);
       if (partial && options.onLine) options.onLine(partial);
       if (options.signal?.aborted) return reject(abortError(options.signal));
+      // setpriv ran but the program could not be started: the same failure as spawn's own.
+      if (dieWithParent && code === 127 && stderr.startsWith('setpriv: failed to execute')) return reject(new Error(lastLine(stderr)));
       resolve({ code, stderr });
     });
   });
