@@ -98,7 +98,8 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
   const { instance, quadlets: QUADLETS } = settings;
   const run = randomSuffix(3);
   const localEnv = settings.podmanEnv;
-  const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv, maxBuffer: 64 * 1024 * 1024 });
+  // stderr kept for the error (Podman 4.3 without systemd complains about healthcheck timers on every run).
+  const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
   const work = mkdtempSync(path.join(tmpdir(), 'visp-stack-'));
   // The stack's own containers, networks and volumes: marked for the runner's clean-up, under an instance of their
   // own so that recovery (which manages the sessions of `instance`) never takes them for sessions.

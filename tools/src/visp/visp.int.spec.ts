@@ -16,7 +16,7 @@ import { install, uninstall } from './install';
 const CLI = path.join(ROOT, 'dist/tools/visp.js');
 // The local Podman (not the test service's socket: volume export and import exist only locally), same storage.
 const { CONTAINER_HOST: _remote, ...localEnv } = process.env;
-const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv });
+const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv, stdio: ['ignore', 'pipe', 'pipe'] });
 
 describe('visp doctor', () => {
   it('reports this machine as it is: Podman 4.3 cannot run quadlets, with the fix; exit 1; --json is data', () => {
