@@ -33,6 +33,8 @@ describe('Forwarder', () => {
   let proxyUrl: string;
   const errors: string[] = [];
   let appRequestAborted: Promise<void>;
+  /** The app connections (by the proxy's port) that have answered a /flaky request: they answer no other. */
+  const flakyConnections = new Set<number>();
 
   beforeAll(async () => {
     let aborted: () => void = () => undefined;
@@ -41,6 +43,13 @@ describe('Forwarder', () => {
       if (req.url === '/echo') return void req.pipe(res);
       if (req.url === '/big') return void res.end(Buffer.alloc(300_000, 'x'));
       if (req.url === '/hang') return void res.on('close', aborted);
+      // Closes a kept-alive connection when its second request arrives, unanswered: an app's idle timeout
+      // striking just as the proxy reuses the connection.
+      if (req.url?.startsWith('/flaky')) {
+        const connection = req.socket.remotePort ?? 0;
+        if (flakyConnections.has(connection)) return void req.socket.destroy();
+        flakyConnections.add(connection);
+      }
       res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
       res.end(`${req.method} ${req.url} auth=${req.headers.authorization}`);
     });
@@ -90,6 +99,18 @@ describe('Forwarder', () => {
     setTimeout(() => abort.abort(), 100);
     expect(await pending).toBe('aborted');
     await appRequestAborted;
+  });
+
+  it('sends a bodiless request again when the app closed the reused connection under it, never one with a body', async () => {
+    // Sequential requests: the proxy reuses its one idle connection, which the app then drops.
+    const answers: number[] = [];
+    for (let i = 0; i < 4; i++) answers.push((await fetch(`${proxyUrl}/flaky/${i}`)).status);
+    expect(answers).toEqual([200, 200, 200, 200]);
+    expect(flakyConnections.size).toBe(4);
+    await fetch(`${proxyUrl}/flaky/warm`); // an idle connection to be reused…
+    const failedBefore = errors.length;
+    expect((await fetch(`${proxyUrl}/flaky/post`, { method: 'POST', body: 'data' })).status).toBe(502); // …not retried
+    expect(errors.slice(failedBefore)).toEqual([expect.stringMatching(/socket hang up|ECONNRESET|EPIPE/)]);
   });
 
   it('upgrades to a WebSocket both ways, and passes an app refusal on as it is', async () => {

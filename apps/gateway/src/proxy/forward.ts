@@ -65,17 +65,24 @@ export class Forwarder {
 
   constructor(private readonly timeoutMs: number) {}
 
-  web(req: IncomingMessage, res: ServerResponse, upstream: Upstream, onError: ForwardError): void {
+  web(req: IncomingMessage, res: ServerResponse, upstream: Upstream, onError: ForwardError, retried = false): void {
     const outgoing = http.request({ host: upstream.host, port: upstream.port, method: req.method, path: upstream.path, headers: upstream.headers, agent: this.agent });
+    const bodiless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
     outgoing.setTimeout(this.timeoutMs, () => outgoing.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-    outgoing.on('error', (err) => onError(err, res));
+    outgoing.on('error', (err: NodeJS.ErrnoException) => {
+      // The app closed an idle kept-alive connection just as this request went out on it: nothing reached the
+      // app, so a request without a body is sent again, once, on a new connection (as browsers do).
+      const closedUnderUs = outgoing.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      if (closedUnderUs && bodiless && !retried && !res.headersSent && !res.destroyed) return this.web(req, res, upstream, onError, true);
+      onError(err, res);
+    });
     outgoing.on('response', (answer) => relay(answer, res));
     // A client that goes away takes its upstream request with it.
     res.on('close', () => {
       if (!res.writableFinished) outgoing.destroy();
     });
     // A request without a body (most GETs) is sent at once; a body streams.
-    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) outgoing.end();
+    if (bodiless) outgoing.end();
     else req.pipe(outgoing);
   }
 
