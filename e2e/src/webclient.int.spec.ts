@@ -82,13 +82,17 @@ describe('the webclient WebSocket', () => {
         [{ cmd: 'launchSession', requestId: 'x6', data: { type: 'Echo; rm -rf /' } }, 'x6', 'launchSession'],
         [{ cmd: 'listSessions', requestId: 'x7', data: 'not an object' }, 'x7', 'listSessions'],
       ];
+      const messages: string[] = [];
       for (const [message, requestId, cmd] of bad) {
         const errorsBefore = client.messages.length;
         client.send(message);
         const reply = await client.next(`error for ${JSON.stringify(message)}`, (m): m is WebclientReply => client.messages.indexOf(m) >= errorsBefore && m.type === 'reply' && m.progress === 'error');
         expect(reply).toMatchObject({ requestId, cmd, result: false });
         expect(reply.message).not.toMatch(/\n\s+at /);
+        messages.push(reply.message);
       }
+      // An unknown command is told which exist.
+      expect(messages[4]).toBe('unknown command rmRf (known: launchSession, launchContainerSession, closeSession, listSessions, getSession, listTranscriptions, getTranscription, cancelTranscription, followTranscription)');
       client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
       expect(await client.next('binary refused', (m): m is WebclientReply => m.type === 'reply' && m.message.includes('JSON text'))).toMatchObject({ progress: 'error' });
       client.send({ cmd: 'listSessions', requestId: 'still-here' });

@@ -6,6 +6,7 @@ import {
   RequestIdSchema,
   SessionCommandSchema,
   TranscriptionCommandSchema,
+  WebclientCommandNames,
   WebclientEnvelopeSchema,
   type BusEvent,
   type SessionView,
@@ -132,7 +133,7 @@ export class WebclientConnection {
         return this.settleFollow(id);
       }
       default:
-        throw new AppError('validation_failed', `unknown command ${request.cmd.slice(0, 64)}`);
+        throw new AppError('validation_failed', `unknown command ${request.cmd.slice(0, 64)} (known: ${WebclientCommandNames.join(', ')})`);
     }
   }
 
