@@ -1,9 +1,11 @@
 // The start page in a real headless Chromium (Debian's, driven by playwright-core): sign in with the dev key,
-// launch Jupyter, watch the progress bar reach ready, open the session through the proxy, see the admin view.
+// launch Jupyter, watch the progress bar reach ready, open the session through the proxy, see the admin view;
+// upload a recording, watch it complete and download its transcript.
 // Screenshots go to .visp/artifacts/ for people to look at.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
+import { librivoxClips } from '@visp/testing';
 import { launchChromium, problems, signInOnPage } from './chromium';
 import { TEST_SECRETS } from './launch';
 import { useGatewayStack } from './gateway-stack';
@@ -51,5 +53,34 @@ it('signs in, launches Jupyter with a progress bar that reaches ready, opens it 
   await page.getByText('No sessions yet.').waitFor({ timeout: 30_000 });
   expect(errors).toEqual([]);
   expect(failedLoads).toEqual(['401 /api/v1/me']); // the page asking whether anyone is signed in
+  await context.close();
+}, 150_000);
+
+it('uploads a recording, shows its progress to completion, and downloads the transcript as SRT', async () => {
+  await stack.startWorker(18341);
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const { errors } = problems(page);
+  await page.goto(stack.url);
+  await signInOnPage(page, 'bea', TEST_SECRETS.TEST_USER_LOGIN_KEY);
+  await page.getByText('No transcriptions yet.').waitFor();
+  expect(await page.locator('#launch-progress').isVisible()).toBe(false); // until a launch starts
+
+  const clip = librivoxClips()[0]!;
+  await page.getByLabel('Recording').setInputFiles(clip.wav);
+  await page.getByLabel('Language').fill('English');
+  await page.getByRole('button', { name: 'Transcribe' }).click();
+  // Pushed state events redraw the row: queued or running, then completed with its downloads.
+  const srt = page.getByRole('link', { name: `Download ${path.basename(clip.wav)} as SRT` });
+  await srt.waitFor({ timeout: 90_000 });
+  await page.getByText('A transcript is ready to download.').waitFor();
+  expect(await page.locator('#jobs progress').evaluate((el) => (el as unknown as { value: number }).value)).toBe(1);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'browser-transcription.png'), fullPage: true });
+
+  const [download] = await Promise.all([page.waitForEvent('download'), srt.click()]);
+  const text = readFileSync(await download.path(), 'utf8');
+  expect(text).toMatch(/^1\r?\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\r?\n\S/);
+  expect(download.suggestedFilename()).toMatch(/\.srt$/);
+  expect(errors).toEqual([]);
   await context.close();
 }, 150_000);

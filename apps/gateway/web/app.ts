@@ -1,11 +1,16 @@
 // The start page: sign in, launch and follow sessions over the webclient WebSocket, open and stop them; an
 // administrators' view. Plain DOM, no framework: the page is small and must load fast.
-import type { AuthConfig, CapacityView, Me, SessionTypesView, SessionView, WebclientReply } from '@visp/contracts';
+import type { AuthConfig, BusEvent, CapacityView, Me, SessionTypesView, SessionView, TranscriptionView, WebclientReply } from '@visp/contracts';
 
+/** The user's own events, pushed on the socket (without the owner: it is always the user). */
 interface PushedEvent {
   type: 'event';
-  event: { type: 'session.progress' | 'session.state' | 'session.cull-warning'; sid: string; step?: string; message?: string; state?: string; reason?: string; cullAt?: string };
+  event: BusEvent;
 }
+
+/** The transcript formats offered for download, in the order shown. */
+const FORMATS = ['txt', 'srt', 'vtt', 'json'] as const;
+const PENDING_JOB = new Set(['queued', 'running']);
 
 /** Launch steps in order; the progress bar shows how far along a launch is. */
 const STEPS = ['queued', 'preflight', 'creating', 'starting', 'waiting-ready', 'ready'];
@@ -84,9 +89,18 @@ class Socket {
 const socket = new Socket(onEvent);
 let me: Me | undefined;
 
-function onEvent(event: PushedEvent['event']): void {
-  if (event.type === 'session.cull-warning') say(`Your session ${event.sid} will be stopped at ${new Date(event.cullAt ?? '').toLocaleTimeString()}: ${event.reason}. Use it to keep it.`);
+function onEvent(event: BusEvent): void {
+  if (event.type === 'session.cull-warning') say(`Your session ${event.sid} will be stopped at ${new Date(event.cullAt).toLocaleTimeString()}: ${event.reason}. Use it to keep it.`);
   if (event.type === 'session.state') void refresh();
+  if (event.type === 'transcription.progress') {
+    const bar = document.querySelector<HTMLProgressElement>(`#jobs tr[data-id="${event.id}"] progress`);
+    if (bar) bar.value = event.progress;
+  }
+  if (event.type === 'transcription.state') {
+    if (event.state === 'completed') say('A transcript is ready to download.');
+    if (event.state === 'failed') say(`A transcription failed: ${event.error?.message ?? 'no reason given'}`);
+    void refreshJobs();
+  }
 }
 
 function launch(type: string): void {
@@ -175,6 +189,73 @@ async function refresh(): Promise<void> {
   if (me?.admin) await refreshAdmin();
 }
 
+function jobRow(body: HTMLTableSectionElement, job: TranscriptionView): void {
+  const row = body.insertRow();
+  row.dataset.id = job.id;
+  cell(row, job.filename);
+  const where = job.state === 'queued' && job.queuePosition ? ` (number ${job.queuePosition} in line)` : '';
+  cell(row, job.error ? `${job.state}: ${job.error.message}` : `${job.state}${where}`, `state-${job.state}`);
+  const bar = document.createElement('progress');
+  bar.max = 1;
+  bar.value = job.progress;
+  bar.setAttribute('aria-label', `Progress of ${job.filename}`);
+  cell(row, '').append(bar);
+  const actions = cell(row, '', 'actions');
+  if (job.state === 'completed') {
+    for (const format of FORMATS) {
+      const link = document.createElement('a');
+      link.href = `/api/v1/transcriptions/${job.id}/result?format=${format}`;
+      link.download = '';
+      link.className = 'button';
+      link.textContent = format.toUpperCase();
+      link.setAttribute('aria-label', `Download ${job.filename} as ${format.toUpperCase()}`);
+      actions.append(link);
+    }
+  }
+  if (PENDING_JOB.has(job.state)) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Cancel';
+    button.setAttribute('aria-label', `Cancel the transcription of ${job.filename}`);
+    button.onclick = async () => {
+      await api('DELETE', `/api/v1/transcriptions/${job.id}`).catch((err: unknown) => say(err instanceof Error ? err.message : String(err)));
+      await refreshJobs();
+    };
+    actions.append(button);
+  }
+}
+
+async function refreshJobs(): Promise<void> {
+  const { transcriptions } = await api<{ transcriptions: TranscriptionView[] }>('GET', '/api/v1/transcriptions');
+  const body = element<HTMLTableElement>('jobs').tBodies[0] as HTMLTableSectionElement;
+  body.replaceChildren();
+  const shown = transcriptions.slice(0, 20);
+  for (const job of shown) jobRow(body, job);
+  show('no-jobs', shown.length === 0);
+}
+
+/** Uploads over HTTP (a recording is megabytes; the socket carries commands), then follows it by its events. */
+element<HTMLFormElement>('upload').onsubmit = async (event) => {
+  event.preventDefault();
+  const form = event.target as HTMLFormElement;
+  const fields = new FormData(form);
+  if (!String(fields.get('language') ?? '').trim()) fields.delete('language');
+  const button = form.querySelector('button') as HTMLButtonElement;
+  button.disabled = true;
+  try {
+    const res = await fetch('/api/v1/transcriptions', { method: 'POST', credentials: 'same-origin', body: fields });
+    const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+    if (!res.ok) throw new ApiError(res.status, data.error?.message ?? `the server answered ${res.status}`);
+    say('Uploaded; the transcription is queued.');
+    form.reset();
+  } catch (err) {
+    say(err instanceof Error ? err.message : String(err));
+  } finally {
+    button.disabled = false;
+  }
+  await refreshJobs();
+};
+
 async function refreshAdmin(): Promise<void> {
   const [capacity, { sessions }] = await Promise.all([api<CapacityView>('GET', '/api/v1/admin/capacity'), api<{ sessions: SessionView[] }>('GET', '/api/v1/admin/sessions')]);
   element('capacity').textContent = `${capacity.holding} of ${capacity.capacity} slots in use, ${capacity.waiting} waiting; at most ${capacity.maxPerUser} per user.`;
@@ -199,7 +280,9 @@ async function showWorkspace(): Promise<void> {
     }),
   );
   show('workspace', true);
+  show('transcriptions', true);
   show('admin', !!me?.admin);
+  await refreshJobs();
   socket.connect();
 }
 
