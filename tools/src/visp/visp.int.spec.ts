@@ -90,7 +90,7 @@ describe('visp install and uninstall', () => {
     for (const value of values) expect(described).not.toContain(value);
     const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
     expect(tracked.filter((f) => path.basename(f) === '.env.secrets')).toEqual([]);
-    for (const value of values) expect(spawnSync('git', ['grep', '-q', '-F', value], { cwd: ROOT }).status).toBe(1);
+    for (const value of values) expect(spawnSync('git', ['grep', '-q', '-F', '-e', value], { cwd: ROOT }).status).toBe(1);
   });
 
   it('hands a service its secret as a file: not in the container’s environment, inspect output or logs', async () => {
