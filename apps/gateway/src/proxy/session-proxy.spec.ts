@@ -7,14 +7,13 @@ describe('an app host request', () => {
   it('takes the session from ?token= first, drops that parameter and keeps the rest as written', () => {
     expect(readAppHostRequest(`/lab/tree?x=a%20b&token=${SID}&y=1`, `SessionAccessCode=zzzzzzzzzzzz`)).toEqual({
       sessionUrl: `/s/${SID}/lab/tree?x=a%20b&y=1`,
-      withoutToken: '/lab/tree?x=a%20b&y=1',
-      fromQuery: true,
+      redirectTo: '/lab/tree?x=a%20b&y=1',
     });
-    expect(readAppHostRequest(`/?token=${SID}`, undefined)).toEqual({ sessionUrl: `/s/${SID}/`, withoutToken: '/', fromQuery: true });
+    expect(readAppHostRequest(`/?token=${SID}`, undefined)).toEqual({ sessionUrl: `/s/${SID}/`, redirectTo: '/' });
   });
 
   it('otherwise from the SessionAccessCode cookie', () => {
-    expect(readAppHostRequest('/api/status', `theme=dark; SessionAccessCode=${SID}`)).toEqual({ sessionUrl: `/s/${SID}/api/status`, withoutToken: '/api/status', fromQuery: false });
+    expect(readAppHostRequest('/api/status', `theme=dark; SessionAccessCode=${SID}`)).toEqual({ sessionUrl: `/s/${SID}/api/status` });
   });
 
   it("leaves a path that is already the session's (a base-URL-aware app's own links) as it is", () => {
@@ -32,7 +31,7 @@ describe('an app host request', () => {
   });
 
   it('never redirects off the host: leading slashes collapse', () => {
-    expect(readAppHostRequest(`//evil.example/x?token=${SID}`, undefined)?.withoutToken).toBe('/evil.example/x');
+    expect(readAppHostRequest(`//evil.example/x?token=${SID}`, undefined)?.redirectTo).toBe('/evil.example/x');
   });
 
   it('carries a code that is not a session id into a URL the proxy then refuses', () => {

@@ -23,21 +23,19 @@ const SESSION_URL = /^\/s\/([a-z2-7]{12})(\/[^?#]*)?(\?[^#]*)?$/;
 /** The gateway's own cookies: never forwarded into a session. */
 const GATEWAY_COOKIES = [LOGIN_COOKIE, SESSION_ACCESS_COOKIE];
 
-/** A request to an app host, read as the `/s/<sid>/…` request it stands for. */
-export interface AppHostRequest {
-  /** `/s/<code>` and the path (unless it already starts so), with the query minus `token`. */
+/** What a request asks the proxy for. */
+export interface SessionRequest {
+  /** `/s/<sid>/…` with its query; on an app host, `/s/<code>` and the path (unless it already starts so). */
   sessionUrl: string;
-  /** Where the browser goes once the code is in a cookie: the same path and query without `token`. */
-  withoutToken: string;
-  /** Whether the code came from `?token=` (else from the cookie). */
-  fromQuery: boolean;
+  /** With `?token=` on an app host: where the browser goes once the code is in a cookie (the URL without it). */
+  redirectTo?: string;
 }
 
 /**
  * VISP opens a session at `//app.<host>/?token=<code>` and then finds it by its `SessionAccessCode` cookie:
  * every path of that host belongs to the session. Undefined when the request names no session.
  */
-export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefined): AppHostRequest | undefined {
+export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefined): SessionRequest | undefined {
   if (!rawUrl.startsWith('/')) return undefined;
   const queryAt = rawUrl.indexOf('?');
   // Leading slashes collapsed: `//evil.example/` would send the redirect to another site.
@@ -56,7 +54,7 @@ export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefi
   // Pages of base-URL-aware apps (Jupyter) link to `/s/<sid>/…`: those paths are already the session's.
   const prefix = `/s/${code}`;
   const sessionPath = rawPath === prefix || rawPath.startsWith(`${prefix}/`) ? rawPath : `${prefix}${rawPath}`;
-  return { sessionUrl: `${sessionPath}${query}`, withoutToken: `${rawPath}${query}`, fromQuery: tokenParam !== undefined };
+  return { sessionUrl: `${sessionPath}${query}`, ...(tokenParam === undefined ? {} : { redirectTo: `${rawPath}${query}` }) };
 }
 /** How long an app may stay silent on an HTTP request before the user gets a 502 rather than a hang. */
 const UPSTREAM_TIMEOUT_MS = 120_000;
@@ -110,15 +108,21 @@ export class SessionProxy {
     return this.appHosts.size > 0 && this.appHosts.has((req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase());
   }
 
+  /** What a request asks for: `/s/…` as it is; on an app host, the session its code names (none: a URL that matches nothing). */
+  private wanted(req: IncomingMessage): SessionRequest | undefined {
+    if (this.servesAppHost(req)) return readAppHostRequest(req.url ?? '', req.headers.cookie) ?? { sessionUrl: '' };
+    return req.url?.startsWith('/s/') ? { sessionUrl: req.url } : undefined;
+  }
+
   /** For createService's `intercept`: takes `/s/…` and app host requests, leaves the rest to express. */
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const appHost = this.servesAppHost(req) ? readAppHostRequest(req.url ?? '', req.headers.cookie) ?? null : undefined;
-    if (appHost === undefined && !req.url?.startsWith('/s/')) return false;
-    this.resolve(req, appHost?.sessionUrl, {}).then(
+    const wanted = this.wanted(req);
+    if (!wanted) return false;
+    this.resolve(req, wanted.sessionUrl, {}).then(
       (target) => {
         const method = req.method ?? 'GET';
         // `?token=` becomes the cookie that finds the session from then on (the page's assets, its API calls).
-        if (appHost?.fromQuery && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, appHost.withoutToken);
+        if (wanted.redirectTo !== undefined && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, wanted.redirectTo);
         if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
         this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
       },
@@ -129,8 +133,7 @@ export class SessionProxy {
 
   /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const appHost = this.servesAppHost(req) ? readAppHostRequest(req.url ?? '', req.headers.cookie) ?? null : undefined;
-    this.resolve(req, appHost?.sessionUrl, { upgrade: true }).then(
+    this.resolve(req, this.wanted(req)?.sessionUrl ?? '', { upgrade: true }).then(
       (target) => {
         const sid = target.route.sid;
         // What the user sends counts as use; what the app sends (output, pings) does not.
@@ -144,20 +147,16 @@ export class SessionProxy {
     );
   };
 
-  /**
-   * The session a request is for, if its user may open it. `sessionUrl` is the `/s/<sid>/…` an app host request
-   * stands for (null: it names no session); undefined: the request's own URL.
-   */
-  private async resolve(req: IncomingMessage, sessionUrl: string | null | undefined, options: { upgrade?: boolean }): Promise<Target> {
-    const url = sessionUrl === undefined ? (req.url ?? '') : sessionUrl;
-    const match = url === null ? null : SESSION_URL.exec(url);
+  /** The session `sessionUrl` names, if the request's user may open it. */
+  private async resolve(req: IncomingMessage, sessionUrl: string, options: { upgrade?: boolean }): Promise<Target> {
+    const match = SESSION_URL.exec(sessionUrl);
     const [, sid = '', rawPath = '/', query = ''] = match ?? [];
     if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
     const principal = await authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { ...options, signInHint: 'sign in to open this session' });
     const route = await this.deps.routes.get(sid);
     const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
     if (!route || !mayOpen) throw new AppError('not_found', 'no such session');
-    return { route, principal, sessionUrl: url ?? '', appPath: `${rawPath}${query}` };
+    return { route, principal, sessionUrl, appPath: `${rawPath}${query}` };
   }
 
   private enterAppHost(req: IncomingMessage, res: ServerResponse, target: Target, location: string): void {
