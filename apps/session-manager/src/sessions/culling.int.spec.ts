@@ -20,13 +20,12 @@ async function startLongComputation(h: Harness, sid: string): Promise<void> {
   const base = `${route.target}/s/${sid}/`;
   const kernel = await startKernel(base, route.token);
   const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${kernel}/channels?token=${route.token}`);
-  let msgId = '';
-  const computing = new Promise<void>((resolve) =>
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { msg_type?: string; parent_header?: { msg_id?: string }; content?: { execution_state?: string } };
-      if (msg.msg_type === 'status' && msg.parent_header?.msg_id === msgId && msg.content?.execution_state === 'busy') resolve();
-    }),
-  );
+  // Status messages the kernel broadcasts for each request, by request id.
+  const busy = new Set<string>();
+  ws.on('message', (data) => {
+    const msg = JSON.parse(String(data)) as { msg_type?: string; parent_header?: { msg_id?: string }; content?: { execution_state?: string } };
+    if (msg.msg_type === 'status' && msg.content?.execution_state === 'busy' && msg.parent_header?.msg_id) busy.add(msg.parent_header.msg_id);
+  });
   // Jupyter learns a kernel's state from the kernel's broadcasts, on a subscription of its own that connects after
   // the kernel starts; a computation started before that is never seen as busy (ZeroMQ's slow joiner). The test
   // is about a computation Jupyter knows of, so it waits until Jupyter has heard from the kernel.
@@ -34,20 +33,37 @@ async function startLongComputation(h: Harness, sid: string): Promise<void> {
     const res = await fetch(`${base}api/kernels/${kernel}?no_track_activity=1`, { headers: { authorization: `token ${route.token}` } }).catch(() => undefined);
     return ((await res?.json().catch(() => undefined)) as { execution_state?: string } | undefined)?.execution_state;
   };
-  // If its subscription missed the kernel's first words, only new ones tell it: a no-op each second until it hears.
-  let nudged = 0;
-  await waitFor('Jupyter to see the kernel idle', async () => {
-    if ((await state()) === 'idle') return true;
-    if (Date.now() - nudged > 1000) {
-      nudged = Date.now();
-      sendExecuteRequest(ws, 'pass');
+  // If its subscription missed the kernel's words, only new ones tell it: a no-op each second until it hears.
+  const heardIdle = async () => {
+    let nudged = 0;
+    await waitFor('Jupyter to see the kernel idle', async () => {
+      if ((await state()) === 'idle') return true;
+      if (Date.now() - nudged > 1000) {
+        nudged = Date.now();
+        sendExecuteRequest(ws, 'pass');
+      }
+      return false;
+    }, 30_000);
+  };
+  // The user is at work until Jupyter knows the computation runs; from then on only Jupyter's word keeps it.
+  const activity = new ActivityLog(h.redis);
+  const working = setInterval(() => void activity.touch(sid), 500);
+  try {
+    // Rarely, under load, Jupyter misses the broadcast that the computation began and keeps saying idle: then
+    // the computation is interrupted and started again, at most three times.
+    for (let attempt = 1; ; attempt++) {
+      await heardIdle();
+      const msgId = sendExecuteRequest(ws, 'import time; time.sleep(600)');
+      await waitFor('the kernel to compute', () => busy.has(msgId), 30_000);
+      const seen = await waitFor('Jupyter to see the kernel busy', async () => (await state()) === 'busy', 5000).catch(() => false);
+      if (seen) break;
+      if (attempt === 3) throw new Error('Jupyter never saw the kernel busy');
+      await fetch(`${base}api/kernels/${kernel}/interrupt`, { method: 'POST', headers: { authorization: `token ${route.token}` } });
     }
-    return false;
-  }, 30_000);
-  msgId = sendExecuteRequest(ws, 'import time; time.sleep(600)');
-  await computing;
-  await waitFor('Jupyter to see the kernel busy', async () => (await state()) === 'busy', 30_000);
-  ws.close();
+  } finally {
+    clearInterval(working);
+    ws.close();
+  }
 }
 
 describe('idle culling', () => {
