@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { ReconcileReport, SessionStreamMessage, SessionView, TranscriptionView } from '@visp/contracts';
 import { execute, librivoxClips, openKernel, readSse, waitFor } from '@visp/testing';
 import { startContainerStack, type ContainerStack } from './container-stack';
-import { launchChromium, problems, signInOnPage } from './chromium';
+import { launchChromium, openJupyterFromStartPage, problems, signInOnPage } from './chromium';
 import { WebclientClient } from './webclient-client';
 
 const GW_PORT = 18880;
@@ -123,12 +123,8 @@ describe('the product in containers', () => {
       await page.getByText('jupyter is ready').waitFor({ timeout: 180_000 });
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'browser-ready.png'), fullPage: true });
-      const [sessionPage] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]);
-      await sessionPage.waitForLoadState('load');
+      const sessionPage = await openJupyterFromStartPage(context, page, path.join(ARTIFACTS, 'browser-session.png'));
       expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
-      // Jupyter's file list, drawn by its scripts through the proxy.
-      await sessionPage.getByText('Select items to perform actions on them.').waitFor({ timeout: 60_000 });
-      await sessionPage.screenshot({ path: path.join(ARTIFACTS, 'browser-session.png') });
       await page.getByRole('button', { name: 'Stop jupyter session', exact: true }).click();
       await page.getByText('No sessions yet.').waitFor({ timeout: 60_000 });
       expect(errors).toEqual([]);
