@@ -2,13 +2,13 @@
 // of a job, and Redis restarted while jobs wait and run. No job may be lost, run to completion twice, or spend an
 // attempt on the system's own trouble.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { BULL_PREFIX, QUEUES } from '@visp/bus';
 import type { TranscriptionView } from '@visp/contracts';
-import { librivoxClips, startOwnRedis, waitFor, type OwnRedis } from '@visp/testing';
+import { childProcesses, isRunning, librivoxClips, startOwnRedis, waitFor, type OwnRedis } from '@visp/testing';
 import { useGatewayStack, type Auth } from './gateway-stack';
 import type { Launched } from './launch';
 
@@ -57,31 +57,6 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => stopped(w, 'SIGTERM')));
 });
 
-/** The processes whose parent is `pid`, with their command lines. */
-function childProcesses(pid: number): Array<{ pid: number; cmdline: string }> {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((entry) => {
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) return [];
-        return [{ pid: Number(entry), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') }];
-      } catch {
-        return []; // ended while we looked
-      }
-    });
-}
-
-/** Whether `pid` runs (a zombie waiting for its new parent to reap it does not). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 async function stopped(worker: Launched, signal: NodeJS.Signals): Promise<number | null> {
   if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill(signal);
   return worker.exited;
@@ -102,7 +77,7 @@ describe('transcription faults', () => {
     const engine = await waitFor('the engine to run', () => childProcesses(first.child.pid ?? 0).find((p) => p.cmdline.includes('whisper-ctranslate2')), 30_000);
     expect(await stopped(first, 'SIGKILL')).toBeNull();
     // The engine, in a process group of its own, goes with its worker.
-    await waitFor(`engine ${engine.pid} gone`, () => !running(engine.pid), 1000);
+    await waitFor(`engine ${engine.pid} gone`, () => !isRunning(engine.pid), 1000);
 
     await startWorker(18642, { TRANSCRIPTION_LOCK_MS: LOCK_MS });
     const done = await state(dora, job.id, 'completed', 90_000);

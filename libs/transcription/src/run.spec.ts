@@ -3,17 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
+import { isRunning } from '@visp/testing';
 import { runProcess } from './run';
-
-/** Whether `pid` runs (a zombie waiting to be reaped does not). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe('runProcess', () => {
   it('passes arguments as they are, lines as they come, and the exit code', async () => {
@@ -34,7 +25,7 @@ describe('runProcess', () => {
     const grandchild = await waitForPid(pidFile);
     controller.abort(new Error('cancelled'));
     await expect(running).rejects.toThrow('cancelled');
-    await waitUntil(() => !alive(grandchild));
+    await waitUntil(() => !isRunning(grandchild));
   });
 
   it('takes the program with it when this process dies, even by SIGKILL', async () => {
@@ -49,7 +40,7 @@ describe('runProcess', () => {
       const parent = spawn(process.execPath, ['-e', script], { cwd: dir, stdio: 'ignore' });
       const program = await waitForPid(pidFile);
       parent.kill('SIGKILL');
-      await waitUntil(() => !alive(program), 1000);
+      await waitUntil(() => !isRunning(program), 1000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
