@@ -93,6 +93,15 @@ async function waitFor(what: string, probe: () => Promise<boolean> | boolean, ti
   }
 }
 
+/** Quadlet keys whose value `podman run` takes as it is, after this flag. */
+const SAME_AS_RUN = new Map([
+  ['Environment', '-e'],
+  ['HealthInterval', '--health-interval'],
+  ['HealthStartPeriod', '--health-start-period'],
+  ['PidsLimit', '--pids-limit'],
+  ['Label', '--label'],
+]);
+
 /** Builds the stack from quadlets/ and starts it; resolves when the gateway is ready. */
 export async function startContainerStack(settings: StackSettings): Promise<ContainerStack> {
   const { instance, quadlets: QUADLETS } = settings;
@@ -168,6 +177,11 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
       let exec: string[] = [];
       let name = '';
       for (const [key, value] of entries) {
+        const flag = SAME_AS_RUN.get(key);
+        if (flag) {
+          args.push(flag, value);
+          continue;
+        }
         switch (key) {
           case 'ContainerName':
             name = value;
@@ -191,24 +205,12 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
             args.push('--secret', [`${secret}-${run}`, ...options].join(','));
             break;
           }
-          case 'Environment':
-            args.push('-e', value);
-            break;
           case 'EnvironmentFile':
             args.push('--env-file', envFile);
             break;
           case 'HealthCmd':
             // The FerretDB stand-in has no mongosh; its port is checked instead (see healthy()).
             if (service !== 'mongo') args.push('--health-cmd', value);
-            break;
-          case 'HealthInterval':
-            args.push('--health-interval', value);
-            break;
-          case 'HealthStartPeriod':
-            args.push('--health-start-period', value);
-            break;
-          case 'PidsLimit':
-            args.push('--pids-limit', value);
             break;
           case 'PodmanArgs':
             args.push(...splitCommand(value));
@@ -224,9 +226,6 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
             break;
           case 'Exec':
             exec = splitCommand(value);
-            break;
-          case 'Label':
-            args.push('--label', value);
             break;
           case 'UserNS':
           case 'Pull':
