@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { BlockList } from 'node:net';
 import type { Express, Request, Response } from 'express';
 import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
@@ -8,7 +7,7 @@ import { AppError, NotFoundError, parseOrThrow, requireJson } from '@visp/servic
 import type { ApiToken, Store } from '@visp/store';
 import { LOGIN_COOKIE, setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
-import { isHttps, peerIsTrusted, withinRateLimit, type Authenticator } from './principal';
+import { isHttps, withinRateLimit, type Authenticator, type TrustedProxies } from './principal';
 
 export interface AuthRouteSettings {
   AUTH_MODE: 'dev-key' | 'shibboleth';
@@ -38,7 +37,7 @@ const tokenView = (t: ApiToken): ApiTokenView => ({
   lastUsedAt: t.lastUsedAt?.toISOString(),
 });
 
-export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: BlockList; settings: AuthRouteSettings }): void {
+export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: TrustedProxies; settings: AuthRouteSettings }): void {
   const { auth, store, redis, trusted, settings } = deps;
   const user = requireUser(auth, settings.ALLOWED_ORIGINS);
 
@@ -70,7 +69,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   // The SP protects this path; it is where SSO returns to. Identity headers count only from a trusted proxy.
   app.get('/auth/sso', async (req, res) => {
     if (settings.AUTH_MODE !== 'shibboleth') throw new NotFoundError('SSO sign-in (this gateway uses dev-key sign-in)');
-    const username = peerIsTrusted(req, trusted) ? OwnerSchema.safeParse(header(req, settings.SHIB_USER_HEADER)) : undefined;
+    const username = trusted.trusts(req) ? OwnerSchema.safeParse(header(req, settings.SHIB_USER_HEADER)) : undefined;
     if (!username?.success) throw new AppError('unauthorized', 'no identity from the single sign-on service');
     await startLogin(req, res, {
       username: username.data,

@@ -1,4 +1,4 @@
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIPv4, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -27,24 +27,33 @@ export interface AuthSettings {
 }
 
 /** The peers whose identity and X-Forwarded-* headers are believed. */
-export function trustedProxies(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address = '', bits] = cidr.split('/');
-    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-    list.addSubnet(address, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type);
-  }
-  return list;
-}
+export class TrustedProxies {
+  private readonly list = new BlockList();
+  /** Each connection's answer: checking parses the address, and a kept-alive connection would ask per request. */
+  private readonly connections = new WeakMap<Socket, boolean>();
 
-export function peerIsTrusted(req: IncomingMessage, trusted: BlockList): boolean {
-  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-  if (!peer) return false;
-  return trusted.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
+  constructor(cidrs: readonly string[]) {
+    for (const cidr of cidrs) {
+      const [address = '', bits] = cidr.split('/');
+      const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+      this.list.addSubnet(address, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type);
+    }
+  }
+
+  /** Whether the request comes straight from one of them. */
+  trusts(req: IncomingMessage): boolean {
+    let trusted = this.connections.get(req.socket);
+    if (trusted === undefined) {
+      const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      trusted = peer !== '' && this.list.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
+      this.connections.set(req.socket, trusted);
+    }
+    return trusted;
+  }
 }
 
 /** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
-export const isHttps = (req: IncomingMessage, trusted: BlockList) => 'encrypted' in req.socket || (peerIsTrusted(req, trusted) && req.headers['x-forwarded-proto'] === 'https');
+export const isHttps = (req: IncomingMessage, trusted: TrustedProxies) => 'encrypted' in req.socket || (trusted.trusts(req) && req.headers['x-forwarded-proto'] === 'https');
 
 /** Signs people in and recognises them again: a cookie naming a server-side login in Redis, or an API token. */
 export class Authenticator {

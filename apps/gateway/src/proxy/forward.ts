@@ -1,35 +1,40 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
 import { joinUpgraded, rawResponseHead } from '@visp/service-kit';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Not forwarded either: the gateway has already answered a client's `Expect: 100-continue` (node:http does). */
+const ANSWERED_HERE = 'expect';
 
 /** Where a request goes, and the headers that replace the client's (credentials swapped by the caller). */
 export interface Upstream {
-  host: string;
-  port: number;
+  /** `http://host:port` of the app. */
+  origin: string;
   path: string;
-  headers: OutgoingHttpHeaders;
+  headers: ForwardedHeaders;
 }
+
+export type ForwardedHeaders = Record<string, string | string[]>;
 
 export type ForwardError = (err: Error, target: ServerResponse | Socket) => void;
 
 /** The client's end-to-end headers plus X-Forwarded-*; hop-by-hop ones, and any the Connection header names, dropped. */
-export function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+export function forwardedHeaders(req: IncomingMessage): ForwardedHeaders {
   const named = new Set((req.headers.connection ?? '').split(',').map((token) => token.trim().toLowerCase()));
-  const headers: OutgoingHttpHeaders = {};
+  const headers: ForwardedHeaders = {};
   for (const name in req.headers) {
     const value = req.headers[name];
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.has(name)) headers[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.has(name) && name !== ANSWERED_HERE) headers[name] = value;
   }
   // Untrusted peers' X-Forwarded-* were removed on arrival (app.ts); a trusted front proxy's are extended.
   const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const encrypted = (req.socket as TLSSocket).encrypted === true;
   headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${peer}` : peer;
   headers['x-forwarded-proto'] ??= encrypted ? 'https' : 'http';
-  headers['x-forwarded-host'] ??= req.headers.host;
+  if (req.headers.host) headers['x-forwarded-host'] ??= req.headers.host;
   headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
   return headers;
 }
@@ -42,54 +47,74 @@ function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 
 /** Answers up to this size, with a known length, are read whole and sent in one write (most API calls). */
 const SMALL_ANSWER_BYTES = 64 * 1024;
-
-/** Sends the app's answer to the client: a small one in one piece, anything else streamed as it comes. */
-function relay(answer: IncomingMessage, res: ServerResponse): void {
-  const length = Number(answer.headers['content-length'] ?? Number.NaN);
-  res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.headers));
-  answer.on('error', () => res.destroy());
-  if (!(length <= SMALL_ANSWER_BYTES)) return void answer.pipe(res);
-  const chunks: Buffer[] = [];
-  answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-  answer.on('end', () => res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-}
+/** Methods that may be sent twice without harm (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** How an app closing the connection under a request shows (undici's SocketError, or the system's). */
+const CLOSED_UNDER_US = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /**
  * A plain keep-alive forward for HTTP and WebSocket upgrades, streaming both ways. The session proxy's hot path:
- * measured here at 1.3–1.8× http-proxy-middleware's throughput (tools/bench/proxy), because it does nothing
- * else; the policy (who may go where, which credentials) stays in SessionProxy.
+ * HTTP goes through undici, which spends less CPU per request than node:http's client (tools/bench/proxy), and
+ * nothing else happens here; the policy (who may go where, which credentials) stays in SessionProxy.
  */
 export class Forwarder {
-  /** Reused upstream connections: a new TCP connection per request halves the throughput. */
-  private readonly agent = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
+  /** A pool of kept-alive connections per app: a new TCP connection per request halves the throughput. */
+  private readonly agent: Agent;
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(private readonly timeoutMs: number) {
+    this.agent = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  }
 
   web(req: IncomingMessage, res: ServerResponse, upstream: Upstream, onError: ForwardError, retried = false): void {
-    const outgoing = http.request({ host: upstream.host, port: upstream.port, method: req.method, path: upstream.path, headers: upstream.headers, agent: this.agent });
     const bodiless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
-    outgoing.setTimeout(this.timeoutMs, () => outgoing.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-    outgoing.on('error', (err: NodeJS.ErrnoException) => {
-      // The app closed an idle kept-alive connection just as this request went out on it: nothing reached the
-      // app, so a request without a body is sent again, once, on a new connection (as browsers do).
-      const closedUnderUs = outgoing.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-      if (closedUnderUs && bodiless && !retried && !res.headersSent && !res.destroyed) return this.web(req, res, upstream, onError, true);
-      onError(err, res);
-    });
-    outgoing.on('response', (answer) => relay(answer, res));
+    const method = req.method ?? 'GET';
+    let controller: Dispatcher.DispatchController | undefined;
+    let answered = false;
+    /** The answer's body while it is small enough to send in one piece; undefined once it streams. */
+    let whole: Buffer[] | undefined;
+    const abandon = () => {
+      if (!res.writableFinished) controller?.abort(new Error('the client went away'));
+    };
     // A client that goes away takes its upstream request with it.
-    res.on('close', () => {
-      if (!res.writableFinished) outgoing.destroy();
-    });
+    res.once('close', abandon);
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (started) => {
+        controller = started;
+        if (res.destroyed) abandon();
+      },
+      onResponseStart: (_c, status, headers, statusMessage) => {
+        answered = true;
+        res.writeHead(status, statusMessage || undefined, responseHeaders(headers));
+        whole = Number(headers['content-length'] ?? Number.NaN) <= SMALL_ANSWER_BYTES ? [] : undefined;
+      },
+      onResponseData: (streaming, chunk) => {
+        if (whole) return void whole.push(chunk);
+        if (res.write(chunk)) return;
+        streaming.pause();
+        res.once('drain', () => streaming.resume());
+      },
+      onResponseEnd: () => {
+        res.off('close', abandon);
+        res.end(whole?.length === 1 ? whole[0] : whole && Buffer.concat(whole));
+      },
+      onResponseError: (_c, err: Error & { code?: string }) => {
+        res.off('close', abandon);
+        // The app closed an idle kept-alive connection just as this request went out on it: nothing reached the
+        // app, so a request that may be repeated is sent again, once, on a new connection (as browsers do).
+        const again = !answered && !retried && bodiless && IDEMPOTENT.has(method) && CLOSED_UNDER_US.has(err.code ?? '');
+        if (again && !res.destroyed) return this.web(req, res, upstream, onError, true);
+        onError(err, res);
+      },
+    };
     // A request without a body (most GETs) is sent at once; a body streams.
-    if (bodiless) outgoing.end();
-    else req.pipe(outgoing);
+    this.agent.dispatch({ origin: upstream.origin, method, path: upstream.path, headers: upstream.headers, body: bodiless ? null : req }, handler);
   }
 
   ws(req: IncomingMessage, socket: Socket, head: Buffer, upstream: Upstream, onError: ForwardError): void {
     const headers = { ...upstream.headers, connection: 'Upgrade', upgrade: req.headers.upgrade };
     // Upgraded connections never return to a pool: a fresh one each.
-    const outgoing = http.request({ host: upstream.host, port: upstream.port, method: req.method, path: upstream.path, headers, agent: false });
+    const { hostname: host, port } = new URL(upstream.origin);
+    const outgoing = http.request({ host, port, method: req.method, path: upstream.path, headers, agent: false });
     outgoing.setTimeout(this.timeoutMs, () => outgoing.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
     outgoing.on('error', (err) => onError(err, socket));
     socket.on('error', () => outgoing.destroy());
@@ -106,7 +131,7 @@ export class Forwarder {
     outgoing.end();
   }
 
-  close(): void {
-    this.agent.destroy();
+  close(): Promise<void> {
+    return this.agent.destroy();
   }
 }

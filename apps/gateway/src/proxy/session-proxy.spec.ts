@@ -43,8 +43,10 @@ describe('an app host request', () => {
 
 describe('a path below a session', () => {
   it('is safe unless a segment, decoded, is a dot segment or hides a slash', () => {
-    expect(['/', '/lab/tree', '/a%20b', '/files/x.ipynb'].map(safeAppPath)).toEqual([true, true, true, true]);
-    expect(['/..', '/a/%2e%2e/b', '/a%2fb', '/a%5cb', '/%E0%A4%A'].map(safeAppPath)).toEqual([false, false, false, false, false]);
+    const safe = ['/', '/lab/tree', '/a%20b', '/files/x.ipynb', '/.jupyter/x', '/a..b/', '/.../', '/a%20b/.x'];
+    const unsafe = ['/..', '/.', '/a/./b', '/a/../b', '/a/..', '/a\\b', '/a/%2e%2e/b', '/a%2fb', '/a%5cb', '/%E0%A4%A', '/a%20b/../c'];
+    expect(safe.filter((path) => !safeAppPath(path))).toEqual([]);
+    expect(unsafe.filter((path) => safeAppPath(path))).toEqual([]);
   });
 });
 

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BlockList, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, refuseUpgrade } from '@visp/service-kit';
 import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
 import { authenticate } from '../auth/middleware';
-import { isHttps, type Authenticator, type Principal } from '../auth/principal';
+import { isHttps, type Authenticator, type Principal, type TrustedProxies } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import { Forwarder, forwardedHeaders, type Upstream } from './forward';
 import type { RouteCache } from './route-cache';
@@ -59,11 +59,15 @@ export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefi
 /** How long an app may stay silent on an HTTP request before the user gets a 502 rather than a hang. */
 const UPSTREAM_TIMEOUT_MS = 120_000;
 
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /**
  * A path is safe when no segment, decoded, is `.` or `..` or hides a slash or backslash: the app must never
  * see a path that leaves the session's prefix, whatever it normalises.
  */
 export function safeAppPath(rawPath: string): boolean {
+  // Without escapes nothing decodes: only `.`, `..` and backslashes are left to look for (most paths).
+  if (!rawPath.includes('%')) return !DOT_SEGMENT.test(rawPath) && !rawPath.includes('\\');
   for (const segment of rawPath.split('/')) {
     let decoded: string;
     try {
@@ -92,12 +96,12 @@ interface Target {
 export class SessionProxy {
   private readonly forwarder = new Forwarder(UPSTREAM_TIMEOUT_MS);
   /** Each route's target parsed once (routes are immutable; a changed route is a new object). */
-  private readonly endpoints = new WeakMap<Route, { host: string; port: number }>();
+  private readonly origins = new WeakMap<Route, string>();
 
   private readonly appHosts: ReadonlySet<string>;
 
   constructor(
-    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: BlockList; logger: Logger },
+    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: TrustedProxies; logger: Logger },
     private readonly settings: SessionProxySettings,
   ) {
     this.appHosts = new Set(settings.APP_HOSTS.map((host) => host.toLowerCase()));
@@ -180,22 +184,21 @@ export class SessionProxy {
 
   /** The request as the app gets it: its path, its token in place of the user's credentials. */
   private upstream(req: IncomingMessage, { route, appPath, sessionUrl }: Target): Upstream {
-    let endpoint = this.endpoints.get(route);
-    if (!endpoint) {
-      const url = new URL(route.target);
-      endpoint = { host: url.hostname, port: Number(url.port || 80) };
-      this.endpoints.set(route, endpoint);
+    let origin = this.origins.get(route);
+    if (origin === undefined) {
+      origin = new URL(route.target).origin;
+      this.origins.set(route, origin);
     }
     const headers = forwardedHeaders(req);
     headers.authorization = `token ${route.token}`;
     const cookie = withoutCookies(req.headers.cookie, GATEWAY_COOKIES);
     if (cookie) headers.cookie = cookie;
     else delete headers.cookie;
-    return { ...endpoint, path: route.stripPrefix ? appPath : sessionUrl, headers };
+    return { origin, path: route.stripPrefix ? appPath : sessionUrl, headers };
   }
 
-  close(): void {
-    this.forwarder.close();
+  close(): Promise<void> {
+    return this.forwarder.close();
   }
 }
 
