@@ -33,6 +33,8 @@ export const PARTS = ['http', 'ws', 'latency'] as const;
 export type Part = (typeof PARTS)[number];
 
 type Target = 'direct' | 'gateway' | 'chp';
+/** The latency measurement also has the bare forwarding. */
+type LatencyTarget = Target | 'bare';
 interface Measurement {
   rps: number;
   p50: number;
@@ -192,9 +194,11 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
   return withBench(async ({ infra, service, spawn }) => {
     const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
     try {
-      const [upstreamPort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort()];
+      const [upstreamPort, barePort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
       const upstream = `http://127.0.0.1:${upstreamPort}`;
-      spawn('upstream', process.execPath, [path.join(ROOT, 'dist/tools/visp-dev.js'), 'bench', 'upstream', '--port', String(upstreamPort)]);
+      const devTool = path.join(ROOT, 'dist/tools/visp-dev.js');
+      spawn('upstream', process.execPath, [devTool, 'bench', 'upstream', '--port', String(upstreamPort)]);
+      spawn('bare-proxy', process.execPath, [devTool, 'bench', 'bare-proxy', '--port', String(barePort), '--target', upstream]);
       const { child: gateway, port: gatewayPort } = await service(
         'gateway',
         {
@@ -211,7 +215,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       const chp = spawn('chp', path.join(ROOT, 'node_modules/.bin/configurable-http-proxy'), ['--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(chpApiPort), '--default-target', upstream, '--log-level', 'error'], {
         CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex'),
       });
-      for (const [name, url] of [['upstream', upstream], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
+      for (const [name, url] of [['upstream', upstream], ['bare proxy', `http://127.0.0.1:${barePort}/`], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
         await waitUntil(name, alive(url), { timeoutMs: 30_000 });
       }
 
@@ -258,16 +262,19 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       if (!options.parts.has('latency')) return 0;
 
       // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
-      const fixed = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
-      for (const target of names) await httpLoad(targets[target].http, 10, 1, targets[target].headers); // warm-up
+      const latencyTargets = { ...targets, bare: { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, headers: {} } };
+      const latencyNames = Object.keys(latencyTargets) as LatencyTarget[];
+      const fixed = Object.fromEntries(latencyNames.map((n) => [n, [] as Measurement[]])) as Record<LatencyTarget, Measurement[]>;
+      for (const target of latencyNames) await httpLoad(latencyTargets[target].http, 10, 1, latencyTargets[target].headers); // warm-up
       for (let round = 0; round < options.rounds; round++) {
-        for (const target of names) fixed[target].push(await httpLoad(targets[target].http, 10, options.seconds, targets[target].headers, options.rate / 10));
+        for (const target of latencyNames) fixed[target].push(await httpLoad(latencyTargets[target].http, 10, options.seconds, latencyTargets[target].headers, options.rate / 10));
       }
-      const latency = Object.fromEntries(names.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<Target, Measurement>;
+      const latency = Object.fromEntries(latencyNames.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<LatencyTarget, Measurement>;
+      const added = (n: LatencyTarget) => latency[n].p99 - latency.direct.p99;
 
       console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds)`);
-      for (const n of names) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${(latency[n].p99 - latency.direct.p99).toFixed(2)} ms`);
-      console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${(latency.gateway.p99 - latency.direct.p99).toFixed(2)} ms at ${options.rate}/s`);
+      for (const n of latencyNames) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${added(n).toFixed(2)} ms`);
+      console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${added('gateway').toFixed(2)} ms at ${options.rate}/s (the bare forwarding without checks: ${added('bare').toFixed(2)} ms; gateway/chp ${(added('gateway') / added('chp')).toFixed(2)}×)`);
       return 0;
     } finally {
       await closeRedis(redis);

@@ -2,6 +2,7 @@
 // Runs in a process of its own so that it never shares a core's event loop with a proxy or the load.
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
+import { Forwarder, forwardedHeaders } from '@visp/service-kit';
 
 export function startUpstream(port: number): http.Server {
   const body = Buffer.from('{"status":"ok"}');
@@ -10,6 +11,20 @@ export function startUpstream(port: number): http.Server {
     res.end(body);
   });
   new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  server.keepAliveTimeout = 60_000;
+  return server.listen(port, '127.0.0.1');
+}
+
+/**
+ * A reference for the proxy bench: the gateway's own forwarding (node:http in, undici out, kept alive) with no
+ * sign-in, route or path checks, and no credentials swapped. What any Node.js proxy costs on this host.
+ */
+export function startBareProxy(port: number, target: string): http.Server {
+  const forwarder = new Forwarder(60_000);
+  const { origin } = new URL(target);
+  const server = http.createServer((req, res) => {
+    forwarder.web(req, res, { origin, path: req.url ?? '/', headers: forwardedHeaders(req) }, () => res.writeHead(502).end());
+  });
   server.keepAliveTimeout = 60_000;
   return server.listen(port, '127.0.0.1');
 }

@@ -4,7 +4,7 @@ import { benchRecovery } from '../bench/recovery';
 import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
 import { benchTranscribe } from '../bench/transcribe';
-import { startUpstream } from '../bench/upstream';
+import { startBareProxy, startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
 import { ensureServiceImages } from './service-images';
 import { runTests } from './test-runner';
@@ -33,6 +33,17 @@ const USAGE = `usage: visp-dev <command>
                         the LibriVox clips through the gateway, queue and worker against the engine alone, and
                         throughput with worker concurrency 1 and 2 (tools/bench/transcribe.ts)`;
 
+/** The flags each `bench` takes. */
+const BENCH_FLAGS: Record<string, string[] | undefined> = {
+  spawn: ['--runs', '--burst'],
+  proxy: ['--seconds', '--rounds', '--workers', '--rate', '--only'],
+  recovery: ['--containers'],
+  'socket-proxy': ['--runs'],
+  transcribe: ['--rounds'],
+  upstream: ['--port'],
+  'bare-proxy': ['--port', '--target'],
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -45,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'bench': {
+      // An unknown flag (`--help` too) shows the usage rather than starting a long run without it.
+      if (rest.some((arg) => arg.startsWith('--') && !BENCH_FLAGS[rest[0] ?? '']?.includes(arg))) break;
       const number = (flag: string, fallback: number) => (rest.includes(flag) ? Number(rest[rest.indexOf(flag) + 1]) : fallback);
       if (rest[0] === 'spawn') {
         const [runs, burst] = [number('--runs', 7), number('--burst', 10)];
@@ -73,9 +86,10 @@ async function main(argv: string[]): Promise<number> {
         if (!(rounds >= 1)) break;
         return benchTranscribe({ rounds });
       }
-      // Internal: the upstream of the proxy bench, in a process of its own.
-      if (rest[0] === 'upstream') {
-        startUpstream(number('--port', 0));
+      // Internal: the upstream and the bare proxy of the proxy bench, each in a process of its own.
+      if (rest[0] === 'upstream' || rest[0] === 'bare-proxy') {
+        if (rest[0] === 'upstream') startUpstream(number('--port', 0));
+        else startBareProxy(number('--port', 0), rest[rest.indexOf('--target') + 1] ?? '');
         return new Promise<number>(() => undefined);
       }
       break;

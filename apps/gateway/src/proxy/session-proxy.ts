@@ -3,12 +3,11 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
-import { AppError, refuseUpgrade } from '@visp/service-kit';
+import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type Upstream } from '@visp/service-kit';
 import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
 import { authenticate } from '../auth/middleware';
 import { isHttps, type Authenticator, type Principal, type TrustedProxies } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
-import { Forwarder, forwardedHeaders, type Upstream } from './forward';
 import type { RouteCache } from './route-cache';
 
 export interface SessionProxySettings {

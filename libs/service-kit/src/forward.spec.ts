@@ -46,6 +46,7 @@ describe('Forwarder', () => {
       if (req.url === '/echo') return void req.pipe(res);
       if (req.url === '/big') return void res.end(Buffer.alloc(300_000, 'x'));
       if (req.url === '/hang') return void res.on('close', aborted);
+      if (req.url === '/hints') res.writeEarlyHints({ link: '</app.css>; rel=preload; as=style' });
       // Closes a kept-alive connection as a request arrives on it, unanswered: an app's idle timeout striking
       // just as the proxy reuses the connection.
       if (armed && reused.has(req.socket)) {
@@ -87,6 +88,11 @@ describe('Forwarder', () => {
     const res = await fetch(`${proxyUrl}/x?y=1`, { headers: { authorization: 'Bearer user-secret' } });
     expect(await res.text()).toBe('GET /x?y=1 auth=token app');
     expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+  });
+
+  it('passes the final answer on after an informational one', async () => {
+    const res = await fetch(`${proxyUrl}/hints`);
+    expect([res.status, await res.text()]).toEqual([200, 'GET /hints auth=token app']);
   });
 
   it('streams large bodies both ways', async () => {

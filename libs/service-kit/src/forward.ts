@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttp
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
-import { joinUpgraded, rawResponseHead } from '@visp/service-kit';
+import { joinUpgraded, rawResponseHead } from './upgrades';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -83,6 +83,7 @@ export class Forwarder {
         if (res.destroyed) abandon();
       },
       onResponseStart: (_c, status, headers, statusMessage) => {
+        if (status < 200) return; // informational (103 Early Hints): the final answer follows
         answered = true;
         res.writeHead(status, statusMessage || undefined, responseHeaders(headers));
         whole = Number(headers['content-length'] ?? Number.NaN) <= SMALL_ANSWER_BYTES ? [] : undefined;
