@@ -7,7 +7,7 @@ import { ensureImages } from '../src/images';
 import { startInfra, type Infra } from '../src/infra';
 import { removeLeftovers } from '../src/leftovers';
 import { ROOT, STATE_DIR } from '../src/paths';
-import { freePort, readyz, spawnLogged, waitUntil, type Child } from '../src/processes';
+import { freePort, readyz, spawnLogged, untilSignalled, waitUntil, type Child } from '../src/processes';
 
 export const log = (line: string) => console.log(`[bench] ${line}`);
 
@@ -25,7 +25,7 @@ export interface Bench {
   spawn(name: string, command: string, args: string[], env?: Record<string, string>): Child;
 }
 
-/** Runs `work` with fresh servers and removes every container, volume and file it made, whatever happens. */
+/** Runs `work` with fresh servers and removes every container, volume and file it made, whatever happens (Ctrl-C too). */
 export async function withBench(work: (bench: Bench) => Promise<number>): Promise<number> {
   const instance = `bench-${randomBytes(3).toString('hex')}`;
   const stateDir = path.join(STATE_DIR, instance);
@@ -44,13 +44,20 @@ export async function withBench(work: (bench: Bench) => Promise<number>): Promis
     await waitUntil(`${app} ${probe}`, answers, { timeoutMs: 30_000, child });
     return { child, port };
   };
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaned ??= (async () => {
+      for (const child of children.reverse()) await child.stop(15_000);
+      await removeLeftovers(instance).catch(() => 0);
+      await infra.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    })());
+  // Ctrl-C abandons the run but not the clean-up: no process, container or file of the bench is left behind.
+  void untilSignalled().then(() => cleanUp().finally(() => process.exit(130)));
   try {
     await ensureImages(log);
     return await work({ instance, stateDir, infra, service, spawn });
   } finally {
-    for (const child of children.reverse()) await child.stop(15_000);
-    await removeLeftovers(instance).catch(() => 0);
-    await infra.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    await cleanUp();
   }
 }

@@ -95,3 +95,21 @@ export function readyz(port: number): Promise<boolean> {
     req.once('timeout', () => req.destroy());
   });
 }
+
+/**
+ * Resolves at the first SIGINT or SIGTERM, and from then on ignores them: Ctrl-C reaches npm and node both (npm
+ * forwards it again), and a second signal must not cut the clean-up short.
+ */
+export function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      process.on('SIGINT', () => undefined);
+      process.on('SIGTERM', () => undefined);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

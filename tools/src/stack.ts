@@ -8,7 +8,7 @@ import { podmanEnv, startInfra, startPodman, type Infra } from './infra';
 import { ensureServiceImages, ensureStandInImages } from './service-images';
 import { startContainerStack } from '@visp/quadlets';
 import { ROOT, STATE_DIR, whisperEnv } from './paths';
-import { readyz, spawnLogged, waitUntil, type Child } from './processes';
+import { readyz, spawnLogged, untilSignalled, waitUntil, type Child } from './processes';
 
 /** Start order: what others depend on first. Ports are the documented defaults. */
 const SERVICES = [
@@ -38,24 +38,6 @@ async function assertPortFree(app: string, port: number): Promise<void> {
     const server = http.createServer();
     server.once('error', () => reject(new Error(`port ${port} (for ${app}) is in use: stop what uses it (an earlier npm start?)`)));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
-  });
-}
-
-/**
- * Resolves at the first SIGINT or SIGTERM, and from then on ignores them: Ctrl-C reaches npm and node both (npm
- * forwards it again), and a second signal must not cut the clean-up short.
- */
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      process.on('SIGINT', () => undefined);
-      process.on('SIGTERM', () => undefined);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
   });
 }
 
