@@ -1,5 +1,6 @@
-// The app every proxy in tools/bench/proxy forwards to: a small HTTP answer, and a WebSocket that echoes.
-// Runs in a process of its own so that it never shares a core's event loop with a proxy or the load.
+// The processes tools/bench/proxy starts besides the real proxies: the app every proxy forwards to (a small HTTP
+// answer, and a WebSocket that echoes), and the bare forwarding it measures latency against. Each runs in a
+// process of its own so that it never shares a core's event loop with a proxy or the load.
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 import { Forwarder, forwardedHeaders } from '@visp/service-kit';
@@ -23,7 +24,7 @@ export function startBareProxy(port: number, target: string): http.Server {
   const forwarder = new Forwarder(60_000);
   const { origin } = new URL(target);
   const server = http.createServer((req, res) => {
-    forwarder.web(req, res, { origin, path: req.url ?? '/', headers: forwardedHeaders(req) }, () => res.writeHead(502).end());
+    forwarder.web(req, res, { origin, path: req.url ?? '/', headers: forwardedHeaders(req) }, () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
   });
   server.keepAliveTimeout = 60_000;
   return server.listen(port, '127.0.0.1');
