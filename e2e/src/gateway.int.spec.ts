@@ -31,6 +31,13 @@ describe('a user, through the gateway only', () => {
     // Work through the proxy is the user's activity, which keeps the session from being culled.
     expect(Number(await redis.zscore(keys.activity, session.sid))).toBeGreaterThanOrEqual(before);
 
+    // Signing out ends that login at once, in the proxy too (which keeps logins in memory); others go on.
+    const second = await signIn('alice@uni.se');
+    expect((await fetch(`${base}api/status`, { headers: second })).status).toBe(200);
+    expect((await api('/auth/logout', second, { method: 'POST' })).status).toBe(204);
+    expect((await fetch(`${base}api/status`, { headers: second })).status).toBe(401);
+    expect((await fetch(`${base}api/status`, { headers: cookie })).status).toBe(200);
+
     expect(await (await api(`/api/v1/sessions/${session.sid}`, cookie, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
     expect((await fetch(`${base}api/status`, { headers: cookie })).status).toBe(404);
   }, 180_000);

@@ -13,6 +13,21 @@ describe('NoticedCache', () => {
     expect(loads).toEqual(['a', 'b', 'b', 'a']);
   });
 
+  it('peeks at fresh values only, and never reads', async () => {
+    let reads = 0;
+    const cache = new NoticedCache(async (key) => (reads++, key.toUpperCase()), { maxAgeMs: 50, maxEntries: 10 });
+    expect(cache.peek('a')).toBeUndefined();
+    expect(reads).toBe(0);
+    await cache.get('a');
+    expect(cache.peek('a')).toBe('A');
+    cache.drop('a');
+    expect(cache.peek('a')).toBeUndefined();
+    await cache.get('a');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(cache.peek('a')).toBeUndefined();
+    expect(reads).toBe(2);
+  });
+
   it('does not keep a value read while a notice arrived', async () => {
     let release: () => void = () => undefined;
     let value = 'old';

@@ -19,9 +19,15 @@ export class NoticedCache<V> {
     this.entries.delete(key);
   }
 
-  async get(key: string): Promise<V | undefined> {
+  /** The value if it is in memory and fresh, without reading: for a caller that can go on at once. */
+  peek(key: string): V | undefined {
     const cached = this.entries.get(key);
-    if (cached && Date.now() - cached.at < this.options.maxAgeMs) return cached.value;
+    return cached && Date.now() - cached.at < this.options.maxAgeMs ? cached.value : undefined;
+  }
+
+  async get(key: string): Promise<V | undefined> {
+    const cached = this.peek(key);
+    if (cached !== undefined) return cached;
     const generation = this.generation;
     const value = await this.load(key);
     this.entries.delete(key);

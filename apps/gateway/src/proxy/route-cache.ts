@@ -19,6 +19,11 @@ export class RouteCache {
     await this.unwatch?.();
   }
 
+  /** The route if it is in memory: the hot path's way, which waits on nothing. */
+  peek(sid: string): Route | undefined {
+    return this.cache.peek(sid);
+  }
+
   get(sid: string): Promise<Route | undefined> {
     return this.cache.get(sid);
   }

@@ -5,7 +5,7 @@ import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type Upstream } from '@visp/service-kit';
 import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
-import { authenticate } from '../auth/middleware';
+import { admit } from '../auth/middleware';
 import { isHttps, type Authenticator, type Principal, type TrustedProxies } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
@@ -58,6 +58,9 @@ export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefi
 /** How long an app may stay silent on an HTTP request before the user gets a 502 rather than a hang. */
 const UPSTREAM_TIMEOUT_MS = 120_000;
 
+const ADMIT_HTTP = { signInHint: 'sign in to open this session' };
+const ADMIT_UPGRADE = { ...ADMIT_HTTP, upgrade: true };
+
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /**
@@ -81,7 +84,7 @@ export function safeAppPath(rawPath: string): boolean {
 
 interface Target {
   route: Route;
-  principal: Principal;
+  principal: Readonly<Principal>;
   /** `/s/<sid>/…` with its query: what an app that knows its base URL gets. */
   sessionUrl: string;
   /** The path below `/s/<sid>`, with its query. */
@@ -121,45 +124,59 @@ export class SessionProxy {
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const wanted = this.wanted(req);
     if (!wanted) return false;
-    this.resolve(req, wanted.sessionUrl, {}).then(
-      (target) => {
-        const method = req.method ?? 'GET';
-        // `?token=` becomes the cookie that finds the session from then on (the page's assets, its API calls).
-        if (wanted.redirectTo !== undefined && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, wanted.redirectTo);
-        if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
-        this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
-      },
-      (err: unknown) => refuse(res, this.known(err)),
-    );
+    const forward = (target: Target) => {
+      const method = req.method ?? 'GET';
+      // `?token=` becomes the cookie that finds the session from then on (the page's assets, its API calls).
+      if (wanted.redirectTo !== undefined && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, wanted.redirectTo);
+      if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
+      this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
+    };
+    this.resolve(req, wanted.sessionUrl, false, forward, (err) => refuse(res, this.known(err)));
     return true;
   };
 
   /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.resolve(req, this.wanted(req)?.sessionUrl ?? '', { upgrade: true }).then(
-      (target) => {
-        const sid = target.route.sid;
-        // What the user sends counts as use; what the app sends (output, pings) does not.
-        socket.on('data', () => this.deps.activity.touch(sid));
-        // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
-        if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
-        this.deps.activity.touch(sid);
-        this.forwarder.ws(req, socket as Socket, head, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
-      },
-      (err: unknown) => refuseUpgrade(socket, this.known(err).status),
-    );
+    const forward = (target: Target) => {
+      const sid = target.route.sid;
+      // What the user sends counts as use; what the app sends (output, pings) does not.
+      socket.on('data', () => this.deps.activity.touch(sid));
+      // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
+      if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
+      this.deps.activity.touch(sid);
+      this.forwarder.ws(req, socket as Socket, head, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
+    };
+    this.resolve(req, this.wanted(req)?.sessionUrl ?? '', true, forward, (err) => refuseUpgrade(socket, this.known(err).status));
   };
 
-  /** The session `sessionUrl` names, if the request's user may open it. */
-  private async resolve(req: IncomingMessage, sessionUrl: string, options: { upgrade?: boolean }): Promise<Target> {
+  /**
+   * Finds the session `sessionUrl` names and calls `open` with it if the request's user may open it, else
+   * `refuse`. A signed-in user's request to a route in memory (most requests) is decided at once: waiting on a
+   * promise costs a proxied request more than all its checks do.
+   */
+  private resolve(req: IncomingMessage, sessionUrl: string, upgrade: boolean, open: (target: Target) => void, refuse: (err: unknown) => void): void {
     const match = SESSION_URL.exec(sessionUrl);
     const [, sid = '', rawPath = '/', query = ''] = match ?? [];
-    if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
-    const principal = await authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { ...options, signInHint: 'sign in to open this session' });
-    const route = await this.deps.routes.get(sid);
-    const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
-    if (!route || !mayOpen) throw new AppError('not_found', 'no such session');
-    return { route, principal, sessionUrl, appPath: `${rawPath}${query}` };
+    const admitted = (principal: Readonly<Principal> | undefined) => admit(principal, req, this.settings.ALLOWED_ORIGINS, upgrade ? ADMIT_UPGRADE : ADMIT_HTTP);
+    const targetFor = (principal: Readonly<Principal>, route: Route | undefined): Target => {
+      const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
+      if (!route || !mayOpen) throw new AppError('not_found', 'no such session');
+      return { route, principal, sessionUrl, appPath: `${rawPath}${query}` };
+    };
+    let target: Target;
+    try {
+      if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
+      const [principal, route] = [this.deps.auth.recognise(req), this.deps.routes.peek(sid)];
+      if (!principal || !route) {
+        // Identified first: nobody learns, or makes us look up, a route without signing in.
+        const waited = async () => targetFor(admitted(principal ?? (await this.deps.auth.identify(req))), route ?? (await this.deps.routes.get(sid)));
+        return void waited().then(open, refuse);
+      }
+      target = targetFor(admitted(principal), route);
+    } catch (err) {
+      return refuse(err);
+    }
+    open(target);
   }
 
   private enterAppHost(req: IncomingMessage, res: ServerResponse, target: Target, location: string): void {
