@@ -171,6 +171,11 @@ async function wsEcho(url: string, connections: number, seconds: number, headers
   return summarize(latencies, seconds);
 }
 
+/** `names` in the order of round `round`: each goes first in turn, so that none always follows the same one. */
+const inTurn = <T>(names: readonly T[], round: number): T[] => names.map((_, i) => names[(i + round) % names.length] as T);
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
 /** The round with the median of `by` (throughput unless told otherwise). */
 function medianBy(rounds: Measurement[], by: (m: Measurement) => number = (m) => m.rps): Measurement {
   const sorted = [...rounds].sort((a, b) => by(a) - by(b));
@@ -239,7 +244,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
           // Rounds alternate the three so that drift on the machine hits each alike; the median round counts.
           const rounds = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
           for (let round = 0; round < options.rounds; round++) {
-            for (const target of names) {
+            for (const target of inTurn(names, round)) {
               const pid = proxyPids[target];
               const cpuBefore = pid ? cpuSeconds(pid) : 0;
               const m = await measure(targets[target][kind], connections, options.seconds, targets[target].headers);
@@ -267,12 +272,14 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       const fixed = Object.fromEntries(latencyNames.map((n) => [n, [] as Measurement[]])) as Record<LatencyTarget, Measurement[]>;
       for (const target of latencyNames) await httpLoad(latencyTargets[target].http, 10, 1, latencyTargets[target].headers); // warm-up
       for (let round = 0; round < options.rounds; round++) {
-        for (const target of latencyNames) fixed[target].push(await httpLoad(latencyTargets[target].http, 10, options.seconds, latencyTargets[target].headers, options.rate / 10));
+        for (const target of inTurn(latencyNames, round)) fixed[target].push(await httpLoad(latencyTargets[target].http, 10, options.seconds, latencyTargets[target].headers, options.rate / 10));
       }
+      log(`latency p99 by round (ms): ${latencyNames.map((n) => `${n} ${fixed[n].map((m) => m.p99.toFixed(1)).join('/')}`).join('; ')}`);
       const latency = Object.fromEntries(latencyNames.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<LatencyTarget, Measurement>;
-      const added = (n: LatencyTarget) => latency[n].p99 - latency.direct.p99;
+      // Paired by round: the machine's slow spells (a shared host's) hit a round's measurements alike.
+      const added = (n: LatencyTarget) => median(fixed[n].map((m, round) => m.p99 - (fixed.direct[round] as Measurement).p99));
 
-      console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds)`);
+      console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.rounds} rounds; added: p99 above direct's in the same round)`);
       for (const n of latencyNames) console.log(`${n.padEnd(8)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${added(n).toFixed(2)} ms`);
       console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${added('gateway').toFixed(2)} ms at ${options.rate}/s (the bare forwarding without checks: ${added('bare').toFixed(2)} ms; gateway/chp ${(added('gateway') / added('chp')).toFixed(2)}×)`);
       return 0;
