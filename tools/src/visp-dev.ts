@@ -21,9 +21,10 @@ const USAGE = `usage: visp-dev <command>
                         arguments after -- go to Jest as they are (e.g. -t 'culls')
   bench spawn [--runs N] [--burst N]
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
-  bench proxy [--seconds N] [--rounds N] [--workers N] [--rate N] [--only http|ws|latency]
+  bench proxy [--seconds N] [--rounds N] [--latency-rounds N] [--workers N] [--rate N] [--only http|ws|latency]
                         the session proxy against a direct connection and configurable-http-proxy
-                        (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core)
+                        (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core; the
+                        latency part also measures one worker, the production default)
   bench recovery [--containers N]
                         one recovery pass re-adopting N session containers (default 100) against
                         inspecting each (tools/bench/recovery.ts)
@@ -36,7 +37,7 @@ const USAGE = `usage: visp-dev <command>
 /** The flags each `bench` takes. */
 const BENCH_FLAGS: Record<string, string[] | undefined> = {
   spawn: ['--runs', '--burst'],
-  proxy: ['--seconds', '--rounds', '--workers', '--rate', '--only'],
+  proxy: ['--seconds', '--rounds', '--latency-rounds', '--workers', '--rate', '--only'],
   recovery: ['--containers'],
   'socket-proxy': ['--runs'],
   transcribe: ['--rounds'],
@@ -65,11 +66,11 @@ async function main(argv: string[]): Promise<number> {
         return benchSpawn({ runs, burst });
       }
       if (rest[0] === 'proxy') {
-        const [seconds, rounds, workers, rate] = [number('--seconds', 3), number('--rounds', 3), number('--workers', 0), number('--rate', 1000)];
+        const [seconds, rounds, latencyRounds, workers, rate] = [number('--seconds', 3), number('--rounds', 3), number('--latency-rounds', 11), number('--workers', 0), number('--rate', 1000)];
         const only = rest.includes('--only') ? rest[rest.indexOf('--only') + 1] : undefined;
         const parts = new Set(PARTS.filter((part) => only === undefined || part === only));
-        if (!(seconds >= 1) || !(rounds >= 1) || !(workers >= 0) || !(rate >= 10) || parts.size === 0) break;
-        return benchProxy({ seconds, rounds, workers, rate, parts });
+        if (!(seconds >= 1) || !(rounds >= 1) || !(latencyRounds >= 1) || !(workers >= 0) || !(rate >= 10) || parts.size === 0) break;
+        return benchProxy({ seconds, rounds, latencyRounds, workers, rate, parts });
       }
       if (rest[0] === 'recovery') {
         const containers = number('--containers', 100);
