@@ -28,6 +28,15 @@ describe('NoticedCache', () => {
     expect(reads).toBe(2);
   });
 
+  it('drops every value one notice names, and does not keep a value read meanwhile', async () => {
+    const cache = new NoticedCache(async (key) => ({ key, owner: key.startsWith('x') ? 'x' : 'y' }), { maxAgeMs: 60_000, maxEntries: 10 });
+    await Promise.all(['x1', 'x2', 'y1'].map((key) => cache.get(key)));
+    const racing = cache.get('x3');
+    cache.dropWhere((value) => value.owner === 'x');
+    await racing;
+    expect(['x1', 'x2', 'x3', 'y1'].map((key) => cache.peek(key)?.key)).toEqual([undefined, undefined, undefined, 'y1']);
+  });
+
   it('does not keep a value read while a notice arrived', async () => {
     let release: () => void = () => undefined;
     let value = 'old';

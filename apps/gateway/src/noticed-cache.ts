@@ -19,6 +19,12 @@ export class NoticedCache<V> {
     this.entries.delete(key);
   }
 
+  /** A change notice for every value `changed` picks (one notice may name what many keys hold). */
+  dropWhere(changed: (value: V) => boolean): void {
+    this.generation++;
+    for (const [key, { value }] of this.entries) if (changed(value)) this.entries.delete(key);
+  }
+
   /** The value if it is in memory and fresh, without reading: for a caller that can go on at once. */
   peek(key: string): V | undefined {
     const cached = this.entries.get(key);

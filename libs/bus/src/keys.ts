@@ -23,6 +23,8 @@ export const channels = {
   routes: 'visp:chan:routes',
   /** A login id that was signed out: every gateway drops it from its cache. */
   logouts: 'visp:chan:logouts',
+  /** An API token id that was revoked: every gateway drops it from its cache. */
+  tokenRevocations: 'visp:chan:token-revocations',
   /** A transcription id whose owner cancelled it: the worker running it kills its engine. */
   transcriptionCancels: 'visp:chan:transcription-cancels',
 } as const;

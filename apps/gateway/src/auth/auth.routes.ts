@@ -108,7 +108,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   });
 
   app.delete('/api/v1/tokens/:id', user, async (req, res) => {
-    if (!(await store.tokens.revoke(principalOf(res).username, String(req.params.id)))) throw new NotFoundError(`token ${String(req.params.id).slice(0, 40)}`);
+    if (!(await auth.revokeToken(principalOf(res).username, String(req.params.id)))) throw new NotFoundError(`token ${String(req.params.id).slice(0, 40)}`);
     res.status(204).end();
   });
 }

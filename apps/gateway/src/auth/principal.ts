@@ -52,6 +52,14 @@ export class TrustedProxies {
   }
 }
 
+/** A verified API token's principal, with what a later use must still check. */
+type TokenPrincipal = Readonly<Principal> & { tokenId: string; expiresAt?: number };
+
+const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
+
+/** A remembered token stops working the moment it expires, not when the cache next reads it. */
+const unexpired = (token: TokenPrincipal | undefined) => (token && (token.expiresAt === undefined || token.expiresAt > Date.now()) ? token : undefined);
+
 /** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
 export const isHttps = (req: IncomingMessage, trusted: TrustedProxies) => 'encrypted' in req.socket || (trusted.trusts(req) && req.headers['x-forwarded-proto'] === 'https');
 
@@ -60,7 +68,9 @@ export class Authenticator {
   private readonly admins: ReadonlySet<string>;
   /** Logins by id, so that a proxied request costs no Redis round trip; a logout anywhere drops the entry. */
   private readonly logins: NoticedCache<Readonly<Principal>>;
-  private unsubscribe: (() => Promise<void>) | undefined;
+  /** Verified API tokens by their text (misses are never kept), so that a script's requests cost no database read. */
+  private readonly tokens: NoticedCache<TokenPrincipal>;
+  private unsubscribe: Array<() => Promise<void>> = [];
   private readonly logoutListeners: Array<(loginId: string) => void> = [];
   /** Cookie values whose signature was checked, and the login id each names: an HMAC per request is the slow part. */
   private readonly verified = new Map<string, string>();
@@ -78,14 +88,24 @@ export class Authenticator {
       },
       { maxAgeMs: 10_000, maxEntries: 100_000 },
     );
+    this.tokens = new NoticedCache(
+      async (text) => {
+        const token = await store.tokens.verify(text);
+        return token && { username: token.owner, admin: this.isAdmin(token.owner), via: 'token', tokenId: token.id, expiresAt: token.expiresAt?.getTime() };
+      },
+      { maxAgeMs: 10_000, maxEntries: 100_000 },
+    );
   }
 
-  /** Listens for logouts announced by any gateway. */
+  /** Listens for logouts and token revocations announced by any gateway. */
   async start(): Promise<void> {
-    this.unsubscribe = await onNotice(this.redis, channels.logouts, (id) => {
-      this.logins.drop(id);
-      for (const listener of this.logoutListeners) listener(id);
-    });
+    this.unsubscribe = [
+      await onNotice(this.redis, channels.logouts, (id) => {
+        this.logins.drop(id);
+        for (const listener of this.logoutListeners) listener(id);
+      }),
+      await onNotice(this.redis, channels.tokenRevocations, (id) => this.tokens.dropWhere((token) => token.tokenId === id)),
+    ];
   }
 
   /** Hears every logout, on any gateway: long-lived connections of that login must end too. */
@@ -94,7 +114,7 @@ export class Authenticator {
   }
 
   async close(): Promise<void> {
-    await this.unsubscribe?.();
+    await Promise.all(this.unsubscribe.map((stop) => stop()));
   }
 
   isAdmin(username: string): boolean {
@@ -120,23 +140,29 @@ export class Authenticator {
 
   /** The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid. */
   async identify(req: IncomingMessage): Promise<Readonly<Principal> | undefined> {
-    const authorization = req.headers.authorization;
-    if (authorization?.startsWith('Bearer ')) {
-      const token = await this.store.tokens.verify(authorization.slice(7).trim());
-      return token ? { username: token.owner, admin: this.isAdmin(token.owner), via: 'token' } : undefined;
-    }
+    const token = bearerToken(req);
+    if (token !== undefined) return unexpired(await this.tokens.get(token));
     const id = this.loginId(req);
     return id ? this.logins.get(id) : undefined;
   }
 
   /**
-   * What `identify` would say, when it can say so without a round trip (a login in memory); undefined otherwise,
-   * so that the proxy's hot path waits on nothing.
+   * What `identify` would say, when it can say so without a round trip (a login or token in memory); undefined
+   * otherwise, so that the proxy's hot path waits on nothing.
    */
   recognise(req: IncomingMessage): Readonly<Principal> | undefined {
-    if (req.headers.authorization?.startsWith('Bearer ')) return undefined;
+    const token = bearerToken(req);
+    if (token !== undefined) return unexpired(this.tokens.peek(token));
     const id = this.loginId(req);
     return id ? this.logins.peek(id) : undefined;
+  }
+
+  /** Revokes one of `owner`'s tokens, on every gateway at once; false when there was no such token. */
+  async revokeToken(owner: string, id: string): Promise<boolean> {
+    if (!(await this.store.tokens.revoke(owner, id))) return false;
+    this.tokens.dropWhere((token) => token.tokenId === id);
+    await this.redis.publish(channels.tokenRevocations, id);
+    return true;
   }
 
   private loginId(req: IncomingMessage): string | undefined {
