@@ -70,7 +70,8 @@ export class Authenticator {
   private readonly logins: NoticedCache<Readonly<Principal>>;
   /** Verified API tokens by their text (misses are never kept), so that a script's requests cost no database read. */
   private readonly tokens: NoticedCache<TokenPrincipal>;
-  private unsubscribe: Array<() => Promise<void>> = [];
+  /** What ends each notice subscription. */
+  private unsubscribers: Array<() => Promise<void>> = [];
   private readonly logoutListeners: Array<(loginId: string) => void> = [];
   /** Cookie values whose signature was checked, and the login id each names: an HMAC per request is the slow part. */
   private readonly verified = new Map<string, string>();
@@ -99,7 +100,7 @@ export class Authenticator {
 
   /** Listens for logouts and token revocations announced by any gateway. */
   async start(): Promise<void> {
-    this.unsubscribe = [
+    this.unsubscribers = [
       await onNotice(this.redis, channels.logouts, (id) => {
         this.logins.drop(id);
         for (const listener of this.logoutListeners) listener(id);
@@ -114,7 +115,7 @@ export class Authenticator {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.unsubscribe.map((stop) => stop()));
+    await Promise.all(this.unsubscribers.map((unsubscribe) => unsubscribe()));
   }
 
   isAdmin(username: string): boolean {
