@@ -71,6 +71,14 @@ function cpuSeconds(pid: number): number {
   return total / CLOCK_TICKS;
 }
 
+/** `measure`'s result (over `seconds`) with the CPU time process `pid`, if any, spent per request meanwhile. */
+async function withCpu(pid: number | undefined, seconds: number, measure: () => Promise<Measurement>): Promise<Measurement> {
+  const before = pid ? cpuSeconds(pid) : 0;
+  const m = await measure();
+  if (pid) m.cpuUs = ((cpuSeconds(pid) - before) / (m.rps * seconds)) * 1e6;
+  return m;
+}
+
 const CONNECTIONS = [1, 10, 100] as const;
 const SID = 'benchbenchaa';
 const OWNER = 'bench';
@@ -209,7 +217,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       const upstream = `http://127.0.0.1:${upstreamPort}`;
       const devTool = path.join(ROOT, 'dist/tools/visp-dev.js');
       spawn('upstream', process.execPath, [devTool, 'bench', 'upstream', '--port', String(upstreamPort)]);
-      spawn('bare-proxy', process.execPath, [devTool, 'bench', 'bare-proxy', '--port', String(barePort), '--target', upstream]);
+      const bare = spawn('bare-proxy', process.execPath, [devTool, 'bench', 'bare-proxy', '--port', String(barePort), '--target', upstream]);
       const gatewayEnv = {
         AUTH_MODE: 'dev-key',
         TEST_USER_LOGIN_KEY: LOGIN_KEY,
@@ -249,11 +257,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
           const rounds = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
           for (let round = 0; round < options.rounds; round++) {
             for (const target of inTurn(names, round)) {
-              const pid = proxyPids[target];
-              const cpuBefore = pid ? cpuSeconds(pid) : 0;
-              const m = await measure(targets[target][kind], connections, options.seconds, targets[target].headers);
-              if (pid) m.cpuUs = ((cpuSeconds(pid) - cpuBefore) / (m.rps * options.seconds)) * 1e6;
-              rounds[target].push(m);
+              rounds[target].push(await withCpu(proxyPids[target], options.seconds, () => measure(targets[target][kind], connections, options.seconds, targets[target].headers)));
             }
           }
           const row = Object.fromEntries(names.map((n) => [n, medianBy(rounds[n])])) as Record<Target, Measurement>;
@@ -281,10 +285,11 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
         const { http, headers } = latencyTargets[target] as { http: string; headers: Record<string, string> };
         return httpLoad(http, 10, seconds, headers, options.rate / 10);
       };
+      const latencyPids: Partial<Record<LatencyTarget, number>> = { ...proxyPids, 'gateway-1': oneWorker?.child.process.pid, bare: bare.process.pid };
       const fixed = Object.fromEntries(latencyNames.map((n) => [n, [] as Measurement[]])) as Record<LatencyTarget, Measurement[]>;
       for (const target of latencyNames) await load(target, 5); // warm-up: the proxies' and the load's own code at this pace
       for (let round = 0; round < options.latencyRounds; round++) {
-        for (const target of inTurn(latencyNames, round)) fixed[target].push(await load(target, options.seconds));
+        for (const target of inTurn(latencyNames, round)) fixed[target].push(await withCpu(latencyPids[target], options.seconds, () => load(target, options.seconds)));
       }
       log(`latency p99 by round (ms): ${latencyNames.map((n) => `${n} ${fixed[n].map((m) => m.p99.toFixed(1)).join('/')}`).join('; ')}`);
       const latency = Object.fromEntries(latencyNames.map((n) => [n, medianBy(fixed[n], (m) => m.p99)])) as Record<LatencyTarget, Measurement>;
@@ -294,7 +299,8 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       const workers = workerCount(options.workers);
       const label = (n: LatencyTarget) => (n === 'gateway' ? `gateway, ${workers} worker${workers > 1 ? 's' : ''}` : n === 'gateway-1' ? 'gateway, 1 worker' : n);
       console.log(`\nHTTP latency at a fixed ${options.rate} requests/s over 10 connections (median of ${options.latencyRounds} rounds of ${options.seconds} s; added: p99 above direct's in the same round)`);
-      for (const n of latencyNames) console.log(`${label(n).padEnd(19)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${added(n).toFixed(2)} ms`);
+      const cpu = (n: LatencyTarget) => (latencyPids[n] ? `  cpu ${median(fixed[n].map((m) => m.cpuUs ?? Number.NaN)).toFixed(0).padStart(4)} µs` : '');
+      for (const n of latencyNames) console.log(`${label(n).padEnd(19)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${added(n).toFixed(2).padStart(5)} ms${cpu(n)}`);
       const deployed: LatencyTarget = oneWorker ? 'gateway-1' : 'gateway';
       console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${added(deployed).toFixed(2)} ms at ${options.rate}/s, ${label(deployed)} (the bare forwarding without checks: ${added('bare').toFixed(2)} ms; gateway/chp ${(added(deployed) / added('chp')).toFixed(2)}×)`);
       return 0;
