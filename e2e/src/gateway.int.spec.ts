@@ -1,6 +1,7 @@
 // The gateway and the session-manager as built, with real Redis, database and Podman, used only through the
 // gateway: sign-in, the public API, the session proxy over HTTP and WebSocket, and what must be refused.
 import { request, type IncomingHttpHeaders } from 'node:http';
+import type WebSocket from 'ws';
 import type { SessionView } from '@visp/contracts';
 import { closeRedis, createRedis, keys } from '@visp/bus';
 import { execute, openKernel } from '@visp/testing';
@@ -32,11 +33,17 @@ describe('a user, through the gateway only', () => {
     expect(Number(await redis.zscore(keys.activity, session.sid))).toBeGreaterThanOrEqual(before);
 
     // Signing out ends that login at once, in the proxy too (which keeps logins in memory); others go on.
+    // Its open WebSockets end with it: they were checked only when they opened.
     const second = await signIn('alice@uni.se');
     expect((await fetch(`${base}api/status`, { headers: second })).status).toBe(200);
+    const secondSocket = await kernelSocket(base, second);
+    const secondClosed = closedWith(secondSocket);
+    expect(await execute(secondSocket, '1+1')).toBe('2');
     expect((await api('/auth/logout', second, { method: 'POST' })).status).toBe(204);
+    expect(await secondClosed).toBe(1006);
     expect((await fetch(`${base}api/status`, { headers: second })).status).toBe(401);
     expect((await fetch(`${base}api/status`, { headers: cookie })).status).toBe(200);
+    expect(await runOnKernel(base, cookie, '7*6')).toBe('42');
 
     expect(await (await api(`/api/v1/sessions/${session.sid}`, cookie, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
     expect((await fetch(`${base}api/status`, { headers: cookie })).status).toBe(404);
@@ -55,19 +62,38 @@ describe('a user, through the gateway only', () => {
     const { session } = await launchSession(bearer, 'jupyter');
     expect(await runOnKernel(`${GW}/s/${session.sid}/`, bearer, 'sum(range(10))')).toBe('45');
     expect(await (await api('/api/v1/sessions', bearer)).json()).toMatchObject({ sessions: [{ sid: session.sid, owner: 'bob', state: 'ready' }] });
-    expect((await api(`/api/v1/sessions/${session.sid}`, bearer, { method: 'DELETE' })).status).toBe(200);
 
+    // Revoking the token ends what it opened too.
+    const tokenSocket = await kernelSocket(`${GW}/s/${session.sid}/`, bearer);
+    const tokenClosed = closedWith(tokenSocket);
     expect((await api(`/api/v1/tokens/${id}`, cookie, { method: 'DELETE' })).status).toBe(204);
+    expect(await tokenClosed).toBe(1006);
     expect((await api('/api/v1/sessions', bearer)).status).toBe(401);
+    expect((await api(`/api/v1/sessions/${session.sid}`, cookie, { method: 'DELETE' })).status).toBe(200);
   }, 180_000);
 });
 
-/** Starts a kernel through the proxy, runs `code` over its WebSocket, and returns what it printed. */
-async function runOnKernel(base: string, auth: Record<string, string>, code: string): Promise<string> {
+/** Starts a kernel through the proxy and opens its channels' WebSocket. */
+async function kernelSocket(base: string, auth: Record<string, string>): Promise<WebSocket> {
   const kernel = await fetch(`${base}api/kernels`, { method: 'POST', headers: { ...auth, ...ORIGIN, 'content-type': 'application/json' }, body: '{"name":"python3"}' });
   expect(kernel.status).toBe(201);
   const { id } = (await kernel.json()) as { id: string };
-  const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${id}/channels`, { ...auth, ...ORIGIN });
+  return openKernel(`${base.replace('http', 'ws')}api/kernels/${id}/channels`, { ...auth, ...ORIGIN });
+}
+
+/** The close code `ws` ends with, within 10 s. */
+const closedWith = (ws: WebSocket) =>
+  new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the WebSocket is still open after 10 s')), 10_000);
+    ws.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+
+/** Starts a kernel through the proxy, runs `code` over its WebSocket, and returns what it printed. */
+async function runOnKernel(base: string, auth: Record<string, string>, code: string): Promise<string> {
+  const ws = await kernelSocket(base, auth);
   try {
     return await execute(ws, code);
   } finally {

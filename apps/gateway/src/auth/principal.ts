@@ -6,6 +6,7 @@ import { channels, keys, onNotice, parseJson, type Redis } from '@visp/bus';
 import { OwnerSchema } from '@visp/contracts';
 import type { Store } from '@visp/store';
 import { NoticedCache } from '../noticed-cache';
+import { HeldConnections, type EndReason } from './held-connections';
 import { LOGIN_COOKIE, parseCookies, sign, unsign } from './cookies';
 
 /** Who is asking, and how they proved it. */
@@ -14,10 +15,18 @@ export const PrincipalSchema = z.object({
   admin: z.boolean(),
   via: z.enum(['login', 'token']),
 });
+/** A login as Redis keeps it. */
+const StoredLoginSchema = PrincipalSchema.extend({ expiresAt: z.number().int().optional() });
+
 export type Principal = z.infer<typeof PrincipalSchema> & {
-  /** The server-side login a cookie names (not stored in it): what a logout ends. */
-  loginId?: string;
+  /** What the request proved itself with, `login:<id>` or `token:<id>`: what a logout or a revocation ends. */
+  credential: string;
+  /** When that stops working (ms since the epoch); unset: only when revoked. */
+  expiresAt?: number;
 };
+
+const loginCredential = (id: string) => `login:${id}`;
+const tokenCredential = (id: string) => `token:${id}`;
 
 export interface AuthSettings {
   COOKIE_SECRET: string;
@@ -52,13 +61,10 @@ export class TrustedProxies {
   }
 }
 
-/** A verified API token's principal, with what a later use must still check. */
-type TokenPrincipal = Readonly<Principal> & { tokenId: string; expiresAt?: number };
-
 const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
 
-/** A remembered token stops working the moment it expires, not when the cache next reads it. */
-const unexpired = (token: TokenPrincipal | undefined) => (token && (token.expiresAt === undefined || token.expiresAt > Date.now()) ? token : undefined);
+/** A remembered login or token stops working the moment it expires, not when the cache next reads it. */
+const unexpired = (principal: Readonly<Principal> | undefined) => (principal && (principal.expiresAt === undefined || principal.expiresAt > Date.now()) ? principal : undefined);
 
 /** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
 export const isHttps = (req: IncomingMessage, trusted: TrustedProxies) => 'encrypted' in req.socket || (trusted.trusts(req) && req.headers['x-forwarded-proto'] === 'https');
@@ -69,10 +75,11 @@ export class Authenticator {
   /** Logins by id, so that a proxied request costs no Redis round trip; a logout anywhere drops the entry. */
   private readonly logins: NoticedCache<Readonly<Principal>>;
   /** Verified API tokens by their text (misses are never kept), so that a script's requests cost no database read. */
-  private readonly tokens: NoticedCache<TokenPrincipal>;
+  private readonly tokens: NoticedCache<Readonly<Principal>>;
   /** What ends each notice subscription. */
   private unsubscribers: Array<() => Promise<void>> = [];
-  private readonly logoutListeners: Array<(loginId: string) => void> = [];
+  /** WebSockets, which outlive the check made when they opened, by the credential they opened with. */
+  private readonly held = new HeldConnections();
   /** Cookie values whose signature was checked, and the login id each names: an HMAC per request is the slow part. */
   private readonly verified = new Map<string, string>();
 
@@ -84,15 +91,15 @@ export class Authenticator {
     this.admins = new Set(settings.ADMIN_USERS);
     this.logins = new NoticedCache(
       async (id) => {
-        const principal = parseJson(PrincipalSchema, await redis.get(keys.login(id)));
-        return principal && { ...principal, loginId: id };
+        const login = parseJson(StoredLoginSchema, await redis.get(keys.login(id)));
+        return login && { ...login, credential: loginCredential(id) };
       },
       { maxAgeMs: 10_000, maxEntries: 100_000 },
     );
     this.tokens = new NoticedCache(
       async (text) => {
         const token = await store.tokens.verify(text);
-        return token && { username: token.owner, admin: this.isAdmin(token.owner), via: 'token', tokenId: token.id, expiresAt: token.expiresAt?.getTime() };
+        return token && { username: token.owner, admin: this.isAdmin(token.owner), via: 'token', credential: tokenCredential(token.id), expiresAt: token.expiresAt?.getTime() };
       },
       { maxAgeMs: 10_000, maxEntries: 100_000 },
     );
@@ -103,15 +110,22 @@ export class Authenticator {
     this.unsubscribers = [
       await onNotice(this.redis, channels.logouts, (id) => {
         this.logins.drop(id);
-        for (const listener of this.logoutListeners) listener(id);
+        this.held.revoke(loginCredential(id));
       }),
-      await onNotice(this.redis, channels.tokenRevocations, (id) => this.tokens.dropWhere((token) => token.tokenId === id)),
+      await onNotice(this.redis, channels.tokenRevocations, (id) => {
+        this.tokens.dropWhere((token) => token.credential === tokenCredential(id));
+        this.held.revoke(tokenCredential(id));
+      }),
     ];
   }
 
-  /** Hears every logout, on any gateway: long-lived connections of that login must end too. */
-  onLogout(listener: (loginId: string) => void): void {
-    this.logoutListeners.push(listener);
+  /**
+   * Keeps a long-lived connection (a WebSocket) only as long as the credential it opened with: `end` is called
+   * when that login signs out or that token is revoked, on any gateway, or when it expires. Returns the release
+   * for a connection that closes first.
+   */
+  holdWhileValid(principal: Readonly<Principal>, end: (reason: EndReason) => void): () => void {
+    return this.held.hold(principal, end);
   }
 
   async close(): Promise<void> {
@@ -125,8 +139,8 @@ export class Authenticator {
   /** Starts a login; returns the signed cookie value. */
   async signIn(username: string): Promise<string> {
     const id = randomBytes(24).toString('base64url');
-    const principal: Principal = { username, admin: this.isAdmin(username), via: 'login' };
-    await this.redis.set(keys.login(id), JSON.stringify(principal), 'EX', this.settings.LOGIN_TTL);
+    const login: z.infer<typeof StoredLoginSchema> = { username, admin: this.isAdmin(username), via: 'login', expiresAt: Date.now() + this.settings.LOGIN_TTL * 1000 };
+    await this.redis.set(keys.login(id), JSON.stringify(login), 'EX', this.settings.LOGIN_TTL);
     return sign(id, this.settings.COOKIE_SECRET);
   }
 
@@ -137,6 +151,7 @@ export class Authenticator {
     await this.redis.multi().del(keys.login(id)).publish(channels.logouts, id).exec();
     // Here at once, not when the notice comes back: the next request may already be on its way.
     this.logins.drop(id);
+    this.held.revoke(loginCredential(id));
   }
 
   /** The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid. */
@@ -144,7 +159,7 @@ export class Authenticator {
     const token = bearerToken(req);
     if (token !== undefined) return unexpired(await this.tokens.get(token));
     const id = this.loginId(req);
-    return id ? this.logins.get(id) : undefined;
+    return id ? unexpired(await this.logins.get(id)) : undefined;
   }
 
   /**
@@ -155,13 +170,14 @@ export class Authenticator {
     const token = bearerToken(req);
     if (token !== undefined) return unexpired(this.tokens.peek(token));
     const id = this.loginId(req);
-    return id ? this.logins.peek(id) : undefined;
+    return id ? unexpired(this.logins.peek(id)) : undefined;
   }
 
   /** Revokes one of `owner`'s tokens, on every gateway at once; false when there was no such token. */
   async revokeToken(owner: string, id: string): Promise<boolean> {
     if (!(await this.store.tokens.revoke(owner, id))) return false;
-    this.tokens.dropWhere((token) => token.tokenId === id);
+    this.tokens.dropWhere((token) => token.credential === tokenCredential(id));
+    this.held.revoke(tokenCredential(id));
     await this.redis.publish(channels.tokenRevocations, id);
     return true;
   }

@@ -144,6 +144,8 @@ export class SessionProxy {
       // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
       if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
       this.deps.activity.touch(sid);
+      // Checked once, when it opened: it ends with the login or token it opened with.
+      socket.once('close', this.deps.auth.holdWhileValid(target.principal, () => socket.destroy()));
       this.forwarder.ws(req, socket as Socket, head, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
     };
     this.resolve(req, this.wanted(req)?.sessionUrl ?? '', true, forward, (err) => refuseUpgrade(socket, this.known(err).status));

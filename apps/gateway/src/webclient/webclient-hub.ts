@@ -5,7 +5,8 @@ import type { EventBus } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import { AppError, refuseUpgrade } from '@visp/service-kit';
 import { authenticate } from '../auth/middleware';
-import type { Authenticator } from '../auth/principal';
+import type { EndReason } from '../auth/held-connections';
+import type { Authenticator, Principal } from '../auth/principal';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { WebclientConnection } from './connection';
@@ -21,6 +22,9 @@ export interface WebclientSettings {
 
 /** Commands are small; anything bigger is refused by the socket itself (close 1009). */
 const MAX_MESSAGE_BYTES = 64 * 1024;
+
+/** The close reason a webclient sees when the login or token it opened with ends. */
+const endedBecause = (principal: Principal, reason: EndReason) => (reason === 'expired' ? `${principal.via} expired` : principal.via === 'login' ? 'signed out' : 'token revoked');
 
 /** The webclient WebSockets of every signed-in user, and the bus events fanned out to their owners. */
 export class WebclientHub {
@@ -38,11 +42,6 @@ export class WebclientHub {
   }
 
   async start(): Promise<void> {
-    this.deps.auth.onLogout((loginId) => {
-      for (const connections of this.byOwner.values()) {
-        for (const connection of connections) if (connection.principal.loginId === loginId) connection.ws.close(4001, 'signed out');
-      }
-    });
     this.unsubscribe = await this.deps.events.subscribe((event) => {
       for (const connection of this.byOwner.get(event.owner) ?? []) connection.push(event);
     });
@@ -61,7 +60,11 @@ export class WebclientHub {
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const connection = new WebclientConnection(ws, principal, this.deps, { messagesPerSecond: this.settings.WEBCLIENT_RATE_LIMIT });
           this.add(connection);
-          ws.on('close', () => this.remove(connection));
+          const release = this.deps.auth.holdWhileValid(principal, (reason) => ws.close(4001, endedBecause(principal, reason)));
+          ws.on('close', () => {
+            release();
+            this.remove(connection);
+          });
           ws.on('error', (err) => this.deps.logger.info({ err: err.message, user: principal.username }, 'webclient socket error'));
         });
       },
