@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 
@@ -11,10 +11,17 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts a long-running process with its output in `logFile`. */
+/**
+ * Run before a command, so that it gets SIGTERM should this process die without stopping it (kill -9, a crash):
+ * no server of a killed test or bench run is left behind. setpriv (util-linux) execs the command in its place.
+ */
+const DIE_WITH_PARENT = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'TERM', '--'] : [];
+
+/** Starts a long-running process with its output in `logFile`; it ends when this process does. */
 export function spawnLogged(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; logFile: string; cwd?: string }): Child {
   const log = createWriteStream(options.logFile, { flags: 'a' });
-  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program = command, ...argv] = [...DIE_WITH_PARENT, command, ...args];
+  const child = spawn(program, argv, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
