@@ -7,6 +7,7 @@ import { ensureImages } from '../src/images';
 import { startInfra, type Infra } from '../src/infra';
 import { removeLeftovers } from '../src/leftovers';
 import { ROOT, STATE_DIR } from '../src/paths';
+import { nodeArgsFor } from '@visp/config';
 import { freePort, readyz, spawnLogged, untilSignalled, waitUntil, type Child } from '../src/processes';
 
 export const log = (line: string) => console.log(`[bench] ${line}`);
@@ -39,7 +40,7 @@ export async function withBench(work: (bench: Bench) => Promise<number>): Promis
   };
   const service: Bench['service'] = async (app, env, probe = '/readyz') => {
     const port = await freePort();
-    const child = spawn(app, process.execPath, [path.join(ROOT, 'dist/apps', app, 'main.js')], { ...infra.env, INSTANCE_ID: instance, LOG_LEVEL: 'warn', ...env, PORT: String(port) });
+    const child = spawn(app, process.execPath, [...nodeArgsFor(app), path.join(ROOT, 'dist/apps', app, 'main.js')], { ...infra.env, INSTANCE_ID: instance, LOG_LEVEL: 'warn', ...env, PORT: String(port) });
     const answers = probe === '/readyz' ? () => readyz(port) : async () => (await fetch(`http://127.0.0.1:${port}${probe}`).catch(() => undefined))?.ok === true;
     await waitUntil(`${app} ${probe}`, answers, { timeoutMs: 30_000, child });
     return { child, port };

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import WebSocket from 'ws';
 import { createRedis, closeRedis, RedisRouteTable } from '@visp/bus';
+import { nodeArgsFor } from '@visp/config';
 import { workerCount } from '@visp/service-kit';
 import { ROOT } from '../src/paths';
 import { freePort, waitUntil } from '../src/processes';
@@ -217,7 +218,8 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       const upstream = `http://127.0.0.1:${upstreamPort}`;
       const devTool = path.join(ROOT, 'dist/tools/visp-dev.js');
       spawn('upstream', process.execPath, [devTool, 'bench', 'upstream', '--port', String(upstreamPort)]);
-      const bare = spawn('bare-proxy', process.execPath, [devTool, 'bench', 'bare-proxy', '--port', String(barePort), '--target', upstream]);
+      // The gateway's forwarding, run as the gateway is.
+      const bare = spawn('bare-proxy', process.execPath, [...nodeArgsFor('gateway'), devTool, 'bench', 'bare-proxy', '--port', String(barePort), '--target', upstream]);
       const gatewayEnv = {
         AUTH_MODE: 'dev-key',
         TEST_USER_LOGIN_KEY: LOGIN_KEY,

@@ -16,6 +16,8 @@ const CACHE = path.join(STATE_DIR, 'cache');
 export const SERVICE_APPS = ['gateway', 'session-manager', 'recovery', 'socket-proxy', 'whisper-worker'] as const;
 export type ServiceApp = (typeof SERVICE_APPS)[number];
 export const serviceImage = (app: ServiceApp) => `localhost/visp-${app}:1`;
+/** The stage of containerfiles/services/Containerfile an app's image is built from. */
+export const imageStage = (app: ServiceApp) => (app === 'gateway' || app === 'whisper-worker' ? app : 'service');
 
 /** `.visp/cache/node-<version>/bin/node`, unpacked once from the npm registry. */
 async function nodeBinary(): Promise<string> {
@@ -65,7 +67,7 @@ function specFor(app: ServiceApp, node: string, modules: string, wheels: string)
   return {
     tag: serviceImage(app),
     containerfile: 'containerfiles/services/Containerfile',
-    target: app === 'gateway' || app === 'whisper-worker' ? app : 'service',
+    target: imageStage(app),
     format: 'docker',
     buildArgs: { BASE: BASE_IMAGE, APP: app },
     // The cache directories are named by what they hold (Node's version, the lock's and requirements' hashes).

@@ -6,6 +6,7 @@ import { parse } from 'dotenv';
 import { ensureImages } from './images';
 import { podmanEnv, startInfra, startPodman, type Infra } from './infra';
 import { ensureServiceImages, ensureStandInImages } from './service-images';
+import { nodeArgsFor } from '@visp/config';
 import { startContainerStack } from '@visp/quadlets';
 import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { readyz, spawnLogged, untilSignalled, waitUntil, type Child } from './processes';
@@ -58,7 +59,7 @@ export async function startStack(): Promise<number> {
     await ensureImages((line) => console.log(`[start] ${line}`));
     for (const { app, port } of SERVICES) {
       await assertPortFree(app, port);
-      const child = spawnLogged(app, process.execPath, ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'main.js')], {
+      const child = spawnLogged(app, process.execPath, [...nodeArgsFor(app), path.join(ROOT, 'dist/apps', app, 'main.js')], {
         cwd: ROOT,
         env: { ...process.env, ...infra.env, ...whisperEnv(), TRANSCRIPTION_DATA_DIR: path.join(stateDir, 'transcriptions'), PORT: String(port), SOCKET_PROXY_DIR: proxyDir, ...podmanFor(app) },
         logFile: path.join(stateDir, 'logs', `${app}.log`),

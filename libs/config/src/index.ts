@@ -10,3 +10,4 @@ export {
   loadSessionTypes,
   type SessionLaunch,
   type TemplateValues, SessionTypeSchema, SessionTypesSchema, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';
+export { nodeArgsFor } from './node-flags';
