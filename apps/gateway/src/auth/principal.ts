@@ -108,14 +108,8 @@ export class Authenticator {
   /** Listens for logouts and token revocations announced by any gateway. */
   async start(): Promise<void> {
     this.unsubscribers = [
-      await onNotice(this.redis, channels.logouts, (id) => {
-        this.logins.drop(id);
-        this.held.revoke(loginCredential(id));
-      }),
-      await onNotice(this.redis, channels.tokenRevocations, (id) => {
-        this.tokens.dropWhere((token) => token.credential === tokenCredential(id));
-        this.held.revoke(tokenCredential(id));
-      }),
+      await onNotice(this.redis, channels.logouts, (id) => this.forgetLogin(id)),
+      await onNotice(this.redis, channels.tokenRevocations, (id) => this.forgetToken(id)),
     ];
   }
 
@@ -150,8 +144,7 @@ export class Authenticator {
     if (!id) return;
     await this.redis.multi().del(keys.login(id)).publish(channels.logouts, id).exec();
     // Here at once, not when the notice comes back: the next request may already be on its way.
-    this.logins.drop(id);
-    this.held.revoke(loginCredential(id));
+    this.forgetLogin(id);
   }
 
   /** The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid. */
@@ -176,10 +169,21 @@ export class Authenticator {
   /** Revokes one of `owner`'s tokens, on every gateway at once; false when there was no such token. */
   async revokeToken(owner: string, id: string): Promise<boolean> {
     if (!(await this.store.tokens.revoke(owner, id))) return false;
-    this.tokens.dropWhere((token) => token.credential === tokenCredential(id));
-    this.held.revoke(tokenCredential(id));
+    this.forgetToken(id);
     await this.redis.publish(channels.tokenRevocations, id);
     return true;
+  }
+
+  /** A login ended (here, or on another gateway's notice): not remembered, and its WebSockets closed. */
+  private forgetLogin(id: string): void {
+    this.logins.drop(id);
+    this.held.revoke(loginCredential(id));
+  }
+
+  /** A token revoked (here, or on another gateway's notice): not remembered, and its WebSockets closed. */
+  private forgetToken(id: string): void {
+    this.tokens.dropWhere((token) => token.credential === tokenCredential(id));
+    this.held.revoke(tokenCredential(id));
   }
 
   private loginId(req: IncomingMessage): string | undefined {
