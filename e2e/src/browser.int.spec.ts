@@ -16,7 +16,7 @@ const stack = useGatewayStack({ sessionManager: 18320, gateway: 18380 }, 'browse
 let browser: Browser;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await launchChromium();
+  browser = await launchChromium(stack.url);
 });
 afterAll(async () => {
   await browser?.close();

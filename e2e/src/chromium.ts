@@ -1,10 +1,64 @@
 // Debian's Chromium driven by playwright-core, for the browser tests.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 // The flags this machine needs: no sandbox as root, and no background traffic to a network that is closed.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+/** Chromium in this host's network namespace: only to show what `launchChromium` protects the tests from. */
+export const launchChromiumOnHostNetwork = (): Promise<Browser> => chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+
+/** Each socket's data goes to the other; either one ending or failing ends both. */
+function splice(a: Socket, b: Socket): void {
+  a.pipe(b).pipe(a);
+  a.on('error', () => b.destroy());
+  b.on('error', () => a.destroy());
+}
+
+// Runs in Chromium's namespace: serves 127.0.0.1:<port> there by connecting to the unix socket outside.
+const INNER_RELAY = `const net = require('node:net');
+const [port, socket] = process.argv.slice(1);
+net.createServer((a) => { const b = net.connect(socket); a.pipe(b).pipe(a); a.on('error', () => b.destroy()); b.on('error', () => a.destroy()); })
+  .listen(Number(port), '127.0.0.1', () => console.log('listening'));`;
+
+/**
+ * Chromium in a network namespace of its own, where `url`'s loopback address and port lead, through a unix socket,
+ * to the same port on this host's loopback: the only place the browser tests go.
+ *
+ * Why: when the host gains or loses a link or an address, Chromium fails every request still waiting for a
+ * connection with net::ERR_NETWORK_CHANGED, and Podman adds links whenever a test running beside this one starts
+ * a container. Jupyter's page asks for dozens of files at once, six at a time, so it lost some (seen in CI).
+ */
+export async function launchChromium(url: string): Promise<Browser> {
+  const { hostname, port } = new URL(url);
+  const dir = mkdtempSync(path.join(tmpdir(), 'visp-chromium-'));
+  const socket = path.join(dir, 'loopback.sock');
+  const outer = createServer((a) => splice(a, connect(Number(port), hostname))).listen(socket);
+  // setpriv: the relay dies with this process; unshare and sh exec in place, so its pid names the namespace.
+  const relay = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', 'unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, '-e', INNER_RELAY, port, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cleanUp = () => {
+    relay.kill('SIGKILL');
+    outer.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const [exit] = await Promise.race([once(relay.stdout, 'data').then(() => [undefined]), once(relay, 'exit')]);
+    if (exit !== undefined) throw new Error(`the loopback relay for Chromium's network namespace exited (${String(exit)})`);
+    const executablePath = path.join(dir, 'chromium');
+    writeFileSync(executablePath, `#!/bin/sh\nexec nsenter --net=/proc/${relay.pid}/ns/net -- /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+    const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    browser.once('disconnected', cleanUp);
+    return browser;
+  } catch (err) {
+    cleanUp();
+    throw err;
+  }
+}
 
 /** Script errors and console errors (every Content-Security-Policy violation is one); failed loads are kept apart. */
 export function problems(page: Page): { errors: string[]; failedLoads: string[] } {

@@ -112,7 +112,7 @@ describe('the product in containers', () => {
   }, 300_000);
 
   scenario('the start page in Chromium: sign in, launch Jupyter, watch the bar reach ready, open it', async () => {
-    const browser = await launchChromium();
+    const browser = await launchChromium(stack.url);
     try {
       const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
       const page = await context.newPage();
