@@ -9,11 +9,12 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # Podman and its helpers, Redis, debootstrap for the offline base image, busybox for the small test image,
-# Chromium for the browser test, ffmpeg for audio, python3-venv for the Whisper engine, and the LibriVox clips
-# (with reference transcripts) the transcription tests measure.
+# Chromium for the browser tests (and iproute2 for the network namespace they run it in), ffmpeg for audio,
+# python3-venv for the Whisper engine, and the LibriVox clips (with reference transcripts) the transcription
+# tests measure.
 APT_PACKAGES=(
   podman runc conmon netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs catatonit
-  redis-server debootstrap busybox-static ca-certificates chromium ffmpeg pocketsphinx-testdata
+  redis-server debootstrap busybox-static ca-certificates chromium iproute2 ffmpeg pocketsphinx-testdata
 )
 
 as_root() {
