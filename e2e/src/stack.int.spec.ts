@@ -152,6 +152,13 @@ describe('the product in containers', () => {
     // The session-manager shares the session network (it probes starting apps there); its API wants the service token.
     expect(await runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen('http://visp-session-manager:8020/api/v1/sessions', timeout=5); r = 200\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`)).toBe('401');
     expect(await runOnKernel(mine.sid, carol, "import os\n[p for p in ('/run/podman/podman.sock', '/var/run/docker.sock', '/run/visp') if os.path.exists(p)]")).toBe('[]');
+    // The gateway believes a front proxy's headers (X-Forwarded-Proto here; in production also who signed in)
+    // from the services' network, where Caddy is, and not from a session: its sign-in cookie stays unmarked.
+    const key = stack.secrets['visp-test-user-login-key'] as string;
+    const login = JSON.stringify({ username: 'carol', key });
+    const fromSession = await runOnKernel(mine.sid, carol, `import urllib.request\nr = urllib.request.urlopen(urllib.request.Request('http://visp-gateway:8080/auth/login', data=${JSON.stringify(login)}.encode(), headers={'content-type': 'application/json', 'x-forwarded-proto': 'https'}, method='POST'), timeout=5)\n[r.status, 'Secure' in r.headers['set-cookie']]`);
+    const fromServices = stack.podman('exec', 'visp-whisper-worker', 'node', '-e', `fetch('http://visp-gateway:8080/auth/login', { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: ${JSON.stringify(login)} }).then((r) => console.log(JSON.stringify([r.status, r.headers.get('set-cookie').includes('Secure')])))`);
+    expect([fromSession, fromServices.trim()]).toEqual(['[200, False]', '[200,true]']);
     await stopSession(mine.sid, carol);
     await stopSession(theirs.sid, dan);
   }, 400_000);

@@ -45,6 +45,16 @@ export function parseUnit(text: string): Unit {
   return unit;
 }
 
+/**
+ * The services' network (visp-net): the only peers whose X-Forwarded-* and single sign-on headers the gateway
+ * believes, as `visp install` and the container stack both configure it. Session containers are not on it.
+ */
+export function trustedProxyCidrs(quadlets: string): string {
+  const subnet = parseUnit(readFileSync(path.join(quadlets, 'visp-net.network'), 'utf8')).get('Network')?.find(([key]) => key === 'Subnet')?.[1];
+  if (!subnet) throw new Error(`${quadlets}/visp-net.network has no Subnet=: the gateway could not tell Caddy from a session`);
+  return subnet;
+}
+
 /** Splits a command line as systemd does for Exec=: whitespace outside single or double quotes. */
 export function splitCommand(line: string): string[] {
   return [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? (m[3] as string));
@@ -127,7 +137,7 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
     'visp-mongo-uri': 'mongodb://visp-mongo:27017/visp',
   };
   const envFile = path.join(work, 'visp.env');
-  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...settings.env };
+  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', TRUSTED_PROXY_CIDRS: trustedProxyCidrs(QUADLETS), ...settings.env };
   writeFileSync(envFile, Object.entries(plain).map(([k, v]) => `${k}=${v}`).join('\n'));
 
   const containers = () => podman('ps', '--all', '--filter', `label=${label}`, '--format', '{{.Names}}').split('\n').filter(Boolean);
@@ -160,7 +170,8 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
       if (file.endsWith('.network')) {
         const name = get('Network', 'NetworkName') as string;
         spawnSync('podman', ['network', 'rm', '--force', name], { env: localEnv });
-        podman('network', 'create', ...labels, ...(get('Network', 'Internal') === 'true' ? ['--internal'] : []), name);
+        const subnet = get('Network', 'Subnet');
+        podman('network', 'create', ...labels, ...(get('Network', 'Internal') === 'true' ? ['--internal'] : []), ...(subnet ? ['--subnet', subnet] : []), name);
       }
     }
     for (const [name, value] of Object.entries(secrets)) {
