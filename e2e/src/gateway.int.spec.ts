@@ -348,6 +348,17 @@ describe('single sign-on headers', () => {
   }, 60_000);
 });
 
+describe('behind a front proxy', () => {
+  it('keeps the readiness report and metrics from the clients it forwards', async () => {
+    await startGateway(18184, { TRUSTED_PROXY_CIDRS: '127.0.0.1/32' });
+    const gateway = 'http://127.0.0.1:18184';
+    const forwarded = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' };
+    const status = async (path: string, headers: Record<string, string> = {}) => (await fetch(`${gateway}${path}`, { headers })).status;
+    expect([await status('/readyz', forwarded), await status('/metrics', forwarded), await status('/healthz', forwarded)]).toEqual([404, 404, 200]);
+    expect([await status('/readyz'), await status('/metrics')]).toEqual([200, 200]); // the host's own checks
+  }, 60_000);
+});
+
 async function rawGet(rawPath: string, cookie: string): Promise<number> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port: GW_PORT, path: rawPath, headers: { cookie } }, (res) => {

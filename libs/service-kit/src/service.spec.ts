@@ -143,6 +143,19 @@ describe('health, readiness and metrics', () => {
     expect(text).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/things\/:id"[^}]*status="200"[^}]*\} 1/);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
+
+  it('keeps readiness and metrics from requests a proxy forwarded, and answers them whether it is alive', async () => {
+    const { url } = await start({ readiness: { redis: async () => 'PONG' } });
+    const forwardedBy: Record<string, string>[] = [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7;proto=https' }];
+    for (const header of forwardedBy) {
+      for (const path of ['/readyz', '/metrics']) {
+        const res = await fetch(`${url}${path}`, { headers: header });
+        expect([path, res.status, (await json(res)).error.code]).toEqual([path, 404, 'not_found']);
+      }
+      expect((await fetch(`${url}/healthz`, { headers: header })).status).toBe(200);
+    }
+    expect((await fetch(`${url}/metrics`)).status).toBe(200);
+  });
 });
 
 describe('service token', () => {

@@ -52,6 +52,13 @@ export interface Service {
 
 const KEEP_ALIVE_MS = 65_000;
 
+/**
+ * Whether a proxy forwarded the request: the front end adds these headers and a client cannot take them away.
+ * `/readyz` and `/metrics` tell how the host is built and doing (its dependencies, their errors, its counters):
+ * they are for the host's own checks and scrapers, so a forwarded request gets the 404 of any unknown path.
+ */
+const forwarded = (req: http.IncomingMessage) => req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+
 export function createService(options: ServiceOptions): Service {
   const { logger } = options;
   const app = express();
@@ -89,7 +96,8 @@ export function createService(options: ServiceOptions): Service {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'alive' });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', async (req, res, next) => {
+    if (forwarded(req)) return next();
     if (draining) {
       res.status(503).json({ status: 'unready', checks: {}, reason: 'shutting down' });
       return;
@@ -97,7 +105,8 @@ export function createService(options: ServiceOptions): Service {
     const report = await checkReadiness(readiness, options.readinessTimeoutMs ?? 2000);
     res.status(report.status === 'ready' ? 200 : 503).json(report);
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res, next) => {
+    if (forwarded(req)) return next();
     res.type(metrics.contentType).send(await metrics.metrics());
   });
 
