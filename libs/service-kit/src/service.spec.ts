@@ -144,7 +144,7 @@ describe('health, readiness and metrics', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
-  it('keeps readiness and metrics from requests a proxy forwarded, and answers them whether it is alive', async () => {
+  it('keeps readiness and metrics from requests a proxy forwarded; whether it is alive it tells them', async () => {
     const { url } = await start({ readiness: { redis: async () => 'PONG' } });
     const forwardedBy: Record<string, string>[] = [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7;proto=https' }];
     for (const header of forwardedBy) {
