@@ -144,13 +144,20 @@ describe('the product in containers', () => {
     const probe = (target: string) =>
       `import socket\ntry:\n    socket.create_connection(${target}, timeout=3).close(); r = 'open'\nexcept Exception as e:\n    r = type(e).__name__\nr`;
     const theirApp = `visp-session-jupyter-${theirs.sid}`;
+    const statusFromKernel = (url: string) => runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen('${url}', timeout=5).status\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`);
     // Their app answers on the session network, but only to its token: carol has none.
-    expect(await runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen('http://${theirApp}:8888/s/${theirs.sid}/api/status', timeout=5); r = 200\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`)).toBe('403');
+    expect(await statusFromKernel(`http://${theirApp}:8888/s/${theirs.sid}/api/status`)).toBe('403');
     for (const target of ["('visp-mongo', 27017)", "('visp-redis', 6379)", "('1.1.1.1', 443)"]) {
       expect([target, await runOnKernel(mine.sid, carol, probe(target))]).toEqual([target, expect.not.stringContaining('open')]);
     }
-    // The session-manager shares the session network (it probes starting apps there); its API wants the service token.
-    expect(await runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen('http://visp-session-manager:8020/api/v1/sessions', timeout=5); r = 200\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`)).toBe('401');
+    // The session-manager shares the session network (it probes starting apps there); its API wants the service
+    // token, and the services' readiness reports and metrics are for the services' network, not for sessions.
+    const fromKernel: string[] = [];
+    for (const url of ['http://visp-session-manager:8020/api/v1/sessions', 'http://visp-session-manager:8020/metrics', 'http://visp-session-manager:8020/readyz', 'http://visp-gateway:8080/metrics', 'http://visp-session-manager:8020/healthz']) {
+      fromKernel.push(await statusFromKernel(url));
+    }
+    expect(fromKernel).toEqual(['401', '404', '404', '404', '200']);
+    expect(stack.podman('exec', 'visp-whisper-worker', 'node', '-e', "fetch('http://visp-session-manager:8020/metrics').then((r) => console.log(r.status))").trim()).toBe('200');
     expect(await runOnKernel(mine.sid, carol, "import os\n[p for p in ('/run/podman/podman.sock', '/var/run/docker.sock', '/run/visp') if os.path.exists(p)]")).toBe('[]');
     // The gateway believes a front proxy's headers (X-Forwarded-Proto here; in production also who signed in)
     // from the services' network, where Caddy is, and not from a session: its sign-in cookie stays unmarked.

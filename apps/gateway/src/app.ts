@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { ActivityLog, EventBus, RedisRouteTable, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import { createService, serviceBasics, propagationHeaders, type Service } from '@visp/service-kit';
+import { createService, PeerList, serviceBasics, propagationHeaders, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
-import { Authenticator, TrustedProxies } from './auth/principal';
+import { Authenticator } from './auth/principal';
 import { ActivityRecorder } from './proxy/activity';
 import { RouteCache } from './proxy/route-cache';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
@@ -40,8 +40,8 @@ export interface GatewayDeps {
  * Headers only a trusted front proxy may set. From anyone else they are dropped before anything reads them,
  * so they can neither sign someone in nor reach a session claiming to be true.
  */
-function sanitize(req: IncomingMessage, trusted: TrustedProxies, identityHeaders: readonly string[]): void {
-  if (trusted.trusts(req)) return;
+function sanitize(req: IncomingMessage, trusted: PeerList, identityHeaders: readonly string[]): void {
+  if (trusted.includes(req)) return;
   for (const name of Object.keys(req.headers)) {
     if (name.startsWith('x-forwarded-') || name === 'forwarded' || identityHeaders.includes(name)) Reflect.deleteProperty(req.headers, name);
   }
@@ -49,7 +49,7 @@ function sanitize(req: IncomingMessage, trusted: TrustedProxies, identityHeaders
 
 export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps): Promise<{ service: Service }> {
   const { store, redis, logger } = deps;
-  const trusted = new TrustedProxies(settings.TRUSTED_PROXY_CIDRS);
+  const trusted = new PeerList(settings.TRUSTED_PROXY_CIDRS);
   const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER].map((h) => h.toLowerCase());
   const auth = new Authenticator(redis, store, settings);
   await auth.start();

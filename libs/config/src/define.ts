@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isSecret, logLevel, oneOf, int, str } from './fields';
+import { isSecret, list, logLevel, oneOf, int, str } from './fields';
 import { ConfigError, loadEnvSource, resolveFileSettings, type EnvSource, type EnvSourceOptions } from './source';
 
 type Shape = Record<string, z.ZodType>;
@@ -13,6 +13,8 @@ const commonShape = {
   /** Tags every container this deployment creates (`visp.instance`); two instances never touch each other's. */
   INSTANCE_ID: str('dev').pipe(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -')),
   HOST: str('127.0.0.1'),
+  /** Besides loopback, the peers (CIDRs) that may read /readyz and /metrics: the host's checks and scrapers. */
+  OPERATIONS_CIDRS: list(),
   LOG_LEVEL: logLevel(),
   LOG_FORMAT: oneOf(['json', 'pretty'], 'json'),
   /** How long a graceful shutdown may drain before connections are cut. */

@@ -1,2 +1,2 @@
-export { DEVIATIONS, parseUnit, splitCommand, startContainerStack, trustedProxyCidrs, type ContainerStack, type StackService, type StackSettings } from './stack';
+export { DEVIATIONS, parseUnit, splitCommand, servicesNetworkPeers, startContainerStack, type ContainerStack, type StackService, type StackSettings } from './stack';
 export { createPodmanSecret } from './secrets';

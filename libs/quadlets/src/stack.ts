@@ -46,13 +46,14 @@ export function parseUnit(text: string): Unit {
 }
 
 /**
- * The services' network (visp-net): the only peers whose X-Forwarded-* and single sign-on headers the gateway
- * believes, as `visp install` and the container stack both configure it. Session containers are not on it.
+ * The settings that let the services' network (visp-net, where Caddy is and no session is) and nothing else speak
+ * for a client to the gateway and read the services' `/readyz` and `/metrics`: `visp install` and the container
+ * stack both use them.
  */
-export function trustedProxyCidrs(quadlets: string): string {
+export function servicesNetworkPeers(quadlets: string): { TRUSTED_PROXY_CIDRS: string; OPERATIONS_CIDRS: string } {
   const subnet = parseUnit(readFileSync(path.join(quadlets, 'visp-net.network'), 'utf8')).get('Network')?.find(([key]) => key === 'Subnet')?.[1];
-  if (!subnet) throw new Error(`${quadlets}/visp-net.network has no Subnet=: the gateway could not tell Caddy from a session`);
-  return subnet;
+  if (!subnet) throw new Error(`${quadlets}/visp-net.network has no Subnet=: the services could not tell Caddy from a session`);
+  return { TRUSTED_PROXY_CIDRS: subnet, OPERATIONS_CIDRS: subnet };
 }
 
 /** Splits a command line as systemd does for Exec=: whitespace outside single or double quotes. */
@@ -137,7 +138,7 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
     'visp-mongo-uri': 'mongodb://visp-mongo:27017/visp',
   };
   const envFile = path.join(work, 'visp.env');
-  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', TRUSTED_PROXY_CIDRS: trustedProxyCidrs(QUADLETS), ...settings.env };
+  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...servicesNetworkPeers(QUADLETS), ...settings.env };
   writeFileSync(envFile, Object.entries(plain).map(([k, v]) => `${k}=${v}`).join('\n'));
 
   const containers = () => podman('ps', '--all', '--filter', `label=${label}`, '--format', '{{.Names}}').split('\n').filter(Boolean);

@@ -9,6 +9,7 @@ import { checkReadiness, type ReadinessCheck } from './health';
 import { errorHandler, notFoundHandler, requestContext } from './http';
 import { refuseUpgrade } from './upgrades';
 import { createMetricsRegistry, httpMetrics } from './metrics';
+import { PeerList } from './peers';
 
 export interface ServiceOptions {
   /** The component name: in logs, metrics and errors. */
@@ -17,6 +18,8 @@ export interface ServiceOptions {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
+  /** Besides loopback, the peers (CIDRs) that may read `/readyz` and `/metrics`. @defaultValue none */
+  operationsPeers?: readonly string[];
   /** Dependencies `/readyz` probes. */
   readiness?: Record<string, ReadinessCheck>;
   /** How long one readiness probe may take. @defaultValue 2000 */
@@ -52,11 +55,7 @@ export interface Service {
 
 const KEEP_ALIVE_MS = 65_000;
 
-/**
- * Whether a proxy forwarded the request: the front end adds these headers and a client cannot take them away.
- * `/readyz` and `/metrics` tell how the host is built and doing (its dependencies, their errors, its counters):
- * they are for the host's own checks and scrapers, so a forwarded request gets the 404 of any unknown path.
- */
+/** Whether a proxy forwarded the request: the front end adds these headers and a client cannot take them away. */
 const forwarded = (req: http.IncomingMessage) => req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
 
 export function createService(options: ServiceOptions): Service {
@@ -72,6 +71,11 @@ export function createService(options: ServiceOptions): Service {
   server.on('upgrade', options.upgrade ?? ((_req: http.IncomingMessage, socket: Duplex) => refuseUpgrade(socket, 404)));
   const metrics = createMetricsRegistry(options.name);
   const readiness = options.readiness ?? {};
+  // `/readyz` and `/metrics` tell how the host is built and doing (its dependencies, their errors, its counters):
+  // they are for its own checks and scrapers, not for users' sessions or a client a proxy forwarded, who get the
+  // 404 of any unknown path.
+  const operators = new PeerList(['127.0.0.0/8', '::1/128', ...(options.operationsPeers ?? [])]);
+  const forOperators = (req: http.IncomingMessage) => operators.includes(req) && !forwarded(req);
   let draining = false;
   let closing: Promise<void> | undefined;
 
@@ -97,7 +101,7 @@ export function createService(options: ServiceOptions): Service {
     res.json({ status: 'alive' });
   });
   app.get('/readyz', async (req, res, next) => {
-    if (forwarded(req)) return next();
+    if (!forOperators(req)) return next();
     if (draining) {
       res.status(503).json({ status: 'unready', checks: {}, reason: 'shutting down' });
       return;
@@ -106,7 +110,7 @@ export function createService(options: ServiceOptions): Service {
     res.status(report.status === 'ready' ? 200 : 503).json(report);
   });
   app.get('/metrics', async (req, res, next) => {
-    if (forwarded(req)) return next();
+    if (!forOperators(req)) return next();
     res.type(metrics.contentType).send(await metrics.metrics());
   });
 
@@ -185,8 +189,8 @@ export async function runService(service: Service, shutdownTimeoutMs = 10_000): 
 }
 
 /** The options every service takes from its config. */
-export function serviceBasics(config: { component: string; HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number }, logger: Logger) {
-  return { name: config.component, logger, host: config.HOST, port: config.PORT, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS };
+export function serviceBasics(config: { component: string; HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number; OPERATIONS_CIDRS?: readonly string[] }, logger: Logger) {
+  return { name: config.component, logger, host: config.HOST, port: config.PORT, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, operationsPeers: config.OPERATIONS_CIDRS };
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'dotenv';
-import { createPodmanSecret, trustedProxyCidrs } from '@visp/quadlets';
+import { createPodmanSecret, servicesNetworkPeers } from '@visp/quadlets';
 import { OperatorError, sh } from './host';
 import { imageLock, writeImageLock } from './ops';
 
@@ -80,8 +80,9 @@ function settings(options: InstallOptions): string {
   ];
   if (options.domain) lines.push(`ALLOWED_ORIGINS=https://${options.domain}`);
   if (options.domain && options.appHost) lines.push(`COOKIE_DOMAIN=${options.domain}`, `APP_HOSTS=app.${options.domain}`, 'WEBCLIENT_WS_PATHS=/api/v1/ws,/');
-  // Only the services' network, where Caddy is, may speak for a client: never the sessions' network.
-  lines.push(`TRUSTED_PROXY_CIDRS=${trustedProxyCidrs(options.quadlets)}`);
+  // Only the services' network, where Caddy is, may speak for a client or read the services' operations: never
+  // the sessions' network.
+  lines.push(...Object.entries(servicesNetworkPeers(options.quadlets)).map(([key, value]) => `${key}=${value}`));
   if (options.auth === 'dev-key') lines.push('ALLOW_DEV_KEY_IN_PRODUCTION=true');
   if (options.withWhisperServer) lines.push('TRANSCRIPTION_BACKENDS=faster-whisper,openai', 'OPENAI_BASE_URL=http://visp-whisper-server:8000', 'OPENAI_MODEL=Systran/faster-whisper-small');
   return `${lines.join('\n')}\n`;

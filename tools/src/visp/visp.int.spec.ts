@@ -74,7 +74,7 @@ describe('visp install and uninstall', () => {
     expect(readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8')).toMatch(/^visp\.example\.org \{\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n\}/m);
     const env = readFileSync(path.join(home, '.config/visp/visp.env'), 'utf8');
     expect(env).toMatch(/^AUTH_MODE=dev-key$/m);
-    expect(env).toMatch(/^TRUSTED_PROXY_CIDRS=10\.89\.254\.0\/24$/m); // visp-net's, never the sessions' network
+    for (const key of ['TRUSTED_PROXY_CIDRS', 'OPERATIONS_CIDRS']) expect(env).toMatch(new RegExp(`^${key}=10\\.89\\.254\\.0/24$`, 'm')); // visp-net's, never the sessions'
     // The images the units run, as installed: what visp drift compares the running containers with.
     const lock = JSON.parse(readFileSync(path.join(home, '.config/visp/images.lock.json'), 'utf8')) as Record<string, string>;
     expect(lock['localhost/visp-gateway:1']).toBe(podman('image', 'inspect', 'localhost/visp-gateway:1', '--format', '{{.Id}}').trim());

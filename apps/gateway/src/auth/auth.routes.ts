@@ -3,11 +3,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
-import { AppError, NotFoundError, parseOrThrow, requireJson } from '@visp/service-kit';
+import { AppError, NotFoundError, parseOrThrow, requireJson, type PeerList } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
 import { LOGIN_COOKIE, setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
-import { isHttps, withinRateLimit, type Authenticator, type TrustedProxies } from './principal';
+import { isHttps, withinRateLimit, type Authenticator } from './principal';
 
 export interface AuthRouteSettings {
   AUTH_MODE: 'dev-key' | 'shibboleth';
@@ -37,7 +37,7 @@ const tokenView = (t: ApiToken): ApiTokenView => ({
   lastUsedAt: t.lastUsedAt?.toISOString(),
 });
 
-export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: TrustedProxies; settings: AuthRouteSettings }): void {
+export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: PeerList; settings: AuthRouteSettings }): void {
   const { auth, store, redis, trusted, settings } = deps;
   const user = requireUser(auth, settings.ALLOWED_ORIGINS);
 
@@ -69,7 +69,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   // The SP protects this path; it is where SSO returns to. Identity headers count only from a trusted proxy.
   app.get('/auth/sso', async (req, res) => {
     if (settings.AUTH_MODE !== 'shibboleth') throw new NotFoundError('SSO sign-in (this gateway uses dev-key sign-in)');
-    const username = trusted.trusts(req) ? OwnerSchema.safeParse(header(req, settings.SHIB_USER_HEADER)) : undefined;
+    const username = trusted.includes(req) ? OwnerSchema.safeParse(header(req, settings.SHIB_USER_HEADER)) : undefined;
     if (!username?.success) throw new AppError('unauthorized', 'no identity from the single sign-on service');
     await startLogin(req, res, {
       username: username.data,

@@ -1,9 +1,9 @@
-import { BlockList, isIPv4, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { channels, keys, onNotice, parseJson, type Redis } from '@visp/bus';
 import { OwnerSchema } from '@visp/contracts';
+import type { PeerList } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { NoticedCache } from '../noticed-cache';
 import { HeldConnections, type EndReason } from './held-connections';
@@ -35,31 +35,6 @@ export interface AuthSettings {
   TRUSTED_PROXY_CIDRS: string[];
 }
 
-/** The peers whose identity and X-Forwarded-* headers are believed. */
-export class TrustedProxies {
-  private readonly list = new BlockList();
-  /** Each connection's answer: checking parses the address, and a kept-alive connection would ask per request. */
-  private readonly connections = new WeakMap<Socket, boolean>();
-
-  constructor(cidrs: readonly string[]) {
-    for (const cidr of cidrs) {
-      const [address = '', bits] = cidr.split('/');
-      const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-      this.list.addSubnet(address, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type);
-    }
-  }
-
-  /** Whether the request comes straight from one of them. */
-  trusts(req: IncomingMessage): boolean {
-    let trusted = this.connections.get(req.socket);
-    if (trusted === undefined) {
-      const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-      trusted = peer !== '' && this.list.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
-      this.connections.set(req.socket, trusted);
-    }
-    return trusted;
-  }
-}
 
 const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
 
@@ -67,7 +42,7 @@ const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.starts
 const unexpired = (principal: Readonly<Principal> | undefined) => (principal && (principal.expiresAt === undefined || principal.expiresAt > Date.now()) ? principal : undefined);
 
 /** HTTPS as the client sees it: the socket's own TLS, or what a trusted front proxy says. */
-export const isHttps = (req: IncomingMessage, trusted: TrustedProxies) => 'encrypted' in req.socket || (trusted.trusts(req) && req.headers['x-forwarded-proto'] === 'https');
+export const isHttps = (req: IncomingMessage, trusted: PeerList) => 'encrypted' in req.socket || (trusted.includes(req) && req.headers['x-forwarded-proto'] === 'https');
 
 /** Signs people in and recognises them again: a cookie naming a server-side login in Redis, or an API token. */
 export class Authenticator {

@@ -3,10 +3,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
-import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type Upstream } from '@visp/service-kit';
+import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type PeerList, type Upstream } from '@visp/service-kit';
 import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
 import { admit } from '../auth/middleware';
-import { isHttps, type Authenticator, type Principal, type TrustedProxies } from '../auth/principal';
+import { isHttps, type Authenticator, type Principal } from '../auth/principal';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
 
@@ -103,7 +103,7 @@ export class SessionProxy {
   private readonly appHosts: ReadonlySet<string>;
 
   constructor(
-    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: TrustedProxies; logger: Logger },
+    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: PeerList; logger: Logger },
     private readonly settings: SessionProxySettings,
   ) {
     this.appHosts = new Set(settings.APP_HOSTS.map((host) => host.toLowerCase()));
