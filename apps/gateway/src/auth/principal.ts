@@ -35,7 +35,6 @@ export interface AuthSettings {
   TRUSTED_PROXY_CIDRS: string[];
 }
 
-
 const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
 
 /** A remembered login or token stops working the moment it expires, not when the cache next reads it. */
