@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@visp/config';
 import { checkReadiness, type ReadinessCheck } from './health';
@@ -75,7 +75,7 @@ export function createService(options: ServiceOptions): Service {
   // they are for its own checks and scrapers, not for users' sessions or a client a proxy forwarded, who get the
   // 404 of any unknown path.
   const operators = new PeerList(['127.0.0.0/8', '::1/128', ...(options.operationsPeers ?? [])]);
-  const forOperators = (req: http.IncomingMessage) => operators.includes(req) && !forwarded(req);
+  const operatorsOnly: RequestHandler = (req, _res, next) => next(operators.includes(req) && !forwarded(req) ? undefined : 'route');
   let draining = false;
   let closing: Promise<void> | undefined;
 
@@ -100,8 +100,7 @@ export function createService(options: ServiceOptions): Service {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'alive' });
   });
-  app.get('/readyz', async (req, res, next) => {
-    if (!forOperators(req)) return next();
+  app.get('/readyz', operatorsOnly, async (_req, res) => {
     if (draining) {
       res.status(503).json({ status: 'unready', checks: {}, reason: 'shutting down' });
       return;
@@ -109,8 +108,7 @@ export function createService(options: ServiceOptions): Service {
     const report = await checkReadiness(readiness, options.readinessTimeoutMs ?? 2000);
     res.status(report.status === 'ready' ? 200 : 503).json(report);
   });
-  app.get('/metrics', async (req, res, next) => {
-    if (!forOperators(req)) return next();
+  app.get('/metrics', operatorsOnly, async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
 
