@@ -31,9 +31,27 @@ function scenario(name: string, body: () => Promise<void> | void, timeoutMs: num
       const dir = path.join(ARTIFACTS, name.replace(/[^\w]+/g, '-').slice(0, 60));
       mkdirSync(dir, { recursive: true });
       for (const [container, log] of Object.entries(stack.logs())) writeFileSync(path.join(dir, `${container}.log`), log);
+      writeFileSync(path.join(dir, 'network.txt'), networkState());
       throw err;
     }
   }, timeoutMs);
+}
+
+/** Every container's addresses, the networks, and the gateway's neighbour table: for a request that could not connect. */
+function networkState(): string {
+  const run = (...args: string[]) => {
+    try {
+      return stack.podman(...args);
+    } catch (err) {
+      return `podman ${args.join(' ')}: ${err instanceof Error ? err.message : String(err)}\n`;
+    }
+  };
+  return [
+    run('ps', '--all', '--format', '{{.Names}} {{.Status}} {{.Networks}}'),
+    run('container', 'inspect', '--format', '{{.Name}} {{range $n, $s := .NetworkSettings.Networks}}{{$n}}={{$s.IPAddress}}/{{$s.MacAddress}} {{end}}', ...run('ps', '--all', '--format', '{{.Names}}').split('\n').filter(Boolean)),
+    run('network', 'inspect', '--format', '{{.Name}} {{range .Subnets}}{{.Subnet}} {{end}}{{.NetworkInterface}}', 'visp-net', 'visp-sessions', 'visp-whisper'),
+    run('exec', 'visp-gateway', 'cat', '/proc/net/arp'),
+  ].join('\n');
 }
 
 const origin = { origin: `http://127.0.0.1:${GW_PORT}` };
