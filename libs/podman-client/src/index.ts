@@ -4,3 +4,4 @@ export { decodeSessionLabels, encodeSessionLabels, LABEL, LABEL_SCHEMA_VERSION, 
 export { discoverPodman, type DiscoveryOptions, type PodmanEndpoint } from './socket';
 export { toCreateOptions, type ContainerSpec, type ResourceLimits, type TmpfsMount } from './spec';
 export { demuxBuffer } from './streams';
+export { homeVolumeName } from './home';
