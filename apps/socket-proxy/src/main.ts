@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { exitOnConfigError, loadConfigOrExit, loggerFor, socketProxyConfig } from '@visp/config';
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { bootstrap, createService, runService, serviceBasics } from '@visp/service-kit';
-import { compileImagePattern, defaultPolicies, loadPolicyFile, SocketProxy } from '@visp/podman-proxy';
+import { clientSocketPath, compileImagePattern, defaultPolicies, loadPolicyFile, SocketProxy } from '@visp/podman-proxy';
 
 bootstrap('socket-proxy', async () => {
   const config = loadConfigOrExit(socketProxyConfig);
@@ -12,7 +11,7 @@ bootstrap('socket-proxy', async () => {
   const policies = exitOnConfigError(config.component, () =>
     config.SOCKET_PROXY_POLICY_FILE ? loadPolicyFile(config.SOCKET_PROXY_POLICY_FILE) : defaultPolicies(config.SOCKET_PROXY_IMAGES.map(compileImagePattern)),
   );
-  const clients = Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: path.join(config.SOCKET_PROXY_DIR, `${name}.sock`) }));
+  const clients = Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: clientSocketPath(config.SOCKET_PROXY_DIR, name) }));
   const proxy = new SocketProxy({ podmanSocket: endpoint.socketPath, instance: config.INSTANCE_ID, logger }, clients);
   const podman = new PodmanClient(endpoint);
 

@@ -19,11 +19,19 @@ describe('loadPolicyFile', () => {
     expect(policies.builder?.bindRoots).toEqual(['/srv/data']);
   });
 
+  it('leaves out what is not said on the safe side: no volumes, non-root, all capabilities dropped, owner homes only', () => {
+    const policies = loadPolicyFile(file('safe.json', { clients: { a: { operations: ['container.create'] }, b: { operations: [], volumes: ['^data-'], nonRoot: false } } }));
+    expect(policies.a).toMatchObject({ volumes: [], nonRoot: true, capDropAll: true, ownerHome: true });
+    expect(policies.b?.volumes[0]?.test('data-1')).toBe(true);
+    expect(policies.b?.nonRoot).toBe(false);
+  });
+
   it.each([
     ['an unknown operation', { clients: { a: { operations: ['system.reset'] } } }, /clients\.a\.operations\.0/],
     ['an unknown field', { clients: { a: { operations: [], privileged: true } } }, /privileged/],
     ['a relative bind root', { clients: { a: { operations: [], bindRoots: ['data'] } } }, /absolute path/],
-    ['a broken image pattern', { clients: { a: { operations: [], images: ['(unclosed'] } } }, /not a regular expression/],
+    ['a broken image pattern', { clients: { a: { operations: [], images: ['(unclosed'] } } }, /image pattern .* is not a regular expression/],
+    ['a broken volume pattern', { clients: { a: { operations: [], volumes: ['[x'] } } }, /volume pattern .* is not a regular expression/],
     ['not JSON', '{clients:', /JSON|Unexpected|Expected/],
   ])('refuses %s at start, with where and why', (_what, content, message) => {
     const at = file(`bad-${Math.random()}.json`, content);

@@ -10,21 +10,34 @@ const ClientPolicySchema = z
     capAdd: z.array(z.string().regex(/^[A-Z_]+$/)).default([]),
     bindRoots: z.array(z.string().regex(/^\/[^\0]*$/, 'an absolute path')).default([]),
     networks: z.array(z.string()).default([]),
+    volumes: z.array(z.string()).default([]),
+    ownerHome: z.boolean().default(true),
+    nonRoot: z.boolean().default(true),
+    capDropAll: z.boolean().default(true),
   })
   .strict();
 
 const PolicyFileSchema = z.object({ clients: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/), ClientPolicySchema) }).strict();
 
-/** An image pattern; a broken one is a config error, at start. */
-export function compileImagePattern(pattern: string): RegExp {
-  try {
-    return new RegExp(pattern);
-  } catch {
-    throw new ConfigError(`image pattern ${JSON.stringify(pattern)} is not a regular expression`);
-  }
-}
+/** A name pattern; a broken one is a config error, at start. */
+const compilePattern =
+  (what: string) =>
+  (pattern: string): RegExp => {
+    try {
+      return new RegExp(pattern);
+    } catch {
+      throw new ConfigError(`${what} pattern ${JSON.stringify(pattern)} is not a regular expression`);
+    }
+  };
 
-/** Reads and validates a policy file: `{ "clients": { "<name>": { "operations": [...], "images": [...], … } } }`. */
+/** An image pattern; a broken one is a config error, at start. */
+export const compileImagePattern = compilePattern('image');
+
+/**
+ * Reads and validates a policy file: `{ "clients": { "<name>": { "operations": [...], "images": [...], … } } }`.
+ * What is left out is the safe choice: no images, capabilities, binds, networks or volumes; non-root users, all
+ * capabilities dropped, only the owner's home.
+ */
 export function loadPolicyFile(file: string): Record<string, ClientPolicy> {
   let json: unknown;
   try {
@@ -40,7 +53,14 @@ export function loadPolicyFile(file: string): Record<string, ClientPolicy> {
   return Object.fromEntries(
     Object.entries(parsed.data.clients).map(([name, p]) => [
       name,
-      { operations: new Set(p.operations), images: p.images.map(compileImagePattern), capAdd: new Set(p.capAdd), bindRoots: p.bindRoots, networks: new Set(p.networks) },
+      {
+        ...p,
+        operations: new Set(p.operations),
+        images: p.images.map(compileImagePattern),
+        capAdd: new Set(p.capAdd),
+        networks: new Set(p.networks),
+        volumes: p.volumes.map(compilePattern('volume')),
+      },
     ]),
   );
 }

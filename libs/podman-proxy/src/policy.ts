@@ -4,6 +4,8 @@
  * can slip past one.
  */
 
+import path from 'node:path';
+
 export type Api = 'compat' | 'libpod';
 
 export const OPERATIONS = [
@@ -102,8 +104,16 @@ export interface ClientPolicy {
   capAdd: ReadonlySet<string>;
   /** Host paths under which bind mounts are allowed; none by default. */
   bindRoots: string[];
-  /** Networks a client may create. */
+  /** Networks a client may create, or put a container on. */
   networks: ReadonlySet<string>;
+  /** Named volumes a client may create, inspect, remove and mount. */
+  volumes: RegExp[];
+  /** A container may mount only the home volume of the owner its `visp.session.owner` label names. */
+  ownerHome: boolean;
+  /** Containers and execs must name a numeric, non-root `uid[:gid]`. */
+  nonRoot: boolean;
+  /** Containers must drop every capability (`CapDrop: ["ALL"]`) and set `no-new-privileges`. */
+  capDropAll: boolean;
 }
 
 const SESSION_MANAGER_OPS: Operation[] = [
@@ -112,65 +122,21 @@ const SESSION_MANAGER_OPS: Operation[] = [
   'volume.list', 'volume.create', 'volume.inspect', 'volume.remove', 'network.list', 'network.create', 'network.inspect', 'events',
 ];
 
+/**
+ * Where a client's socket is: `<dir>/<client>/<client>.sock`. A directory per client, so that each client's
+ * container mounts only its own (a volume per client in quadlets/) and cannot reach another client's socket.
+ */
+export const clientSocketPath = (dir: string, client: string) => path.join(dir, client, `${client}.sock`);
+
+/** The users' homes, as `homeVolumeName` (libs/podman-client) names them. */
+export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
+
 /** The built-in policies; a policy file may replace any of them. */
 export function defaultPolicies(images: RegExp[]): Record<string, ClientPolicy> {
-  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>() };
+  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
   return {
-    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']) },
+    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), volumes: [HOME_VOLUMES] },
     recovery: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'events']) },
     readonly: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect']) },
   };
-}
-
-type Body = Record<string, unknown>;
-const asRecord = (value: unknown): Body => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Body) : {});
-const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-const sharesHost = (mode: unknown) => typeof mode === 'string' && (mode === 'host' || mode.startsWith('container:') || mode.startsWith('ns:'));
-const WEAKENING = /(^|[=:])unconfined$|^label[=:]disable$|^disable$/;
-
-/**
- * Checks a container-create body against a policy and returns it with this instance's management labels
- * enforced; any weakening of isolation is a refusal with its reason. Both the Docker-compatible and the libpod
- * shapes are read.
- */
-export function checkCreate(api: Api, body: unknown, policy: ClientPolicy, instance: string): { body: Body } | { refused: string } {
-  const spec = asRecord(body);
-  const image = String((api === 'compat' ? spec.Image : spec.image) ?? '');
-  if (!policy.images.some((pattern) => pattern.test(image))) return { refused: `image ${JSON.stringify(image)} is not allowed` };
-
-  const host = api === 'compat' ? asRecord(spec.HostConfig) : spec;
-  const field = (compat: string, libpod: string) => (api === 'compat' ? host[compat] : spec[libpod]);
-  if (field('Privileged', 'privileged') === true) return { refused: 'privileged containers are not allowed' };
-  const namespaces: Array<[string, unknown]> =
-    api === 'compat'
-      ? [['network', host.NetworkMode], ['pid', host.PidMode], ['ipc', host.IpcMode], ['uts', host.UTSMode], ['user', host.UsernsMode], ['cgroup', host.CgroupnsMode]]
-      : [['network', asRecord(spec.netns).nsmode], ['pid', asRecord(spec.pidns).nsmode], ['ipc', asRecord(spec.ipcns).nsmode], ['uts', asRecord(spec.utsns).nsmode], ['user', asRecord(spec.userns).nsmode], ['cgroup', asRecord(spec.cgroupns).nsmode]];
-  for (const [name, mode] of namespaces) if (sharesHost(mode)) return { refused: `sharing the host's (or another container's) ${name} namespace is not allowed` };
-  if (asArray(field('Devices', 'devices')).length > 0 || asArray(host.DeviceRequests).length > 0) return { refused: 'devices are not allowed' };
-  const capAdd = asArray(field('CapAdd', 'cap_add')).map(String);
-  const extra = capAdd.find((cap) => !policy.capAdd.has(cap.toUpperCase().replace(/^CAP_/, '')));
-  if (extra) return { refused: `adding capability ${extra} is not allowed` };
-  if (Object.keys(asRecord(field('Sysctls', 'sysctl'))).length > 0) return { refused: 'sysctls are not allowed' };
-  const securityOpts = [...asArray(field('SecurityOpt', 'selinux_opts')).map(String), String(spec.seccomp_profile_path ?? ''), String(spec.apparmor_profile ?? '')];
-  const weakening = securityOpts.find((opt) => WEAKENING.test(opt));
-  if (weakening) return { refused: `security option ${weakening} is not allowed` };
-  if (asArray(field('VolumesFrom', 'volumes_from')).length > 0) return { refused: "mounting another container's volumes is not allowed" };
-
-  const bindSources = [
-    // `name:/target` is a named volume; only an absolute source is the host's file system.
-    ...asArray(host.Binds).map((bind) => String(bind).split(':')[0] ?? '').filter((source) => source.startsWith('/')),
-    ...asArray(field('Mounts', 'mounts'))
-      .map(asRecord)
-      .filter((mount) => String(mount.Type ?? mount.type ?? '').toLowerCase() === 'bind')
-      .map((mount) => String(mount.Source ?? mount.source ?? '')),
-  ];
-  const outside = bindSources.find((source) => !policy.bindRoots.some((root) => source === root || source.startsWith(`${root.replace(/\/$/, '')}/`)) || source.split('/').includes('..'));
-  if (outside !== undefined) return { refused: `bind mount of ${JSON.stringify(outside)} is outside the allowed roots` };
-
-  const labelsKey = api === 'compat' ? 'Labels' : 'labels';
-  const labels = { ...(asRecord(spec[labelsKey]) as Record<string, string>) };
-  if (labels['visp.instance'] !== undefined && labels['visp.instance'] !== instance) return { refused: `labels name instance ${labels['visp.instance']}, not ${instance}` };
-  labels['visp.managed'] = 'true';
-  labels['visp.instance'] = instance;
-  return { body: { ...spec, [labelsKey]: labels } };
 }

@@ -1,12 +1,13 @@
 // The socket proxy in front of the test's real Podman: what the session-manager does passes; everything on the
 // denial list is refused with a reason, and Podman's state is unchanged afterwards.
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { discoverPodman, encodeSessionLabels, PodmanClient, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
+import { discoverPodman, encodeSessionLabels, homeVolumeName, PodmanClient, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
 import { memoryLogger, testInstanceId, testPodmanHost, waitFor } from '@visp/testing';
-import { defaultPolicies } from './policy';
+import { mutate, random } from './mutations';
+import { clientSocketPath, defaultPolicies } from './policy';
 import { SocketProxy } from './proxy';
 
 const instance = testInstanceId();
@@ -15,7 +16,7 @@ const raw = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }
 const rawSocket = (discoverPodman({ CONTAINER_HOST: testPodmanHost() }) as { socketPath: string }).socketPath;
 const { logger, lines } = memoryLogger();
 const policies = defaultPolicies([/^localhost\/visp-/]);
-const sock = (client: string) => path.join(dir, `${client}.sock`);
+const sock = (client: string) => clientSocketPath(dir, client);
 const proxy = new SocketProxy({ podmanSocket: rawSocket, instance, logger }, Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: sock(name) })));
 const viaProxy = new PodmanClient({ socketPath: sock('session-manager') });
 
@@ -30,18 +31,19 @@ const spec = (name: string, extra: Partial<ContainerSpec> = {}): ContainerSpec =
   ...extra,
 });
 
-/** One raw request through a client's socket: status and parsed body. */
-function call(client: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: { message?: string }; text: string }> {
+/** One raw request through a client's socket (or to Podman itself): status and parsed body. */
+function call(client: string, method: string, urlPath: string, body?: unknown, socketPath = sock(client)): Promise<{ status: number; body: { message?: string; Id?: string }; text: string }> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath: sock(client), method, path: urlPath, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+    // A string is sent as it is, for bodies JSON.stringify cannot write (duplicate keys).
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request({ socketPath, method, path: urlPath, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
-        let parsed: { message?: string } = {};
+        let parsed: { message?: string; Id?: string } = {};
         try {
-          parsed = JSON.parse(text || '{}') as { message?: string };
+          parsed = JSON.parse(text || '{}') as { message?: string; Id?: string };
         } catch {
           // not JSON (e.g. /_ping's OK)
         }
@@ -61,35 +63,46 @@ async function podmanState(): Promise<string> {
   const mine = (labels: Record<string, string> | null | undefined) => !labels?.['visp.instance'] || labels['visp.instance'] === instance;
   const containers = (await raw.docker.listContainers({ all: true })).filter((c) => mine(c.Labels));
   const volumes = ((await raw.docker.listVolumes()).Volumes ?? []).filter((v) => mine(v.Labels));
-  return JSON.stringify({ containers: containers.map((c) => `${c.Id}:${c.State}`).sort(), volumes: volumes.map((v) => v.Name).sort() });
+  const networks = (await raw.docker.listNetworks()).filter((n) => mine(n.Labels));
+  // Exec sessions of the managed container the exec denials aim at.
+  const execs = target ? (((await raw.docker.getContainer(target).inspect()) as { ExecIDs?: string[] | null }).ExecIDs ?? []) : [];
+  return JSON.stringify({ containers: containers.map((c) => `${c.Id}:${c.State}`).sort(), volumes: volumes.map((v) => v.Name).sort(), networks: networks.map((n) => n.Name).sort(), execs });
 }
 
 let unmanaged: string;
+/** A running managed container of this instance (made directly), which exec denials aim at. */
+let target: string | undefined;
 beforeAll(async () => {
   await proxy.start();
   // Someone else's container on the same host, which no client may touch.
   unmanaged = (await raw.docker.createContainer({ name: `unmanaged-${instance}`, Image: 'localhost/visp-testbox:1', Cmd: ['sleep', '600'] })).id;
   await raw.startContainer(unmanaged);
+  target = await raw.createContainer(spec(`visp-proxy-target-${instance}`));
+  await raw.startContainer(target);
 });
 afterAll(async () => {
   await proxy.close();
   await raw.removeContainer(unmanaged, { force: true });
   for (const c of await raw.listManaged(instance)) await raw.removeContainer(c.id, { force: true });
+  await raw.removeVolume(homeVolumeName(`ann-${instance}`));
 });
 
-it("serves the session-manager's whole container life: create, start, inspect, logs, exec, list, stop, remove", async () => {
-  const { labels: _labels, ...unlabelled } = spec(`visp-proxy-ok-${instance}`);
-  const id = await viaProxy.createContainer({ ...unlabelled, labels: { 'visp.session.id': 'proxytestaaa' } });
+it("serves the session-manager's whole container life: home volume, create, start, inspect, logs, exec, list, stop, remove", async () => {
+  const owner = `ann-${instance}`;
+  await viaProxy.ensureVolume(homeVolumeName(owner), { instance, owner: { uid: 1000, gid: 1000 } });
+  const { labels: _labels, ...unlabelled } = spec(`visp-proxy-ok-${instance}`, { volumes: [{ name: homeVolumeName(owner), target: '/home/visp' }] });
+  const id = await viaProxy.createContainer({ ...unlabelled, labels: { 'visp.session.id': 'proxytestaaa', 'visp.session.owner': owner } });
   expect((await raw.inspectContainer(id)).labels).toMatchObject({ 'visp.managed': 'true', 'visp.instance': instance });
   await viaProxy.startContainer(id);
   expect((await viaProxy.inspectContainer(id)).running).toBe(true);
   expect(await viaProxy.logs(id, { tail: 5 })).toEqual({ stdout: '', stderr: '' });
   expect(await viaProxy.exec(id, ['echo', 'inside'], { timeoutMs: 10_000 })).toMatchObject({ exitCode: 0, stdout: 'inside\n' });
   const listed = await viaProxy.docker.listContainers({ all: true });
-  expect(listed.map((c) => c.Id)).toEqual([id]); // not the unmanaged one, nor other tests'
+  expect(listed.map((c) => c.Id).sort()).toEqual([id, target].sort()); // not the unmanaged one, nor other tests'
+  expect(await viaProxy.exec(id, ['sh', '-c', 'echo kept > /home/visp/note; id -u'], { timeoutMs: 10_000 })).toMatchObject({ exitCode: 0, stdout: '1000\n' });
   await viaProxy.stopContainer(id, 1);
   await viaProxy.removeContainer(id, { force: true });
-  expect(await raw.listManaged(instance)).toEqual([]);
+  expect((await raw.listManaged(instance)).map((c) => c.id)).toEqual([target]);
   expect(lines.filter((l) => l.audit && l.decision === 'allow').length).toBeGreaterThanOrEqual(8);
 }, 60_000);
 
@@ -115,7 +128,37 @@ it('streams followed logs and events through the proxy as they happen', async ()
 describe('refuses, leaving Podman as it was', () => {
   const base = toCreateOptions(spec(`visp-proxy-denied-${instance}`));
   const withHost = (hostConfig: object) => ({ ...base, HostConfig: { ...base.HostConfig, ...hostConfig } });
+  const { HostConfig: hostConfig, User: _user, ...noHostConfig } = base;
+  const libpodBase = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, command: ['sleep', '600'], labels: base.Labels };
+  const volumeMount = (Source: string, extra: object = {}) => withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'volume', Source, Target: '/data', ...extra }] });
   const cases: Array<[string, string, string, string, unknown]> = [
+    // Podman reads keys case-insensitively: each of these is a privileged container to it.
+    ['a privileged create under a lower-case hostconfig', 'session-manager', 'POST', '/containers/create', { ...noHostConfig, User: '1000:1000', hostconfig: { ...hostConfig, Privileged: true } }],
+    ['a lower-case hostconfig beside the real HostConfig', 'session-manager', 'POST', '/containers/create', { ...base, hostconfig: { Privileged: true } }],
+    ['HostConfig spelt with a long s', 'session-manager', 'POST', '/containers/create', { ...noHostConfig, User: '1000:1000', HoſtConfig: { ...hostConfig, Privileged: true } }],
+    ['privileged spelt in lower case', 'session-manager', 'POST', '/containers/create', withHost({ privileged: true })],
+    ['host network spelt networkmode', 'session-manager', 'POST', '/containers/create', withHost({ NetworkMode: undefined, networkmode: 'host' })],
+    ['a root user spelt user', 'session-manager', 'POST', '/containers/create', { ...noHostConfig, HostConfig: hostConfig, user: '0' }],
+    ['a libpod create with Privileged capitalised', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, Privileged: true }],
+    // Volumes: only the owner's home.
+    ['visp-mongo mounted', 'session-manager', 'POST', '/containers/create', volumeMount('visp-mongo')],
+    ['visp-caddy-data in Binds', 'session-manager', 'POST', '/containers/create', withHost({ Binds: ['visp-caddy-data:/data'] })],
+    ["another user's home", 'session-manager', 'POST', '/containers/create', volumeMount(homeVolumeName(`bob-${instance}`))],
+    ['a volume whose driver options bind the host root', 'session-manager', 'POST', '/containers/create', volumeMount(homeVolumeName('ann'), { VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } } })],
+    ['an anonymous volume', 'session-manager', 'POST', '/containers/create', { ...base, Volumes: { '/data': {} } }],
+    ['a libpod named volume visp-mongo', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, volumes: [{ Name: 'visp-mongo', Dest: '/data' }] }],
+    ['a libpod overlay volume of /', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, overlay_volumes: [{ source: '/', destination: '/host' }] }],
+    ['a libpod image volume', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, image_volumes: [{ Source: 'localhost/visp-testbox:1', Destination: '/img', ReadWrite: true }] }],
+    ['libpod devices', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, devices: [{ path: '/dev/fuse' }] }],
+    ['a volume named visp-mongo', 'session-manager', 'POST', '/volumes/create', { Name: 'visp-mongo' }],
+    ['a volume that binds the host root', 'session-manager', 'POST', '/volumes/create', { Name: homeVolumeName(`eve-${instance}`), DriverOpts: { type: 'none', o: 'bind', device: '/' } }],
+    ['inspecting visp-mongo', 'session-manager', 'GET', '/volumes/visp-mongo', undefined],
+    // Users and capabilities.
+    ['a root user', 'session-manager', 'POST', '/containers/create', { ...base, User: '0' }],
+    ['root by name', 'session-manager', 'POST', '/containers/create', { ...base, User: 'root' }],
+    ['no user (the image may say root)', 'session-manager', 'POST', '/containers/create', { ...noHostConfig, HostConfig: hostConfig }],
+    ['capabilities kept', 'session-manager', 'POST', '/containers/create', withHost({ CapDrop: [] })],
+    ['a libpod create as root', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, user: 'root' }],
     ['a privileged create', 'session-manager', 'POST', '/containers/create', withHost({ Privileged: true })],
     ['host network', 'session-manager', 'POST', '/v1.41/containers/create', withHost({ NetworkMode: 'host' })],
     ['a / bind mount', 'session-manager', 'POST', '/containers/create', withHost({ Binds: ['/:/host'] })],
@@ -147,6 +190,67 @@ describe('refuses, leaving Podman as it was', () => {
     expect(await podmanState()).toBe(before);
   });
 
+  it('the raw socket shows the case-insensitive attack is real: Podman makes a lower-case hostconfig privileged', async () => {
+    const created = await call('', 'POST', `/containers/create?name=visp-proxy-rawcase-${instance}`, { ...noHostConfig, hostconfig: { Privileged: true } }, rawSocket);
+    expect(created.status).toBe(201);
+    try {
+      expect((await raw.inspectContainer(String(created.body.Id))).hostConfig.Privileged).toBe(true);
+    } finally {
+      await raw.removeContainer(String(created.body.Id), { force: true });
+    }
+  });
+
+  it('bodies Podman would read differently from JSON.parse: duplicate and respelt keys, sent as raw text', async () => {
+    const before = await podmanState();
+    const valid = JSON.stringify(base);
+    for (const text of [
+      `${valid.slice(0, -1)},"HostConfig":{"Privileged":true}}`, // Go would merge this into the first HostConfig
+      `${valid.slice(0, -1)},"hostConfig":{"Privileged":true}}`,
+      `${valid.slice(0, -1)},"Image":"docker.io/library/busybox"}`,
+      `${valid.slice(0, -1)},"__proto__":{"Privileged":true}}`,
+      `${valid.slice(0, -1)},"HostConfig":{"Privileged":true},"HostConfig":${JSON.stringify(base.HostConfig)}}`,
+    ]) {
+      const res = await call('session-manager', 'POST', '/containers/create', text);
+      // A JSON object's repeated key is kept once, the last (both JSON.parse and Go): passes only if that one is clean.
+      if (res.status !== 403) {
+        expect(res.status).toBe(201);
+        const details = await raw.inspectContainer(String(res.body.Id));
+        await raw.removeContainer(String(res.body.Id), { force: true });
+        expect([text, details.hostConfig.Privileged, details.image]).toEqual([text, false, 'localhost/visp-testbox:1']);
+      }
+    }
+    expect(await podmanState()).toBe(before);
+  });
+
+  it('exec create on our own container: privileged, as root, or with a respelt key', async () => {
+    const before = await podmanState();
+    for (const body of [{ Cmd: ['id'], Privileged: true }, { Cmd: ['id'], privileged: true }, { Cmd: ['id'], User: 'root' }, { Cmd: ['id'], User: '0' }, { Cmd: ['id'], user: '0' }, { cmd: ['id'] }]) {
+      for (const urlPath of [`/containers/${target}/exec`, `/v4.3.1/libpod/containers/${target}/exec`]) {
+        const res = await call('session-manager', 'POST', urlPath, body);
+        expect([urlPath, body, res.status]).toEqual([urlPath, body, 403]);
+      }
+    }
+    expect(await podmanState()).toBe(before);
+  });
+
+  it('refuses 40 seeded mutations of key case and nesting of a valid create body; the valid one is made as sent', async () => {
+    const valid = JSON.parse(JSON.stringify(base)) as Parameters<typeof mutate>[0];
+    const seed = Date.now() % 100_000;
+    const pick = random(seed);
+    const before = await podmanState();
+    for (let i = 0; i < 40; i++) {
+      const mutation = mutate(valid, pick);
+      const res = await call('session-manager', 'POST', '/containers/create', mutation.body);
+      expect([`seed ${seed} #${i}`, mutation.what, res.status]).toEqual([`seed ${seed} #${i}`, mutation.what, 403]);
+    }
+    expect(await podmanState()).toBe(before);
+    const made = await call('session-manager', 'POST', `/containers/create?name=visp-proxy-fuzz-${instance}`, valid);
+    expect(made.status).toBe(201);
+    const details = await raw.inspectContainer(String(made.body.Id));
+    await raw.removeContainer(String(made.body.Id), { force: true });
+    expect(details).toMatchObject({ user: '1000:1000', hostConfig: { Privileged: false } });
+  }, 60_000);
+
   it('every call on a container that is not ours, however the path is spelled', async () => {
     const before = await podmanState();
     const encoded = encodeURIComponent(unmanaged).replace(/^(.)/, (c) => `%${c.charCodeAt(0).toString(16)}`);
@@ -166,6 +270,12 @@ describe('refuses, leaving Podman as it was', () => {
     }
     expect(await podmanState()).toBe(before);
     expect((await raw.inspectContainer(unmanaged)).running).toBe(true);
+  });
+
+  it('gives each client a socket in a directory of its own', () => {
+    const dirs = Object.keys(policies).map((client) => path.dirname(sock(client)));
+    expect(new Set(dirs).size).toBe(dirs.length);
+    for (const client of Object.keys(policies)) expect(readdirSync(path.dirname(sock(client)))).toEqual([`${client}.sock`]);
   });
 
   it('malformed bodies with a 400, not a crash', async () => {

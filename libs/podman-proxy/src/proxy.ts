@@ -5,7 +5,10 @@ import type { Socket } from 'node:net';
 import type { Logger } from '@visp/config';
 import { joinUpgraded, rawResponseHead, refuseUpgrade } from '@visp/service-kit';
 import { Counter, type Registry } from 'prom-client';
-import { checkCreate, parseRequest, type ApiRequest, type ClientPolicy } from './policy';
+import { checkCreate } from './container-create';
+import { checkExecCreate, checkNetworkCreate, checkVolumeCreate } from './other-bodies';
+import { parseRequest, type Api, type ApiRequest, type ClientPolicy, type Operation } from './policy';
+import { volumeName } from './values';
 
 export interface ProxyClient {
   name: string;
@@ -34,6 +37,16 @@ class Denied extends Error {
     super(message);
   }
 }
+
+type BodyCheck = (api: Api, body: unknown, policy: ClientPolicy, instance: string) => { body: object } | { refused: string };
+
+/** The operations whose bodies are read; every other body goes to Podman as sent (none of them matters). */
+const BODY_CHECKS: Partial<Record<Operation, BodyCheck>> = {
+  'container.create': checkCreate,
+  'exec.create': (_api, body, policy) => checkExecCreate(body, policy),
+  'volume.create': checkVolumeCreate,
+  'network.create': (api, body, policy) => checkNetworkCreate(api, body, policy),
+};
 
 /** How an allowed call goes on: with the body the proxy read (and maybe rewrote), its list answer filtered. */
 interface Decision {
@@ -148,18 +161,19 @@ export class SocketProxy {
   /** The checks that depend on what is asked about: the container, the create body, the network. */
   private async decide(client: ProxyClient, req: IncomingMessage, request: ApiRequest): Promise<Decision> {
     const { operation, subject } = request;
-    if (operation === 'container.create') {
-      const checked = checkCreate(request.api, parseBody(await readBody(req)), client.policy, this.options.instance);
+    // Bodies that can change what a container may do are read, checked field by field and sent on as re-written
+    // here, so Podman decodes exactly what was checked.
+    const bodyCheck = BODY_CHECKS[operation];
+    let body: Buffer | undefined;
+    if (bodyCheck) {
+      const checked = bodyCheck(request.api, parseBody(await readBody(req)), client.policy, this.options.instance);
       if ('refused' in checked) throw new Denied(403, checked.refused);
-      return { body: Buffer.from(JSON.stringify(checked.body)) };
+      body = Buffer.from(JSON.stringify(checked.body));
     }
     if (operation === 'container.list') return { filterList: true };
-    if (operation === 'network.create') {
-      const body = await readBody(req);
-      const spec = parseBody(body) as { Name?: unknown; name?: unknown };
-      const name = String(spec.Name ?? spec.name ?? '');
-      if (!client.policy.networks.has(name)) throw new Denied(403, `creating network ${JSON.stringify(name)} is not allowed`);
-      return { body };
+    if (subject && (operation === 'volume.inspect' || operation === 'volume.remove')) {
+      const refused = volumeName(client.policy)(subject, 'volume');
+      if (refused) throw new Denied(403, refused);
     }
     if (subject && (operation.startsWith('container.') || operation === 'exec.create')) await this.requireOurs(`/containers/${encodeURIComponent(subject)}/json`, subject);
     if (subject && (operation === 'exec.start' || operation === 'exec.inspect')) {
@@ -168,7 +182,7 @@ export class SocketProxy {
       await this.requireOurs(`/containers/${encodeURIComponent(container)}/json`, container);
     }
     if (subject && operation === 'volume.remove') await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
-    return {};
+    return body ? { body } : {};
   }
 
   /** Refuses calls on anything that is not labelled as this instance's. */

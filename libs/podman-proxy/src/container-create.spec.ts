@@ -1,0 +1,145 @@
+import { homeVolumeName, toCreateOptions } from '@visp/podman-client';
+import { homeVolumeName as sessionsHomeVolumeName } from '@visp/sessions';
+import { checkCreate } from './container-create';
+import { mutate, random } from './mutations';
+import { checkExecCreate, checkNetworkCreate, checkVolumeCreate } from './other-bodies';
+import { defaultPolicies } from './policy';
+
+const policy = defaultPolicies([/^localhost\/visp-/])['session-manager']!;
+const home = homeVolumeName('ann');
+/** What the session-manager sends for a session in local mode (published port) and in network mode. */
+const session = (mode: 'local' | 'network' = 'local') =>
+  JSON.parse(
+    JSON.stringify(
+      toCreateOptions({
+        name: 'visp-session-box-aaaaaaaaaaaa',
+        image: 'localhost/visp-testbox:1',
+        labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann' },
+        user: '1000:1000',
+        cmd: ['sleep', '600'],
+        env: { VISP_TOKEN: 't' },
+        workdir: '/home/visp',
+        limits: { memoryBytes: 2 ** 26, nanoCpus: 5e8, pids: 64 },
+        tmpfs: [{ target: '/tmp', sizeBytes: 2 ** 24, mode: 0o1777 }],
+        volumes: [{ name: home, target: '/home/visp' }],
+        ...(mode === 'local' ? { publish: { containerPort: 8080 } } : { network: { name: 'visp-sessions', aliases: ['visp-session-box-aaaaaaaaaaaa'] } }),
+      }),
+    ),
+  ) as Record<string, unknown> & { HostConfig: Record<string, unknown> };
+const withHost = (hostConfig: object) => ({ ...session(), HostConfig: { ...session().HostConfig, ...hostConfig } });
+const libpod = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, labels: { 'visp.session.owner': 'ann' } };
+
+it('computes the home volume as libs/sessions does', () => {
+  for (const owner of ['ann', 'a@x.se', 'a-x.se', 'Ünïcode Name', '']) expect(homeVolumeName(owner)).toBe(sessionsHomeVolumeName(owner));
+});
+
+describe('checkCreate', () => {
+  it.each(['local', 'network'] as const)("passes the session-manager's own containers (%s mode), labels enforced", (mode) => {
+    const checked = checkCreate('compat', { ...session(mode), Labels: { 'visp.session.owner': 'ann' } }, policy, 'prod');
+    expect(checked).toEqual({ body: expect.objectContaining({ Labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann' } }) });
+  });
+
+  it('passes a libpod create of the same kind', () => {
+    const body = { ...libpod, volumes: [{ Name: home, Dest: '/home/visp' }], mounts: [{ type: 'tmpfs', source: 'tmpfs', destination: '/tmp', options: ['size=16m', 'mode=1777'] }], netns: { nsmode: 'bridge' }, portmappings: [{ host_ip: '127.0.0.1', container_port: 8080, host_port: 0 }] };
+    expect(checkCreate('libpod', body, policy, 'prod')).toHaveProperty('body');
+  });
+
+  it.each([
+    ['an unlisted image', { Image: 'docker.io/library/alpine' }, /image "docker.io\/library\/alpine" is not allowed/],
+    ['privileged', withHost({ Privileged: true }), /HostConfig.Privileged is not a field/],
+    ['privileged under a lower-case HostConfig, beside the real one', { hostconfig: { Privileged: true } }, /keys "HostConfig" and "hostconfig" are one field to Podman/],
+    ['privileged under a lower-case HostConfig alone', { HostConfig: undefined, hostconfig: { Privileged: true } }, /hostconfig is not spelt as the API documents \(HostConfig\)/],
+    ['privileged spelt in lower case', withHost({ privileged: true }), /HostConfig.privileged is not a field/],
+    ['NetworkMode spelt in lower case', withHost({ NetworkMode: undefined, networkmode: 'host' }), /HostConfig.networkmode is not spelt as the API documents \(NetworkMode\)/],
+    ['HostConfig spelt with a long s (Go folds it to s)', { HostConfig: undefined, HoſtConfig: { Privileged: true } }, /HoſtConfig is not spelt as the API documents/],
+    ['Image and image both', { image: 'docker.io/library/alpine' }, /keys "Image" and "image" are one field to Podman/],
+    ['a __proto__ key', JSON.parse('{"__proto__": {"Privileged": true}}') as object, /__proto__ is not a field/],
+    ['a constructor key', { constructor: true }, /constructor is not a field/],
+    ['host network', withHost({ NetworkMode: 'host' }), /network "host" is not allowed/],
+    ['the services network', withHost({ NetworkMode: 'visp-net' }), /network "visp-net" is not allowed/],
+    ["another container's pid namespace", withHost({ PidMode: 'container:abc' }), /PidMode is not a field/],
+    ['a device', withHost({ Devices: [{ PathOnHost: '/dev/kvm' }] }), /Devices is not a field/],
+    ['CapAdd SYS_ADMIN', withHost({ CapAdd: ['SYS_ADMIN'] }), /capability SYS_ADMIN/],
+    ['no CapDrop', withHost({ CapDrop: undefined }), /HostConfig.CapDrop is required/],
+    ['CapDrop of one capability', withHost({ CapDrop: ['NET_RAW'] }), /CapDrop must be \["ALL"\]/],
+    ['no no-new-privileges', withHost({ SecurityOpt: [] }), /no-new-privileges/],
+    ['a / bind mount', withHost({ Binds: ['/:/host'] }), /bind mount of "\/"/],
+    ['a bind Mount', withHost({ Mounts: [{ Type: 'bind', Source: '/etc', Target: '/x' }] }), /bind mount of "\/etc"/],
+    ['visp-mongo as a volume', withHost({ Mounts: [{ Type: 'volume', Source: 'visp-mongo', Target: '/x' }] }), /volume "visp-mongo" is not one this client may use/],
+    ['visp-caddy-data in Binds', withHost({ Binds: ['visp-caddy-data:/x'] }), /volume "visp-caddy-data"/],
+    ["another user's home", withHost({ Mounts: [{ Type: 'volume', Source: homeVolumeName('bob'), Target: '/x' }] }), /not the home of this container's owner \("ann"\)/],
+    ['a volume with driver options', withHost({ Mounts: [{ Type: 'volume', Source: home, Target: '/x', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } } }] }), /VolumeOptions is not a field/],
+    ['an anonymous volume', { Volumes: { '/data': {} } }, /Volumes is not a field/],
+    ['VolumesFrom', withHost({ VolumesFrom: ['other'] }), /VolumesFrom is not a field/],
+    ['sysctls', withHost({ Sysctls: { 'net.ipv4.ip_forward': '1' } }), /Sysctls is not a field/],
+    ['seccomp=unconfined', withHost({ SecurityOpt: ['no-new-privileges', 'seccomp=unconfined'] }), /seccomp=unconfined/],
+    ['a port on every address', withHost({ PortBindings: { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '' }] } }), /HostIp may only be "127.0.0.1"/],
+    ['root', { User: '0' }, /user "0" is not allowed/],
+    ['root by name', { User: 'root' }, /user "root" is not allowed/],
+    ['the root group', { User: '1000:0' }, /user "1000:0" is not allowed/],
+    ['no user', { User: undefined }, /User is required/],
+    ["another instance's labels", { Labels: { 'visp.instance': 'other', 'visp.session.owner': 'ann' } }, /instance other/],
+  ])('refuses %s', (_what, change, reason) => {
+    const body = JSON.parse(JSON.stringify({ ...session(), ...change })) as unknown;
+    expect(checkCreate('compat', body, policy, 'prod')).toEqual({ refused: expect.stringMatching(reason) });
+  });
+
+  it.each([
+    ['privileged', { privileged: true }, /privileged is not a field/],
+    ['host network', { netns: { nsmode: 'host' } }, /nsmode may only be/],
+    ['cap_add', { cap_add: ['CAP_SYS_ADMIN'] }, /capability CAP_SYS_ADMIN/],
+    ['a bind mount', { mounts: [{ type: 'bind', source: '/', destination: '/host' }] }, /bind mount of "\/"/],
+    ['apparmor=unconfined', { apparmor_profile: 'unconfined' }, /apparmor_profile is not a field/],
+    ['visp-mongo as a named volume', { volumes: [{ Name: 'visp-mongo', Dest: '/x' }] }, /volume "visp-mongo"/],
+    ["another user's home", { volumes: [{ Name: homeVolumeName('bob'), Dest: '/x' }] }, /not the home of this container's owner/],
+    ['an overlay volume', { overlay_volumes: [{ source: '/', destination: '/x' }] }, /overlay_volumes is not a field/],
+    ['an image volume', { image_volumes: [{ Source: 'localhost/visp-testbox:1', Destination: '/x', ReadWrite: true }] }, /image_volumes is not a field/],
+    ['devices', { devices: [{ path: '/dev/kvm' }] }, /devices is not a field/],
+    ['root', { user: 'root' }, /user "root" is not allowed/],
+    ['no cap_drop', { cap_drop: undefined }, /cap_drop is required/],
+    ['Image in compat spelling', { Image: 'docker.io/library/alpine' }, /keys "image" and "Image" are one field/],
+  ])('refuses a libpod create with %s', (_what, change, reason) => {
+    const body = JSON.parse(JSON.stringify({ ...libpod, ...change })) as unknown;
+    expect(checkCreate('libpod', body, policy, 'prod')).toEqual({ refused: expect.stringMatching(reason) });
+  });
+
+  it('refuses every mutation of key case and nesting of a valid create body (fuzz, 5,000 seeded cases)', () => {
+    const valid = session();
+    expect(checkCreate('compat', valid, policy, 'prod')).toHaveProperty('body');
+    const seed = 20_2026;
+    const pick = random(seed);
+    for (let i = 0; i < 5000; i++) {
+      const mutation = mutate(valid as never, pick);
+      const result = checkCreate('compat', mutation.body, policy, 'prod');
+      expect([i, mutation.what, result]).toEqual([i, mutation.what, { refused: expect.any(String) }]);
+    }
+  });
+});
+
+describe('the other bodies', () => {
+  it('exec create: what the podman client sends passes; privileged or root does not', () => {
+    expect(checkExecCreate({ Cmd: ['id'], AttachStdout: true, AttachStderr: true, Env: [] }, policy)).toHaveProperty('body');
+    expect(checkExecCreate({ Cmd: ['id'], Privileged: true }, policy)).toEqual({ refused: 'Privileged is not a field this client may set' });
+    expect(checkExecCreate({ Cmd: ['id'], privileged: true }, policy)).toEqual({ refused: 'privileged is not a field this client may set' });
+    expect(checkExecCreate({ cmd: ['id'] }, policy)).toEqual({ refused: 'cmd is not spelt as the API documents (Cmd)' });
+    expect(checkExecCreate({ Cmd: ['id'], User: 'root' }, policy)).toEqual({ refused: expect.stringMatching(/user "root"/) });
+    expect(checkExecCreate({ Cmd: ['id'], User: '0:0' }, policy)).toEqual({ refused: expect.stringMatching(/user "0:0"/) });
+  });
+
+  it('volume create: a home with an owner passes, labelled; other names, drivers and driver options do not', () => {
+    expect(checkVolumeCreate('compat', { Name: home, Labels: {}, DriverOpts: { o: 'uid=1000,gid=1000' } }, policy, 'prod')).toEqual({ body: { Name: home, Labels: { 'visp.managed': 'true', 'visp.instance': 'prod' }, DriverOpts: { o: 'uid=1000,gid=1000' } } });
+    expect(checkVolumeCreate('compat', { Name: 'visp-mongo' }, policy, 'prod')).toEqual({ refused: expect.stringMatching(/volume "visp-mongo"/) });
+    expect(checkVolumeCreate('compat', { Name: home, DriverOpts: { type: 'none', o: 'bind', device: '/' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkVolumeCreate('compat', { Name: home, DriverOpts: { o: 'bind' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkVolumeCreate('compat', { Name: home, Driver: 'nfs' }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkVolumeCreate('libpod', { Name: home, Options: { device: '/' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkVolumeCreate('compat', {}, policy, 'prod')).toEqual({ refused: expect.stringMatching(/anonymous/) });
+  });
+
+  it('network create: only the policy\'s networks, as a bridge', () => {
+    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Internal: true, Labels: {}, CheckDuplicate: true }, policy)).toHaveProperty('body');
+    expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy)).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Driver: 'macvlan', Options: { parent: 'eth0' } }, policy)).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { name: 'visp-sessions', Name: 'visp-sessions' }, policy)).toHaveProperty('refused');
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * The other bodies the proxy reads: exec create (an exec may be privileged or run as root even in a container
+ * that is neither), volume create (driver options can make a "volume" a bind mount of any host path), network
+ * create. Same rule as creates: every field listed and checked, the rest refused.
+ */
+import type { Api, ClientPolicy } from './policy';
+import { ABSOLUTE_PATH, arrayOf, boolean, fields, isObject, mapOf, oneOf, sameKeysToPodman, string, type Check, type JsonObject } from './shape';
+import { envList, labelMap, managed, network, user, volumeName } from './values';
+
+type Checked = { body: JsonObject } | { refused: string };
+
+/** Both APIs' exec create is Podman's one compat handler (handlers.ExecCreateConfig). */
+const execShape = (policy: ClientPolicy): Check =>
+  fields({
+    Cmd: arrayOf(string()),
+    AttachStdin: boolean,
+    AttachStdout: boolean,
+    AttachStderr: boolean,
+    Tty: boolean,
+    Env: envList,
+    WorkingDir: string(ABSOLUTE_PATH, 'an absolute path'),
+    User: user(policy),
+    DetachKeys: string(),
+  });
+
+/** The local driver's only option the session-manager needs: who owns the volume's root (`uid=N,gid=N`). */
+const driverOptions: Check = mapOf(oneOf('o'), string(/^uid=[1-9]\d{0,9},gid=[1-9]\d{0,9}$/, 'uid=N,gid=N'));
+
+const volumeShape = (api: Api, policy: ClientPolicy): Check =>
+  api === 'compat'
+    ? fields({ Name: volumeName(policy), Driver: oneOf('local'), DriverOpts: driverOptions, Labels: labelMap })
+    : fields({ Name: volumeName(policy), Driver: oneOf('local'), Options: driverOptions, Labels: labelMap });
+
+const networkShape = (api: Api, policy: ClientPolicy): Check =>
+  api === 'compat'
+    ? fields({ Name: network(policy), CheckDuplicate: boolean, Internal: boolean, Driver: oneOf('bridge'), Labels: labelMap })
+    : fields({ name: network(policy), internal: boolean, driver: oneOf('bridge'), labels: labelMap });
+
+function checked(body: unknown, shape: Check): string | undefined {
+  if (!isObject(body)) return 'the body must be a JSON object';
+  return sameKeysToPodman(body) ?? shape(body, '');
+}
+
+export function checkExecCreate(body: unknown, policy: ClientPolicy): Checked {
+  const refused = checked(body, execShape(policy));
+  if (refused) return { refused };
+  if (!Array.isArray((body as JsonObject).Cmd) || ((body as JsonObject).Cmd as unknown[]).length === 0) return { refused: 'Cmd is required' };
+  return { body: body as JsonObject };
+}
+
+/** A volume the client may use, labelled as this instance's like its containers (volume removal needs that). */
+export function checkVolumeCreate(api: Api, body: unknown, policy: ClientPolicy, instance: string): Checked {
+  const refused = checked(body, volumeShape(api, policy));
+  if (refused) return { refused };
+  const spec = body as JsonObject;
+  if (spec.Name === undefined) return { refused: 'Name is required: anonymous volumes are not allowed' };
+  const labels = managed(spec.Labels, instance);
+  return 'refused' in labels ? labels : { body: { ...spec, Labels: labels.labels } };
+}
+
+export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy): Checked {
+  const refused = checked(body, networkShape(api, policy));
+  if (refused) return { refused };
+  const spec = body as JsonObject;
+  if (spec[api === 'compat' ? 'Name' : 'name'] === undefined) return { refused: 'a network name is required' };
+  return { body: spec };
+}

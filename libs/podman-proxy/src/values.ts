@@ -1,0 +1,93 @@
+// The checks of single values that depend on a client's policy: images, users, capabilities, volumes, binds,
+// networks, labels. Shared by the container-create, exec, volume and network bodies of both APIs.
+import { homeVolumeName, LABEL } from '@visp/podman-client';
+import { arrayOf, mapOf, NAME, oneOf, string, type Check, type JsonObject } from './shape';
+import type { ClientPolicy } from './policy';
+
+export const image = (policy: ClientPolicy): Check =>
+  string((value) => (policy.images.some((pattern) => pattern.test(value)) ? undefined : `image ${JSON.stringify(value)} is not allowed`));
+
+/**
+ * `uid[:gid]`, numbers only and neither of them 0: a name is looked up in the image's /etc/passwd, where any name
+ * may be root, so a name cannot be judged here.
+ */
+export const user = (policy: ClientPolicy): Check =>
+  policy.nonRoot
+    ? string((value) => (/^[1-9]\d{0,9}(:[1-9]\d{0,9})?$/.test(value) ? undefined : `user ${JSON.stringify(value)} is not allowed: a numeric uid:gid other than root`))
+    : string();
+
+export const capDrop = (policy: ClientPolicy): Check =>
+  policy.capDropAll
+    ? (value, at) => (Array.isArray(value) && value.length === 1 && value[0] === 'ALL' ? undefined : `${at} must be ["ALL"]`)
+    : arrayOf(string(/^[A-Za-z_]+$/));
+
+export const capAdd = (policy: ClientPolicy): Check =>
+  arrayOf(string((cap) => (policy.capAdd.has(cap.toUpperCase().replace(/^CAP_/, '')) ? undefined : `adding capability ${cap} is not allowed`)));
+
+/** The one spelling of no-new-privileges allowed in SecurityOpt: any other option could weaken isolation. */
+export const NO_NEW_PRIVILEGES = ['no-new-privileges', 'no-new-privileges:true', 'no-new-privileges=true'];
+
+/**
+ * A named volume a container may mount: one of the client's volume patterns and, where the policy says so, the
+ * home of the owner the container's labels name (never another user's home, nor visp-mongo or visp-caddy-data).
+ */
+export const volumeToMount = (policy: ClientPolicy, owner: string | undefined): Check =>
+  string((name) => {
+    if (!policy.volumes.some((pattern) => pattern.test(name))) return `volume ${JSON.stringify(name)} is not one this client may use`;
+    if (policy.ownerHome && (owner === undefined || name !== homeVolumeName(owner))) {
+      return `volume ${JSON.stringify(name)} is not the home of this container's owner (${JSON.stringify(owner ?? null)})`;
+    }
+    return undefined;
+  });
+
+/** A volume this client may create, inspect or remove by name. */
+export const volumeName = (policy: ClientPolicy): Check =>
+  string((name) => (policy.volumes.some((pattern) => pattern.test(name)) ? undefined : `volume ${JSON.stringify(name)} is not one this client may use`));
+
+/** A host path under one of the policy's bind roots (none by default). */
+export const bindSource = (policy: ClientPolicy): Check =>
+  string((source) =>
+    source.startsWith('/') && !source.split('/').includes('..') && policy.bindRoots.some((root) => source === root || source.startsWith(`${root.replace(/\/$/, '')}/`))
+      ? undefined
+      : `bind mount of ${JSON.stringify(source)} is outside the allowed roots`,
+  );
+
+const MOUNT_OPTIONS = ['ro', 'rw', 'nosuid', 'nodev', 'noexec'];
+
+/** Docker's `Binds` entry, `source:target[:options]`: a host path under the bind roots, or a volume to mount. */
+export const bind = (policy: ClientPolicy, owner: string | undefined): Check => (value, at) => {
+  if (typeof value !== 'string') return `${at} must be a string`;
+  const [source = '', target = '', options, ...more] = value.split(':');
+  if (more.length > 0 || !target.startsWith('/')) return `${at} ${JSON.stringify(value)} is not source:target[:options]`;
+  const bad = options?.split(',').find((option) => !MOUNT_OPTIONS.includes(option));
+  if (bad !== undefined) return `${at}: mount option ${JSON.stringify(bad)} is not allowed`;
+  return source.startsWith('/') ? bindSource(policy)(source, at) : volumeToMount(policy, owner)(source, at);
+};
+
+export const mountOptions: Check = arrayOf(oneOf(...MOUNT_OPTIONS));
+
+/** A network a container may join or a client may create: the policy's, by exact name. */
+export const network = (policy: ClientPolicy): Check =>
+  string((name) => (policy.networks.has(name) ? undefined : `network ${JSON.stringify(name)} is not allowed`));
+
+export const labelMap: Check = mapOf(string(/^[^\0]{1,256}$/, 'a label name'), string(/^[^\0]*$/, 'a label value'));
+
+export const envList: Check = arrayOf(string(/^[^=\0]+=[^\0]*$/, 'NAME=value'));
+
+export const containerName: Check = string(NAME, 'a container name');
+
+/**
+ * The labels with this instance's management labels enforced: added when missing, refused when another
+ * instance is named.
+ */
+export function managed(labels: unknown, instance: string): { labels: Record<string, string> } | { refused: string } {
+  const given = { ...((labels ?? {}) as Record<string, string>) };
+  if (given[LABEL.instance] !== undefined && given[LABEL.instance] !== instance) return { refused: `labels name instance ${given[LABEL.instance]}, not ${instance}` };
+  return { labels: { ...given, [LABEL.managed]: 'true', [LABEL.instance]: instance } };
+}
+
+/** The owner a create's labels name, for the home-volume rule. */
+export const ownerOf = (labels: unknown): string | undefined => {
+  const owner = (labels as JsonObject | undefined)?.[LABEL.owner];
+  return typeof owner === 'string' ? owner : undefined;
+};
