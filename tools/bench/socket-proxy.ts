@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { encodeSessionLabels, PodmanClient, type ContainerSpec } from '@visp/podman-client';
+import { clientSocketPath } from '@visp/podman-proxy';
 import { TESTBOX_IMAGE } from '../src/images';
 import { withBench } from './harness';
 
@@ -25,7 +26,7 @@ export function benchSocketProxy(options: SocketProxyBenchOptions): Promise<numb
     await service('socket-proxy', { SOCKET_PROXY_DIR: socketDir });
     const clients = {
       raw: new PodmanClient({ socketPath: infra.env.CONTAINER_HOST.replace(/^unix:\/\//, '') }),
-      proxy: new PodmanClient({ socketPath: path.join(socketDir, 'session-manager.sock') }),
+      proxy: new PodmanClient({ socketPath: clientSocketPath(socketDir, 'session-manager') }),
     };
     const spec = (): ContainerSpec => {
       const sid = randomBytes(6).toString('hex');

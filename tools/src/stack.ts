@@ -7,6 +7,7 @@ import { ensureImages } from './images';
 import { podmanEnv, startInfra, startPodman, type Infra } from './infra';
 import { ensureServiceImages, ensureStandInImages } from './service-images';
 import { nodeArgsFor } from '@visp/config';
+import { clientSocketPath } from '@visp/podman-proxy';
 import { startContainerStack } from '@visp/quadlets';
 import { ROOT, STATE_DIR, whisperEnv } from './paths';
 import { readyz, spawnLogged, untilSignalled, waitUntil, type Child } from './processes';
@@ -50,7 +51,7 @@ export async function startStack(): Promise<number> {
   const services: Child[] = [];
   // The session-manager and recovery reach Podman only through the socket proxy, each on its own socket.
   const proxyDir = path.join(stateDir, 'run', 'socket-proxy');
-  const podmanFor = (app: string) => (app === 'session-manager' || app === 'recovery' ? { CONTAINER_HOST: `unix://${path.join(proxyDir, `${app}.sock`)}` } : {});
+  const podmanFor = (app: string) => (app === 'session-manager' || app === 'recovery' ? { CONTAINER_HOST: `unix://${clientSocketPath(proxyDir, app)}` } : {});
   const stopAll = async () => {
     for (const child of services.reverse()) await child.stop(15_000);
     await infra.stop();
