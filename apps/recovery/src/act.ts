@@ -1,5 +1,5 @@
 import type { EventBus, RouteStore } from '@visp/bus';
-import type { Logger, SessionTypes } from '@visp/config';
+import { sessionType, type Logger, type SessionTypes } from '@visp/config';
 import type { RecoveryOutcome, SessionLimits } from '@visp/contracts';
 import { LABEL, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
 import { answersReadiness, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
@@ -91,7 +91,7 @@ export class Actor {
    */
   private async adopt(sid: string, container: ContainerSummary, labels: { owner: string; type: string; project?: string; created: string }, record: SessionRecord | undefined): Promise<string | undefined> {
     const { podman, sessions, routes } = this.deps;
-    const type = this.deps.types[labels.type];
+    const type = sessionType(this.deps.types, labels.type);
     if (!type) throw new Skip(`unknown session type ${labels.type}`);
     const details = await podman.inspectContainer(container.id);
     const token = details.env[TOKEN_ENV];

@@ -3,6 +3,7 @@ import { createService, serviceBasics, requireServiceToken, type Service } from 
 import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
 import { Culler } from './sessions/culling';
+import { OwnerLock } from './sessions/owner-lock';
 import { sessionRoutes } from './sessions/sessions.routes';
 import { SessionService } from './sessions/sessions.service';
 import { Spawner } from './sessions/spawner';
@@ -49,7 +50,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   const routes = new RedisRouteTable(redis);
   const activity = new ActivityLog(redis);
   const sessions = new SessionService(
-    { sessions: store.sessions, spawner, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), logger },
+    { sessions: store.sessions, spawner, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), ownerLock: new OwnerLock(redis), logger },
     { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER },
   );
   const culler = new Culler(

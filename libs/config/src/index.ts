@@ -9,5 +9,5 @@ export {
   expandTemplate,
   loadSessionTypes,
   type SessionLaunch,
-  type TemplateValues, SessionTypeSchema, SessionTypesSchema, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';
+  type TemplateValues, SessionTypeSchema, SessionTypesSchema, sessionType, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';
 export { nodeArgsFor } from './node-flags';

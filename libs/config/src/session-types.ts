@@ -37,6 +37,14 @@ export const SessionTypesSchema = z
   .refine((types) => Object.keys(types).length > 0, 'must define at least one session type');
 export type SessionTypes = Readonly<Record<string, SessionTypeConfig>>;
 
+/**
+ * The type named `name`, looked up among the configured ones only: `types[name]` would also find what every object
+ * inherits, so `constructor` or `toString` from a request would name a function instead of being unknown.
+ */
+export function sessionType(types: SessionTypes, name: string): SessionTypeConfig | undefined {
+  return Object.hasOwn(types, name) ? types[name] : undefined;
+}
+
 export interface TemplateValues {
   baseUrl: string;
   token: string;

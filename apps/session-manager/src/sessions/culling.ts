@@ -1,6 +1,6 @@
 import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
 import { sessionPath, type Route } from '@visp/contracts';
-import type { Logger, SessionTypeConfig, SessionTypes } from '@visp/config';
+import { sessionType, type Logger, type SessionTypeConfig, type SessionTypes } from '@visp/config';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import type { SessionService } from './sessions.service';
 
@@ -144,7 +144,7 @@ export class Culler {
 
   /** When the app last reported use (now, while it computes); when it does not answer, what it said last. */
   private async probe(session: SessionRecord, now: number): Promise<number | undefined> {
-    const type = this.deps.types[session.type];
+    const type = sessionType(this.deps.types, session.type);
     if (!type || type.activity === 'none') return undefined;
     const route = await this.deps.routes.get(session.sid);
     if (!route) return undefined;

@@ -108,4 +108,24 @@ describe('bad input gets a 4xx with a clear message and creates nothing', () => 
     const fourth = await requestSession(h, 'erin', 'box');
     await stopWhenReady(fourth.sid);
   });
+
+  // `types[name]` found what every object inherits: "constructor" (a valid type name) named a function and the
+  // request crashed (500). The other inherited names are not lowercase, so the schema refuses them first.
+  it('refuses a session type named after what every object inherits as unknown (400)', async () => {
+    const answer = await h.api('POST', '/api/v1/sessions', { owner: 'gus', type: 'constructor' });
+    expect({ status: answer.status, body: await answer.json() }).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.stringContaining('unknown session type "constructor"') } } });
+    expect(await h.store.sessions.list('gus')).toEqual([]);
+  });
+
+  // A count-then-insert lets every request that counts before the first insert through: 20 at once gave 20.
+  it('holds the limit when 20 launches by one user arrive at once: exactly 2 are accepted', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => h.api('POST', '/api/v1/sessions', { owner: 'fiona', type: 'box' })));
+    const statuses = answers.map((r) => r.status).sort();
+    const accepted = (await Promise.all(answers.filter((r) => r.status === 202).map((r) => r.json()))) as SessionView[];
+    const stored = await h.store.sessions.list('fiona');
+    // Stop whatever was accepted before asserting, so that a failure here leaves no container behind.
+    await Promise.all(accepted.map((s) => stopWhenReady(s.sid)));
+    expect(statuses).toEqual([...Array<number>(2).fill(202), ...Array<number>(18).fill(409)]);
+    expect(stored.map((s) => s.sid).sort()).toEqual(accepted.map((s) => s.sid).sort());
+  });
 });

@@ -9,12 +9,13 @@ import {
   type SessionTypesView,
   type SessionView,
 } from '@visp/contracts';
-import { withinLimits, type Logger, type SessionTypes } from '@visp/config';
+import { sessionType, withinLimits, type Logger, type SessionTypes } from '@visp/config';
 import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
 import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import { LeftTheLineError, type CapacityGate } from './capacity';
 import { containerName, newSessionId, newSessionToken, type SessionLeases } from '@visp/sessions';
+import type { OwnerLock } from './owner-lock';
 import type { SpawnRequest, Spawner } from './spawner';
 
 export interface SessionServiceOptions {
@@ -31,6 +32,8 @@ export interface SessionServiceDeps {
   types: SessionTypes;
   gate: CapacityGate;
   leases: SessionLeases;
+  /** Makes counting a user's sessions and storing a new one one step (the per-user limit). */
+  ownerLock: OwnerLock;
   logger: Logger;
 }
 
@@ -70,7 +73,7 @@ export class SessionService {
 
   /** Validates, stores the session as pending and starts it in the background. */
   async create(request: CreateSessionRequest): Promise<SessionView> {
-    const type = this.deps.types[request.type];
+    const type = sessionType(this.deps.types, request.type);
     if (!type) {
       throw new ValidationError(`body.type: unknown session type "${request.type}" (known: ${Object.keys(this.deps.types).join(', ')})`);
     }
@@ -79,20 +82,25 @@ export class SessionService {
       const max = type.limits.max;
       throw new ValidationError(`body.limits: above the maximum for ${request.type} (memoryMiB ${max.memoryMiB}, cpus ${max.cpus}, pids ${max.pids})`);
     }
-    const active = await this.deps.sessions.countActive(request.owner, ACTIVE);
-    if (active >= this.options.maxPerUser) {
-      throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
-    }
-    // The lease before the record: recovery must never see this session without its owner holding it.
-    const sid = newSessionId();
-    if (!(await this.deps.leases.acquire(sid))) throw new AppError('unavailable', 'could not reserve the session; try again');
-    let record: SessionRecord;
-    try {
-      record = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
-    } catch (err) {
-      await this.deps.leases.release(sid);
-      throw err;
-    }
+    const record = await this.deps.ownerLock.run(request.owner, async (stillHeld) => {
+      const active = await this.deps.sessions.countActive(request.owner, ACTIVE);
+      if (active >= this.options.maxPerUser) {
+        throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
+      }
+      // The lease before the record: recovery must never see this session without its owner holding it.
+      const sid = newSessionId();
+      if (!(await this.deps.leases.acquire(sid))) throw new AppError('unavailable', 'could not reserve the session; try again');
+      try {
+        const created = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
+        if (await stillHeld()) return created;
+        // The lock lapsed between the count and the insert: another launch may have counted without this one.
+        await this.deps.sessions.transition(sid, ['pending'], 'failed', { reason: 'the launch was interrupted; try again', set: { stoppedAt: new Date() } });
+        throw new AppError('unavailable', 'the launch was interrupted; try again');
+      } catch (err) {
+        await this.deps.leases.release(sid);
+        throw err;
+      }
+    });
     await this.announceState(record);
     this.launch(record); // keeps the lease until the start is over
     return toView(record);
@@ -175,7 +183,7 @@ export class SessionService {
   private async run(record: SessionRecord, signal: AbortSignal): Promise<SessionRecord | undefined> {
     const { sid, owner } = record;
     const log = this.deps.logger.child({ sid, owner, type: record.type });
-    const type = this.deps.types[record.type];
+    const type = sessionType(this.deps.types, record.type);
     if (!type) throw new Error(`session type ${record.type} vanished`);
     const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken() };
     const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
