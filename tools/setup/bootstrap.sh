@@ -11,10 +11,12 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # Podman and its helpers, Redis, debootstrap for the offline base image, busybox for the small test image,
 # Chromium for the browser tests (and iproute2 for the network namespace they run it in), ffmpeg for audio,
 # python3-venv for the Whisper engine, and the LibriVox clips (with reference transcripts) the transcription
-# tests measure.
+# tests measure. For the single sign-on tests: Caddy (the edge, as production runs it) and a SAML IdP (SimpleSAMLphp
+# under Apache with mod_php); the Shibboleth SP itself runs from its image (containerfiles/sp).
 APT_PACKAGES=(
   podman runc conmon netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs catatonit
   redis-server debootstrap busybox-static ca-certificates chromium iproute2 ffmpeg pocketsphinx-testdata
+  caddy apache2 libapache2-mod-php simplesamlphp php-cli php-xml php-mbstring openssl
 )
 
 as_root() {
@@ -30,7 +32,15 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing apt packages: ${missing[*]}"
   as_root apt-get update -qq
+  # Installing Apache or Caddy must not start them as system services (the tests run their own on loopback): a
+  # policy-rc.d that says no, for the install only, where the machine has none.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    trap 'as_root rm -f "$policy"' EXIT
+  fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$(trap -p EXIT)" ]; then as_root rm -f "$policy"; trap - EXIT; fi
 fi
 
 # Install from the committed lock only when it changed since the last install. Not `npm ci`: npm 11 leaves other

@@ -123,6 +123,8 @@ function prepareTestbox(dir: string): void {
 
 export const JUPYTER_IMAGE = 'localhost/visp-session-jupyter:1';
 export const RSTUDIO_STANDIN_IMAGE = 'localhost/visp-session-rstudio-standin:1';
+/** The Shibboleth SP in front of the gateway's sign-in (quadlets/visp-sp.container); the SSO tests run it. */
+export const SP_IMAGE = 'localhost/visp-sp:1';
 
 const copyDir = (from: string) => (dir: string) => cpSync(path.join(ROOT, from), path.join(dir, path.basename(from)), { recursive: true });
 
@@ -133,6 +135,15 @@ export const IMAGES: ImageSpec[] = [
     tag: RSTUDIO_STANDIN_IMAGE,
     containerfile: 'containerfiles/session-rstudio-standin/Containerfile',
     prepareContext: copyDir('containerfiles/session-rstudio-standin/app'),
+    buildArgs: { BASE: BASE_IMAGE },
+    inputs: onBase,
+  },
+  {
+    tag: SP_IMAGE,
+    containerfile: 'containerfiles/sp/Containerfile',
+    prepareContext: (dir) => {
+      for (const file of ['apache-sp.conf', 'console.logger', 'entrypoint.sh']) cpSync(path.join(ROOT, 'containerfiles/sp', file), path.join(dir, file));
+    },
     buildArgs: { BASE: BASE_IMAGE },
     inputs: onBase,
   },

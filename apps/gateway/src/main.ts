@@ -11,7 +11,10 @@ bootstrap('gateway', async () => {
   exitOnConfigError(config.component, () => {
     const outside = config.APP_HOSTS.filter((host) => !cookieReaches(config.COOKIE_DOMAIN, host));
     if (outside.length) throw new ConfigError(`APP_HOSTS ${outside.join(', ')}: the sign-in cookie would not reach them; set COOKIE_DOMAIN to a domain they are in`);
-    if (config.AUTH_MODE !== 'dev-key') return;
+    if (config.AUTH_MODE === 'shibboleth') {
+      if (!config.SSO_PROXY_SECRET) throw new ConfigError('SSO_PROXY_SECRET must be set in AUTH_MODE=shibboleth (the secret the SP sends with each sign-in)');
+      return;
+    }
     if (!config.TEST_USER_LOGIN_KEY) throw new ConfigError('TEST_USER_LOGIN_KEY must be set in AUTH_MODE=dev-key');
     if (config.NODE_ENV === 'production' && !config.ALLOW_DEV_KEY_IN_PRODUCTION) {
       throw new ConfigError('AUTH_MODE=dev-key is refused with NODE_ENV=production (anyone with the key is anyone); use shibboleth, or set ALLOW_DEV_KEY_IN_PRODUCTION=true');

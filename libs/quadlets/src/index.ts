@@ -1,2 +1,3 @@
-export { DEVIATIONS, parseUnit, splitCommand, servicesNetworkPeers, startContainerStack, type ContainerStack, type StackService, type StackSettings } from './stack';
+export { containerRunArgs, DEVIATIONS, parseUnit, splitCommand, type RunContext, type Unit, servicesNetworkPeers, startContainerStack, type ContainerStack, type StackService, type StackSettings } from './stack';
 export { createPodmanSecret } from './secrets';
+export { caddyfile, EDGE_REMOVED_HEADERS, type EdgeOptions } from './edge';

@@ -24,7 +24,7 @@ const STAND_INS: Record<string, string> = { 'docker.io/library/redis': 'localhos
 const ORDER = ['redis', 'mongo', 'socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway'] as const;
 export type StackService = (typeof ORDER)[number];
 
-type Unit = Map<string, Array<[string, string]>>;
+export type Unit = Map<string, Array<[string, string]>>;
 
 /** A systemd unit file: sections of key=value lines, keys repeatable, in order. */
 export function parseUnit(text: string): Unit {
@@ -113,6 +113,90 @@ const SAME_AS_RUN = new Map([
   ['Label', '--label'],
 ]);
 
+/** How `containerRunArgs` maps what depends on the host: secret names, volume sources, the environment file. */
+export interface RunContext {
+  /** Podman's name of a quadlet `Secret=` (the stack gives each run's secrets a suffix). */
+  secret(name: string): string;
+  /** A `Volume=` source as `podman run -v` takes it (`%h/…`, `%t/…` or `x.volume`); may create the volume. */
+  volume(source: string): string;
+  /** What `EnvironmentFile=` is here. */
+  envFile: string;
+  /** Keep the unit's `HealthCmd=` (default true). */
+  healthCheck?: boolean;
+}
+
+/**
+ * The `podman run` that Podman's quadlet generator would make of a `.container` unit's [Container] section: the
+ * container's name, its image, the flags, and the command. An unknown key is an error, so that a unit cannot use
+ * something this translation (and so every test that runs it) silently leaves out.
+ */
+export function containerRunArgs(file: string, unit: Unit, context: RunContext): { name: string; image: string; flags: string[]; exec: string[] } {
+  const flags: string[] = [];
+  let [name, image, exec] = ['', '', [] as string[]];
+  for (const [key, value] of unit.get('Container') ?? []) {
+    const flag = SAME_AS_RUN.get(key);
+    if (flag) {
+      flags.push(flag, value);
+      continue;
+    }
+    switch (key) {
+      case 'ContainerName':
+        name = value;
+        flags.push('--name', value);
+        break;
+      case 'Image':
+        image = value;
+        break;
+      case 'Network':
+        flags.push('--network', value === 'none' ? 'none' : value.replace(/\.network$/, ''));
+        break;
+      case 'Volume': {
+        const [source = '', ...rest] = value.split(':');
+        flags.push('-v', [context.volume(source), ...rest].join(':'));
+        break;
+      }
+      case 'Secret': {
+        const [secret = '', ...options] = value.split(',');
+        flags.push('--secret', [context.secret(secret), ...options].join(','));
+        break;
+      }
+      case 'EnvironmentFile':
+        flags.push('--env-file', context.envFile);
+        break;
+      case 'HealthCmd':
+        if (context.healthCheck !== false) flags.push('--health-cmd', value);
+        break;
+      case 'PodmanArgs':
+        flags.push(...splitCommand(value));
+        break;
+      case 'NoNewPrivileges':
+        if (value === 'true') flags.push('--security-opt', 'no-new-privileges');
+        break;
+      case 'DropCapability':
+        flags.push(...value.split(/\s+/).flatMap((cap) => ['--cap-drop', cap.toLowerCase()]));
+        break;
+      case 'AddCapability':
+        flags.push(...value.split(/\s+/).flatMap((cap) => ['--cap-add', cap.toLowerCase()]));
+        break;
+      case 'ReadOnly':
+        if (value === 'true') flags.push('--read-only');
+        break;
+      case 'Tmpfs':
+        flags.push('--tmpfs', value);
+        break;
+      case 'Exec':
+        exec = splitCommand(value);
+        break;
+      case 'UserNS':
+      case 'Pull':
+        break;
+      default:
+        throw new Error(`${file}: the stack launcher does not know ${key}= (teach it, as quadlet would)`);
+    }
+  }
+  return { name, image, flags, exec };
+}
+
 /** Builds the stack from quadlets/ and starts it; resolves when the gateway is ready. */
 export async function startContainerStack(settings: StackSettings): Promise<ContainerStack> {
   const { instance, quadlets: QUADLETS } = settings;
@@ -132,6 +216,7 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
     'visp-service-token': token(),
     'visp-cookie-secret': token(),
     'visp-test-user-login-key': settings.loginKey ?? token(),
+    'visp-sso-proxy-secret': token(),
     'visp-redis-password': redisPassword,
     'visp-redis-url': `redis://:${redisPassword}@visp-redis:6379`,
     'visp-mongo-password': token(),
@@ -183,72 +268,21 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
     const commands = {} as Record<StackService, string[]>;
     for (const service of ORDER) {
       const unit = parseUnit(readFileSync(path.join(QUADLETS, `visp-${service}.container`), 'utf8'));
-      const entries = unit.get('Container') ?? [];
-      const args = ['run', '-d', '--pull', 'never', ...labels];
-      let image = '';
-      let exec: string[] = [];
-      let name = '';
-      for (const [key, value] of entries) {
-        const flag = SAME_AS_RUN.get(key);
-        if (flag) {
-          args.push(flag, value);
-          continue;
-        }
-        switch (key) {
-          case 'ContainerName':
-            name = value;
-            args.push('--name', value);
-            break;
-          case 'Image':
-            image = STAND_INS[value.replace(/:[^/:]+$/, '')] ?? value;
-            break;
-          case 'Network':
-            args.push('--network', value === 'none' ? 'none' : value.replace(/\.network$/, ''));
-            break;
-          case 'Volume': {
-            const [source = '', ...rest] = value.split(':');
-            const from = source === '%t/podman/podman.sock' ? podmanSocket : source.replace(/\.volume$/, '');
-            if (!from.startsWith('/')) spawnSync('podman', ['volume', 'create', ...labels, from], { env: localEnv });
-            args.push('-v', [from, ...rest].join(':'));
-            break;
-          }
-          case 'Secret': {
-            const [secret, ...options] = value.split(',');
-            args.push('--secret', [`${secret}-${run}`, ...options].join(','));
-            break;
-          }
-          case 'EnvironmentFile':
-            args.push('--env-file', envFile);
-            break;
-          case 'HealthCmd':
-            // The FerretDB stand-in has no mongosh; its port is checked instead (see healthy()).
-            if (service !== 'mongo') args.push('--health-cmd', value);
-            break;
-          case 'PodmanArgs':
-            args.push(...splitCommand(value));
-            break;
-          case 'NoNewPrivileges':
-            if (value === 'true') args.push('--security-opt', 'no-new-privileges');
-            break;
-          case 'DropCapability':
-            args.push('--cap-drop', value.toLowerCase());
-            break;
-          case 'ReadOnly':
-            if (value === 'true') args.push('--read-only');
-            break;
-          case 'Exec':
-            exec = splitCommand(value);
-            break;
-          case 'UserNS':
-          case 'Pull':
-            break;
-          default:
-            throw new Error(`visp-${service}.container: the stack launcher does not know ${key}= (teach it, as quadlet would)`);
-        }
-      }
+      const { name, image, flags, exec } = containerRunArgs(`visp-${service}.container`, unit, {
+        secret: (secret) => `${secret}-${run}`,
+        volume: (source) => {
+          const from = source === '%t/podman/podman.sock' ? podmanSocket : source.replace(/\.volume$/, '');
+          if (!from.startsWith('/')) spawnSync('podman', ['volume', 'create', ...labels, from], { env: localEnv });
+          return from;
+        },
+        envFile,
+        // The FerretDB stand-in has no mongosh; its port is checked instead (see healthy()).
+        healthCheck: service !== 'mongo',
+      });
+      const args = ['run', '-d', '--pull', 'never', ...labels, ...flags];
       if (service === 'gateway') args.push('-p', `127.0.0.1:${settings.gatewayPort}:8080`);
       spawnSync('podman', ['rm', '--force', name], { env: localEnv });
-      commands[service] = [...args, image, ...exec];
+      commands[service] = [...args, STAND_INS[image.replace(/:[^/:]+$/, '')] ?? image, ...exec];
       podman(...commands[service]);
       await waitFor(`${name} to be up`, () => healthy(name, service, localEnv), 120_000);
     }

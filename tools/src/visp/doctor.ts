@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
+import { shibbolethChecks } from './doctor-sso';
 import { sh } from './host';
+import { configDir } from './install';
 
 export interface Check {
   name: string;
@@ -102,7 +104,7 @@ function lowPorts(): Check {
 /** Everything a rootless Podman host needs for VISP, each failure with its fix. */
 export function doctor(): Check[] {
   const user = userInfo().username;
-  return [podmanVersion(), networkBackend(), aardvark(), rootless(user), apiSocket(), lingering(user), ...subordinateIds(user), cgroups(), lowPorts()];
+  return [podmanVersion(), networkBackend(), aardvark(), rootless(user), apiSocket(), lingering(user), ...subordinateIds(user), cgroups(), lowPorts(), ...shibbolethChecks(configDir(homedir()))];
 }
 
 export function formatChecks(checks: readonly Check[]): string {

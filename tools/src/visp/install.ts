@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'dotenv';
-import { createPodmanSecret, servicesNetworkPeers } from '@visp/quadlets';
+import { caddyfile, createPodmanSecret, servicesNetworkPeers } from '@visp/quadlets';
 import { OperatorError, sh } from './host';
 import { imageLock, writeImageLock } from './ops';
 
@@ -13,8 +13,13 @@ export interface InstallOptions {
   home: string;
   /** Served over HTTPS with a Let's Encrypt certificate; without it Caddy serves plain HTTP on port 80. */
   domain?: string;
-  /** `shibboleth` behind an SSO front proxy (TRUSTED_PROXY_CIDRS), or `dev-key` to try it out. */
+  /** `shibboleth` behind the bundled Shibboleth SP (visp-sp), or `dev-key` to try it out. */
   auth: 'shibboleth' | 'dev-key';
+  /**
+   * With `shibboleth`: the operator's SP files (shibboleth2.xml, attribute-map.xml, the IdP's metadata, the SP's
+   * key pair), copied into ~/.config/visp/shibboleth; may be left out on a reinstall that has them already.
+   */
+  shibbolethDir?: string;
   admins: string[];
   withWhisperServer: boolean;
   /** Also serve VISP's `app.<domain>` (sessions picked by its SessionAccessCode cookie); needs `domain`. */
@@ -30,7 +35,7 @@ export interface InstallOptions {
  * Secrets in `.env.secrets`, each also a Podman secret `visp-<name in kebab case>`. The login key exists in every
  * mode (the gateway's unit mounts it), but is only accepted with AUTH_MODE=dev-key.
  */
-const GENERATED = ['SERVICE_TOKEN', 'COOKIE_SECRET', 'MONGO_PASSWORD', 'REDIS_PASSWORD', 'TEST_USER_LOGIN_KEY'] as const;
+const GENERATED = ['SERVICE_TOKEN', 'COOKIE_SECRET', 'MONGO_PASSWORD', 'REDIS_PASSWORD', 'TEST_USER_LOGIN_KEY', 'SSO_PROXY_SECRET'] as const;
 const secretName = (key: string) => `visp-${key.toLowerCase().replace(/_/g, '-')}`;
 /** Every Podman secret install creates; uninstall removes these and nothing else (a test stack's `visp-…` stay). */
 const PODMAN_SECRETS: readonly string[] = [...GENERATED.map(secretName), 'visp-mongo-uri', 'visp-redis-url'];
@@ -60,13 +65,29 @@ function podmanSecrets(values: Record<string, string>): Record<string, string> {
     'visp-mongo-uri': `mongodb://visp:${values.MONGO_PASSWORD}@visp-mongo:27017/visp?authSource=admin`,
     'visp-redis-url': `redis://:${values.REDIS_PASSWORD}@visp-redis:6379`,
     [secretName('TEST_USER_LOGIN_KEY')]: values.TEST_USER_LOGIN_KEY as string,
+    [secretName('SSO_PROXY_SECRET')]: values.SSO_PROXY_SECRET as string,
   };
 }
 
-function caddyfile(options: InstallOptions): string {
+function edgeConfig(options: InstallOptions): string {
   const { domain } = options;
-  const site = domain ? [domain, ...(options.appHost ? [`app.${domain}`] : [])].join(', ') : ':80';
-  return `# Written by visp install. ${domain ? `HTTPS for ${site} with certificates from Let's Encrypt.` : 'Plain HTTP: pass --domain for HTTPS.'}\n${site} {\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n}\n`;
+  const sites = domain ? [domain, ...(options.appHost ? [`app.${domain}`] : [])] : [':80'];
+  const what = domain ? `HTTPS for ${sites.join(', ')} with certificates from Let's Encrypt.` : 'Plain HTTP: pass --domain for HTTPS.';
+  return `# Written by visp install. ${what}\n${caddyfile({ sites, gateway: 'visp-gateway:8080', sp: options.auth === 'shibboleth' ? 'visp-sp:8080' : undefined })}`;
+}
+
+/** The SP's key files are for shibd alone; the rest Apache's workers read too (as www-data inside the container). */
+const isPrivateKey = (file: string) => /\.key$|key\.pem$/i.test(file);
+
+/** Copies the operator's SP files into the directory visp-sp mounts; the old copy goes. */
+function copyShibbolethFiles(from: string, to: string): void {
+  const files = readdirSync(from, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name);
+  if (!files.includes('shibboleth2.xml')) throw new OperatorError(`${from} has no shibboleth2.xml`, 'pass the directory with your SP configuration: shibboleth2.xml, attribute-map.xml, the IdP metadata and the SP key pair');
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(to, { mode: 0o755 });
+  for (const file of files) {
+    writeFileSync(path.join(to, file), readFileSync(path.join(from, file)), { mode: isPrivateKey(file) ? 0o600 : 0o644 });
+  }
 }
 
 function settings(options: InstallOptions): string {
@@ -98,20 +119,35 @@ export function install(options: InstallOptions): string[] {
   const { actions, act } = plan(options.dryRun);
   const config = configDir(options.home);
   const units = unitDir(options.home);
+  const shibboleth = path.join(config, 'shibboleth');
+  if (options.auth === 'shibboleth' && !options.shibbolethDir && !existsSync(path.join(shibboleth, 'shibboleth2.xml'))) {
+    throw new OperatorError('--auth shibboleth needs the SP configuration', 'pass --shibboleth-dir DIR (shibboleth2.xml, attribute-map.xml, the IdP metadata, the SP key pair), or --auth dev-key to try VISP out');
+  }
   act(`create ${config} and ${units}`, () => {
     mkdirSync(config, { recursive: true, mode: 0o700 });
     mkdirSync(units, { recursive: true });
   });
   for (const file of readdirSync(options.quadlets).filter((f) => /\.(container|network|volume)$/.test(f))) {
-    if (file === 'visp-whisper-server.container' && !options.withWhisperServer) continue;
     const link = path.join(units, file);
+    const wanted = !(file === 'visp-whisper-server.container' && !options.withWhisperServer) && !(file === 'visp-sp.container' && options.auth !== 'shibboleth');
+    if (!wanted) {
+      // Left from an install with other options: it would start a service nothing uses.
+      if (isLink(link)) act(`remove ${link}`, () => rmSync(link));
+      continue;
+    }
     act(`link ${link} → ${path.join(options.quadlets, file)}`, () => {
       if (existsSync(link) || isLink(link)) rmSync(link);
       symlinkSync(path.join(options.quadlets, file), link);
     });
   }
   act(`write ${path.join(config, 'visp.env')}`, () => writeFileSync(path.join(config, 'visp.env'), settings(options)));
-  act(`write ${path.join(config, 'Caddyfile')}`, () => writeFileSync(path.join(config, 'Caddyfile'), caddyfile(options)));
+  act(`write ${path.join(config, 'Caddyfile')}`, () => writeFileSync(path.join(config, 'Caddyfile'), edgeConfig(options)));
+  if (options.auth === 'shibboleth') {
+    const from = options.shibbolethDir;
+    if (from) act(`copy the SP files from ${from} to ${shibboleth}`, () => copyShibbolethFiles(from, shibboleth));
+    const publicUrl = options.domain ? `https://${options.domain}` : 'http://localhost';
+    act(`write ${path.join(config, 'sp.env')}`, () => writeFileSync(path.join(config, 'sp.env'), `# Written by visp install: the site as users see it, for the SP's return URLs.\nVISP_PUBLIC_URL=${publicUrl}\n`));
+  }
   const { values, added } = ensureSecrets(path.join(config, '.env.secrets'), GENERATED, options.dryRun);
   if (added.length) actions.push(`generate ${added.join(', ')} in ${path.join(config, '.env.secrets')} (mode 0600)`);
   for (const [name, value] of Object.entries(podmanSecrets(values))) {

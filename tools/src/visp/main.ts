@@ -14,7 +14,7 @@ const QUADLETS = path.join(ROOT, 'quadlets');
 
 const HELP: Record<string, string> = {
   doctor: 'visp doctor [--json]\n  Checks Podman (≥ 4.4 for quadlets), netavark, aardvark-dns, the API socket, lingering, subuid/subgid,\n  cgroups and low ports; prints each failure with its fix. Exit 1 when something must be fixed.',
-  install: 'visp install [--domain NAME [--app-host]] [--auth shibboleth|dev-key] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]\n  Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates\n  missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.\n  --app-host also serves app.NAME, where VISP’s webclient opens sessions (by its SessionAccessCode cookie).',
+  install: 'visp install [--domain NAME [--app-host]] [--auth shibboleth|dev-key] [--shibboleth-dir DIR] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]\n  Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates\n  missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.\n  --app-host also serves app.NAME, where VISP’s webclient opens sessions (by its SessionAccessCode cookie).\n  --shibboleth-dir DIR: the Shibboleth SP files (shibboleth2.xml, attribute-map.xml, IdP metadata, SP key pair)\n  for the bundled SP (visp-sp), which --auth shibboleth (the default) runs in front of the sign-in.',
   uninstall: 'visp uninstall [--purge] [--no-stop] [--dry-run] [--json]\n  Stops the services, removes the units and Podman secrets. --purge also removes volumes and settings.',
   status: 'visp status [--json]\n  Units, containers with health, networks and running sessions.',
   logs: 'visp logs [SERVICE] [-f]\n  The services\' journal (all of them without SERVICE); -f follows.',
@@ -78,6 +78,7 @@ async function run(command: string, args: Args): Promise<number> {
         home: homedir(),
         domain: args.value('--domain'),
         auth,
+        shibbolethDir: args.value('--shibboleth-dir'),
         admins: (args.value('--admins') ?? '').split(',').filter(Boolean),
         withWhisperServer: args.has('--with-whisper-server'),
         appHost: args.has('--app-host'),
