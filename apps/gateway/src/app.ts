@@ -60,6 +60,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
+  transcriptions.start();
   const webclient = new WebclientHub({ auth, manager, transcriptions, events, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
   const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);

@@ -69,7 +69,7 @@ export const OPERATIONS: readonly Operation[] = [
     access: 'user',
     form: CreateTranscriptionFieldsSchema,
     ok: [202, TranscriptionViewSchema],
-    refusals: { 413: 'The file is too large', 415: 'Not multipart, or not audio', 422: 'Audio that cannot be decoded, is empty or too long', 429: 'Too many of your jobs are pending' },
+    refusals: { 413: 'The file is too large, or does not fit in your storage quota', 415: 'Not multipart, or not audio', 422: 'Audio that cannot be decoded, is empty or too long', 429: 'Too many of your jobs are pending', 507: 'The server is short of disk space' },
   },
   { method: 'get', path: '/api/v1/transcriptions', summary: "The user's transcriptions, newest first", access: 'user', ok: [200, TranscriptionsSchema] },
   { method: 'get', path: '/api/v1/transcriptions/{id}', summary: 'One transcription: state, queue position, progress, error', access: 'user', ok: [200, TranscriptionViewSchema] },
@@ -81,7 +81,7 @@ export const OPERATIONS: readonly Operation[] = [
     access: 'user',
     query: z.object({ format: TranscriptFormatSchema.optional() }),
     ok: [200, TranscriptSchema],
-    refusals: { 409: 'It has not completed' },
+    refusals: { 404: 'Not yours, or deleted after the retention period', 409: 'It has not completed' },
   },
 ];
 

@@ -55,6 +55,8 @@ export class TranscriptionProcessor {
       await this.deps.files.writeResult(id, JSON.stringify(transcript));
       const done = await this.deps.transcriptions.complete(id, { language: transcript.language, durationSec: transcript.duration });
       if (done) await this.announce(done, 'completed');
+      // Cancelled while the engine ran: the gateway deleted the files, and this result must not stay either.
+      else if ((await this.deps.transcriptions.getAnyOwner(id))?.state === 'cancelled') await this.deps.files.remove(id);
       this.onOutcome('completed', engine.name);
       return { segments: transcript.segments.length };
     } catch (err) {
@@ -110,6 +112,8 @@ export class TranscriptionProcessor {
       return new WaitingError();
     }
     if (signal.aborted) {
+      // The gateway deleted the job's files when it was cancelled; whatever this attempt wrote since goes too.
+      await this.deps.files.remove(id);
       this.onOutcome('cancelled', engine);
       return new UnrecoverableError('cancelled by its owner');
     }

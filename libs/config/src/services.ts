@@ -76,6 +76,12 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   TRANSCRIPTION_MAX_SECONDS: int({ min: 1, max: 86_400, default: 4 * 3600 }),
   /** Jobs one user may have queued or running at once. */
   TRANSCRIPTION_MAX_PENDING: int({ min: 1, max: 10_000, default: 10 }),
+  /** MiB of uploads one user may keep stored (finished jobs' until they expire, see TRANSCRIPTION_RETENTION). */
+  TRANSCRIPTION_QUOTA_MIB: int({ min: 1, max: 1_048_576, default: 5120 }),
+  /** MiB that must stay free on the data dir's disk: an upload that would go below is refused (507). */
+  TRANSCRIPTION_MIN_FREE_MIB: int({ min: 0, max: 10_485_760, default: 1024 }),
+  /** Seconds a finished job's files (upload and transcript) are kept before they are deleted. */
+  TRANSCRIPTION_RETENTION: int({ min: 1, max: 10 * 365 * 86_400, default: 30 * 86_400 }),
   /** The backend for uploads that name none. */
   TRANSCRIPTION_BACKEND: oneOf(['faster-whisper', 'openai'], 'faster-whisper'),
   /** Attempts per job, and the first retry's delay (doubling after). */

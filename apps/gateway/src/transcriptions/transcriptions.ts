@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { channels, QUEUES, TypedQueue, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
@@ -22,6 +22,9 @@ export interface TranscriptionSettings {
   TRANSCRIPTION_MAX_MIB: number;
   TRANSCRIPTION_MAX_SECONDS: number;
   TRANSCRIPTION_MAX_PENDING: number;
+  TRANSCRIPTION_QUOTA_MIB: number;
+  TRANSCRIPTION_MIN_FREE_MIB: number;
+  TRANSCRIPTION_RETENTION: number;
   TRANSCRIPTION_BACKEND: TranscriptionBackend;
   TRANSCRIPTION_ATTEMPTS: number;
   TRANSCRIPTION_BACKOFF_MS: number;
@@ -45,6 +48,7 @@ export function transcriptionIdParam(value: unknown): string {
 export class Transcriptions {
   private readonly queue: TypedQueue<'transcriptions'>;
   private readonly files: TranscriptionFiles;
+  private expiry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: { transcriptions: TranscriptionRepository; redis: Redis; logger: Logger },
@@ -60,11 +64,12 @@ export class Transcriptions {
     if (pending >= this.settings.TRANSCRIPTION_MAX_PENDING) {
       throw new AppError('rate_limited', `you have ${pending} transcriptions waiting or running; at most ${this.settings.TRANSCRIPTION_MAX_PENDING} at once`);
     }
+    const room = await this.room(owner, req);
     const id = newId();
     await this.files.prepare(id);
     let record: TranscriptionRecord | undefined;
     try {
-      const upload = await receiveUpload(req, this.files.upload(id), { maxBytes: this.settings.TRANSCRIPTION_MAX_MIB * 1024 * 1024, maxSeconds: this.settings.TRANSCRIPTION_MAX_SECONDS });
+      const upload = await receiveUpload(req, this.files.upload(id), { ...room, maxSeconds: this.settings.TRANSCRIPTION_MAX_SECONDS });
       const fields = parseOrThrow(CreateTranscriptionFieldsSchema, upload.fields, 'form');
       const { durationSec, ...audio } = upload.audio;
       record = await transcriptions.create({
@@ -92,6 +97,52 @@ export class Transcriptions {
     }
   }
 
+  /**
+   * How many bytes this upload may have, decided before any is read: the size limit, what is left of the owner's
+   * quota, and what the disk has above its floor, whichever is least. Refused at once when that is nothing, or
+   * when the declared length is already more.
+   */
+  private async room(owner: Owner, req: IncomingMessage): Promise<{ maxBytes: number; tooLarge?: string }> {
+    const MiB = 1024 * 1024;
+    const { TRANSCRIPTION_MAX_MIB, TRANSCRIPTION_QUOTA_MIB, TRANSCRIPTION_MIN_FREE_MIB, TRANSCRIPTION_DATA_DIR } = this.settings;
+    const disk = await statfs(TRANSCRIPTION_DATA_DIR);
+    const aboveFloor = disk.bavail * disk.bsize - TRANSCRIPTION_MIN_FREE_MIB * MiB;
+    if (aboveFloor <= 0) throw new AppError('insufficient_storage', 'the server is short of disk space for recordings; try again later');
+    const stored = await this.deps.transcriptions.storedBytes(owner);
+    const quotaLeft = TRANSCRIPTION_QUOTA_MIB * MiB - stored;
+    const quotaMessage = `your stored recordings use ${(stored / MiB).toFixed(1)} MiB of your ${TRANSCRIPTION_QUOTA_MIB} MiB; cancel or wait for old ones to expire`;
+    if (quotaLeft <= 0) throw new AppError('payload_too_large', quotaMessage);
+    const limits = [
+      { maxBytes: TRANSCRIPTION_MAX_MIB * MiB, tooLarge: undefined },
+      { maxBytes: quotaLeft, tooLarge: `the file does not fit: ${quotaMessage}` },
+      { maxBytes: aboveFloor, tooLarge: 'the server is short of disk space for a recording this large; try again later' },
+    ].sort((a, b) => a.maxBytes - b.maxBytes);
+    const tightest = limits[0] as { maxBytes: number; tooLarge?: string };
+    // The body is more than the file, by the form's few hundred bytes: only a body larger than the room plus
+    // that can be refused before reading it.
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (tightest.tooLarge && declared > tightest.maxBytes + 64 * 1024) {
+      throw new AppError(tightest === limits.find((l) => l.maxBytes === aboveFloor) ? 'insufficient_storage' : 'payload_too_large', tightest.tooLarge);
+    }
+    return tightest;
+  }
+
+  /**
+   * Deletes the files of jobs that finished more than TRANSCRIPTION_RETENTION seconds ago; the records stay, so
+   * their owners see what happened. Every gateway runs it; deleting twice is harmless.
+   */
+  async expire(now = Date.now()): Promise<number> {
+    const ids = await this.deps.transcriptions.finishedBefore(new Date(now - this.settings.TRANSCRIPTION_RETENTION * 1000));
+    for (const id of ids) await this.removeFiles(id);
+    if (ids.length > 0) this.deps.logger.info({ count: ids.length }, 'deleted the files of expired transcriptions');
+    return ids.length;
+  }
+
+  private async removeFiles(id: string): Promise<void> {
+    await this.files.remove(id);
+    await this.deps.transcriptions.filesRemoved(id);
+  }
+
   async list(owner: Owner): Promise<TranscriptionView[]> {
     const [records, order] = await Promise.all([this.deps.transcriptions.list(owner), this.waitingOrder()]);
     return records.map((r) => this.view(r, order));
@@ -109,6 +160,8 @@ export class Transcriptions {
     // A waiting job is removed; a running one is locked by its worker, which the notice reaches instead.
     await this.queue.queue.remove(id).catch(() => 0);
     await this.deps.redis.publish(channels.transcriptionCancels, id);
+    // A cancelled job's recording is not kept: the worker, if it ran the job, deletes whatever it writes after.
+    await this.removeFiles(id);
     this.deps.logger.info({ id, owner }, 'transcription cancelled');
     return this.view(outcome.record, []);
   }
@@ -116,11 +169,21 @@ export class Transcriptions {
   async result(owner: Owner, id: string, format: TranscriptFormat): Promise<{ body: string; contentType: string; filename: string }> {
     const record = await this.owned(owner, id);
     if (record.state !== 'completed') throw new AppError('conflict', `the transcription is ${record.state}, not completed`);
+    if (record.filesRemovedAt) throw new AppError('not_found', `the transcript was deleted on ${record.filesRemovedAt.toISOString().slice(0, 10)}, after the retention period`);
     const transcript = TranscriptSchema.parse(JSON.parse(await readFile(this.files.result(record.id), 'utf8')));
     return { body: renderTranscript(transcript, format), contentType: CONTENT_TYPES[format], filename: `transcript-${record.id}.${format}` };
   }
 
+  /** Expires old jobs' files now and then: every retention period, at most an hour apart. */
+  start(): void {
+    const run = () => void this.expire().catch((err: unknown) => this.deps.logger.error({ err }, 'could not delete expired transcriptions'));
+    this.expiry = setInterval(run, Math.min(this.settings.TRANSCRIPTION_RETENTION, 3600) * 1000);
+    this.expiry.unref();
+    run();
+  }
+
   close(): Promise<void> {
+    clearInterval(this.expiry);
     return this.queue.close();
   }
 

@@ -8,6 +8,8 @@ import { InvalidAudioError, probeAudio, sniffAudio, SNIFF_BYTES, type AudioProbe
 
 export interface UploadLimits {
   maxBytes: number;
+  /** What a refusal for size says, when `maxBytes` is less than the size limit (a quota or the disk). */
+  tooLarge?: string;
   maxSeconds: number;
 }
 
@@ -29,7 +31,7 @@ const FIELD_LIMITS = { fields: 10, fieldSize: 256, files: 1, parts: 12 };
  */
 export async function receiveUpload(req: IncomingMessage, destination: string, limits: UploadLimits): Promise<Upload> {
   if (!req.headers['content-type']?.startsWith('multipart/form-data')) throw new AppError('unsupported_media_type', 'send the recording as multipart/form-data with a "file" field');
-  const { filename, sizeBytes, fields } = await readForm(req, destination, limits.maxBytes);
+  const { filename, sizeBytes, fields } = await readForm(req, destination, limits.maxBytes, limits.tooLarge);
   if (sizeBytes === 0) throw new AppError('unprocessable', 'the file is empty');
   const head = Buffer.alloc(SNIFF_BYTES);
   const handle = await open(destination, 'r');
@@ -50,7 +52,7 @@ export async function receiveUpload(req: IncomingMessage, destination: string, l
   return { filename, sizeBytes, audio, fields };
 }
 
-function readForm(req: IncomingMessage, destination: string, maxBytes: number): Promise<Omit<Upload, 'audio'>> {
+function readForm(req: IncomingMessage, destination: string, maxBytes: number, tooLarge?: string): Promise<Omit<Upload, 'audio'>> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -81,7 +83,7 @@ function readForm(req: IncomingMessage, destination: string, maxBytes: number): 
       }
       let sizeBytes = 0;
       stream.on('data', (chunk: Buffer) => (sizeBytes += chunk.length));
-      stream.on('limit', () => refuse(new AppError('payload_too_large', `the file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB`)));
+      stream.on('limit', () => refuse(new AppError('payload_too_large', tooLarge ?? `the file is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB`)));
       file = pipeline(stream, createWriteStream(destination, { mode: 0o600 })).then(() => ({ filename: info.filename || 'recording', sizeBytes }));
     });
     for (const limit of ['filesLimit', 'fieldsLimit', 'partsLimit'] as const) parser.on(limit, () => refuse(new AppError('validation_failed', 'too many parts in the form')));

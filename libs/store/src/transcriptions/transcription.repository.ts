@@ -35,6 +35,8 @@ const transcriptionSchema = new Schema(
     error: { type: errorSchema },
     startedAt: { type: Date },
     finishedAt: { type: Date },
+    /** When its files (upload, transcript) were deleted: cancelled, or kept past the retention period. */
+    filesRemovedAt: { type: Date },
   },
   { timestamps: true, collection: 'transcriptions', versionKey: false },
 );
@@ -67,6 +69,7 @@ export interface TranscriptionRecord extends NewTranscription {
   updatedAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+  filesRemovedAt?: Date;
 }
 
 function toRecord(doc: TranscriptionDocument): TranscriptionRecord {
@@ -89,6 +92,7 @@ function toRecord(doc: TranscriptionDocument): TranscriptionRecord {
     updatedAt: doc.updatedAt,
     startedAt: optional(doc.startedAt),
     finishedAt: optional(doc.finishedAt),
+    filesRemovedAt: optional(doc.filesRemovedAt),
   };
 }
 
@@ -127,6 +131,28 @@ export class TranscriptionRepository {
   async list(owner: Owner, limit = 200): Promise<TranscriptionRecord[]> {
     const docs = await this.model.find({ owner }).sort({ createdAt: -1 }).limit(limit).lean<TranscriptionDocument[]>();
     return docs.map(toRecord);
+  }
+
+  /** Bytes of `owner`'s uploads whose files are still stored (what counts against their quota). */
+  async storedBytes(owner: Owner): Promise<number> {
+    // Summed here rather than with $group: the same on FerretDB, and a user's jobs are few.
+    const docs = await this.model.find({ owner, filesRemovedAt: { $exists: false } }, { sizeBytes: 1 }).lean<Array<{ sizeBytes: number }>>();
+    return docs.reduce((sum, doc) => sum + doc.sizeBytes, 0);
+  }
+
+  /** Finished jobs (any owner) whose files are still stored and that finished before `before`, oldest first. */
+  async finishedBefore(before: Date, limit = 500): Promise<TranscriptionId[]> {
+    const docs = await this.model
+      .find({ state: { $in: ['completed', 'failed', 'cancelled'] }, finishedAt: { $lt: before }, filesRemovedAt: { $exists: false } }, { _id: 1 })
+      .sort({ finishedAt: 1 })
+      .limit(limit)
+      .lean<Array<{ _id: string }>>();
+    return docs.map((d) => d._id);
+  }
+
+  /** Records that the job's files are gone; it stays listed, without a result. */
+  async filesRemoved(id: TranscriptionId, at = new Date()): Promise<void> {
+    await this.model.updateOne({ _id: id }, { $set: { filesRemovedAt: at } });
   }
 
   async countPending(owner: Owner): Promise<number> {
