@@ -52,8 +52,8 @@ export interface GatewayStack {
   startSessionManager(): Promise<void>;
   /** The Origin header of the gateway's own page. */
   origin: Auth;
-  /** Another gateway on the same session-manager, with settings of its own. */
-  startGateway(port: number, env?: Record<string, string>): Promise<void>;
+  /** Another gateway on the same session-manager, with settings of its own; ready when this resolves. */
+  startGateway(port: number, env?: Record<string, string>): Promise<Launched>;
   /** A whisper-worker on the stack's queue and data dir, ready (its engine self-tested) when this resolves. */
   startWorker(port: number, env?: Record<string, string>): Promise<Launched>;
   /** Where uploads and results are stored. */
@@ -71,7 +71,7 @@ export interface GatewayStack {
  * Each stack's Redis database (3–15), so that one spec's state (login rate limits, queues, routes) never meets
  * another's, whichever Jest worker runs them. A new stack gets the next number.
  */
-const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7 };
+const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, limits: 11 };
 // 8: service-images.int.spec.ts; 9: the secret probe of tools/src/visp/visp.int.spec.ts.
 
 export interface StackOptions {
@@ -106,9 +106,11 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   let manager: Launched | undefined;
   const ready = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
 
-  async function startGateway(port: number, env: Record<string, string> = {}): Promise<void> {
-    running.push(launch('gateway', { ...common(), PORT: String(port), ...env }));
+  async function startGateway(port: number, env: Record<string, string> = {}): Promise<Launched> {
+    const gateway = launch('gateway', { ...common(), PORT: String(port), ...env });
+    running.push(gateway);
     await waitFor(`gateway on ${port}`, ready(port), 20_000);
+    return gateway;
   }
 
   async function startWorker(port: number, env: Record<string, string> = {}): Promise<Launched> {

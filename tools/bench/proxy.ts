@@ -225,6 +225,8 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
         TEST_USER_LOGIN_KEY: LOGIN_KEY,
         COOKIE_SECRET: randomBytes(32).toString('base64url'),
         SERVICE_TOKEN: randomBytes(24).toString('base64url'),
+        // The bench is one user with up to 100 WebSockets at once.
+        MAX_STREAMS_PER_USER: '1000',
         SESSION_MANAGER_URL: 'http://127.0.0.1:9',
         LOGIN_RATE_LIMIT: '1000',
       };

@@ -5,6 +5,7 @@ import { createService, PeerList, serviceBasics, propagationHeaders, type Servic
 import type { Store } from '@visp/store';
 import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
 import { Authenticator } from './auth/principal';
+import { StreamLimit } from './auth/stream-limit';
 import { ActivityRecorder } from './proxy/activity';
 import { RouteCache } from './proxy/route-cache';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
@@ -27,6 +28,7 @@ export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings
   COOKIE_SECRET: string;
   ADMIN_USERS: string[];
   TRUSTED_PROXY_CIDRS: string[];
+  MAX_STREAMS_PER_USER: number;
 }
 
 export interface GatewayDeps {
@@ -57,11 +59,12 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const recovery = new ServiceClient('recovery service', settings.RECOVERY_URL, settings.SERVICE_TOKEN);
   const routes = new RouteCache(new RedisRouteTable(redis));
   await routes.start();
-  const proxy = new SessionProxy({ auth, routes, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
+  const streams = new StreamLimit(settings.MAX_STREAMS_PER_USER);
+  const proxy = new SessionProxy({ auth, routes, streams, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
   transcriptions.start();
-  const webclient = new WebclientHub({ auth, manager, transcriptions, events, logger: logger.child({ part: 'webclient' }) }, settings);
+  const webclient = new WebclientHub({ auth, manager, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
   const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);
 
@@ -92,7 +95,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
         res.json(openApi);
       });
       authRoutes(app, { auth, store, redis, trusted, settings });
-      sessionRoutes(app, { auth, manager, recovery, allowedOrigins: settings.ALLOWED_ORIGINS });
+      sessionRoutes(app, { auth, manager, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
       transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
     onClose: [async () => proxy.close(), () => webclient.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],

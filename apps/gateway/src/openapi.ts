@@ -57,7 +57,7 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'post', path: '/api/v1/sessions', summary: 'Launch a session; follow it with …/events', access: 'user', body: PublicCreateSessionRequestSchema, ok: [202, SessionViewSchema] },
   { method: 'get', path: '/api/v1/sessions/{sid}', summary: 'One session', access: 'user', ok: [200, SessionViewSchema] },
   { method: 'delete', path: '/api/v1/sessions/{sid}', summary: 'Stop a session', access: 'user', ok: [200, SessionViewSchema] },
-  { method: 'get', path: '/api/v1/sessions/{sid}/events', summary: 'Progress and state as server-sent events', access: 'user', ok: [200], produces: 'text/event-stream' },
+  { method: 'get', path: '/api/v1/sessions/{sid}/events', summary: 'Progress and state as server-sent events', access: 'user', ok: [200], produces: 'text/event-stream', refusals: { 429: 'You have MAX_STREAMS_PER_USER WebSockets and event streams open' } },
   { method: 'get', path: '/api/v1/admin/sessions', summary: "Everyone's sessions", access: 'admin', query: StateQuery, ok: [200, SessionsSchema] },
   { method: 'get', path: '/api/v1/admin/capacity', summary: 'How full the host is', access: 'admin', ok: [200, CapacityViewSchema] },
   { method: 'post', path: '/api/v1/admin/reconcile', summary: 'A recovery pass now (?dryRun=true only plans)', access: 'admin', query: z.object({ dryRun: z.enum(['true', 'false']).optional() }), ok: [200, ReconcileReportSchema] },

@@ -57,8 +57,15 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   ADMINS_OPEN_SESSIONS: bool(false),
   /** Origins besides the gateway's own allowed to make state-changing requests and WebSocket upgrades. */
   ALLOWED_ORIGINS: list(),
-  /** Sign-in attempts per address per minute. */
+  /**
+   * Sign-in attempts per client address per minute. Behind a trusted proxy the address is X-Forwarded-For's
+   * right-most one that is not itself a trusted proxy (the left-most is whatever the client wrote).
+   */
   LOGIN_RATE_LIMIT: int({ min: 1, max: 10_000, default: 10 }),
+  /** Open WebSockets (webclient and sessions') and event streams per user, per gateway process. */
+  MAX_STREAMS_PER_USER: int({ min: 1, max: 10_000, default: 50 }),
+  /** Days an API token lasts when its creator names none. */
+  API_TOKEN_TTL_DAYS: int({ min: 1, max: 3650, default: 90 }),
   /** Seconds a proxied WebSocket may stay silent both ways before it is closed; 0 never. */
   PROXY_WS_IDLE_TIMEOUT: int({ min: 0, max: 7 * 86_400, default: 0 }),
   /** Paths of the webclient WebSocket; add `/` to serve VISP's webclient unmodified. */

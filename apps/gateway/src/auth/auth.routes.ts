@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
-import { AppError, NotFoundError, parseOrThrow, requireJson, type PeerList } from '@visp/service-kit';
+import { AppError, clientAddress, NotFoundError, parseOrThrow, requireJson, type PeerList } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
 import { LOGIN_COOKIE, setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
@@ -14,6 +14,7 @@ export interface AuthRouteSettings {
   TEST_USER_LOGIN_KEY?: string;
   LOGIN_TTL: number;
   LOGIN_RATE_LIMIT: number;
+  API_TOKEN_TTL_DAYS: number;
   ALLOWED_ORIGINS: string[];
   SHIB_USER_HEADER: string;
   SHIB_MAIL_HEADER: string;
@@ -55,7 +56,8 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
 
   app.post('/auth/login', async (req, res) => {
     if (settings.AUTH_MODE !== 'dev-key' || !settings.TEST_USER_LOGIN_KEY) throw new NotFoundError('dev-key sign-in (this gateway uses SSO)');
-    if (!(await withinRateLimit(redis, 'login', req.socket.remoteAddress ?? '?', settings.LOGIN_RATE_LIMIT))) {
+    // Per client, not per TCP peer: behind the edge every client is the same peer.
+    if (!(await withinRateLimit(redis, 'login', clientAddress(req, trusted), settings.LOGIN_RATE_LIMIT))) {
       throw new AppError('rate_limited', 'too many sign-in attempts; wait a minute');
     }
     requireJson(req);
@@ -98,7 +100,8 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
     // A token cannot mint tokens: a leaked one must not be able to outlive its own revocation.
     if (principal.via !== 'login') throw new AppError('forbidden', 'create API tokens while signed in, not with a token');
     const body = parseOrThrow(CreateTokenRequestSchema, req.body);
-    const expiresAt = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : undefined;
+    // Every token expires: a forgotten one in an old script must not work forever.
+    const expiresAt = new Date(Date.now() + (body.expiresInDays ?? settings.API_TOKEN_TTL_DAYS) * 86_400_000);
     const { token, record } = await store.tokens.create(principal.username, body.name, expiresAt);
     res.status(201).json({ ...tokenView(record), token });
   });

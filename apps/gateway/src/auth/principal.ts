@@ -66,7 +66,8 @@ export class Authenticator {
     this.logins = new NoticedCache(
       async (id) => {
         const login = parseJson(StoredLoginSchema, await redis.get(keys.login(id)));
-        return login && { ...login, credential: loginCredential(id) };
+        // Admin is this gateway's ADMIN_USERS now, not what it was at sign-in: removing someone takes effect on restart.
+        return login && { ...login, admin: this.isAdmin(login.username), credential: loginCredential(id) };
       },
       { maxAgeMs: 10_000, maxEntries: 100_000 },
     );

@@ -7,6 +7,7 @@ import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type PeerList, ty
 import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
 import { admit } from '../auth/middleware';
 import { isHttps, type Authenticator, type Principal } from '../auth/principal';
+import type { StreamLimit } from '../auth/stream-limit';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
 
@@ -103,7 +104,7 @@ export class SessionProxy {
   private readonly appHosts: ReadonlySet<string>;
 
   constructor(
-    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: PeerList; logger: Logger },
+    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: PeerList; streams: StreamLimit; logger: Logger },
     private readonly settings: SessionProxySettings,
   ) {
     this.appHosts = new Set(settings.APP_HOSTS.map((host) => host.toLowerCase()));
@@ -139,6 +140,13 @@ export class SessionProxy {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const forward = (target: Target) => {
       const sid = target.route.sid;
+      let stream: () => void;
+      try {
+        stream = this.deps.streams.take(target.principal.username);
+      } catch (err) {
+        return refuseUpgrade(socket, this.known(err).status);
+      }
+      socket.once('close', stream);
       // What the user sends counts as use; what the app sends (output, pings) does not.
       socket.on('data', () => this.deps.activity.touch(sid));
       // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.

@@ -6,6 +6,7 @@ import { parseOrThrow, requireJson, sessionIdParam } from '@visp/service-kit';
 import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
+import type { StreamLimit } from '../auth/stream-limit';
 import type { ServiceClient, SessionManagerClient } from './manager-client';
 
 const StateQuerySchema = z.object({ state: SessionStateSchema.optional() }).strict();
@@ -13,7 +14,7 @@ const StateQuerySchema = z.object({ state: SessionStateSchema.optional() }).stri
 /** The public session API: everything the page does, for the signed-in user or an API token's owner. */
 const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
 
-export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; recovery: ServiceClient; allowedOrigins: readonly string[] }): void {
+export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; recovery: ServiceClient; streams: StreamLimit; allowedOrigins: readonly string[] }): void {
   const { manager } = deps;
   const user = requireUser(deps.auth, deps.allowedOrigins);
 
@@ -43,7 +44,8 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
   /** Progress as server-sent events, passed through from the session-manager while the client listens. */
   app.get('/api/v1/sessions/:sid/events', user, async (req, res) => {
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    const stream = deps.streams.take(principalOf(res).username);
+    res.on('close', () => (stream(), abort.abort()));
     const upstream = await manager.events(sessionIdParam(req.params), principalOf(res).username, abort.signal);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     if (!upstream.body) return void res.end();

@@ -7,6 +7,7 @@ import { AppError, refuseUpgrade } from '@visp/service-kit';
 import { authenticate } from '../auth/middleware';
 import type { EndReason } from '../auth/held-connections';
 import type { Authenticator, Principal } from '../auth/principal';
+import type { StreamLimit } from '../auth/stream-limit';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { WebclientConnection } from './connection';
@@ -35,7 +36,7 @@ export class WebclientHub {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; transcriptions: Transcriptions; events: EventBus; logger: Logger },
+    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; transcriptions: Transcriptions; events: EventBus; streams: StreamLimit; logger: Logger },
     private readonly settings: WebclientSettings,
   ) {
     this.paths = new Set(settings.WEBCLIENT_WS_PATHS);
@@ -55,8 +56,14 @@ export class WebclientHub {
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { upgrade: true }).then(
-      (principal) => {
+    // Counted before the upgrade is answered, so that a user at the cap gets a 429 rather than an open socket.
+    const admitted = async () => {
+      const principal = await authenticate(this.deps.auth, req, this.settings.ALLOWED_ORIGINS, { upgrade: true });
+      return { principal, stream: this.deps.streams.take(principal.username) };
+    };
+    admitted().then(
+      ({ principal, stream }) => {
+        socket.once('close', stream);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const connection = new WebclientConnection(ws, principal, this.deps, { messagesPerSecond: this.settings.WEBCLIENT_RATE_LIMIT });
           this.add(connection);

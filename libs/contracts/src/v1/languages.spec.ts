@@ -5,6 +5,8 @@ describe('languages', () => {
   it('takes a Whisper code or a name in any case, as VISP sends it', () => {
     expect(['en', 'English', 'ENGLISH', ' swedish ', 'sv', 'Mandarin', 'yue'].map(languageCode)).toEqual(['en', 'en', 'en', 'sv', 'sv', 'zh', 'yue']);
     expect(languageCode('klingon')).toBeUndefined();
+    // What every object inherits is not a language.
+    expect(['constructor', 'toString', '__proto__', 'hasOwnProperty'].map(languageCode)).toEqual([undefined, undefined, undefined, undefined]);
     expect(LanguageSchema.parse('auto')).toBeUndefined();
     expect(LanguageSchema.safeParse('klingon').error?.issues[0]?.message).toMatch(/unknown language "klingon"/);
   });

@@ -29,7 +29,8 @@ const CODE_BY_NAME = new Map<string, string>([...Object.entries(WHISPER_LANGUAGE
 /** The Whisper code for a code or a name in any case (VISP's webclient sends "English"); undefined when unknown. */
 export function languageCode(given: string): string | undefined {
   const key = given.trim().toLowerCase();
-  return key in WHISPER_LANGUAGES ? key : CODE_BY_NAME.get(key);
+  // Own keys only: `in` also finds what every object inherits, so "constructor" passed as a language code.
+  return Object.hasOwn(WHISPER_LANGUAGES, key) ? key : CODE_BY_NAME.get(key);
 }
 
 /** A language by code or name, as its code; "auto" (or nothing) lets the engine detect it. */
