@@ -112,19 +112,17 @@ export class Transcriptions {
     const quotaLeft = TRANSCRIPTION_QUOTA_MIB * MiB - stored;
     const quotaMessage = `your stored recordings use ${(stored / MiB).toFixed(1)} MiB of your ${TRANSCRIPTION_QUOTA_MIB} MiB; cancel or wait for old ones to expire`;
     if (quotaLeft <= 0) throw new AppError('payload_too_large', quotaMessage);
-    const limits = [
-      { maxBytes: TRANSCRIPTION_MAX_MIB * MiB, tooLarge: undefined },
-      { maxBytes: quotaLeft, tooLarge: `the file does not fit: ${quotaMessage}` },
-      { maxBytes: aboveFloor, tooLarge: 'the server is short of disk space for a recording this large; try again later' },
-    ].sort((a, b) => a.maxBytes - b.maxBytes);
-    const tightest = limits[0] as { maxBytes: number; tooLarge?: string };
+    const limits: Array<{ maxBytes: number; code: 'payload_too_large' | 'insufficient_storage'; tooLarge?: string }> = [
+      { maxBytes: TRANSCRIPTION_MAX_MIB * MiB, code: 'payload_too_large' },
+      { maxBytes: quotaLeft, code: 'payload_too_large', tooLarge: `the file does not fit: ${quotaMessage}` },
+      { maxBytes: aboveFloor, code: 'insufficient_storage', tooLarge: 'the server is short of disk space for a recording this large; try again later' },
+    ];
+    const tightest = limits.reduce((a, b) => (b.maxBytes < a.maxBytes ? b : a));
     // The body is more than the file, by the form's few hundred bytes: only a body larger than the room plus
-    // that can be refused before reading it.
+    // that can be refused before it is read; anything else is cut off where the room ends.
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (tightest.tooLarge && declared > tightest.maxBytes + 64 * 1024) {
-      throw new AppError(tightest === limits.find((l) => l.maxBytes === aboveFloor) ? 'insufficient_storage' : 'payload_too_large', tightest.tooLarge);
-    }
-    return tightest;
+    if (tightest.tooLarge && declared > tightest.maxBytes + 64 * 1024) throw new AppError(tightest.code, tightest.tooLarge);
+    return { maxBytes: tightest.maxBytes, tooLarge: tightest.tooLarge };
   }
 
   /**
