@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { OperatorError, sh } from './host';
@@ -52,15 +52,18 @@ function defaultVolumes(env?: NodeJS.ProcessEnv): string[] {
  */
 export async function backup(options: BackupOptions): Promise<Manifest> {
   if (existsSync(options.out) && readdirSync(options.out).length > 0) throw new OperatorError(`${options.out} is not empty`, 'give a new directory with --out');
-  mkdirSync(path.join(options.out, 'mongo'), { recursive: true });
-  mkdirSync(path.join(options.out, 'volumes'), { recursive: true });
+  // The operator's eyes only: users' files and the database (emails, token hashes), whatever the umask says.
+  mkdirSync(options.out, { recursive: true, mode: 0o700 });
+  chmodSync(options.out, 0o700);
+  mkdirSync(path.join(options.out, 'mongo'), { mode: 0o700 });
+  mkdirSync(path.join(options.out, 'volumes'), { mode: 0o700 });
   const connection = await mongoose.createConnection(options.mongoUri, { serverSelectionTimeoutMS: 10_000 }).asPromise();
   const manifest: Manifest = { version: 1, createdAt: new Date().toISOString(), database: connection.name, collections: [], volumes: [] };
   try {
     const db = connected(connection);
     for (const { name } of await db.listCollections({}, { nameOnly: true }).toArray()) {
       const documents = await db.collection(name).find().toArray();
-      writeFileSync(path.join(options.out, 'mongo', `${name}.ejson`), documents.map((d) => EJSON.stringify(d, { relaxed: false })).join('\n'));
+      writeFileSync(path.join(options.out, 'mongo', `${name}.ejson`), documents.map((d) => EJSON.stringify(d, { relaxed: false })).join('\n'), { mode: 0o600 });
       const indexes = (await db.collection(name).indexes()).filter((i) => i.name !== '_id_').map((i) => ({ key: i.key as Record<string, number>, name: i.name as string, unique: i.unique }));
       manifest.collections.push({ name, documents: documents.length, indexes });
     }
@@ -71,9 +74,10 @@ export async function backup(options: BackupOptions): Promise<Manifest> {
     const file = path.join(options.out, 'volumes', `${name}.tar`);
     const inspected = JSON.parse(podman(['volume', 'inspect', name], options.env)) as Array<{ Labels?: Record<string, string> }>;
     podman(['volume', 'export', name, '--output', file], options.env);
+    chmodSync(file, 0o600); // podman writes it with its own mode; the directory kept others out meanwhile
     manifest.volumes.push({ name, labels: inspected[0]?.Labels ?? {}, sha256: await sha256(file), bytes: readFileSync(file).length });
   }
-  writeFileSync(path.join(options.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(path.join(options.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   return manifest;
 }
 

@@ -165,6 +165,9 @@ describe('visp backup and restore', () => {
     const out = path.join(work, 'backup');
     const manifest = await backup({ out, mongoUri: source, volumes: [volume], env: localEnv });
     expect(manifest.collections.find((c) => c.name === 'sessions')?.documents).toBe(2);
+    // Users' files and the database (emails, token hashes) are the operator's alone, whatever the umask.
+    const entries = ['', 'mongo', 'volumes', 'manifest.json', 'mongo/sessions.ejson', `volumes/${volume}.tar`];
+    expect(entries.map((entry) => [entry, (statSync(path.join(out, entry)).mode & 0o777).toString(8)])).toEqual(entries.map((entry) => [entry, entry.includes('.') ? '600' : '700']));
 
     podman('volume', 'rm', volume);
     const target = testMongoUri('backupdst');
