@@ -6,7 +6,7 @@ import type { SessionView } from '@visp/contracts';
 import { closeRedis, createRedis, keys } from '@visp/bus';
 import { execute, openKernel } from '@visp/testing';
 import { upgradeStatus as upgrade, useGatewayStack } from './gateway-stack';
-import { TEST_SECRETS } from './launch';
+import { launch, TEST_SECRETS } from './launch';
 
 const GW_PORT = 18180;
 /** A gateway serving VISP's app host. */
@@ -330,22 +330,35 @@ function on(host: string, path: string, init: { method?: string; headers?: Recor
 }
 
 describe('single sign-on headers', () => {
-  it('are believed only from a trusted proxy', async () => {
-    await startGateway(18181, { AUTH_MODE: 'shibboleth', TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
-    await startGateway(18182, { AUTH_MODE: 'shibboleth', TRUSTED_PROXY_CIDRS: '127.0.0.1/32', ADMIN_USERS: 'frida@uni.se' });
+  it('are believed only from a trusted proxy, and only with the SP’s secret', async () => {
+    const secret = 'e2e-sso-proxy-secret-0123456789';
+    await startGateway(18181, { AUTH_MODE: 'shibboleth', SSO_PROXY_SECRET: secret, TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
+    await startGateway(18182, { AUTH_MODE: 'shibboleth', SSO_PROXY_SECRET: secret, TRUSTED_PROXY_CIDRS: '127.0.0.1/32', ADMIN_USERS: 'frida@uni.se' });
     const identity = { eppn: 'frida@uni.se', mail: 'frida@uni.se', displayName: 'Frida' };
+    const vouched = { ...identity, 'visp-sso-secret': secret };
 
-    const spoofed = await fetch('http://127.0.0.1:18181/auth/sso', { headers: identity, redirect: 'manual' });
+    // The secret from an address that is not trusted: refused.
+    const spoofed = await fetch('http://127.0.0.1:18181/auth/sso', { headers: vouched, redirect: 'manual' });
     expect(spoofed.status).toBe(401);
     expect(spoofed.headers.get('set-cookie')).toBeNull();
     expect((await fetch('http://127.0.0.1:18181/api/v1/me', { headers: identity })).status).toBe(401);
     expect((await fetch('http://127.0.0.1:18181/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
 
-    const trusted = await fetch('http://127.0.0.1:18182/auth/sso', { headers: identity, redirect: 'manual' });
+    // A trusted address without the secret (an edge that passed a client's headers on): refused.
+    const unvouched = await fetch('http://127.0.0.1:18182/auth/sso', { headers: identity, redirect: 'manual' });
+    expect([unvouched.status, unvouched.headers.get('set-cookie')]).toEqual([401, null]);
+
+    const trusted = await fetch('http://127.0.0.1:18182/auth/sso', { headers: vouched, redirect: 'manual' });
     expect([trusted.status, trusted.headers.get('location')]).toEqual([303, '/']);
     const cookie = (trusted.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     expect(await (await fetch('http://127.0.0.1:18182/api/v1/me', { headers: { cookie } })).json()).toMatchObject({ username: 'frida@uni.se', admin: true, displayName: 'Frida' });
   }, 60_000);
+
+  it('a gateway in shibboleth mode without the SP’s secret refuses to start, saying so', async () => {
+    const gateway = launch('gateway', { ...stack.env(), PORT: '18183', AUTH_MODE: 'shibboleth' });
+    expect(await gateway.exited).toBe(2);
+    expect(gateway.output()).toContain('gateway: config error: SSO_PROXY_SECRET must be set in AUTH_MODE=shibboleth');
+  });
 });
 
 describe('behind a front proxy', () => {

@@ -6,6 +6,7 @@ import type { Store } from '@visp/store';
 import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
 import { Authenticator } from './auth/principal';
 import { StreamLimit } from './auth/stream-limit';
+import { SSO_SECRET_HEADER } from './auth/sso';
 import { ActivityRecorder } from './proxy/activity';
 import { RouteCache } from './proxy/route-cache';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
@@ -52,7 +53,7 @@ function sanitize(req: IncomingMessage, trusted: PeerList, identityHeaders: read
 export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps): Promise<{ service: Service }> {
   const { store, redis, logger } = deps;
   const trusted = new PeerList(settings.TRUSTED_PROXY_CIDRS);
-  const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER].map((h) => h.toLowerCase());
+  const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER, SSO_SECRET_HEADER].map((h) => h.toLowerCase());
   const auth = new Authenticator(redis, store, settings);
   await auth.start();
   const manager = new SessionManagerClient(new ServiceClient('session service', settings.SESSION_MANAGER_URL, settings.SERVICE_TOKEN));

@@ -50,6 +50,11 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   SHIB_MAIL_HEADER: str('mail'),
   SHIB_NAME_HEADER: str('displayName'),
   SHIB_AFFILIATION_HEADER: str('affiliation'),
+  /**
+   * What the SP (quadlets/visp-sp.container) sends as `Visp-Sso-Secret` with every sign-in it vouches for; required
+   * with AUTH_MODE=shibboleth. Identity headers count only with it, so a trusted address alone is not enough.
+   */
+  SSO_PROXY_SECRET: optionalSecret(24),
   /** Where the page sends users to sign in with SSO (the SP's session initiator, returning to /auth/sso). */
   SSO_LOGIN_URL: str('/Shibboleth.sso/Login?target=/auth/sso'),
   ADMIN_USERS: list(),

@@ -71,7 +71,11 @@ describe('visp install and uninstall', () => {
     const first = readFileSync(secretsFile, 'utf8');
     for (const line of first.trim().split('\n')) expect(line).toMatch(/^[A-Z_]+=[A-Za-z0-9_-]{43}$/);
     expect(lstatSync(path.join(home, '.config/containers/systemd/visp-gateway.container')).isSymbolicLink()).toBe(true);
-    expect(readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8')).toMatch(/^visp\.example\.org \{\n\tencode zstd gzip\n\treverse_proxy visp-gateway:8080\n\}/m);
+    // Headers no client may send are removed before anything else; dev-key has no SP, so everything goes to the gateway.
+    const edge = readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8');
+    expect(edge).toMatch(/^visp\.example\.org \{\n\tencode zstd gzip\n(\trequest_header -[\w-]+\n)+\thandle \{\n\t\treverse_proxy visp-gateway:8080\n\t\}\n\}/m);
+    for (const header of ['eppn', 'Visp-Sso-Secret', 'X-Forwarded-For', 'X-Forwarded-Proto']) expect(edge).toContain(`\trequest_header -${header}\n`);
+    expect(edge).not.toContain('visp-sp');
     const env = readFileSync(path.join(home, '.config/visp/visp.env'), 'utf8');
     expect(env).toMatch(/^AUTH_MODE=dev-key$/m);
     for (const key of ['TRUSTED_PROXY_CIDRS', 'OPERATIONS_CIDRS']) expect(env).toMatch(new RegExp(`^${key}=10\\.89\\.254\\.0/24$`, 'm')); // visp-net's, never the sessions'
@@ -79,7 +83,7 @@ describe('visp install and uninstall', () => {
     const lock = JSON.parse(readFileSync(path.join(home, '.config/visp/images.lock.json'), 'utf8')) as Record<string, string>;
     expect(lock['localhost/visp-gateway:1']).toBe(podman('image', 'inspect', 'localhost/visp-gateway:1', '--format', '{{.Id}}').trim());
     const secrets = podman('secret', 'ls', '--format', '{{.Name}}').split('\n');
-    expect(secrets).toEqual(expect.arrayContaining(['visp-service-token', 'visp-cookie-secret', 'visp-mongo-uri', 'visp-redis-url', 'visp-mongo-password', 'visp-redis-password', 'visp-test-user-login-key']));
+    expect(secrets).toEqual(expect.arrayContaining(['visp-service-token', 'visp-cookie-secret', 'visp-mongo-uri', 'visp-redis-url', 'visp-mongo-password', 'visp-redis-password', 'visp-test-user-login-key', 'visp-sso-proxy-secret']));
 
     // Again, now also serving VISP's app host: nothing regenerated; Caddy and the gateway serve app.<domain> too.
     install({ ...base, domain: 'visp.example.org', appHost: true });
@@ -93,6 +97,30 @@ describe('visp install and uninstall', () => {
     const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
     expect(tracked.filter((f) => path.basename(f) === '.env.secrets')).toEqual([]);
     for (const value of values) expect(spawnSync('git', ['grep', '-q', '-F', '-e', value], { cwd: ROOT }).status).toBe(1);
+  });
+
+  it('with --auth shibboleth: needs the SP files, copies them (keys 0600), links visp-sp, and Caddy sends the SP only its paths', () => {
+    const other = mkdtempSync(path.join(tmpdir(), 'visp-home-'));
+    expect(() => install({ ...base, home: other, auth: 'shibboleth', domain: 'visp.example.org' })).toThrow(/--auth shibboleth needs the SP configuration/);
+    expect(() => statSync(path.join(other, '.config'))).toThrow(); // refused before doing anything
+    rmSync(other, { recursive: true, force: true });
+
+    const spFiles = mkdtempSync(path.join(tmpdir(), 'visp-sp-files-'));
+    for (const file of ['shibboleth2.xml', 'attribute-map.xml', 'idp-metadata.xml', 'sp-cert.pem', 'sp-key.pem']) writeFileSync(path.join(spFiles, file), `<!-- ${file} -->\n`);
+    install({ ...base, auth: 'shibboleth', domain: 'visp.example.org', shibbolethDir: spFiles });
+    const copied = path.join(home, '.config/visp/shibboleth');
+    expect([statSync(path.join(copied, 'sp-key.pem')).mode & 0o777, statSync(path.join(copied, 'shibboleth2.xml')).mode & 0o777]).toEqual([0o600, 0o644]);
+    expect(readFileSync(path.join(home, '.config/visp/sp.env'), 'utf8')).toMatch(/^VISP_PUBLIC_URL=https:\/\/visp\.example\.org$/m);
+    expect(lstatSync(path.join(home, '.config/containers/systemd/visp-sp.container')).isSymbolicLink()).toBe(true);
+    const edge = readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8');
+    expect(edge).toMatch(/\trequest_header -Visp-Sso-Secret\n(\trequest_header -[\w-]+\n)*\t@sso path \/Shibboleth\.sso \/Shibboleth\.sso\/\* \/auth\/sso \/auth\/sso\/\*\n\thandle @sso \{\n\t\treverse_proxy visp-sp:8080\n\t\}\n\thandle \{\n\t\treverse_proxy visp-gateway:8080\n/);
+    expect(podman('secret', 'ls', '--format', '{{.Name}}').split('\n')).toContain('visp-sso-proxy-secret');
+    // A reinstall keeps the copy; back to dev-key, the SP's unit goes.
+    install({ ...base, auth: 'shibboleth', domain: 'visp.example.org' });
+    expect(readFileSync(path.join(copied, 'shibboleth2.xml'), 'utf8')).toBe('<!-- shibboleth2.xml -->\n');
+    install({ ...base, domain: 'visp.example.org' });
+    expect(() => lstatSync(path.join(home, '.config/containers/systemd/visp-sp.container'))).toThrow();
+    rmSync(spFiles, { recursive: true, force: true });
   });
 
   it('hands a service its secret as a file: not in the container’s environment, inspect output or logs', async () => {

@@ -1,34 +1,24 @@
-import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import type { Redis } from '@visp/bus';
-import { CreateTokenRequestSchema, DevLoginRequestSchema, OwnerSchema, type ApiTokenView, type Me } from '@visp/contracts';
+import { CreateTokenRequestSchema, DevLoginRequestSchema, type ApiTokenView, type Me } from '@visp/contracts';
 import { AppError, clientAddress, NotFoundError, parseOrThrow, requireJson, type PeerList } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
 import { LOGIN_COOKIE, setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
 import { isHttps, withinRateLimit, type Authenticator } from './principal';
+import { ssoIdentity, type SsoSettings } from './sso';
 
-export interface AuthRouteSettings {
+export interface AuthRouteSettings extends SsoSettings {
   AUTH_MODE: 'dev-key' | 'shibboleth';
   TEST_USER_LOGIN_KEY?: string;
   LOGIN_TTL: number;
   LOGIN_RATE_LIMIT: number;
   API_TOKEN_TTL_DAYS: number;
   ALLOWED_ORIGINS: string[];
-  SHIB_USER_HEADER: string;
-  SHIB_MAIL_HEADER: string;
-  SHIB_NAME_HEADER: string;
-  SHIB_AFFILIATION_HEADER: string;
   SSO_LOGIN_URL: string;
   COOKIE_DOMAIN?: string;
 }
-
-const header = (req: IncomingMessage, name: string) => {
-  const value = req.headers[name.toLowerCase()];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first?.trim() ? first.trim() : undefined;
-};
 
 const tokenView = (t: ApiToken): ApiTokenView => ({
   id: t.id,
@@ -68,17 +58,12 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
     res.json({ username: account.username, admin: account.admin });
   });
 
-  // The SP protects this path; it is where SSO returns to. Identity headers count only from a trusted proxy.
+  // The SP protects this path; it is where SSO returns to. Identity headers count only as `ssoIdentity` says.
   app.get('/auth/sso', async (req, res) => {
     if (settings.AUTH_MODE !== 'shibboleth') throw new NotFoundError('SSO sign-in (this gateway uses dev-key sign-in)');
-    const username = trusted.includes(req) ? OwnerSchema.safeParse(header(req, settings.SHIB_USER_HEADER)) : undefined;
-    if (!username?.success) throw new AppError('unauthorized', 'no identity from the single sign-on service');
-    await startLogin(req, res, {
-      username: username.data,
-      email: header(req, settings.SHIB_MAIL_HEADER),
-      displayName: header(req, settings.SHIB_NAME_HEADER),
-      affiliation: header(req, settings.SHIB_AFFILIATION_HEADER),
-    });
+    const identity = ssoIdentity(req, trusted, settings);
+    if (!identity) throw new AppError('unauthorized', 'no identity from the single sign-on service');
+    await startLogin(req, res, identity);
     res.redirect(303, '/');
   });
 
