@@ -17,6 +17,8 @@ const ECHO_COMMAND = ['sh', '-c', String.raw`mkdir -p www/cgi-bin && printf '${E
 
 const SESSION_TYPES = {
   jupyter: BUILTIN_SESSION_TYPES.jupyter,
+  // The R stand-in: an app that serves anyone who reaches it, without a token (as RStudio with auth-none does).
+  rstudio: BUILTIN_SESSION_TYPES.rstudio,
   // Answers three seconds after it starts: time to kill the session-manager in the middle of a start.
   slowecho: {
     image: 'localhost/visp-testbox:1',
@@ -71,7 +73,7 @@ export interface GatewayStack {
  * Each stack's Redis database (3–15), so that one spec's state (login rate limits, queues, routes) never meets
  * another's, whichever Jest worker runs them. A new stack gets the next number.
  */
-const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, limits: 11 };
+const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, sso: 10, limits: 11, isolation: 12 };
 // 8: service-images.int.spec.ts; 9: the secret probe of tools/src/visp/visp.int.spec.ts.
 
 export interface StackOptions {
@@ -140,6 +142,8 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
     // Sessions outlive the services by design (recovery tests end with adopted ones running); the stack's go with it.
     for (const container of await podman.listManaged(instance)) await podman.removeContainer(container.id, { force: true });
+    // Their own networks go with them (local mode gives each session one).
+    for (const network of await podman.listManagedNetworks(instance)) await podman.removeNetwork(network.name);
     // Home volumes outlive sessions by design; this test's go with it.
     const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
     for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);

@@ -2,7 +2,7 @@ import type { EventBus, RouteStore } from '@visp/bus';
 import { sessionType, type Logger, type SessionTypes } from '@visp/config';
 import type { RecoveryOutcome, SessionLimits } from '@visp/contracts';
 import { LABEL, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
-import { answersReadiness, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
+import { answersReadiness, sessionNetworkName, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import type { Action } from './plan';
 
@@ -63,17 +63,25 @@ export class Actor {
         await routes.delete(action.sid);
         const lost = await sessions.transition(action.sid, ['pending', 'starting', 'ready', 'stopping'], 'stopped', { reason: 'lost', set: { stoppedAt: new Date() } });
         if (!lost) throw new Skip('changed since the plan');
+        await this.removeNetworkOf(action.sid);
         await this.announce(lost);
         return undefined;
       }
       case 'remove-container': {
         await podman.removeContainer(action.container.id, { force: true });
+        await this.removeNetworkOf(action.sid);
         await routes.delete(action.sid);
         const record = await sessions.getAnyOwner(action.sid);
         if (!record || record.instance !== this.deps.instance) return undefined;
         const reason = record.state === 'stopping' ? (record.reason ?? 'stopped') : `its container ${action.container.state === 'created' ? 'never started' : 'exited'}`;
         const over = await sessions.transition(action.sid, ['pending', 'starting', 'ready', 'stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
         if (over) await this.announce(over);
+        return undefined;
+      }
+      case 'remove-network': {
+        const record = await sessions.getAnyOwner(action.sid);
+        if ((await this.containersOf(action.sid)).length > 0 || (record && ['pending', 'starting'].includes(record.state))) throw new Skip('changed since the plan');
+        await podman.removeNetwork(action.network);
         return undefined;
       }
       case 'drop-route': {
@@ -115,6 +123,11 @@ export class Actor {
     if (!ready) throw new Skip('changed since the plan');
     await this.announce(ready);
     return record ? `record was ${record.state}` : 'record rebuilt from labels';
+  }
+
+  /** A session's own network goes with its container (local mode); nothing to do in network mode. */
+  private async removeNetworkOf(sid: string): Promise<void> {
+    if (this.deps.networking.mode === 'local') await this.deps.podman.removeNetwork(sessionNetworkName(sid));
   }
 
   private async containersOf(sid: string): Promise<string[]> {

@@ -18,7 +18,7 @@ function record(sid: string, state: SessionState, instance = INSTANCE): SessionR
 
 const route = (sid: string): Route => ({ sid, owner: 'ann', target: 'http://127.0.0.1:1', token: 'token-0123456789abcdef', stripPrefix: false, updatedAt: created });
 
-const observe = (parts: Partial<Observation>): Observation => ({ instance: INSTANCE, containers: [], records: [], routes: [], ...parts });
+const observe = (parts: Partial<Observation>): Observation => ({ instance: INSTANCE, containers: [], records: [], routes: [], networks: [], ...parts });
 const summary = (o: Observation) => plan(o).map((a) => `${a.kind} ${a.kind === 'report' ? `${a.container.name}: ${a.reason}` : a.sid}`);
 
 describe('recovery plan', () => {
@@ -61,6 +61,17 @@ describe('recovery plan', () => {
       routes: [route('aaaaaaaaaaaa'), route('bbbbbbbbbbbb'), route('cccccccccccc'), route('dddddddddddd')],
     });
     expect(summary(o)).toEqual(['adopt aaaaaaaaaaaa', 'drop-route bbbbbbbbbbbb', 'drop-route dddddddddddd']);
+  });
+
+  it("removes a session's own network when its container is gone, and leaves it to mark-lost and remove-container when they run", () => {
+    const net = (sid: string) => ({ name: `visp-session-net-${sid}`, sid });
+    const o = observe({
+      containers: [container('aaaaaaaaaaaa'), container('bbbbbbbbbbbb', 'exited')],
+      records: [record('aaaaaaaaaaaa', 'ready'), record('cccccccccccc', 'ready'), record('dddddddddddd', 'stopped')],
+      routes: [route('aaaaaaaaaaaa')],
+      networks: [net('aaaaaaaaaaaa'), net('bbbbbbbbbbbb'), net('cccccccccccc'), net('dddddddddddd'), net('eeeeeeeeeeee')],
+    });
+    expect(summary(o)).toEqual(['remove-container bbbbbbbbbbbb', 'mark-lost cccccccccccc', 'remove-network dddddddddddd', 'remove-network eeeeeeeeeeee']);
   });
 
   it('reports malformed, foreign and contradictory containers and leaves them alone', () => {

@@ -10,6 +10,8 @@ export interface Observation {
   /** This instance's sessions that are not over, and the record (of any instance) of every found container and route. */
   records: SessionRecord[];
   routes: Route[];
+  /** This instance's session networks (local mode gives each session one), by the session they belong to. */
+  networks: Array<{ name: string; sid: string }>;
 }
 
 export type Action =
@@ -23,6 +25,8 @@ export type Action =
   | { kind: 'remove-container'; sid: string; container: ContainerSummary; record?: SessionRecord }
   /** A route whose session is not ready. */
   | { kind: 'drop-route'; sid: string; route: Route }
+  /** A session's own network whose container is gone (a start that died between the two, a crash). */
+  | { kind: 'remove-network'; sid: string; network: string }
   /** Left alone, and said why. */
   | { kind: 'report'; container: ContainerSummary; reason: string };
 
@@ -87,6 +91,12 @@ export function plan(observed: Observation): Action[] {
     if (handled.has(route.sid) || (record && record.instance !== observed.instance)) continue;
     if (record?.state === 'ready' && withContainer.has(route.sid)) continue;
     actions.push({ kind: 'drop-route', sid: route.sid, route });
+  }
+
+  // mark-lost and remove-container take the session's network with them; a start in progress is a busy lease.
+  const removing = new Set(actions.filter((a) => a.kind === 'mark-lost' || a.kind === 'remove-container').map((a) => a.sid));
+  for (const network of observed.networks) {
+    if (!withContainer.has(network.sid) && !removing.has(network.sid)) actions.push({ kind: 'remove-network', sid: network.sid, network: network.name });
   }
   return actions;
 }

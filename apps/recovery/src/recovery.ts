@@ -120,10 +120,16 @@ export class Recovery {
 
   private async observe(): Promise<Observation> {
     const { podman, sessions, routes, instance } = this.deps;
-    const [containers, live, routeList] = await Promise.all([podman.listContainers({ [LABEL.managed]: 'true' }), sessions.listAnyOwner({ instance, states: LIVE }), routes.all()]);
+    const [containers, live, routeList, networkList] = await Promise.all([
+      podman.listContainers({ [LABEL.managed]: 'true' }),
+      sessions.listAnyOwner({ instance, states: LIVE }),
+      routes.all(),
+      podman.listManagedNetworks(instance, { [LABEL.sessionId]: true }),
+    ]);
+    const networks = networkList.map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' })).filter((n) => /^[a-z2-7]{12}$/.test(n.sid));
     const known = new Set(live.map((r) => r.sid));
     const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => /^[a-z2-7]{12}$/.test(sid) && !known.has(sid)));
     const more = await Promise.all([...named].map((sid) => sessions.getAnyOwner(sid)));
-    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList };
+    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList, networks };
   }
 }

@@ -271,11 +271,20 @@ export class PodmanClient {
     }
   }
 
-  /** Creates the network unless it exists; `internal` networks have no route out. */
-  async ensureNetwork(name: string, options: { instance: string; internal: boolean }): Promise<void> {
+  /**
+   * Creates the network unless it exists; `internal` networks have no route out; `isolated` ones (netavark's
+   * `isolate` option) exchange no traffic with other isolated networks.
+   */
+  async ensureNetwork(name: string, options: { instance: string; internal: boolean; isolated?: boolean; labels?: Record<string, string> }): Promise<void> {
     try {
       await this.call(`create network ${name}`, () =>
-        this.docker.createNetwork({ Name: name, Internal: options.internal, Labels: managedLabels(options.instance), CheckDuplicate: true }),
+        this.docker.createNetwork({
+          Name: name,
+          Internal: options.internal,
+          Labels: managedLabels(options.instance, options.labels),
+          CheckDuplicate: true,
+          ...(options.isolated ? { Options: { isolate: 'true' } } : {}),
+        }),
       );
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
@@ -315,5 +324,12 @@ export class PodmanClient {
   /** Managed containers of one instance: the only ones this deployment may touch. */
   listManaged(instance: string, extra: LabelFilter = {}): Promise<ContainerSummary[]> {
     return this.listContainers({ [LABEL.managed]: 'true', [LABEL.instance]: instance, ...extra });
+  }
+
+  /** Managed networks of one instance, with their labels. */
+  async listManagedNetworks(instance: string, extra: LabelFilter = {}): Promise<Array<{ name: string; labels: Record<string, string> }>> {
+    const label = labelFilters({ [LABEL.managed]: 'true', [LABEL.instance]: instance, ...extra });
+    const networks = await this.call('list networks', () => this.docker.listNetworks({ filters: { label } }));
+    return networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} }));
   }
 }

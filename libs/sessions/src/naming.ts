@@ -17,6 +17,12 @@ export const newSessionToken = () => randomBytes(24).toString('base64url');
 export const containerName = (type: string, sid: string) => `visp-session-${type}-${sid}`;
 
 /**
+ * The network a session has to itself in local mode: isolated from every other isolated network, so one user's
+ * code cannot reach another user's session by its address (a shared bridge lets every container reach every other).
+ */
+export const sessionNetworkName = (sid: string) => `visp-session-net-${sid}`;
+
+/**
  * `visp-home-<slug>`: readable, and unique per owner even when two owners slug alike (`a@x.se`, `a-x.se`),
  * thanks to a short hash of the exact owner.
  */

@@ -1,11 +1,14 @@
 import type { SessionLimits } from '@visp/contracts';
 import { expandLaunch, type SessionTypeConfig } from '@visp/config';
-import { encodeSessionLabels, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { answersReadiness, containerName, homeVolumeName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV } from '@visp/sessions';
+import { encodeSessionLabels, LABEL, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
+import { answersReadiness, containerName, homeVolumeName, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV } from '@visp/sessions';
 
 export interface SpawnSettings {
   instance: string;
-  /** `local`: publish the app port on 127.0.0.1; `network`: join `network` only, reached by container name. */
+  /**
+   * `local`: the app port published on 127.0.0.1, the container alone on an isolated network of its own;
+   * `network`: join `network` only, reached by container name.
+   */
   mode: 'local' | 'network';
   network: string;
   startTimeoutMs: number;
@@ -66,7 +69,9 @@ export class Spawner {
       limits: toResourceLimits(request.limits),
       tmpfs: [{ target: '/tmp', sizeBytes: type.tmpfsMiB * 2 ** 20, mode: 0o1777 }],
       volumes: [{ name: homeVolumeName(request.owner), target: type.homeDir }],
-      ...(this.settings.mode === 'network' ? { network: { name: this.settings.network, aliases: [name] } } : { publish: { containerPort: type.port } }),
+      ...(this.settings.mode === 'network'
+        ? { network: { name: this.settings.network, aliases: [name] } }
+        : { network: { name: sessionNetworkName(request.sid) }, publish: { containerPort: type.port } }),
     };
   }
 
@@ -82,6 +87,8 @@ export class Spawner {
     const [uid = '1000', gid = '1000'] = request.type.user.split(':');
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });
     if (this.settings.mode === 'network') await this.podman.ensureNetwork(this.settings.network, { instance: this.settings.instance, internal: true });
+    // Not internal: Podman publishes no port of an internal network's container.
+    else await this.podman.ensureNetwork(sessionNetworkName(request.sid), { instance: this.settings.instance, internal: false, isolated: true, labels: { [LABEL.sessionId]: request.sid } });
     const spec = this.containerSpec(request);
     for (let attempt = 1; ; attempt++) {
       onStep('creating');
@@ -133,10 +140,11 @@ export class Spawner {
     return text ? `; last log lines:\n${text.slice(-1500)}` : '';
   }
 
-  /** Stops and removes the session's container if there is one; never its home volume. */
+  /** Stops and removes the session's container and its own network if there are any; never its home volume. */
   async remove(typeName: string, sid: string): Promise<void> {
     const name = containerName(typeName, sid);
     await this.podman.stopContainer(name, 10).catch(() => undefined);
     await this.podman.removeContainer(name, { force: true });
+    if (this.settings.mode === 'local') await this.podman.removeNetwork(sessionNetworkName(sid));
   }
 }

@@ -111,6 +111,8 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
         }),
       );
       for (const c of leaked) await podman.removeContainer(c.id, { force: true });
+      // A session's own network goes with its container; a leaked container's goes here.
+      for (const network of await podman.listManagedNetworks(instance).catch(() => [])) await podman.removeNetwork(network.name);
       // Home volumes outlive sessions by design; a test's are removed with it.
       const volumes = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } }).catch(() => ({ Volumes: [] }));
       for (const volume of volumes.Volumes ?? []) await podman.removeVolume(volume.Name);
