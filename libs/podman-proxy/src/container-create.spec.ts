@@ -103,6 +103,13 @@ describe('checkCreate', () => {
     expect(checkCreate('libpod', body, policy, 'prod')).toEqual({ refused: expect.stringMatching(reason) });
   });
 
+  it("lets a session join its own network (visp-session-net-<sid>), never another session's", () => {
+    const labels = { 'visp.session.owner': 'ann', 'visp.session.id': 'abcdefghijkl' };
+    const on = (name: string) => ({ ...session(), Labels: labels, HostConfig: { ...session().HostConfig, NetworkMode: name }, NetworkingConfig: { EndpointsConfig: { [name]: {} } } });
+    expect(checkCreate('compat', on('visp-session-net-abcdefghijkl'), policy, 'prod')).toHaveProperty('body');
+    expect(checkCreate('compat', on('visp-session-net-bbbbbbbbbbbb'), policy, 'prod')).toEqual({ refused: expect.stringMatching(/network "visp-session-net-bbbbbbbbbbbb" is not allowed/) });
+  });
+
   it('refuses every mutation of key case and nesting of a valid create body (fuzz, 5,000 seeded cases)', () => {
     const valid = session();
     expect(checkCreate('compat', valid, policy, 'prod')).toHaveProperty('body');
@@ -141,5 +148,7 @@ describe('the other bodies', () => {
     expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy)).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Driver: 'macvlan', Options: { parent: 'eth0' } }, policy)).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { name: 'visp-sessions', Name: 'visp-sessions' }, policy)).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Internal: false, Options: { isolate: 'true' } }, policy)).toHaveProperty('body');
+    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Options: { isolate: 'false' } }, policy)).toHaveProperty('refused');
   });
 });

@@ -7,7 +7,7 @@
  */
 import type { Api, ClientPolicy } from './policy';
 import { ABSOLUTE_PATH, arrayOf, boolean, byField, fields, integer, isObject, mapOf, oneOf, sameKeysToPodman, string, type Check, type JsonObject } from './shape';
-import { bind, bindSource, capAdd, capDrop, containerName, envList, image, labelMap, managed, mountOptions, network, NO_NEW_PRIVILEGES, ownerOf, user, volumeToMount } from './values';
+import { bind, bindSource, capAdd, capDrop, containerName, envList, image, labelMap, managed, mountOptions, network, NO_NEW_PRIVILEGES, ownerOf, sessionOf, user, volumeToMount } from './values';
 
 const PORT = string(/^\d{1,5}\/(tcp|udp)$/, 'a port/protocol');
 const path = string(ABSOLUTE_PATH, 'an absolute path');
@@ -15,13 +15,13 @@ const strings = arrayOf(string());
 const emptyObject = fields({});
 
 /** Docker-compatible `POST /containers/create`. */
-function compatShape(policy: ClientPolicy, owner: string | undefined): Check {
+function compatShape(policy: ClientPolicy, owner: string | undefined, sid: string | null): Check {
   const mount = byField('Type', {
     volume: fields({ Type: string(), Source: volumeToMount(policy, owner), Target: path, ReadOnly: boolean }),
     tmpfs: fields({ Type: string(), Source: oneOf(''), Target: path, ReadOnly: boolean, TmpfsOptions: fields({ SizeBytes: integer(1), Mode: integer(0, 0o7777) }) }),
     bind: fields({ Type: string(), Source: bindSource(policy), Target: path, ReadOnly: boolean }),
   });
-  const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' ? undefined : network(policy)(value, at));
+  const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' ? undefined : network(policy, sid)(value, at));
   return fields({
     name: containerName,
     Image: image(policy),
@@ -47,12 +47,12 @@ function compatShape(policy: ClientPolicy, owner: string | undefined): Check {
       PortBindings: mapOf(PORT, arrayOf(fields({ HostIp: oneOf('127.0.0.1'), HostPort: string(/^\d{0,5}$/, 'a port') }))),
       RestartPolicy: fields({ Name: oneOf('no', ''), MaximumRetryCount: integer(0, 0) }),
     }),
-    NetworkingConfig: fields({ EndpointsConfig: mapOf(network(policy), fields({ Aliases: strings })) }),
+    NetworkingConfig: fields({ EndpointsConfig: mapOf(network(policy, sid), fields({ Aliases: strings })) }),
   });
 }
 
 /** libpod's `POST /libpod/containers/create` (specgen). */
-function libpodShape(policy: ClientPolicy, owner: string | undefined): Check {
+function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: string | null): Check {
   const mount = byField('type', {
     tmpfs: fields({ type: string(), source: oneOf('tmpfs'), destination: path, options: arrayOf(string(/^(size=\d+[kmg]?|mode=[0-7]{3,4}|nosuid|nodev|noexec|rw|ro)$/, 'a tmpfs option')) }),
     bind: fields({ type: string(), source: bindSource(policy), destination: path, options: arrayOf(oneOf('ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'noexec')) }),
@@ -75,7 +75,7 @@ function libpodShape(policy: ClientPolicy, owner: string | undefined): Check {
     // Named volumes (specgen.NamedVolume has no JSON tags: Go's field names).
     volumes: arrayOf(fields({ Name: volumeToMount(policy, owner), Dest: path, Options: mountOptions })),
     netns: fields({ nsmode: oneOf('bridge', 'none', 'private') }),
-    Networks: mapOf(network(policy), fields({ aliases: strings })),
+    Networks: mapOf(network(policy, sid), fields({ aliases: strings })),
     portmappings: arrayOf(fields({ host_ip: oneOf('127.0.0.1'), container_port: integer(1, 65535), host_port: integer(0, 65535), protocol: oneOf('tcp', 'udp') })),
   });
 }
@@ -102,12 +102,13 @@ export function checkCreate(api: Api, body: unknown, policy: ClientPolicy, insta
   const duplicate = sameKeysToPodman(body);
   if (duplicate) return { refused: duplicate };
   const labelsKey = api === 'compat' ? 'Labels' : 'labels';
-  const owner = ownerOf(isObject(body[labelsKey]) ? body[labelsKey] : undefined);
-  const shape = api === 'compat' ? compatShape(policy, owner) : libpodShape(policy, owner);
+  const labels = isObject(body[labelsKey]) ? body[labelsKey] : undefined;
+  const [owner, sid] = [ownerOf(labels), sessionOf(labels)];
+  const shape = api === 'compat' ? compatShape(policy, owner, sid) : libpodShape(policy, owner, sid);
   const refused = shape(body, '') ?? requirements(api, body, policy);
   if (refused) return { refused };
   if (body[api === 'compat' ? 'Image' : 'image'] === undefined) return { refused: 'an image is required' };
-  const labels = managed(body[labelsKey], instance);
-  if ('refused' in labels) return labels;
-  return { body: { ...body, [labelsKey]: labels.labels } };
+  const enforced = managed(body[labelsKey], instance);
+  if ('refused' in enforced) return enforced;
+  return { body: { ...body, [labelsKey]: enforced.labels } };
 }

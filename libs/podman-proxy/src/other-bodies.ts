@@ -33,8 +33,11 @@ const volumeShape = (api: Api, policy: ClientPolicy): Check =>
 
 const networkShape = (api: Api, policy: ClientPolicy): Check =>
   api === 'compat'
-    ? fields({ Name: network(policy), CheckDuplicate: boolean, Internal: boolean, Driver: oneOf('bridge'), Labels: labelMap })
-    : fields({ name: network(policy), internal: boolean, driver: oneOf('bridge'), labels: labelMap });
+    ? fields({ Name: network(policy), CheckDuplicate: boolean, Internal: boolean, Driver: oneOf('bridge'), Labels: labelMap, Options: isolate })
+    : fields({ name: network(policy), internal: boolean, driver: oneOf('bridge'), labels: labelMap, options: isolate });
+
+/** netavark's `isolate`, which only takes traffic away (no exchange with other isolated networks). */
+const isolate: Check = mapOf(oneOf('isolate'), oneOf('true'));
 
 function checked(body: unknown, shape: Check): string | undefined {
   if (!isObject(body)) return 'the body must be a JSON object';

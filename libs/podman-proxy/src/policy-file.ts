@@ -10,6 +10,7 @@ const ClientPolicySchema = z
     capAdd: z.array(z.string().regex(/^[A-Z_]+$/)).default([]),
     bindRoots: z.array(z.string().regex(/^\/[^\0]*$/, 'an absolute path')).default([]),
     networks: z.array(z.string()).default([]),
+    sessionNetworks: z.boolean().default(false),
     volumes: z.array(z.string()).default([]),
     ownerHome: z.boolean().default(true),
     nonRoot: z.boolean().default(true),

@@ -106,6 +106,8 @@ export interface ClientPolicy {
   bindRoots: string[];
   /** Networks a client may create, or put a container on. */
   networks: ReadonlySet<string>;
+  /** Besides `networks`: each session's own network, `visp-session-net-<sid>`, joined only by that session. */
+  sessionNetworks: boolean;
   /** Named volumes a client may create, inspect, remove and mount. */
   volumes: RegExp[];
   /** A container may mount only the home volume of the owner its `visp.session.owner` label names. */
@@ -133,9 +135,9 @@ export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
 
 /** The built-in policies; a policy file may replace any of them. */
 export function defaultPolicies(images: RegExp[]): Record<string, ClientPolicy> {
-  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
+  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
   return {
-    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), volumes: [HOME_VOLUMES] },
+    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), sessionNetworks: true, volumes: [HOME_VOLUMES] },
     recovery: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'events']) },
     readonly: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect']) },
   };

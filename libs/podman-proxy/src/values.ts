@@ -66,9 +66,19 @@ export const bind = (policy: ClientPolicy, owner: string | undefined): Check => 
 
 export const mountOptions: Check = arrayOf(oneOf(...MOUNT_OPTIONS));
 
-/** A network a container may join or a client may create: the policy's, by exact name. */
-export const network = (policy: ClientPolicy): Check =>
-  string((name) => (policy.networks.has(name) ? undefined : `network ${JSON.stringify(name)} is not allowed`));
+/** A session's own network (libs/sessions `sessionNetworkName`), for sessions isolated from each other. */
+export const SESSION_NETWORK = /^visp-session-net-[a-z2-7]{12}$/;
+
+/**
+ * A network a client may create (the policy's, by exact name, or, with `sessionNetworks`, a session's own), or
+ * a container may join: a container only its own session's network (`sid` from its `visp.session.id` label).
+ */
+export const network = (policy: ClientPolicy, sid?: string | null): Check =>
+  string((name) => {
+    if (policy.networks.has(name)) return undefined;
+    if (policy.sessionNetworks && SESSION_NETWORK.test(name) && (sid === undefined || name === `visp-session-net-${sid}`)) return undefined;
+    return `network ${JSON.stringify(name)} is not allowed`;
+  });
 
 export const labelMap: Check = mapOf(string(/^[^\0]{1,256}$/, 'a label name'), string(/^[^\0]*$/, 'a label value'));
 
@@ -85,6 +95,12 @@ export function managed(labels: unknown, instance: string): { labels: Record<str
   if (given[LABEL.instance] !== undefined && given[LABEL.instance] !== instance) return { refused: `labels name instance ${given[LABEL.instance]}, not ${instance}` };
   return { labels: { ...given, [LABEL.managed]: 'true', [LABEL.instance]: instance } };
 }
+
+/** The session a create's labels name, for the session-network rule (null: none). */
+export const sessionOf = (labels: unknown): string | null => {
+  const sid = (labels as JsonObject | undefined)?.[LABEL.sessionId];
+  return typeof sid === 'string' ? sid : null;
+};
 
 /** The owner a create's labels name, for the home-volume rule. */
 export const ownerOf = (labels: unknown): string | undefined => {
