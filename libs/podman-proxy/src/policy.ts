@@ -121,7 +121,7 @@ export interface ClientPolicy {
 const SESSION_MANAGER_OPS: Operation[] = [
   'ping', 'version', 'container.list', 'container.create', 'container.inspect', 'container.start', 'container.stop', 'container.wait',
   'container.remove', 'container.logs', 'exec.create', 'exec.start', 'exec.inspect', 'image.list', 'image.inspect',
-  'volume.list', 'volume.create', 'volume.inspect', 'volume.remove', 'network.list', 'network.create', 'network.inspect', 'events',
+  'volume.list', 'volume.create', 'volume.inspect', 'volume.remove', 'network.list', 'network.create', 'network.inspect', 'network.remove', 'events',
 ];
 
 /**
@@ -138,7 +138,8 @@ export function defaultPolicies(images: RegExp[]): Record<string, ClientPolicy> 
   const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
   return {
     'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), sessionNetworks: true, volumes: [HOME_VOLUMES] },
-    recovery: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'events']) },
+    // Recovery removes a session's own network with its container, or when it outlived it.
+    recovery: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'network.list', 'network.remove', 'events']), sessionNetworks: true },
     readonly: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect']) },
   };
 }

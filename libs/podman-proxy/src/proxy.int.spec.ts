@@ -172,6 +172,10 @@ describe('refuses, leaving Podman as it was', () => {
     ['libpod volume prune', 'session-manager', 'POST', '/libpod/volumes/prune', undefined],
     ['system reset', 'session-manager', 'POST', '/libpod/system/reset', undefined],
     ['system prune', 'session-manager', 'POST', '/v1.41/system/prune', undefined],
+    // Networks: only a session's own, and only this instance's (see below).
+    ['removing the services network', 'session-manager', 'DELETE', '/networks/visp-net', undefined],
+    ['removing the podman network by recovery', 'recovery', 'DELETE', '/networks/podman', undefined],
+    ['creating a network by recovery', 'recovery', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa' }],
     ['a create by recovery', 'recovery', 'POST', '/containers/create', base],
     ['a start by the read-only client', 'readonly', 'POST', '/containers/abc/start', undefined],
   ];
@@ -188,6 +192,23 @@ describe('refuses, leaving Podman as it was', () => {
       expect(res.body.message).toMatch(/^socket-proxy: /);
     }
     expect(await podmanState()).toBe(before);
+  });
+
+  it("removes a session's own network of this instance, never another instance's", async () => {
+    const foreign = 'visp-session-net-foreignaaaaa';
+    await raw.ensureNetwork(foreign, { instance: 'someone-else', internal: true });
+    const ours = 'visp-session-net-ownedaaaaaaa';
+    await viaProxy.ensureNetwork(ours, { instance, internal: false, isolated: true });
+    try {
+      const before = await podmanState();
+      for (const client of ['session-manager', 'recovery']) expect([client, (await call(client, 'DELETE', `/networks/${foreign}`, undefined)).status]).toEqual([client, 403]);
+      expect(await podmanState()).toBe(before);
+      await viaProxy.removeNetwork(ours);
+      expect((await raw.docker.listNetworks()).map((n) => n.Name)).not.toContain(ours);
+    } finally {
+      await raw.removeNetwork(foreign);
+      await raw.removeNetwork(ours);
+    }
   });
 
   it('the raw socket shows the case-insensitive attack is real: Podman makes a lower-case hostconfig privileged', async () => {

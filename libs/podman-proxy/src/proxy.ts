@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import { checkCreate } from './container-create';
 import { checkExecCreate, checkNetworkCreate, checkVolumeCreate } from './other-bodies';
 import { parseRequest, type Api, type ApiRequest, type ClientPolicy, type Operation } from './policy';
-import { volumeName } from './values';
+import { network, volumeName } from './values';
 
 export interface ProxyClient {
   name: string;
@@ -182,6 +182,12 @@ export class SocketProxy {
       await this.requireOurs(`/containers/${encodeURIComponent(container)}/json`, container);
     }
     if (subject && operation === 'volume.remove') await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
+    // A network the policy names (a session's own, for the session-manager and recovery), and this instance's.
+    if (subject && operation === 'network.remove') {
+      const refused = network(client.policy)(subject, 'network');
+      if (refused) throw new Denied(403, refused);
+      await this.requireOurs(`/networks/${encodeURIComponent(subject)}`, `network:${subject}`);
+    }
     return body ? { body } : {};
   }
 
