@@ -111,8 +111,10 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
         }),
       );
       for (const c of leaked) await podman.removeContainer(c.id, { force: true });
-      // A session's own network goes with its container; a leaked container's goes here.
-      for (const network of await podman.listManagedNetworks(instance).catch(() => [])) await podman.removeNetwork(network.name);
+      // A session's own network goes with its container: one still here is a leak too.
+      const networks = await podman.listManagedNetworks(instance).catch(() => []);
+      for (const network of networks) await podman.removeNetwork(network.name);
+      leakReport.push(...networks.filter((n) => n.name.startsWith('visp-session-net-')).map((n) => `network ${n.name}`));
       // Home volumes outlive sessions by design; a test's are removed with it.
       const volumes = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } }).catch(() => ({ Volumes: [] }));
       for (const volume of volumes.Volumes ?? []) await podman.removeVolume(volume.Name);
