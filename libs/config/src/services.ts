@@ -18,6 +18,9 @@ const serviceToken = { SERVICE_TOKEN: secret(24) };
 /** Where uploads and results live; the gateway writes uploads, the worker results (a shared volume in production). */
 const transcriptionData = { TRANSCRIPTION_DATA_DIR: str('/var/lib/visp/transcriptions') };
 
+/** A DNS name in lowercase (what browsers send), labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 export const gatewayConfig = defineServiceConfig('gateway', {
   PORT: port(8080),
   ...redis,
@@ -42,6 +45,12 @@ export const gatewayConfig = defineServiceConfig('gateway', {
    * names, for its owner only. Each must be COOKIE_DOMAIN or below it.
    */
   APP_HOSTS: list(),
+  /**
+   * Each session on its own origin, `<sid>.<SESSIONS_HOST>` (any port), instead of `/s/<sid>/` on the gateway's:
+   * a session's scripts then cannot use the viewer's gateway cookie. The gateway is served at SESSIONS_HOST itself
+   * too (as JupyterHub's `subdomain_host`), where a session host sends a browser that lacks its cookie.
+   */
+  SESSIONS_HOST: optionalStr().refine((host) => host === undefined || HOST_NAME.test(host), 'must be a lowercase host name such as visp.example.org, without scheme or port'),
   /** Seconds a sign-in lasts. */
   LOGIN_TTL: int({ min: 60, max: 30 * 86_400, default: 12 * 3600 }),
   /** Addresses (CIDR) whose identity and X-Forwarded-* headers are believed: the SSO front proxy. */
@@ -175,7 +184,7 @@ export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
 export const socketProxyConfig = defineServiceConfig('socket-proxy', {
   PORT: port(8050),
   ...podman,
-  /** Where each client's socket is made: `<dir>/<client>.sock` (session-manager, recovery, readonly). */
+  /** Where each client's socket is made: `<dir>/<client>/<client>.sock`, a directory per client (session-manager, recovery, readonly). */
   SOCKET_PROXY_DIR: str('/run/visp'),
   /** Regular expressions (comma-separated) for the images a create may name. */
   SOCKET_PROXY_IMAGES: list('^localhost/visp-'),

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
  * `visp-home-<slug>-<hash>`, the owner's home volume: readable, and unique per owner even when two owners slug
  * alike (`a@x.se`, `a-x.se`), thanks to a short hash of the exact owner. Here, beside the labels, because the
  * socket proxy must compute it too (a container labelled as one owner's mounts only that owner's home);
- * `@visp/sessions` has the same function, and a test in libs/podman-proxy holds the two equal.
+ * `@visp/sessions` re-exports it.
  */
 export function homeVolumeName(owner: string): string {
   const slug = owner.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);

@@ -1,5 +1,4 @@
 import { homeVolumeName, toCreateOptions } from '@visp/podman-client';
-import { homeVolumeName as sessionsHomeVolumeName } from '@visp/sessions';
 import { checkCreate } from './container-create';
 import { mutate, random } from './mutations';
 import { checkExecCreate, checkNetworkCreate, checkVolumeCreate } from './other-bodies';
@@ -28,10 +27,6 @@ const session = (mode: 'local' | 'network' = 'local') =>
   ) as Record<string, unknown> & { HostConfig: Record<string, unknown> };
 const withHost = (hostConfig: object) => ({ ...session(), HostConfig: { ...session().HostConfig, ...hostConfig } });
 const libpod = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, labels: { 'visp.session.owner': 'ann' } };
-
-it('computes the home volume as libs/sessions does', () => {
-  for (const owner of ['ann', 'a@x.se', 'a-x.se', 'Ünïcode Name', '']) expect(homeVolumeName(owner)).toBe(sessionsHomeVolumeName(owner));
-});
 
 describe('checkCreate', () => {
   it.each(['local', 'network'] as const)("passes the session-manager's own containers (%s mode), labels enforced", (mode) => {

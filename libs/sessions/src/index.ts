@@ -1,3 +1,5 @@
-export { containerName, homeVolumeName, newSessionId, newSessionToken, sessionNetworkName, toResourceLimits } from './naming';
+export { containerName, newSessionId, newSessionToken, sessionNetworkName, toResourceLimits } from './naming';
+// The home volume's name is podman-client's, where the socket proxy computes it too: one function for both.
+export { homeVolumeName } from '@visp/podman-client';
 export { answersReadiness, sessionTarget, templateValues, TOKEN_ENV, type SessionHostDeps, type SessionNetworking } from './runtime';
 export { SessionLeases } from './leases';

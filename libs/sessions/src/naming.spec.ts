@@ -1,4 +1,5 @@
-import { containerName, homeVolumeName, newSessionId, newSessionToken, toResourceLimits } from './naming';
+import { containerName, newSessionId, newSessionToken, toResourceLimits } from './naming';
+import { homeVolumeName } from './index';
 import { SessionIdSchema } from '@visp/contracts';
 
 describe('naming', () => {

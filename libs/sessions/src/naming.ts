@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { SessionLimits } from '@visp/contracts';
 import type { ResourceLimits } from '@visp/podman-client';
 
@@ -21,16 +21,6 @@ export const containerName = (type: string, sid: string) => `visp-session-${type
  * code cannot reach another user's session by its address (a shared bridge lets every container reach every other).
  */
 export const sessionNetworkName = (sid: string) => `visp-session-net-${sid}`;
-
-/**
- * `visp-home-<slug>`: readable, and unique per owner even when two owners slug alike (`a@x.se`, `a-x.se`),
- * thanks to a short hash of the exact owner.
- */
-export function homeVolumeName(owner: string): string {
-  const slug = owner.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
-  const hash = createHash('sha256').update(owner).digest('hex').slice(0, 8);
-  return `visp-home-${slug}-${hash}`;
-}
 
 export function toResourceLimits(limits: SessionLimits): ResourceLimits {
   return { memoryBytes: limits.memoryMiB * 2 ** 20, nanoCpus: Math.round(limits.cpus * 1e9), pids: limits.pids };
