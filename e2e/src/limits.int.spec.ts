@@ -17,6 +17,8 @@ const STREAMS_GW = 18982;
 const ADMIN_GW = 18983;
 const QUOTA_GW = 18984;
 const FULL_DISK_GW = 18985;
+const CROWDED_QUOTA_GW = 18986;
+const CROWDED_PENDING_GW = 18987;
 
 /** This spec signs in many times a minute from 127.0.0.1; the limit on that has a test of its own. */
 const manySignIns = { LOGIN_RATE_LIMIT: '1000' };
@@ -149,6 +151,18 @@ describe('transcription storage', () => {
     expect((await call(QUOTA_GW, `/api/v1/transcriptions/${job.id}`, hana, 'DELETE')).status).toBe(200);
     expect(existsSync(path.join(stack.dataDir, job.id))).toBe(false);
     expect((await upload(QUOTA_GW, hana, wav)).status).toBe(202);
+  });
+
+  // The record that counts an upload is written once it has arrived: counted only then, ten sent at once all fit.
+  it('holds the quota and the pending limit when one user sends ten uploads at once', async () => {
+    await stack.startGateway(CROWDED_QUOTA_GW, { TRANSCRIPTION_QUOTA_MIB: '1', ...manySignIns });
+    await stack.startGateway(CROWDED_PENDING_GW, { TRANSCRIPTION_MAX_PENDING: '1', ...manySignIns });
+    for (const [port, user, refusal] of [[CROWDED_QUOTA_GW, 'lars', 413], [CROWDED_PENDING_GW, 'mona', 429]] as const) {
+      const auth = await cookieAt(port, user);
+      const statuses = (await Promise.all(Array.from({ length: 10 }, () => upload(port, auth, wav)))).map((r) => r.status).sort();
+      expect({ user, statuses }).toEqual({ user, statuses: [202, ...Array<number>(9).fill(refusal)] });
+      expect(((await (await call(port, '/api/v1/transcriptions', auth)).json()) as { transcriptions: unknown[] }).transcriptions).toHaveLength(1);
+    }
   });
 
   it('refuses uploads with 507 when the disk would go below its floor, keeping nothing', async () => {

@@ -9,8 +9,12 @@ export const keys = {
   activity: 'visp:activity',
   /** String with TTL: a signed-in browser's server-side session (JSON Principal), by the id in its cookie. */
   login: (id: string) => `visp:login:${id}`,
+  /** String with a short TTL, read once (GETDEL): a one-time code that lets a login into one session's own host. */
+  sessionEntry: (code: string) => `visp:session-entry:${code}`,
   /** Counter with TTL: attempts of one kind from one client in the current window. */
   rateLimit: (scope: string, client: string) => `visp:ratelimit:${scope}:${client}`,
+  /** Sorted set: a user's transcription uploads in progress, `<id>:<bytes reserved>` scored by expiry (ms). */
+  uploadReservations: (owner: string) => `visp:transcriptions:uploading:${owner}`,
   /** A lock; its fencing counter lives beside it. */
   lock: (name: string) => `visp:lock:${name}`,
   lockFence: (name: string) => `visp:lock:${name}:fence`,

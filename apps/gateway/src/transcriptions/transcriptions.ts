@@ -15,6 +15,7 @@ import {
 import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
 import type { TranscriptionRecord, TranscriptionRepository } from '@visp/store';
 import { CONTENT_TYPES, renderTranscript, TranscriptionFiles } from '@visp/transcription';
+import { UploadReservations } from './reservations';
 import { receiveUpload } from './upload';
 
 export interface TranscriptionSettings {
@@ -48,6 +49,7 @@ export function transcriptionIdParam(value: unknown): string {
 export class Transcriptions {
   private readonly queue: TypedQueue<'transcriptions'>;
   private readonly files: TranscriptionFiles;
+  private readonly reservations: UploadReservations;
   private expiry: NodeJS.Timeout | undefined;
 
   constructor(
@@ -56,19 +58,23 @@ export class Transcriptions {
   ) {
     this.queue = new TypedQueue(QUEUES.transcriptions, deps.redis);
     this.files = new TranscriptionFiles(settings.TRANSCRIPTION_DATA_DIR);
+    this.reservations = new UploadReservations(deps.redis);
   }
 
   async create(owner: Owner, req: IncomingMessage): Promise<TranscriptionView> {
     const { transcriptions, logger } = this.deps;
-    const pending = await transcriptions.countPending(owner);
-    if (pending >= this.settings.TRANSCRIPTION_MAX_PENDING) {
-      throw new AppError('rate_limited', `you have ${pending} transcriptions waiting or running; at most ${this.settings.TRANSCRIPTION_MAX_PENDING} at once`);
-    }
-    const room = await this.room(owner, req);
     const id = newId();
-    await this.files.prepare(id);
+    // Uploads still arriving count too, or many sent at once would each find the limits untouched.
+    const room = await this.reservations.reserve(owner, id, async (held) => {
+      const pending = (await transcriptions.countPending(owner)) + held.count;
+      if (pending >= this.settings.TRANSCRIPTION_MAX_PENDING) {
+        throw new AppError('rate_limited', `you have ${pending} transcriptions uploading, waiting or running; at most ${this.settings.TRANSCRIPTION_MAX_PENDING} at once`);
+      }
+      return this.room(owner, req, held.bytes);
+    });
     let record: TranscriptionRecord | undefined;
     try {
+      await this.files.prepare(id);
       const upload = await receiveUpload(req, this.files.upload(id), { ...room, maxSeconds: this.settings.TRANSCRIPTION_MAX_SECONDS });
       const fields = parseOrThrow(CreateTranscriptionFieldsSchema, upload.fields, 'form');
       const { durationSec, ...audio } = upload.audio;
@@ -94,6 +100,9 @@ export class Transcriptions {
       if (record) await transcriptions.fail(id, { code: 'not-queued', message: 'the job could not be queued' }).catch(() => undefined);
       await this.files.remove(id);
       throw err;
+    } finally {
+      // After the record exists: in between, this upload counts twice, which errs on the safe side.
+      await this.reservations.release(owner, id, room.maxBytes);
     }
   }
 
@@ -102,15 +111,15 @@ export class Transcriptions {
    * quota, and what the disk has above its floor, whichever is least. Refused at once when that is nothing, or
    * when the declared length is already more.
    */
-  private async room(owner: Owner, req: IncomingMessage): Promise<{ maxBytes: number; tooLarge?: string }> {
+  private async room(owner: Owner, req: IncomingMessage, uploading: number): Promise<{ maxBytes: number; tooLarge?: string }> {
     const MiB = 1024 * 1024;
     const { TRANSCRIPTION_MAX_MIB, TRANSCRIPTION_QUOTA_MIB, TRANSCRIPTION_MIN_FREE_MIB, TRANSCRIPTION_DATA_DIR } = this.settings;
     const disk = await statfs(TRANSCRIPTION_DATA_DIR);
     const aboveFloor = disk.bavail * disk.bsize - TRANSCRIPTION_MIN_FREE_MIB * MiB;
     if (aboveFloor <= 0) throw new AppError('insufficient_storage', 'the server is short of disk space for recordings; try again later');
-    const stored = await this.deps.transcriptions.storedBytes(owner);
+    const stored = (await this.deps.transcriptions.storedBytes(owner)) + uploading;
     const quotaLeft = TRANSCRIPTION_QUOTA_MIB * MiB - stored;
-    const quotaMessage = `your stored recordings use ${(stored / MiB).toFixed(1)} MiB of your ${TRANSCRIPTION_QUOTA_MIB} MiB; cancel or wait for old ones to expire`;
+    const quotaMessage = `your recordings (stored and still uploading) use ${(stored / MiB).toFixed(1)} MiB of your ${TRANSCRIPTION_QUOTA_MIB} MiB; cancel or wait for old ones to expire`;
     if (quotaLeft <= 0) throw new AppError('payload_too_large', quotaMessage);
     const limits: Array<{ maxBytes: number; code: 'payload_too_large' | 'insufficient_storage'; tooLarge?: string }> = [
       { maxBytes: TRANSCRIPTION_MAX_MIB * MiB, code: 'payload_too_large' },
@@ -122,7 +131,9 @@ export class Transcriptions {
     // that can be refused before it is read; anything else is cut off where the room ends.
     const declared = Number(req.headers['content-length'] ?? 0);
     if (tightest.tooLarge && declared > tightest.maxBytes + 64 * 1024) throw new AppError(tightest.code, tightest.tooLarge);
-    return { maxBytes: tightest.maxBytes, tooLarge: tightest.tooLarge };
+    // What is reserved for this upload: the body's declared length covers the file, and leaves the rest of the
+    // quota to the user's other uploads.
+    return { maxBytes: declared > 0 ? Math.min(tightest.maxBytes, declared) : tightest.maxBytes, tooLarge: tightest.tooLarge };
   }
 
   /**
