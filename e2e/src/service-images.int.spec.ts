@@ -38,7 +38,7 @@ async function run(app: string, port: number, env: Record<string, string>): Prom
 describe('the service images', () => {
   it.each([
     // As in production: the development key is refused there.
-    ['gateway', 18751, { AUTH_MODE: 'shibboleth' }],
+    ['gateway', 18751, { AUTH_MODE: 'shibboleth', SSO_PROXY_SECRET: 'e2e-sso-proxy-secret-0123456789' }],
     ['session-manager', 18752, {}],
     ['recovery', 18753, {}],
     ['socket-proxy', 18754, { SOCKET_PROXY_DIR: '/tmp/visp-sockets' }],

@@ -8,6 +8,7 @@ function fakePodman(startResults: Array<'ok' | Error>) {
   let created = 0;
   const podman = {
     ensureVolume: async () => void calls.push('volume'),
+    ensureNetwork: async (name: string, options: { isolated?: boolean }) => void calls.push(`network ${name}${options.isolated ? ' isolated' : ''}`),
     createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name}`), `id${++created}`),
     startContainer: async (id: string) => {
       calls.push(`start ${id}`);
@@ -37,7 +38,7 @@ describe('Spawner.createAndStart', () => {
     const { podman, calls } = fakePodman([portTaken(), 'ok']);
     const started = await new Spawner(podman, settings).createAndStart(request, () => undefined);
     expect(started).toEqual({ containerId: 'id2', target: 'http://127.0.0.1:40002' });
-    expect(calls).toEqual(['volume', 'create visp-session-jupyter-abcdefghij23', 'start id1', 'remove id1', 'create visp-session-jupyter-abcdefghij23', 'start id2']);
+    expect(calls).toEqual(['volume', 'network visp-session-net-abcdefghij23 isolated', 'create visp-session-jupyter-abcdefghij23', 'start id1', 'remove id1', 'create visp-session-jupyter-abcdefghij23', 'start id2']);
   });
 
   it('gives up after three port races, and never retries other failures', async () => {
