@@ -4,11 +4,12 @@ import type { Logger } from '@visp/config';
 import { createService, PeerList, serviceBasics, propagationHeaders, type Service } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
-import { Authenticator } from './auth/principal';
+import { Authenticator, isHttps } from './auth/principal';
 import { StreamLimit } from './auth/stream-limit';
 import { SSO_SECRET_HEADER } from './auth/sso';
 import { ActivityRecorder } from './proxy/activity';
 import { RouteCache } from './proxy/route-cache';
+import { SessionEntryCodes } from './proxy/session-host';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
 import { ServiceClient, SessionManagerClient } from './sessions/manager-client';
@@ -54,14 +55,14 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const { store, redis, logger } = deps;
   const trusted = new PeerList(settings.TRUSTED_PROXY_CIDRS);
   const identityHeaders = [settings.SHIB_USER_HEADER, settings.SHIB_MAIL_HEADER, settings.SHIB_NAME_HEADER, settings.SHIB_AFFILIATION_HEADER, SSO_SECRET_HEADER].map((h) => h.toLowerCase());
-  const auth = new Authenticator(redis, store, settings);
+  const auth = new Authenticator(redis, store, settings, (req) => isHttps(req, trusted));
   await auth.start();
   const manager = new SessionManagerClient(new ServiceClient('session service', settings.SESSION_MANAGER_URL, settings.SERVICE_TOKEN));
   const recovery = new ServiceClient('recovery service', settings.RECOVERY_URL, settings.SERVICE_TOKEN);
   const routes = new RouteCache(new RedisRouteTable(redis));
   await routes.start();
   const streams = new StreamLimit(settings.MAX_STREAMS_PER_USER);
-  const proxy = new SessionProxy({ auth, routes, streams, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
+  const proxy = new SessionProxy({ auth, entries: new SessionEntryCodes(redis), routes, streams, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
   transcriptions.start();
@@ -85,8 +86,8 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     },
     upgrade: (req, socket, head) => {
       sanitize(req, trusted, identityHeaders);
-      // An app host's every path is its session's, `/` too (where VISP's webclient socket may also be).
-      if (!proxy.servesAppHost(req) && webclient.handles(req)) webclient.upgrade(req, socket, head);
+      // An app host's and a session host's every path is its session's, `/` too (where VISP's webclient socket may also be).
+      if (!proxy.servesWholeHost(req) && webclient.handles(req)) webclient.upgrade(req, socket, head);
       else proxy.upgrade(req, socket, head);
     },
     routes: (app) => {

@@ -4,8 +4,9 @@ import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, type ApiTokenView, type Me } from '@visp/contracts';
 import { AppError, clientAddress, NotFoundError, parseOrThrow, requireJson, type PeerList } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
-import { LOGIN_COOKIE, setCookie } from './cookies';
+import { setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
+import { originAllowed } from './origin';
 import { isHttps, withinRateLimit, type Authenticator } from './principal';
 import { ssoIdentity, type SsoSettings } from './sso';
 
@@ -35,7 +36,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   const startLogin = async (req: Request, res: Response, identity: { username: string; email?: string; displayName?: string; affiliation?: string }) => {
     const account = await store.users.upsertOnSignIn({ ...identity, admin: auth.isAdmin(identity.username) });
     const cookie = await auth.signIn(account.username);
-    res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
+    res.setHeader('set-cookie', setCookie(auth.cookieNames(req).login, cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
     return account;
   };
 
@@ -68,8 +69,10 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   });
 
   app.post('/auth/logout', async (req, res) => {
+    // A page of another origin must not sign the user out either (a session's scripts, above all).
+    if (!originAllowed(req, settings.ALLOWED_ORIGINS)) throw new AppError('forbidden', 'cross-origin request refused');
     await auth.signOut(req);
-    res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, '', { maxAgeSeconds: 0, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
+    res.setHeader('set-cookie', setCookie(auth.cookieNames(req).login, '', { maxAgeSeconds: 0, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
     res.status(204).end();
   });
 

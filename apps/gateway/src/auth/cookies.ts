@@ -2,6 +2,18 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The gateway's cookie: a login id, signed. Never forwarded into a session. */
 export const LOGIN_COOKIE = 'visp_login';
+/** A session host's own cookie: its session id and the login that opened it, signed. Never forwarded either. */
+export const SESSION_COOKIE = 'visp_session';
+
+/**
+ * A cookie's name as set and read: `__Host-` prefixed under HTTPS, so that browsers accept it only host-only,
+ * Secure and for `/`, and no other host (a session's subdomain above all) can set or shadow it. A cookie that
+ * must reach other hosts (`COOKIE_DOMAIN`, for VISP's app host) cannot carry the prefix.
+ */
+export const cookieName = (name: string, secure: boolean, domain?: string) => (secure && !domain ? `__Host-${name}` : name);
+
+/** Every name the gateway's own cookies may have: none of them reaches an app. */
+export const GATEWAY_COOKIES: readonly string[] = [LOGIN_COOKIE, SESSION_COOKIE].flatMap((name) => [name, `__Host-${name}`]);
 /** VISP's name for the cookie that picks the session an app host shows (its value: the session id). */
 export const SESSION_ACCESS_COOKIE = 'SessionAccessCode';
 

@@ -7,7 +7,7 @@ import type { PeerList } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { NoticedCache } from '../noticed-cache';
 import { HeldConnections, type EndReason } from './held-connections';
-import { LOGIN_COOKIE, parseCookies, sign, unsign } from './cookies';
+import { cookieName, LOGIN_COOKIE, parseCookies, SESSION_COOKIE, sign, unsign } from './cookies';
 
 /** Who is asking, and how they proved it. */
 export const PrincipalSchema = z.object({
@@ -33,6 +33,7 @@ export interface AuthSettings {
   LOGIN_TTL: number;
   ADMIN_USERS: string[];
   TRUSTED_PROXY_CIDRS: string[];
+  COOKIE_DOMAIN?: string;
 }
 
 const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
@@ -61,6 +62,8 @@ export class Authenticator {
     private readonly redis: Redis,
     private readonly store: Store,
     private readonly settings: AuthSettings,
+    /** Whether the client reached us over HTTPS, which decides the cookies' names (`__Host-` or not). */
+    private readonly secure: (req: IncomingMessage) => boolean = () => false,
   ) {
     this.admins = new Set(settings.ADMIN_USERS);
     this.logins = new NoticedCache(
@@ -122,11 +125,14 @@ export class Authenticator {
     this.forgetLogin(id);
   }
 
-  /** The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid. */
-  async identify(req: IncomingMessage): Promise<Readonly<Principal> | undefined> {
+  /**
+   * The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid.
+   * On session `onSessionHost`'s own host the cookie is that session's (`sessionCookie`), never the gateway's.
+   */
+  async identify(req: IncomingMessage, onSessionHost?: string): Promise<Readonly<Principal> | undefined> {
     const token = bearerToken(req);
     if (token !== undefined) return unexpired(await this.tokens.get(token));
-    const id = this.loginId(req);
+    const id = onSessionHost === undefined ? this.loginId(req) : this.sessionLoginId(req, onSessionHost);
     return id ? unexpired(await this.logins.get(id)) : undefined;
   }
 
@@ -134,11 +140,25 @@ export class Authenticator {
    * What `identify` would say, when it can say so without a round trip (a login or token in memory); undefined
    * otherwise, so that the proxy's hot path waits on nothing.
    */
-  recognise(req: IncomingMessage): Readonly<Principal> | undefined {
+  recognise(req: IncomingMessage, onSessionHost?: string): Readonly<Principal> | undefined {
     const token = bearerToken(req);
     if (token !== undefined) return unexpired(this.tokens.peek(token));
-    const id = this.loginId(req);
+    const id = onSessionHost === undefined ? this.loginId(req) : this.sessionLoginId(req, onSessionHost);
     return id ? unexpired(this.logins.peek(id)) : undefined;
+  }
+
+  /**
+   * The value of session `sid`'s own cookie for login `loginId`: it names the login rather than copying it, so a
+   * logout or the login's expiry ends it too, and it opens that session's host only.
+   */
+  sessionCookie(sid: string, loginId: string): string {
+    return sign(`${sid}.${loginId}`, this.settings.COOKIE_SECRET);
+  }
+
+  /** The names the login and session cookies have on this request (`__Host-` under HTTPS). */
+  cookieNames(req: IncomingMessage): { login: string; session: string } {
+    const secure = this.secure(req);
+    return { login: cookieName(LOGIN_COOKIE, secure, this.settings.COOKIE_DOMAIN), session: cookieName(SESSION_COOKIE, secure) };
   }
 
   /** Revokes one of `owner`'s tokens, on every gateway at once; false when there was no such token. */
@@ -161,17 +181,27 @@ export class Authenticator {
     this.held.revoke(tokenCredential(id));
   }
 
+  /** The login id the gateway's cookie names, under the one name it has on this request. */
   private loginId(req: IncomingMessage): string | undefined {
-    const cookie = parseCookies(req.headers.cookie).get(LOGIN_COOKIE);
+    return this.verifiedValue(parseCookies(req.headers.cookie).get(cookieName(LOGIN_COOKIE, this.secure(req), this.settings.COOKIE_DOMAIN)));
+  }
+
+  /** The login id session `sid`'s own cookie names; a cookie made for another session opens nothing here. */
+  private sessionLoginId(req: IncomingMessage, sid: string): string | undefined {
+    const value = this.verifiedValue(parseCookies(req.headers.cookie).get(cookieName(SESSION_COOKIE, this.secure(req))));
+    return value?.startsWith(`${sid}.`) ? value.slice(sid.length + 1) : undefined;
+  }
+
+  private verifiedValue(cookie: string | undefined): string | undefined {
     if (!cookie) return undefined;
-    let id = this.verified.get(cookie);
-    if (id) return id;
-    id = unsign(cookie, this.settings.COOKIE_SECRET);
-    if (!id) return undefined;
+    let value = this.verified.get(cookie);
+    if (value) return value;
+    value = unsign(cookie, this.settings.COOKIE_SECRET);
+    if (!value) return undefined;
     // Only valid signatures are remembered, so nobody can fill this with junk; a revoked login is the logins cache's business.
     if (this.verified.size >= 100_000) this.verified.clear();
-    this.verified.set(cookie, id);
-    return id;
+    this.verified.set(cookie, value);
+    return value;
   }
 }
 

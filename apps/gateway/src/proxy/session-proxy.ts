@@ -4,24 +4,27 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type PeerList, type Upstream } from '@visp/service-kit';
-import { LOGIN_COOKIE, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
+import { GATEWAY_COOKIES, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
 import { admit } from '../auth/middleware';
 import { isHttps, type Authenticator, type Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
+import { ENTRY_PATH, fromAnotherOrigin, hostPort, isNavigation, readSessionHostRequest, sessionOfHost, type SessionEntryCodes } from './session-host';
 
 export interface SessionProxySettings {
   ADMINS_OPEN_SESSIONS: boolean;
   ALLOWED_ORIGINS: string[];
   PROXY_WS_IDLE_TIMEOUT: number;
   APP_HOSTS: string[];
+  /** Sessions are served at `<sid>.<SESSIONS_HOST>`; unset: at `/s/<sid>/` on the gateway's own host. */
+  SESSIONS_HOST?: string;
 }
 
 /** `/s/<sid>` and the rest of the raw URL (path and query), before any decoding. */
 const SESSION_URL = /^\/s\/([a-z2-7]{12})(\/[^?#]*)?(\?[^#]*)?$/;
-/** The gateway's own cookies: never forwarded into a session. */
-const GATEWAY_COOKIES = [LOGIN_COOKIE, SESSION_ACCESS_COOKIE];
+/** The gateway's own cookies, under every name they may have: never forwarded into a session. */
+const NOT_FORWARDED = [...GATEWAY_COOKIES, SESSION_ACCESS_COOKIE];
 
 /** What a request asks the proxy for. */
 export interface SessionRequest {
@@ -29,6 +32,12 @@ export interface SessionRequest {
   sessionUrl: string;
   /** With `?token=` on an app host: where the browser goes once the code is in a cookie (the URL without it). */
   redirectTo?: string;
+  /** On a session's own host: that session, whose cookie (not the gateway's) is the credential. */
+  sessionHost?: string;
+  /** On a session's own host, `/_visp/auth`: the one-time code to exchange for its cookie, and where to go then. */
+  entry?: { code: string; next: string };
+  /** `/s/…` on the gateway's host while sessions have hosts of their own: a signed-in browser is sent there. */
+  leaveForSessionHost?: boolean;
 }
 
 /**
@@ -104,7 +113,7 @@ export class SessionProxy {
   private readonly appHosts: ReadonlySet<string>;
 
   constructor(
-    private readonly deps: { auth: Authenticator; routes: RouteCache; activity: ActivityRecorder; trusted: PeerList; streams: StreamLimit; logger: Logger },
+    private readonly deps: { auth: Authenticator; entries: SessionEntryCodes; routes: RouteCache; activity: ActivityRecorder; trusted: PeerList; streams: StreamLimit; logger: Logger },
     private readonly settings: SessionProxySettings,
   ) {
     this.appHosts = new Set(settings.APP_HOSTS.map((host) => host.toLowerCase()));
@@ -115,30 +124,53 @@ export class SessionProxy {
     return this.appHosts.size > 0 && this.appHosts.has((req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase());
   }
 
-  /** What a request asks for: `/s/…` as it is; on an app host, the session its code names (none: a URL that matches nothing). */
-  private wanted(req: IncomingMessage): SessionRequest | undefined {
-    if (this.servesAppHost(req)) return readAppHostRequest(req.url ?? '', req.headers.cookie) ?? { sessionUrl: '' };
-    return req.url?.startsWith('/s/') ? { sessionUrl: req.url } : undefined;
+  /** Whether the request is for a host whose every path is a session's: an app host or a session's own host. */
+  servesWholeHost(req: IncomingMessage): boolean {
+    return this.servesAppHost(req) || sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST) !== undefined;
   }
 
-  /** For createService's `intercept`: takes `/s/…` and app host requests, leaves the rest to express. */
+  /**
+   * What a request asks for: `/s/…` as it is; on an app host, the session its code names; on a session's own
+   * host, that session (none: a URL that matches nothing).
+   */
+  private wanted(req: IncomingMessage): SessionRequest | undefined {
+    if (this.servesAppHost(req)) return readAppHostRequest(req.url ?? '', req.headers.cookie) ?? { sessionUrl: '' };
+    const sessionHost = sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST);
+    if (sessionHost !== undefined) {
+      const asked = readSessionHostRequest(req.url ?? '', sessionHost);
+      if (asked?.kind === 'entry') return { sessionUrl: '', sessionHost, entry: asked };
+      return { sessionUrl: asked?.sessionUrl ?? '', sessionHost };
+    }
+    if (!req.url?.startsWith('/s/')) return undefined;
+    return { sessionUrl: req.url, leaveForSessionHost: this.settings.SESSIONS_HOST !== undefined };
+  }
+
+  /** For createService's `intercept`: takes `/s/…`, app host and session host requests, leaves the rest to express. */
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const wanted = this.wanted(req);
     if (!wanted) return false;
+    if (wanted.entry && wanted.sessionHost !== undefined) {
+      this.enterSessionHost(req, res, wanted.sessionHost, wanted.entry);
+      return true;
+    }
     const forward = (target: Target) => {
       const method = req.method ?? 'GET';
       // `?token=` becomes the cookie that finds the session from then on (the page's assets, its API calls).
       if (wanted.redirectTo !== undefined && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, wanted.redirectTo);
+      if (wanted.leaveForSessionHost && target.principal.via === 'login') return this.leaveForSessionHost(req, res, target);
       if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
       this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
     };
-    this.resolve(req, wanted.sessionUrl, false, forward, (err) => refuse(res, this.known(err)));
+    this.resolve(req, wanted, false, forward, (err) => this.refuseHttp(req, res, wanted, err));
     return true;
   };
 
   /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const wanted = this.wanted(req) ?? { sessionUrl: '' };
     const forward = (target: Target) => {
+      // A cookie opens sessions on their own hosts only; a script on the gateway's host has no business in one.
+      if (wanted.leaveForSessionHost && target.principal.via === 'login') return refuseUpgrade(socket, 403);
       const sid = target.route.sid;
       let stream: () => void;
       try {
@@ -156,18 +188,27 @@ export class SessionProxy {
       socket.once('close', this.deps.auth.holdWhileValid(target.principal, () => socket.destroy()));
       this.forwarder.ws(req, socket as Socket, head, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
     };
-    this.resolve(req, this.wanted(req)?.sessionUrl ?? '', true, forward, (err) => refuseUpgrade(socket, this.known(err).status));
+    this.resolve(req, wanted.entry ? { sessionUrl: '' } : wanted, true, forward, (err) => refuseUpgrade(socket, this.known(err).status));
   };
 
   /**
-   * Finds the session `sessionUrl` names and calls `open` with it if the request's user may open it, else
-   * `refuse`. A signed-in user's request to a route in memory (most requests) is decided at once: waiting on a
-   * promise costs a proxied request more than all its checks do.
+   * Finds the session `wanted` names and calls `open` with it if the request's user may open it, else `refuse`.
+   * A signed-in user's request to a route in memory (most requests) is decided at once: waiting on a promise
+   * costs a proxied request more than all its checks do.
    */
-  private resolve(req: IncomingMessage, sessionUrl: string, upgrade: boolean, open: (target: Target) => void, refuse: (err: unknown) => void): void {
+  private resolve(req: IncomingMessage, wanted: SessionRequest, upgrade: boolean, open: (target: Target) => void, refuse: (err: unknown) => void): void {
+    const { sessionUrl, sessionHost } = wanted;
     const match = SESSION_URL.exec(sessionUrl);
     const [, sid = '', rawPath = '/', query = ''] = match ?? [];
-    const admitted = (principal: Readonly<Principal> | undefined) => admit(principal, req, this.settings.ALLOWED_ORIGINS, upgrade ? ADMIT_UPGRADE : ADMIT_HTTP);
+    const admitted = (principal: Readonly<Principal> | undefined) => {
+      const admittedPrincipal = admit(principal, req, this.settings.ALLOWED_ORIGINS, upgrade ? ADMIT_UPGRADE : ADMIT_HTTP);
+      // A session's neighbours are the same site, so its cookie comes along on their scripts' requests: only
+      // its own pages, and navigations, may use it.
+      if (sessionHost !== undefined && admittedPrincipal.via === 'login' && fromAnotherOrigin(req.headers) && !isNavigation(req.headers)) {
+        throw new AppError('forbidden', 'cross-origin request refused');
+      }
+      return admittedPrincipal;
+    };
     const targetFor = (principal: Readonly<Principal>, route: Route | undefined): Target => {
       const mayOpen = route && (route.owner === principal.username || (principal.admin && this.settings.ADMINS_OPEN_SESSIONS));
       if (!route || !mayOpen) throw new AppError('not_found', 'no such session');
@@ -176,10 +217,10 @@ export class SessionProxy {
     let target: Target;
     try {
       if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
-      const [principal, route] = [this.deps.auth.recognise(req), this.deps.routes.peek(sid)];
+      const [principal, route] = [this.deps.auth.recognise(req, sessionHost), this.deps.routes.peek(sid)];
       if (!principal || !route) {
         // Identified first: nobody learns, or makes us look up, a route without signing in.
-        const waited = async () => targetFor(admitted(principal ?? (await this.deps.auth.identify(req))), route ?? (await this.deps.routes.get(sid)));
+        const waited = async () => targetFor(admitted(principal ?? (await this.deps.auth.identify(req, sessionHost))), route ?? (await this.deps.routes.get(sid)));
         return void waited().then(open, refuse);
       }
       target = targetFor(admitted(principal), route);
@@ -189,10 +230,57 @@ export class SessionProxy {
     open(target);
   }
 
+  /**
+   * A refused HTTP request. A browser that opens a session's host without (or with a stale) cookie of it is sent
+   * to the gateway's host, which sends it back with a one-time code when it is signed in there.
+   */
+  private refuseHttp(req: IncomingMessage, res: ServerResponse, wanted: SessionRequest, err: unknown): void {
+    const error = this.known(err);
+    const method = req.method ?? 'GET';
+    const { SESSIONS_HOST } = this.settings;
+    if (error.code === 'unauthorized' && wanted.sessionHost !== undefined && SESSIONS_HOST && (method === 'GET' || method === 'HEAD') && isNavigation(req.headers)) {
+      return redirect(res, `${this.scheme(req)}://${SESSIONS_HOST}${hostPort(req.headers.host)}${wanted.sessionUrl}`);
+    }
+    refuse(res, error);
+  }
+
+  /**
+   * A signed-in browser's request for `/s/<sid>/…` on the gateway's host: sent to the session's own host with a
+   * one-time code for its cookie. Only navigations: nothing else on the gateway's host may use a cookie there.
+   */
+  private leaveForSessionHost(req: IncomingMessage, res: ServerResponse, target: Target): void {
+    const method = req.method ?? 'GET';
+    const login = target.principal.credential.startsWith('login:') ? target.principal.credential.slice('login:'.length) : '';
+    if (!((method === 'GET' || method === 'HEAD') && isNavigation(req.headers)) || !login) {
+      return refuse(res, new AppError('forbidden', `sessions open at their own address: follow a link to /s/${target.route.sid}/ from the start page`));
+    }
+    const sid = target.route.sid;
+    const host = `${sid}.${this.settings.SESSIONS_HOST ?? ''}${hostPort(req.headers.host)}`;
+    this.deps.entries.mint(sid, login).then(
+      (code) => redirect(res, `${this.scheme(req)}://${host}${ENTRY_PATH}?code=${code}&next=${encodeURIComponent(target.sessionUrl)}`),
+      (err) => refuse(res, this.known(err)),
+    );
+  }
+
+  /** `/_visp/auth` on a session's host: a one-time code from the gateway's host becomes this host's own cookie. */
+  private enterSessionHost(req: IncomingMessage, res: ServerResponse, sid: string, entry: { code: string; next: string }): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, new AppError('not_found', 'no such session'));
+    this.deps.entries.redeem(entry.code, sid).then(
+      (login) => {
+        if (!login) return refuse(res, new AppError('forbidden', 'this link into the session is used or expired; open the session again from the start page'));
+        const cookie = setCookie(this.deps.auth.cookieNames(req).session, this.deps.auth.sessionCookie(sid, login), { secure: isHttps(req, this.deps.trusted) });
+        redirect(res, entry.next, cookie);
+      },
+      (err) => refuse(res, this.known(err)),
+    );
+  }
+
+  private scheme(req: IncomingMessage): 'http' | 'https' {
+    return isHttps(req, this.deps.trusted) ? 'https' : 'http';
+  }
+
   private enterAppHost(req: IncomingMessage, res: ServerResponse, target: Target, location: string): void {
-    const cookie = setCookie(SESSION_ACCESS_COOKIE, target.route.sid, { secure: isHttps(req, this.deps.trusted) });
-    res.writeHead(303, { location, 'set-cookie': cookie, 'cache-control': 'no-store', 'content-length': 0 });
-    res.end();
+    redirect(res, location, setCookie(SESSION_ACCESS_COOKIE, target.route.sid, { secure: isHttps(req, this.deps.trusted) }));
   }
 
   private unreachable(err: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
@@ -217,7 +305,7 @@ export class SessionProxy {
     }
     const headers = forwardedHeaders(req);
     headers.authorization = `token ${route.token}`;
-    const cookie = withoutCookies(req.headers.cookie, GATEWAY_COOKIES);
+    const cookie = withoutCookies(req.headers.cookie, NOT_FORWARDED);
     if (cookie) headers.cookie = cookie;
     else delete headers.cookie;
     return { origin, path: route.stripPrefix ? appPath : sessionUrl, headers };
@@ -226,6 +314,12 @@ export class SessionProxy {
   close(): Promise<void> {
     return this.forwarder.close();
   }
+}
+
+function redirect(res: ServerResponse, location: string, cookie?: string): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(303, { location, ...(cookie ? { 'set-cookie': cookie } : {}), 'cache-control': 'no-store', 'content-length': 0 });
+  res.end();
 }
 
 function refuse(res: ServerResponse, error: AppError): void {

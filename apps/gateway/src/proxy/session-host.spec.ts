@@ -1,0 +1,114 @@
+import type { Redis } from '@visp/bus';
+import { cookieName, GATEWAY_COOKIES, withoutCookies } from '../auth/cookies';
+import { fromAnotherOrigin, isNavigation, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost } from './session-host';
+
+const SID = 'abcdefgh2345';
+const OTHER = 'zzzzzzzzzzzz';
+
+describe("a session's own host", () => {
+  it('is `<sid>.<SESSIONS_HOST>` with any port, in any case', () => {
+    expect(sessionOfHost(`${SID}.localhost:8080`, 'localhost')).toBe(SID);
+    expect(sessionOfHost(`${SID}.visp.example.org`, 'visp.example.org')).toBe(SID);
+    expect(sessionOfHost(`${SID.toUpperCase()}.Visp.Example.Org:443`, 'visp.example.org')).toBe(SID);
+  });
+
+  it('is nothing else: the gateway itself, other labels, deeper names, look-alike suffixes, or no SESSIONS_HOST', () => {
+    expect(sessionOfHost('localhost:8080', 'localhost')).toBeUndefined();
+    expect(sessionOfHost('visp.localhost:8080', 'localhost')).toBeUndefined();
+    expect(sessionOfHost(`x.${SID}.localhost`, 'localhost')).toBeUndefined();
+    expect(sessionOfHost(`${SID}x.localhost`, 'localhost')).toBeUndefined();
+    expect(sessionOfHost(`${SID}.evil-localhost`, 'localhost')).toBeUndefined();
+    expect(sessionOfHost(`${SID}.localhost.evil.example`, 'localhost')).toBeUndefined();
+    expect(sessionOfHost(`${SID}.localhost`, undefined)).toBeUndefined();
+    expect(sessionOfHost(undefined, 'localhost')).toBeUndefined();
+  });
+
+  it("serves every path as the session's, adding /s/<sid> unless the path has it (Jupyter's own links)", () => {
+    expect(readSessionHostRequest('/tree?x=1', SID)).toEqual({ kind: 'app', sessionUrl: `/s/${SID}/tree?x=1` });
+    expect(readSessionHostRequest(`/s/${SID}/api/kernels`, SID)).toEqual({ kind: 'app', sessionUrl: `/s/${SID}/api/kernels` });
+    // The gateway's paths are the session's here: `/api/v1` on a session host is the app's, not the API.
+    expect(readSessionHostRequest('/api/v1/tokens', SID)).toEqual({ kind: 'app', sessionUrl: `/s/${SID}/api/v1/tokens` });
+    // Another session's prefix is a path inside this one; leading slashes collapse.
+    expect(readSessionHostRequest(`/s/${OTHER}/x`, SID)).toEqual({ kind: 'app', sessionUrl: `/s/${SID}/s/${OTHER}/x` });
+    expect(readSessionHostRequest('//evil.example/x', SID)).toEqual({ kind: 'app', sessionUrl: `/s/${SID}/evil.example/x` });
+    expect(readSessionHostRequest('http://evil.example/', SID)).toBeUndefined();
+  });
+
+  it('takes a one-time code at /_visp/auth, with where to go next', () => {
+    expect(readSessionHostRequest(`/_visp/auth?code=abc&next=${encodeURIComponent(`/s/${SID}/tree?a=1`)}`, SID)).toEqual({ kind: 'entry', code: 'abc', next: `/s/${SID}/tree?a=1` });
+    expect(readSessionHostRequest('/_visp/auth?next=/x', SID)).toBeUndefined();
+  });
+
+  it('goes next only to a path on the same host', () => {
+    const start = `/s/${SID}/`;
+    expect(safeNext('/s/x/lab', SID)).toBe('/s/x/lab');
+    for (const bad of [null, '', 'https://evil.example/', '//evil.example/', '/\\evil.example/', '/a b', '/a\nSet-Cookie: x=1', 'javascript:alert(1)', `/${'a'.repeat(5000)}`]) {
+      expect(safeNext(bad, SID)).toBe(start);
+    }
+  });
+
+  it("tells a browser's navigations and other origins' requests from the rest", () => {
+    expect(isNavigation({ 'sec-fetch-mode': 'navigate' })).toBe(true);
+    expect(isNavigation({})).toBe(true);
+    expect(isNavigation({ 'sec-fetch-mode': 'cors' })).toBe(false);
+    expect(fromAnotherOrigin({ 'sec-fetch-site': 'same-site' })).toBe(true);
+    expect(fromAnotherOrigin({ 'sec-fetch-site': 'cross-site' })).toBe(true);
+    expect(fromAnotherOrigin({ 'sec-fetch-site': 'same-origin' })).toBe(false);
+    expect(fromAnotherOrigin({ 'sec-fetch-site': 'none' })).toBe(false);
+    expect(fromAnotherOrigin({})).toBe(false);
+  });
+});
+
+/** Redis's SET with EX and GETDEL, in memory, with a clock of its own. */
+function fakeRedis() {
+  const values = new Map<string, { value: string; until: number }>();
+  const clock = { now: 0 };
+  const redis = {
+    set: async (key: string, value: string, _ex: 'EX', seconds: number) => (values.set(key, { value, until: clock.now + seconds * 1000 }), 'OK'),
+    getdel: async (key: string) => {
+      const entry = values.get(key);
+      values.delete(key);
+      return entry && entry.until > clock.now ? entry.value : null;
+    },
+  };
+  return { redis: redis as unknown as Pick<Redis, 'set' | 'getdel'>, clock, values };
+}
+
+describe('one-time codes into a session host', () => {
+  it('give the login they were minted for, once, on that session only', async () => {
+    const { redis } = fakeRedis();
+    const codes = new SessionEntryCodes(redis);
+    const code = await codes.mint(SID, 'login-1');
+    expect(code).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(await codes.redeem(code, SID)).toBe('login-1');
+    expect(await codes.redeem(code, SID)).toBeUndefined();
+
+    // Taken to another session's host, a code is spent and opens nothing.
+    const another = await codes.mint(SID, 'login-1');
+    expect(await codes.redeem(another, OTHER)).toBeUndefined();
+    expect(await codes.redeem(another, SID)).toBeUndefined();
+  });
+
+  it('expire, and only codes of their form are looked up', async () => {
+    const { redis, clock } = fakeRedis();
+    const codes = new SessionEntryCodes(redis, 60);
+    const code = await codes.mint(SID, 'login-1');
+    clock.now += 61_000;
+    expect(await codes.redeem(code, SID)).toBeUndefined();
+    expect(await codes.redeem('../../x', SID)).toBeUndefined();
+    expect(await codes.redeem('', SID)).toBeUndefined();
+  });
+});
+
+describe("the gateway's cookies", () => {
+  it('are __Host- prefixed under HTTPS unless they must reach other hosts (COOKIE_DOMAIN)', () => {
+    expect(cookieName('visp_login', true)).toBe('__Host-visp_login');
+    expect(cookieName('visp_login', false)).toBe('visp_login');
+    expect(cookieName('visp_login', true, 'visp.example.org')).toBe('visp_login');
+  });
+
+  it('never reach an app, under any of their names', () => {
+    const header = `__Host-visp_login=a; visp_login=b; visp_session=c; __Host-visp_session=d; theme=dark`;
+    expect(withoutCookies(header, GATEWAY_COOKIES)).toBe('theme=dark');
+  });
+});
