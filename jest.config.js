@@ -20,10 +20,12 @@ function projectDirs() {
 }
 
 const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': swc }, moduleNameMapper, clearMocks: true };
+// Path patterns left out of this run: `npm test` runs those specs alone afterwards (tools/src/test-runner.ts, SOLO_SPECS).
+const solo = (process.env.VISP_JEST_WITHOUT ?? '').split(',').filter(Boolean);
 
 module.exports = {
   projects: projectDirs().flatMap(({ name, dir }) => [
     { ...common, displayName: name, rootDir: dir, testMatch: ['<rootDir>/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/'] },
-    { ...common, displayName: `${name}:int`, rootDir: dir, testMatch: ['<rootDir>/**/*.int.spec.ts'], testPathIgnorePatterns: ['/node_modules/'], setupFilesAfterEnv: [path.join(__dirname, 'tools/jest/int-setup.js')], slowTestThreshold: 30 },
+    { ...common, displayName: `${name}:int`, rootDir: dir, testMatch: ['<rootDir>/**/*.int.spec.ts'], testPathIgnorePatterns: ['/node_modules/', ...solo], setupFilesAfterEnv: [path.join(__dirname, 'tools/jest/int-setup.js')], slowTestThreshold: 30 },
   ]),
 };

@@ -27,6 +27,14 @@ interface JestSummary {
 
 const log = (line: string) => console.log(`[test] ${line}`);
 
+/**
+ * Specs that run alone, after the rest: the container stack recreates the production networks and starts and kills
+ * a dozen containers, and beside the other Podman specs it made both fail now and then (a just-ready session's
+ * connect timing out, recovery planning from a list of containers the stack was churning). Path patterns of
+ * e2e:int specs; jest.config.js leaves them out of the first phase (VISP_JEST_WITHOUT).
+ */
+const SOLO_SPECS = ['e2e/src/stack\\.int\\.spec\\.ts$'];
+
 export async function runTests(options: TestOptions): Promise<number> {
   // A failed lint or typecheck counts as a failed test in the closing line, which is what CI reads.
   let staticFailures = 0;
@@ -52,8 +60,9 @@ export async function runTests(options: TestOptions): Promise<number> {
   const runId = randomBytes(4).toString('hex');
   const stateDir = path.join(STATE_DIR, `test-${runId}`);
   const resultsFile = path.join(STATE_DIR, 'test-results.json');
+  const soloResultsFile = path.join(STATE_DIR, 'test-results-solo.json');
   mkdirSync(stateDir, { recursive: true });
-  rmSync(resultsFile, { force: true });
+  for (const file of [resultsFile, soloResultsFile]) rmSync(file, { force: true });
 
   log('starting Podman service, Redis and the MongoDB-compatible server');
   const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
@@ -64,22 +73,26 @@ export async function runTests(options: TestOptions): Promise<number> {
     await ensureServiceImages(log);
     await ensureStandInImages(log);
     log(`database: ${infra.mongoKind}; running Jest`);
-    const jestArgs = ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${resultsFile}`, '--maxWorkers=2'];
-    // Before --selectProjects, which would take a test path pattern for one more project name.
-    jestArgs.push(...(options.jestArgs ?? []));
-    if (options.only) jestArgs.push('--selectProjects', options.only);
-    await run('node', jestArgs, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...infra.env,
-        VISP_TEST_REDIS_URL: infra.env.REDIS_URL,
-        VISP_TEST_MONGO_URI: infra.env.MONGO_URI,
-        VISP_TEST_PODMAN_SOCKET: infra.env.CONTAINER_HOST,
-        VISP_TEST_INSTANCE_PREFIX: instancePrefix,
-        ...whisperEnv(),
-      },
-    }).catch(() => (jestFailed = true));
+    const env = {
+      ...process.env,
+      ...infra.env,
+      VISP_TEST_REDIS_URL: infra.env.REDIS_URL,
+      VISP_TEST_MONGO_URI: infra.env.MONGO_URI,
+      VISP_TEST_PODMAN_SOCKET: infra.env.CONTAINER_HOST,
+      VISP_TEST_INSTANCE_PREFIX: instancePrefix,
+      ...whisperEnv(),
+    };
+    const jest = (outputFile: string, args: string[], extraEnv: Record<string, string> = {}) =>
+      run('node', ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${outputFile}`, '--maxWorkers=2', ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }).catch(() => (jestFailed = true));
+    if (options.only || options.jestArgs?.length) {
+      // Before --selectProjects, which would take a test path pattern for one more project name.
+      await jest(resultsFile, [...(options.jestArgs ?? []), ...(options.only ? ['--selectProjects', options.only] : [])]);
+    } else {
+      // The whole suite in two phases: the specs that must run alone (SOLO_SPECS) after the rest.
+      await jest(resultsFile, [], { VISP_JEST_WITHOUT: SOLO_SPECS.join(',') });
+      log('the specs that run alone');
+      await jest(soloResultsFile, ['--selectProjects', 'e2e:int', '--', ...SOLO_SPECS]);
+    }
   } finally {
     const leftovers = await removeLeftovers(instancePrefix).catch((err: Error) => (log(`cleanup failed: ${err.message}`), 0));
     if (leftovers > 0) log(`warning: tests left ${leftovers} container(s), volume(s) or network(s) behind; removed`);
@@ -91,7 +104,14 @@ export async function runTests(options: TestOptions): Promise<number> {
     console.log(`\n0 passed, ${staticFailures + 1} failed`);
     return 1;
   }
-  const summary = JSON.parse(readFileSync(resultsFile, 'utf8')) as JestSummary;
+  const summaries = [resultsFile, soloResultsFile].filter((file) => existsSync(file)).map((file) => JSON.parse(readFileSync(file, 'utf8')) as JestSummary);
+  const summary = summaries.reduce((sum, one) => ({
+    numPassedTests: sum.numPassedTests + one.numPassedTests,
+    numFailedTests: sum.numFailedTests + one.numFailedTests,
+    numPendingTests: sum.numPendingTests + one.numPendingTests,
+    numTodoTests: sum.numTodoTests + one.numTodoTests,
+    numRuntimeErrorTestSuites: sum.numRuntimeErrorTestSuites + one.numRuntimeErrorTestSuites,
+  }));
   const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites + staticFailures;
   const skipped = summary.numPendingTests + summary.numTodoTests;
   console.log(`\n${summary.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
