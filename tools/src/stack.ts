@@ -62,7 +62,8 @@ export async function startStack(): Promise<number> {
       await assertPortFree(app, port);
       const child = spawnLogged(app, process.execPath, [...nodeArgsFor(app), path.join(ROOT, 'dist/apps', app, 'main.js')], {
         cwd: ROOT,
-        env: { ...process.env, ...infra.env, ...whisperEnv(), TRANSCRIPTION_DATA_DIR: path.join(stateDir, 'transcriptions'), PORT: String(port), SOCKET_PROXY_DIR: proxyDir, ...podmanFor(app) },
+        // Each session on its own origin, http://<sid>.localhost:8080/ (browsers resolve *.localhost to loopback).
+        env: { ...(app === 'gateway' ? { SESSIONS_HOST: 'localhost' } : {}), ...process.env, ...infra.env, ...whisperEnv(), TRANSCRIPTION_DATA_DIR: path.join(stateDir, 'transcriptions'), PORT: String(port), SOCKET_PROXY_DIR: proxyDir, ...podmanFor(app) },
         logFile: path.join(stateDir, 'logs', `${app}.log`),
       });
       services.push(child);
@@ -78,9 +79,10 @@ export async function startStack(): Promise<number> {
   console.log(`
   VISP Session Host is running (database: ${infra.mongoKind}).
 
-    Open:     http://127.0.0.1:8080
+    Open:     http://localhost:8080
     Sign in:  any user name with the dev login key ${secrets.TEST_USER_LOGIN_KEY} (from .env.secrets)
-    API:      http://127.0.0.1:8080/api/v1/openapi.json
+    Sessions: http://<session id>.localhost:8080/, each on its own origin (the start page's Open links lead there)
+    API:      http://localhost:8080/api/v1/openapi.json
     Logs:     ${path.relative(ROOT, path.join(stateDir, 'logs'))}/<service>.log
     Health:   http://127.0.0.1:8080/readyz (each service has /healthz, /readyz, /metrics)
 

@@ -55,6 +55,9 @@ export function readSessionHostRequest(rawUrl: string, sid: string): SessionHost
   return { kind: 'app', sessionUrl: `${sessionPath}${query}` };
 }
 
+/** Printable ASCII but space and backslash: what a path, percent-encoded, is made of. */
+const VISIBLE_ASCII = /^[!-[\]-~]*$/;
+
 /**
  * Where the entry may send the browser once its cookie is set: a path on the same host, never `//other.host`,
  * `/\other.host` (both leave it in browsers), a scheme, or anything with control characters; else the session's
@@ -62,7 +65,7 @@ export function readSessionHostRequest(rawUrl: string, sid: string): SessionHost
  */
 export function safeNext(next: string | null | undefined, sid: string): string {
   const start = `/s/${sid}/`;
-  if (!next || next.length > 4096 || !next.startsWith('/') || next.startsWith('//') || /[\\\s\u0000-\u001f\u007f]/.test(next)) return start;
+  if (!next || next.length > 4096 || !next.startsWith('/') || next.startsWith('//') || !VISIBLE_ASCII.test(next)) return start;
   return next;
 }
 
