@@ -23,12 +23,19 @@ fi
 : "${VISP_SP_LISTEN:=8080}"
 secret_file=${VISP_SSO_SECRET_FILE:-/etc/visp/secrets/sso-proxy-secret}
 [ -r "$secret_file" ] || { echo "visp-sp: no secret at $secret_file (the gateway's SSO_PROXY_SECRET)" >&2; exit 2; }
-VISP_SSO_SECRET=$(tr -d '\r\n' < "$secret_file")
-[ "${#VISP_SSO_SECRET}" -ge 24 ] || { echo "visp-sp: the secret in $secret_file is shorter than 24 characters" >&2; exit 2; }
+secret=$(tr -d '\r\n' < "$secret_file")
+[ "${#secret}" -ge 24 ] || { echo "visp-sp: the secret in $secret_file is shorter than 24 characters" >&2; exit 2; }
+case "$secret" in *[!A-Za-z0-9._~+/=-]*) echo "visp-sp: the secret in $secret_file has characters other than base64 and URL-safe ones" >&2; exit 2 ;; esac
 [ -r /etc/visp/shibboleth/shibboleth2.xml ] || { echo "visp-sp: /etc/visp/shibboleth/shibboleth2.xml is missing (visp install --shibboleth-dir)" >&2; exit 2; }
-export VISP_PUBLIC_URL VISP_GATEWAY_URL VISP_SP_LISTEN VISP_SSO_SECRET
+export VISP_PUBLIC_URL VISP_GATEWAY_URL VISP_SP_LISTEN
 
 build_etc
+# The secret goes into a file only root reads (Apache's parent reads its configuration as root), never into the
+# environment, where every Apache worker and shibd would carry it in /proc/<pid>/environ.
+umask 077
+printf 'RequestHeader set Visp-Sso-Secret "%s"\n' "$secret" > /run/visp-sp/secret.conf
+unset secret
+umask 022
 
 shibd -t >/run/visp-sp/shibd-check.txt 2>&1 || { cat /run/visp-sp/shibd-check.txt >&2; echo "visp-sp: shibd -t refused the configuration" >&2; exit 2; }
 shibd -F -f -p /run/shibboleth/shibd.pid &

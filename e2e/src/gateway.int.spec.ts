@@ -172,8 +172,11 @@ describe('what the gateway refuses', () => {
   });
 
   it("never lets the gateway's cookie or the user's credentials reach the container; the app's token replaces them", async () => {
-    const env = await (await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: { cookie: `${carol.cookie}; theme=dark` } })).text();
+    // The SP's session cookie, which the browser sends to the gateway's host too, would sign the app in as carol.
+    const shib = '_shibsession_64656661756c7468=_f4567a0123; _opensaml_req_ss%3Amem%3Aab=1';
+    const env = await (await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: { cookie: `${shib}; ${carol.cookie}; theme=dark` } })).text();
     expect(env).not.toContain('visp_login');
+    expect(env).not.toMatch(/_shibsession_|_opensaml_/);
     expect(env).toMatch(/^HTTP_COOKIE=theme=dark$/m);
     expect(env).toMatch(/^HTTP_AUTHORIZATION=token \S{16,}$/m);
     const withToken = await fetch(`${GW}/s/${echo.sid}/cgi-bin/env`, { headers: { ...carol, authorization: 'Basic Y2Fyb2w6c2VjcmV0' } });

@@ -40,6 +40,8 @@ export interface SamlRig {
   idpHost: string;
   /** The operator's SP files the SP runs with (what `visp install --shibboleth-dir` takes). */
   operatorDir: string;
+  /** Runs a shell command inside the SP's container (as its root); its standard output. */
+  execInSp(command: string): string;
   /** The SP container's log and the IdP's, for a failing test. */
   logs(): string;
   stop(): void;
@@ -184,6 +186,7 @@ export async function startSamlRig(ports: SamlRigPorts, { secret }: SamlRigOptio
     siteHost,
     idpHost,
     operatorDir: operator,
+    execInSp: (command) => podman('exec', container, 'sh', '-c', command),
     logs: () => {
       const sp = spawnSync('podman', ['logs', container], { env: podmanEnv, encoding: 'utf8' });
       return `SP:\n${sp.stdout}${sp.stderr}`;

@@ -127,6 +127,14 @@ describe('single sign-on through Caddy, the Shibboleth SP and a SAML IdP', () =>
     expect(cookie).not.toMatch(/Secure/);
   });
 
+  it('the SP keeps its secret out of every process’s environment and out of its Status page through the edge', async () => {
+    // Every process of the container (Apache's parent and workers, shibd) by its /proc environment.
+    expect(rig.execInSp(`grep -l -F -e '${SECRET}' /proc/[0-9]*/environ 2>/dev/null; true`)).toBe('');
+    expect(rig.execInSp('ls /proc | grep -c "^[0-9]"').trim()).not.toBe('0');
+    const status = await loopbackRequest(`${rig.site}/Shibboleth.sso/Status`);
+    expect(status.body).not.toContain(SECRET);
+  });
+
   it('visp doctor checks the SP files as installed: they parse (shibd -t in the SP image) and the entity id is the site’s', () => {
     const home = mkdtempSync(path.join(tmpdir(), 'visp-doctor-sso-'));
     const config = path.join(home, '.config/visp');

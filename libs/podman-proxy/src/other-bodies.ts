@@ -5,7 +5,7 @@
  */
 import type { Api, ClientPolicy } from './policy';
 import { ABSOLUTE_PATH, arrayOf, boolean, fields, isObject, mapOf, oneOf, sameKeysToPodman, string, type Check, type JsonObject } from './shape';
-import { envList, labelMap, managed, network, user, volumeName } from './values';
+import { envList, labelMap, managed, network, SESSION_NETWORK, user, volumeName } from './values';
 
 type Checked = { body: JsonObject } | { refused: string };
 
@@ -65,6 +65,10 @@ export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy
   const refused = checked(body, networkShape(api, policy));
   if (refused) return { refused };
   const spec = body as JsonObject;
-  if (spec[api === 'compat' ? 'Name' : 'name'] === undefined) return { refused: 'a network name is required' };
+  const name = spec[api === 'compat' ? 'Name' : 'name'];
+  if (name === undefined) return { refused: 'a network name is required' };
+  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in.
+  const options = spec[api === 'compat' ? 'Options' : 'options'] as Record<string, unknown> | undefined;
+  if (typeof name === 'string' && SESSION_NETWORK.test(name) && options?.isolate !== 'true') return { refused: `network ${name} must be created with isolate=true` };
   return { body: spec };
 }

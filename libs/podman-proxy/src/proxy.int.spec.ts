@@ -176,6 +176,8 @@ describe('refuses, leaving Podman as it was', () => {
     ['removing the services network', 'session-manager', 'DELETE', '/networks/visp-net', undefined],
     ['removing the podman network by recovery', 'recovery', 'DELETE', '/networks/podman', undefined],
     ['creating a network by recovery', 'recovery', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa' }],
+    ['a session network without isolation', 'session-manager', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa', Options: {} }],
+    ['a session network with no options at all', 'session-manager', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa' }],
     ['a create by recovery', 'recovery', 'POST', '/containers/create', base],
     ['a start by the read-only client', 'readonly', 'POST', '/containers/abc/start', undefined],
   ];

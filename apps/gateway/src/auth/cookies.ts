@@ -29,12 +29,21 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
-/** The Cookie header without the named cookies (the gateway's own), or undefined when nothing else is left. */
-export function withoutCookies(header: string | undefined, names: readonly string[]): string | undefined {
+/**
+ * The Shibboleth SP's cookies, by their name's start (`_shibsession_<hash>`…): on the gateway's host they reach
+ * `/s/<sid>/` too, and a session that read one could sign in at /auth/sso as whoever opened it.
+ */
+export const SSO_COOKIE_PREFIXES: readonly string[] = ['_shibsession_', '_shibstate_', '_opensaml_'];
+
+/**
+ * The Cookie header without the named cookies (the gateway's own) and those whose name starts with one of
+ * `prefixes`, or undefined when nothing else is left.
+ */
+export function withoutCookies(header: string | undefined, names: readonly string[], prefixes: readonly string[] = []): string | undefined {
   const rest = (header ?? '')
     .split(';')
     .map((part) => part.trim())
-    .filter((part) => part && !names.some((name) => part.startsWith(`${name}=`)));
+    .filter((part) => part && !names.some((name) => part.startsWith(`${name}=`)) && !prefixes.some((prefix) => part.startsWith(prefix)));
   return rest.length > 0 ? rest.join('; ') : undefined;
 }
 

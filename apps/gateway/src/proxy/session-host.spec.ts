@@ -1,5 +1,5 @@
 import type { Redis } from '@visp/bus';
-import { cookieName, GATEWAY_COOKIES, withoutCookies } from '../auth/cookies';
+import { cookieName, GATEWAY_COOKIES, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
 import { fromAnotherOrigin, isNavigation, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost } from './session-host';
 
 const SID = 'abcdefgh2345';
@@ -110,5 +110,10 @@ describe("the gateway's cookies", () => {
   it('never reach an app, under any of their names', () => {
     const header = `__Host-visp_login=a; visp_login=b; visp_session=c; __Host-visp_session=d; theme=dark`;
     expect(withoutCookies(header, GATEWAY_COOKIES)).toBe('theme=dark');
+  });
+
+  it("nor do the Shibboleth SP's, which would sign in at /auth/sso as whoever sent them", () => {
+    const header = '_shibsession_64656661756c7468=_f4567a; _shibstate_1700000000_ab12=x; _opensaml_req_ss%3Amem%3Aabc=y; theme=dark';
+    expect(withoutCookies(header, GATEWAY_COOKIES, SSO_COOKIE_PREFIXES)).toBe('theme=dark');
   });
 });

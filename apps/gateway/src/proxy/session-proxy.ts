@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type PeerList, type Upstream } from '@visp/service-kit';
-import { GATEWAY_COOKIES, parseCookies, SESSION_ACCESS_COOKIE, setCookie, withoutCookies } from '../auth/cookies';
+import { GATEWAY_COOKIES, parseCookies, SESSION_ACCESS_COOKIE, setCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
 import { admit } from '../auth/middleware';
 import { isHttps, type Authenticator, type Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
@@ -305,7 +305,7 @@ export class SessionProxy {
     }
     const headers = forwardedHeaders(req);
     headers.authorization = `token ${route.token}`;
-    const cookie = withoutCookies(req.headers.cookie, NOT_FORWARDED);
+    const cookie = withoutCookies(req.headers.cookie, NOT_FORWARDED, SSO_COOKIE_PREFIXES);
     if (cookie) headers.cookie = cookie;
     else delete headers.cookie;
     return { origin, path: route.stripPrefix ? appPath : sessionUrl, headers };
