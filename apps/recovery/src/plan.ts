@@ -93,7 +93,8 @@ export function plan(observed: Observation): Action[] {
     actions.push({ kind: 'drop-route', sid: route.sid, route });
   }
 
-  // mark-lost and remove-container take the session's network with them; a start in progress is a busy lease.
+  // mark-lost and remove-container take the session's network with them. A network of a start in progress is
+  // planned for too; acting, recovery skips it while its record is pending or starting (act.ts).
   const removing = new Set(actions.filter((a) => a.kind === 'mark-lost' || a.kind === 'remove-container').map((a) => a.sid));
   for (const network of observed.networks) {
     if (!withContainer.has(network.sid) && !removing.has(network.sid)) actions.push({ kind: 'remove-network', sid: network.sid, network: network.name });

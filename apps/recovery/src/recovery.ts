@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import type { ReconcileReport, RecoveryOutcome, SessionState } from '@visp/contracts';
+import { SessionIdSchema, type ReconcileReport, type RecoveryOutcome, type SessionState } from '@visp/contracts';
 import { LABEL, type PodmanClient } from '@visp/podman-client';
 import type { SessionRepository } from '@visp/store';
 import { Counter, type Registry } from 'prom-client';
 import type { Actor } from './act';
 import { plan, type Observation } from './plan';
+
+const isSessionId = (text: string) => SessionIdSchema.safeParse(text).success;
 
 const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
@@ -126,9 +128,9 @@ export class Recovery {
       routes.all(),
       podman.listManagedNetworks(instance, { [LABEL.sessionId]: true }),
     ]);
-    const networks = networkList.map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' })).filter((n) => /^[a-z2-7]{12}$/.test(n.sid));
+    const networks = networkList.map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' })).filter((n) => isSessionId(n.sid));
     const known = new Set(live.map((r) => r.sid));
-    const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => /^[a-z2-7]{12}$/.test(sid) && !known.has(sid)));
+    const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => isSessionId(sid) && !known.has(sid)));
     const more = await Promise.all([...named].map((sid) => sessions.getAnyOwner(sid)));
     return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList, networks };
   }

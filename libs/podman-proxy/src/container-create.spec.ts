@@ -139,11 +139,15 @@ describe('the other bodies', () => {
   });
 
   it('network create: only the policy\'s networks, as a bridge', () => {
-    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Internal: true, Labels: {}, CheckDuplicate: true }, policy)).toHaveProperty('body');
-    expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy)).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Driver: 'macvlan', Options: { parent: 'eth0' } }, policy)).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { name: 'visp-sessions', Name: 'visp-sessions' }, policy)).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Internal: false, Options: { isolate: 'true' } }, policy)).toHaveProperty('body');
-    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Options: { isolate: 'false' } }, policy)).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Internal: true, Labels: {}, CheckDuplicate: true }, policy, 'prod')).toEqual({
+      body: { Name: 'visp-sessions', Internal: true, CheckDuplicate: true, Labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } },
+    });
+    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Labels: { 'visp.instance': 'other' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Driver: 'macvlan', Options: { parent: 'eth0' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { name: 'visp-sessions', Name: 'visp-sessions' }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Internal: false, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('body');
+    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Options: { isolate: 'false' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl' }, policy, 'prod')).toHaveProperty('refused');
   });
 });

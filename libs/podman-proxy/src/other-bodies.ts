@@ -61,7 +61,8 @@ export function checkVolumeCreate(api: Api, body: unknown, policy: ClientPolicy,
   return 'refused' in labels ? labels : { body: { ...spec, Labels: labels.labels } };
 }
 
-export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy): Checked {
+/** A network the client may make, labelled as this instance's (removing it through the proxy requires that). */
+export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy, instance: string): Checked {
   const refused = checked(body, networkShape(api, policy));
   if (refused) return { refused };
   const spec = body as JsonObject;
@@ -70,5 +71,7 @@ export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy
   // A session's own network exists to keep others out: without `isolate` it would let every isolated one in.
   const options = spec[api === 'compat' ? 'Options' : 'options'] as Record<string, unknown> | undefined;
   if (typeof name === 'string' && SESSION_NETWORK.test(name) && options?.isolate !== 'true') return { refused: `network ${name} must be created with isolate=true` };
-  return { body: spec };
+  const labelKey = api === 'compat' ? 'Labels' : 'labels';
+  const labels = managed(spec[labelKey], instance);
+  return 'refused' in labels ? labels : { body: { ...spec, [labelKey]: labels.labels } };
 }

@@ -45,7 +45,7 @@ const BODY_CHECKS: Partial<Record<Operation, BodyCheck>> = {
   'container.create': checkCreate,
   'exec.create': (_api, body, policy) => checkExecCreate(body, policy),
   'volume.create': checkVolumeCreate,
-  'network.create': (api, body, policy) => checkNetworkCreate(api, body, policy),
+  'network.create': checkNetworkCreate,
 };
 
 /** How an allowed call goes on: with the body the proxy read (and maybe rewrote), its list answer filtered. */

@@ -102,8 +102,10 @@ interface Target {
 }
 
 /**
- * `/s/<sid>/…` over HTTP and WebSocket, to the session's app, for its owner only. Works below express, so
- * bodies stream untouched both ways. Unknown, foreign and malformed sessions are all a 404 at once.
+ * `/s/<sid>/…`, app hosts and (with SESSIONS_HOST) sessions' own hosts, over HTTP and WebSocket, to the session's
+ * app, for its owner only. Works below express, so bodies stream untouched both ways. Unknown, foreign and
+ * malformed sessions are all a 404 at once; a session host's navigation without its cookie is sent to the gateway
+ * (303), and a cookie on the gateway's host opens a session only by that redirect (else 403).
  */
 export class SessionProxy {
   private readonly forwarder = new Forwarder(UPSTREAM_TIMEOUT_MS);
