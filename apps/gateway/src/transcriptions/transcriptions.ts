@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { channels, QUEUES, TypedQueue, type Redis } from '@visp/bus';
+import { channels, QUEUES, tryAcquireLock, TypedQueue, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import {
   CreateTranscriptionFieldsSchema,
@@ -138,7 +138,7 @@ export class Transcriptions {
 
   /**
    * Deletes the files of jobs that finished more than TRANSCRIPTION_RETENTION seconds ago; the records stay, so
-   * their owners see what happened. Every gateway runs it; deleting twice is harmless.
+   * their owners see what happened. `start` runs it once per period across all gateways; deleting twice is harmless.
    */
   async expire(now = Date.now()): Promise<number> {
     const ids = await this.deps.transcriptions.finishedBefore(new Date(now - this.settings.TRANSCRIPTION_RETENTION * 1000));
@@ -183,12 +183,19 @@ export class Transcriptions {
     return { body: renderTranscript(transcript, format), contentType: CONTENT_TYPES[format], filename: `transcript-${record.id}.${format}` };
   }
 
-  /** Expires old jobs' files now and then: every retention period, at most an hour apart. */
+  /**
+   * Expires old jobs' files now and then: every retention period, at most an hour apart. Each gateway process
+   * offers to, and one of them does it per period: the lock is left to expire, not released.
+   */
   start(): void {
-    const run = () => void this.expire().catch((err: unknown) => this.deps.logger.error({ err }, 'could not delete expired transcriptions'));
-    this.expiry = setInterval(run, Math.min(this.settings.TRANSCRIPTION_RETENTION, 3600) * 1000);
+    const intervalMs = Math.min(this.settings.TRANSCRIPTION_RETENTION, 3600) * 1000;
+    const run = async () => {
+      if (await tryAcquireLock(this.deps.redis, 'transcription-expiry', intervalMs)) await this.expire();
+    };
+    const runLogged = () => void run().catch((err: unknown) => this.deps.logger.error({ err }, 'could not delete expired transcriptions'));
+    this.expiry = setInterval(runLogged, intervalMs);
     this.expiry.unref();
-    run();
+    runLogged();
   }
 
   close(): Promise<void> {
