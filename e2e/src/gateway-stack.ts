@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { BUILTIN_SESSION_TYPES } from '@visp/config';
 import type { SessionStreamMessage, SessionView } from '@visp/contracts';
 import { readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
-import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import { ConflictError, discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
 import { launch, TEST_SECRETS, type Launched } from './launch';
 
 // `echo` shows, from inside its container, the request the app received (busybox httpd's CGI environment).
@@ -144,9 +144,15 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     for (const container of await podman.listManaged(instance)) await podman.removeContainer(container.id, { force: true });
     // Their own networks go with them (local mode gives each session one).
     for (const network of await podman.listManagedNetworks(instance)) await podman.removeNetwork(network.name);
-    // Home volumes outlive sessions by design; this test's go with it.
+    // Home volumes outlive sessions by design; this test's go with it. A home is named by its owner alone, so
+    // another spec running beside this one may be using one this stack made (both have a "bob"): that one stays,
+    // and the test runner removes it with the run's other leftovers.
     const { Volumes } = await podman.docker.listVolumes({ filters: { label: [`${LABEL.instance}=${instance}`] } });
-    for (const volume of Volumes ?? []) await podman.removeVolume(volume.Name);
+    for (const volume of Volumes ?? []) {
+      await podman.removeVolume(volume.Name).catch((err: unknown) => {
+        if (!(err instanceof ConflictError)) throw err;
+      });
+    }
   });
 
   const api: GatewayStack['api'] = (apiPath, auth, init = {}) =>

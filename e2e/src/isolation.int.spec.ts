@@ -1,8 +1,10 @@
 // One user's code cannot reach another user's session, nor the services, from inside its own session (local mode,
 // as `npm start` runs it): every session is alone on an isolated network of its own, its port published on the
 // host's loopback only, and the services listen on loopback. Attacked from inside alice's running session with
-// TCP connects to bob's R app (the real stand-in, which serves without any token), by address, by name and by
-// published port, and to the gateway, session-manager, Redis, the database and the Podman socket.
+// TCP connects to bob's R app (the real stand-in, which serves without any token), by address and by published
+// port, and to the gateway, session-manager, Redis, the database and the Podman socket. (Not by name: alice's
+// network's DNS never knows bob's, isolated or not, so such a probe could not fail; bob's network's DNS does
+// answer it, a gap docs/security.md lists.)
 import { PodmanClient, discoverPodman } from '@visp/podman-client';
 import { testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
 import { useGatewayStack } from './gateway-stack';
@@ -18,9 +20,9 @@ async function connectFrom(container: string, host: string, port: number): Promi
 }
 
 describe('a session cannot reach other sessions or the services', () => {
-  it('from alice’s session: bob’s R app by address, name and published port, and every service: all closed', async () => {
-    const alice = (await stack.launchSession(await stack.signIn('alice'), 'echo')).session;
-    const bob = (await stack.launchSession(await stack.signIn('bob'), 'rstudio')).session;
+  it('from alice’s session: bob’s R app by address and published port, and every service: all closed', async () => {
+    const alice = (await stack.launchSession(await stack.signIn('iso-alice'), 'echo')).session;
+    const bob = (await stack.launchSession(await stack.signIn('iso-bob'), 'rstudio')).session;
     const [aliceBox, bobBox] = await Promise.all([podman.inspectContainer(`visp-session-echo-${alice.sid}`), podman.inspectContainer(`visp-session-rstudio-${bob.sid}`)]);
     const bobAddress = Object.values(bobBox.networks)[0] as string;
     const bobPublished = bobBox.ports['8787/tcp'] as number;
@@ -37,7 +39,6 @@ describe('a session cannot reach other sessions or the services', () => {
     const port = (url: string) => Number(new URL(url).port);
     const targets: Array<[string, string, number]> = [
       ['bob by address', bobAddress, 8787],
-      ['bob by name', bobBox.name, 8787],
       ['bob’s published port on the host', hostAddress, bobPublished],
       ['bob’s published port on loopback', '127.0.0.1', bobPublished],
       ['gateway', hostAddress, PORTS.gateway],
