@@ -20,17 +20,26 @@ export const templateValues = (session: { sid: string; owner: string; token: str
 });
 
 /**
- * Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached.
- * In local mode the published port is read from the container's ports when the caller has inspected it already.
+ * Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached: in
+ * local mode its published port, in network mode its address on the sessions' network. An address, not the
+ * container's name: the gateway is on two networks, each with its own DNS server, and only one of them knows a
+ * session's name. Suspected (not proven) cause of issue 21's 502: the gateway's first request to a just-ready
+ * session timed out connecting, though the session-manager had reached the app, and the gateway's neighbour
+ * table showed it had never talked to the session's address. Read from the container as the caller inspected
+ * it, when it did.
  */
 export async function sessionTarget(
   podman: PodmanClient,
-  container: { id: string; name: string; ports?: Record<string, number> },
+  container: { id: string; name: string; ports?: Record<string, number>; networks?: Record<string, string> },
   port: number,
   networking: SessionNetworking,
 ): Promise<string | undefined> {
-  if (networking.mode === 'network') return `http://${container.name}:${port}`;
-  const ports = container.ports ?? (await podman.inspectContainer(container.id)).ports;
+  const details = container.ports && container.networks ? { ports: container.ports, networks: container.networks } : await podman.inspectContainer(container.id);
+  if (networking.mode === 'network') {
+    const address = details.networks[networking.network];
+    return address ? `http://${address}:${port}` : undefined;
+  }
+  const { ports } = details;
   const hostPort = ports[`${port}/tcp`];
   return hostPort ? `http://127.0.0.1:${hostPort}` : undefined;
 }
