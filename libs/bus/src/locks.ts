@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { keys } from './keys';
 import type { Redis } from './redis';
 
@@ -32,4 +33,25 @@ export async function tryAcquireLock(redis: Redis, name: string, ttlMs: number):
     extend: async (extendMs = ttlMs) => (await redis.eval(EXTEND, 1, key, token, String(extendMs))) === 1,
     release: async () => (await redis.eval(RELEASE, 1, key, token)) === 1,
   };
+}
+
+/**
+ * Runs `work` holding the lock `name`, released afterwards whatever happens. Waits for it up to `waitMs`, asking
+ * again every 10–30 ms (randomly, so that waiters do not ask in step): it suits locks held for a few milliseconds.
+ * When the wait runs out, throws what `busy` makes.
+ */
+export async function withLock<T>(redis: Redis, name: string, options: { ttlMs: number; waitMs: number; busy: () => Error }, work: (lock: Lock) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + options.waitMs;
+  for (;;) {
+    const lock = await tryAcquireLock(redis, name, options.ttlMs);
+    if (lock) {
+      try {
+        return await work(lock);
+      } finally {
+        await lock.release().catch(() => false);
+      }
+    }
+    if (Date.now() > deadline) throw options.busy();
+    await sleep(10 + Math.floor(Math.random() * 20));
+  }
 }

@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { keys, tryAcquireLock, type Redis } from '@visp/bus';
+import { keys, withLock, type Redis } from '@visp/bus';
 import type { Owner } from '@visp/contracts';
 import { AppError } from '@visp/service-kit';
 
@@ -47,22 +46,13 @@ export class UploadReservations {
     await this.redis.zrem(keys.uploadReservations(owner), `${id}:${bytes}`);
   }
 
-  private async locked<T>(owner: Owner, work: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      const lock = await tryAcquireLock(this.redis, `upload-quota:${owner}`, LOCK_TTL_MS);
-      if (lock) {
-        try {
-          const result = await work();
-          // Lapsed meanwhile (a long pause): another decision may not have seen this one, so it does not stand.
-          if (!(await lock.extend())) throw new AppError('unavailable', 'the upload could not be checked against your quota; try again');
-          return result;
-        } finally {
-          await lock.release().catch(() => false);
-        }
-      }
-      if (Date.now() > deadline) throw new AppError('unavailable', 'another of your uploads is being checked; try again');
-      await sleep(10 + Math.floor(Math.random() * 20));
-    }
+  private locked<T>(owner: Owner, work: () => Promise<T>): Promise<T> {
+    const busy = () => new AppError('unavailable', 'another of your uploads is being checked; try again');
+    return withLock(this.redis, `upload-quota:${owner}`, { ttlMs: LOCK_TTL_MS, waitMs: LOCK_WAIT_MS, busy }, async (lock) => {
+      const result = await work();
+      // Lapsed meanwhile (a long pause): another decision may not have seen this one, so it does not stand.
+      if (!(await lock.extend())) throw new AppError('unavailable', 'the upload could not be checked against your quota; try again');
+      return result;
+    });
   }
 }

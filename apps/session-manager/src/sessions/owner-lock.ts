@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { tryAcquireLock, type Redis } from '@visp/bus';
+import { withLock, type Redis } from '@visp/bus';
 import type { Owner } from '@visp/contracts';
 import { AppError } from '@visp/service-kit';
 
@@ -44,20 +43,9 @@ export class OwnerLock {
     return mine;
   }
 
-  private async locked<T>(owner: Owner, work: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.waitMs;
-    for (;;) {
-      const lock = await tryAcquireLock(this.redis, `session-limit:${owner}`, this.ttlMs);
-      if (lock) {
-        try {
-          return await work(() => lock.extend(this.ttlMs));
-        } finally {
-          await lock.release().catch(() => false);
-        }
-      }
-      // Another session-manager holds it for a count and an insert, a few milliseconds.
-      if (Date.now() > deadline) throw new AppError('unavailable', `another launch for ${owner} is in progress; try again`);
-      await sleep(10 + Math.floor(Math.random() * 20));
-    }
+  private locked<T>(owner: Owner, work: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
+    // Another session-manager holds it for a count and an insert, a few milliseconds.
+    const busy = () => new AppError('unavailable', `another launch for ${owner} is in progress; try again`);
+    return withLock(this.redis, `session-limit:${owner}`, { ttlMs: this.ttlMs, waitMs: this.waitMs, busy }, (lock) => work(() => lock.extend(this.ttlMs)));
   }
 }
