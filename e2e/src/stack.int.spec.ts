@@ -49,7 +49,7 @@ function networkState(): string {
   return [
     run('ps', '--all', '--format', '{{.Names}} {{.Status}} {{.Networks}}'),
     run('container', 'inspect', '--format', '{{.Name}} {{range $n, $s := .NetworkSettings.Networks}}{{$n}}={{$s.IPAddress}}/{{$s.MacAddress}} {{end}}', ...run('ps', '--all', '--format', '{{.Names}}').split('\n').filter(Boolean)),
-    run('network', 'inspect', '--format', '{{.Name}} {{range .Subnets}}{{.Subnet}} {{end}}{{.NetworkInterface}}', 'visp-net', 'visp-sessions', 'visp-whisper'),
+    run('network', 'inspect', '--format', '{{.Name}} {{range .Subnets}}{{.Subnet}} {{end}}{{.NetworkInterface}}', 'visp-net', 'visp-whisper', ...run('network', 'ls', '--format', '{{.Name}}').split('\n').filter((n) => n.startsWith('visp-session-net-'))),
     run('exec', 'visp-gateway', 'cat', '/proc/net/arp'),
   ].join('\n');
 }
@@ -98,7 +98,8 @@ describe('the product in containers', () => {
     for (const service of ['redis', 'mongo', 'socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway']) {
       expect(stack.podman('container', 'inspect', `visp-${service}`, '--format', '{{.State.Status}}').trim()).toBe('running');
     }
-    expect(stack.podman('network', 'inspect', 'visp-sessions', '--format', '{{.Internal}}').trim()).toBe('true');
+    // The services' containers start on their own networks only; sessions' networks are joined as sessions start.
+    expect(stack.podman('container', 'inspect', 'visp-gateway', '--format', '{{range $n, $s := .NetworkSettings.Networks}}{{$n}} {{end}}').trim()).toBe('visp-net');
     expect(stack.podman('container', 'inspect', 'visp-gateway', '--format', '{{.Config.User}}').trim()).toBe('1000:1000');
   }, 30_000);
 
@@ -158,35 +159,65 @@ describe('the product in containers', () => {
     expect((await api(`/api/v1/sessions/${theirs.sid}`, carol)).status).toBe(404);
     await expect(kernelSocket(theirs.sid, 'any', carol)).rejects.toThrow(/404/);
 
-    // From carol's kernel, inside her container on the internal session network.
-    const probe = (target: string) =>
-      `import socket\ntry:\n    socket.create_connection(${target}, timeout=3).close(); r = 'open'\nexcept Exception as e:\n    r = type(e).__name__\nr`;
+    // Each session is alone on an internal network of its own, which the gateway, the session-manager and
+    // recovery join; they listen on visp-net only. Where everything is, as Podman says:
+    const addresses = (container: string) => JSON.parse(stack.podman('container', 'inspect', container, '--format', '{{json .NetworkSettings.Networks}}')) as Record<string, { IPAddress: string }>;
+    const [myNet, theirNet] = [`visp-session-net-${mine.sid}`, `visp-session-net-${theirs.sid}`];
     const theirApp = `visp-session-jupyter-${theirs.sid}`;
-    const statusFromKernel = (url: string) => runOnKernel(mine.sid, carol, `import urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen('${url}', timeout=5).status\nexcept urllib.error.HTTPError as e:\n    r = e.code\nr`);
-    // Their app answers on the session network, but only to its token: carol has none.
-    expect(await statusFromKernel(`http://${theirApp}:8888/s/${theirs.sid}/api/status`)).toBe('403');
-    for (const target of ["('visp-mongo', 27017)", "('visp-redis', 6379)", "('1.1.1.1', 443)"]) {
-      expect([target, await runOnKernel(mine.sid, carol, probe(target))]).toEqual([target, expect.not.stringContaining('open')]);
+    const theirAddress = addresses(theirApp)[theirNet]?.IPAddress as string;
+    expect(Object.keys(addresses(theirApp))).toEqual([theirNet]);
+    const services = ['gateway', 'session-manager', 'recovery', 'redis', 'mongo', 'socket-proxy', 'whisper-worker'] as const;
+    const servicePorts: Record<(typeof services)[number], number> = { gateway: 8080, 'session-manager': 8020, recovery: 8030, redis: 6379, mongo: 27017, 'socket-proxy': 8050, 'whisper-worker': 8040 };
+    const targets: Array<[string, string, number]> = [[`their app by name`, theirApp, 8888], ['their app by address', theirAddress, 8888]];
+    for (const service of services) {
+      const at = addresses(`visp-${service}`);
+      targets.push([`${service} by name`, `visp-${service}`, servicePorts[service]], [`${service} on visp-net`, at['visp-net']?.IPAddress as string, servicePorts[service]]);
+      // The joiners are on carol's network too: there they answer nothing.
+      if (at[myNet]) targets.push([`${service} on carol's network`, at[myNet].IPAddress, servicePorts[service]]);
     }
-    // The session-manager shares the session network (it probes starting apps there); its API wants the service
-    // token, and the services' readiness reports and metrics are for the services' network, not for sessions.
-    const fromKernel: string[] = [];
-    for (const url of ['http://visp-session-manager:8020/api/v1/sessions', 'http://visp-session-manager:8020/metrics', 'http://visp-session-manager:8020/readyz', 'http://visp-gateway:8080/metrics', 'http://visp-session-manager:8020/healthz']) {
-      fromKernel.push(await statusFromKernel(url));
-    }
-    expect(fromKernel).toEqual(['401', '404', '404', '404', '200']);
+    expect(targets.filter(([what]) => what.endsWith("on carol's network")).map(([what]) => what)).toEqual(["gateway on carol's network", "session-manager on carol's network", "recovery on carol's network"]);
+    targets.push(['the internet', '1.1.1.1', 443]);
+
+    // From carol's kernel, inside her container: a TCP connect to each.
+    const connects = await runOnKernel(
+      mine.sid,
+      carol,
+      `import socket\ndef probe(host, port):\n    try:\n        socket.create_connection((host, port), timeout=3).close(); return 'open'\n    except Exception as e:\n        return type(e).__name__\n[probe(h, p) for h, p in ${JSON.stringify(targets.map(([, host, port]) => [host, port]))}]`,
+    );
+    // A Python list of exception names: ['gaierror', 'ConnectionRefusedError', …].
+    const reached = (JSON.parse(connects.replace(/'/g, '"')) as string[]).map((result, i) => [targets[i]?.[0], result === 'open' ? 'open' : 'closed']);
+    expect(reached).toEqual(targets.map(([what]) => [what, 'closed']));
+    // The probe itself works: carol reaches her own app.
+    expect(await runOnKernel(mine.sid, carol, "import socket\nsocket.create_connection(('127.0.0.1', 8888), timeout=3).close()\n'open'")).toBe("'open'");
+    // Every port of dan's session, not just the app's: nothing answers (no route to his network at all).
+    const scan = await runOnKernel(mine.sid, carol, `import socket\nopen_ports = []\nfor port in range(1, 65536):\n    s = socket.socket()\n    s.settimeout(0.5)\n    if s.connect_ex(('${theirAddress}', port)) == 0: open_ports.append(port)\n    s.close()\nopen_ports`);
+    expect(scan).toBe('[]');
+
+    // The services' network still reaches them (a readiness report for an operator there), and nothing of Podman
+    // is inside the session.
     expect(stack.podman('exec', 'visp-whisper-worker', 'node', '-e', "fetch('http://visp-session-manager:8020/metrics').then((r) => console.log(r.status))").trim()).toBe('200');
     expect(await runOnKernel(mine.sid, carol, "import os\n[p for p in ('/run/podman/podman.sock', '/var/run/docker.sock', '/run/visp') if os.path.exists(p)]")).toBe('[]');
-    // The gateway believes a front proxy's headers (X-Forwarded-Proto here; in production also who signed in)
-    // from the services' network, where Caddy is, and not from a session: its sign-in cookie stays unmarked.
-    const key = stack.secrets['visp-test-user-login-key'] as string;
-    const login = JSON.stringify({ username: 'carol', key });
-    const fromSession = await runOnKernel(mine.sid, carol, `import urllib.request\nr = urllib.request.urlopen(urllib.request.Request('http://visp-gateway:8080/auth/login', data=${JSON.stringify(login)}.encode(), headers={'content-type': 'application/json', 'x-forwarded-proto': 'https'}, method='POST'), timeout=5)\n[r.status, 'Secure' in r.headers['set-cookie']]`);
-    const fromServices = stack.podman('exec', 'visp-whisper-worker', 'node', '-e', `fetch('http://visp-gateway:8080/auth/login', { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: ${JSON.stringify(login)} }).then((r) => console.log(JSON.stringify([r.status, r.headers.get('set-cookie').includes('Secure')])))`);
-    expect([fromSession, fromServices.trim()]).toEqual(['[200, False]', '[200,true]']);
     await stopSession(mine.sid, carol);
     await stopSession(theirs.sid, dan);
+    // Stopped, their networks are gone, the joiners taken off them first (never removed with them).
+    const left = stack.podman('network', 'ls', '--format', '{{.Name}}').split('\n');
+    expect([left.includes(myNet), left.includes(theirNet)]).toEqual([false, false]);
+    expect(stack.podman('container', 'inspect', 'visp-gateway', '--format', '{{.State.Status}}').trim()).toBe('running');
   }, 400_000);
+
+  scenario('the gateway restarted (a new container, on none of the old one’s networks): recovery joins it to the sessions’, and they answer again', async () => {
+    const hal = await signIn('hal');
+    const session = await launch(hal, 'jupyter');
+    expect((await api(`/s/${session.sid}/api/status`, hal)).status).toBe(200);
+    stack.start('gateway');
+    await waitFor('the new gateway to be ready', async () => (await fetch(`${stack.url}/readyz`).catch(() => undefined))?.status === 200, 120_000);
+    // Recovery looks every 3 s here (RECOVERY_INTERVAL); the sign-in cookie lives in Redis and still works.
+    await waitFor('the session to answer through the new gateway', async () => (await api(`/s/${session.sid}/api/status`, hal)).status === 200, 60_000);
+    const networks = stack.podman('container', 'inspect', 'visp-gateway', '--format', '{{range $n, $s := .NetworkSettings.Networks}}{{$n}} {{end}}').trim().split(' ');
+    expect(networks).toEqual(expect.arrayContaining(['visp-net', `visp-session-net-${session.sid}`]));
+    expect(await runOnKernel(session.sid, hal, '6 * 7')).toBe('42');
+    await stopSession(session.sid, hal);
+  }, 300_000);
 
   scenario('a recording is uploaded, followed over the webclient socket, and downloaded as SRT', async () => {
     const erin = await signIn('erin');

@@ -120,7 +120,7 @@ export async function startContainerMode(): Promise<number> {
     throw err;
   });
   console.log(`
-  VISP Session Host is running as containers (Podman networks visp-net, visp-sessions, visp-whisper).
+  VISP Session Host is running as containers (Podman networks visp-net, visp-whisper, and one per session).
 
     Open:     ${stack.url}
     Sign in:  any user name with the dev login key ${secrets.TEST_USER_LOGIN_KEY} (from .env.secrets)

@@ -1,8 +1,8 @@
 import type { EventBus, RouteStore } from '@visp/bus';
 import { sessionType, type Logger, type SessionTypes } from '@visp/config';
 import type { RecoveryOutcome, SessionLimits } from '@visp/contracts';
-import { LABEL, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
-import { answersReadiness, sessionNetworkName, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
+import { LABEL, NotFoundError, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
+import { answersReadiness, closeSessionNetwork, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import type { Action } from './plan';
 
@@ -84,6 +84,11 @@ export class Actor {
         await podman.removeNetwork(action.network);
         return undefined;
       }
+      case 'join-network': {
+        // A container of that name that does not exist (a service down) is not recovery's to start.
+        await podman.connectNetwork(action.network, action.container).catch((err: unknown) => Promise.reject(err instanceof NotFoundError ? new Skip(`no container ${action.container}, or no network ${action.network}`) : err));
+        return undefined;
+      }
       case 'drop-route': {
         const record = await sessions.getAnyOwner(action.sid);
         if (record?.state === 'ready' && (await this.containersOf(action.sid)).length > 0) throw new Skip('changed since the plan');
@@ -105,8 +110,8 @@ export class Actor {
     const token = details.env[TOKEN_ENV];
     if (!token) throw new Skip(`no ${TOKEN_ENV} in its environment`);
     if (!details.running) throw new Skip('no longer running');
-    const target = await sessionTarget(podman, details, type.port, this.deps.networking);
-    if (!target) throw new Skip('its app port is not published');
+    const target = await sessionTarget(podman, details, { sid, port: type.port }, this.deps.networking);
+    if (!target) throw new Skip(this.deps.networking.mode === 'local' ? 'its app port is not published' : 'it has no address on its network');
     const session = { sid, owner: labels.owner, token };
     if (!(await answersReadiness(type, session, target))) {
       // Still starting, perhaps: the next pass looks again; the session-manager's start timeout is not ours to apply.
@@ -125,9 +130,9 @@ export class Actor {
     return record ? `record was ${record.state}` : 'record rebuilt from labels';
   }
 
-  /** A session's own network goes with its container (local mode); nothing to do in network mode. */
-  private async removeNetworkOf(sid: string): Promise<void> {
-    if (this.deps.networking.mode === 'local') await this.deps.podman.removeNetwork(sessionNetworkName(sid));
+  /** A session's own network goes with its container. */
+  private removeNetworkOf(sid: string): Promise<void> {
+    return closeSessionNetwork(this.deps.podman, sid);
   }
 
   private async containersOf(sid: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { EventBus, RedisRouteTable } from '@visp/bus';
 import { createService, parseOrThrow, requireServiceToken, serviceBasics, type Service } from '@visp/service-kit';
-import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
+import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
 import { z } from 'zod';
 import { Actor } from './act';
 import { Recovery } from './recovery';
@@ -13,7 +13,7 @@ export interface RecoverySettings {
   SERVICE_TOKEN: string;
   INSTANCE_ID: string;
   SESSION_MODE: 'local' | 'network';
-  SESSION_NETWORK: string;
+  SESSION_NETWORK_JOINERS: readonly string[];
   RECOVERY_INTERVAL: number;
   RECOVERY_DRY_RUN: boolean;
 }
@@ -25,6 +25,7 @@ export function buildRecovery(settings: RecoverySettings, deps: SessionHostDeps)
   const { store, redis, podman, logger } = deps;
   const routes = new RedisRouteTable(redis);
   const events = new EventBus(redis, logger);
+  const networking = sessionNetworking(settings);
   const actor = new Actor({
     podman,
     sessions: store.sessions,
@@ -32,11 +33,11 @@ export function buildRecovery(settings: RecoverySettings, deps: SessionHostDeps)
     events,
     leases: new SessionLeases(redis),
     types: deps.types,
-    networking: { mode: settings.SESSION_MODE, network: settings.SESSION_NETWORK },
+    networking,
     instance: settings.INSTANCE_ID,
     logger,
   });
-  const recovery = new Recovery({ podman, sessions: store.sessions, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
+  const recovery = new Recovery({ podman, sessions: store.sessions, routes, redis, actor, networking, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
   const service = createService({
     ...serviceBasics(settings, logger),
     readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },

@@ -18,7 +18,7 @@ function record(sid: string, state: SessionState, instance = INSTANCE): SessionR
 
 const route = (sid: string): Route => ({ sid, owner: 'ann', target: 'http://127.0.0.1:1', token: 'token-0123456789abcdef', stripPrefix: false, updatedAt: created });
 
-const observe = (parts: Partial<Observation>): Observation => ({ instance: INSTANCE, containers: [], records: [], routes: [], networks: [], ...parts });
+const observe = (parts: Partial<Observation>): Observation => ({ instance: INSTANCE, containers: [], records: [], routes: [], networks: [], joiners: [], ...parts });
 const summary = (o: Observation) => plan(o).map((a) => `${a.kind} ${a.kind === 'report' ? `${a.container.name}: ${a.reason}` : a.sid}`);
 
 describe('recovery plan', () => {
@@ -64,7 +64,7 @@ describe('recovery plan', () => {
   });
 
   it("removes a session's own network when its container is gone, and leaves it to mark-lost and remove-container when they run", () => {
-    const net = (sid: string) => ({ name: `visp-session-net-${sid}`, sid });
+    const net = (sid: string) => ({ name: `visp-session-net-${sid}`, sid, members: [] });
     const o = observe({
       containers: [container('aaaaaaaaaaaa'), container('bbbbbbbbbbbb', 'exited')],
       records: [record('aaaaaaaaaaaa', 'ready'), record('cccccccccccc', 'ready'), record('dddddddddddd', 'stopped')],
@@ -72,6 +72,21 @@ describe('recovery plan', () => {
       networks: [net('aaaaaaaaaaaa'), net('bbbbbbbbbbbb'), net('cccccccccccc'), net('dddddddddddd'), net('eeeeeeeeeeee')],
     });
     expect(summary(o)).toEqual(['remove-container bbbbbbbbbbbb', 'mark-lost cccccccccccc', 'remove-network dddddddddddd', 'remove-network eeeeeeeeeeee']);
+  });
+
+  it("joins a service missing from a live session's network (a restarted gateway), and only there", () => {
+    const net = (sid: string, members: string[]) => ({ name: `visp-session-net-${sid}`, sid, members });
+    const o = observe({
+      containers: [container('aaaaaaaaaaaa'), container('bbbbbbbbbbbb'), container('cccccccccccc', 'exited')],
+      records: [record('aaaaaaaaaaaa', 'ready'), record('bbbbbbbbbbbb', 'ready'), record('cccccccccccc', 'ready')],
+      routes: [route('aaaaaaaaaaaa'), route('bbbbbbbbbbbb'), route('cccccccccccc')],
+      networks: [net('aaaaaaaaaaaa', ['visp-session-jupyter-aaaaaaaaaaaa', 'visp-gateway', 'visp-recovery']), net('bbbbbbbbbbbb', ['visp-recovery']), net('cccccccccccc', []), net('dddddddddddd', [])],
+      joiners: ['visp-gateway', 'visp-recovery'],
+    });
+    const joins = plan(o).flatMap((a) => (a.kind === 'join-network' ? [`${a.container} -> ${a.network}`] : []));
+    // Not to the network of a container being removed, nor to one whose container is gone (it is removed).
+    expect(joins).toEqual(['visp-gateway -> visp-session-net-bbbbbbbbbbbb']);
+    expect(summary(o)).toEqual(['remove-container cccccccccccc', 'join-network bbbbbbbbbbbb', 'remove-network dddddddddddd']);
   });
 
   it('reports malformed, foreign and contradictory containers and leaves them alone', () => {

@@ -10,8 +10,10 @@ export interface Observation {
   /** This instance's sessions that are not over, and the record (of any instance) of every found container and route. */
   records: SessionRecord[];
   routes: Route[];
-  /** This instance's session networks (local mode gives each session one), by the session they belong to. */
-  networks: Array<{ name: string; sid: string }>;
+  /** This instance's session networks, by the session they belong to, with the containers on each (network mode). */
+  networks: Array<{ name: string; sid: string; members: string[] }>;
+  /** The services' containers that belong on every session's network (network mode; none in local mode). */
+  joiners: readonly string[];
 }
 
 export type Action =
@@ -27,6 +29,8 @@ export type Action =
   | { kind: 'drop-route'; sid: string; route: Route }
   /** A session's own network whose container is gone (a start that died between the two, a crash). */
   | { kind: 'remove-network'; sid: string; network: string }
+  /** A service's container missing from a live session's network: a gateway or probe that restarted (a new container has none of the old one's networks). */
+  | { kind: 'join-network'; sid: string; network: string; container: string }
   /** Left alone, and said why. */
   | { kind: 'report'; container: ContainerSummary; reason: string };
 
@@ -97,7 +101,13 @@ export function plan(observed: Observation): Action[] {
   // planned for too; acting, recovery skips it while its record is pending or starting (act.ts).
   const removing = new Set(actions.filter((a) => a.kind === 'mark-lost' || a.kind === 'remove-container').map((a) => a.sid));
   for (const network of observed.networks) {
-    if (!withContainer.has(network.sid) && !removing.has(network.sid)) actions.push({ kind: 'remove-network', sid: network.sid, network: network.name });
+    if (!withContainer.has(network.sid)) {
+      if (!removing.has(network.sid)) actions.push({ kind: 'remove-network', sid: network.sid, network: network.name });
+    } else if (!removing.has(network.sid)) {
+      for (const joiner of observed.joiners) {
+        if (!network.members.includes(joiner)) actions.push({ kind: 'join-network', sid: network.sid, network: network.name, container: joiner });
+      }
+    }
   }
   return actions;
 }

@@ -3,6 +3,7 @@ import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bu
 import type { Logger } from '@visp/config';
 import { SessionIdSchema, type ReconcileReport, type RecoveryOutcome, type SessionState } from '@visp/contracts';
 import { LABEL, type PodmanClient } from '@visp/podman-client';
+import type { SessionNetworking } from '@visp/sessions';
 import type { SessionRepository } from '@visp/store';
 import { Counter, type Registry } from 'prom-client';
 import type { Actor } from './act';
@@ -21,6 +22,7 @@ export interface RecoveryDeps {
   routes: RouteStore;
   redis: Redis;
   actor: Actor;
+  networking: SessionNetworking;
   instance: string;
   logger: Logger;
 }
@@ -128,10 +130,17 @@ export class Recovery {
       routes.all(),
       podman.listManagedNetworks(instance, { [LABEL.sessionId]: true }),
     ]);
-    const networks = networkList.map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' })).filter((n) => isSessionId(n.sid));
+    const joiners = this.deps.networking.mode === 'network' ? this.deps.networking.joiners : [];
+    const networks = await Promise.all(
+      networkList
+        .map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' }))
+        .filter((n) => isSessionId(n.sid))
+        // Who is on it matters only where services join: one inspect per session network, in network mode only.
+        .map(async (n) => ({ ...n, members: joiners.length > 0 ? await podman.networkMembers(n.name).catch(() => joiners.slice()) : [] })),
+    );
     const known = new Set(live.map((r) => r.sid));
     const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => isSessionId(sid) && !known.has(sid)));
     const more = await Promise.all([...named].map((sid) => sessions.getAnyOwner(sid)));
-    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList, networks };
+    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList, networks, joiners };
   }
 }

@@ -1,6 +1,6 @@
 import { ActivityLog, EventBus, RedisRouteTable } from '@visp/bus';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
-import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
+import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
 import { Culler } from './sessions/culling';
 import { OwnerLock } from './sessions/owner-lock';
@@ -17,7 +17,7 @@ export interface SessionManagerSettings {
   INSTANCE_ID: string;
   SERVICE_TOKEN: string;
   SESSION_MODE: 'local' | 'network';
-  SESSION_NETWORK: string;
+  SESSION_NETWORK_JOINERS: readonly string[];
   SESSION_START_TIMEOUT: number;
   MAX_SESSIONS_PER_USER: number;
   MAX_SESSIONS_TOTAL: number;
@@ -41,12 +41,11 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   // Sessions this instance already runs hold their capacity across a restart.
   for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: ['starting', 'ready', 'stopping'] })) gate.reserve(running.sid);
 
-  const spawner = new Spawner(podman, {
-    instance: settings.INSTANCE_ID,
-    mode: settings.SESSION_MODE,
-    network: settings.SESSION_NETWORK,
-    startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000,
-  });
+  const spawner = new Spawner(
+    podman,
+    { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000 },
+    logger.child({ part: 'spawner' }),
+  );
   const routes = new RedisRouteTable(redis);
   const activity = new ActivityLog(redis);
   const sessions = new SessionService(

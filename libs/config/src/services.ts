@@ -12,6 +12,16 @@ const podman = {
 const redis = { REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379') };
 const mongo = { MONGO_URI: url(['mongodb', 'mongodb+srv'], 'mongodb://127.0.0.1:27017/visp') };
 
+/**
+ * The services' containers that join every session's own network in network mode (libs/sessions `SessionNetworking`):
+ * the gateway (the proxy), the session-manager and recovery (their readiness probes). The socket proxy lets its
+ * clients connect these and no other container. Default: the quadlets' container names.
+ */
+const sessionNetworkJoiners = { SESSION_NETWORK_JOINERS: list('visp-gateway,visp-session-manager,visp-recovery') };
+
+/** How sessions are reached: `local` publishes their port on 127.0.0.1; `network` has the joiners join their network. */
+const sessionNetworking = { SESSION_MODE: oneOf(['local', 'network'], 'local'), ...sessionNetworkJoiners };
+
 /** Shared by the gateway and the services it calls; sent as `x-service-token`. */
 const serviceToken = { SERVICE_TOKEN: secret(24) };
 
@@ -118,9 +128,7 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
   ...podman,
   /** JSON file of session types replacing the built-in jupyter and rstudio. */
   SESSION_TYPES_FILE: optionalStr(),
-  /** `local`: sessions publish their port on 127.0.0.1; `network`: sessions join SESSION_NETWORK only. */
-  SESSION_MODE: oneOf(['local', 'network'], 'local'),
-  SESSION_NETWORK: str('visp-sessions'),
+  ...sessionNetworking,
   /** Seconds a session may take to answer its readiness path. */
   SESSION_START_TIMEOUT: int({ min: 5, max: 3600, default: 180 }),
   MAX_SESSIONS_PER_USER: int({ min: 1, max: 100, default: 2 }),
@@ -143,8 +151,7 @@ export const recoveryConfig = defineServiceConfig('recovery', {
   ...podman,
   /** The session types the session-manager runs (to probe and route adopted sessions). */
   SESSION_TYPES_FILE: optionalStr(),
-  SESSION_MODE: oneOf(['local', 'network'], 'local'),
-  SESSION_NETWORK: str('visp-sessions'),
+  ...sessionNetworking,
   /** Seconds between reconcile passes. */
   RECOVERY_INTERVAL: int({ min: 1, max: 86_400, default: 30 }),
   /** Plan and report only: nothing is changed. */
@@ -190,4 +197,5 @@ export const socketProxyConfig = defineServiceConfig('socket-proxy', {
   SOCKET_PROXY_IMAGES: list('^localhost/visp-'),
   /** A JSON file of client policies replacing the built-in ones (see apps/socket-proxy/README.md). */
   SOCKET_PROXY_POLICY_FILE: optionalStr(),
+  ...sessionNetworkJoiners,
 });

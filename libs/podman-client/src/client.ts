@@ -291,9 +291,39 @@ export class PodmanClient {
     }
   }
 
-  /** Removes a network by name (Podman wants names); containers on it must be gone first. */
+  /**
+   * Removes a network by name (Podman wants names). Containers still on it are disconnected first (never removed:
+   * Podman's forced removal would remove them, the services joined to a session's network among them).
+   */
   async removeNetwork(name: string): Promise<void> {
+    for (const member of await this.networkMembers(name).catch((err: unknown) => (err instanceof NotFoundError ? [] : Promise.reject(err)))) {
+      await this.disconnectNetwork(name, member);
+    }
     await this.ignoringNotFound(`remove network ${name}`, () => this.docker.getNetwork(name).remove());
+  }
+
+  /** Puts a running or stopped container on a network; one that is on it already stays as it is. */
+  async connectNetwork(network: string, container: string): Promise<void> {
+    try {
+      await this.call(`connect ${container} to network ${network}`, () => this.docker.getNetwork(network).connect({ Container: container }));
+    } catch (err) {
+      if (!(err instanceof PodmanError && /already connected/.test(err.message))) throw err;
+    }
+  }
+
+  /** Takes a container off a network; one that is not on it, or gone, is fine. */
+  async disconnectNetwork(network: string, container: string): Promise<void> {
+    try {
+      await this.call(`disconnect ${container} from network ${network}`, () => this.docker.getNetwork(network).disconnect({ Container: container }));
+    } catch (err) {
+      if (!(err instanceof NotFoundError || (err instanceof PodmanError && /is not connected/.test(err.message)))) throw err;
+    }
+  }
+
+  /** The names of the containers on a network, running or not. */
+  async networkMembers(network: string): Promise<string[]> {
+    const details = (await this.call(`inspect network ${network}`, () => this.docker.getNetwork(network).inspect())) as { Containers?: Record<string, { Name?: string }> | null };
+    return Object.values(details.Containers ?? {}).flatMap((c) => (c.Name ? [c.Name] : []));
   }
 
   /**

@@ -27,8 +27,8 @@ export interface ContainerSpec {
   workdir?: string;
   tmpfs?: TmpfsMount[];
   volumes?: Array<{ name: string; target: string }>;
-  /** Attach to this network (e.g. `visp-sessions`), reachable by `aliases`. */
-  network?: { name: string; aliases?: string[] };
+  /** Attach to this network only (a session's own: `visp-session-net-<sid>`). */
+  network?: { name: string };
   /** Publish a container port on 127.0.0.1 (local mode); the host port is chosen by Podman. */
   publish?: { containerPort: number };
 }
@@ -68,6 +68,6 @@ export function toCreateOptions(spec: ContainerSpec): ContainerCreateOptions {
       PortBindings: port ? { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
       RestartPolicy: { Name: 'no' },
     },
-    NetworkingConfig: spec.network ? { EndpointsConfig: { [spec.network.name]: { Aliases: spec.network.aliases } } } : undefined,
+    NetworkingConfig: spec.network ? { EndpointsConfig: { [spec.network.name]: {} } } : undefined,
   };
 }

@@ -1,10 +1,10 @@
 import { homeVolumeName, toCreateOptions } from '@visp/podman-client';
 import { checkCreate } from './container-create';
 import { mutate, random } from './mutations';
-import { checkExecCreate, checkNetworkCreate, checkVolumeCreate } from './other-bodies';
+import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
 import { defaultPolicies } from './policy';
 
-const policy = defaultPolicies([/^localhost\/visp-/])['session-manager']!;
+const policy = defaultPolicies([/^localhost\/visp-/], [])['session-manager']!;
 const home = homeVolumeName('ann');
 /** What the session-manager sends for a session in local mode (published port) and in network mode. */
 const session = (mode: 'local' | 'network' = 'local') =>
@@ -13,7 +13,7 @@ const session = (mode: 'local' | 'network' = 'local') =>
       toCreateOptions({
         name: 'visp-session-box-aaaaaaaaaaaa',
         image: 'localhost/visp-testbox:1',
-        labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann' },
+        labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' },
         user: '1000:1000',
         cmd: ['sleep', '600'],
         env: { VISP_TOKEN: 't' },
@@ -21,7 +21,8 @@ const session = (mode: 'local' | 'network' = 'local') =>
         limits: { memoryBytes: 2 ** 26, nanoCpus: 5e8, pids: 64 },
         tmpfs: [{ target: '/tmp', sizeBytes: 2 ** 24, mode: 0o1777 }],
         volumes: [{ name: home, target: '/home/visp' }],
-        ...(mode === 'local' ? { publish: { containerPort: 8080 } } : { network: { name: 'visp-sessions', aliases: ['visp-session-box-aaaaaaaaaaaa'] } }),
+        network: { name: 'visp-session-net-aaaaaaaaaaaa' },
+        ...(mode === 'local' ? { publish: { containerPort: 8080 } } : {}),
       }),
     ),
   ) as Record<string, unknown> & { HostConfig: Record<string, unknown> };
@@ -30,8 +31,8 @@ const libpod = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop:
 
 describe('checkCreate', () => {
   it.each(['local', 'network'] as const)("passes the session-manager's own containers (%s mode), labels enforced", (mode) => {
-    const checked = checkCreate('compat', { ...session(mode), Labels: { 'visp.session.owner': 'ann' } }, policy, 'prod');
-    expect(checked).toEqual({ body: expect.objectContaining({ Labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann' } }) });
+    const checked = checkCreate('compat', { ...session(mode), Labels: { 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }, policy, 'prod');
+    expect(checked).toEqual({ body: expect.objectContaining({ Labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }) });
   });
 
   it('passes a libpod create of the same kind', () => {
@@ -52,6 +53,8 @@ describe('checkCreate', () => {
     ['a constructor key', { constructor: true }, /constructor is not a field/],
     ['host network', withHost({ NetworkMode: 'host' }), /network "host" is not allowed/],
     ['the services network', withHost({ NetworkMode: 'visp-net' }), /network "visp-net" is not allowed/],
+    // The joiners resolve names through the DNS of every network they are on: an alias could shadow a service.
+    ['an alias on its own network', { NetworkingConfig: { EndpointsConfig: { 'visp-session-net-aaaaaaaaaaaa': { Aliases: ['visp-redis'] } } } }, /Aliases is not a field/],
     ["another container's pid namespace", withHost({ PidMode: 'container:abc' }), /PidMode is not a field/],
     ['a device', withHost({ Devices: [{ PathOnHost: '/dev/kvm' }] }), /Devices is not a field/],
     ['CapAdd SYS_ADMIN', withHost({ CapAdd: ['SYS_ADMIN'] }), /capability SYS_ADMIN/],
@@ -73,7 +76,7 @@ describe('checkCreate', () => {
     ['root by name', { User: 'root' }, /user "root" is not allowed/],
     ['the root group', { User: '1000:0' }, /user "1000:0" is not allowed/],
     ['no user', { User: undefined }, /User is required/],
-    ["another instance's labels", { Labels: { 'visp.instance': 'other', 'visp.session.owner': 'ann' } }, /instance other/],
+    ["another instance's labels", { Labels: { 'visp.instance': 'other', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }, /instance other/],
   ])('refuses %s', (_what, change, reason) => {
     const body = JSON.parse(JSON.stringify({ ...session(), ...change })) as unknown;
     expect(checkCreate('compat', body, policy, 'prod')).toEqual({ refused: expect.stringMatching(reason) });
@@ -138,16 +141,39 @@ describe('the other bodies', () => {
     expect(checkVolumeCreate('compat', {}, policy, 'prod')).toEqual({ refused: expect.stringMatching(/anonymous/) });
   });
 
-  it('network create: only the policy\'s networks, as a bridge', () => {
-    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Internal: true, Labels: {}, CheckDuplicate: true }, policy, 'prod')).toEqual({
-      body: { Name: 'visp-sessions', Internal: true, CheckDuplicate: true, Labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } },
+  it("network create: only sessions' own networks, isolated bridges", () => {
+    const net = 'visp-session-net-abcdefghijkl';
+    expect(checkNetworkCreate('compat', { Name: net, Internal: true, Labels: {}, CheckDuplicate: true, Options: { isolate: 'true' } }, policy, 'prod')).toEqual({
+      body: { Name: net, Internal: true, CheckDuplicate: true, Options: { isolate: 'true' }, Labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } },
     });
-    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Labels: { 'visp.instance': 'other' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: net, Options: { isolate: 'true' }, Labels: { 'visp.instance': 'other' } }, policy, 'prod')).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Driver: 'macvlan', Options: { parent: 'eth0' } }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { name: 'visp-sessions', Name: 'visp-sessions' }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Internal: true }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: net, Driver: 'macvlan', Options: { isolate: 'true', parent: 'eth0' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { name: net, Name: net, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Internal: false, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('body');
     expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Options: { isolate: 'false' } }, policy, 'prod')).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl' }, policy, 'prod')).toHaveProperty('refused');
+  });
+
+  it('network connect and disconnect: only a joiner by its exact name, nothing of the endpoint, compat only', () => {
+    const joining = defaultPolicies([], ['visp-gateway'])['session-manager']!;
+    expect(checkNetworkJoin('compat', { Container: 'visp-gateway' }, joining, false)).toEqual({ body: { Container: 'visp-gateway' } });
+    expect(checkNetworkJoin('compat', { Container: 'visp-gateway', Force: true }, joining, true)).toHaveProperty('body');
+    for (const [body, disconnect] of [
+      [{ Container: 'visp-session-box-aaaaaaaaaaaa' }, false],
+      [{ Container: 'VISP-GATEWAY' }, false],
+      [{ container: 'visp-gateway' }, false],
+      [{ Container: 'visp-gateway', container: 'visp-redis' }, false],
+      [{ Container: 'visp-gateway', EndpointConfig: { IPAMConfig: { IPv4Address: '10.89.254.2' } } }, false],
+      [{ Container: 'visp-gateway', EndpointConfig: { Aliases: ['visp-redis'] } }, false],
+      [{ Container: 'visp-gateway', Force: true }, false],
+      [{}, false],
+    ] as const) {
+      expect([body, checkNetworkJoin('compat', body, joining, disconnect)]).toEqual([body, { refused: expect.any(String) }]);
+    }
+    expect(checkNetworkJoin('libpod', { container: 'visp-gateway' }, joining, false)).toHaveProperty('refused');
+    // Without joiners (local mode's policy, a file that names none), nothing joins.
+    expect(checkNetworkJoin('compat', { Container: 'visp-gateway' }, policy, false)).toHaveProperty('refused');
   });
 });

@@ -47,7 +47,7 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
       PortBindings: mapOf(PORT, arrayOf(fields({ HostIp: oneOf('127.0.0.1'), HostPort: string(/^\d{0,5}$/, 'a port') }))),
       RestartPolicy: fields({ Name: oneOf('no', ''), MaximumRetryCount: integer(0, 0) }),
     }),
-    NetworkingConfig: fields({ EndpointsConfig: mapOf(network(policy, sid), fields({ Aliases: strings })) }),
+    NetworkingConfig: fields({ EndpointsConfig: mapOf(network(policy, sid), fields({})) }),
   });
 }
 
@@ -75,7 +75,7 @@ function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     // Named volumes (specgen.NamedVolume has no JSON tags: Go's field names).
     volumes: arrayOf(fields({ Name: volumeToMount(policy, owner), Dest: path, Options: mountOptions })),
     netns: fields({ nsmode: oneOf('bridge', 'none', 'private') }),
-    Networks: mapOf(network(policy, sid), fields({ aliases: strings })),
+    Networks: mapOf(network(policy, sid), fields({})),
     portmappings: arrayOf(fields({ host_ip: oneOf('127.0.0.1'), container_port: integer(1, 65535), host_port: integer(0, 65535), protocol: oneOf('tcp', 'udp') })),
   });
 }

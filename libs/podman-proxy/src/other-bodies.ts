@@ -39,6 +39,16 @@ const networkShape = (api: Api, policy: ClientPolicy): Check =>
 /** netavark's `isolate`, which only takes traffic away (no exchange with other isolated networks). */
 const isolate: Check = mapOf(oneOf('isolate'), oneOf('true'));
 
+/**
+ * Connecting or disconnecting a container to or from a network: only a joiner, by its exact name, and nothing of
+ * the endpoint (addresses, aliases) chosen by the client. The network itself is checked from the path (proxy.ts).
+ */
+const joinShape = (policy: ClientPolicy, disconnect: boolean): Check =>
+  fields({
+    Container: oneOf(...policy.joiners),
+    ...(disconnect ? { Force: boolean } : {}),
+  });
+
 function checked(body: unknown, shape: Check): string | undefined {
   if (!isObject(body)) return 'the body must be a JSON object';
   return sameKeysToPodman(body) ?? shape(body, '');
@@ -74,4 +84,13 @@ export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy
   const labelKey = api === 'compat' ? 'Labels' : 'labels';
   const labels = managed(spec[labelKey], instance);
   return 'refused' in labels ? labels : { body: { ...spec, [labelKey]: labels.labels } };
+}
+
+/** Compat network connect and disconnect (what the services send); the libpod ones are not needed and refused. */
+export function checkNetworkJoin(api: Api, body: unknown, policy: ClientPolicy, disconnect: boolean): Checked {
+  if (api !== 'compat') return { refused: 'only the Docker-compatible network connect and disconnect are allowed' };
+  const refused = checked(body, joinShape(policy, disconnect));
+  if (refused) return { refused };
+  if ((body as JsonObject).Container === undefined) return { refused: 'Container is required' };
+  return { body: body as JsonObject };
 }

@@ -15,7 +15,7 @@ export const OPERATIONS = [
   'exec.create', 'exec.start', 'exec.inspect',
   'image.list', 'image.inspect', 'image.pull',
   'volume.list', 'volume.create', 'volume.inspect', 'volume.remove', 'volume.prune',
-  'network.list', 'network.create', 'network.inspect', 'network.remove',
+  'network.list', 'network.create', 'network.inspect', 'network.remove', 'network.connect', 'network.disconnect',
   'events',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -58,6 +58,8 @@ const ROUTES: Array<[Operation, string, RegExp]> = [
   ['network.create', 'POST', /^\/networks\/create$/],
   ['network.inspect', 'GET', new RegExp(`^/networks/${ID}(/json)?$`)],
   ['network.remove', 'DELETE', new RegExp(`^/networks/${ID}$`)],
+  ['network.connect', 'POST', new RegExp(`^/networks/${ID}/connect$`)],
+  ['network.disconnect', 'POST', new RegExp(`^/networks/${ID}/disconnect$`)],
   ['events', 'GET', /^\/events$/],
 ];
 
@@ -108,6 +110,11 @@ export interface ClientPolicy {
   networks: ReadonlySet<string>;
   /** Besides `networks`: each session's own network, `visp-session-net-<sid>`, joined only by that session. */
   sessionNetworks: boolean;
+  /**
+   * Containers, by name, that may be connected to and disconnected from a session's own network (of this
+   * instance): the services that reach sessions (SESSION_NETWORK_JOINERS). No other container, no other network.
+   */
+  joiners: ReadonlySet<string>;
   /** Named volumes a client may create, inspect, remove and mount. */
   volumes: RegExp[];
   /** A container may mount only the home volume of the owner its `visp.session.owner` label names. */
@@ -121,7 +128,8 @@ export interface ClientPolicy {
 const SESSION_MANAGER_OPS: Operation[] = [
   'ping', 'version', 'container.list', 'container.create', 'container.inspect', 'container.start', 'container.stop', 'container.wait',
   'container.remove', 'container.logs', 'exec.create', 'exec.start', 'exec.inspect', 'image.list', 'image.inspect',
-  'volume.list', 'volume.create', 'volume.inspect', 'volume.remove', 'network.list', 'network.create', 'network.inspect', 'network.remove', 'events',
+  'volume.list', 'volume.create', 'volume.inspect', 'volume.remove', 'network.list', 'network.create', 'network.inspect', 'network.remove',
+  'network.connect', 'network.disconnect', 'events',
 ];
 
 /**
@@ -133,13 +141,19 @@ export const clientSocketPath = (dir: string, client: string) => path.join(dir, 
 /** The users' homes, as `homeVolumeName` (libs/podman-client) names them. */
 export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
 
-/** The built-in policies; a policy file may replace any of them. */
-export function defaultPolicies(images: RegExp[]): Record<string, ClientPolicy> {
-  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
+/** The built-in policies; a policy file may replace any of them. `joiners`: SESSION_NETWORK_JOINERS. */
+export function defaultPolicies(images: RegExp[], joiners: readonly string[]): Record<string, ClientPolicy> {
+  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, joiners: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
   return {
-    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), sessionNetworks: true, volumes: [HOME_VOLUMES] },
-    // Recovery removes a session's own network with its container, or when it outlived it.
-    recovery: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'network.list', 'network.remove', 'events']), sessionNetworks: true },
+    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, sessionNetworks: true, joiners: new Set(joiners), volumes: [HOME_VOLUMES] },
+    // Recovery removes a session's own network with its container, or when it outlived it, and joins a service
+    // that restarted to the networks of the sessions it serves.
+    recovery: {
+      ...none,
+      operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'network.list', 'network.inspect', 'network.remove', 'network.connect', 'network.disconnect', 'events']),
+      sessionNetworks: true,
+      joiners: new Set(joiners),
+    },
     readonly: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect']) },
   };
 }

@@ -15,7 +15,9 @@ const dir = mkdtempSync(path.join(tmpdir(), 'visp-socket-proxy-'));
 const raw = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
 const rawSocket = (discoverPodman({ CONTAINER_HOST: testPodmanHost() }) as { socketPath: string }).socketPath;
 const { logger, lines } = memoryLogger();
-const policies = defaultPolicies([/^localhost\/visp-/]);
+// The one container the clients may join to sessions' networks: the unmanaged one below, standing in for the gateway.
+const joiner = `unmanaged-${instance}`;
+const policies = defaultPolicies([/^localhost\/visp-/], [joiner]);
 const sock = (client: string) => clientSocketPath(dir, client);
 const proxy = new SocketProxy({ podmanSocket: rawSocket, instance, logger }, Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: sock(name) })));
 const viaProxy = new PodmanClient({ socketPath: sock('session-manager') });
@@ -75,7 +77,7 @@ let target: string | undefined;
 beforeAll(async () => {
   await proxy.start();
   // Someone else's container on the same host, which no client may touch.
-  unmanaged = (await raw.docker.createContainer({ name: `unmanaged-${instance}`, Image: 'localhost/visp-testbox:1', Cmd: ['sleep', '600'] })).id;
+  unmanaged = (await raw.docker.createContainer({ name: joiner, Image: 'localhost/visp-testbox:1', Cmd: ['sleep', '600'] })).id;
   await raw.startContainer(unmanaged);
   target = await raw.createContainer(spec(`visp-proxy-target-${instance}`));
   await raw.startContainer(target);
@@ -210,6 +212,46 @@ describe('refuses, leaving Podman as it was', () => {
     } finally {
       await raw.removeNetwork(foreign);
       await raw.removeNetwork(ours);
+    }
+  });
+
+  it("joins only a joiner, only to a session's own network of this instance, with nothing of the endpoint chosen", async () => {
+    const ours = 'visp-session-net-joinedaaaaaa';
+    const foreign = 'visp-session-net-foreignbbbbb';
+    const plain = `visp-proxytest-plain-${instance}`;
+    await viaProxy.ensureNetwork(ours, { instance, internal: true, isolated: true });
+    await raw.ensureNetwork(foreign, { instance: 'someone-else', internal: true });
+    await raw.ensureNetwork(plain, { instance, internal: true });
+    const members = async () => JSON.stringify(await Promise.all([ours, foreign, plain].map((n) => raw.networkMembers(n))));
+    try {
+      const before = await members();
+      const denied: Array<[string, string, string, unknown]> = [
+        ['a session container', 'session-manager', `/networks/${ours}/connect`, { Container: `visp-proxy-target-${instance}` }],
+        ['the joiner to another instance’s session network', 'session-manager', `/networks/${foreign}/connect`, { Container: joiner }],
+        ['the joiner to a network that is not a session’s', 'session-manager', `/networks/${plain}/connect`, { Container: joiner }],
+        ['the joiner with an alias that shadows a service', 'session-manager', `/networks/${ours}/connect`, { Container: joiner, EndpointConfig: { Aliases: ['visp-redis'] } }],
+        ['the joiner with an address of its choosing', 'session-manager', `/networks/${ours}/connect`, { Container: joiner, EndpointConfig: { IPAMConfig: { IPv4Address: '10.89.254.2' } } }],
+        ['the joiner spelt container', 'session-manager', `/networks/${ours}/connect`, { container: joiner }],
+        ['through libpod', 'session-manager', `/v4.3.1/libpod/networks/${ours}/connect`, { container: joiner }],
+        ['by the read-only client', 'readonly', `/networks/${ours}/connect`, { Container: joiner }],
+      ];
+      for (const [what, client, urlPath, body] of denied) expect([what, (await call(client, 'POST', urlPath, body)).status]).toEqual([what, 403]);
+      expect(await members()).toBe(before);
+
+      for (const client of ['session-manager', 'recovery']) {
+        const through = new PodmanClient({ socketPath: sock(client) });
+        await through.connectNetwork(ours, joiner);
+        await through.connectNetwork(ours, joiner); // twice is once
+        expect([client, await raw.networkMembers(ours)]).toEqual([client, [joiner]]);
+        await through.disconnectNetwork(ours, joiner);
+        expect([client, await raw.networkMembers(ours)]).toEqual([client, []]);
+      }
+      // Removing a network takes the joiners off it first, never removes them (Podman's forced removal would).
+      await viaProxy.connectNetwork(ours, joiner);
+      await viaProxy.removeNetwork(ours);
+      expect((await raw.inspectContainer(unmanaged)).running).toBe(true);
+    } finally {
+      for (const n of [ours, foreign, plain]) await raw.removeNetwork(n);
     }
   });
 

@@ -6,9 +6,9 @@ import type { Logger } from '@visp/config';
 import { joinUpgraded, rawResponseHead, refuseUpgrade } from '@visp/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import { checkCreate } from './container-create';
-import { checkExecCreate, checkNetworkCreate, checkVolumeCreate } from './other-bodies';
+import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
 import { parseRequest, type Api, type ApiRequest, type ClientPolicy, type Operation } from './policy';
-import { network, volumeName } from './values';
+import { network, SESSION_NETWORK, volumeName } from './values';
 
 export interface ProxyClient {
   name: string;
@@ -46,6 +46,8 @@ const BODY_CHECKS: Partial<Record<Operation, BodyCheck>> = {
   'exec.create': (_api, body, policy) => checkExecCreate(body, policy),
   'volume.create': checkVolumeCreate,
   'network.create': checkNetworkCreate,
+  'network.connect': (api, body, policy) => checkNetworkJoin(api, body, policy, false),
+  'network.disconnect': (api, body, policy) => checkNetworkJoin(api, body, policy, true),
 };
 
 /** How an allowed call goes on: with the body the proxy read (and maybe rewrote), its list answer filtered. */
@@ -183,8 +185,9 @@ export class SocketProxy {
     }
     if (subject && operation === 'volume.remove') await this.requireOurs(`/volumes/${encodeURIComponent(subject)}`, `volume:${subject}`);
     // A network the policy names (a session's own, for the session-manager and recovery), and this instance's.
-    if (subject && operation === 'network.remove') {
-      const refused = network(client.policy)(subject, 'network');
+    // Joiners are put on sessions' own networks only: on any other they could bridge what sessions must not reach.
+    if (subject && (operation === 'network.remove' || operation === 'network.inspect' || operation === 'network.connect' || operation === 'network.disconnect')) {
+      const refused = network(client.policy)(subject, 'network') ?? (operation.endsWith('connect') && !SESSION_NETWORK.test(subject) ? `containers join only sessions' own networks, not ${JSON.stringify(subject)}` : undefined);
       if (refused) throw new Denied(403, refused);
       await this.requireOurs(`/networks/${encodeURIComponent(subject)}`, `network:${subject}`);
     }

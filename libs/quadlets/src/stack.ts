@@ -234,7 +234,10 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
       for (const c of names(['ps', '--all'], filter, 'Names')) spawnSync('podman', ['rm', '--force', '--time', '5', c], { env: localEnv });
       for (const v of names(['volume', 'ls'], filter, 'Name')) spawnSync('podman', ['volume', 'rm', '--force', v], { env: localEnv });
     }
-    for (const network of names(['network', 'ls'], label, 'Name')) spawnSync('podman', ['network', 'rm', '--force', network], { env: localEnv });
+    // The stack's networks and the sessions' own (the containers on them are gone by now).
+    for (const filter of [`${LABEL.instance}=${instance}`, label]) {
+      for (const network of names(['network', 'ls'], filter, 'Name')) spawnSync('podman', ['network', 'rm', '--force', network], { env: localEnv });
+    }
     for (const name of Object.keys(secrets)) spawnSync('podman', ['secret', 'rm', `${name}-${run}`], { env: localEnv });
     rmSync(work, { recursive: true, force: true });
   };

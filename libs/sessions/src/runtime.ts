@@ -3,15 +3,11 @@ import { expandLaunch, type Logger, type SessionTypeConfig, type SessionTypes, t
 import { sessionPath } from '@visp/contracts';
 import type { PodmanClient } from '@visp/podman-client';
 import type { Store } from '@visp/store';
+import { sessionNetworkName } from './naming';
+import type { SessionNetworking } from './network';
 
 /** The environment variable every session container carries its token in, whatever the app: recovery reads it. */
 export const TOKEN_ENV = 'VISP_SESSION_TOKEN';
-
-/** How session containers are reached: `local` publishes the app port on 127.0.0.1, `network` joins a network. */
-export interface SessionNetworking {
-  mode: 'local' | 'network';
-  network: string;
-}
 
 export const templateValues = (session: { sid: string; owner: string; token: string }): TemplateValues => ({
   baseUrl: sessionPath(session.sid),
@@ -21,26 +17,21 @@ export const templateValues = (session: { sid: string; owner: string; token: str
 
 /**
  * Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached: in
- * local mode its published port, in network mode its address on the sessions' network. An address, not the
- * container's name: the gateway is on two networks, each with its own DNS server, and only one of them knows a
- * session's name. Suspected (not proven) cause of issue 21's 502: the gateway's first request to a just-ready
- * session timed out connecting, though the session-manager had reached the app, and the gateway's neighbour
- * table showed it had never talked to the session's address. Read from the container as the caller inspected
- * it, when it did.
+ * local mode its published port, in network mode its address on its own network (where the joiners are too).
+ * Read from the container as the caller inspected it, when it did.
  */
 export async function sessionTarget(
   podman: PodmanClient,
-  container: { id: string; name: string; ports?: Record<string, number>; networks?: Record<string, string> },
-  port: number,
+  container: { id: string; ports?: Record<string, number>; networks?: Record<string, string> },
+  session: { sid: string; port: number },
   networking: SessionNetworking,
 ): Promise<string | undefined> {
   const details = container.ports && container.networks ? { ports: container.ports, networks: container.networks } : await podman.inspectContainer(container.id);
   if (networking.mode === 'network') {
-    const address = details.networks[networking.network];
-    return address ? `http://${address}:${port}` : undefined;
+    const address = details.networks[sessionNetworkName(session.sid)];
+    return address ? `http://${address}:${session.port}` : undefined;
   }
-  const { ports } = details;
-  const hostPort = ports[`${port}/tcp`];
+  const hostPort = details.ports[`${session.port}/tcp`];
   return hostPort ? `http://127.0.0.1:${hostPort}` : undefined;
 }
 

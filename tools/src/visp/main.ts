@@ -20,7 +20,7 @@ const HELP: Record<string, string> = {
   logs: 'visp logs [SERVICE] [-f]\n  The services\' journal (all of them without SERVICE); -f follows.',
   start: 'visp start|stop|restart [SERVICE]\n  The whole deployment, or one service.',
   shell: 'visp shell SERVICE | visp exec SERVICE COMMAND...\n  A shell, or a command, inside a service\'s container.',
-  network: 'visp network [--json]\n  The network backend, the three networks (visp-sessions and visp-whisper internal) and service-name DNS.',
+  network: 'visp network [--json]\n  The network backend, the two fixed networks (visp-whisper internal; each session has one of its own) and service-name DNS.',
   sessions: 'visp sessions [list | stop SID] [--url URL] [--token TOKEN] [--json]\n  Everyone\'s sessions through the gateway\'s admin API (VISP_URL, VISP_TOKEN: an admin\'s API token).',
   drift: 'visp drift [--strict] [--accept] [--json]\n  Uncommitted changes, commits ahead/behind, and containers running another image than their unit names now\n  or than ~/.config/visp/images.lock.json recorded (at install, or by --accept). --strict fails on any difference.',
   audit: 'visp audit [--json]\n  Containerfiles and quadlets: unpinned base images, unversioned clones, unpinned installs, pipes into a shell.',

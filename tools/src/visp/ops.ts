@@ -47,7 +47,7 @@ export function status(quadlets: string): Status {
   const containers = ours
     .filter((c) => c.Labels?.['visp.managed'] !== 'true')
     .map((c) => ({ name: c.Names?.[0] ?? '', state: c.State ?? '', health: /\((healthy|unhealthy|starting)\)/.exec(c.Status ?? '')?.[1] ?? 'none', image: c.Image ?? '' }));
-  const networks = ['visp-net', 'visp-sessions', 'visp-whisper'].flatMap((name) => {
+  const networks = ['visp-net', 'visp-whisper'].flatMap((name) => {
     const inspected = sh('podman', ['network', 'inspect', name, '--format', '{{.Internal}}']);
     return inspected.code === 0 ? [{ name, internal: inspected.stdout.trim() === 'true' }] : [];
   });
@@ -79,12 +79,11 @@ export interface NetworkReport {
   ok: boolean;
 }
 
-/** The network backend, the three networks (and which are internal), and service-name DNS from inside the gateway. */
+/** The network backend, the two fixed networks (and which are internal), and service-name DNS from inside the gateway. */
 export function networkCheck(): NetworkReport {
   const backend = sh('podman', ['info', '--format', '{{.Host.NetworkBackend}}']).stdout.trim() || 'unknown';
   const networks = [
     { name: 'visp-net', expectedInternal: false },
-    { name: 'visp-sessions', expectedInternal: true },
     { name: 'visp-whisper', expectedInternal: true },
   ].map((n): NetworkReport['networks'][number] => {
     const inspected = sh('podman', ['network', 'inspect', n.name, '--format', '{{.Internal}}']);

@@ -11,7 +11,7 @@ describe('the quadlets', () => {
     const report = verifyQuadlets(path.join(ROOT, 'quadlets'), QUADLET);
     expect(report.problems).toEqual([]);
     expect(report.units).toEqual(
-      expect.arrayContaining(['visp-gateway.service', 'visp-session-manager.service', 'visp-whisper-worker.service', 'visp-recovery.service', 'visp-socket-proxy.service', 'visp-mongo.service', 'visp-redis.service', 'visp-caddy.service', 'visp-whisper-server.service', 'visp-sessions-network.service']),
+      expect.arrayContaining(['visp-gateway.service', 'visp-session-manager.service', 'visp-whisper-worker.service', 'visp-recovery.service', 'visp-socket-proxy.service', 'visp-mongo.service', 'visp-redis.service', 'visp-caddy.service', 'visp-whisper-server.service', 'visp-net-network.service']),
     );
   });
 

@@ -1,16 +1,12 @@
 import type { SessionLimits } from '@visp/contracts';
 import { expandLaunch, type SessionTypeConfig } from '@visp/config';
 import { encodeSessionLabels, LABEL, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { answersReadiness, containerName, homeVolumeName, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV } from '@visp/sessions';
+import type { Logger } from '@visp/config';
+import { answersReadiness, closeSessionNetwork, containerName, homeVolumeName, openSessionNetwork, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV, type SessionNetworking } from '@visp/sessions';
 
 export interface SpawnSettings {
   instance: string;
-  /**
-   * `local`: the app port published on 127.0.0.1, the container alone on an isolated network of its own;
-   * `network`: join `network` only, reached by container name.
-   */
-  mode: 'local' | 'network';
-  network: string;
+  networking: SessionNetworking;
   startTimeoutMs: number;
 }
 
@@ -42,9 +38,10 @@ export class Spawner {
   constructor(
     private readonly podman: PodmanClient,
     private readonly settings: SpawnSettings,
+    private readonly logger: Logger,
   ) {}
 
-  /** The container spec: labels, limits, home volume, network or loopback port; security settings are implied. */
+  /** The container spec: labels, limits, home volume, its own network, a loopback port in local mode; security settings are implied. */
   containerSpec(request: SpawnRequest): ContainerSpec {
     const { type } = request;
     const values = templateValues(request);
@@ -69,9 +66,8 @@ export class Spawner {
       limits: toResourceLimits(request.limits),
       tmpfs: [{ target: '/tmp', sizeBytes: type.tmpfsMiB * 2 ** 20, mode: 0o1777 }],
       volumes: [{ name: homeVolumeName(request.owner), target: type.homeDir }],
-      ...(this.settings.mode === 'network'
-        ? { network: { name: this.settings.network, aliases: [name] } }
-        : { network: { name: sessionNetworkName(request.sid) }, publish: { containerPort: type.port } }),
+      network: { name: sessionNetworkName(request.sid) },
+      ...(this.settings.networking.mode === 'local' ? { publish: { containerPort: type.port } } : {}),
     };
   }
 
@@ -82,13 +78,12 @@ export class Spawner {
     }
   }
 
-  /** Creates the home volume (owned by the app's user), the network if needed, and the container; starts it. */
+  /** Creates the home volume (owned by the app's user), the session's own network, and the container; starts it. */
   async createAndStart(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<{ containerId: string; target: string }> {
     const [uid = '1000', gid = '1000'] = request.type.user.split(':');
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });
-    if (this.settings.mode === 'network') await this.podman.ensureNetwork(this.settings.network, { instance: this.settings.instance, internal: true });
-    // Not internal: Podman publishes no port of an internal network's container.
-    else await this.podman.ensureNetwork(sessionNetworkName(request.sid), { instance: this.settings.instance, internal: false, isolated: true, labels: { [LABEL.sessionId]: request.sid } });
+    const missing = await openSessionNetwork(this.podman, request.sid, this.settings.instance, this.settings.networking);
+    if (missing.length > 0) this.logger.warn({ sid: request.sid, missing }, 'services to join the session network are not there: recovery joins them when they are back');
     const spec = this.containerSpec(request);
     for (let attempt = 1; ; attempt++) {
       onStep('creating');
@@ -96,7 +91,7 @@ export class Spawner {
       onStep('starting');
       try {
         await this.podman.startContainer(containerId);
-        return { containerId, target: await this.targetOf(containerId, spec.name, request.type.port) };
+        return { containerId, target: await this.targetOf(containerId, request.sid, request.type.port) };
       } catch (err) {
         // Podman picks a free host port at create and binds it at start: parallel starts can pick the same one.
         if (attempt === PORT_RACE_ATTEMPTS || !(err instanceof Error && /address already in use/.test(err.message))) throw err;
@@ -106,9 +101,9 @@ export class Spawner {
   }
 
   /** Where the gateway (and the readiness probe) reaches the app. */
-  async targetOf(containerId: string, name: string, port: number): Promise<string> {
-    const target = await sessionTarget(this.podman, { id: containerId, name }, port, this.settings);
-    if (!target) throw new SpawnError('the container has no published port');
+  async targetOf(containerId: string, sid: string, port: number): Promise<string> {
+    const target = await sessionTarget(this.podman, { id: containerId }, { sid, port }, this.settings.networking);
+    if (!target) throw new SpawnError(this.settings.networking.mode === 'local' ? 'the container has no published port' : 'the container has no address on its network');
     return target;
   }
 
@@ -145,6 +140,6 @@ export class Spawner {
     const name = containerName(typeName, sid);
     await this.podman.stopContainer(name, 10).catch(() => undefined);
     await this.podman.removeContainer(name, { force: true });
-    if (this.settings.mode === 'local') await this.podman.removeNetwork(sessionNetworkName(sid));
+    await closeSessionNetwork(this.podman, sid);
   }
 }

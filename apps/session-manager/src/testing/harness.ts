@@ -53,7 +53,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
   const podman = new PodmanClient(raw);
   const proxyDir = mkdtempSync(path.join(tmpdir(), 'visp-sm-proxy-'));
   const proxy = new SocketProxy({ podmanSocket: 'socketPath' in raw ? raw.socketPath : '', instance, logger: createLogger({ component: 'socket-proxy', level: 'warn' }) }, [
-    { name: 'session-manager', socketPath: path.join(proxyDir, 'session-manager.sock'), policy: defaultPolicies([/^localhost\/visp-/])['session-manager'] as ClientPolicy },
+    { name: 'session-manager', socketPath: path.join(proxyDir, 'session-manager.sock'), policy: defaultPolicies([/^localhost\/visp-/], [])['session-manager'] as ClientPolicy },
   ]);
   await proxy.start();
   const managerPodman = options.podman ?? new PodmanClient({ socketPath: path.join(proxyDir, 'session-manager.sock') });
@@ -65,7 +65,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     INSTANCE_ID: instance,
     SERVICE_TOKEN: TOKEN,
     SESSION_MODE: 'local',
-    SESSION_NETWORK: 'visp-sessions',
+    SESSION_NETWORK_JOINERS: [],
     SESSION_START_TIMEOUT: 120,
     MAX_SESSIONS_PER_USER: 3,
     MAX_SESSIONS_TOTAL: 50,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const RECOVERY_ACTIONS = ['adopt', 'republish-route', 'mark-lost', 'remove-container', 'drop-route', 'remove-network', 'report'] as const;
+export const RECOVERY_ACTIONS = ['adopt', 'republish-route', 'mark-lost', 'remove-container', 'drop-route', 'remove-network', 'join-network', 'report'] as const;
 
 /** What became of one recovery action. */
 export const RecoveryOutcomeSchema = z.object({
