@@ -1,6 +1,6 @@
 import type { SessionLimits } from '@visp/contracts';
 import { expandLaunch, type SessionTypeConfig } from '@visp/config';
-import { encodeSessionLabels, LABEL, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
+import { encodeSessionLabels, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
 import type { Logger } from '@visp/config';
 import { answersReadiness, closeSessionNetwork, containerName, homeVolumeName, openSessionNetwork, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV, type SessionNetworking } from '@visp/sessions';
 
