@@ -121,6 +121,11 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
   /** `local`: sessions publish their port on 127.0.0.1; `network`: sessions join SESSION_NETWORK only. */
   SESSION_MODE: oneOf(['local', 'network'], 'local'),
   SESSION_NETWORK: str('visp-sessions'),
+  /**
+   * The session guard's binary on the host (tools/session-guard, built by bootstrap into .visp/bin): required in
+   * local mode, where it is mounted read-only into every session and stands in front of its published port.
+   */
+  SESSION_GUARD_BINARY: optionalStr(),
   /** Seconds a session may take to answer its readiness path. */
   SESSION_START_TIMEOUT: int({ min: 5, max: 3600, default: 180 }),
   MAX_SESSIONS_PER_USER: int({ min: 1, max: 100, default: 2 }),
@@ -190,4 +195,6 @@ export const socketProxyConfig = defineServiceConfig('socket-proxy', {
   SOCKET_PROXY_IMAGES: list('^localhost/visp-'),
   /** A JSON file of client policies replacing the built-in ones (see apps/socket-proxy/README.md). */
   SOCKET_PROXY_POLICY_FILE: optionalStr(),
+  /** The session guard's binary on the host: the session-manager's built-in policy may mount it read-only, nothing else. */
+  SESSION_GUARD_BINARY: optionalStr(),
 });

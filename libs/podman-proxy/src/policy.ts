@@ -104,6 +104,11 @@ export interface ClientPolicy {
   capAdd: ReadonlySet<string>;
   /** Host paths under which bind mounts are allowed; none by default. */
   bindRoots: string[];
+  /**
+   * The session guard's binary on the host (tools/session-guard), which this client may bind read-only at
+   * `SESSION_GUARD_PATH` and name as the entrypoint: that one file, to that one target, and nothing wider.
+   */
+  sessionGuard?: string;
   /** Networks a client may create, or put a container on. */
   networks: ReadonlySet<string>;
   /** Besides `networks`: each session's own network, `visp-session-net-<sid>`, joined only by that session. */
@@ -133,11 +138,15 @@ export const clientSocketPath = (dir: string, client: string) => path.join(dir, 
 /** The users' homes, as `homeVolumeName` (libs/podman-client) names them. */
 export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
 
-/** The built-in policies; a policy file may replace any of them. */
-export function defaultPolicies(images: RegExp[]): Record<string, ClientPolicy> {
+/**
+ * The built-in policies; a policy file may replace any of them. `sessionGuard` (local mode's guard binary on the
+ * host) lets the session-manager mount it into sessions.
+ */
+export function defaultPolicies(images: RegExp[], options: { sessionGuard?: string } = {}): Record<string, ClientPolicy> {
   const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
+  const guard = options.sessionGuard ? { sessionGuard: options.sessionGuard } : {};
   return {
-    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), sessionNetworks: true, volumes: [HOME_VOLUMES] },
+    'session-manager': { ...none, ...guard, operations: new Set(SESSION_MANAGER_OPS), images, networks: new Set(['visp-sessions']), sessionNetworks: true, volumes: [HOME_VOLUMES] },
     // Recovery removes a session's own network with its container, or when it outlived it.
     recovery: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'network.list', 'network.remove', 'events']), sessionNetworks: true },
     readonly: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect']) },
