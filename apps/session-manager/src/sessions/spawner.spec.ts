@@ -1,24 +1,27 @@
 import { BUILTIN_SESSION_TYPES } from '@visp/config';
-import { PodmanError, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
+import { PodmanError, SESSION_GUARD_PATH, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
 import { Spawner, type SpawnRequest } from './spawner';
 
 /** Just the calls a start makes, recorded; `start` answers from the script given. */
 function fakePodman(startResults: Array<'ok' | Error>) {
   const calls: string[] = [];
+  const specs: ContainerSpec[] = [];
   let created = 0;
   const podman = {
     ensureVolume: async () => void calls.push('volume'),
     ensureNetwork: async (name: string, options: { isolated?: boolean }) => void calls.push(`network ${name}${options.isolated ? ' isolated' : ''}`),
-    createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name}`), `id${++created}`),
+    createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name}`), specs.push(spec), `id${++created}`),
+    // The R stand-in's image: no ENTRYPOINT, its app in CMD.
+    imageCommand: async () => ({ entrypoint: [], cmd: ['R', '-q', '-e', 'shiny::runApp()'] }),
     startContainer: async (id: string) => {
       calls.push(`start ${id}`);
       const result = startResults.shift();
       if (result instanceof Error) throw result;
     },
     removeContainer: async (id: string) => void calls.push(`remove ${id}`),
-    inspectContainer: async (id: string) => ({ id, ports: { '8888/tcp': 40000 + created } }),
+    inspectContainer: async (id: string) => ({ id, ports: { '8007/tcp': 40000 + created } }),
   };
-  return { podman: podman as unknown as PodmanClient, calls };
+  return { podman: podman as unknown as PodmanClient, calls, specs };
 }
 
 const request: SpawnRequest = {
@@ -30,7 +33,7 @@ const request: SpawnRequest = {
   createdAt: new Date(),
   token: 't'.repeat(32),
 };
-const settings = { instance: 'unit', mode: 'local' as const, network: 'visp-sessions', startTimeoutMs: 5000 };
+const settings = { instance: 'unit', mode: 'local' as const, network: 'visp-sessions', startTimeoutMs: 5000, guardBinary: '/srv/visp/.visp/bin/visp-session-guard' };
 const portTaken = () => new PodmanError('start: cannot listen on the TCP port: listen tcp4 127.0.0.1:35225: bind: address already in use', 500);
 
 describe('Spawner.createAndStart', () => {
@@ -49,5 +52,34 @@ describe('Spawner.createAndStart', () => {
     const broken = fakePodman([new PodmanError('start: OCI runtime error', 500)]);
     await expect(new Spawner(broken.podman, settings).createAndStart(request, () => undefined)).rejects.toThrow('OCI runtime error');
     expect(broken.calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
+  });
+});
+
+describe('Spawner in local mode', () => {
+  const guard = ['-listen', '0.0.0.0:8007', '-app'];
+
+  it('puts the session guard in front of the app: its binary read-only, run as the entrypoint, its port the only one published', async () => {
+    const { podman, specs } = fakePodman(['ok']);
+    const started = await new Spawner(podman, settings).createAndStart(request, () => undefined);
+    expect(started.target).toBe('http://127.0.0.1:40001');
+    expect(specs[0]).toMatchObject({
+      entrypoint: [SESSION_GUARD_PATH],
+      cmd: [...guard, '127.0.0.1:8888', '--', ...(new Spawner(podman, settings).containerSpec(request).cmd ?? [])],
+      readOnlyBinds: [{ source: settings.guardBinary, target: SESSION_GUARD_PATH }],
+      publish: { containerPort: 8007 },
+    });
+    expect(specs[0]?.cmd).toContain('--NotebookApp.base_url=/s/abcdefghij23/');
+  });
+
+  it("starts the image's own command when the type names none (the R stand-in)", async () => {
+    const { podman, specs } = fakePodman(['ok']);
+    await new Spawner(podman, settings).createAndStart({ ...request, typeName: 'rstudio', type: BUILTIN_SESSION_TYPES.rstudio }, () => undefined);
+    expect(specs[0]?.cmd).toEqual([...guard, '127.0.0.1:8787', '--', 'R', '-q', '-e', 'shiny::runApp()']);
+  });
+
+  it('refuses to start a session without the guard', async () => {
+    const { podman, calls } = fakePodman(['ok']);
+    await expect(new Spawner(podman, { ...settings, guardBinary: undefined }).createAndStart(request, () => undefined)).rejects.toThrow('SESSION_GUARD_BINARY');
+    expect(calls.filter((c) => c.startsWith('create'))).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import type { SessionLimits } from '@visp/contracts';
 import { expandLaunch, type SessionTypeConfig } from '@visp/config';
 import { encodeSessionLabels, LABEL, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { answersReadiness, containerName, homeVolumeName, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV } from '@visp/sessions';
+import { answersReadiness, behindGuard, containerName, homeVolumeName, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV } from '@visp/sessions';
 
 export interface SpawnSettings {
   instance: string;
@@ -12,6 +12,8 @@ export interface SpawnSettings {
   mode: 'local' | 'network';
   network: string;
   startTimeoutMs: number;
+  /** Local mode: the session guard's binary on the host, put in front of every session's published port. */
+  guardBinary?: string;
 }
 
 export interface SpawnRequest {
@@ -89,7 +91,7 @@ export class Spawner {
     if (this.settings.mode === 'network') await this.podman.ensureNetwork(this.settings.network, { instance: this.settings.instance, internal: true });
     // Not internal: Podman publishes no port of an internal network's container.
     else await this.podman.ensureNetwork(sessionNetworkName(request.sid), { instance: this.settings.instance, internal: false, isolated: true, labels: { [LABEL.sessionId]: request.sid } });
-    const spec = this.containerSpec(request);
+    const spec = this.settings.mode === 'local' ? await this.guarded(request) : this.containerSpec(request);
     for (let attempt = 1; ; attempt++) {
       onStep('creating');
       const containerId = await this.podman.createContainer(spec);
@@ -103,6 +105,15 @@ export class Spawner {
         await this.podman.removeContainer(containerId, { force: true });
       }
     }
+  }
+
+  /**
+   * Local mode: the spec with the session guard in front of the app, so that its published port serves only
+   * requests with the session's credential; the guard starts the image's own command when the type names none.
+   */
+  private async guarded(request: SpawnRequest): Promise<ContainerSpec> {
+    if (!this.settings.guardBinary) throw new SpawnError('local mode needs the session guard: SESSION_GUARD_BINARY is not set');
+    return behindGuard(this.containerSpec(request), request.type.port, await this.podman.imageCommand(request.type.image), this.settings.guardBinary);
   }
 
   /** Where the gateway (and the readiness probe) reaches the app. */
