@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createRedis, closeRedis } from '@visp/bus';
 import type { ReconcileReport } from '@visp/contracts';
 import { discoverPodman, encodeSessionLabels, PodmanClient } from '@visp/podman-client';
-import { containerName, newSessionId, newSessionToken, TOKEN_ENV } from '@visp/sessions';
+import { behindGuard, containerName, newSessionId, newSessionToken, TOKEN_ENV } from '@visp/sessions';
 import { TESTBOX_IMAGE } from '../src/images';
 import { log, withBench } from './harness';
 
@@ -47,8 +47,10 @@ export function benchRecovery(options: RecoveryBenchOptions): Promise<number> {
 
     log(`starting ${options.containers} session containers with labels only (no records, no routes)`);
     const created = Date.now();
+    const image = await podman.imageCommand(BOX.image);
     await inParallel(Array.from({ length: options.containers }, () => newSessionId()), 4, async (sid) => {
-      const id = await podman.createContainer({
+      // Behind the session guard, as the session-manager starts them in local mode: recovery reads its port.
+      const id = await podman.createContainer(behindGuard({
         name: containerName(TYPE, sid),
         image: BOX.image,
         labels: encodeSessionLabels({ instance, id: sid, type: TYPE, owner: `user-${sid.slice(0, 4)}`, created: new Date().toISOString() }),
@@ -58,7 +60,7 @@ export function benchRecovery(options: RecoveryBenchOptions): Promise<number> {
         limits: { memoryBytes: 64 * 2 ** 20, nanoCpus: 0.5e9, pids: 64 },
         tmpfs: [{ target: '/tmp', sizeBytes: 16 * 2 ** 20, mode: 0o1777 }],
         publish: { containerPort: BOX.port },
-      });
+      }, BOX.port, image, infra.env.SESSION_GUARD_BINARY));
       await podman.startContainer(id);
     });
     log(`started in ${((Date.now() - created) / 1000).toFixed(1)} s`);

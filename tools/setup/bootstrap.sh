@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian machine ready for `npm start` and `npm test`: apt packages, npm ci, the FerretDB binary,
-# and the bundled services. Idempotent; a second run only checks (a few seconds).
+# the session guard, and the bundled services. Idempotent; a second run only checks (a few seconds).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STATE_DIR=.visp
@@ -63,6 +63,16 @@ if [ -z "${MONGO_URI:-}" ] && ! command -v mongod >/dev/null; then
     log "building FerretDB 1.24 (tools/ferretdb)"
     (cd tools/ferretdb && go build -o "../../$ferretdb" .) || die "FerretDB build failed; set MONGO_URI to use another server"
   fi
+fi
+
+# The session guard (tools/session-guard): in local mode every session's published port answers only requests
+# with the session's credential. Static, so it runs inside any session image it is bind-mounted into.
+guard="$STATE_DIR/bin/visp-session-guard"
+if [ ! -x "$guard" ] || [ -n "$(find tools/session-guard -newer "$guard" -type f 2>/dev/null)" ]; then
+  [ -d /usr/local/go/bin ] && PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null || die "install Go to build the session guard (tools/session-guard)"
+  log "building the session guard (tools/session-guard)"
+  (cd tools/session-guard && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "../../$guard" .) || die "the session guard did not build"
 fi
 
 # Podman 5's quadlet generator, to check quadlets/ (Podman 4.3 here has none).

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { CONTAINERS_CONF, FERRETDB_BIN } from './paths';
+import { CONTAINERS_CONF, FERRETDB_BIN, SESSION_GUARD_BIN } from './paths';
 import { freePort, spawnLogged, waitUntil, type Child } from './processes';
 
 /** Connection settings for the services, in their config's names. */
@@ -13,6 +13,8 @@ export interface InfraEnv {
   MONGO_URI: string;
   CONTAINER_HOST: string;
   CONTAINERS_CONF: string;
+  /** For the session-manager (local mode) and the socket proxy. */
+  SESSION_GUARD_BINARY: string;
 }
 
 export interface Infra {
@@ -131,6 +133,7 @@ async function startMongo(stateDir: string, logDir: string, given?: string): Pro
 
 /** Starts Podman's API service, Redis and a MongoDB-compatible server on loopback. */
 export async function startInfra(options: InfraOptions): Promise<Infra> {
+  if (!existsSync(SESSION_GUARD_BIN)) throw new Error(`no session guard at ${SESSION_GUARD_BIN}: run tools/setup/bootstrap.sh`);
   const logDir = path.join(options.stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   if (!options.persistent) {
@@ -153,7 +156,7 @@ export async function startInfra(options: InfraOptions): Promise<Infra> {
     throw failure.reason;
   }
   return {
-    env: { REDIS_URL: redis.value.url, MONGO_URI: mongo.value.uri, CONTAINER_HOST: `unix://${podman.value.socket}`, CONTAINERS_CONF },
+    env: { REDIS_URL: redis.value.url, MONGO_URI: mongo.value.uri, CONTAINER_HOST: `unix://${podman.value.socket}`, CONTAINERS_CONF, SESSION_GUARD_BINARY: SESSION_GUARD_BIN },
     mongoKind: mongo.value.kind,
     stop,
   };

@@ -6,6 +6,8 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const STATE_DIR = path.join(ROOT, '.visp');
 export const CONTAINERS_CONF = path.join(ROOT, 'tools/podman/containers.conf');
 export const FERRETDB_BIN = path.join(STATE_DIR, 'bin/ferretdb');
+/** The session guard (tools/session-guard), which bootstrap builds; local-mode sessions run behind it. */
+export const SESSION_GUARD_BIN = path.join(STATE_DIR, 'bin/visp-session-guard');
 export const WHISPER_VENV = path.join(STATE_DIR, 'whisper-venv');
 
 /** Points the whisper-worker at the project-local engine and model (tools/setup/whisper-venv.sh makes them). */

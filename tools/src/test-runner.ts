@@ -79,6 +79,7 @@ export async function runTests(options: TestOptions): Promise<number> {
       VISP_TEST_REDIS_URL: infra.env.REDIS_URL,
       VISP_TEST_MONGO_URI: infra.env.MONGO_URI,
       VISP_TEST_PODMAN_SOCKET: infra.env.CONTAINER_HOST,
+      VISP_TEST_SESSION_GUARD: infra.env.SESSION_GUARD_BINARY,
       VISP_TEST_INSTANCE_PREFIX: instancePrefix,
       ...whisperEnv(),
     };

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { ActivityLog, EventBus, RedisRouteTable } from '@visp/bus';
+import { ConfigError } from '@visp/config';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
 import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
@@ -18,6 +20,7 @@ export interface SessionManagerSettings {
   SERVICE_TOKEN: string;
   SESSION_MODE: 'local' | 'network';
   SESSION_NETWORK_JOINERS: readonly string[];
+  SESSION_GUARD_BINARY?: string;
   SESSION_START_TIMEOUT: number;
   MAX_SESSIONS_PER_USER: number;
   MAX_SESSIONS_TOTAL: number;
@@ -35,6 +38,10 @@ export interface SessionManager {
 
 /** Builds the service from its dependencies; main.ts opens them, tests pass real ones of their own. */
 export async function buildSessionManager(settings: SessionManagerSettings, deps: SessionHostDeps): Promise<SessionManager> {
+  // Refused at start rather than at the first session: no local-mode session may run without its guard.
+  if (settings.SESSION_MODE === 'local' && !(settings.SESSION_GUARD_BINARY && existsSync(settings.SESSION_GUARD_BINARY))) {
+    throw new ConfigError(`SESSION_GUARD_BINARY must name the session guard's binary in local mode (${settings.SESSION_GUARD_BINARY ?? 'not set'}): tools/setup/bootstrap.sh builds it`);
+  }
   const { store, redis, podman, logger } = deps;
   const events = new EventBus(redis, logger);
   const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL);
@@ -43,7 +50,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
 
   const spawner = new Spawner(
     podman,
-    { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000 },
+    { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000, guardBinary: settings.SESSION_GUARD_BINARY },
     logger.child({ part: 'spawner' }),
   );
   const routes = new RedisRouteTable(redis);

@@ -9,7 +9,9 @@ bootstrap('socket-proxy', async () => {
   const endpoint = discoverPodman(config);
   if (!('socketPath' in endpoint)) throw new Error('the socket proxy needs Podman on a unix socket (CONTAINER_HOST=unix://…)');
   const policies = exitOnConfigError(config.component, () =>
-    config.SOCKET_PROXY_POLICY_FILE ? loadPolicyFile(config.SOCKET_PROXY_POLICY_FILE) : defaultPolicies(config.SOCKET_PROXY_IMAGES.map(compileImagePattern), config.SESSION_NETWORK_JOINERS),
+    config.SOCKET_PROXY_POLICY_FILE
+      ? loadPolicyFile(config.SOCKET_PROXY_POLICY_FILE)
+      : defaultPolicies(config.SOCKET_PROXY_IMAGES.map(compileImagePattern), { joiners: config.SESSION_NETWORK_JOINERS, sessionGuard: config.SESSION_GUARD_BINARY }),
   );
   const clients = Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: clientSocketPath(config.SOCKET_PROXY_DIR, name) }));
   const proxy = new SocketProxy({ podmanSocket: endpoint.socketPath, instance: config.INSTANCE_ID, logger }, clients);

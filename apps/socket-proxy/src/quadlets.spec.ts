@@ -14,7 +14,7 @@ const containers = readdirSync(QUADLETS)
     return { file, volumes: all('Volume').map((v) => v.split(':')), env: all('Environment') };
   });
 const proxy = containers.find((c) => c.file === 'visp-socket-proxy.container');
-const clients = Object.keys(defaultPolicies([], []));
+const clients = Object.keys(defaultPolicies([]));
 
 it('the socket proxy mounts one volume per client, where that client\'s socket is made', () => {
   for (const client of clients) {

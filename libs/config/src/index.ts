@@ -8,6 +8,7 @@ export {
   expandLaunch,
   expandTemplate,
   loadSessionTypes,
+  SESSION_GUARD_PORT,
   type SessionLaunch,
   type TemplateValues, SessionTypeSchema, SessionTypesSchema, sessionType, withinLimits, type SessionTypeConfig, type SessionTypes } from './session-types';
 export { nodeArgsFor } from './node-flags';

@@ -129,6 +129,11 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
   /** JSON file of session types replacing the built-in jupyter and rstudio. */
   SESSION_TYPES_FILE: optionalStr(),
   ...sessionNetworking,
+  /**
+   * The session guard's binary on the host (tools/session-guard, built by bootstrap into .visp/bin): required in
+   * local mode, where it is mounted read-only into every session and stands in front of its published port.
+   */
+  SESSION_GUARD_BINARY: optionalStr(),
   /** Seconds a session may take to answer its readiness path. */
   SESSION_START_TIMEOUT: int({ min: 5, max: 3600, default: 180 }),
   MAX_SESSIONS_PER_USER: int({ min: 1, max: 100, default: 2 }),
@@ -198,4 +203,6 @@ export const socketProxyConfig = defineServiceConfig('socket-proxy', {
   /** A JSON file of client policies replacing the built-in ones (see apps/socket-proxy/README.md). */
   SOCKET_PROXY_POLICY_FILE: optionalStr(),
   ...sessionNetworkJoiners,
+  /** The session guard's binary on the host: the session-manager's built-in policy may mount it read-only, nothing else. */
+  SESSION_GUARD_BINARY: optionalStr(),
 });

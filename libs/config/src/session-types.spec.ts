@@ -31,6 +31,7 @@ describe('session types', () => {
       [JSON.stringify({ x: { ...valid, readinessPath: 'api' } }), /: x\.readinessPath: must start with \/ or \{baseUrl\}$/],
       [JSON.stringify({ x: { ...valid, limits: { default: valid.limits.max, max: valid.limits.default } } }), /: x\.limits: default limits must not exceed the maximum$/],
       [JSON.stringify({ x: { ...valid, privileged: true } }), /: x: Unrecognized key: "privileged"$/],
+      [JSON.stringify({ x: { ...valid, port: 8007 } }), /: x\.port: 8007 is the session guard's port$/],
     ];
     for (const [content, expected] of cases) {
       const f = file(content);

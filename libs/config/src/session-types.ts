@@ -4,6 +4,13 @@ import { SessionLimitsSchema, SessionTypeNameSchema, type SessionLimits } from '
 import { ConfigError } from './source';
 
 /**
+ * The port the session guard (tools/session-guard) listens on inside a local-mode session, the one published on
+ * the host; the app's own port stays inside. No session type may use it, whatever the mode, so that a type works
+ * in both.
+ */
+export const SESSION_GUARD_PORT = 8007;
+
+/**
  * A session type is data, not code. Strings in `command`, `env`, `readinessPath` and `readinessHeaders` are
  * templates: `{baseUrl}` (`/s/<sid>/`), `{token}` (the per-session secret) and `{user}` (the owner).
  */
@@ -11,7 +18,7 @@ export const SessionTypeSchema = z
   .object({
     image: z.string().min(1),
     /** The port the app listens on inside the container. */
-    port: z.number().int().min(1).max(65_535),
+    port: z.number().int().min(1).max(65_535).refine((port) => port !== SESSION_GUARD_PORT, `${SESSION_GUARD_PORT} is the session guard's port`),
     /** Replaces the image's CMD. */
     command: z.array(z.string()).optional(),
     env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'environment names are upper case'), z.string()).default({}),

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
+import { z } from 'zod';
 import { ConflictError, NotFoundError, PodmanError, toPodmanError } from './errors';
 import { managedLabels, LABEL } from './labels';
 import type { PodmanEndpoint } from './socket';
@@ -27,6 +28,16 @@ export interface ContainerDetails extends ContainerSummary {
   networks: Record<string, string>;
   hostConfig: Docker.HostConfig;
 }
+
+/** What an image runs when a container names nothing else: its ENTRYPOINT, then its CMD (either may be empty). */
+export interface ImageCommand {
+  entrypoint: string[];
+  cmd: string[];
+}
+
+// Podman answers `null` for an image without either; Docker-format images may also hold a single string.
+const commandPart = z.union([z.array(z.string()), z.string().transform((s) => [s]), z.null(), z.undefined()]).transform((v) => v ?? []);
+const ImageCommandSchema = z.object({ Config: z.object({ Entrypoint: commandPart, Cmd: commandPart }).optional() });
 
 export interface ExecResult {
   exitCode: number;
@@ -101,6 +112,12 @@ export class PodmanClient {
       if (err instanceof NotFoundError) return false;
       throw err;
     }
+  }
+
+  /** The image's own ENTRYPOINT and CMD, for a launcher (the session guard) that starts them itself. */
+  async imageCommand(image: string): Promise<ImageCommand> {
+    const info = ImageCommandSchema.parse(await this.call(`inspect image ${image}`, () => this.docker.getImage(image).inspect()));
+    return { entrypoint: info.Config?.Entrypoint ?? [], cmd: info.Config?.Cmd ?? [] };
   }
 
   /** Creates (does not start) a container with the non-negotiable security settings; returns its id. */

@@ -11,3 +11,9 @@ export function homeVolumeName(owner: string): string {
   const hash = createHash('sha256').update(owner).digest('hex').slice(0, 8);
   return `visp-home-${slug}-${hash}`;
 }
+
+/**
+ * Where the session guard's binary (tools/session-guard) is mounted in a local-mode session, read-only, and run
+ * as its entrypoint. Here for the same reason: the socket proxy allows a bind of the guard to this target only.
+ */
+export const SESSION_GUARD_PATH = '/opt/visp-guard/visp-session-guard';

@@ -60,6 +60,13 @@ describe('container spec', () => {
     expect(host.Privileged).toBeUndefined();
   });
 
+  it('mounts host files read-only, always, and sets the entrypoint only when asked', () => {
+    expect(toCreateOptions(spec).Entrypoint).toBeUndefined();
+    const options = toCreateOptions({ ...spec, entrypoint: ['/opt/g'], readOnlyBinds: [{ source: '/srv/g', target: '/opt/g' }] });
+    expect(options.Entrypoint).toEqual(['/opt/g']);
+    expect(options.HostConfig?.Mounts).toContainEqual({ Type: 'bind', Source: '/srv/g', Target: '/opt/g', ReadOnly: true });
+  });
+
   it('refuses root and bad tmpfs modes', () => {
     for (const user of ['0', 'root', '0:0', '']) expect(() => toCreateOptions({ ...spec, user })).toThrow(/refusing to run as root/);
     expect(() => toCreateOptions({ ...spec, tmpfs: [{ target: '/tmp', sizeBytes: 1, mode: 0o17777 }] })).toThrow('invalid mode');

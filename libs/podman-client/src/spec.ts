@@ -22,11 +22,15 @@ export interface ContainerSpec {
   /** `uid:gid`; must not be root. */
   user: string;
   limits: ResourceLimits;
+  /** Replaces the image's ENTRYPOINT (the session guard in local mode). */
+  entrypoint?: string[];
   cmd?: string[];
   env?: Record<string, string>;
   workdir?: string;
   tmpfs?: TmpfsMount[];
   volumes?: Array<{ name: string; target: string }>;
+  /** Host files mounted read-only, always: the session guard's binary in local mode (the socket proxy allows no other). */
+  readOnlyBinds?: Array<{ source: string; target: string }>;
   /** Attach to this network only (a session's own: `visp-session-net-<sid>`). */
   network?: { name: string };
   /** Publish a container port on 127.0.0.1 (local mode); the host port is chosen by Podman. */
@@ -48,6 +52,7 @@ export function toCreateOptions(spec: ContainerSpec): ContainerCreateOptions {
     Image: spec.image,
     Labels: spec.labels,
     User: spec.user,
+    Entrypoint: spec.entrypoint,
     Cmd: spec.cmd,
     Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
     WorkingDir: spec.workdir,
@@ -63,6 +68,7 @@ export function toCreateOptions(spec: ContainerSpec): ContainerCreateOptions {
       Mounts: [
         ...(spec.volumes ?? []).map((v) => ({ Type: 'volume' as const, Source: v.name, Target: v.target })),
         ...(spec.tmpfs ?? []).map((t) => ({ Type: 'tmpfs' as const, Source: '', Target: t.target, TmpfsOptions: { SizeBytes: t.sizeBytes, Mode: t.mode } })),
+        ...(spec.readOnlyBinds ?? []).map((b) => ({ Type: 'bind' as const, Source: b.source, Target: b.target, ReadOnly: true })),
       ],
       NetworkMode: spec.network?.name,
       PortBindings: port ? { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,

@@ -1,10 +1,10 @@
-import { homeVolumeName, toCreateOptions } from '@visp/podman-client';
+import { homeVolumeName, SESSION_GUARD_PATH, toCreateOptions } from '@visp/podman-client';
 import { checkCreate } from './container-create';
 import { mutate, random } from './mutations';
 import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
 import { defaultPolicies } from './policy';
 
-const policy = defaultPolicies([/^localhost\/visp-/], [])['session-manager']!;
+const policy = defaultPolicies([/^localhost\/visp-/])['session-manager']!;
 const home = homeVolumeName('ann');
 /** What the session-manager sends for a session in local mode (published port) and in network mode. */
 const session = (mode: 'local' | 'network' = 'local') =>
@@ -108,6 +108,46 @@ describe('checkCreate', () => {
     expect(checkCreate('compat', on('visp-session-net-bbbbbbbbbbbb'), policy, 'prod')).toEqual({ refused: expect.stringMatching(/network "visp-session-net-bbbbbbbbbbbb" is not allowed/) });
   });
 
+  describe('the session guard (local mode)', () => {
+    const binary = '/srv/visp/.visp/bin/visp-session-guard';
+    const guarded = defaultPolicies([/^localhost\/visp-/], { sessionGuard: binary })['session-manager']!;
+    const mount = (extra: object) => ({ Type: 'bind', Source: binary, Target: SESSION_GUARD_PATH, ReadOnly: true, ...extra });
+    const compat = (bind: object, more: object = {}) => ({ ...session(), Entrypoint: [SESSION_GUARD_PATH], HostConfig: { ...session().HostConfig, Mounts: [...(session().HostConfig.Mounts as object[]), bind] }, ...more });
+    const viaLibpod = (options: string[], more: object = {}) => ({ ...libpod, entrypoint: [SESSION_GUARD_PATH], mounts: [{ type: 'bind', source: binary, destination: SESSION_GUARD_PATH, options }], ...more });
+
+    it('passes its binary mounted read-only at its path and named as the entrypoint, as the session-manager sends it', () => {
+      expect(checkCreate('compat', compat(mount({})), guarded, 'prod')).toHaveProperty('body');
+      expect(checkCreate('libpod', viaLibpod(['ro']), guarded, 'prod')).toHaveProperty('body');
+      expect(checkCreate('libpod', viaLibpod(['rbind', 'ro', 'nosuid']), guarded, 'prod')).toHaveProperty('body');
+    });
+
+    it.each([
+      ['writable', compat(mount({ ReadOnly: false }))],
+      ['without ReadOnly', compat(mount({ ReadOnly: undefined }))],
+      ['at another target (over a file the app runs)', compat(mount({ Target: '/usr/bin/R' }))],
+      ['its directory', compat(mount({ Source: '/srv/visp/.visp/bin' }))],
+      ['a path beside it', compat(mount({ Source: '/srv/visp/.visp/bin/ferretdb' }))],
+      ['a path that resolves to it', compat(mount({ Source: '/srv/visp/.visp/bin/../bin/visp-session-guard' }))],
+      ['with propagation options', compat(mount({ BindOptions: { Propagation: 'rshared' } }))],
+      ['in Binds', { ...session(), HostConfig: { ...session().HostConfig, Binds: [`${binary}:${SESSION_GUARD_PATH}:ro`] } }],
+      ['another entrypoint', compat(mount({}), { Entrypoint: ['/bin/sh'] })],
+      ['its entrypoint with arguments', compat(mount({}), { Entrypoint: [SESSION_GUARD_PATH, '-x'] })],
+      ['a libpod bind without ro', viaLibpod([])],
+      ['a libpod bind with ro and rw', viaLibpod(['ro', 'rw'])],
+      ['a libpod bind elsewhere', { ...viaLibpod(['ro']), mounts: [{ type: 'bind', source: binary, destination: '/bin/sh', options: ['ro'] }] }],
+      ['a libpod entrypoint of its own', viaLibpod(['ro'], { entrypoint: ['/bin/sh', '-c'] })],
+    ])('refuses the guard %s', (_what, body) => {
+      const api = 'image' in (body as object) ? 'libpod' : 'compat';
+      expect(checkCreate(api, JSON.parse(JSON.stringify(body)), guarded, 'prod')).toEqual({ refused: expect.any(String) });
+    });
+
+    it('refuses it all to a policy without the guard (network mode, production)', () => {
+      expect(checkCreate('compat', compat(mount({})), policy, 'prod')).toEqual({ refused: expect.stringMatching(/bind mount of "\/srv\/visp\/.visp\/bin\/visp-session-guard" is outside the allowed roots/) });
+      expect(checkCreate('compat', { ...session(), Entrypoint: [SESSION_GUARD_PATH] }, policy, 'prod')).toEqual({ refused: expect.stringMatching(/Entrypoint may only be/) });
+      expect(checkCreate('libpod', viaLibpod(['ro']), policy, 'prod')).toEqual({ refused: expect.any(String) });
+    });
+  });
+
   it('refuses every mutation of key case and nesting of a valid create body (fuzz, 5,000 seeded cases)', () => {
     const valid = session();
     expect(checkCreate('compat', valid, policy, 'prod')).toHaveProperty('body');
@@ -157,7 +197,7 @@ describe('the other bodies', () => {
   });
 
   it('network connect and disconnect: only a joiner by its exact name, nothing of the endpoint, compat only', () => {
-    const joining = defaultPolicies([], ['visp-gateway'])['session-manager']!;
+    const joining = defaultPolicies([], { joiners: ['visp-gateway'] })['session-manager']!;
     expect(checkNetworkJoin('compat', { Container: 'visp-gateway' }, joining, false)).toEqual({ body: { Container: 'visp-gateway' } });
     expect(checkNetworkJoin('compat', { Container: 'visp-gateway', Force: true }, joining, true)).toHaveProperty('body');
     for (const [body, disconnect] of [

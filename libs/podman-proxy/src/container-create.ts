@@ -7,19 +7,22 @@
  */
 import type { Api, ClientPolicy } from './policy';
 import { ABSOLUTE_PATH, arrayOf, boolean, byField, fields, integer, isObject, mapOf, oneOf, sameKeysToPodman, string, type Check, type JsonObject } from './shape';
-import { bind, bindSource, capAdd, capDrop, containerName, envList, image, labelMap, managed, mountOptions, network, NO_NEW_PRIVILEGES, ownerOf, sessionOf, user, volumeToMount } from './values';
+import { bind, capAdd, capDrop, containerName, entrypoint, envList, hostBind, image, labelMap, managed, mountOptions, network, NO_NEW_PRIVILEGES, ownerOf, sessionOf, user, volumeToMount } from './values';
 
 const PORT = string(/^\d{1,5}\/(tcp|udp)$/, 'a port/protocol');
 const path = string(ABSOLUTE_PATH, 'an absolute path');
 const strings = arrayOf(string());
 const emptyObject = fields({});
 
+/** The shape first, then a check of the whole object (which may then read its fields as checked). */
+const both = (shape: Check, whole: (value: JsonObject, at: string) => string | undefined): Check => (value, at) => shape(value, at) ?? whole(value as JsonObject, at);
+
 /** Docker-compatible `POST /containers/create`. */
 function compatShape(policy: ClientPolicy, owner: string | undefined, sid: string | null): Check {
   const mount = byField('Type', {
     volume: fields({ Type: string(), Source: volumeToMount(policy, owner), Target: path, ReadOnly: boolean }),
     tmpfs: fields({ Type: string(), Source: oneOf(''), Target: path, ReadOnly: boolean, TmpfsOptions: fields({ SizeBytes: integer(1), Mode: integer(0, 0o7777) }) }),
-    bind: fields({ Type: string(), Source: bindSource(policy), Target: path, ReadOnly: boolean }),
+    bind: both(fields({ Type: string(), Source: string(), Target: path, ReadOnly: boolean }), (m: JsonObject, at) => hostBind(policy, m.Source, m.Target, m.ReadOnly === true, at)),
   });
   const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' ? undefined : network(policy, sid)(value, at));
   return fields({
@@ -27,6 +30,7 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     Image: image(policy),
     Labels: labelMap,
     User: user(policy),
+    Entrypoint: entrypoint(policy),
     Cmd: strings,
     Env: envList,
     WorkingDir: path,
@@ -55,13 +59,18 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
 function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: string | null): Check {
   const mount = byField('type', {
     tmpfs: fields({ type: string(), source: oneOf('tmpfs'), destination: path, options: arrayOf(string(/^(size=\d+[kmg]?|mode=[0-7]{3,4}|nosuid|nodev|noexec|rw|ro)$/, 'a tmpfs option')) }),
-    bind: fields({ type: string(), source: bindSource(policy), destination: path, options: arrayOf(oneOf('ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'noexec')) }),
+    bind: both(fields({ type: string(), source: string(), destination: path, options: arrayOf(oneOf('ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'noexec')) }), (m: JsonObject, at) => {
+      // Read-only when `ro` is given and `rw` is not (Podman lets the last of the two win).
+      const options = Array.isArray(m.options) ? m.options : [];
+      return hostBind(policy, m.source, m.destination, options.includes('ro') && !options.includes('rw'), at);
+    }),
   });
   return fields({
     name: containerName,
     image: image(policy),
     labels: labelMap,
     user: user(policy),
+    entrypoint: entrypoint(policy),
     command: strings,
     env: mapOf(string(/^[^=\0]+$/, 'a variable name'), string()),
     work_dir: path,

@@ -9,6 +9,7 @@ const ClientPolicySchema = z
     images: z.array(z.string()).default([]),
     capAdd: z.array(z.string().regex(/^[A-Z_]+$/)).default([]),
     bindRoots: z.array(z.string().regex(/^\/[^\0]*$/, 'an absolute path')).default([]),
+    sessionGuard: z.string().regex(/^\/[^\0]*$/, 'an absolute path').optional(),
     networks: z.array(z.string()).default([]),
     sessionNetworks: z.boolean().default(false),
     joiners: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name')).default([]),

@@ -106,6 +106,11 @@ export interface ClientPolicy {
   capAdd: ReadonlySet<string>;
   /** Host paths under which bind mounts are allowed; none by default. */
   bindRoots: string[];
+  /**
+   * The session guard's binary on the host (tools/session-guard), which this client may bind read-only at
+   * `SESSION_GUARD_PATH` and name as the entrypoint: that one file, to that one target, and nothing wider.
+   */
+  sessionGuard?: string;
   /** Networks a client may create, or put a container on. */
   networks: ReadonlySet<string>;
   /** Besides `networks`: each session's own network, `visp-session-net-<sid>`, joined only by that session. */
@@ -141,18 +146,24 @@ export const clientSocketPath = (dir: string, client: string) => path.join(dir, 
 /** The users' homes, as `homeVolumeName` (libs/podman-client) names them. */
 export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
 
-/** The built-in policies; a policy file may replace any of them. `joiners`: SESSION_NETWORK_JOINERS. */
-export function defaultPolicies(images: RegExp[], joiners: readonly string[]): Record<string, ClientPolicy> {
+/**
+ * The built-in policies; a policy file may replace any of them. `joiners` (SESSION_NETWORK_JOINERS) may be put on
+ * sessions' own networks; `sessionGuard` (local mode's guard binary on the host) lets the session-manager mount it
+ * into sessions.
+ */
+export function defaultPolicies(images: RegExp[], options: { joiners?: readonly string[]; sessionGuard?: string } = {}): Record<string, ClientPolicy> {
   const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, joiners: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
+  const guard = options.sessionGuard ? { sessionGuard: options.sessionGuard } : {};
+  const joiners = new Set(options.joiners ?? []);
   return {
-    'session-manager': { ...none, operations: new Set(SESSION_MANAGER_OPS), images, sessionNetworks: true, joiners: new Set(joiners), volumes: [HOME_VOLUMES] },
+    'session-manager': { ...none, ...guard, operations: new Set(SESSION_MANAGER_OPS), images, sessionNetworks: true, joiners, volumes: [HOME_VOLUMES] },
     // Recovery removes a session's own network with its container, or when it outlived it, and joins a service
     // that restarted to the networks of the sessions it serves.
     recovery: {
       ...none,
       operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect', 'container.remove', 'container.logs', 'network.list', 'network.inspect', 'network.remove', 'network.connect', 'network.disconnect', 'events']),
       sessionNetworks: true,
-      joiners: new Set(joiners),
+      joiners,
     },
     readonly: { ...none, operations: new Set<Operation>(['ping', 'version', 'container.list', 'container.inspect']) },
   };

@@ -4,8 +4,8 @@ import http from 'node:http';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { discoverPodman, encodeSessionLabels, homeVolumeName, PodmanClient, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
-import { memoryLogger, testInstanceId, testPodmanHost, waitFor } from '@visp/testing';
+import { discoverPodman, encodeSessionLabels, homeVolumeName, PodmanClient, SESSION_GUARD_PATH, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
+import { memoryLogger, testInstanceId, testPodmanHost, testSessionGuard, waitFor } from '@visp/testing';
 import { mutate, random } from './mutations';
 import { clientSocketPath, defaultPolicies } from './policy';
 import { SocketProxy } from './proxy';
@@ -15,9 +15,11 @@ const dir = mkdtempSync(path.join(tmpdir(), 'visp-socket-proxy-'));
 const raw = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
 const rawSocket = (discoverPodman({ CONTAINER_HOST: testPodmanHost() }) as { socketPath: string }).socketPath;
 const { logger, lines } = memoryLogger();
-// The one container the clients may join to sessions' networks: the unmanaged one below, standing in for the gateway.
+// The session-manager's policy as npm start gives it: local mode's session guard allowed. The one container the
+// clients may join to sessions' networks: the unmanaged one below, standing in for the gateway.
+const guardBinary = testSessionGuard();
 const joiner = `unmanaged-${instance}`;
-const policies = defaultPolicies([/^localhost\/visp-/], [joiner]);
+const policies = defaultPolicies([/^localhost\/visp-/], { joiners: [joiner], sessionGuard: guardBinary });
 const sock = (client: string) => clientSocketPath(dir, client);
 const proxy = new SocketProxy({ podmanSocket: rawSocket, instance, logger }, Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: sock(name) })));
 const viaProxy = new PodmanClient({ socketPath: sock('session-manager') });
@@ -108,6 +110,23 @@ it("serves the session-manager's whole container life: home volume, create, star
   expect(lines.filter((l) => l.audit && l.decision === 'allow').length).toBeGreaterThanOrEqual(8);
 }, 60_000);
 
+it("lets the session-manager mount the session guard's binary read-only at its path and run it, and nothing writes it", async () => {
+  const id = await viaProxy.createContainer(
+    spec(`visp-proxy-guard-${instance}`, {
+      entrypoint: [SESSION_GUARD_PATH],
+      cmd: ['-listen', '0.0.0.0:8007', '-app', '127.0.0.1:8080', '--', 'sleep', '600'],
+      env: { VISP_SESSION_TOKEN: 'a-session-token-0123456789' },
+      readOnlyBinds: [{ source: guardBinary, target: SESSION_GUARD_PATH }],
+    }),
+  );
+  await viaProxy.startContainer(id);
+  const inside = await viaProxy.exec(id, ['sh', '-c', `ps -o args | grep -c '^${SESSION_GUARD_PATH}'; echo x > ${SESSION_GUARD_PATH} && echo written`], { timeoutMs: 10_000 });
+  expect(inside.stdout).toBe('1\n'); // the guard runs as the entrypoint; the write failed (read-only)
+  const mounts = ((await raw.docker.getContainer(id).inspect()) as { Mounts: Array<{ Source: string; Destination: string; RW: boolean }> }).Mounts;
+  expect(mounts.filter((m) => m.Destination === SESSION_GUARD_PATH)).toEqual([expect.objectContaining({ Source: guardBinary, RW: false })]);
+  await viaProxy.removeContainer(id, { force: true });
+}, 60_000);
+
 it('streams followed logs and events through the proxy as they happen', async () => {
   const abort = new AbortController();
   const events: string[] = [];
@@ -132,6 +151,7 @@ describe('refuses, leaving Podman as it was', () => {
   const withHost = (hostConfig: object) => ({ ...base, HostConfig: { ...base.HostConfig, ...hostConfig } });
   const { HostConfig: hostConfig, User: _user, ...noHostConfig } = base;
   const libpodBase = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, command: ['sleep', '600'], labels: base.Labels };
+  const guardMount = (extra: object) => ({ ...withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'bind', Source: guardBinary, Target: SESSION_GUARD_PATH, ReadOnly: true, ...extra }] }), Entrypoint: [SESSION_GUARD_PATH] });
   const volumeMount = (Source: string, extra: object = {}) => withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'volume', Source, Target: '/data', ...extra }] });
   const cases: Array<[string, string, string, string, unknown]> = [
     // Podman reads keys case-insensitively: each of these is a privileged container to it.
@@ -164,6 +184,15 @@ describe('refuses, leaving Podman as it was', () => {
     ['a privileged create', 'session-manager', 'POST', '/containers/create', withHost({ Privileged: true })],
     ['host network', 'session-manager', 'POST', '/v1.41/containers/create', withHost({ NetworkMode: 'host' })],
     ['a / bind mount', 'session-manager', 'POST', '/containers/create', withHost({ Binds: ['/:/host'] })],
+    // The session guard: its one file, read-only, at its one path, as the entrypoint; nothing else.
+    ['the session guard writable', 'session-manager', 'POST', '/containers/create', guardMount({ ReadOnly: false })],
+    ['the session guard over a file the app runs', 'session-manager', 'POST', '/containers/create', guardMount({ Target: '/bin/sh' })],
+    ["the session guard's directory", 'session-manager', 'POST', '/containers/create', guardMount({ Source: path.dirname(guardBinary), Target: '/opt/visp-guard' })],
+    ['a file beside the session guard', 'session-manager', 'POST', '/containers/create', guardMount({ Source: path.join(path.dirname(guardBinary), 'ferretdb') })],
+    ['the session guard in Binds', 'session-manager', 'POST', '/containers/create', withHost({ Binds: [`${guardBinary}:${SESSION_GUARD_PATH}:ro`] })],
+    ['an entrypoint of its own', 'session-manager', 'POST', '/containers/create', { ...base, Entrypoint: ['/bin/sh', '-c'] }],
+    ['a libpod session guard without ro', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, mounts: [{ type: 'bind', source: guardBinary, destination: SESSION_GUARD_PATH, options: ['rw'] }] }],
+    ['the session guard by recovery', 'recovery', 'POST', '/containers/create', guardMount({})],
     ['an unlisted image', 'session-manager', 'POST', '/containers/create', { ...base, Image: 'docker.io/library/busybox' }],
     ['CapAdd SYS_ADMIN', 'session-manager', 'POST', '/containers/create', withHost({ CapAdd: ['SYS_ADMIN'] })],
     ['a libpod privileged create', 'session-manager', 'POST', '/v4.3.1/libpod/containers/create', { image: 'localhost/visp-testbox:1', privileged: true }],

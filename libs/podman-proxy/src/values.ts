@@ -1,6 +1,6 @@
 // The checks of single values that depend on a client's policy: images, users, capabilities, volumes, binds,
 // networks, labels. Shared by the container-create, exec, volume and network bodies of both APIs.
-import { homeVolumeName, LABEL } from '@visp/podman-client';
+import { homeVolumeName, LABEL, SESSION_GUARD_PATH } from '@visp/podman-client';
 import { arrayOf, mapOf, NAME, oneOf, string, type Check, type JsonObject } from './shape';
 import type { ClientPolicy } from './policy';
 
@@ -51,6 +51,20 @@ export const bindSource = (policy: ClientPolicy): Check =>
       ? undefined
       : `bind mount of ${JSON.stringify(source)} is outside the allowed roots`,
   );
+
+/**
+ * A bind mount of a host path: the policy's session guard, only read-only and only at `SESSION_GUARD_PATH`; any
+ * other path only under the bind roots.
+ */
+export function hostBind(policy: ClientPolicy, source: unknown, target: unknown, readOnly: boolean, at: string): string | undefined {
+  if (policy.sessionGuard === undefined || source !== policy.sessionGuard) return bindSource(policy)(source, at);
+  if (target !== SESSION_GUARD_PATH) return `${at}: the session guard may be mounted at ${SESSION_GUARD_PATH} only`;
+  return readOnly ? undefined : `${at}: the session guard may be mounted read-only only`;
+}
+
+/** An entrypoint: only the session guard's, for a client whose policy has one (none may set any other). */
+export const entrypoint = (policy: ClientPolicy): Check => (value, at) =>
+  policy.sessionGuard !== undefined && Array.isArray(value) && value.length === 1 && value[0] === SESSION_GUARD_PATH ? undefined : `${at} may only be ["${SESSION_GUARD_PATH}"], for a client allowed the session guard`;
 
 const MOUNT_OPTIONS = ['ro', 'rw', 'nosuid', 'nodev', 'noexec'];
 

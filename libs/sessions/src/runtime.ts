@@ -1,5 +1,5 @@
 import type { Redis } from '@visp/bus';
-import { expandLaunch, type Logger, type SessionTypeConfig, type SessionTypes, type TemplateValues } from '@visp/config';
+import { expandLaunch, SESSION_GUARD_PORT, type Logger, type SessionTypeConfig, type SessionTypes, type TemplateValues } from '@visp/config';
 import { sessionPath } from '@visp/contracts';
 import type { PodmanClient } from '@visp/podman-client';
 import type { Store } from '@visp/store';
@@ -31,13 +31,22 @@ export async function sessionTarget(
     const address = details.networks[sessionNetworkName(session.sid)];
     return address ? `http://${address}:${session.port}` : undefined;
   }
-  const hostPort = details.ports[`${session.port}/tcp`];
+  // Local mode: the guard's port; the app's own is not published (behindGuard).
+  const hostPort = details.ports[`${SESSION_GUARD_PORT}/tcp`];
   return hostPort ? `http://127.0.0.1:${hostPort}` : undefined;
 }
 
-/** Whether the app answers its readiness path below 400 (one try). */
+/** The credential the gateway adds to every request it proxies, and the session guard asks for. */
+const sessionAuthorization = (token: string) => `token ${token}`;
+
+/**
+ * Whether the app answers its readiness path below 400 (one try). With the session's credential, as the gateway
+ * sends it, whatever the type's own headers say: in local mode the guard lets nothing else through.
+ */
 export async function answersReadiness(type: SessionTypeConfig, session: { sid: string; owner: string; token: string }, target: string, signal?: AbortSignal): Promise<boolean> {
-  const { readinessPath, readinessHeaders: headers } = expandLaunch(type, templateValues(session));
+  const { readinessPath, readinessHeaders } = expandLaunch(type, templateValues(session));
+  const headers = new Headers(readinessHeaders);
+  headers.set('authorization', sessionAuthorization(session.token));
   const timeout = AbortSignal.timeout(2000);
   return fetch(new URL(readinessPath, target), { headers, redirect: 'manual', signal: signal ? AbortSignal.any([signal, timeout]) : timeout }).then(
     (res) => (void res.body?.cancel(), res.status < 400),

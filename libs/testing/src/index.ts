@@ -30,6 +30,9 @@ export function testMongoUri(name: string): string {
 
 export const testPodmanHost = () => required('VISP_TEST_PODMAN_SOCKET');
 
+/** The session guard's binary (tools/session-guard), for a local-mode session-manager and its socket proxy. */
+export const testSessionGuard = () => required('VISP_TEST_SESSION_GUARD');
+
 /** An instance id the runner recognises, so anything a failed test leaves behind is removed. */
 export const testInstanceId = () => `${process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test-local'}-${randomSuffix(3)}`;
 

@@ -19,7 +19,7 @@ async function startLongComputation(h: Harness, sid: string): Promise<void> {
   const route = (await h.routes.get(sid))!;
   const base = `${route.target}/s/${sid}/`;
   const kernel = await startKernel(base, route.token);
-  const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${kernel}/channels?token=${route.token}`);
+  const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${kernel}/channels`, { authorization: `token ${route.token}` });
   // Status messages the kernel broadcasts for each request, by request id.
   const busy = new Set<string>();
   ws.on('message', (data) => {

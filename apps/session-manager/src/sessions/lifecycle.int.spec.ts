@@ -39,7 +39,7 @@ describe('a Jupyter session', () => {
   it('runs code on a kernel over its WebSocket', async () => {
     const base = `${route.target}/s/${session.sid}/`;
     const kernel = await startKernel(base, route.token);
-    const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${kernel}/channels?token=${route.token}`);
+    const ws = await openKernel(`${base.replace('http', 'ws')}api/kernels/${kernel}/channels`, { authorization: `token ${route.token}` });
     try {
       expect(await execute(ws, '6*7')).toBe('42');
     } finally {
@@ -91,10 +91,13 @@ describe('an rstudio session (the offline R stand-in)', () => {
     const route = (await h.routes.get(session.sid))!;
     expect(route.stripPrefix).toBe(true);
 
-    const page = await (await fetch(`${route.target}/`)).text();
+    // Its published port is the session guard's: the app answers only with the session's credential.
+    const credential = { authorization: `token ${route.token}` };
+    expect((await fetch(`${route.target}/`)).status).toBe(403);
+    const page = await (await fetch(`${route.target}/`, { headers: credential })).text();
     expect(page).toContain('VISP R session');
 
-    const ws = new WebSocket(`${route.target.replace('http', 'ws')}/websocket/`);
+    const ws = new WebSocket(`${route.target.replace('http', 'ws')}/websocket/`, { headers: credential });
     const first = await new Promise<string>((resolve, reject) => {
       ws.once('message', (data) => resolve(String(data)));
       ws.once('error', reject);

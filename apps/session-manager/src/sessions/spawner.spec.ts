@@ -1,10 +1,11 @@
 import { BUILTIN_SESSION_TYPES, createLogger } from '@visp/config';
-import { NotFoundError, PodmanError, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
+import { NotFoundError, PodmanError, SESSION_GUARD_PATH, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
 import { Spawner, type SpawnRequest } from './spawner';
 
 /** Just the calls a start makes, recorded; `start` answers from the script given. */
 function fakePodman(startResults: Array<'ok' | Error>) {
   const calls: string[] = [];
+  const specs: ContainerSpec[] = [];
   let created = 0;
   const podman = {
     ensureVolume: async () => void calls.push('volume'),
@@ -13,16 +14,18 @@ function fakePodman(startResults: Array<'ok' | Error>) {
       calls.push(`connect ${container}`);
       if (container === 'visp-recovery') throw new NotFoundError(`no container ${container}`, 404);
     },
-    createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name} on ${spec.network?.name}${spec.publish ? ' published' : ''}`), `id${++created}`),
+    createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name} on ${spec.network?.name}${spec.publish ? ' published' : ''}`), specs.push(spec), `id${++created}`),
+    // The R stand-in's image: no ENTRYPOINT, its app in CMD.
+    imageCommand: async () => ({ entrypoint: [], cmd: ['R', '-q', '-e', 'shiny::runApp()'] }),
     startContainer: async (id: string) => {
       calls.push(`start ${id}`);
       const result = startResults.shift();
       if (result instanceof Error) throw result;
     },
     removeContainer: async (id: string) => void calls.push(`remove ${id}`),
-    inspectContainer: async (id: string) => ({ id, ports: { '8888/tcp': 40000 + created }, networks: { 'visp-session-net-abcdefghij23': `10.89.7.${created}` } }),
+    inspectContainer: async (id: string) => ({ id, ports: { '8007/tcp': 40000 + created }, networks: { 'visp-session-net-abcdefghij23': `10.89.7.${created}` } }),
   };
-  return { podman: podman as unknown as PodmanClient, calls };
+  return { podman: podman as unknown as PodmanClient, calls, specs };
 }
 
 const request: SpawnRequest = {
@@ -34,7 +37,7 @@ const request: SpawnRequest = {
   createdAt: new Date(),
   token: 't'.repeat(32),
 };
-const settings = { instance: 'unit', networking: { mode: 'local' as const }, startTimeoutMs: 5000 };
+const settings = { instance: 'unit', networking: { mode: 'local' as const }, startTimeoutMs: 5000, guardBinary: '/srv/visp/.visp/bin/visp-session-guard' };
 const logger = createLogger({ component: 'test', level: 'silent' });
 const portTaken = () => new PodmanError('start: cannot listen on the TCP port: listen tcp4 127.0.0.1:35225: bind: address already in use', 500);
 
@@ -72,5 +75,34 @@ describe('Spawner.createAndStart', () => {
       'create visp-session-jupyter-abcdefghij23 on visp-session-net-abcdefghij23',
       'start id1',
     ]);
+  });
+});
+
+describe('Spawner in local mode', () => {
+  const guard = ['-listen', '0.0.0.0:8007', '-app'];
+
+  it('puts the session guard in front of the app: its binary read-only, run as the entrypoint, its port the only one published', async () => {
+    const { podman, specs } = fakePodman(['ok']);
+    const started = await new Spawner(podman, settings, logger).createAndStart(request, () => undefined);
+    expect(started.target).toBe('http://127.0.0.1:40001');
+    expect(specs[0]).toMatchObject({
+      entrypoint: [SESSION_GUARD_PATH],
+      cmd: [...guard, '127.0.0.1:8888', '--', ...(new Spawner(podman, settings, logger).containerSpec(request).cmd ?? [])],
+      readOnlyBinds: [{ source: settings.guardBinary, target: SESSION_GUARD_PATH }],
+      publish: { containerPort: 8007 },
+    });
+    expect(specs[0]?.cmd).toContain('--NotebookApp.base_url=/s/abcdefghij23/');
+  });
+
+  it("starts the image's own command when the type names none (the R stand-in)", async () => {
+    const { podman, specs } = fakePodman(['ok']);
+    await new Spawner(podman, settings, logger).createAndStart({ ...request, typeName: 'rstudio', type: BUILTIN_SESSION_TYPES.rstudio }, () => undefined);
+    expect(specs[0]?.cmd).toEqual([...guard, '127.0.0.1:8787', '--', 'R', '-q', '-e', 'shiny::runApp()']);
+  });
+
+  it('refuses to start a session without the guard', async () => {
+    const { podman, calls } = fakePodman(['ok']);
+    await expect(new Spawner(podman, { ...settings, guardBinary: undefined }, logger).createAndStart(request, () => undefined)).rejects.toThrow('SESSION_GUARD_BINARY');
+    expect(calls.filter((c) => c.startsWith('create'))).toEqual([]);
   });
 });

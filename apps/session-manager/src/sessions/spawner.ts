@@ -1,13 +1,14 @@
 import type { SessionLimits } from '@visp/contracts';
-import { expandLaunch, type SessionTypeConfig } from '@visp/config';
+import { expandLaunch, type Logger, type SessionTypeConfig } from '@visp/config';
 import { encodeSessionLabels, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import type { Logger } from '@visp/config';
-import { answersReadiness, closeSessionNetwork, containerName, homeVolumeName, openSessionNetwork, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV, type SessionNetworking } from '@visp/sessions';
+import { answersReadiness, behindGuard, closeSessionNetwork, containerName, homeVolumeName, openSessionNetwork, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV, type SessionNetworking } from '@visp/sessions';
 
 export interface SpawnSettings {
   instance: string;
   networking: SessionNetworking;
   startTimeoutMs: number;
+  /** Local mode: the session guard's binary on the host, put in front of every session's published port. */
+  guardBinary?: string;
 }
 
 export interface SpawnRequest {
@@ -84,7 +85,7 @@ export class Spawner {
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });
     const missing = await openSessionNetwork(this.podman, request.sid, this.settings.instance, this.settings.networking);
     if (missing.length > 0) this.logger.warn({ sid: request.sid, missing }, 'services to join the session network are not there: recovery joins them when they are back');
-    const spec = this.containerSpec(request);
+    const spec = this.settings.networking.mode === 'local' ? await this.guarded(request) : this.containerSpec(request);
     for (let attempt = 1; ; attempt++) {
       onStep('creating');
       const containerId = await this.podman.createContainer(spec);
@@ -98,6 +99,15 @@ export class Spawner {
         await this.podman.removeContainer(containerId, { force: true });
       }
     }
+  }
+
+  /**
+   * Local mode: the spec with the session guard in front of the app, so that its published port serves only
+   * requests with the session's credential; the guard starts the image's own command when the type names none.
+   */
+  private async guarded(request: SpawnRequest): Promise<ContainerSpec> {
+    if (!this.settings.guardBinary) throw new SpawnError('local mode needs the session guard: SESSION_GUARD_BINARY is not set');
+    return behindGuard(this.containerSpec(request), request.type.port, await this.podman.imageCommand(request.type.image), this.settings.guardBinary);
   }
 
   /** Where the gateway (and the readiness probe) reaches the app. */

@@ -7,7 +7,7 @@ import { BUILTIN_SESSION_TYPES, createLogger, SessionTypesSchema, type SessionTy
 import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
 import { defaultPolicies, SocketProxy, type ClientPolicy } from '@visp/podman-proxy';
 import type { SessionStreamMessage, SessionView } from '@visp/contracts';
-import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
+import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, testSessionGuard } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
 
@@ -53,7 +53,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
   const podman = new PodmanClient(raw);
   const proxyDir = mkdtempSync(path.join(tmpdir(), 'visp-sm-proxy-'));
   const proxy = new SocketProxy({ podmanSocket: 'socketPath' in raw ? raw.socketPath : '', instance, logger: createLogger({ component: 'socket-proxy', level: 'warn' }) }, [
-    { name: 'session-manager', socketPath: path.join(proxyDir, 'session-manager.sock'), policy: defaultPolicies([/^localhost\/visp-/], [])['session-manager'] as ClientPolicy },
+    { name: 'session-manager', socketPath: path.join(proxyDir, 'session-manager.sock'), policy: defaultPolicies([/^localhost\/visp-/], { sessionGuard: testSessionGuard() })['session-manager'] as ClientPolicy },
   ]);
   await proxy.start();
   const managerPodman = options.podman ?? new PodmanClient({ socketPath: path.join(proxyDir, 'session-manager.sock') });
@@ -66,6 +66,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     SERVICE_TOKEN: TOKEN,
     SESSION_MODE: 'local',
     SESSION_NETWORK_JOINERS: [],
+    SESSION_GUARD_BINARY: testSessionGuard(),
     SESSION_START_TIMEOUT: 120,
     MAX_SESSIONS_PER_USER: 3,
     MAX_SESSIONS_TOTAL: 50,
