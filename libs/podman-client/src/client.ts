@@ -288,20 +288,30 @@ export class PodmanClient {
     }
   }
 
-  /**
-   * Creates the network unless it exists; `internal` networks have no route out; `isolated` ones (netavark's
-   * `isolate` option) exchange no traffic with other isolated networks.
-   */
-  async ensureNetwork(name: string, options: { instance: string; internal: boolean; isolated?: boolean; labels?: Record<string, string> }): Promise<void> {
+  /** Creates the network unless it exists; `internal` networks have no route out. */
+  async ensureNetwork(name: string, options: { instance: string; internal: boolean; labels?: Record<string, string> }): Promise<void> {
     try {
       await this.call(`create network ${name}`, () =>
-        this.docker.createNetwork({
-          Name: name,
-          Internal: options.internal,
-          Labels: managedLabels(options.instance, options.labels),
-          CheckDuplicate: true,
-          ...(options.isolated ? { Options: { isolate: 'true' } } : {}),
-        }),
+        this.docker.createNetwork({ Name: name, Internal: options.internal, Labels: managedLabels(options.instance, options.labels), CheckDuplicate: true }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+
+  /**
+   * Creates a session's own network unless it exists: isolated (netavark's `isolate`), and without DNS, through
+   * libpod (the compat API cannot turn DNS off). Without DNS because the services that join it would otherwise ask
+   * its DNS server too, which answers their own names with their addresses on this network, where they do not
+   * listen (measured: the gateway's calls to `visp-session-manager` went to its session-network address).
+   */
+  async ensureSessionNetwork(name: string, options: { instance: string; internal: boolean; labels?: Record<string, string> }): Promise<void> {
+    const body = { name, driver: 'bridge', internal: options.internal, dns_enabled: false, options: { isolate: 'true' }, labels: managedLabels(options.instance, options.labels) };
+    try {
+      await this.call(`create network ${name}`, () =>
+        new Promise((resolve, reject) =>
+          this.docker.modem.dial({ path: '/libpod/networks/create', method: 'POST', options: body, statusCodes: { 200: true, 201: true, 404: 'not found', 409: 'conflict', 500: 'server error' } }, (err, data) => (err ? reject(err) : resolve(data))),
+        ),
       );
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

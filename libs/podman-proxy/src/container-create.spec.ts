@@ -181,19 +181,27 @@ describe('the other bodies', () => {
     expect(checkVolumeCreate('compat', {}, policy, 'prod')).toEqual({ refused: expect.stringMatching(/anonymous/) });
   });
 
-  it("network create: only sessions' own networks, isolated bridges", () => {
+  it("network create: only sessions' own networks, isolated bridges without DNS, through libpod", () => {
     const net = 'visp-session-net-abcdefghijkl';
-    expect(checkNetworkCreate('compat', { Name: net, Internal: true, Labels: {}, CheckDuplicate: true, Options: { isolate: 'true' } }, policy, 'prod')).toEqual({
-      body: { Name: net, Internal: true, CheckDuplicate: true, Options: { isolate: 'true' }, Labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } },
-    });
-    expect(checkNetworkCreate('compat', { Name: net, Options: { isolate: 'true' }, Labels: { 'visp.instance': 'other' } }, policy, 'prod')).toHaveProperty('refused');
+    const good = { name: net, driver: 'bridge', internal: true, dns_enabled: false, options: { isolate: 'true' }, labels: {} };
+    expect(checkNetworkCreate('libpod', good, policy, 'prod')).toEqual({ body: { ...good, labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } } });
+    for (const bad of [
+      { ...good, labels: { 'visp.instance': 'other' } },
+      { ...good, name: 'visp-net' },
+      { ...good, name: 'visp-sessions' },
+      { ...good, driver: 'macvlan' },
+      { ...good, options: { isolate: 'true', parent: 'eth0' } },
+      { ...good, options: { isolate: 'false' } },
+      { ...good, options: {} },
+      { ...good, dns_enabled: true },
+      { ...good, dns_enabled: undefined },
+      { ...good, Name: net },
+    ]) {
+      expect([bad, checkNetworkCreate('libpod', JSON.parse(JSON.stringify(bad)), policy, 'prod')]).toEqual([bad, { refused: expect.any(String) }]);
+    }
+    // The compat API cannot turn DNS off: a session's network is refused there.
+    expect(checkNetworkCreate('compat', { Name: net, Internal: true, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: 'visp-sessions', Internal: true }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: net, Driver: 'macvlan', Options: { isolate: 'true', parent: 'eth0' } }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { name: net, Name: net, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Internal: false, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('body');
-    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl', Options: { isolate: 'false' } }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: 'visp-session-net-abcdefghijkl' }, policy, 'prod')).toHaveProperty('refused');
   });
 
   it('network connect and disconnect: only a joiner by its exact name, nothing of the endpoint, compat only', () => {

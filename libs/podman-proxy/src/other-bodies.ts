@@ -34,7 +34,7 @@ const volumeShape = (api: Api, policy: ClientPolicy): Check =>
 const networkShape = (api: Api, policy: ClientPolicy): Check =>
   api === 'compat'
     ? fields({ Name: network(policy), CheckDuplicate: boolean, Internal: boolean, Driver: oneOf('bridge'), Labels: labelMap, Options: isolate })
-    : fields({ name: network(policy), internal: boolean, driver: oneOf('bridge'), labels: labelMap, options: isolate });
+    : fields({ name: network(policy), internal: boolean, driver: oneOf('bridge'), dns_enabled: boolean, labels: labelMap, options: isolate });
 
 /** netavark's `isolate`, which only takes traffic away (no exchange with other isolated networks). */
 const isolate: Check = mapOf(oneOf('isolate'), oneOf('true'));
@@ -78,9 +78,13 @@ export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy
   const spec = body as JsonObject;
   const name = spec[api === 'compat' ? 'Name' : 'name'];
   if (name === undefined) return { refused: 'a network name is required' };
-  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in.
+  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in; with
+  // DNS, the services that join it would resolve each other to addresses on it, where they do not listen (only
+  // libpod can turn DNS off).
   const options = spec[api === 'compat' ? 'Options' : 'options'] as Record<string, unknown> | undefined;
-  if (typeof name === 'string' && SESSION_NETWORK.test(name) && options?.isolate !== 'true') return { refused: `network ${name} must be created with isolate=true` };
+  if (typeof name === 'string' && SESSION_NETWORK.test(name) && (api !== 'libpod' || options?.isolate !== 'true' || spec.dns_enabled !== false)) {
+    return { refused: `network ${name} must be created through libpod with isolate=true and dns_enabled=false` };
+  }
   const labelKey = api === 'compat' ? 'Labels' : 'labels';
   const labels = managed(spec[labelKey], instance);
   return 'refused' in labels ? labels : { body: { ...spec, [labelKey]: labels.labels } };

@@ -209,6 +209,7 @@ describe('refuses, leaving Podman as it was', () => {
     ['creating a network by recovery', 'recovery', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa' }],
     ['a session network without isolation', 'session-manager', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa', Options: {} }],
     ['a session network with no options at all', 'session-manager', 'POST', '/networks/create', { Name: 'visp-session-net-aaaaaaaaaaaa' }],
+    ['a session network with DNS (the joiners would resolve each other to where they do not listen)', 'session-manager', 'POST', '/libpod/networks/create', { name: 'visp-session-net-aaaaaaaaaaaa', internal: true, options: { isolate: 'true' } }],
     ['a create by recovery', 'recovery', 'POST', '/containers/create', base],
     ['a start by the read-only client', 'readonly', 'POST', '/containers/abc/start', undefined],
   ];
@@ -231,7 +232,7 @@ describe('refuses, leaving Podman as it was', () => {
     const foreign = 'visp-session-net-foreignaaaaa';
     await raw.ensureNetwork(foreign, { instance: 'someone-else', internal: true });
     const ours = 'visp-session-net-ownedaaaaaaa';
-    await viaProxy.ensureNetwork(ours, { instance, internal: false, isolated: true });
+    await viaProxy.ensureSessionNetwork(ours, { instance, internal: false });
     try {
       const before = await podmanState();
       for (const client of ['session-manager', 'recovery']) expect([client, (await call(client, 'DELETE', `/networks/${foreign}`, undefined)).status]).toEqual([client, 403]);
@@ -248,7 +249,7 @@ describe('refuses, leaving Podman as it was', () => {
     const ours = 'visp-session-net-joinedaaaaaa';
     const foreign = 'visp-session-net-foreignbbbbb';
     const plain = `visp-proxytest-plain-${instance}`;
-    await viaProxy.ensureNetwork(ours, { instance, internal: true, isolated: true });
+    await viaProxy.ensureSessionNetwork(ours, { instance, internal: true });
     await raw.ensureNetwork(foreign, { instance: 'someone-else', internal: true });
     await raw.ensureNetwork(plain, { instance, internal: true });
     const members = async () => JSON.stringify(await Promise.all([ours, foreign, plain].map((n) => raw.networkMembers(n))));

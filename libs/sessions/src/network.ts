@@ -3,7 +3,8 @@ import { sessionNetworkName } from './naming';
 
 /**
  * How session containers are reached. Either way each session is alone on a network of its own,
- * `visp-session-net-<sid>`, created with netavark's `isolate` (no traffic with other isolated networks):
+ * `visp-session-net-<sid>`, created with netavark's `isolate` (no traffic with other isolated networks) and without
+ * DNS (a session resolves through the host's servers; no name on its network is answered to anyone):
  * - `local` (`npm start`): the services are host processes; the app's port is published on 127.0.0.1.
  * - `network` (the container stack, production): the network is internal (no route anywhere), and the
  *   `joiners` (the services' containers that reach sessions: the gateway, the session-manager's readiness probe,
@@ -19,7 +20,7 @@ export type SessionNetworking = { mode: 'local' } | { mode: 'network'; joiners: 
 export async function openSessionNetwork(podman: PodmanClient, sid: string, instance: string, networking: SessionNetworking): Promise<string[]> {
   const name = sessionNetworkName(sid);
   // Local mode cannot be internal: Podman publishes no port of an internal network's container.
-  await podman.ensureNetwork(name, { instance, internal: networking.mode === 'network', isolated: true, labels: { [LABEL.sessionId]: sid } });
+  await podman.ensureSessionNetwork(name, { instance, internal: networking.mode === 'network', labels: { [LABEL.sessionId]: sid } });
   if (networking.mode === 'local') return [];
   const missing: string[] = [];
   await Promise.all(

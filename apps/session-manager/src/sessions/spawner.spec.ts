@@ -9,7 +9,7 @@ function fakePodman(startResults: Array<'ok' | Error>) {
   let created = 0;
   const podman = {
     ensureVolume: async () => void calls.push('volume'),
-    ensureNetwork: async (name: string, options: { isolated?: boolean; internal: boolean }) => void calls.push(`network ${name}${options.isolated ? ' isolated' : ''}${options.internal ? ' internal' : ''}`),
+    ensureSessionNetwork: async (name: string, options: { internal: boolean }) => void calls.push(`network ${name}${options.internal ? ' internal' : ''}`),
     connectNetwork: async (name: string, container: string) => {
       calls.push(`connect ${container}`);
       if (container === 'visp-recovery') throw new NotFoundError(`no container ${container}`, 404);
@@ -47,7 +47,7 @@ describe('Spawner.createAndStart', () => {
     const started = await new Spawner(podman, settings, logger).createAndStart(request, () => undefined);
     expect(started).toEqual({ containerId: 'id2', target: 'http://127.0.0.1:40002' });
     const create = 'create visp-session-jupyter-abcdefghij23 on visp-session-net-abcdefghij23 published';
-    expect(calls).toEqual(['volume', 'network visp-session-net-abcdefghij23 isolated', create, 'start id1', 'remove id1', create, 'start id2']);
+    expect(calls).toEqual(['volume', 'network visp-session-net-abcdefghij23', create, 'start id1', 'remove id1', create, 'start id2']);
   });
 
   it('gives up after three port races, and never retries other failures', async () => {
@@ -68,7 +68,7 @@ describe('Spawner.createAndStart', () => {
     // A joiner that is not there (recovery restarting) does not fail the start: recovery joins it when it is back.
     expect(calls).toEqual([
       'volume',
-      'network visp-session-net-abcdefghij23 isolated internal',
+      'network visp-session-net-abcdefghij23 internal',
       'connect visp-gateway',
       'connect visp-session-manager',
       'connect visp-recovery',
