@@ -310,7 +310,7 @@ export class PodmanClient {
     try {
       await this.call(`create network ${name}`, () =>
         new Promise((resolve, reject) =>
-          this.docker.modem.dial({ path: '/libpod/networks/create', method: 'POST', options: body, statusCodes: { 200: true, 201: true, 404: 'not found', 409: 'conflict', 500: 'server error' } }, (err, data) => (err ? reject(err) : resolve(data))),
+          this.docker.modem.dial({ path: '/v4.0.0/libpod/networks/create', method: 'POST', options: body, statusCodes: { 200: true, 201: true, 404: 'not found', 409: 'conflict', 500: 'server error' } }, (err, data) => (err ? reject(err) : resolve(data))),
         ),
       );
     } catch (err) {
