@@ -25,6 +25,12 @@ describe('parseRequest', () => {
     ['GET', '/containers/%zz/json'],
     ['DELETE', '/v1.41/containers/abc/..'],
     ['PUT', '/containers/abc/archive'],
+    // Parameters an operation does not take, above all a forced removal of what uses a network or volume.
+    ['DELETE', '/networks/visp-session-net-aaaaaaaaaaaa?force=true'],
+    ['DELETE', '/v4.3.1/libpod/networks/visp-session-net-aaaaaaaaaaaa?force=1'],
+    ['DELETE', '/volumes/visp-home-ann?force=true'],
+    ['DELETE', '/containers/abc?force=true&link=true'],
+    ['POST', '/containers/create?name=x&platform=linux'],
   ])('refuses %s %s', (method, url) => {
     expect(parseRequest(method, url)).toHaveProperty('refused');
   });

@@ -20,6 +20,43 @@ export const OPERATIONS = [
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
+/**
+ * The query parameters each operation may carry (what the services send, nothing more). A parameter can change
+ * what a call does as much as its body: `force` on a network or volume removal makes Podman remove every container
+ * using it, the gateway's among them.
+ */
+const QUERY_PARAMS: Record<Operation, readonly string[]> = {
+  ping: [],
+  version: [],
+  'container.list': ['all', 'filters', 'limit', 'size'],
+  'container.create': ['name'],
+  'container.inspect': [],
+  'container.start': [],
+  'container.stop': ['t'],
+  'container.wait': ['condition'],
+  'container.remove': ['force', 'v'],
+  'container.logs': ['stdout', 'stderr', 'follow', 'tail', 'timestamps', 'since', 'until'],
+  'container.attach': ['stream', 'stdout', 'stderr', 'stdin', 'logs', 'detachKeys'],
+  'exec.create': [],
+  'exec.start': [],
+  'exec.inspect': [],
+  'image.list': ['all', 'filters'],
+  'image.inspect': [],
+  'image.pull': [],
+  'volume.list': ['filters'],
+  'volume.create': [],
+  'volume.inspect': [],
+  'volume.remove': [],
+  'volume.prune': [],
+  'network.list': ['filters'],
+  'network.create': [],
+  'network.inspect': [],
+  'network.remove': [],
+  'network.connect': [],
+  'network.disconnect': [],
+  events: ['filters', 'since', 'until'],
+};
+
 export interface ApiRequest {
   api: Api;
   operation: Operation;
@@ -93,7 +130,11 @@ export function parseRequest(method: string, rawUrl: string): ApiRequest | { ref
   for (const [operation, routeMethod, pattern] of ROUTES) {
     if (routeMethod !== method) continue;
     const match = pattern.exec(path);
-    if (match) return { api, operation, ...(match.groups?.subject ? { subject: match.groups.subject } : {}) };
+    if (!match) continue;
+    const queryAt = rawUrl.indexOf('?');
+    const unknown = queryAt < 0 ? undefined : [...new URLSearchParams(rawUrl.slice(queryAt + 1)).keys()].find((key) => !QUERY_PARAMS[operation].includes(key));
+    if (unknown !== undefined) return { refused: `${operation} takes no ${JSON.stringify(unknown)} parameter` };
+    return { api, operation, ...(match.groups?.subject ? { subject: match.groups.subject } : {}) };
   }
   return { refused: `${method} ${path} is not an operation any client may use` };
 }

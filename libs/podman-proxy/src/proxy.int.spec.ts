@@ -276,8 +276,13 @@ describe('refuses, leaving Podman as it was', () => {
         await through.disconnectNetwork(ours, joiner);
         expect([client, await raw.networkMembers(ours)]).toEqual([client, []]);
       }
-      // Removing a network takes the joiners off it first, never removes them (Podman's forced removal would).
+      // Podman's forced removal would remove the containers on it (the joiner): refused however it is asked for.
       await viaProxy.connectNetwork(ours, joiner);
+      for (const [client, urlPath] of [['session-manager', `/networks/${ours}?force=true`], ['recovery', `/v4.3.1/libpod/networks/${ours}?force=1`], ['recovery', `/networks/${ours}?Force=true`]]) {
+        expect([urlPath, (await call(client as string, 'DELETE', urlPath as string)).status]).toEqual([urlPath, 403]);
+      }
+      expect(await raw.networkMembers(ours)).toEqual([joiner]);
+      // Removing a network takes the joiners off it first, never removes them.
       await viaProxy.removeNetwork(ours);
       expect((await raw.inspectContainer(unmanaged)).running).toBe(true);
     } finally {

@@ -5,6 +5,6 @@ export { checkReadiness, type CheckResult, type ReadinessCheck, type ReadinessRe
 export { createMetricsRegistry } from './metrics';
 export { currentRequestId, propagationHeaders, REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context';
 export { errorHandler, notFoundHandler, requestContext, requireServiceToken } from './http';
-export { clientAddress, PeerList } from './peers';
+export { clientAddress, listenAddress, OPERATIONS_ADDRESS, PeerList } from './peers';
 export { joinUpgraded, rawResponseHead, refuseUpgrade } from './upgrades';
 export { superviseWorkers, workerCount } from './workers';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { clientAddress, PeerList } from './peers';
+import { clientAddress, listenAddress, PeerList } from './peers';
 
 /** A request as a server sees it from `address`; only the connection's address counts. */
 function from(address: string): IncomingMessage {
@@ -40,5 +40,28 @@ describe('clientAddress', () => {
   it('is the peer when every hop is trusted or there are none', () => {
     expect(clientAddress(request('10.89.254.2'), edge)).toBe('10.89.254.2');
     expect(clientAddress(request('10.89.254.2', '10.89.254.7'), edge)).toBe('10.89.254.2');
+  });
+});
+
+describe('listenAddress', () => {
+  const nic = (address: string) => ({ address, netmask: '255.255.255.0', family: 'IPv4' as const, mac: '00:00:00:00:00:00', internal: false, cidr: `${address}/24` });
+  // A joiner after a restart: its visp-net address, and one on each session's network it was on.
+  const interfaces = { lo: [{ ...nic('127.0.0.1'), internal: true }], eth0: [nic('10.89.3.4')], eth1: [nic('10.89.254.9')], eth2: [nic('10.89.7.2')] };
+
+  it('is the one address within OPERATIONS_CIDRS (or a CIDR), whatever order the interfaces come in', () => {
+    expect(listenAddress('@OPERATIONS_CIDRS', ['10.89.254.0/24'], interfaces)).toBe('10.89.254.9');
+    expect(listenAddress('10.89.254.0/24', [], interfaces)).toBe('10.89.254.9');
+    expect(listenAddress('10.89.254.0/24', [], { eth9: [nic('10.89.7.2')], eth0: [nic('10.89.254.9')] })).toBe('10.89.254.9');
+  });
+
+  it('leaves an address or a name as it is', () => {
+    expect(listenAddress('127.0.0.1', ['10.89.254.0/24'], interfaces)).toBe('127.0.0.1');
+    expect(listenAddress('0.0.0.0', [], interfaces)).toBe('0.0.0.0');
+  });
+
+  it('refuses none, or more than one, rather than guess', () => {
+    expect(() => listenAddress('@OPERATIONS_CIDRS', [], interfaces)).toThrow('needs OPERATIONS_CIDRS');
+    expect(() => listenAddress('192.168.0.0/16', [], interfaces)).toThrow('no address');
+    expect(() => listenAddress('10.89.0.0/16', [], interfaces)).toThrow('3 addresses');
   });
 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv4, isIPv6, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 /** Addresses given as CIDRs, matched against a request's peer: the connection's own address, never a header. */
 export class PeerList {
@@ -50,4 +51,23 @@ export function clientAddress(req: IncomingMessage, trusted: PeerList): string {
     if (!trusted.has(hop)) return hop.slice(0, 64);
   }
   return peer;
+}
+
+/** HOST's value that means: this machine's one address within OPERATIONS_CIDRS. */
+export const OPERATIONS_ADDRESS = '@OPERATIONS_CIDRS';
+
+/**
+ * The address a service listens on: HOST as it is (an address or a name), or, for a CIDR or `@OPERATIONS_CIDRS`,
+ * this machine's one interface address within it. The services that join sessions' networks use the latter: their
+ * address on visp-net, decided by the subnet, never by a name (a container's /etc/hosts lists its name once per
+ * network, in no fixed order after a restart, so a name could resolve to an address on a session's network).
+ */
+export function listenAddress(host: string, operationsCidrs: readonly string[] = [], interfaces = networkInterfaces()): string {
+  const cidrs = host === OPERATIONS_ADDRESS ? operationsCidrs : host.includes('/') ? [host] : undefined;
+  if (!cidrs) return host;
+  if (cidrs.length === 0) throw new Error(`HOST=${host} needs OPERATIONS_CIDRS`);
+  const within = new PeerList(cidrs);
+  const found = Object.values(interfaces).flatMap((list) => (list ?? []).map((i) => i.address)).filter((address) => within.has(address));
+  if (found.length !== 1) throw new Error(`HOST=${host}: this machine has ${found.length === 0 ? 'no address' : `${found.length} addresses (${found.join(', ')})`} within ${cidrs.join(', ')}; it needs exactly one`);
+  return found[0] as string;
 }

@@ -9,7 +9,7 @@ import { checkReadiness, type ReadinessCheck } from './health';
 import { errorHandler, notFoundHandler, requestContext } from './http';
 import { refuseUpgrade } from './upgrades';
 import { createMetricsRegistry, httpMetrics } from './metrics';
-import { PeerList } from './peers';
+import { listenAddress, PeerList } from './peers';
 
 export interface ServiceOptions {
   /** The component name: in logs, metrics and errors. */
@@ -119,7 +119,7 @@ export function createService(options: ServiceOptions): Service {
     metrics,
     logger,
     async start() {
-      server.listen(options.port, options.host);
+      server.listen(options.port, listenAddress(options.host, options.operationsPeers));
       await once(server, 'listening');
       const address = server.address() as AddressInfo;
       logger.info({ host: address.address, port: address.port }, `${options.name} listening`);
