@@ -205,7 +205,7 @@ describe('the other bodies', () => {
   });
 
   it('network connect and disconnect: only a joiner by its exact name, nothing of the endpoint, compat only', () => {
-    const joining = defaultPolicies([], { joiners: ['visp-gateway'] })['session-manager']!;
+    const joining = defaultPolicies([/^localhost\/visp-/], { joiners: ['visp-gateway'] })['session-manager']!;
     expect(checkNetworkJoin('compat', { Container: 'visp-gateway' }, joining, false)).toEqual({ body: { Container: 'visp-gateway' } });
     expect(checkNetworkJoin('compat', { Container: 'visp-gateway', Force: true }, joining, true)).toHaveProperty('body');
     for (const [body, disconnect] of [
@@ -221,6 +221,9 @@ describe('the other bodies', () => {
       expect([body, checkNetworkJoin('compat', body, joining, disconnect)]).toEqual([body, { refused: expect.any(String) }]);
     }
     expect(checkNetworkJoin('libpod', { container: 'visp-gateway' }, joining, false)).toHaveProperty('refused');
+    // Nor can a client make a container of a joiner's name to put there instead (while the real one is down).
+    expect(checkCreate('compat', { ...session('network'), name: 'visp-gateway' }, joining, 'prod')).toEqual({ refused: expect.stringMatching(/name of a service that joins/) });
+    expect(checkCreate('libpod', { ...libpod, name: 'visp-gateway' }, joining, 'prod')).toEqual({ refused: expect.stringMatching(/name of a service that joins/) });
     // Without joiners (local mode's policy, a file that names none), nothing joins.
     expect(checkNetworkJoin('compat', { Container: 'visp-gateway' }, policy, false)).toHaveProperty('refused');
   });

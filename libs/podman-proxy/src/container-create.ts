@@ -26,7 +26,7 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
   });
   const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' ? undefined : network(policy, sid)(value, at));
   return fields({
-    name: containerName,
+    name: containerName(policy),
     Image: image(policy),
     Labels: labelMap,
     User: user(policy),
@@ -66,7 +66,7 @@ function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     }),
   });
   return fields({
-    name: containerName,
+    name: containerName(policy),
     image: image(policy),
     labels: labelMap,
     user: user(policy),

@@ -1,4 +1,4 @@
-import { parseRequest } from './policy';
+import { parseRequest, queryRefusal, type Operation } from './policy';
 
 describe('parseRequest', () => {
   it.each([
@@ -25,13 +25,24 @@ describe('parseRequest', () => {
     ['GET', '/containers/%zz/json'],
     ['DELETE', '/v1.41/containers/abc/..'],
     ['PUT', '/containers/abc/archive'],
-    // Parameters an operation does not take, above all a forced removal of what uses a network or volume.
+  ])('refuses %s %s', (method, url) => {
+    expect(parseRequest(method, url)).toHaveProperty('refused');
+  });
+
+  it.each([
     ['DELETE', '/networks/visp-session-net-aaaaaaaaaaaa?force=true'],
     ['DELETE', '/v4.3.1/libpod/networks/visp-session-net-aaaaaaaaaaaa?force=1'],
     ['DELETE', '/volumes/visp-home-ann?force=true'],
     ['DELETE', '/containers/abc?force=true&link=true'],
-    ['POST', '/containers/create?name=x&platform=linux'],
-  ])('refuses %s %s', (method, url) => {
-    expect(parseRequest(method, url)).toHaveProperty('refused');
+    ['GET', '/containers/json?all=1&FILTERS=x'],
+  ])('refuses parameters an operation does not take, above all a forced removal of what uses a network: %s %s', (method, url) => {
+    const request = parseRequest(method, url) as { operation: Operation };
+    expect(queryRefusal(request.operation, url)).toEqual(expect.stringMatching(/takes no/));
+  });
+
+  it('passes the parameters the services send', () => {
+    expect(queryRefusal('container.remove', '/containers/abc?force=true&v=false')).toBeUndefined();
+    expect(queryRefusal('container.logs', '/containers/abc/logs?stdout=true&stderr=true&follow=false&tail=100')).toBeUndefined();
+    expect(queryRefusal('network.remove', '/networks/x')).toBeUndefined();
   });
 });

@@ -23,7 +23,8 @@ export type Operation = (typeof OPERATIONS)[number];
 /**
  * The query parameters each operation may carry (what the services send, nothing more). A parameter can change
  * what a call does as much as its body: `force` on a network or volume removal makes Podman remove every container
- * using it, the gateway's among them.
+ * using it, the gateway's among them. Operations whose body the proxy checks are sent on with a query of its own
+ * making (dockerode repeats a create's whole body in its query), so theirs are not looked at here.
  */
 const QUERY_PARAMS: Record<Operation, readonly string[]> = {
   ping: [],
@@ -130,13 +131,17 @@ export function parseRequest(method: string, rawUrl: string): ApiRequest | { ref
   for (const [operation, routeMethod, pattern] of ROUTES) {
     if (routeMethod !== method) continue;
     const match = pattern.exec(path);
-    if (!match) continue;
-    const queryAt = rawUrl.indexOf('?');
-    const unknown = queryAt < 0 ? undefined : [...new URLSearchParams(rawUrl.slice(queryAt + 1)).keys()].find((key) => !QUERY_PARAMS[operation].includes(key));
-    if (unknown !== undefined) return { refused: `${operation} takes no ${JSON.stringify(unknown)} parameter` };
-    return { api, operation, ...(match.groups?.subject ? { subject: match.groups.subject } : {}) };
+    if (match) return { api, operation, ...(match.groups?.subject ? { subject: match.groups.subject } : {}) };
   }
   return { refused: `${method} ${path} is not an operation any client may use` };
+}
+
+/** Why a request's query parameters are refused (one its operation does not take), or undefined. */
+export function queryRefusal(operation: Operation, rawUrl: string): string | undefined {
+  const queryAt = rawUrl.indexOf('?');
+  if (queryAt < 0) return undefined;
+  const unknown = [...new URLSearchParams(rawUrl.slice(queryAt + 1)).keys()].find((key) => !QUERY_PARAMS[operation].includes(key));
+  return unknown === undefined ? undefined : `${operation} takes no ${JSON.stringify(unknown)} parameter`;
 }
 
 export interface ClientPolicy {

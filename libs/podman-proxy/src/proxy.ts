@@ -7,7 +7,7 @@ import { joinUpgraded, rawResponseHead, refuseUpgrade } from '@visp/service-kit'
 import { Counter, type Registry } from 'prom-client';
 import { checkCreate } from './container-create';
 import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
-import { parseRequest, type Api, type ApiRequest, type ClientPolicy, type Operation } from './policy';
+import { parseRequest, queryRefusal, type Api, type ApiRequest, type ClientPolicy, type Operation } from './policy';
 import { network, SESSION_NETWORK, volumeName } from './values';
 
 export interface ProxyClient {
@@ -53,6 +53,8 @@ const BODY_CHECKS: Partial<Record<Operation, BodyCheck>> = {
 /** How an allowed call goes on: with the body the proxy read (and maybe rewrote), its list answer filtered. */
 interface Decision {
   body?: Buffer;
+  /** The path and query sent on, when the proxy wrote them (with a body it checked). */
+  url?: string;
   filterList?: boolean;
 }
 
@@ -99,7 +101,7 @@ export class SocketProxy {
     try {
       request = this.admit(client, req);
       const decision = await this.decide(client, req, request);
-      const upstream = http.request({ socketPath: this.options.podmanSocket, method: req.method, path: req.url, headers: withBody(req.headers, decision.body) });
+      const upstream = http.request({ socketPath: this.options.podmanSocket, method: req.method, path: decision.url ?? req.url, headers: withBody(req.headers, decision.body) });
       upstream.on('error', (err) => {
         audit('error', 502, err.message, request);
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Podman is not reachable' }));
@@ -167,10 +169,15 @@ export class SocketProxy {
     // here, so Podman decodes exactly what was checked.
     const bodyCheck = BODY_CHECKS[operation];
     let body: Buffer | undefined;
+    let url: string | undefined;
     if (bodyCheck) {
       const checked = bodyCheck(request.api, parseBody(await readBody(req)), client.policy, this.options.instance);
       if ('refused' in checked) throw new Denied(403, checked.refused);
       body = Buffer.from(JSON.stringify(checked.body));
+      url = checkedUrl(req.url ?? '/', operation, request.api, checked.body);
+    } else {
+      const refused = queryRefusal(operation, req.url ?? '/');
+      if (refused) throw new Denied(403, refused);
     }
     if (operation === 'container.list') return { filterList: true };
     if (subject && (operation === 'volume.inspect' || operation === 'volume.remove')) {
@@ -191,7 +198,7 @@ export class SocketProxy {
       if (refused) throw new Denied(403, refused);
       await this.requireOurs(`/networks/${encodeURIComponent(subject)}`, `network:${subject}`);
     }
-    return body ? { body } : {};
+    return body ? { body, url } : {};
   }
 
   /** Refuses calls on anything that is not labelled as this instance's. */
@@ -246,6 +253,20 @@ export class SocketProxy {
       `${client.name} ${req.method} ${req.url}: ${entry.decision}`,
     );
   }
+}
+
+/**
+ * A checked body's request as sent on: its path, and no query but the compat create's `name`, which Podman reads
+ * from the query alone: taken from the checked body (dockerode repeats the body in the query; a different name
+ * there is refused).
+ */
+function checkedUrl(rawUrl: string, operation: Operation, api: Api, body: object): string {
+  const [path = '/', query = ''] = rawUrl.split('?', 2);
+  if (operation !== 'container.create' || api !== 'compat') return path;
+  const name = (body as { name?: unknown }).name;
+  const asked = new URLSearchParams(query).getAll('name');
+  if (asked.length > 1 || (asked.length === 1 && asked[0] !== name)) throw new Denied(403, 'the name in the query is not the checked one');
+  return typeof name === 'string' ? `${path}?name=${encodeURIComponent(name)}` : path;
 }
 
 /** The first `length` bytes of an upgraded connection (the request body), and whatever came after them. */

@@ -98,7 +98,9 @@ export const labelMap: Check = mapOf(string(/^[^\0]{1,256}$/, 'a label name'), s
 
 export const envList: Check = arrayOf(string(/^[^=\0]+=[^\0]*$/, 'NAME=value'));
 
-export const containerName: Check = string(NAME, 'a container name');
+/** A container's name; never a joiner's, which a client may put on sessions' networks (a stand-in there would be reached by sessions' traffic meant for the gateway). */
+export const containerName = (policy: ClientPolicy): Check =>
+  string((name) => (!NAME.test(name) ? 'must be a container name' : policy.joiners.has(name) ? `${JSON.stringify(name)} is the name of a service that joins sessions' networks` : undefined));
 
 /**
  * The labels with this instance's management labels enforced: added when missing, refused when another
