@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import { checkCreate } from './container-create';
 import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
 import { parseRequest, queryRefusal, type Api, type ApiRequest, type ClientPolicy, type Operation } from './policy';
-import { network, SESSION_NETWORK, volumeName } from './values';
+import { containerName, network, SESSION_NETWORK, volumeName } from './values';
 
 export interface ProxyClient {
   name: string;
@@ -174,7 +174,7 @@ export class SocketProxy {
       const checked = bodyCheck(request.api, parseBody(await readBody(req)), client.policy, this.options.instance);
       if ('refused' in checked) throw new Denied(403, checked.refused);
       body = Buffer.from(JSON.stringify(checked.body));
-      url = checkedUrl(req.url ?? '/', operation, request.api, checked.body);
+      url = checkedUrl(req.url ?? '/', operation, request.api, checked.body, client.policy);
     } else {
       const refused = queryRefusal(operation, req.url ?? '/');
       if (refused) throw new Denied(403, refused);
@@ -260,13 +260,17 @@ export class SocketProxy {
  * from the query alone: taken from the checked body (dockerode repeats the body in the query; a different name
  * there is refused).
  */
-function checkedUrl(rawUrl: string, operation: Operation, api: Api, body: object): string {
+function checkedUrl(rawUrl: string, operation: Operation, api: Api, body: object, policy: ClientPolicy): string {
   const [path = '/', query = ''] = rawUrl.split('?', 2);
   if (operation !== 'container.create' || api !== 'compat') return path;
-  const name = (body as { name?: unknown }).name;
+  const inBody = (body as { name?: unknown }).name;
   const asked = new URLSearchParams(query).getAll('name');
-  if (asked.length > 1 || (asked.length === 1 && asked[0] !== name)) throw new Denied(403, 'the name in the query is not the checked one');
-  return typeof name === 'string' ? `${path}?name=${encodeURIComponent(name)}` : path;
+  if (asked.length > 1 || (asked.length === 1 && inBody !== undefined && asked[0] !== inBody)) throw new Denied(403, 'the name in the query is not the one in the body');
+  const name = inBody ?? asked[0];
+  if (name === undefined) return path;
+  const refused = containerName(policy)(name, 'name');
+  if (refused) throw new Denied(403, refused);
+  return `${path}?name=${encodeURIComponent(String(name))}`;
 }
 
 /** The first `length` bytes of an upgraded connection (the request body), and whatever came after them. */
