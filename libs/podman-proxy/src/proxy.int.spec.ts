@@ -344,7 +344,10 @@ describe('refuses, leaving Podman as it was', () => {
       expect([`seed ${seed} #${i}`, mutation.what, res.status]).toEqual([`seed ${seed} #${i}`, mutation.what, 403]);
     }
     expect(await podmanState()).toBe(before);
-    const made = await call('session-manager', 'POST', `/containers/create?name=visp-proxy-fuzz-${instance}`, valid);
+    // Named in the query as dockerode does, the same name as the body's (a different one is refused).
+    const name = String((valid as { name?: unknown }).name);
+    expect((await call('session-manager', 'POST', `/containers/create?name=visp-proxy-fuzz-${instance}`, valid)).status).toBe(403);
+    const made = await call('session-manager', 'POST', `/containers/create?name=${encodeURIComponent(name)}`, valid);
     expect(made.status).toBe(201);
     const details = await raw.inspectContainer(String(made.body.Id));
     await raw.removeContainer(String(made.body.Id), { force: true });
