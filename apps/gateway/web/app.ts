@@ -179,15 +179,28 @@ function sessionRow(body: HTMLTableSectionElement, session: SessionView, options
   }
 }
 
-async function refresh(): Promise<void> {
-  const { sessions } = await api<{ sessions: SessionView[] }>('GET', '/api/v1/sessions');
+/**
+ * Wraps a list's fetch so that only the newest call's answer is shown: refreshes overlap (a stop announces
+ * `stopping` and then `stopped`, each a refresh), and their answers can arrive in either order, so an older list
+ * (still `stopping`) could otherwise overwrite a newer one.
+ */
+function newestOnly<T>(fetchList: () => Promise<T>, render: (list: T) => void | Promise<void>): () => Promise<void> {
+  let asked = 0;
+  return async () => {
+    const mine = ++asked;
+    const list = await fetchList();
+    if (mine === asked) await render(list);
+  };
+}
+
+const refresh = newestOnly(() => api<{ sessions: SessionView[] }>('GET', '/api/v1/sessions'), async ({ sessions }) => {
   const body = element<HTMLTableElement>('sessions').tBodies[0] as HTMLTableSectionElement;
   body.replaceChildren();
   const shown = sessions.filter((s) => ACTIVE.has(s.state) || s.state === 'failed' || s.state === 'stopping').slice(-20);
   for (const session of shown) sessionRow(body, session, {});
   show('no-sessions', shown.length === 0);
   if (me?.admin) await refreshAdmin();
-}
+});
 
 function jobRow(body: HTMLTableSectionElement, job: TranscriptionView): void {
   const row = body.insertRow();
@@ -225,14 +238,13 @@ function jobRow(body: HTMLTableSectionElement, job: TranscriptionView): void {
   }
 }
 
-async function refreshJobs(): Promise<void> {
-  const { transcriptions } = await api<{ transcriptions: TranscriptionView[] }>('GET', '/api/v1/transcriptions');
+const refreshJobs = newestOnly(() => api<{ transcriptions: TranscriptionView[] }>('GET', '/api/v1/transcriptions'), ({ transcriptions }) => {
   const body = element<HTMLTableElement>('jobs').tBodies[0] as HTMLTableSectionElement;
   body.replaceChildren();
   const shown = transcriptions.slice(0, 20);
   for (const job of shown) jobRow(body, job);
   show('no-jobs', shown.length === 0);
-}
+});
 
 /** Uploads over HTTP (a recording is megabytes; the socket carries commands), then follows it by its events. */
 element<HTMLFormElement>('upload').onsubmit = async (event) => {
