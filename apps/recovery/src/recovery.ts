@@ -135,8 +135,9 @@ export class Recovery {
       networkList
         .map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' }))
         .filter((n) => isSessionId(n.sid))
-        // Who is on it matters only where services join: one inspect per session network, in network mode only.
-        .map(async (n) => ({ ...n, members: joiners.length > 0 ? await podman.networkMembers(n.name).catch(() => joiners.slice()) : [] })),
+        // Who is on it matters only where services join: one inspect per session network, in network mode only. A
+        // network gone since the list counts as complete: nothing is joined to it.
+        .map(async (n) => ({ ...n, members: joiners.length > 0 ? await podman.networkMembers(n.name).catch(() => [...joiners]) : [] })),
     );
     const known = new Set(live.map((r) => r.sid));
     const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => isSessionId(sid) && !known.has(sid)));
