@@ -39,8 +39,9 @@ describe('the service images', () => {
   it.each([
     // As in production: the development key is refused there.
     ['gateway', 18751, { AUTH_MODE: 'shibboleth', SSO_PROXY_SECRET: 'e2e-sso-proxy-secret-0123456789' }],
-    ['session-manager', 18752, {}],
-    ['recovery', 18753, {}],
+    // As the quadlets run them (local mode needs the session guard on the host, which no image carries).
+    ['session-manager', 18752, { SESSION_MODE: 'network' }],
+    ['recovery', 18753, { SESSION_MODE: 'network' }],
     ['socket-proxy', 18754, { SOCKET_PROXY_DIR: '/tmp/visp-sockets' }],
     ['whisper-worker', 18755, { TRANSCRIPTION_DATA_DIR: '/tmp' }],
   ])('%s runs as user 1000 and passes its health check', async (app, port, env) => {

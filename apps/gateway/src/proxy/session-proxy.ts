@@ -10,6 +10,7 @@ import { isHttps, type Authenticator, type Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
+import { OnLink } from './on-link';
 import { ENTRY_PATH, fromAnotherOrigin, hostPort, isNavigation, readSessionHostRequest, sessionOfHost, type SessionEntryCodes } from './session-host';
 
 export interface SessionProxySettings {
@@ -110,7 +111,8 @@ interface Target {
 export class SessionProxy {
   private readonly forwarder = new Forwarder(UPSTREAM_TIMEOUT_MS);
   /** Each route's target parsed once (routes are immutable; a changed route is a new object). */
-  private readonly origins = new WeakMap<Route, string>();
+  private readonly targets = new WeakMap<Route, { origin: string; host: string }>();
+  private readonly onLink = new OnLink();
 
   private readonly appHosts: ReadonlySet<string>;
 
@@ -161,6 +163,7 @@ export class SessionProxy {
       if (wanted.redirectTo !== undefined && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, wanted.redirectTo);
       if (wanted.leaveForSessionHost && target.principal.via === 'login') return this.leaveForSessionHost(req, res, target);
       if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
+      if (!this.reachable(target.route)) return this.unreachable(NOT_ON_LINK, req, res);
       this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
     };
     this.resolve(req, wanted, false, forward, (err) => this.refuseHttp(req, res, wanted, err));
@@ -173,6 +176,7 @@ export class SessionProxy {
     const forward = (target: Target) => {
       // A cookie opens sessions on their own hosts only; a script on the gateway's host has no business in one.
       if (wanted.leaveForSessionHost && target.principal.via === 'login') return refuseUpgrade(socket, 403);
+      if (!this.reachable(target.route)) return this.unreachable(NOT_ON_LINK, req, socket as Socket);
       const sid = target.route.sid;
       let stream: () => void;
       try {
@@ -298,13 +302,24 @@ export class SessionProxy {
     return new AppError('internal', 'internal error');
   }
 
+  private parsed(route: Route): { origin: string; host: string } {
+    let parsed = this.targets.get(route);
+    if (parsed === undefined) {
+      const url = new URL(route.target);
+      parsed = { origin: url.origin, host: url.hostname.replace(/^\[(.*)\]$/, '$1') };
+      this.targets.set(route, parsed);
+    }
+    return parsed;
+  }
+
+  /** Whether the session's address is on a network the gateway is on (see OnLink). */
+  private reachable(route: Route): boolean {
+    return this.onLink.has(this.parsed(route).host);
+  }
+
   /** The request as the app gets it: its path, its token in place of the user's credentials. */
   private upstream(req: IncomingMessage, { route, appPath, sessionUrl }: Target): Upstream {
-    let origin = this.origins.get(route);
-    if (origin === undefined) {
-      origin = new URL(route.target).origin;
-      this.origins.set(route, origin);
-    }
+    const { origin } = this.parsed(route);
     const headers = forwardedHeaders(req);
     headers.authorization = `token ${route.token}`;
     const cookie = withoutCookies(req.headers.cookie, NOT_FORWARDED, SSO_COOKIE_PREFIXES);
@@ -317,6 +332,8 @@ export class SessionProxy {
     return this.forwarder.close();
   }
 }
+
+const NOT_ON_LINK = new Error('the session is on no network the gateway is on (yet)');
 
 function redirect(res: ServerResponse, location: string, cookie?: string): void {
   if (res.headersSent) return void res.destroy();
