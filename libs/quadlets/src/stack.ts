@@ -269,13 +269,21 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
     }
 
     const commands = {} as Record<StackService, string[]>;
+    // Throwaway data: containers and volumes a killed run left under the same names go first, or the new stack
+    // would start on the old one's database (seen: a failed session of an earlier run on the start page).
+    for (const service of ORDER) spawnSync('podman', ['rm', '--force', '--time', '2', `visp-${service}`], { env: localEnv });
+    const fresh = new Set<string>();
     for (const service of ORDER) {
       const unit = parseUnit(readFileSync(path.join(QUADLETS, `visp-${service}.container`), 'utf8'));
       const { name, image, flags, exec } = containerRunArgs(`visp-${service}.container`, unit, {
         secret: (secret) => `${secret}-${run}`,
         volume: (source) => {
           const from = source === '%t/podman/podman.sock' ? podmanSocket : source.replace(/\.volume$/, '');
-          if (!from.startsWith('/')) spawnSync('podman', ['volume', 'create', ...labels, from], { env: localEnv });
+          if (!from.startsWith('/') && !fresh.has(from)) {
+            spawnSync('podman', ['volume', 'rm', '--force', from], { env: localEnv });
+            spawnSync('podman', ['volume', 'create', ...labels, from], { env: localEnv });
+            fresh.add(from);
+          }
           return from;
         },
         envFile,
