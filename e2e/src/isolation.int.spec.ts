@@ -4,8 +4,9 @@
 // through that published port: it is the session guard's (tools/session-guard), which lets through only requests
 // with the session's credential, the one the gateway adds. Attacked from inside alice's running session with
 // TCP connects to bob's R app (the real stand-in, which serves without any token), by address and by published
-// port, and to the gateway, session-manager, Redis, the database and the Podman socket. (Not by name: sessions'
-// networks have no DNS server, so no name of another session resolves anywhere.)
+// port, and to the gateway, session-manager, Redis, the database and the Podman socket. (Not by name: alice's
+// network's DNS never knows bob's, so such a probe could not fail; bob's network's DNS does answer it, a gap
+// docs/security.md lists.)
 import WebSocket from 'ws';
 import { SESSION_GUARD_PORT } from '@visp/config';
 import { PodmanClient, discoverPodman } from '@visp/podman-client';

@@ -181,7 +181,7 @@ describe('the other bodies', () => {
     expect(checkVolumeCreate('compat', {}, policy, 'prod')).toEqual({ refused: expect.stringMatching(/anonymous/) });
   });
 
-  it("network create: only sessions' own networks, isolated bridges without DNS, through libpod", () => {
+  it("network create: only sessions' own networks, isolated bridges; internal ones without DNS, through libpod", () => {
     const net = 'visp-session-net-abcdefghijkl';
     const good = { name: net, driver: 'bridge', internal: true, dns_enabled: false, options: { isolate: 'true' }, labels: {} };
     expect(checkNetworkCreate('libpod', good, policy, 'prod')).toEqual({ body: { ...good, labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } } });
@@ -199,8 +199,11 @@ describe('the other bodies', () => {
     ]) {
       expect([bad, checkNetworkCreate('libpod', JSON.parse(JSON.stringify(bad)), policy, 'prod')]).toEqual([bad, { refused: expect.any(String) }]);
     }
-    // The compat API cannot turn DNS off: a session's network is refused there.
+    // The compat API cannot turn DNS off: an internal session network is refused there; local mode's (not
+    // internal, no service joins it) is made there, isolated.
     expect(checkNetworkCreate('compat', { Name: net, Internal: true, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: net, Internal: false, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('body');
+    expect(checkNetworkCreate('compat', { Name: net, Internal: false, Options: {} }, policy, 'prod')).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy, 'prod')).toHaveProperty('refused');
   });
 

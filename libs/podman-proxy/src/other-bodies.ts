@@ -78,12 +78,14 @@ export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy
   const spec = body as JsonObject;
   const name = spec[api === 'compat' ? 'Name' : 'name'];
   if (name === undefined) return { refused: 'a network name is required' };
-  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in; with
-  // DNS, the services that join it would resolve each other to addresses on it, where they do not listen (only
-  // libpod can turn DNS off).
+  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in. An
+  // internal one (network mode) is joined by the services: with DNS, they would resolve each other to addresses on
+  // it, where they do not listen (only libpod can turn DNS off).
   const options = spec[api === 'compat' ? 'Options' : 'options'] as Record<string, unknown> | undefined;
-  if (typeof name === 'string' && SESSION_NETWORK.test(name) && (api !== 'libpod' || options?.isolate !== 'true' || spec.dns_enabled !== false)) {
-    return { refused: `network ${name} must be created through libpod with isolate=true and dns_enabled=false` };
+  const internal = spec[api === 'compat' ? 'Internal' : 'internal'] === true;
+  if (typeof name === 'string' && SESSION_NETWORK.test(name)) {
+    if (options?.isolate !== 'true') return { refused: `network ${name} must be created with isolate=true` };
+    if (internal && (api !== 'libpod' || spec.dns_enabled !== false)) return { refused: `internal network ${name} must be created through libpod with dns_enabled=false` };
   }
   const labelKey = api === 'compat' ? 'Labels' : 'labels';
   const labels = managed(spec[labelKey], instance);

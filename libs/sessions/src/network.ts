@@ -3,10 +3,9 @@ import { sessionNetworkName } from './naming';
 
 /**
  * How session containers are reached. Either way each session is alone on a network of its own,
- * `visp-session-net-<sid>`, created with netavark's `isolate` (no traffic with other isolated networks) and without
- * DNS (a session resolves through the host's servers; no name on its network is answered to anyone):
+ * `visp-session-net-<sid>`, created with netavark's `isolate` (no traffic with other isolated networks):
  * - `local` (`npm start`): the services are host processes; the session guard's port is published on 127.0.0.1.
- * - `network` (the container stack, production): the network is internal (no route anywhere), and the
+ * - `network` (the container stack, production): the network is internal (no route anywhere) and has no DNS, and the
  *   `joiners` (the services' containers that reach sessions: the gateway, the session-manager's readiness probe,
  *   recovery's) are connected to it. They listen on the services' network only, so a session on its network
  *   reaches nothing but itself.
