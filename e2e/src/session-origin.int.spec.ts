@@ -32,14 +32,39 @@ const setCookieOf = (res: LoopbackResponse) => {
   return { pair: first.split(';')[0] ?? '', attributes: first.split(';').slice(1).map((a) => a.trim()) };
 };
 
-/** Follows the gateway's redirect into a session's own host; returns that host's cookie header. */
+/** Where a 303 sends the browser. */
+function redirectOf(res: LoopbackResponse): URL {
+  expect(res.status).toBe(303);
+  return new URL(String(res.headers.location), 'http://relative.invalid');
+}
+const pathOf = (url: URL) => `${url.pathname}${url.search}`;
+
+/**
+ * A browser's way into a session's own host from `/s/<sid>/…` on the gateway's, each hop checked: to the
+ * session's host, back to the gateway with a fresh entry state (in that host's entry cookie), there a one-time
+ * code for that state, and the code exchanged for the session host's cookie. `extra` goes with every request.
+ */
+async function walkIn(sid: string, login: Auth, extra: Record<string, string> = {}) {
+  const scheme = extra['x-forwarded-proto'] === 'https' ? 'https:' : 'http:';
+  const host = `${sid}.localhost:${PORT}`;
+  const there = redirectOf(await on(GATEWAY, `/s/${sid}/cgi-bin/env?x=1`, { ...login, ...extra }));
+  expect([there.protocol, there.host, pathOf(there)]).toEqual([scheme, host, `/s/${sid}/cgi-bin/env?x=1`]);
+  const bounce = await on(host, pathOf(there), { 'sec-fetch-mode': 'navigate', ...extra });
+  const enter = redirectOf(bounce);
+  const entryCookie = setCookieOf(bounce);
+  expect([enter.protocol, enter.host, enter.pathname]).toEqual([scheme, GATEWAY, '/_visp/enter']);
+  expect([enter.searchParams.get('sid'), enter.searchParams.get('next')]).toEqual([sid, `/s/${sid}/cgi-bin/env?x=1`]);
+  expect(entryCookie.pair).toBe(`${scheme === 'https:' ? '__Host-' : ''}visp_entry=${enter.searchParams.get('state') ?? ''}`);
+  const withCode = redirectOf(await on(GATEWAY, pathOf(enter), { ...login, ...extra }));
+  expect([withCode.protocol, withCode.host, withCode.pathname]).toEqual([scheme, host, '/_visp/auth']);
+  expect(withCode.searchParams.get('next')).toBe(`/s/${sid}/cgi-bin/env?x=1`);
+  return { host, code: pathOf(withCode), entryCookie, enterUrl: pathOf(enter) };
+}
+
+/** walkIn to its end: the session host's cookie header. */
 async function enterSession(sid: string, login: Auth): Promise<Auth> {
-  const leave = await on(GATEWAY, `/s/${sid}/cgi-bin/env`, login);
-  expect(leave.status).toBe(303);
-  const entry = new URL(String(leave.headers.location));
-  const arrive = await on(entry.host, `${entry.pathname}${entry.search}`);
-  expect(arrive.status).toBe(303);
-  return { cookie: setCookieOf(arrive).pair };
+  const { host, code, entryCookie } = await walkIn(sid, login);
+  return { cookie: setCookieOf(await on(host, code, { cookie: entryCookie.pair })).pair };
 }
 
 let alice: Auth;
@@ -51,27 +76,29 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("a session's own host, through the real gateway", () => {
-  it('is entered from the gateway with a one-time code that becomes a cookie of that host only', async () => {
-    const leave = await on(GATEWAY, `/s/${aliceSid}/cgi-bin/env?x=1`, alice);
-    expect(leave.status).toBe(303);
-    const entry = new URL(String(leave.headers.location));
-    expect(entry.origin).toBe(`http://${aliceSid}.localhost:${PORT}`);
-    expect(entry.pathname).toBe('/_visp/auth');
-    expect(entry.searchParams.get('next')).toBe(`/s/${aliceSid}/cgi-bin/env?x=1`);
-    const code = entry.searchParams.get('code') ?? '';
+  it('is entered from the gateway with a one-time code, for the browser that asked, that becomes a cookie of that host only', async () => {
+    const { host, code, entryCookie } = await walkIn(aliceSid, alice);
+    expect(entryCookie.attributes).toEqual(['Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=300']);
 
     // A code is bound to its session: on bob's host it opens nothing, and it is spent.
-    const elsewhere = await on(`${bobSid}.localhost:${PORT}`, `/_visp/auth?code=${code}`);
-    expect(elsewhere.status).toBe(403);
-    const fresh = new URL(String((await on(GATEWAY, `/s/${aliceSid}/`, alice)).headers.location));
-    const arrive = await on(fresh.host, `${fresh.pathname}${fresh.search}`);
+    expect((await on(`${bobSid}.localhost:${PORT}`, code, { cookie: entryCookie.pair })).status).toBe(403);
+    expect((await on(host, code, { cookie: entryCookie.pair })).status).toBe(403);
+
+    const fresh = await walkIn(aliceSid, alice);
+    const arrive = await on(host, fresh.code, { cookie: fresh.entryCookie.pair });
     expect(arrive.status).toBe(303);
-    expect(arrive.headers.location).toBe(`/s/${aliceSid}/`);
-    const { pair, attributes } = setCookieOf(arrive);
+    expect(arrive.headers.location).toBe(`/s/${aliceSid}/cgi-bin/env?x=1`);
+    const [session = '', spentEntry = ''] = arrive.headers['set-cookie'] ?? [];
+    const pair = session.split(';')[0] ?? '';
     expect(pair).toMatch(/^visp_session=\S+$/);
-    expect(attributes).toEqual(['Path=/', 'HttpOnly', 'SameSite=Lax']); // no Domain: this host only
+    expect(session.split(';').slice(1).map((a) => a.trim())).toEqual(['Path=/', 'HttpOnly', 'SameSite=Lax']); // no Domain: this host only
+    expect(spentEntry).toMatch(/^visp_entry=; .*Max-Age=0/);
     // Once only.
-    expect((await on(fresh.host, `${fresh.pathname}${fresh.search}`)).status).toBe(403);
+    expect((await on(host, fresh.code, { cookie: fresh.entryCookie.pair })).status).toBe(403);
+
+    // A browser that has the cookie goes from the gateway's host straight to the app.
+    const again = redirectOf(await on(GATEWAY, `/s/${aliceSid}/cgi-bin/env`, alice));
+    expect((await on(again.host, pathOf(again), { cookie: pair, 'sec-fetch-mode': 'navigate' })).status).toBe(200);
 
     // Every path of the host is the session's; neither the session's nor the gateway's cookie reaches the app.
     const env = await on(fresh.host, '/cgi-bin/env', { cookie: `${pair}; ${alice.cookie}; theme=dark` });
@@ -108,9 +135,32 @@ describe("a session's own host, through the real gateway", () => {
     // A neighbour session's page is the same site, so the browser would send the cookie: refused.
     expect((await on(host, '/cgi-bin/env', { ...mine, 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-site' })).status).toBe(403);
     expect((await on(host, '/cgi-bin/env', { ...mine, origin: `http://${bobSid}.localhost:${PORT}` }, 'POST')).status).toBe(403);
-    // A browser arriving without the cookie is sent to the gateway to be let in again.
+    // A browser arriving without the cookie is sent to the gateway to be let in again, with a state of its own.
     const bounce = await on(host, '/tree?x=1', { 'sec-fetch-mode': 'navigate' });
-    expect([bounce.status, bounce.headers.location]).toEqual([303, `http://${GATEWAY}/s/${aliceSid}/tree?x=1`]);
+    const enter = redirectOf(bounce);
+    expect(`${enter.origin}${enter.pathname}`).toBe(`http://${GATEWAY}/_visp/enter`);
+    expect([enter.searchParams.get('sid'), enter.searchParams.get('next')]).toEqual([aliceSid, `/s/${aliceSid}/tree?x=1`]);
+    expect(setCookieOf(bounce).pair).toBe(`visp_entry=${enter.searchParams.get('state') ?? ''}`);
+  });
+
+  it("a code minted in one browser opens nothing in another (login CSRF: bob's link into his session, sent to alice)", async () => {
+    const bob = await stack.signIn('bob');
+    const { host, code, enterUrl } = await walkIn(bobSid, bob);
+    // Alice's browser follows bob's link: without an entry state, or with one of her own on bob's host.
+    const own = setCookieOf(await on(host, `/s/${bobSid}/`, { 'sec-fetch-mode': 'navigate' })).pair;
+    for (const cookie of [undefined, own, `${alice.cookie ?? ''}; ${own}`]) {
+      const fresh = cookie === undefined ? code : (await walkIn(bobSid, bob)).code;
+      const followed = await on(host, fresh, cookie === undefined ? {} : { cookie });
+      expect(followed.status).toBe(403);
+      expect(followed.headers['set-cookie']).toBeUndefined();
+    }
+    // Bob cannot mint a code for a state he chose for alice either: the gateway mints for its signed-in owner only.
+    expect((await on(GATEWAY, enterUrl, alice)).status).toBe(404);
+    expect((await on(GATEWAY, enterUrl)).status).toBe(401);
+    // Nor with an API token: a code is for a browser.
+    const created = await stack.api('/api/v1/tokens', bob, { method: 'POST', body: { name: 'entry' } });
+    const { token } = (await created.json()) as { token: string };
+    expect((await on(GATEWAY, enterUrl, { authorization: `Bearer ${token}` })).status).toBe(403);
   });
 
   it('ends with the login: signing out (from the gateway only) ends the session host cookie too', async () => {
@@ -142,13 +192,15 @@ describe("a session's own host, through the real gateway", () => {
     expect((await on(GATEWAY, '/api/v1/me', { ...https, cookie: pair })).status).toBe(200);
     // The same value under the name a neighbour host could set over plain HTTP: not signed in.
     expect((await on(GATEWAY, '/api/v1/me', { ...https, cookie: `visp_login=${value}` })).status).toBe(401);
-    const leave = await on(GATEWAY, `/s/${aliceSid}/`, { 'x-forwarded-proto': 'https', cookie: `__Host-${alice.cookie ?? ''}` });
-    expect(leave.status).toBe(303);
-    const entry = new URL(String(leave.headers.location));
-    expect(entry.protocol).toBe('https:');
-    const arrive = await on(entry.host, `${entry.pathname}${entry.search}`, { 'x-forwarded-proto': 'https' });
+    const { host, code, entryCookie } = await walkIn(aliceSid, { cookie: `__Host-${alice.cookie ?? ''}` }, { 'x-forwarded-proto': 'https' });
+    expect(entryCookie.attributes).toEqual(expect.arrayContaining(['Path=/', 'Secure']));
+    const arrive = await on(host, code, { 'x-forwarded-proto': 'https', cookie: entryCookie.pair });
     expect(setCookieOf(arrive).pair).toMatch(/^__Host-visp_session=\S+$/);
     expect(setCookieOf(arrive).attributes).toEqual(expect.arrayContaining(['Path=/', 'Secure']));
+    // The entry state under the plain name, as a neighbour host could set it over plain HTTP, does not count.
+    const again = await walkIn(aliceSid, { cookie: `__Host-${alice.cookie ?? ''}` }, { 'x-forwarded-proto': 'https' });
+    const plain = again.entryCookie.pair.replace('__Host-', '');
+    expect((await on(host, again.code, { 'x-forwarded-proto': 'https', cookie: plain })).status).toBe(403);
   });
 });
 
@@ -238,6 +290,17 @@ describe('a page of a session, in Chromium', () => {
     // On alice's host, /s/<bob>/… is a path of alice's session (busybox answers 404), never bob's.
     expect(out.bobsPathHere).not.toMatch(/HTTP_AUTHORIZATION/);
   };
+
+  it("bob's link into his own session, opened in alice's browser, does not put her there (login CSRF)", async () => {
+    const { host, code } = await walkIn(bobSid, await stack.signIn('bob'));
+    const { context } = await signedIn('alice');
+    const page = await context.newPage();
+    const followed = await page.goto(`http://${host}${code}`);
+    expect(followed?.status()).toBe(403);
+    expect(new URL(page.url()).host).toBe(host);
+    expect((await context.cookies(`http://${host}/`)).map((c) => c.name)).not.toContain('visp_session');
+    await context.close();
+  }, 60_000);
 
   it("alice's own session cannot use her login: API, webclient socket, cookies, logout and bob's session all fail", async () => {
     const { context, start } = await signedIn('alice');

@@ -136,7 +136,7 @@ describe('single sign-on through Caddy, the Shibboleth SP and a SAML IdP', () =>
   });
 
   it('visp doctor checks the SP files as installed: they parse (shibd -t in the SP image) and the entity id is the site’s', () => {
-    const home = mkdtempSync(path.join(tmpdir(), 'visp-doctor-sso-'));
+    const home = mkdtempSync(path.join(tmpdir(), 'visp-doctor-site-'));
     const config = path.join(home, '.config/visp');
     mkdirSync(config, { recursive: true });
     cpSync(rig.operatorDir, path.join(config, 'shibboleth'), { recursive: true });

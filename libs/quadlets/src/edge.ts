@@ -29,12 +29,14 @@ export interface EdgeOptions {
   sp?: string;
   /** Identity header names the gateway was configured with besides the defaults (SHIB_*_HEADER). */
   extraRemovedHeaders?: readonly string[];
+  /** The sites' certificate and key as Caddy reads them (paths); unset: Caddy gets one from Let's Encrypt. */
+  tls?: { cert: string; key: string };
 }
 
 /** One site block: headers no client may set removed first, the SP's paths to the SP, everything else to the gateway. */
 export function caddyfile(options: EdgeOptions): string {
   const removed = [...new Set([...EDGE_REMOVED_HEADERS, ...(options.extraRemovedHeaders ?? [])])];
-  const lines = [`${options.sites.join(', ')} {`, '\tencode zstd gzip', ...removed.map((name) => `\trequest_header -${name}`)];
+  const lines = [`${options.sites.join(', ')} {`, ...(options.tls ? [`\ttls ${options.tls.cert} ${options.tls.key}`] : []), '\tencode zstd gzip', ...removed.map((name) => `\trequest_header -${name}`)];
   if (options.sp) {
     // Only the SP's own paths: the SP answers nothing else, and the gateway trusts only what it forwards with its secret.
     lines.push('\t@sso path /Shibboleth.sso /Shibboleth.sso/* /auth/sso /auth/sso/*', `\thandle @sso {\n\t\treverse_proxy ${options.sp}\n\t}`);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { shibbolethChecks } from './doctor-sso';
+import { sessionsOriginChecks, shibbolethChecks } from './doctor-site';
 import { sh } from './host';
 import { configDir } from './install';
 
@@ -104,7 +104,7 @@ function lowPorts(): Check {
 /** Everything a rootless Podman host needs for VISP, each failure with its fix. */
 export function doctor(): Check[] {
   const user = userInfo().username;
-  return [podmanVersion(), networkBackend(), aardvark(), rootless(user), apiSocket(), lingering(user), ...subordinateIds(user), cgroups(), lowPorts(), ...shibbolethChecks(configDir(homedir()))];
+  return [podmanVersion(), networkBackend(), aardvark(), rootless(user), apiSocket(), lingering(user), ...subordinateIds(user), cgroups(), lowPorts(), ...shibbolethChecks(configDir(homedir())), ...sessionsOriginChecks(configDir(homedir()))];
 }
 
 export function formatChecks(checks: readonly Check[]): string {

@@ -5,6 +5,7 @@ import { parse } from 'dotenv';
 import { caddyfile, createPodmanSecret, servicesNetworkPeers } from '@visp/quadlets';
 import { OperatorError, sh } from './host';
 import { imageLock, writeImageLock } from './ops';
+import { CADDY_TLS_DIR, checkSessionsCert, SESSIONS_CERT, SESSIONS_KEY, tlsDir } from './session-cert';
 
 export interface InstallOptions {
   /** The repository's quadlets/ directory. */
@@ -24,6 +25,16 @@ export interface InstallOptions {
   withWhisperServer: boolean;
   /** Also serve VISP's `app.<domain>` (sessions picked by its SessionAccessCode cookie); needs `domain`. */
   appHost: boolean;
+  /**
+   * The certificate (PEM, with its chain) and key for `*.<domain>`, where each session is served on its own
+   * origin (SESSIONS_HOST=<domain>); may be left out on a reinstall that has them already. Needs `domain`.
+   */
+  sessionsCert?: { cert: string; key: string };
+  /**
+   * Serve sessions at `/s/<sid>/` on the gateway's origin instead, where a session's scripts act with the
+   * viewer's sign-in on the gateway's paths (see docs/security.md): only on purpose, for want of a wildcard.
+   */
+  sessionsOnGatewayOrigin: boolean;
   /** Only say what would be done. */
   dryRun: boolean;
   /** Reload systemd and start the services (off for tests and for hosts that start them otherwise). */
@@ -69,11 +80,40 @@ function podmanSecrets(values: Record<string, string>): Record<string, string> {
   };
 }
 
+/** The domain whose subdomains are the sessions' own hosts, or undefined when sessions share the gateway's origin. */
+const sessionsHost = (options: InstallOptions) => (options.domain && !options.sessionsOnGatewayOrigin ? options.domain : undefined);
+
 function edgeConfig(options: InstallOptions): string {
   const { domain } = options;
   const sites = domain ? [domain, ...(options.appHost ? [`app.${domain}`] : [])] : [':80'];
   const what = domain ? `HTTPS for ${sites.join(', ')} with certificates from Let's Encrypt.` : 'Plain HTTP: pass --domain for HTTPS.';
-  return `# Written by visp install. ${what}\n${caddyfile({ sites, gateway: 'visp-gateway:8080', sp: options.auth === 'shibboleth' ? 'visp-sp:8080' : undefined })}`;
+  const gateway = 'visp-gateway:8080';
+  const main = caddyfile({ sites, gateway, sp: options.auth === 'shibboleth' ? 'visp-sp:8080' : undefined });
+  const sessions = sessionsHost(options);
+  if (!sessions) return `# Written by visp install. ${what}\n${main}`;
+  // Caddy picks the most specific site: app.<domain> stays the app host's. The SP has nothing on a session's host.
+  const tls = { cert: `${CADDY_TLS_DIR}/${SESSIONS_CERT}`, key: `${CADDY_TLS_DIR}/${SESSIONS_KEY}` };
+  return `# Written by visp install. ${what}\n${main}\n# Each session on a host of its own (SESSIONS_HOST), with the operator's wildcard certificate.\n${caddyfile({ sites: [`*.${sessions}`], gateway, tls })}`;
+}
+
+/**
+ * The wildcard certificate for the sessions' hosts, checked before anything is done: given (and right), or
+ * installed before (doctor checks its dates), or sessions stay on the gateway's origin on purpose.
+ */
+function sessionsCertToCopy(options: InstallOptions): { cert: Buffer; key: Buffer } | undefined {
+  const domain = sessionsHost(options);
+  const given = options.sessionsCert;
+  const fix = 'pass --sessions-cert FILE --sessions-key FILE with a certificate for *.<domain> (and a wildcard DNS record), or --sessions-on-gateway-origin to go without (docs/security.md says what that gives up)';
+  if (given && !options.domain) throw new OperatorError('--sessions-cert serves *.<domain>: it needs --domain');
+  if (!domain) return undefined;
+  if (!given) {
+    if (existsSync(path.join(tlsDir(configDir(options.home)), SESSIONS_CERT))) return undefined;
+    throw new OperatorError(`sessions are served on their own hosts, *.${domain}, and need a certificate for them`, fix);
+  }
+  const pair = { cert: readFileSync(given.cert), key: readFileSync(given.key) };
+  const verdict = checkSessionsCert(pair.cert, pair.key, domain);
+  if (!verdict.ok) throw new OperatorError(`--sessions-cert ${given.cert}: ${verdict.detail}`, fix);
+  return pair;
 }
 
 /** The SP's key files are for shibd alone; the rest Apache's workers read too (as www-data inside the container). */
@@ -100,6 +140,8 @@ function settings(options: InstallOptions): string {
     'TRANSCRIPTION_DATA_DIR=/var/lib/visp/transcriptions',
   ];
   if (options.domain) lines.push(`ALLOWED_ORIGINS=https://${options.domain}`);
+  const sessions = sessionsHost(options);
+  if (sessions) lines.push(`SESSIONS_HOST=${sessions}`);
   if (options.domain && options.appHost) lines.push(`COOKIE_DOMAIN=${options.domain}`, `APP_HOSTS=app.${options.domain}`, 'WEBCLIENT_WS_PATHS=/api/v1/ws,/');
   // Only the services' network, where Caddy is, may speak for a client or read the services' operations: never
   // the sessions' network.
@@ -123,10 +165,20 @@ export function install(options: InstallOptions): string[] {
   if (options.auth === 'shibboleth' && !options.shibbolethDir && !existsSync(path.join(shibboleth, 'shibboleth2.xml'))) {
     throw new OperatorError('--auth shibboleth needs the SP configuration', 'pass --shibboleth-dir DIR (shibboleth2.xml, attribute-map.xml, the IdP metadata, the SP key pair), or --auth dev-key to try VISP out');
   }
+  const sessionsPair = sessionsCertToCopy(options);
   act(`create ${config} and ${units}`, () => {
     mkdirSync(config, { recursive: true, mode: 0o700 });
+    // Always there: Caddy's unit mounts it.
+    mkdirSync(tlsDir(config), { recursive: true, mode: 0o700 });
     mkdirSync(units, { recursive: true });
   });
+  if (sessionsPair) {
+    act(`copy the sessions' certificate and key to ${tlsDir(config)} (key 0600)`, () => {
+      writeFileSync(path.join(tlsDir(config), SESSIONS_CERT), sessionsPair.cert, { mode: 0o644 });
+      writeFileSync(path.join(tlsDir(config), SESSIONS_KEY), sessionsPair.key, { mode: 0o600 });
+      chmodSync(path.join(tlsDir(config), SESSIONS_KEY), 0o600);
+    });
+  }
   for (const file of readdirSync(options.quadlets).filter((f) => /\.(container|network|volume)$/.test(f))) {
     const link = path.join(units, file);
     const wanted = !(file === 'visp-whisper-server.container' && !options.withWhisperServer) && !(file === 'visp-sp.container' && options.auth !== 'shibboleth');

@@ -14,7 +14,7 @@ const QUADLETS = path.join(ROOT, 'quadlets');
 
 const HELP: Record<string, string> = {
   doctor: 'visp doctor [--json]\n  Checks Podman (≥ 4.4 for quadlets), netavark, aardvark-dns, the API socket, lingering, subuid/subgid,\n  cgroups and low ports; prints each failure with its fix. Exit 1 when something must be fixed.',
-  install: 'visp install [--domain NAME [--app-host]] [--auth shibboleth|dev-key] [--shibboleth-dir DIR] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]\n  Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates\n  missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.\n  --app-host also serves app.NAME, where VISP’s webclient opens sessions (by its SessionAccessCode cookie).\n  --shibboleth-dir DIR: the Shibboleth SP files (shibboleth2.xml, attribute-map.xml, IdP metadata, SP key pair)\n  for the bundled SP (visp-sp), which --auth shibboleth (the default) runs in front of the sign-in.',
+  install: 'visp install [--domain NAME [--app-host] [--sessions-cert FILE --sessions-key FILE | --sessions-on-gateway-origin]] [--auth shibboleth|dev-key] [--shibboleth-dir DIR] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]\n  Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates\n  missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.\n  --app-host also serves app.NAME, where VISP’s webclient opens sessions (by its SessionAccessCode cookie).\n  --sessions-cert/--sessions-key: a certificate and key for *.NAME, where each session is served on its own\n  origin (needs a wildcard DNS record); --sessions-on-gateway-origin goes without, at a cost (docs/security.md).\n  --shibboleth-dir DIR: the Shibboleth SP files (shibboleth2.xml, attribute-map.xml, IdP metadata, SP key pair)\n  for the bundled SP (visp-sp), which --auth shibboleth (the default) runs in front of the sign-in.',
   uninstall: 'visp uninstall [--purge] [--no-stop] [--dry-run] [--json]\n  Stops the services, removes the units and Podman secrets. --purge also removes volumes and settings.',
   status: 'visp status [--json]\n  Units, containers with health, networks and running sessions.',
   logs: 'visp logs [SERVICE] [-f]\n  The services\' journal (all of them without SERVICE); -f follows.',
@@ -73,6 +73,8 @@ async function run(command: string, args: Args): Promise<number> {
       const auth = args.value('--auth') ?? 'shibboleth';
       if (auth !== 'shibboleth' && auth !== 'dev-key') throw new OperatorError(`--auth ${auth}: not shibboleth or dev-key`);
       if (args.has('--app-host') && !args.value('--domain')) throw new OperatorError('--app-host serves app.<domain>: it needs --domain');
+      const [cert, key] = [args.value('--sessions-cert'), args.value('--sessions-key')];
+      if ((cert === undefined) !== (key === undefined)) throw new OperatorError('--sessions-cert and --sessions-key go together');
       const actions = install({
         quadlets: QUADLETS,
         home: homedir(),
@@ -82,6 +84,8 @@ async function run(command: string, args: Args): Promise<number> {
         admins: (args.value('--admins') ?? '').split(',').filter(Boolean),
         withWhisperServer: args.has('--with-whisper-server'),
         appHost: args.has('--app-host'),
+        sessionsCert: cert !== undefined && key !== undefined ? { cert, key } : undefined,
+        sessionsOnGatewayOrigin: args.has('--sessions-on-gateway-origin'),
         dryRun: args.has('--dry-run'),
         start: !args.has('--no-start'),
       });

@@ -50,7 +50,8 @@ describe('visp doctor', () => {
 
 describe('visp install and uninstall', () => {
   const home = mkdtempSync(path.join(tmpdir(), 'visp-home-'));
-  const base = { quadlets: path.join(ROOT, 'quadlets'), home, auth: 'dev-key' as const, admins: ['ada'], withWhisperServer: false, appHost: false, dryRun: false, start: false };
+  // Sessions on the gateway's origin unless a test says otherwise: most tests here are about something else.
+  const base = { quadlets: path.join(ROOT, 'quadlets'), home, auth: 'dev-key' as const, admins: ['ada'], withWhisperServer: false, appHost: false, sessionsOnGatewayOrigin: true, dryRun: false, start: false };
   let probe = '';
 
   afterAll(() => {
@@ -121,6 +122,49 @@ describe('visp install and uninstall', () => {
     install({ ...base, domain: 'visp.example.org' });
     expect(() => lstatSync(path.join(home, '.config/containers/systemd/visp-sp.container'))).toThrow();
     rmSync(spFiles, { recursive: true, force: true });
+  });
+
+  it('with a wildcard certificate: each session on its own host, Caddy serving *.<domain> with it; a wrong one refused first', () => {
+    const files = mkdtempSync(path.join(tmpdir(), 'visp-cert-'));
+    const certFor = (name: string, ...names: string[]) => {
+      const pair = { cert: path.join(files, `${name}.crt`), key: path.join(files, `${name}.key`) };
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=visp-test', '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`, '-keyout', pair.key, '-out', pair.cert], { stdio: 'ignore' });
+      return pair;
+    };
+    const own = { ...base, domain: 'visp.example.org', sessionsOnGatewayOrigin: false };
+    const settingsFile = path.join(home, '.config/visp/visp.env');
+    const before = readFileSync(settingsFile, 'utf8');
+    const wildcard = certFor('wildcard', '*.visp.example.org');
+    const elsewhere = certFor('elsewhere', '*.other.example.org');
+    // Without a certificate, with one for another domain, with another certificate's key: refused before anything.
+    expect(() => install(own)).toThrow(/need a certificate for them/);
+    expect(() => install({ ...own, sessionsCert: elsewhere })).toThrow(/names \*\.other\.example\.org, not \*\.visp\.example\.org/);
+    expect(() => install({ ...own, sessionsCert: { cert: wildcard.cert, key: elsewhere.key } })).toThrow(/the key is not the certificate’s/);
+    expect(() => install({ ...base, domain: undefined, sessionsOnGatewayOrigin: false, sessionsCert: wildcard })).toThrow(/needs --domain/);
+    expect(readFileSync(settingsFile, 'utf8')).toBe(before);
+    expect(() => statSync(path.join(home, '.config/visp/tls/sessions.crt'))).toThrow();
+
+    install({ ...own, sessionsCert: wildcard });
+    const tls = path.join(home, '.config/visp/tls');
+    expect([statSync(tls).mode & 0o777, statSync(path.join(tls, 'sessions.key')).mode & 0o777, statSync(path.join(tls, 'sessions.crt')).mode & 0o777]).toEqual([0o700, 0o600, 0o644]);
+    expect(readFileSync(path.join(tls, 'sessions.key'))).toEqual(readFileSync(wildcard.key));
+    expect(readFileSync(settingsFile, 'utf8')).toMatch(/^SESSIONS_HOST=visp\.example\.org$/m);
+    const edge = readFileSync(path.join(home, '.config/visp/Caddyfile'), 'utf8');
+    // The sessions' site: the operator's certificate, the same headers removed, everything to the gateway, no SP.
+    expect(edge).toMatch(/^\*\.visp\.example\.org \{\n\ttls \/etc\/caddy\/tls\/sessions\.crt \/etc\/caddy\/tls\/sessions\.key\n\tencode zstd gzip\n(\trequest_header -[\w-]+\n)+\thandle \{\n\t\treverse_proxy visp-gateway:8080\n\t\}\n\}/m);
+    // Caddy itself takes it, certificates loaded (from where the unit mounts them, here the copy install made).
+    const hostCaddyfile = path.join(files, 'Caddyfile');
+    writeFileSync(hostCaddyfile, edge.replaceAll('/etc/caddy/tls', tls));
+    const caddyHome = { ...process.env, HOME: files, XDG_DATA_HOME: files, XDG_CONFIG_HOME: files };
+    const validate = () => spawnSync('caddy', ['validate', '--config', hostCaddyfile, '--adapter', 'caddyfile'], { encoding: 'utf8', env: caddyHome });
+    const validated = validate();
+    expect([validated.status, validated.stderr.split('\n').filter((l) => /"level":"error"/.test(l))]).toEqual([0, []]);
+    writeFileSync(hostCaddyfile, edge.replaceAll('/etc/caddy/tls', files)); // where there is no such pair: Caddy says so
+    expect(validate()).toMatchObject({ status: 1, stderr: expect.stringContaining('sessions.crt') });
+    // A reinstall without the files keeps the copy.
+    install(own);
+    expect(readFileSync(path.join(tls, 'sessions.crt'))).toEqual(readFileSync(wildcard.cert));
+    rmSync(files, { recursive: true, force: true });
   });
 
   it('hands a service its secret as a file: not in the container’s environment, inspect output or logs', async () => {

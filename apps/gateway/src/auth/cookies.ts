@@ -4,6 +4,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const LOGIN_COOKIE = 'visp_login';
 /** A session host's own cookie: its session id and the login that opened it, signed. Never forwarded either. */
 export const SESSION_COOKIE = 'visp_session';
+/** A session host's entry state while its browser makes the round trip through the gateway (session-host.ts). */
+export const ENTRY_COOKIE = 'visp_entry';
 
 /**
  * A cookie's name as set and read: `__Host-` prefixed under HTTPS, so that browsers accept it only host-only,
@@ -13,7 +15,7 @@ export const SESSION_COOKIE = 'visp_session';
 export const cookieName = (name: string, secure: boolean, domain?: string) => (secure && !domain ? `__Host-${name}` : name);
 
 /** Every name the gateway's own cookies may have: none of them reaches an app. */
-export const GATEWAY_COOKIES: readonly string[] = [LOGIN_COOKIE, SESSION_COOKIE].flatMap((name) => [name, `__Host-${name}`]);
+export const GATEWAY_COOKIES: readonly string[] = [LOGIN_COOKIE, SESSION_COOKIE, ENTRY_COOKIE].flatMap((name) => [name, `__Host-${name}`]);
 /** VISP's name for the cookie that picks the session an app host shows (its value: the session id). */
 export const SESSION_ACCESS_COOKIE = 'SessionAccessCode';
 

@@ -7,7 +7,7 @@ import type { PeerList } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { NoticedCache } from '../noticed-cache';
 import { HeldConnections, type EndReason } from './held-connections';
-import { cookieName, LOGIN_COOKIE, parseCookies, SESSION_COOKIE, sign, unsign } from './cookies';
+import { cookieName, ENTRY_COOKIE, LOGIN_COOKIE, parseCookies, SESSION_COOKIE, sign, unsign } from './cookies';
 
 /** Who is asking, and how they proved it. */
 export const PrincipalSchema = z.object({
@@ -156,9 +156,9 @@ export class Authenticator {
   }
 
   /** The names the login and session cookies have on this request (`__Host-` under HTTPS). */
-  cookieNames(req: IncomingMessage): { login: string; session: string } {
+  cookieNames(req: IncomingMessage): { login: string; session: string; entry: string } {
     const secure = this.secure(req);
-    return { login: cookieName(LOGIN_COOKIE, secure, this.settings.COOKIE_DOMAIN), session: cookieName(SESSION_COOKIE, secure) };
+    return { login: cookieName(LOGIN_COOKIE, secure, this.settings.COOKIE_DOMAIN), session: cookieName(SESSION_COOKIE, secure), entry: cookieName(ENTRY_COOKIE, secure) };
   }
 
   /** Revokes one of `owner`'s tokens, on every gateway at once; false when there was no such token. */

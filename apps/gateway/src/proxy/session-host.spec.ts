@@ -1,6 +1,6 @@
 import type { Redis } from '@visp/bus';
 import { cookieName, GATEWAY_COOKIES, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
-import { fromAnotherOrigin, isNavigation, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost } from './session-host';
+import { ENTER_PATH, fromAnotherOrigin, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost } from './session-host';
 
 const SID = 'abcdefgh2345';
 const OTHER = 'zzzzzzzzzzzz';
@@ -75,28 +75,59 @@ function fakeRedis() {
 }
 
 describe('one-time codes into a session host', () => {
-  it('give the login they were minted for, once, on that session only', async () => {
+  const STATE = newEntryState();
+
+  it('give the login they were minted for, once, on that session only, in the browser holding their state', async () => {
     const { redis } = fakeRedis();
     const codes = new SessionEntryCodes(redis);
-    const code = await codes.mint(SID, 'login-1');
+    const code = await codes.mint(SID, 'login-1', STATE);
     expect(code).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    expect(await codes.redeem(code, SID)).toBe('login-1');
-    expect(await codes.redeem(code, SID)).toBeUndefined();
+    expect(await codes.redeem(code, SID, STATE)).toBe('login-1');
+    expect(await codes.redeem(code, SID, STATE)).toBeUndefined();
 
     // Taken to another session's host, a code is spent and opens nothing.
-    const another = await codes.mint(SID, 'login-1');
-    expect(await codes.redeem(another, OTHER)).toBeUndefined();
-    expect(await codes.redeem(another, SID)).toBeUndefined();
+    const another = await codes.mint(SID, 'login-1', STATE);
+    expect(await codes.redeem(another, OTHER, STATE)).toBeUndefined();
+    expect(await codes.redeem(another, SID, STATE)).toBeUndefined();
+
+    // In a browser without the state (a link someone sent), or with another, neither; and it is spent.
+    for (const state of [undefined, newEntryState(), '', STATE.slice(1)]) {
+      const sent = await codes.mint(SID, 'login-1', STATE);
+      expect(await codes.redeem(sent, SID, state)).toBeUndefined();
+      expect(await codes.redeem(sent, SID, STATE)).toBeUndefined();
+    }
   });
 
   it('expire, and only codes of their form are looked up', async () => {
     const { redis, clock } = fakeRedis();
     const codes = new SessionEntryCodes(redis, 60);
-    const code = await codes.mint(SID, 'login-1');
+    const code = await codes.mint(SID, 'login-1', STATE);
     clock.now += 61_000;
-    expect(await codes.redeem(code, SID)).toBeUndefined();
-    expect(await codes.redeem('../../x', SID)).toBeUndefined();
-    expect(await codes.redeem('', SID)).toBeUndefined();
+    expect(await codes.redeem(code, SID, STATE)).toBeUndefined();
+    expect(await codes.redeem('../../x', SID, STATE)).toBeUndefined();
+    expect(await codes.redeem('', SID, STATE)).toBeUndefined();
+  });
+});
+
+describe('a request for a code, on the gateway\'s host', () => {
+  const state = 'A'.repeat(32);
+
+  it('names a session, a state and a path into that session', () => {
+    expect(readEnterRequest(`${ENTER_PATH}?sid=${SID}&state=${state}&next=${encodeURIComponent(`/s/${SID}/tree?x=1`)}`)).toEqual({ sid: SID, state, next: `/s/${SID}/tree?x=1` });
+    expect(readEnterRequest(`${ENTER_PATH}?sid=${SID}&state=${state}`)).toEqual({ sid: SID, state, next: `/s/${SID}/` });
+  });
+
+  it("goes nowhere but into its own session's prefix", () => {
+    for (const next of [`/s/${OTHER}/`, '//evil.example/', '/api/v1/tokens', `/s/${SID}x/`, 'https://evil.example/']) {
+      expect(readEnterRequest(`${ENTER_PATH}?sid=${SID}&state=${state}&next=${encodeURIComponent(next)}`)?.next).toBe(`/s/${SID}/`);
+    }
+  });
+
+  it('is not one without a well-formed session id and state, or at another path', () => {
+    expect(readEnterRequest(`${ENTER_PATH}?sid=${SID}`)).toBeUndefined();
+    expect(readEnterRequest(`${ENTER_PATH}?sid=${SID}&state=short`)).toBeUndefined();
+    expect(readEnterRequest(`${ENTER_PATH}?sid=${SID.toUpperCase()}&state=${state}`)).toBeUndefined();
+    expect(readEnterRequest(`${ENTER_PATH}x?sid=${SID}&state=${state}`)).toBeUndefined();
   });
 });
 

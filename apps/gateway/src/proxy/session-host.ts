@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { keys, parseJson, type Redis } from '@visp/bus';
 import { SessionIdSchema } from '@visp/contracts';
@@ -10,8 +10,24 @@ import { SessionIdSchema } from '@visp/contracts';
  * carry a login from the gateway's host to a session's.
  */
 
-/** Where a session host takes a one-time code and sets its own cookie. Below `/_visp`, which no app serves. */
+/**
+ * Where a session host takes a one-time code and sets its own cookie. Below `/_visp`, which no app serves.
+ *
+ * A browser without a session host's cookie is let in by a round trip through the gateway's host, bound to that
+ * browser as OAuth binds a login to its `state` (JupyterHub's HubOAuth does the same):
+ * 1. `<sid>.<SESSIONS_HOST>/…`: a random state goes into this host's entry cookie and into the URL of
+ * 2. `<SESSIONS_HOST>/_visp/enter?sid&state&next` (ENTER_PATH): signed in there, the owner gets a one-time code
+ *    minted for the session, the login and the state, and is sent to
+ * 3. `<sid>.<SESSIONS_HOST>/_visp/auth?code&next`: the code counts only with the state in this browser's entry
+ *    cookie, and becomes the session host's own cookie.
+ * Without the state, a code minted in one browser would sign another into the minter's session (login CSRF: a
+ * link from Mallory opens her notebook in Alice's browser, which Alice takes for her own).
+ */
 export const ENTRY_PATH = '/_visp/auth';
+/** On the gateway's host: where a session host sends a browser to get a code (step 2 above). */
+export const ENTER_PATH = '/_visp/enter';
+/** How long a browser has for the round trip: the entry cookie's and a code's lifetime. */
+export const ENTRY_TTL_SECONDS = 300;
 
 /** A session id as the first label of a host: exactly one label of 12 base32 characters. */
 const SID_LABEL = /^[a-z2-7]{12}$/;
@@ -30,6 +46,32 @@ export function sessionOfHost(host: string | undefined, sessionsHost: string | u
   if (!name.endsWith(suffix)) return undefined;
   const label = name.slice(0, -suffix.length);
   return SID_LABEL.test(label) ? label : undefined;
+}
+
+/** A fresh state for an entry: what only the browser that started it holds, in its entry cookie. */
+export const newEntryState = () => randomBytes(24).toString('base64url');
+
+/** States and codes are base64url: anything else is not one, and needs no round trip. */
+const RANDOM_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
+
+/** A session host's request for a code, on the gateway's host: which session, the browser's state, where to go. */
+export interface EnterRequest {
+  sid: string;
+  state: string;
+  /** A path into the session, `/s/<sid>/…`. */
+  next: string;
+}
+
+/** `ENTER_PATH?sid&state&next` read, or undefined when it is not one (a malformed one included). */
+export function readEnterRequest(rawUrl: string): EnterRequest | undefined {
+  const queryAt = rawUrl.indexOf('?');
+  if ((queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt)) !== ENTER_PATH) return undefined;
+  const params = new URLSearchParams(rawUrl.slice(queryAt + 1));
+  const [sid, state] = [params.get('sid') ?? '', params.get('state') ?? ''];
+  if (!SID_LABEL.test(sid) || !RANDOM_TOKEN.test(state)) return undefined;
+  const next = safeNext(params.get('next'), sid);
+  const prefix = `/s/${sid}`;
+  return { sid, state, next: next === prefix || next.startsWith(`${prefix}/`) || next.startsWith(`${prefix}?`) ? next : `${prefix}/` };
 }
 
 /** What a request to a session's own host asks for. */
@@ -84,12 +126,14 @@ export const fromAnotherOrigin = (headers: { 'sec-fetch-site'?: string | string[
   return site !== undefined && site !== 'same-origin' && site !== 'none';
 };
 
-const EntrySchema = z.object({ sid: SessionIdSchema, login: z.string().min(1) });
+const EntrySchema = z.object({ sid: SessionIdSchema, login: z.string().min(1), state: z.string() });
+
+const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /**
  * One-time codes for the redirect from the gateway's host, where the login cookie is, to a session's host, where
- * it is not: minted for one session and one login, read once (GETDEL), gone after `ttlSeconds`. Only the code
- * travels in the URL; what it stands for stays in Redis.
+ * it is not: minted for one session, one login and one browser's entry state, read once (GETDEL), gone after
+ * `ttlSeconds`. Only the code travels in the URL; what it stands for stays in Redis.
  */
 export class SessionEntryCodes {
   constructor(
@@ -97,17 +141,20 @@ export class SessionEntryCodes {
     private readonly ttlSeconds = 60,
   ) {}
 
-  async mint(sid: string, login: string): Promise<string> {
+  async mint(sid: string, login: string, state: string): Promise<string> {
     const code = randomBytes(24).toString('base64url');
-    await this.redis.set(keys.sessionEntry(code), JSON.stringify({ sid, login }), 'EX', this.ttlSeconds);
+    await this.redis.set(keys.sessionEntry(code), JSON.stringify({ sid, login, state }), 'EX', this.ttlSeconds);
     return code;
   }
 
-  /** The login a code was minted for, once, and only on the host of the session it was minted for. */
-  async redeem(code: string, sid: string): Promise<string | undefined> {
-    // Codes are base64url: anything else is not one, and needs no round trip.
-    if (!/^[A-Za-z0-9_-]{16,64}$/.test(code)) return undefined;
+  /**
+   * The login a code was minted for, once, only on the host of the session it was minted for and only in the
+   * browser whose entry cookie holds the state it was minted with (`state`, undefined when it has none).
+   */
+  async redeem(code: string, sid: string, state: string | undefined): Promise<string | undefined> {
+    if (!RANDOM_TOKEN.test(code)) return undefined;
+    // Spent even when the state is wrong: a code that reached another browser is not tried twice.
     const entry = parseJson(EntrySchema, await this.redis.getdel(keys.sessionEntry(code)));
-    return entry && entry.sid === sid ? entry.login : undefined;
+    return entry && entry.sid === sid && state !== undefined && sameState(entry.state, state) ? entry.login : undefined;
   }
 }

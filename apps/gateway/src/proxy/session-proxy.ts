@@ -11,7 +11,7 @@ import type { StreamLimit } from '../auth/stream-limit';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
 import { OnLink } from './on-link';
-import { ENTRY_PATH, fromAnotherOrigin, hostPort, isNavigation, readSessionHostRequest, sessionOfHost, type SessionEntryCodes } from './session-host';
+import { ENTER_PATH, ENTRY_PATH, ENTRY_TTL_SECONDS, fromAnotherOrigin, hostPort, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, sessionOfHost, type SessionEntryCodes } from './session-host';
 
 export interface SessionProxySettings {
   ADMINS_OPEN_SESSIONS: boolean;
@@ -39,6 +39,8 @@ export interface SessionRequest {
   entry?: { code: string; next: string };
   /** `/s/…` on the gateway's host while sessions have hosts of their own: a signed-in browser is sent there. */
   leaveForSessionHost?: boolean;
+  /** `ENTER_PATH` on the gateway's host: the entry state of the browser a one-time code is minted for. */
+  entryState?: string;
 }
 
 /**
@@ -145,6 +147,10 @@ export class SessionProxy {
       if (asked?.kind === 'entry') return { sessionUrl: '', sessionHost, entry: asked };
       return { sessionUrl: asked?.sessionUrl ?? '', sessionHost };
     }
+    if (this.settings.SESSIONS_HOST !== undefined && req.url?.startsWith(ENTER_PATH)) {
+      const enter = readEnterRequest(req.url);
+      return { sessionUrl: enter?.next ?? '', leaveForSessionHost: true, entryState: enter?.state };
+    }
     if (!req.url?.startsWith('/s/')) return undefined;
     return { sessionUrl: req.url, leaveForSessionHost: this.settings.SESSIONS_HOST !== undefined };
   }
@@ -161,7 +167,9 @@ export class SessionProxy {
       const method = req.method ?? 'GET';
       // `?token=` becomes the cookie that finds the session from then on (the page's assets, its API calls).
       if (wanted.redirectTo !== undefined && (method === 'GET' || method === 'HEAD')) return this.enterAppHost(req, res, target, wanted.redirectTo);
-      if (wanted.leaveForSessionHost && target.principal.via === 'login') return this.leaveForSessionHost(req, res, target);
+      if (wanted.leaveForSessionHost && target.principal.via === 'login') return this.leaveForSessionHost(req, res, target, wanted.entryState);
+      // A code is for a browser with the gateway's cookie: a token's scripts go to `/s/<sid>/` as they are.
+      if (wanted.entryState !== undefined) return refuse(res, new AppError('forbidden', 'only a signed-in browser enters a session this way'));
       if (countsAsActivity(method, target.appPath)) this.deps.activity.touch(target.route.sid);
       if (!this.reachable(target.route)) return this.unreachable(NOT_ON_LINK, req, res);
       this.forwarder.web(req, res, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
@@ -237,45 +245,57 @@ export class SessionProxy {
   }
 
   /**
-   * A refused HTTP request. A browser that opens a session's host without (or with a stale) cookie of it is sent
-   * to the gateway's host, which sends it back with a one-time code when it is signed in there.
+   * A refused HTTP request. A browser that opens a session's host without (or with a stale) cookie of it gets a
+   * fresh entry state in this host's entry cookie and is sent with it to the gateway's host, which sends it back
+   * with a one-time code when it is signed in there (session-host.ts, ENTRY_PATH).
    */
   private refuseHttp(req: IncomingMessage, res: ServerResponse, wanted: SessionRequest, err: unknown): void {
     const error = this.known(err);
     const method = req.method ?? 'GET';
     const { SESSIONS_HOST } = this.settings;
     if (error.code === 'unauthorized' && wanted.sessionHost !== undefined && SESSIONS_HOST && (method === 'GET' || method === 'HEAD') && isNavigation(req.headers)) {
-      return redirect(res, `${this.scheme(req)}://${SESSIONS_HOST}${hostPort(req.headers.host)}${wanted.sessionUrl}`);
+      const state = newEntryState();
+      const query = new URLSearchParams({ sid: wanted.sessionHost, state, next: wanted.sessionUrl });
+      const cookie = setCookie(this.deps.auth.cookieNames(req).entry, state, { secure: isHttps(req, this.deps.trusted), maxAgeSeconds: ENTRY_TTL_SECONDS });
+      return redirect(res, `${this.scheme(req)}://${SESSIONS_HOST}${hostPort(req.headers.host)}${ENTER_PATH}?${query}`, [cookie]);
     }
     refuse(res, error);
   }
 
   /**
-   * A signed-in browser's request for `/s/<sid>/…` on the gateway's host: sent to the session's own host with a
-   * one-time code for its cookie. Only navigations: nothing else on the gateway's host may use a cookie there.
+   * A signed-in browser's navigation on the gateway's host to `/s/<sid>/…`, sent to the same path on the
+   * session's own host; or to ENTER_PATH, sent there with a one-time code for the browser's entry state. Only
+   * navigations: nothing else on the gateway's host may use its cookie in a session.
    */
-  private leaveForSessionHost(req: IncomingMessage, res: ServerResponse, target: Target): void {
+  private leaveForSessionHost(req: IncomingMessage, res: ServerResponse, target: Target, entryState: string | undefined): void {
     const method = req.method ?? 'GET';
     const login = target.principal.credential.startsWith('login:') ? target.principal.credential.slice('login:'.length) : '';
     if (!((method === 'GET' || method === 'HEAD') && isNavigation(req.headers)) || !login) {
       return refuse(res, new AppError('forbidden', `sessions open at their own address: follow a link to /s/${target.route.sid}/ from the start page`));
     }
     const sid = target.route.sid;
-    const host = `${sid}.${this.settings.SESSIONS_HOST ?? ''}${hostPort(req.headers.host)}`;
-    this.deps.entries.mint(sid, login).then(
-      (code) => redirect(res, `${this.scheme(req)}://${host}${ENTRY_PATH}?code=${code}&next=${encodeURIComponent(target.sessionUrl)}`),
+    const origin = `${this.scheme(req)}://${sid}.${this.settings.SESSIONS_HOST ?? ''}${hostPort(req.headers.host)}`;
+    // A browser that has the session host's cookie already goes straight in; one without comes back here.
+    if (entryState === undefined) return redirect(res, `${origin}${target.sessionUrl}`);
+    this.deps.entries.mint(sid, login, entryState).then(
+      (code) => redirect(res, `${origin}${ENTRY_PATH}?code=${code}&next=${encodeURIComponent(target.sessionUrl)}`),
       (err) => refuse(res, this.known(err)),
     );
   }
 
-  /** `/_visp/auth` on a session's host: a one-time code from the gateway's host becomes this host's own cookie. */
+  /**
+   * `/_visp/auth` on a session's host: a one-time code from the gateway's host becomes this host's own cookie,
+   * when this browser's entry cookie holds the state the code was minted for.
+   */
   private enterSessionHost(req: IncomingMessage, res: ServerResponse, sid: string, entry: { code: string; next: string }): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, new AppError('not_found', 'no such session'));
-    this.deps.entries.redeem(entry.code, sid).then(
+    const names = this.deps.auth.cookieNames(req);
+    const secure = isHttps(req, this.deps.trusted);
+    this.deps.entries.redeem(entry.code, sid, parseCookies(req.headers.cookie).get(names.entry)).then(
       (login) => {
-        if (!login) return refuse(res, new AppError('forbidden', 'this link into the session is used or expired; open the session again from the start page'));
-        const cookie = setCookie(this.deps.auth.cookieNames(req).session, this.deps.auth.sessionCookie(sid, login), { secure: isHttps(req, this.deps.trusted) });
-        redirect(res, entry.next, cookie);
+        if (!login) return refuse(res, new AppError('forbidden', 'this link into the session is used, expired or not for this browser; open the session again from the start page'));
+        const cookie = setCookie(names.session, this.deps.auth.sessionCookie(sid, login), { secure });
+        redirect(res, entry.next, [cookie, setCookie(names.entry, '', { secure, maxAgeSeconds: 0 })]);
       },
       (err) => refuse(res, this.known(err)),
     );
@@ -286,7 +306,7 @@ export class SessionProxy {
   }
 
   private enterAppHost(req: IncomingMessage, res: ServerResponse, target: Target, location: string): void {
-    redirect(res, location, setCookie(SESSION_ACCESS_COOKIE, target.route.sid, { secure: isHttps(req, this.deps.trusted) }));
+    redirect(res, location, [setCookie(SESSION_ACCESS_COOKIE, target.route.sid, { secure: isHttps(req, this.deps.trusted) })]);
   }
 
   private unreachable(err: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
@@ -335,9 +355,9 @@ export class SessionProxy {
 
 const NOT_ON_LINK = new Error('the session is on no network the gateway is on (yet)');
 
-function redirect(res: ServerResponse, location: string, cookie?: string): void {
+function redirect(res: ServerResponse, location: string, cookies: string[] = []): void {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(303, { location, ...(cookie ? { 'set-cookie': cookie } : {}), 'cache-control': 'no-store', 'content-length': 0 });
+  res.writeHead(303, { location, ...(cookies.length > 0 ? { 'set-cookie': cookies } : {}), 'cache-control': 'no-store', 'content-length': 0 });
   res.end();
 }
 

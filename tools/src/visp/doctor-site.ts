@@ -4,6 +4,7 @@ import { parse } from 'dotenv';
 import type { Check } from './doctor';
 import { SP_IMAGE } from '../images';
 import { sh } from './host';
+import { checkInstalledSessionsCert, renewSoon } from './session-cert';
 
 const readEnv = (file: string) => (existsSync(file) ? parse(readFileSync(file)) : {});
 const hostOf = (url: string | undefined) => {
@@ -48,4 +49,22 @@ export function shibbolethChecks(config: string, env: NodeJS.ProcessEnv = proces
         },
   );
   return checks;
+}
+
+/**
+ * Where sessions are served: on hosts of their own (SESSIONS_HOST) with a wildcard certificate that fits and is
+ * not about to expire, or (a warning) on the gateway's origin. Nothing before an install.
+ */
+export function sessionsOriginChecks(config: string): Check[] {
+  const file = path.join(config, 'visp.env');
+  if (!existsSync(file)) return [];
+  const host = readEnv(file).SESSIONS_HOST;
+  const fix = 'visp install --domain NAME --sessions-cert FILE --sessions-key FILE (a certificate for *.NAME and a wildcard DNS record)';
+  if (!host) {
+    return [{ name: 'sessions origin', ok: false, warning: true, detail: "sessions are served on the gateway's origin: a session's scripts can act with its viewer's sign-in", fix }];
+  }
+  const verdict = checkInstalledSessionsCert(config, host);
+  if (!verdict.ok) return [{ name: 'sessions certificate', ok: false, detail: verdict.detail, fix }];
+  if (renewSoon(verdict)) return [{ name: 'sessions certificate', ok: false, warning: true, detail: verdict.detail, fix: `renew it, then ${fix}` }];
+  return [{ name: 'sessions certificate', ok: true, detail: verdict.detail }];
 }
