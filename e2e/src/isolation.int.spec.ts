@@ -1,12 +1,14 @@
 // One user's code cannot reach another user's session, nor the services, from inside its own session (local mode,
-// as `npm start` runs it): every session is alone on an isolated network of its own, its port published on the
-// host's loopback only, and the services listen on loopback. Nor can any other process of the host use a session
-// through that published port: it is the session guard's (tools/session-guard), which lets through only requests
-// with the session's credential, the one the gateway adds. Attacked from inside alice's running session with
-// TCP connects to bob's R app (the real stand-in, which serves without any token), by address and by published
-// port, and to the gateway, session-manager, Redis, the database and the Podman socket. (Not by name: alice's
-// network's DNS never knows bob's, so such a probe could not fail; bob's network's DNS does answer it, a gap
-// docs/security.md lists.)
+// as `npm start` runs it): every session has user-mode networking of its own (slirp4netns), with no address a host
+// route leads to and the host's loopback closed to it, its port published on the host's loopback only, and the
+// services listen on loopback. Nor can any other process of the host use a session: not at its container's
+// address (on a rootful host, a bridge network's addresses are routed: before, a host process reached the app
+// there, past the guard), and not through the published port, which is the session guard's
+// (tools/session-guard): it lets through only requests with the session's credential, the one the gateway adds.
+// Attacked from inside alice's running session with TCP connects to bob's R app (the real stand-in, which serves
+// without any token) and to the gateway, session-manager, Redis and the database, at every address of the host.
+import { createServer, type AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import WebSocket from 'ws';
 import { SESSION_GUARD_PORT } from '@visp/config';
 import { PodmanClient, discoverPodman } from '@visp/podman-client';
@@ -26,35 +28,42 @@ async function connectFrom(container: string, host: string, port: number): Promi
 }
 
 describe('a session cannot reach other sessions or the services', () => {
-  it('from alice’s session: bob’s R app by address and published port, and every service: all closed', async () => {
+  it('from alice’s session: bob’s R app by its published port, and every service, at every address of the host: all closed', async () => {
     const alice = (await stack.launchSession(await stack.signIn('iso-alice'), 'echo')).session;
     const bob = (await stack.launchSession(await stack.signIn('iso-bob'), 'rstudio')).session;
     const [aliceBox, bobBox] = await Promise.all([podman.inspectContainer(`visp-session-echo-${alice.sid}`), podman.inspectContainer(`visp-session-rstudio-${bob.sid}`)]);
-    const bobAddress = Object.values(bobBox.networks)[0] as string;
     const bobPublished = bobBox.ports[`${SESSION_GUARD_PORT}/tcp`] as number;
-    // Where the host is, seen from alice's network: its gateway address.
-    const aliceNetwork = Object.keys(aliceBox.networks)[0] as string;
-    const inspected = (await podman.docker.getNetwork(aliceNetwork).inspect()) as { IPAM?: { Config?: Array<{ Gateway?: string }> } };
-    const hostAddress = inspected.IPAM?.Config?.[0]?.Gateway ?? '';
-    expect(hostAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    // Neither has an address on a network of the host's: nothing to reach bob at but the host.
+    expect([aliceBox.networks, bobBox.networks]).toEqual([{}, {}]);
+    // The host as a session can address it: its interfaces' addresses, and slirp4netns's address for its loopback.
+    const hostAddresses = ['10.0.2.2', ...Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address))];
+    expect(hostAddresses.length).toBeGreaterThan(1);
 
-    // The probe works: alice reaches her own app, and the host reaches bob's app on its published port (with his credential).
+    // The probe works: alice reaches her own app, and a listener on all the host's addresses at each of them
+    // (so a closed port below is the service's loopback-only listening, not a probe that cannot connect).
     expect(await connectFrom(aliceBox.id, '127.0.0.1', 8080)).toBe('open');
+    const everywhere = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => everywhere.listen(0, '0.0.0.0', resolve));
+    try {
+      const open = (everywhere.address() as AddressInfo).port;
+      const external = hostAddresses.slice(1);
+      expect(await Promise.all(external.map((host) => connectFrom(aliceBox.id, host, open)))).toEqual(external.map(() => 'open'));
+    } finally {
+      everywhere.close();
+    }
+    // And the host reaches bob's app on its published port (with his credential).
     expect((await fetch(`http://127.0.0.1:${bobPublished}/`, { headers: { authorization: `token ${bobBox.env[TOKEN_ENV]}` } })).status).toBe(200);
 
     const port = (url: string) => Number(new URL(url).port);
-    const targets: Array<[string, string, number]> = [
-      ['bob by address', bobAddress, 8787],
-      ['bob’s guard by address', bobAddress, SESSION_GUARD_PORT],
-      ['bob’s published port on the host', hostAddress, bobPublished],
-      ['bob’s published port on loopback', '127.0.0.1', bobPublished],
-      ['gateway', hostAddress, PORTS.gateway],
-      ['session-manager', hostAddress, PORTS.sessionManager],
-      ['Redis', hostAddress, port(testRedisUrl())],
-      ['database', hostAddress, port(testMongoUri('x'))],
+    const services: Array<[string, number]> = [
+      ['bob’s published port', bobPublished],
+      ['gateway', PORTS.gateway],
+      ['session-manager', PORTS.sessionManager],
+      ['Redis', port(testRedisUrl())],
+      ['database', port(testMongoUri('x'))],
     ];
-    const reached = [];
-    for (const [what, host, p] of targets) reached.push([what, await connectFrom(aliceBox.id, host, p)]);
+    const targets: Array<[string, string, number]> = [['bob’s published port on loopback', '127.0.0.1', bobPublished], ...hostAddresses.flatMap((host) => services.map(([what, p]): [string, string, number] => [`${what} at ${host}`, host, p]))];
+    const reached = await Promise.all(targets.map(async ([what, host, p]) => [what, await connectFrom(aliceBox.id, host, p)]));
     expect(reached).toEqual(targets.map(([what]) => [what, 'closed']));
 
     // The Podman API is a socket on the host's file system: nothing of it is inside the session.
@@ -62,6 +71,21 @@ describe('a session cannot reach other sessions or the services', () => {
     const found = await podman.exec(aliceBox.id, ['sh', '-c', `ls ${socket} /run/podman/podman.sock /var/run/docker.sock 2>/dev/null; true`]);
     expect(found.stdout.trim()).toBe('');
   }, 120_000);
+
+  it('from any process of the host: bob’s app at his container’s address, past the guard, is not there', async () => {
+    const { session } = await stack.launchSession(await stack.signIn('iso-bob3'), 'rstudio');
+    const box = await podman.inspectContainer(`visp-session-rstudio-${session.sid}`);
+    // Every address Podman gives it, and slirp4netns's address for it inside its own namespace.
+    const addresses = [...Object.values(box.networks).filter(Boolean), '10.0.2.100'];
+    const answers = await Promise.all(
+      addresses.map(async (address) => {
+        const res = await fetch(`http://${address}:8787/`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+        const body = res ? await res.text() : '';
+        return [address, body.includes('VISP R session') ? 'bob’s app' : 'not bob’s app'];
+      }),
+    );
+    expect(answers).toEqual(addresses.map((address) => [address, 'not bob’s app']));
+  }, 60_000);
 
   it('from any process of the host: bob’s published port serves nothing without his session’s credential; through the gateway he works as before', async () => {
     const bob = await stack.signIn('iso-bob2');

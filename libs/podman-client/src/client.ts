@@ -300,24 +300,19 @@ export class PodmanClient {
   }
 
   /**
-   * Creates a session's own network unless it exists, isolated (netavark's `isolate`: no traffic with other isolated
-   * networks). An `internal` one (network mode, where the services join it) also without DNS, through libpod (the
-   * compat API cannot turn DNS off): the services that join it would otherwise ask its DNS server too, which
-   * answers their own names with their addresses on this network, where they do not listen (measured: the gateway's
-   * calls to `visp-session-manager` went to its session-network address). Local mode's keeps the compat create:
-   * with it, isolation held in every concurrent run; with the libpod create it failed once under a parallel suite
-   * (2026-12-04, not yet explained).
+   * Creates a session's own network unless it exists: internal (no route anywhere), isolated (netavark's `isolate`:
+   * no traffic with other isolated networks) and without DNS, through libpod (the compat API cannot turn DNS off):
+   * the services that join it would otherwise ask its DNS server too, which answers their own names with their
+   * addresses on this network, where they do not listen (measured: the gateway's calls to `visp-session-manager`
+   * went to its session-network address).
    */
-  async ensureSessionNetwork(name: string, options: { instance: string; internal: boolean; labels?: Record<string, string> }): Promise<void> {
-    const labels = managedLabels(options.instance, options.labels);
-    const body = { name, driver: 'bridge', internal: true, dns_enabled: false, options: { isolate: 'true' }, labels };
+  async ensureSessionNetwork(name: string, options: { instance: string; labels?: Record<string, string> }): Promise<void> {
+    const body = { name, driver: 'bridge', internal: true, dns_enabled: false, options: { isolate: 'true' }, labels: managedLabels(options.instance, options.labels) };
     try {
       await this.call(`create network ${name}`, () =>
-        options.internal
-          ? new Promise((resolve, reject) =>
-              this.docker.modem.dial({ path: '/v4.0.0/libpod/networks/create', method: 'POST', options: body, statusCodes: { 200: true, 201: true, 404: 'not found', 409: 'conflict', 500: 'server error' } }, (err, data) => (err ? reject(err) : resolve(data))),
-            )
-          : this.docker.createNetwork({ Name: name, Internal: false, Labels: labels, CheckDuplicate: true, Options: { isolate: 'true' } }),
+        new Promise((resolve, reject) =>
+          this.docker.modem.dial({ path: '/v4.0.0/libpod/networks/create', method: 'POST', options: body, statusCodes: { 200: true, 201: true, 404: 'not found', 409: 'conflict', 500: 'server error' } }, (err, data) => (err ? reject(err) : resolve(data))),
+        ),
       );
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

@@ -31,8 +31,12 @@ export interface ContainerSpec {
   volumes?: Array<{ name: string; target: string }>;
   /** Host files mounted read-only, always: the session guard's binary in local mode (the socket proxy allows no other). */
   readOnlyBinds?: Array<{ source: string; target: string }>;
-  /** Attach to this network only (a session's own: `visp-session-net-<sid>`). */
-  network?: { name: string };
+  /**
+   * Attach to this network only (a session's own: `visp-session-net-<sid>`), or give the container user-mode
+   * networking of its own (`slirp4netns`: an address no host route leads to, egress through the host's sockets,
+   * the host's loopback closed to it).
+   */
+  network?: { name: string } | 'slirp4netns';
   /** Publish a container port on 127.0.0.1 (local mode); the host port is chosen by Podman. */
   publish?: { containerPort: number };
 }
@@ -70,10 +74,10 @@ export function toCreateOptions(spec: ContainerSpec): ContainerCreateOptions {
         ...(spec.tmpfs ?? []).map((t) => ({ Type: 'tmpfs' as const, Source: '', Target: t.target, TmpfsOptions: { SizeBytes: t.sizeBytes, Mode: t.mode } })),
         ...(spec.readOnlyBinds ?? []).map((b) => ({ Type: 'bind' as const, Source: b.source, Target: b.target, ReadOnly: true })),
       ],
-      NetworkMode: spec.network?.name,
+      NetworkMode: spec.network === 'slirp4netns' ? 'slirp4netns' : spec.network?.name,
       PortBindings: port ? { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
       RestartPolicy: { Name: 'no' },
     },
-    NetworkingConfig: spec.network ? { EndpointsConfig: { [spec.network.name]: {} } } : undefined,
+    NetworkingConfig: spec.network && spec.network !== 'slirp4netns' ? { EndpointsConfig: { [spec.network.name]: {} } } : undefined,
   };
 }

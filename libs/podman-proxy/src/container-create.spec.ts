@@ -21,8 +21,7 @@ const session = (mode: 'local' | 'network' = 'local') =>
         limits: { memoryBytes: 2 ** 26, nanoCpus: 5e8, pids: 64 },
         tmpfs: [{ target: '/tmp', sizeBytes: 2 ** 24, mode: 0o1777 }],
         volumes: [{ name: home, target: '/home/visp' }],
-        network: { name: 'visp-session-net-aaaaaaaaaaaa' },
-        ...(mode === 'local' ? { publish: { containerPort: 8080 } } : {}),
+        ...(mode === 'local' ? { network: 'slirp4netns' as const, publish: { containerPort: 8080 } } : { network: { name: 'visp-session-net-aaaaaaaaaaaa' } }),
       }),
     ),
   ) as Record<string, unknown> & { HostConfig: Record<string, unknown> };
@@ -52,6 +51,9 @@ describe('checkCreate', () => {
     ['a __proto__ key', JSON.parse('{"__proto__": {"Privileged": true}}') as object, /__proto__ is not a field/],
     ['a constructor key', { constructor: true }, /constructor is not a field/],
     ['host network', withHost({ NetworkMode: 'host' }), /network "host" is not allowed/],
+    // User-mode networking (local mode's), but with the host's loopback opened to the container.
+    ['slirp4netns with the host loopback', withHost({ NetworkMode: 'slirp4netns:allow_host_loopback=true' }), /network "slirp4netns:allow_host_loopback=true" is not allowed/],
+    ['slirp4netns with another port handler', withHost({ NetworkMode: 'slirp4netns:port_handler=slirp4netns' }), /is not allowed/],
     ['the services network', withHost({ NetworkMode: 'visp-net' }), /network "visp-net" is not allowed/],
     // The joiners resolve names through the DNS of every network they are on: an alias could shadow a service.
     ['an alias on its own network', { NetworkingConfig: { EndpointsConfig: { 'visp-session-net-aaaaaaaaaaaa': { Aliases: ['visp-redis'] } } } }, /Aliases is not a field/],
@@ -85,6 +87,7 @@ describe('checkCreate', () => {
   it.each([
     ['privileged', { privileged: true }, /privileged is not a field/],
     ['host network', { netns: { nsmode: 'host' } }, /nsmode may only be/],
+    ['slirp4netns with the host loopback', { netns: { nsmode: 'slirp4netns' }, network_options: { slirp4netns: ['allow_host_loopback=true'] } }, /network_options is not a field/],
     ['cap_add', { cap_add: ['CAP_SYS_ADMIN'] }, /capability CAP_SYS_ADMIN/],
     ['a bind mount', { mounts: [{ type: 'bind', source: '/', destination: '/host' }] }, /bind mount of "\/"/],
     ['apparmor=unconfined', { apparmor_profile: 'unconfined' }, /apparmor_profile is not a field/],
@@ -181,7 +184,7 @@ describe('the other bodies', () => {
     expect(checkVolumeCreate('compat', {}, policy, 'prod')).toEqual({ refused: expect.stringMatching(/anonymous/) });
   });
 
-  it("network create: only sessions' own networks, isolated bridges; internal ones without DNS, through libpod", () => {
+  it("network create: only sessions' own networks, internal isolated bridges without DNS, through libpod", () => {
     const net = 'visp-session-net-abcdefghijkl';
     const good = { name: net, driver: 'bridge', internal: true, dns_enabled: false, options: { isolate: 'true' }, labels: {} };
     expect(checkNetworkCreate('libpod', good, policy, 'prod')).toEqual({ body: { ...good, labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } } });
@@ -195,15 +198,15 @@ describe('the other bodies', () => {
       { ...good, options: {} },
       { ...good, dns_enabled: true },
       { ...good, dns_enabled: undefined },
+      { ...good, internal: false },
+      { ...good, internal: undefined },
       { ...good, Name: net },
     ]) {
       expect([bad, checkNetworkCreate('libpod', JSON.parse(JSON.stringify(bad)), policy, 'prod')]).toEqual([bad, { refused: expect.any(String) }]);
     }
-    // The compat API cannot turn DNS off: an internal session network is refused there; local mode's (not
-    // internal, no service joins it) is made there, isolated.
+    // The compat API cannot turn DNS off: no session network is made there.
     expect(checkNetworkCreate('compat', { Name: net, Internal: true, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('refused');
-    expect(checkNetworkCreate('compat', { Name: net, Internal: false, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('body');
-    expect(checkNetworkCreate('compat', { Name: net, Internal: false, Options: {} }, policy, 'prod')).toHaveProperty('refused');
+    expect(checkNetworkCreate('compat', { Name: net, Internal: false, Options: { isolate: 'true' } }, policy, 'prod')).toHaveProperty('refused');
     expect(checkNetworkCreate('compat', { Name: 'visp-net' }, policy, 'prod')).toHaveProperty('refused');
   });
 

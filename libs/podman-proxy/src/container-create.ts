@@ -24,7 +24,8 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     tmpfs: fields({ Type: string(), Source: oneOf(''), Target: path, ReadOnly: boolean, TmpfsOptions: fields({ SizeBytes: integer(1), Mode: integer(0, 0o7777) }) }),
     bind: both(fields({ Type: string(), Source: string(), Target: path, ReadOnly: boolean }), (m: JsonObject, at) => hostBind(policy, m.Source, m.Target, m.ReadOnly === true, at)),
   });
-  const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' ? undefined : network(policy, sid)(value, at));
+  // `slirp4netns` exactly: its options (`allow_host_loopback=true`) would open the host's loopback to the container.
+  const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' || value === 'slirp4netns' ? undefined : network(policy, sid)(value, at));
   return fields({
     name: containerName(policy),
     Image: image(policy),
@@ -83,7 +84,7 @@ function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     mounts: arrayOf(mount),
     // Named volumes (specgen.NamedVolume has no JSON tags: Go's field names).
     volumes: arrayOf(fields({ Name: volumeToMount(policy, owner), Dest: path, Options: mountOptions })),
-    netns: fields({ nsmode: oneOf('bridge', 'none', 'private') }),
+    netns: fields({ nsmode: oneOf('bridge', 'none', 'private', 'slirp4netns') }),
     Networks: mapOf(network(policy, sid), fields({})),
     portmappings: arrayOf(fields({ host_ip: oneOf('127.0.0.1'), container_port: integer(1, 65535), host_port: integer(0, 65535), protocol: oneOf('tcp', 'udp') })),
   });

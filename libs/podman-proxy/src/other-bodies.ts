@@ -78,14 +78,12 @@ export function checkNetworkCreate(api: Api, body: unknown, policy: ClientPolicy
   const spec = body as JsonObject;
   const name = spec[api === 'compat' ? 'Name' : 'name'];
   if (name === undefined) return { refused: 'a network name is required' };
-  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in. An
-  // internal one (network mode) is joined by the services: with DNS, they would resolve each other to addresses on
-  // it, where they do not listen (only libpod can turn DNS off).
+  // A session's own network exists to keep others out: without `isolate` it would let every isolated one in,
+  // without `internal` it would route to the host and beyond. The services join it: with DNS, they would resolve
+  // each other to addresses on it, where they do not listen (only libpod can turn DNS off).
   const options = spec[api === 'compat' ? 'Options' : 'options'] as Record<string, unknown> | undefined;
-  const internal = spec[api === 'compat' ? 'Internal' : 'internal'] === true;
-  if (typeof name === 'string' && SESSION_NETWORK.test(name)) {
-    if (options?.isolate !== 'true') return { refused: `network ${name} must be created with isolate=true` };
-    if (internal && (api !== 'libpod' || spec.dns_enabled !== false)) return { refused: `internal network ${name} must be created through libpod with dns_enabled=false` };
+  if (typeof name === 'string' && SESSION_NETWORK.test(name) && (api !== 'libpod' || spec.internal !== true || spec.dns_enabled !== false || options?.isolate !== 'true')) {
+    return { refused: `network ${name} must be created through libpod, internal, with isolate=true and dns_enabled=false` };
   }
   const labelKey = api === 'compat' ? 'Labels' : 'labels';
   const labels = managed(spec[labelKey], instance);

@@ -232,7 +232,7 @@ describe('refuses, leaving Podman as it was', () => {
     const foreign = 'visp-session-net-foreignaaaaa';
     await raw.ensureNetwork(foreign, { instance: 'someone-else', internal: true });
     const ours = 'visp-session-net-ownedaaaaaaa';
-    await viaProxy.ensureSessionNetwork(ours, { instance, internal: false });
+    await viaProxy.ensureSessionNetwork(ours, { instance });
     try {
       const before = await podmanState();
       for (const client of ['session-manager', 'recovery']) expect([client, (await call(client, 'DELETE', `/networks/${foreign}`, undefined)).status]).toEqual([client, 403]);
@@ -249,7 +249,7 @@ describe('refuses, leaving Podman as it was', () => {
     const ours = 'visp-session-net-joinedaaaaaa';
     const foreign = 'visp-session-net-foreignbbbbb';
     const plain = `visp-proxytest-plain-${instance}`;
-    await viaProxy.ensureSessionNetwork(ours, { instance, internal: true });
+    await viaProxy.ensureSessionNetwork(ours, { instance });
     await raw.ensureNetwork(foreign, { instance: 'someone-else', internal: true });
     await raw.ensureNetwork(plain, { instance, internal: true });
     const members = async () => JSON.stringify(await Promise.all([ours, foreign, plain].map((n) => raw.networkMembers(n))));

@@ -2,25 +2,28 @@ import { LABEL, NotFoundError, type PodmanClient } from '@visp/podman-client';
 import { sessionNetworkName } from './naming';
 
 /**
- * How session containers are reached. Either way each session is alone on a network of its own,
- * `visp-session-net-<sid>`, created with netavark's `isolate` (no traffic with other isolated networks):
- * - `local` (`npm start`): the services are host processes; the session guard's port is published on 127.0.0.1.
- * - `network` (the container stack, production): the network is internal (no route anywhere) and has no DNS, and the
- *   `joiners` (the services' containers that reach sessions: the gateway, the session-manager's readiness probe,
- *   recovery's) are connected to it. They listen on the services' network only, so a session on its network
- *   reaches nothing but itself.
+ * How session containers are reached. Either way a session shares a network with no other session:
+ * - `local` (`npm start`): the services are host processes. Each session has user-mode networking of its own
+ *   (slirp4netns): its address is in its own network namespace, which no host route leads to (on a rootful host a
+ *   bridge network's addresses are routed, and a host process reached the app there, past the guard), and the
+ *   host's loopback, where the services and the other sessions' ports are, is closed to it. Only the session
+ *   guard's port is published, on 127.0.0.1.
+ * - `network` (the container stack, production): `visp-session-net-<sid>`, internal (no route anywhere), isolated
+ *   (netavark's `isolate`) and without DNS, which the `joiners` (the services' containers that reach sessions: the
+ *   gateway, the session-manager's readiness probe, recovery's) are connected to. They listen on the services'
+ *   network only, so a session on its network reaches nothing but itself.
  */
 export type SessionNetworking = { mode: 'local' } | { mode: 'network'; joiners: readonly string[] };
 
 /**
- * Creates a session's own network and, in network mode, puts the joiners on it. A joiner that does not exist
- * (a gateway being restarted) is left to recovery, which joins it once it is back (act.ts `join-network`).
+ * In network mode, creates a session's own network and puts the joiners on it; returns the joiners that do not
+ * exist (a gateway being restarted), left to recovery, which joins them once they are back (act.ts
+ * `join-network`). Local mode has nothing to make: the container brings its own networking.
  */
 export async function openSessionNetwork(podman: PodmanClient, sid: string, instance: string, networking: SessionNetworking): Promise<string[]> {
-  const name = sessionNetworkName(sid);
-  // Local mode cannot be internal: Podman publishes no port of an internal network's container.
-  await podman.ensureSessionNetwork(name, { instance, internal: networking.mode === 'network', labels: { [LABEL.sessionId]: sid } });
   if (networking.mode === 'local') return [];
+  const name = sessionNetworkName(sid);
+  await podman.ensureSessionNetwork(name, { instance, labels: { [LABEL.sessionId]: sid } });
   const missing: string[] = [];
   await Promise.all(
     networking.joiners.map((joiner) =>
@@ -33,7 +36,10 @@ export async function openSessionNetwork(podman: PodmanClient, sid: string, inst
   return missing;
 }
 
-/** Removes a session's own network, the joiners taken off it first (its container must be gone). */
+/**
+ * Removes a session's own network, the joiners taken off it first (its container must be gone); none is fine
+ * (local mode's sessions have none, those started before 2026-12-05 one each).
+ */
 export function closeSessionNetwork(podman: PodmanClient, sid: string): Promise<void> {
   return podman.removeNetwork(sessionNetworkName(sid));
 }

@@ -9,12 +9,12 @@ function fakePodman(startResults: Array<'ok' | Error>) {
   let created = 0;
   const podman = {
     ensureVolume: async () => void calls.push('volume'),
-    ensureSessionNetwork: async (name: string, options: { internal: boolean }) => void calls.push(`network ${name}${options.internal ? ' internal' : ''}`),
+    ensureSessionNetwork: async (name: string) => void calls.push(`network ${name}`),
     connectNetwork: async (name: string, container: string) => {
       calls.push(`connect ${container}`);
       if (container === 'visp-recovery') throw new NotFoundError(`no container ${container}`, 404);
     },
-    createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name} on ${spec.network?.name}${spec.publish ? ' published' : ''}`), specs.push(spec), `id${++created}`),
+    createContainer: async (spec: ContainerSpec) => (calls.push(`create ${spec.name} on ${typeof spec.network === 'object' ? spec.network.name : spec.network}${spec.publish ? ' published' : ''}`), specs.push(spec), `id${++created}`),
     // The R stand-in's image: no ENTRYPOINT, its app in CMD.
     imageCommand: async () => ({ entrypoint: [], cmd: ['R', '-q', '-e', 'shiny::runApp()'] }),
     startContainer: async (id: string) => {
@@ -42,12 +42,12 @@ const logger = createLogger({ component: 'test', level: 'silent' });
 const portTaken = () => new PodmanError('start: cannot listen on the TCP port: listen tcp4 127.0.0.1:35225: bind: address already in use', 500);
 
 describe('Spawner.createAndStart', () => {
-  it('creates the container again when Podman picked a host port that another start took', async () => {
+  it('in local mode: user-mode networking of its own (no network to make); created again when Podman picked a host port that another start took', async () => {
     const { podman, calls } = fakePodman([portTaken(), 'ok']);
     const started = await new Spawner(podman, settings, logger).createAndStart(request, () => undefined);
     expect(started).toEqual({ containerId: 'id2', target: 'http://127.0.0.1:40002' });
-    const create = 'create visp-session-jupyter-abcdefghij23 on visp-session-net-abcdefghij23 published';
-    expect(calls).toEqual(['volume', 'network visp-session-net-abcdefghij23', create, 'start id1', 'remove id1', create, 'start id2']);
+    const create = 'create visp-session-jupyter-abcdefghij23 on slirp4netns published';
+    expect(calls).toEqual(['volume', create, 'start id1', 'remove id1', create, 'start id2']);
   });
 
   it('gives up after three port races, and never retries other failures', async () => {
@@ -68,7 +68,7 @@ describe('Spawner.createAndStart', () => {
     // A joiner that is not there (recovery restarting) does not fail the start: recovery joins it when it is back.
     expect(calls).toEqual([
       'volume',
-      'network visp-session-net-abcdefghij23 internal',
+      'network visp-session-net-abcdefghij23',
       'connect visp-gateway',
       'connect visp-session-manager',
       'connect visp-recovery',

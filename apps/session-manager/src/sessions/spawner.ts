@@ -42,7 +42,7 @@ export class Spawner {
     private readonly logger: Logger,
   ) {}
 
-  /** The container spec: labels, limits, home volume, its own network, a loopback port in local mode; security settings are implied. */
+  /** The container spec: labels, limits, home volume, its own network (libs/sessions network.ts), a loopback port in local mode; security settings are implied. */
   containerSpec(request: SpawnRequest): ContainerSpec {
     const { type } = request;
     const values = templateValues(request);
@@ -67,8 +67,7 @@ export class Spawner {
       limits: toResourceLimits(request.limits),
       tmpfs: [{ target: '/tmp', sizeBytes: type.tmpfsMiB * 2 ** 20, mode: 0o1777 }],
       volumes: [{ name: homeVolumeName(request.owner), target: type.homeDir }],
-      network: { name: sessionNetworkName(request.sid) },
-      ...(this.settings.networking.mode === 'local' ? { publish: { containerPort: type.port } } : {}),
+      ...(this.settings.networking.mode === 'local' ? { network: 'slirp4netns' as const, publish: { containerPort: type.port } } : { network: { name: sessionNetworkName(request.sid) } }),
     };
   }
 
@@ -79,7 +78,7 @@ export class Spawner {
     }
   }
 
-  /** Creates the home volume (owned by the app's user), the session's own network, and the container; starts it. */
+  /** Creates the home volume (owned by the app's user), the session's own network in network mode, and the container; starts it. */
   async createAndStart(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<{ containerId: string; target: string }> {
     const [uid = '1000', gid = '1000'] = request.type.user.split(':');
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });
