@@ -250,23 +250,34 @@ describe('what the gateway refuses', () => {
 describe("VISP's app host: all of app.<host> is the session its SessionAccessCode names", () => {
   const [SITE, APP] = ['visp.test', 'app.visp.test'];
   const appOrigin = { origin: `http://${APP}` };
+  // What a browser sends to the app host (the app hosts' cookie only), and to the site (the gateway's cookie too).
   let gina: Record<string, string>;
   let dave: Record<string, string>;
+  let ginaSite: Record<string, string>;
+  let daveSite: Record<string, string>;
   let jupyter: SessionView;
   let echo: SessionView;
   beforeAll(async () => {
     await startGateway(APP_PORT, { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, WEBCLIENT_WS_PATHS: '/api/v1/ws,/' });
     const signIn = async (username: string) => {
       const res = await on(SITE, '/auth/login', { method: 'POST', headers: { origin: `http://${SITE}`, 'content-type': 'application/json' }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
-      // The sign-in cookie also goes to the app host.
-      expect(res.headers['set-cookie']?.[0]).toMatch(/^visp_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Domain=visp\.test$/);
-      return { cookie: res.headers['set-cookie']?.[0]?.split(';')[0] ?? '' };
+      // The gateway's cookie stays host-only; the app hosts get one of their own for the domain; the domain-wide
+      // gateway cookie of before is removed (first: on plain HTTP it has the same name).
+      const cookies = res.headers['set-cookie'] ?? [];
+      expect(cookies).toEqual([
+        'visp_login=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Domain=visp.test',
+        expect.stringMatching(/^visp_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/),
+        expect.stringMatching(/^visp_app_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Domain=visp\.test$/),
+      ]);
+      const [login, app] = [cookies[1], cookies[2]].map((cookie) => cookie?.split(';')[0] ?? '');
+      return { app: { cookie: `${app}` }, site: { cookie: `${login}; ${app}` } };
     };
-    [gina, dave] = [await signIn('gina'), await signIn('dave')];
-    [jupyter, echo] = [(await launchSession(gina, 'jupyter')).session, (await launchSession(gina, 'echo')).session];
+    const [g, d] = [await signIn('gina'), await signIn('dave')];
+    [gina, dave, ginaSite, daveSite] = [g.app, d.app, g.site, d.site];
+    [jupyter, echo] = [(await launchSession(ginaSite, 'jupyter')).session, (await launchSession(ginaSite, 'echo')).session];
   }, 180_000);
   afterAll(async () => {
-    for (const s of [jupyter, echo]) if (s) await api(`/api/v1/sessions/${s.sid}`, gina, { method: 'DELETE' });
+    for (const s of [jupyter, echo]) if (s) await api(`/api/v1/sessions/${s.sid}`, ginaSite, { method: 'DELETE' });
   });
   const withCode = (auth: Record<string, string>, sid: string) => ({ cookie: `${auth.cookie}; SessionAccessCode=${sid}` });
 
@@ -307,9 +318,23 @@ describe("VISP's app host: all of app.<host> is the session its SessionAccessCod
     for (const [path, headers, status] of cases) expect([path, (await on(APP, path, { headers })).status]).toEqual([path, status]);
     // `/` on the app host is the session's, not the webclient socket that `/` is on the site.
     expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/`, { ...gina, ...appOrigin, host: APP })).toBe(404);
-    expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/`, { ...gina, origin: `http://${SITE}`, host: SITE })).toBe(101);
+    expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/`, { ...ginaSite, origin: `http://${SITE}`, host: SITE })).toBe(101);
     expect(await upgrade(`ws://127.0.0.1:${APP_PORT}/api/kernels`, { ...withCode(dave, jupyter.sid), ...appOrigin, host: APP })).toBe(404);
     expect((await on(APP, '/api/kernels', { method: 'POST', headers: { ...withCode(gina, jupyter.sid), origin: 'https://evil.example' } })).status).toBe(403);
+  });
+
+  it("signs in on each host with its own cookie only: the site not with the app hosts' (any subdomain, a session's host too, can set one), neither with one sent twice", async () => {
+    const me = async (headers: Record<string, string>) => (await on(SITE, '/api/v1/me', { headers })).status;
+    expect([await me(ginaSite), await me(gina)]).toEqual([200, 401]);
+    // A session's script plants its author's login for the domain and a longer path: the browser sends it first.
+    const loginOf = (site: Record<string, string>) => site.cookie?.split('; ')[0] ?? '';
+    const [ginaLogin, daveLogin] = [loginOf(ginaSite), loginOf(daveSite)];
+    expect(await me({ cookie: `${daveLogin}; ${ginaLogin}` })).toBe(401);
+    const status = async (cookie: string, extra: Record<string, string> = {}) => (await on(APP, '/api/status', { headers: { cookie: `${cookie}; SessionAccessCode=${jupyter.sid}`, ...extra } })).status;
+    expect([await status(gina.cookie ?? ''), await status(`${dave.cookie}; ${gina.cookie}`), await status(ginaLogin)]).toEqual([200, 401, 401]);
+    // A script of another host of the site (a session's) cannot use the app host's cookie; VISP's iframe (a navigation) can.
+    expect(await status(gina.cookie ?? '', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' })).toBe(403);
+    expect(await status(gina.cookie ?? '', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' })).toBe(200);
   });
 
   it('never sends the browser to another site', async () => {

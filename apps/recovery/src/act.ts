@@ -132,7 +132,7 @@ export class Actor {
 
   /** A session's own network goes with its container. */
   private removeNetworkOf(sid: string): Promise<void> {
-    return closeSessionNetwork(this.deps.podman, sid);
+    return closeSessionNetwork(this.deps.podman, sid, this.deps.networking);
   }
 
   private async containersOf(sid: string): Promise<string[]> {

@@ -46,8 +46,8 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   /** Signs the session cookie. */
   COOKIE_SECRET: secret(32),
   /**
-   * The sign-in cookie's Domain (e.g. `visp.example`), so that it also reaches APP_HOSTS below it; unset: only
-   * the host that set it.
+   * The Domain (e.g. `visp.example`) of the app hosts' sign-in cookie, so that it reaches APP_HOSTS below it. The
+   * gateway's own cookie stays host-only.
    */
   COOKIE_DOMAIN: optionalStr(),
   /**

@@ -37,11 +37,12 @@ export async function openSessionNetwork(podman: PodmanClient, sid: string, inst
 }
 
 /**
- * Removes a session's own network, the joiners taken off it first (its container must be gone); none is fine
- * (local mode's sessions have none, those started before 2026-12-05 one each).
+ * In network mode, removes a session's own network, the joiners taken off it first (its container must be gone).
+ * Local mode's sessions have none (those started before 2026-12-05 had: recovery removes such a network once its
+ * container is gone, as any network that outlived its session).
  */
-export function closeSessionNetwork(podman: PodmanClient, sid: string): Promise<void> {
-  return podman.removeNetwork(sessionNetworkName(sid));
+export async function closeSessionNetwork(podman: PodmanClient, sid: string, networking: SessionNetworking): Promise<void> {
+  if (networking.mode === 'network') await podman.removeNetwork(sessionNetworkName(sid));
 }
 
 /** The networking a service's settings describe (SESSION_MODE, SESSION_NETWORK_JOINERS). */

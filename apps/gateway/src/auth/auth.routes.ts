@@ -4,7 +4,7 @@ import type { Redis } from '@visp/bus';
 import { CreateTokenRequestSchema, DevLoginRequestSchema, type ApiTokenView, type Me } from '@visp/contracts';
 import { AppError, clientAddress, NotFoundError, parseOrThrow, requireJson, type PeerList } from '@visp/service-kit';
 import type { ApiToken, Store } from '@visp/store';
-import { setCookie } from './cookies';
+import { LOGIN_COOKIE, setCookie } from './cookies';
 import { principalOf, requireUser } from './middleware';
 import { originAllowed } from './origin';
 import { isHttps, withinRateLimit, type Authenticator } from './principal';
@@ -33,10 +33,21 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   const { auth, store, redis, trusted, settings } = deps;
   const user = requireUser(auth, settings.ALLOWED_ORIGINS);
 
+  /**
+   * The sign-in cookies carrying `value` (empty and expired: removing them): the gateway's, host-only; with
+   * COOKIE_DOMAIN, the app hosts' for the domain, and the domain-wide gateway cookie of versions before
+   * 2026-12-05 removed, which would otherwise be sent twice beside the host-only one (and count as neither).
+   */
+  const loginCookies = (req: Request, value: string, maxAgeSeconds: number) => {
+    const [names, secure, domain] = [auth.cookieNames(req), isHttps(req, trusted), settings.COOKIE_DOMAIN];
+    // The old one removed first: without `__Host-` (plain HTTP) it has the same name as the new one.
+    const legacy = domain ? [setCookie(LOGIN_COOKIE, '', { maxAgeSeconds: 0, secure, domain })] : [];
+    return [...legacy, setCookie(names.login, value, { maxAgeSeconds, secure }), ...(domain ? [setCookie(names.app, value, { maxAgeSeconds, secure, domain })] : [])];
+  };
+
   const startLogin = async (req: Request, res: Response, identity: { username: string; email?: string; displayName?: string; affiliation?: string }) => {
     const account = await store.users.upsertOnSignIn({ ...identity, admin: auth.isAdmin(identity.username) });
-    const cookie = await auth.signIn(account.username);
-    res.setHeader('set-cookie', setCookie(auth.cookieNames(req).login, cookie, { maxAgeSeconds: settings.LOGIN_TTL, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
+    res.setHeader('set-cookie', loginCookies(req, await auth.signIn(account.username), settings.LOGIN_TTL));
     return account;
   };
 
@@ -72,7 +83,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
     // A page of another origin must not sign the user out either (a session's scripts, above all).
     if (!originAllowed(req, settings.ALLOWED_ORIGINS)) throw new AppError('forbidden', 'cross-origin request refused');
     await auth.signOut(req);
-    res.setHeader('set-cookie', setCookie(auth.cookieNames(req).login, '', { maxAgeSeconds: 0, secure: isHttps(req, trusted), domain: settings.COOKIE_DOMAIN }));
+    res.setHeader('set-cookie', loginCookies(req, '', 0));
     res.status(204).end();
   });
 

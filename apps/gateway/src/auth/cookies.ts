@@ -6,18 +6,45 @@ export const LOGIN_COOKIE = 'visp_login';
 export const SESSION_COOKIE = 'visp_session';
 /** A session host's entry state while its browser makes the round trip through the gateway (session-host.ts). */
 export const ENTRY_COOKIE = 'visp_entry';
+/**
+ * The sign-in for VISP's app hosts (APP_HOSTS), the same signed login id as the gateway's cookie but for
+ * COOKIE_DOMAIN and its subdomains, and read on app hosts only: a cookie any subdomain (a session's host) could
+ * set or shadow never signs anyone in on the gateway's own host.
+ */
+export const APP_LOGIN_COOKIE = 'visp_app_login';
 
 /**
- * A cookie's name as set and read: `__Host-` prefixed under HTTPS, so that browsers accept it only host-only,
- * Secure and for `/`, and no other host (a session's subdomain above all) can set or shadow it. A cookie that
- * must reach other hosts (`COOKIE_DOMAIN`, for VISP's app host) cannot carry the prefix.
+ * A host-only cookie's name as set and read: `__Host-` prefixed under HTTPS, so that browsers accept it only
+ * host-only, Secure and for `/`, and no other host (a session's subdomain above all) can set or shadow it.
  */
-export const cookieName = (name: string, secure: boolean, domain?: string) => (secure && !domain ? `__Host-${name}` : name);
+export const cookieName = (name: string, secure: boolean) => (secure ? `__Host-${name}` : name);
+/** The app hosts' cookie's name: `__Secure-` under HTTPS (it has a Domain, which `__Host-` forbids). */
+export const appCookieName = (secure: boolean) => (secure ? `__Secure-${APP_LOGIN_COOKIE}` : APP_LOGIN_COOKIE);
 
 /** Every name the gateway's own cookies may have: none of them reaches an app. */
-export const GATEWAY_COOKIES: readonly string[] = [LOGIN_COOKIE, SESSION_COOKIE, ENTRY_COOKIE].flatMap((name) => [name, `__Host-${name}`]);
+export const GATEWAY_COOKIES: readonly string[] = [
+  ...[LOGIN_COOKIE, SESSION_COOKIE, ENTRY_COOKIE].flatMap((name) => [name, `__Host-${name}`]),
+  APP_LOGIN_COOKIE,
+  `__Secure-${APP_LOGIN_COOKIE}`,
+];
 /** VISP's name for the cookie that picks the session an app host shows (its value: the session id). */
 export const SESSION_ACCESS_COOKIE = 'SessionAccessCode';
+
+/**
+ * The value of a cookie the request carries exactly once; undefined when it is missing or there twice. A
+ * browser sends two of a name when another host of the site (a session's) set one for the parent domain or a
+ * longer path: which is whose, nobody can tell, and the first (the longer path's) is the planted one.
+ */
+export function onlyCookie(header: string | undefined, name: string): string | undefined {
+  let value: string | undefined;
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || part.slice(0, eq).trim() !== name) continue;
+    if (value !== undefined) return undefined;
+    value = part.slice(eq + 1).trim();
+  }
+  return value;
+}
 
 /** `a=1; b=2` → {a:'1', b:'2'}; the first of a repeated name wins, malformed pairs are skipped. */
 export function parseCookies(header: string | undefined): Map<string, string> {

@@ -7,7 +7,7 @@ import type { PeerList } from '@visp/service-kit';
 import type { Store } from '@visp/store';
 import { NoticedCache } from '../noticed-cache';
 import { HeldConnections, type EndReason } from './held-connections';
-import { cookieName, ENTRY_COOKIE, LOGIN_COOKIE, parseCookies, SESSION_COOKIE, sign, unsign } from './cookies';
+import { appCookieName, cookieName, ENTRY_COOKIE, LOGIN_COOKIE, onlyCookie, SESSION_COOKIE, sign, unsign } from './cookies';
 
 /** Who is asking, and how they proved it. */
 export const PrincipalSchema = z.object({
@@ -33,8 +33,12 @@ export interface AuthSettings {
   LOGIN_TTL: number;
   ADMIN_USERS: string[];
   TRUSTED_PROXY_CIDRS: string[];
-  COOKIE_DOMAIN?: string;
 }
+
+/** Which host a request is for, which decides the one cookie that may sign it in. */
+export const GATEWAY_HOST = 'gateway';
+export const APP_HOST = 'app';
+export type CookieHost = typeof GATEWAY_HOST | typeof APP_HOST | { session: string };
 
 const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
 
@@ -118,7 +122,7 @@ export class Authenticator {
 
   /** Ends the login the request's cookie names, if any. */
   async signOut(req: IncomingMessage): Promise<void> {
-    const id = this.loginId(req);
+    const id = this.loginIdOn(req, GATEWAY_HOST);
     if (!id) return;
     await this.redis.multi().del(keys.login(id)).publish(channels.logouts, id).exec();
     // Here at once, not when the notice comes back: the next request may already be on its way.
@@ -126,13 +130,14 @@ export class Authenticator {
   }
 
   /**
-   * The principal of a request: a Bearer token first, then the login cookie; undefined when neither is valid.
-   * On session `onSessionHost`'s own host the cookie is that session's (`sessionCookie`), never the gateway's.
+   * The principal of a request: a Bearer token first, then the login cookie of the host it is for (`on`);
+   * undefined when neither is valid. Each host reads its own cookie only: the gateway's host the gateway's, a
+   * session's host that session's (`sessionCookie`), an app host the app hosts' (APP_LOGIN_COOKIE).
    */
-  async identify(req: IncomingMessage, onSessionHost?: string): Promise<Readonly<Principal> | undefined> {
+  async identify(req: IncomingMessage, on: CookieHost = GATEWAY_HOST): Promise<Readonly<Principal> | undefined> {
     const token = bearerToken(req);
     if (token !== undefined) return unexpired(await this.tokens.get(token));
-    const id = onSessionHost === undefined ? this.loginId(req) : this.sessionLoginId(req, onSessionHost);
+    const id = this.loginIdOn(req, on);
     return id ? unexpired(await this.logins.get(id)) : undefined;
   }
 
@@ -140,10 +145,10 @@ export class Authenticator {
    * What `identify` would say, when it can say so without a round trip (a login or token in memory); undefined
    * otherwise, so that the proxy's hot path waits on nothing.
    */
-  recognise(req: IncomingMessage, onSessionHost?: string): Readonly<Principal> | undefined {
+  recognise(req: IncomingMessage, on: CookieHost = GATEWAY_HOST): Readonly<Principal> | undefined {
     const token = bearerToken(req);
     if (token !== undefined) return unexpired(this.tokens.peek(token));
-    const id = onSessionHost === undefined ? this.loginId(req) : this.sessionLoginId(req, onSessionHost);
+    const id = this.loginIdOn(req, on);
     return id ? unexpired(this.logins.peek(id)) : undefined;
   }
 
@@ -155,10 +160,10 @@ export class Authenticator {
     return sign(`${sid}.${loginId}`, this.settings.COOKIE_SECRET);
   }
 
-  /** The names the login and session cookies have on this request (`__Host-` under HTTPS). */
-  cookieNames(req: IncomingMessage): { login: string; session: string; entry: string } {
+  /** The names the gateway's cookies have on this request (`__Host-`, the app hosts' `__Secure-`, under HTTPS). */
+  cookieNames(req: IncomingMessage): { login: string; session: string; entry: string; app: string } {
     const secure = this.secure(req);
-    return { login: cookieName(LOGIN_COOKIE, secure, this.settings.COOKIE_DOMAIN), session: cookieName(SESSION_COOKIE, secure), entry: cookieName(ENTRY_COOKIE, secure) };
+    return { login: cookieName(LOGIN_COOKIE, secure), session: cookieName(SESSION_COOKIE, secure), entry: cookieName(ENTRY_COOKIE, secure), app: appCookieName(secure) };
   }
 
   /** Revokes one of `owner`'s tokens, on every gateway at once; false when there was no such token. */
@@ -181,15 +186,14 @@ export class Authenticator {
     this.held.revoke(tokenCredential(id));
   }
 
-  /** The login id the gateway's cookie names, under the one name it has on this request. */
-  private loginId(req: IncomingMessage): string | undefined {
-    return this.verifiedValue(parseCookies(req.headers.cookie).get(cookieName(LOGIN_COOKIE, this.secure(req), this.settings.COOKIE_DOMAIN)));
-  }
-
-  /** The login id session `sid`'s own cookie names; a cookie made for another session opens nothing here. */
-  private sessionLoginId(req: IncomingMessage, sid: string): string | undefined {
-    const value = this.verifiedValue(parseCookies(req.headers.cookie).get(cookieName(SESSION_COOKIE, this.secure(req))));
-    return value?.startsWith(`${sid}.`) ? value.slice(sid.length + 1) : undefined;
+  /** The login id the cookie of host `on` names, under the one name it has on this request, sent once. */
+  private loginIdOn(req: IncomingMessage, on: CookieHost): string | undefined {
+    const secure = this.secure(req);
+    if (on === GATEWAY_HOST) return this.verifiedValue(onlyCookie(req.headers.cookie, cookieName(LOGIN_COOKIE, secure)));
+    if (on === APP_HOST) return this.verifiedValue(onlyCookie(req.headers.cookie, appCookieName(secure)));
+    // A session's own cookie: one made for another session opens nothing here.
+    const value = this.verifiedValue(onlyCookie(req.headers.cookie, cookieName(SESSION_COOKIE, secure)));
+    return value?.startsWith(`${on.session}.`) ? value.slice(on.session.length + 1) : undefined;
   }
 
   private verifiedValue(cookie: string | undefined): string | undefined {

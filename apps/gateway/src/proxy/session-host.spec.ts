@@ -1,5 +1,5 @@
 import type { Redis } from '@visp/bus';
-import { cookieName, GATEWAY_COOKIES, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
+import { appCookieName, cookieName, GATEWAY_COOKIES, onlyCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
 import { ENTER_PATH, fromAnotherOrigin, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost } from './session-host';
 
 const SID = 'abcdefgh2345';
@@ -132,15 +132,24 @@ describe('a request for a code, on the gateway\'s host', () => {
 });
 
 describe("the gateway's cookies", () => {
-  it('are __Host- prefixed under HTTPS unless they must reach other hosts (COOKIE_DOMAIN)', () => {
+  it('are __Host- prefixed under HTTPS; the app hosts’ one, which has a Domain, __Secure-', () => {
     expect(cookieName('visp_login', true)).toBe('__Host-visp_login');
     expect(cookieName('visp_login', false)).toBe('visp_login');
-    expect(cookieName('visp_login', true, 'visp.example.org')).toBe('visp_login');
+    expect([appCookieName(true), appCookieName(false)]).toEqual(['__Secure-visp_app_login', 'visp_app_login']);
   });
 
   it('never reach an app, under any of their names', () => {
-    const header = `__Host-visp_login=a; visp_login=b; visp_session=c; __Host-visp_session=d; theme=dark`;
+    const header = `__Host-visp_login=a; visp_login=b; visp_session=c; __Host-visp_session=d; visp_app_login=e; __Secure-visp_app_login=f; visp_entry=g; theme=dark`;
     expect(withoutCookies(header, GATEWAY_COOKIES)).toBe('theme=dark');
+  });
+
+  it('count only when sent once: two of a name (one planted by another host of the site) are neither', () => {
+    expect(onlyCookie('a=1; visp_login=mine; b=2', 'visp_login')).toBe('mine');
+    expect(onlyCookie('visp_login=planted; visp_login=mine', 'visp_login')).toBeUndefined();
+    expect(onlyCookie('visp_login=planted; b=1; visp_login=planted', 'visp_login')).toBeUndefined();
+    expect(onlyCookie(' visp_login =planted;visp_login=mine', 'visp_login')).toBeUndefined();
+    expect(onlyCookie('xvisp_login=1; visp_login_x=2', 'visp_login')).toBeUndefined();
+    expect(onlyCookie(undefined, 'visp_login')).toBeUndefined();
   });
 
   it("nor do the Shibboleth SP's, which would sign in at /auth/sso as whoever sent them", () => {

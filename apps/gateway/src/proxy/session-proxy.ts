@@ -4,9 +4,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type PeerList, type Upstream } from '@visp/service-kit';
-import { GATEWAY_COOKIES, parseCookies, SESSION_ACCESS_COOKIE, setCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
+import { GATEWAY_COOKIES, onlyCookie, parseCookies, SESSION_ACCESS_COOKIE, setCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
 import { admit } from '../auth/middleware';
-import { isHttps, type Authenticator, type Principal } from '../auth/principal';
+import { APP_HOST, GATEWAY_HOST, isHttps, type Authenticator, type CookieHost, type Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
@@ -35,6 +35,8 @@ export interface SessionRequest {
   redirectTo?: string;
   /** On a session's own host: that session, whose cookie (not the gateway's) is the credential. */
   sessionHost?: string;
+  /** On an app host, whose own cookie (APP_LOGIN_COOKIE, not the gateway's) is the credential. */
+  appHost?: true;
   /** On a session's own host, `/_visp/auth`: the one-time code to exchange for its cookie, and where to go then. */
   entry?: { code: string; next: string };
   /** `/s/…` on the gateway's host while sessions have hosts of their own: a signed-in browser is sent there. */
@@ -140,7 +142,7 @@ export class SessionProxy {
    * host, that session (none: a URL that matches nothing).
    */
   private wanted(req: IncomingMessage): SessionRequest | undefined {
-    if (this.servesAppHost(req)) return readAppHostRequest(req.url ?? '', req.headers.cookie) ?? { sessionUrl: '' };
+    if (this.servesAppHost(req)) return { ...(readAppHostRequest(req.url ?? '', req.headers.cookie) ?? { sessionUrl: '' }), appHost: true };
     const sessionHost = sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST);
     if (sessionHost !== undefined) {
       const asked = readSessionHostRequest(req.url ?? '', sessionHost);
@@ -212,13 +214,14 @@ export class SessionProxy {
    */
   private resolve(req: IncomingMessage, wanted: SessionRequest, upgrade: boolean, open: (target: Target) => void, refuse: (err: unknown) => void): void {
     const { sessionUrl, sessionHost } = wanted;
+    const cookieHost: CookieHost = sessionHost !== undefined ? { session: sessionHost } : wanted.appHost ? APP_HOST : GATEWAY_HOST;
     const match = SESSION_URL.exec(sessionUrl);
     const [, sid = '', rawPath = '/', query = ''] = match ?? [];
     const admitted = (principal: Readonly<Principal> | undefined) => {
       const admittedPrincipal = admit(principal, req, this.settings.ALLOWED_ORIGINS, upgrade ? ADMIT_UPGRADE : ADMIT_HTTP);
-      // A session's neighbours are the same site, so its cookie comes along on their scripts' requests: only
-      // its own pages, and navigations, may use it.
-      if (sessionHost !== undefined && admittedPrincipal.via === 'login' && fromAnotherOrigin(req.headers) && !isNavigation(req.headers)) {
+      // A session's or app host's neighbours (other sessions' hosts) are the same site, so its cookie comes along
+      // on their scripts' requests: only its own pages, and navigations (VISP's iframe), may use it.
+      if (cookieHost !== GATEWAY_HOST && admittedPrincipal.via === 'login' && fromAnotherOrigin(req.headers) && !isNavigation(req.headers)) {
         throw new AppError('forbidden', 'cross-origin request refused');
       }
       return admittedPrincipal;
@@ -231,10 +234,10 @@ export class SessionProxy {
     let target: Target;
     try {
       if (!match || !safeAppPath(rawPath)) throw new AppError('not_found', 'no such session');
-      const [principal, route] = [this.deps.auth.recognise(req, sessionHost), this.deps.routes.peek(sid)];
+      const [principal, route] = [this.deps.auth.recognise(req, cookieHost), this.deps.routes.peek(sid)];
       if (!principal || !route) {
         // Identified first: nobody learns, or makes us look up, a route without signing in.
-        const waited = async () => targetFor(admitted(principal ?? (await this.deps.auth.identify(req, sessionHost))), route ?? (await this.deps.routes.get(sid)));
+        const waited = async () => targetFor(admitted(principal ?? (await this.deps.auth.identify(req, cookieHost))), route ?? (await this.deps.routes.get(sid)));
         return void waited().then(open, refuse);
       }
       target = targetFor(admitted(principal), route);
@@ -291,7 +294,7 @@ export class SessionProxy {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, new AppError('not_found', 'no such session'));
     const names = this.deps.auth.cookieNames(req);
     const secure = isHttps(req, this.deps.trusted);
-    this.deps.entries.redeem(entry.code, sid, parseCookies(req.headers.cookie).get(names.entry)).then(
+    this.deps.entries.redeem(entry.code, sid, onlyCookie(req.headers.cookie, names.entry)).then(
       (login) => {
         if (!login) return refuse(res, new AppError('forbidden', 'this link into the session is used, expired or not for this browser; open the session again from the start page'));
         const cookie = setCookie(names.session, this.deps.auth.sessionCookie(sid, login), { secure });

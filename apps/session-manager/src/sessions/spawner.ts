@@ -149,6 +149,6 @@ export class Spawner {
     const name = containerName(typeName, sid);
     await this.podman.stopContainer(name, 10).catch(() => undefined);
     await this.podman.removeContainer(name, { force: true });
-    await closeSessionNetwork(this.podman, sid);
+    await closeSessionNetwork(this.podman, sid, this.settings.networking);
   }
 }
