@@ -4,7 +4,8 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import type WebSocket from 'ws';
 import type { SessionView } from '@visp/contracts';
 import { closeRedis, createRedis, keys } from '@visp/bus';
-import { execute, openKernel } from '@visp/testing';
+import { discoverPodman, PodmanClient } from '@visp/podman-client';
+import { execute, openKernel, testPodmanHost } from '@visp/testing';
 import { upgradeStatus as upgrade, useGatewayStack } from './gateway-stack';
 import { launch, TEST_SECRETS } from './launch';
 
@@ -332,9 +333,27 @@ describe("VISP's app host: all of app.<host> is the session its SessionAccessCod
     expect(await me({ cookie: `${daveLogin}; ${ginaLogin}` })).toBe(401);
     const status = async (cookie: string, extra: Record<string, string> = {}) => (await on(APP, '/api/status', { headers: { cookie: `${cookie}; SessionAccessCode=${jupyter.sid}`, ...extra } })).status;
     expect([await status(gina.cookie ?? ''), await status(`${dave.cookie}; ${gina.cookie}`), await status(ginaLogin)]).toEqual([200, 401, 401]);
+    // Each value is signed for its own host: the app hosts' (which every host of the domain sees) is no gateway
+    // cookie, and the gateway's no app hosts' one.
+    expect(await me({ cookie: (gina.cookie ?? '').replace('visp_app_login=', 'visp_login=') })).toBe(401);
+    expect(await status(ginaLogin.replace('visp_login=', 'visp_app_login='))).toBe(401);
     // A script of another host of the site (a session's) cannot use the app host's cookie; VISP's iframe (a navigation) can.
     expect(await status(gina.cookie ?? '', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' })).toBe(403);
     expect(await status(gina.cookie ?? '', { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' })).toBe(200);
+  });
+
+  it("lets a session set its own cookies only: host-only, never the gateway's, the app hosts' or SessionAccessCode", async () => {
+    // The session's app answers with what mallory would plant: the viewer's app-host sign-in replaced with hers,
+    // the session picked for a path, the gateway's cookie, a nameless one; and a cookie of its own for the domain.
+    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+    const planted = ['visp_app_login=mallory; Domain=visp.test; Path=/; HttpOnly', `SessionAccessCode=${echo.sid}; Path=/lab`, 'VISP_LOGIN=mallory', '=visp_entry=x', 'theme=dark; Domain=visp.test; Path=/'];
+    const script = `#!/bin/sh\n${planted.map((c) => `printf 'Set-Cookie: ${c}\\r\\n'`).join('\n')}\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n`;
+    const wrote = await podman.exec(`visp-session-echo-${echo.sid}`, ['sh', '-c', `printf '%s' "$0" > www/cgi-bin/cookies && chmod +x www/cgi-bin/cookies`, script]);
+    expect(wrote.exitCode).toBe(0);
+    for (const [host, path, headers] of [[APP, '/cgi-bin/cookies', withCode(gina, echo.sid)], [SITE, `/s/${echo.sid}/cgi-bin/cookies`, ginaSite]] as const) {
+      const res = await on(host, path, { headers });
+      expect([host, res.status, res.body, res.headers['set-cookie']]).toEqual([host, 200, 'ok', ['theme=dark; Path=/']]);
+    }
   });
 
   it('never sends the browser to another site', async () => {

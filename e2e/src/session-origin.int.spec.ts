@@ -11,8 +11,8 @@ import { upgradeStatus, useGatewayStack, type Auth } from './gateway-stack';
 import { TEST_SECRETS } from './launch';
 import { loopbackRequest, type LoopbackResponse } from './loopback-http';
 
-const PORT = 18980;
-const stack = useGatewayStack({ sessionManager: 18920, gateway: PORT }, 'origin', {
+const PORT = 19080;
+const stack = useGatewayStack({ sessionManager: 19020, gateway: PORT }, 'origin', {
   SESSIONS_HOST: 'localhost',
   ADMIN_USERS: 'ada',
   ADMINS_OPEN_SESSIONS: 'true',
@@ -61,6 +61,16 @@ async function walkIn(sid: string, login: Auth, extra: Record<string, string> = 
   return { host, code: pathOf(withCode), entryCookie, enterUrl: pathOf(enter) };
 }
 
+/**
+ * The status of an answer that lets nobody in: no cookie set, and a 303 only to the code's `next` on the same
+ * host (where the browser enters again, as whoever it is).
+ */
+function notLetIn(res: LoopbackResponse): number {
+  expect(res.headers['set-cookie']).toBeUndefined();
+  if (res.status === 303) expect(String(res.headers.location)).toMatch(/^\/s\/[a-z2-7]{12}\/cgi-bin\/env\?x=1$/);
+  return res.status;
+}
+
 /** walkIn to its end: the session host's cookie header. */
 async function enterSession(sid: string, login: Auth): Promise<Auth> {
   const { host, code, entryCookie } = await walkIn(sid, login);
@@ -80,9 +90,11 @@ describe("a session's own host, through the real gateway", () => {
     const { host, code, entryCookie } = await walkIn(aliceSid, alice);
     expect(entryCookie.attributes).toEqual(['Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=300']);
 
-    // A code is bound to its session: on bob's host it opens nothing, and it is spent.
-    expect((await on(`${bobSid}.localhost:${PORT}`, code, { cookie: entryCookie.pair })).status).toBe(403);
-    expect((await on(host, code, { cookie: entryCookie.pair })).status).toBe(403);
+    // A code is bound to its session: on bob's host it opens nothing, and it is spent. (A browser with an entry
+    // state is sent on to the path, to enter again as itself: no cookie.)
+    expect(notLetIn(await on(`${bobSid}.localhost:${PORT}`, code, { cookie: entryCookie.pair }))).toBe(303);
+    expect(notLetIn(await on(host, code, { cookie: entryCookie.pair }))).toBe(303);
+    expect(notLetIn(await on(host, code))).toBe(403);
 
     const fresh = await walkIn(aliceSid, alice);
     const arrive = await on(host, fresh.code, { cookie: fresh.entryCookie.pair });
@@ -94,7 +106,7 @@ describe("a session's own host, through the real gateway", () => {
     expect(session.split(';').slice(1).map((a) => a.trim())).toEqual(['Path=/', 'HttpOnly', 'SameSite=Lax']); // no Domain: this host only
     expect(spentEntry).toMatch(/^visp_entry=; .*Max-Age=0/);
     // Once only.
-    expect((await on(host, fresh.code, { cookie: fresh.entryCookie.pair })).status).toBe(403);
+    expect(notLetIn(await on(host, fresh.code, { cookie: fresh.entryCookie.pair }))).toBe(303);
 
     // A browser that has the cookie goes from the gateway's host straight to the app.
     const again = redirectOf(await on(GATEWAY, `/s/${aliceSid}/cgi-bin/env`, alice));
@@ -143,6 +155,27 @@ describe("a session's own host, through the real gateway", () => {
     expect(setCookieOf(bounce).pair).toBe(`visp_entry=${enter.searchParams.get('state') ?? ''}`);
   });
 
+  it('serves nothing on a host below the gateway’s that names no session: no second gateway origin', async () => {
+    for (const host of [`www.localhost:${PORT}`, `${aliceSid}x.localhost:${PORT}`, `a.${aliceSid}.localhost:${PORT}`]) {
+      expect([host, (await on(host, '/api/v1/me', alice)).status, (await on(host, '/', alice)).status]).toEqual([host, 404, 404]);
+      expect(await upgradeStatus(`ws://127.0.0.1:${PORT}/api/v1/ws`, { ...alice, host, origin: `http://${host}` })).toBe(404);
+    }
+  });
+
+  it('lets two tabs of one browser enter at once: the later entry state fails the earlier code, which starts again', async () => {
+    const [first, second] = [await walkIn(aliceSid, alice), await walkIn(aliceSid, alice)];
+    // One cookie jar: the second tab's entry state replaced the first's.
+    const jar = second.entryCookie.pair;
+    const firstTab = await on(first.host, first.code, { cookie: jar, 'sec-fetch-mode': 'navigate' });
+    expect(notLetIn(firstTab)).toBe(303);
+    const secondTab = await on(second.host, second.code, { cookie: jar, 'sec-fetch-mode': 'navigate' });
+    const session = setCookieOf(secondTab).pair;
+    expect([secondTab.status, session]).toEqual([303, expect.stringMatching(/^visp_session=\S+$/)]);
+    // The first tab follows its redirect with the cookie the second one got: it is in.
+    const page = await on(first.host, String(firstTab.headers.location), { cookie: session, 'sec-fetch-mode': 'navigate' });
+    expect(page.status).toBe(200);
+  });
+
   it("a code minted in one browser opens nothing in another (login CSRF: bob's link into his session, sent to alice)", async () => {
     const bob = await stack.signIn('bob');
     const { host, code, enterUrl } = await walkIn(bobSid, bob);
@@ -150,9 +183,8 @@ describe("a session's own host, through the real gateway", () => {
     const own = setCookieOf(await on(host, `/s/${bobSid}/`, { 'sec-fetch-mode': 'navigate' })).pair;
     for (const cookie of [undefined, own, `${alice.cookie ?? ''}; ${own}`]) {
       const fresh = cookie === undefined ? code : (await walkIn(bobSid, bob)).code;
-      const followed = await on(host, fresh, cookie === undefined ? {} : { cookie });
-      expect(followed.status).toBe(403);
-      expect(followed.headers['set-cookie']).toBeUndefined();
+      // Refused; with an entry state of her own, sent on to enter as herself, where bob's session is not hers.
+      expect(notLetIn(await on(host, fresh, cookie === undefined ? {} : { cookie }))).toBe(cookie === undefined ? 403 : 303);
     }
     // Bob cannot mint a code for a state he chose for alice either: the gateway mints for its signed-in owner only.
     expect((await on(GATEWAY, enterUrl, alice)).status).toBe(404);

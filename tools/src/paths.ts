@@ -10,7 +10,7 @@ export const FERRETDB_BIN = path.join(STATE_DIR, 'bin/ferretdb');
 export const SESSION_GUARD_BIN = path.join(STATE_DIR, 'bin/visp-session-guard');
 export const WHISPER_VENV = path.join(STATE_DIR, 'whisper-venv');
 
-/** Points the whisper-worker at the project-local engine and model (tools/setup/whisper-venv.sh makes them). */
+/** Points the whisper-worker at the project-local engine and model (tools/setup/python-venv.sh makes them). */
 export function whisperEnv(): { WHISPER_CLI: string; WHISPER_MODEL_DIR: string } {
   const lib = path.join(WHISPER_VENV, 'lib');
   const python = existsSync(lib) ? readdirSync(lib).find((name) => name.startsWith('python3')) : undefined;

@@ -92,9 +92,9 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     },
     routes: (app) => {
       webPageRoutes(app, logger);
-      const openApi = openApiDocument();
-      app.get('/api/v1/openapi.json', (_req, res) => {
-        res.json(openApi);
+      // With the session-manager's types and their limits, as it takes them; the contract alone when it is down.
+      app.get('/api/v1/openapi.json', async (_req, res) => {
+        res.json(openApiDocument(await manager.sessionTypes().then((view) => view.types, () => undefined)));
       });
       authRoutes(app, { auth, store, redis, trusted, settings });
       sessionRoutes(app, { auth, manager, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });

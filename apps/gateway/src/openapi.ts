@@ -10,8 +10,10 @@ import {
   PublicCreateSessionRequestSchema,
   ReconcileReportSchema,
   SessionStateSchema,
+  SessionLimitsSchema,
   SessionTypesViewSchema,
   SessionViewSchema,
+  type SessionTypesView,
   CreateTranscriptionFieldsSchema,
   TranscriptFormatSchema,
   TranscriptionViewSchema,
@@ -42,11 +44,27 @@ const TranscriptionsSchema = z.object({ transcriptions: z.array(TranscriptionVie
 const StateQuery = z.object({ state: SessionStateSchema.optional() });
 const CreatedTokenSchema = ApiTokenViewSchema.extend({ token: z.string().describe('Shown once; send as Authorization: Bearer …') });
 
+type SessionTypes = SessionTypesView['types'];
+
+/**
+ * A launch as this gateway's session-manager takes it: one of its types, with limits up to that type's maximum
+ * (the contract's minimums). Without the types (the session-manager unreachable): any type name, as the contract.
+ */
+function launchSchema(types: SessionTypes | undefined): z.ZodType {
+  const [first, ...rest] = (types ?? []).map(({ name, limits: { max } }) =>
+    PublicCreateSessionRequestSchema.extend({
+      type: z.literal(name),
+      limits: SessionLimitsSchema.extend({ memoryMiB: z.number().int().min(64).max(max.memoryMiB), cpus: z.number().min(0.1).max(max.cpus), pids: z.number().int().min(16).max(max.pids) }).partial().strict().optional(),
+    }),
+  );
+  return first ? z.union([first, ...rest]) : PublicCreateSessionRequestSchema;
+}
+
 /** Every public route of the gateway, with the contracts' schemas: the source of the OpenAPI document. */
-export const OPERATIONS: readonly Operation[] = [
+const operations = (types: SessionTypes | undefined): readonly Operation[] => [
   { method: 'get', path: '/auth/config', summary: 'How this gateway signs people in', access: 'public', ok: [200, AuthConfigSchema] },
-  { method: 'get', path: '/auth/sso', summary: "Sign in from the SSO front proxy's identity headers (trusted proxies only); redirects to /", access: 'public', ok: [303] },
-  { method: 'post', path: '/auth/login', summary: 'Sign in with the development key (AUTH_MODE=dev-key)', access: 'public', body: DevLoginRequestSchema, ok: [200, MeSchema.pick({ username: true, admin: true })] },
+  { method: 'get', path: '/auth/sso', summary: "Sign in from the SSO front proxy's identity headers (trusted proxies only); redirects to /", access: 'public', ok: [303], refusals: { 401: 'No identity from the SSO front proxy', 404: 'This gateway signs in with the development key' } },
+  { method: 'post', path: '/auth/login', summary: 'Sign in with the development key (AUTH_MODE=dev-key)', access: 'public', body: DevLoginRequestSchema, ok: [200, MeSchema.pick({ username: true, admin: true })], refusals: { 401: 'Wrong login key', 404: 'This gateway signs in through SSO', 429: 'Too many sign-in attempts from this client; wait a minute' } },
   { method: 'post', path: '/auth/logout', summary: 'Sign out: the login is revoked server-side', access: 'public', ok: [204] },
   { method: 'get', path: '/api/v1/me', summary: 'Who is signed in', access: 'user', ok: [200, MeSchema] },
   { method: 'post', path: '/api/v1/tokens', summary: 'Create an API token (shown once)', access: 'user', body: CreateTokenRequestSchema, ok: [201, CreatedTokenSchema] },
@@ -54,7 +72,7 @@ export const OPERATIONS: readonly Operation[] = [
   { method: 'delete', path: '/api/v1/tokens/{id}', summary: 'Revoke an API token', access: 'user', ok: [204] },
   { method: 'get', path: '/api/v1/session-types', summary: 'What can be launched', access: 'user', ok: [200, SessionTypesViewSchema] },
   { method: 'get', path: '/api/v1/sessions', summary: "The user's sessions", access: 'user', query: StateQuery, ok: [200, SessionsSchema] },
-  { method: 'post', path: '/api/v1/sessions', summary: 'Launch a session; follow it with …/events', access: 'user', body: PublicCreateSessionRequestSchema, ok: [202, SessionViewSchema] },
+  { method: 'post', path: '/api/v1/sessions', summary: 'Launch a session; follow it with …/events', access: 'user', body: launchSchema(types), ok: [202, SessionViewSchema], refusals: { 409: 'The user has the most sessions allowed running' } },
   { method: 'get', path: '/api/v1/sessions/{sid}', summary: 'One session', access: 'user', ok: [200, SessionViewSchema] },
   { method: 'delete', path: '/api/v1/sessions/{sid}', summary: 'Stop a session', access: 'user', ok: [200, SessionViewSchema] },
   { method: 'get', path: '/api/v1/sessions/{sid}/events', summary: 'Progress and state as server-sent events', access: 'user', ok: [200], produces: 'text/event-stream', refusals: { 429: 'You have MAX_STREAMS_PER_USER WebSockets and event streams open' } },
@@ -120,10 +138,10 @@ function operationObject(op: Operation) {
   };
 }
 
-/** The OpenAPI 3.1 document of the public API, generated from the schemas in libs/contracts. */
-export function openApiDocument(): object {
+/** The OpenAPI 3.1 document of the public API, generated from the schemas in libs/contracts and `types`. */
+export function openApiDocument(types?: SessionTypes): object {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
+  for (const op of operations(types)) (paths[op.path] ??= {})[op.method] = operationObject(op);
   return {
     openapi: '3.1.0',
     info: { title: 'VISP Session Host', version: '1', description: 'Interactive Jupyter and RStudio sessions, and speech transcription. The session proxy is /s/{sid}/…; the webclient WebSocket is /api/v1/ws.' },
@@ -133,7 +151,7 @@ export function openApiDocument(): object {
         token: { type: 'http', scheme: 'bearer', description: 'An API token from POST /api/v1/tokens' },
       },
     },
-    security: [{ cookie: [] }, { token: [] }],
+    security: [{ token: [] }, { cookie: [] }],
     paths,
   };
 }

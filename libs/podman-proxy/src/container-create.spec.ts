@@ -4,7 +4,9 @@ import { mutate, random } from './mutations';
 import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
 import { defaultPolicies } from './policy';
 
-const policy = defaultPolicies([/^localhost\/visp-/])['session-manager']!;
+/** The session-manager's policy in local mode (the guard given: user-mode networking allowed), and in network mode. */
+const policy = defaultPolicies([/^localhost\/visp-/], { sessionGuard: '/srv/visp/.visp/bin/visp-session-guard' })['session-manager']!;
+const networkModePolicy = defaultPolicies([/^localhost\/visp-/])['session-manager']!;
 const home = homeVolumeName('ann');
 /** What the session-manager sends for a session in local mode (published port) and in network mode. */
 const session = (mode: 'local' | 'network' = 'local') =>
@@ -30,8 +32,14 @@ const libpod = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop:
 
 describe('checkCreate', () => {
   it.each(['local', 'network'] as const)("passes the session-manager's own containers (%s mode), labels enforced", (mode) => {
-    const checked = checkCreate('compat', { ...session(mode), Labels: { 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }, policy, 'prod');
+    const checked = checkCreate('compat', { ...session(mode), Labels: { 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }, mode === 'local' ? policy : networkModePolicy, 'prod');
     expect(checked).toEqual({ body: expect.objectContaining({ Labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }) });
+  });
+
+  it('refuses user-mode networking in network mode, where a session must be on its internal network only', () => {
+    expect(checkCreate('compat', session('local'), networkModePolicy, 'prod')).toEqual({ refused: expect.stringMatching(/network "slirp4netns" is not allowed/) });
+    expect(checkCreate('libpod', { ...libpod, netns: { nsmode: 'slirp4netns' } }, networkModePolicy, 'prod')).toHaveProperty('refused');
+    expect(checkCreate('libpod', { ...libpod, netns: { nsmode: 'slirp4netns' } }, policy, 'prod')).toHaveProperty('body');
   });
 
   it('passes a libpod create of the same kind', () => {
@@ -145,9 +153,9 @@ describe('checkCreate', () => {
     });
 
     it('refuses it all to a policy without the guard (network mode, production)', () => {
-      expect(checkCreate('compat', compat(mount({})), policy, 'prod')).toEqual({ refused: expect.stringMatching(/bind mount of "\/srv\/visp\/.visp\/bin\/visp-session-guard" is outside the allowed roots/) });
-      expect(checkCreate('compat', { ...session(), Entrypoint: [SESSION_GUARD_PATH] }, policy, 'prod')).toEqual({ refused: expect.stringMatching(/Entrypoint may only be/) });
-      expect(checkCreate('libpod', viaLibpod(['ro']), policy, 'prod')).toEqual({ refused: expect.any(String) });
+      expect(checkCreate('compat', compat(mount({})), networkModePolicy, 'prod')).toEqual({ refused: expect.stringMatching(/bind mount of "\/srv\/visp\/.visp\/bin\/visp-session-guard" is outside the allowed roots/) });
+      expect(checkCreate('compat', { ...session('network'), Entrypoint: [SESSION_GUARD_PATH] }, networkModePolicy, 'prod')).toEqual({ refused: expect.stringMatching(/Entrypoint may only be/) });
+      expect(checkCreate('libpod', viaLibpod(['ro']), networkModePolicy, 'prod')).toEqual({ refused: expect.any(String) });
     });
   });
 

@@ -25,7 +25,7 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     bind: both(fields({ Type: string(), Source: string(), Target: path, ReadOnly: boolean }), (m: JsonObject, at) => hostBind(policy, m.Source, m.Target, m.ReadOnly === true, at)),
   });
   // `slirp4netns` exactly: its options (`allow_host_loopback=true`) would open the host's loopback to the container.
-  const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' || value === 'slirp4netns' ? undefined : network(policy, sid)(value, at));
+  const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' || (policy.userModeNetwork && value === 'slirp4netns') ? undefined : network(policy, sid)(value, at));
   return fields({
     name: containerName(policy),
     Image: image(policy),
@@ -84,7 +84,7 @@ function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: strin
     mounts: arrayOf(mount),
     // Named volumes (specgen.NamedVolume has no JSON tags: Go's field names).
     volumes: arrayOf(fields({ Name: volumeToMount(policy, owner), Dest: path, Options: mountOptions })),
-    netns: fields({ nsmode: oneOf('bridge', 'none', 'private', 'slirp4netns') }),
+    netns: fields({ nsmode: policy.userModeNetwork ? oneOf('bridge', 'none', 'private', 'slirp4netns') : oneOf('bridge', 'none', 'private') }),
     Networks: mapOf(network(policy, sid), fields({})),
     portmappings: arrayOf(fields({ host_ip: oneOf('127.0.0.1'), container_port: integer(1, 65535), host_port: integer(0, 65535), protocol: oneOf('tcp', 'udp') })),
   });

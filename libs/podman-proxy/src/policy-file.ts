@@ -12,6 +12,7 @@ const ClientPolicySchema = z
     sessionGuard: z.string().regex(/^\/[^\0]*$/, 'an absolute path').optional(),
     networks: z.array(z.string()).default([]),
     sessionNetworks: z.boolean().default(false),
+    userModeNetwork: z.boolean().default(false),
     joiners: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name')).default([]),
     volumes: z.array(z.string()).default([]),
     ownerHome: z.boolean().default(true),

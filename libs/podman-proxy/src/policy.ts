@@ -162,6 +162,11 @@ export interface ClientPolicy {
   /** Besides `networks`: each session's own network, `visp-session-net-<sid>`, joined only by that session. */
   sessionNetworks: boolean;
   /**
+   * A container may have user-mode networking of its own (`slirp4netns` exactly, no options): local mode's
+   * sessions. Not in network mode, where a session must be on its internal network and nowhere else.
+   */
+  userModeNetwork: boolean;
+  /**
    * Containers, by name, that may be connected to and disconnected from a session's own network (of this
    * instance): the services that reach sessions (SESSION_NETWORK_JOINERS). No other container, no other network.
    */
@@ -198,11 +203,12 @@ export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
  * into sessions.
  */
 export function defaultPolicies(images: RegExp[], options: { joiners?: readonly string[]; sessionGuard?: string } = {}): Record<string, ClientPolicy> {
-  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, joiners: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
+  const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, userModeNetwork: false, joiners: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
   const guard = options.sessionGuard ? { sessionGuard: options.sessionGuard } : {};
   const joiners = new Set(options.joiners ?? []);
   return {
-    'session-manager': { ...none, ...guard, operations: new Set(SESSION_MANAGER_OPS), images, sessionNetworks: true, joiners, volumes: [HOME_VOLUMES] },
+    // Local mode (the guard given): its sessions have user-mode networking of their own.
+    'session-manager': { ...none, ...guard, operations: new Set(SESSION_MANAGER_OPS), images, sessionNetworks: true, userModeNetwork: options.sessionGuard !== undefined, joiners, volumes: [HOME_VOLUMES] },
     // Recovery removes a session's own network with its container, or when it outlived it, and joins a service
     // that restarted to the networks of the sessions it serves.
     recovery: {

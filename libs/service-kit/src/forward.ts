@@ -15,7 +15,11 @@ export interface Upstream {
   origin: string;
   path: string;
   headers: ForwardedHeaders;
+  /** What of the app's `Set-Cookie` headers reaches the client (all when unset). */
+  setCookies?: SetCookieFilter;
 }
+
+export type SetCookieFilter = (values: readonly string[]) => string[];
 
 export type ForwardedHeaders = Record<string, string | string[]>;
 
@@ -39,9 +43,15 @@ export function forwardedHeaders(req: IncomingMessage): ForwardedHeaders {
   return headers;
 }
 
-function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+function responseHeaders(headers: IncomingHttpHeaders, setCookies: SetCookieFilter | undefined): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) if (headers[name] !== undefined && !HOP_BY_HOP.has(name)) out[name] = headers[name];
+  const cookies = out['set-cookie'];
+  if (setCookies && cookies !== undefined) {
+    const kept = setCookies(Array.isArray(cookies) ? cookies : [String(cookies)]);
+    if (kept.length > 0) out['set-cookie'] = kept;
+    else delete out['set-cookie'];
+  }
   return out;
 }
 
@@ -85,7 +95,7 @@ export class Forwarder {
       onResponseStart: (_c, status, headers, statusMessage) => {
         if (status < 200) return; // informational (103 Early Hints): the final answer follows
         answered = true;
-        res.writeHead(status, statusMessage || undefined, responseHeaders(headers));
+        res.writeHead(status, statusMessage || undefined, responseHeaders(headers, upstream.setCookies));
         whole = Number(headers['content-length'] ?? Number.NaN) <= SMALL_ANSWER_BYTES ? [] : undefined;
       },
       onResponseData: (streaming, chunk) => {
@@ -121,13 +131,13 @@ export class Forwarder {
     socket.on('error', () => outgoing.destroy());
     // The app refused the upgrade: its answer goes to the client as it is.
     outgoing.on('response', (answer) => {
-      socket.write(rawResponseHead(answer));
+      socket.write(rawResponseHead(answer, upstream.setCookies));
       answer.pipe(socket);
     });
     outgoing.on('upgrade', (answer, appSocket, appHead) => {
       outgoing.setTimeout(0);
       for (const s of [socket, appSocket]) s.setNoDelay(true);
-      joinUpgraded(socket, answer, appSocket, appHead, head);
+      joinUpgraded(socket, answer, appSocket, appHead, head, upstream.setCookies);
     });
     outgoing.end();
   }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '@visp/config';
 import { AppError } from './errors';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestId } from './request-context';
@@ -56,9 +56,28 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req: Request, re
   res.status(error.status).json(error.toBody(req.id));
 };
 
-export const notFoundHandler: RequestHandler = (req) => {
-  throw new AppError('not_found', `no route for ${req.method} ${req.path}`);
-};
+/** What this file reads of express's router: its layers, and the route each one is, if any. */
+interface RouterLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): boolean;
+}
+
+/**
+ * After every route: a 405 with `Allow` (RFC 9110 §15.5.6) when a route serves the path with other methods, else a
+ * 404. Read from the app's own routes, so that it cannot disagree with them.
+ */
+export function unroutedHandler(app: Express): RequestHandler {
+  return (req, res) => {
+    const allowed = new Set<string>();
+    for (const layer of (app.router as unknown as { stack: RouterLayer[] }).stack) {
+      if (layer.route && layer.match(req.path)) for (const method of Object.keys(layer.route.methods)) allowed.add(method.toUpperCase());
+    }
+    if (allowed.size === 0 || allowed.has(req.method)) throw new AppError('not_found', `no route for ${req.method} ${req.path}`);
+    if (allowed.has('GET')) allowed.add('HEAD');
+    res.setHeader('allow', [...allowed].sort().join(', '));
+    throw new AppError('method_not_allowed', `${req.method} is not allowed on ${req.path}; ${[...allowed].sort().join(', ')} are`);
+  };
+}
 
 /** Service-to-service authentication: a shared token in `x-service-token`, compared in constant time. */
 export function requireServiceToken(token: string): RequestHandler {

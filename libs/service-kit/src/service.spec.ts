@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { createLogger } from '@visp/config';
@@ -81,6 +82,33 @@ describe('errors', () => {
     expect((await json(bad)).error.message).toMatch(/^body\.name: /);
     const ok = await postJson(`${url}/items`, JSON.stringify({ name: 'x' }));
     expect(ok.status).toBe(201);
+  });
+
+  it('answers a method no route of the path has with 405 and the methods that are (Allow)', async () => {
+    const { url } = await start({ routes: (app) => (routes?.(app, undefined as never), app.get('/items/:id', (_req, res) => void res.json({})), app.delete('/items/:id', (_req, res) => void res.status(204).end())) });
+    const answers = [];
+    // node:http, not fetch: fetch refuses to send TRACE.
+    const send = (method: string, path: string) =>
+      new Promise<{ status: number; allow: string | null; code: string }>((resolve, reject) => {
+        const req = request(`${url}${path}`, { method }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow ?? null, code: (JSON.parse(body) as ErrorJson).error.code }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const [method, path] of [['TRACE', '/items/7'], ['PUT', '/items/7'], ['GET', '/items'], ['PATCH', '/conflict'], ['TRACE', '/nope/7']] as const) {
+      const { status, allow, code } = await send(method, path);
+      answers.push([method, path, status, allow, code]);
+    }
+    expect(answers).toEqual([
+      ['TRACE', '/items/7', 405, 'DELETE, GET, HEAD', 'method_not_allowed'],
+      ['PUT', '/items/7', 405, 'DELETE, GET, HEAD', 'method_not_allowed'],
+      ['GET', '/items', 405, 'POST', 'method_not_allowed'],
+      ['PATCH', '/conflict', 405, 'GET, HEAD', 'method_not_allowed'],
+      ['TRACE', '/nope/7', 404, null, 'not_found'],
+    ]);
   });
 });
 

@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@visp/config';
 import { checkReadiness, type ReadinessCheck } from './health';
-import { errorHandler, notFoundHandler, requestContext } from './http';
+import { errorHandler, requestContext, unroutedHandler } from './http';
 import { refuseUpgrade } from './upgrades';
 import { createMetricsRegistry, httpMetrics } from './metrics';
 import { listenAddress, PeerList } from './peers';
@@ -151,7 +151,7 @@ export function createService(options: ServiceOptions): Service {
   };
 
   options.routes?.(app, service);
-  app.use(notFoundHandler);
+  app.use(unroutedHandler(app));
   app.use(errorHandler);
   return service;
 }

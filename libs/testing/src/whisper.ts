@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** The offline engine the test runner set up (tools/setup/whisper-venv.sh). */
+/** The offline engine the test runner set up (tools/setup/python-venv.sh). */
 export function testWhisper(): { WHISPER_CLI: string; WHISPER_MODEL_DIR: string } {
   const { WHISPER_CLI, WHISPER_MODEL_DIR } = process.env;
   if (!WHISPER_CLI || !WHISPER_MODEL_DIR) throw new Error('WHISPER_CLI and WHISPER_MODEL_DIR are not set: run the tests with `npm test`');

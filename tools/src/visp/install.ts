@@ -80,6 +80,9 @@ function podmanSecrets(values: Record<string, string>): Record<string, string> {
   };
 }
 
+/** A fully qualified DNS name in lowercase: labels of letters, digits and inner hyphens. */
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
 /** The domain whose subdomains are the sessions' own hosts, or undefined when sessions share the gateway's origin. */
 const sessionsHost = (options: InstallOptions) => (options.domain && !options.sessionsOnGatewayOrigin ? options.domain : undefined);
 
@@ -165,6 +168,8 @@ export function install(options: InstallOptions): string[] {
   if (options.auth === 'shibboleth' && !options.shibbolethDir && !existsSync(path.join(shibboleth, 'shibboleth2.xml'))) {
     throw new OperatorError('--auth shibboleth needs the SP configuration', 'pass --shibboleth-dir DIR (shibboleth2.xml, attribute-map.xml, the IdP metadata, the SP key pair), or --auth dev-key to try VISP out');
   }
+  // It goes into the Caddyfile and the settings as it is: a DNS name, lowercase, nothing else.
+  if (options.domain !== undefined && !DOMAIN.test(options.domain)) throw new OperatorError(`--domain ${JSON.stringify(options.domain)}: not a DNS name in lowercase (like visp.example.org)`);
   const sessionsPair = sessionsCertToCopy(options);
   act(`create ${config} and ${units}`, () => {
     mkdirSync(config, { recursive: true, mode: 0o700 });

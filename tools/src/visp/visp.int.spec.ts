@@ -141,6 +141,10 @@ describe('visp install and uninstall', () => {
     expect(() => install({ ...own, sessionsCert: elsewhere })).toThrow(/names \*\.other\.example\.org, not \*\.visp\.example\.org/);
     expect(() => install({ ...own, sessionsCert: { cert: wildcard.cert, key: elsewhere.key } })).toThrow(/the key is not the certificate’s/);
     expect(() => install({ ...base, domain: undefined, sessionsOnGatewayOrigin: false, sessionsCert: wildcard })).toThrow(/needs --domain/);
+    // A domain that would write more than a name into the Caddyfile, or one a certificate check would misread.
+    for (const domain of ['visp.example.org {\n\tdebug', 'Visp.Example.org', 'visp.example.org/', '*.visp.example.org', 'localhost']) {
+      expect(() => install({ ...own, domain, sessionsCert: wildcard })).toThrow(/not a DNS name/);
+    }
     expect(readFileSync(settingsFile, 'utf8')).toBe(before);
     expect(() => statSync(path.join(home, '.config/visp/tls/sessions.crt'))).toThrow();
 

@@ -38,11 +38,11 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
    * COOKIE_DOMAIN, the app hosts' for the domain, and the domain-wide gateway cookie of versions before
    * 2026-12-05 removed, which would otherwise be sent twice beside the host-only one (and count as neither).
    */
-  const loginCookies = (req: Request, value: string, maxAgeSeconds: number) => {
+  const loginCookies = (req: Request, values: { gateway: string; app: string }, maxAgeSeconds: number) => {
     const [names, secure, domain] = [auth.cookieNames(req), isHttps(req, trusted), settings.COOKIE_DOMAIN];
     // The old one removed first: without `__Host-` (plain HTTP) it has the same name as the new one.
     const legacy = domain ? [setCookie(LOGIN_COOKIE, '', { maxAgeSeconds: 0, secure, domain })] : [];
-    return [...legacy, setCookie(names.login, value, { maxAgeSeconds, secure }), ...(domain ? [setCookie(names.app, value, { maxAgeSeconds, secure, domain })] : [])];
+    return [...legacy, setCookie(names.login, values.gateway, { maxAgeSeconds, secure }), ...(domain ? [setCookie(names.app, values.app, { maxAgeSeconds, secure, domain })] : [])];
   };
 
   const startLogin = async (req: Request, res: Response, identity: { username: string; email?: string; displayName?: string; affiliation?: string }) => {
@@ -83,7 +83,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
     // A page of another origin must not sign the user out either (a session's scripts, above all).
     if (!originAllowed(req, settings.ALLOWED_ORIGINS)) throw new AppError('forbidden', 'cross-origin request refused');
     await auth.signOut(req);
-    res.setHeader('set-cookie', loginCookies(req, '', 0));
+    res.setHeader('set-cookie', loginCookies(req, { gateway: '', app: '' }, 0));
     res.status(204).end();
   });
 

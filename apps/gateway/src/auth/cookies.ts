@@ -31,17 +31,19 @@ export const GATEWAY_COOKIES: readonly string[] = [
 export const SESSION_ACCESS_COOKIE = 'SessionAccessCode';
 
 /**
- * The value of a cookie the request carries exactly once; undefined when it is missing or there twice. A
- * browser sends two of a name when another host of the site (a session's) set one for the parent domain or a
- * longer path: which is whose, nobody can tell, and the first (the longer path's) is the planted one.
+ * The value of a cookie the request carries, when every copy of it says the same; undefined when it is missing
+ * or two copies differ. A browser sends two of a name when another host of the site (a session's) set one for the
+ * parent domain or a longer path: which is whose, nobody can tell, and the first (the longer path's) is the
+ * planted one. (VISP's webclient sets SessionAccessCode for the domain and the app host sets its own: the same.)
  */
 export function onlyCookie(header: string | undefined, name: string): string | undefined {
   let value: string | undefined;
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq <= 0 || part.slice(0, eq).trim() !== name) continue;
-    if (value !== undefined) return undefined;
-    value = part.slice(eq + 1).trim();
+    const copy = part.slice(eq + 1).trim();
+    if (value !== undefined && copy !== value) return undefined;
+    value = copy;
   }
   return value;
 }
@@ -63,6 +65,31 @@ export function parseCookies(header: string | undefined): Map<string, string> {
  * `/s/<sid>/` too, and a session that read one could sign in at /auth/sso as whoever opened it.
  */
 export const SSO_COOKIE_PREFIXES: readonly string[] = ['_shibsession_', '_shibstate_', '_opensaml_'];
+
+/** Names no app may set, compared as browsers compare prefixes (case-insensitively) and without them. */
+const RESERVED_NAMES = new Set([LOGIN_COOKIE, SESSION_COOKIE, ENTRY_COOKIE, APP_LOGIN_COOKIE, SESSION_ACCESS_COOKIE].map((name) => name.toLowerCase()));
+const reservedName = (name: string) => {
+  const bare = name.trim().toLowerCase().replace(/^__(host|secure)-/, '');
+  return RESERVED_NAMES.has(bare) || SSO_COOKIE_PREFIXES.some((prefix) => bare.startsWith(prefix.toLowerCase()));
+};
+
+/**
+ * What of an app's `Set-Cookie` headers reaches the browser: its own cookies, host-only (a `Domain` attribute
+ * removed), so that no session sets a cookie for its neighbours, the app hosts or the gateway; and none under a
+ * name of the gateway's, VISP's SessionAccessCode or the SP's, whatever their case or prefix, which would replace
+ * the viewer's sign-in (a cookie of the same name, domain and path replaces it, HttpOnly or not).
+ */
+export function appSetCookies(values: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (const value of values) {
+    const [pair = '', ...attributes] = value.split(';');
+    // A nameless cookie (`=v` or `v`) is sent as its bare value, which may look like a reserved pair.
+    const name = pair.indexOf('=') < 0 ? '' : pair.slice(0, pair.indexOf('=')).trim();
+    if (!name || reservedName(name)) continue;
+    kept.push([pair, ...attributes.filter((attribute) => !/^\s*domain\s*(=|$)/i.test(attribute))].join(';'));
+  }
+  return kept;
+}
 
 /**
  * The Cookie header without the named cookies (the gateway's own) and those whose name starts with one of

@@ -79,7 +79,7 @@ describe('API tokens', () => {
 
 describe('long-lived connections', () => {
   it('end on every gateway when the login they opened with signs out, and only those', async () => {
-    const [signedIn, other] = [await here.signIn('lena'), await here.signIn('lena')];
+    const [signedIn, other] = [(await here.signIn('lena')).gateway, (await here.signIn('lena')).gateway];
     const onThere = heldOn(there, await there.identify(withCookie(signedIn)));
     const otherLogin = heldOn(there, await there.identify(withCookie(other)));
     const onHere = heldOn(here, await here.identify(withCookie(signedIn)));
@@ -99,7 +99,7 @@ describe('long-lived connections', () => {
 
   it('end when the login expires, which also stops the login while remembered', async () => {
     const shortLived = new Authenticator(redis, store, { ...settings, LOGIN_TTL: 1 });
-    const signedIn = await shortLived.signIn('lena');
+    const signedIn = (await shortLived.signIn('lena')).gateway;
     const principal = await shortLived.identify(withCookie(signedIn));
     expect(principal).toMatchObject({ username: 'lena', via: 'login' });
     const connection = heldOn(shortLived, principal);

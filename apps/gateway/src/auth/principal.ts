@@ -39,6 +39,8 @@ export interface AuthSettings {
 export const GATEWAY_HOST = 'gateway';
 export const APP_HOST = 'app';
 export type CookieHost = typeof GATEWAY_HOST | typeof APP_HOST | { session: string };
+/** What the app hosts' cookie signs before the login id: a gateway cookie's value is not one, nor the reverse. */
+const APP_COOKIE_CONTEXT = 'app.';
 
 const bearerToken = (req: IncomingMessage) => (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7).trim() : undefined);
 
@@ -112,12 +114,16 @@ export class Authenticator {
     return this.admins.has(username);
   }
 
-  /** Starts a login; returns the signed cookie value. */
-  async signIn(username: string): Promise<string> {
+  /**
+   * Starts a login; returns the values of the gateway's cookie and the app hosts' for it. They differ (the app
+   * hosts' is signed for them): the app hosts' cookie reaches every host of the domain, and must never open the
+   * gateway's API should one of them ever see it.
+   */
+  async signIn(username: string): Promise<{ gateway: string; app: string }> {
     const id = randomBytes(24).toString('base64url');
     const login: z.infer<typeof StoredLoginSchema> = { username, admin: this.isAdmin(username), via: 'login', expiresAt: Date.now() + this.settings.LOGIN_TTL * 1000 };
     await this.redis.set(keys.login(id), JSON.stringify(login), 'EX', this.settings.LOGIN_TTL);
-    return sign(id, this.settings.COOKIE_SECRET);
+    return { gateway: sign(id, this.settings.COOKIE_SECRET), app: sign(`${APP_COOKIE_CONTEXT}${id}`, this.settings.COOKIE_SECRET) };
   }
 
   /** Ends the login the request's cookie names, if any. */
@@ -190,7 +196,10 @@ export class Authenticator {
   private loginIdOn(req: IncomingMessage, on: CookieHost): string | undefined {
     const secure = this.secure(req);
     if (on === GATEWAY_HOST) return this.verifiedValue(onlyCookie(req.headers.cookie, cookieName(LOGIN_COOKIE, secure)));
-    if (on === APP_HOST) return this.verifiedValue(onlyCookie(req.headers.cookie, appCookieName(secure)));
+    if (on === APP_HOST) {
+      const value = this.verifiedValue(onlyCookie(req.headers.cookie, appCookieName(secure)));
+      return value?.startsWith(APP_COOKIE_CONTEXT) ? value.slice(APP_COOKIE_CONTEXT.length) : undefined;
+    }
     // A session's own cookie: one made for another session opens nothing here.
     const value = this.verifiedValue(onlyCookie(req.headers.cookie, cookieName(SESSION_COOKIE, secure)));
     return value?.startsWith(`${on.session}.`) ? value.slice(on.session.length + 1) : undefined;

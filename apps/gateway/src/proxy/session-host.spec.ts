@@ -1,6 +1,6 @@
 import type { Redis } from '@visp/bus';
-import { appCookieName, cookieName, GATEWAY_COOKIES, onlyCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
-import { ENTER_PATH, fromAnotherOrigin, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost } from './session-host';
+import { appCookieName, appSetCookies, cookieName, GATEWAY_COOKIES, onlyCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
+import { ENTER_PATH, fromAnotherOrigin, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, safeNext, SessionEntryCodes, sessionOfHost, strayBelowSessionsHost } from './session-host';
 
 const SID = 'abcdefgh2345';
 const OTHER = 'zzzzzzzzzzzz';
@@ -10,6 +10,13 @@ describe("a session's own host", () => {
     expect(sessionOfHost(`${SID}.localhost:8080`, 'localhost')).toBe(SID);
     expect(sessionOfHost(`${SID}.visp.example.org`, 'visp.example.org')).toBe(SID);
     expect(sessionOfHost(`${SID.toUpperCase()}.Visp.Example.Org:443`, 'visp.example.org')).toBe(SID);
+  });
+
+  it('leaves other hosts below SESSIONS_HOST stray (served nothing), and the gateway itself and foreign hosts not', () => {
+    const stray = (host: string) => strayBelowSessionsHost(host, 'visp.example.org');
+    expect(['www.visp.example.org', `a.${SID}.visp.example.org`, `${SID}x.visp.example.org:443`, 'WWW.Visp.Example.Org'].map(stray)).toEqual([true, true, true, true]);
+    expect([`${SID}.visp.example.org`, 'visp.example.org', 'evilvisp.example.org', 'localhost'].map(stray)).toEqual([false, false, false, false]);
+    expect(strayBelowSessionsHost('www.visp.example.org', undefined)).toBe(false);
   });
 
   it('is nothing else: the gateway itself, other labels, deeper names, look-alike suffixes, or no SESSIONS_HOST', () => {
@@ -143,10 +150,10 @@ describe("the gateway's cookies", () => {
     expect(withoutCookies(header, GATEWAY_COOKIES)).toBe('theme=dark');
   });
 
-  it('count only when sent once: two of a name (one planted by another host of the site) are neither', () => {
+  it('count only when every copy agrees: two different ones of a name (one planted by another host of the site) are neither', () => {
     expect(onlyCookie('a=1; visp_login=mine; b=2', 'visp_login')).toBe('mine');
     expect(onlyCookie('visp_login=planted; visp_login=mine', 'visp_login')).toBeUndefined();
-    expect(onlyCookie('visp_login=planted; b=1; visp_login=planted', 'visp_login')).toBeUndefined();
+    expect(onlyCookie('visp_login=same; b=1; visp_login=same', 'visp_login')).toBe('same');
     expect(onlyCookie(' visp_login =planted;visp_login=mine', 'visp_login')).toBeUndefined();
     expect(onlyCookie('xvisp_login=1; visp_login_x=2', 'visp_login')).toBeUndefined();
     expect(onlyCookie(undefined, 'visp_login')).toBeUndefined();
@@ -155,5 +162,25 @@ describe("the gateway's cookies", () => {
   it("nor do the Shibboleth SP's, which would sign in at /auth/sso as whoever sent them", () => {
     const header = '_shibsession_64656661756c7468=_f4567a; _shibstate_1700000000_ab12=x; _opensaml_req_ss%3Amem%3Aabc=y; theme=dark';
     expect(withoutCookies(header, GATEWAY_COOKIES, SSO_COOKIE_PREFIXES)).toBe('theme=dark');
+  });
+});
+
+describe("an app's Set-Cookie", () => {
+  it('reaches the browser host-only, its Domain removed', () => {
+    expect(appSetCookies(['theme=dark; Path=/; Domain=visp.example.org; Secure', 'lang=sv; domain = .visp.example.org', 'a=1; DOMAIN'])).toEqual(['theme=dark; Path=/; Secure', 'lang=sv', 'a=1']);
+  });
+
+  it("never under the gateway's, SessionAccessCode's or the SP's names, whatever their case or prefix, nor nameless", () => {
+    const planted = [
+      '__Secure-visp_app_login=mallory; Domain=visp.example.org; Path=/; Secure; HttpOnly',
+      'visp_login=mallory',
+      '__HOST-VISP_SESSION=x; Path=/; Secure',
+      ' Visp_Entry =x',
+      'SessionAccessCode=aaaaaaaaaaaa; Path=/lab',
+      '_shibsession_64656661756c74=x',
+      '=__Host-visp_entry=x; Path=/',
+      'visp_login',
+    ];
+    expect(appSetCookies([...planted, 'jupyter_xsrf=ok; Path=/'])).toEqual(['jupyter_xsrf=ok; Path=/']);
   });
 });

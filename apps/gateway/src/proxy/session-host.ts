@@ -26,7 +26,7 @@ import { SessionIdSchema } from '@visp/contracts';
 export const ENTRY_PATH = '/_visp/auth';
 /** On the gateway's host: where a session host sends a browser to get a code (step 2 above). */
 export const ENTER_PATH = '/_visp/enter';
-/** How long a browser has for the round trip: the entry cookie's and a code's lifetime. */
+/** How long a browser has for the round trip: the entry cookie's lifetime (a code lives 60 s: it is redeemed by the next redirect). */
 export const ENTRY_TTL_SECONDS = 300;
 
 /** A session id as the first label of a host: exactly one label of 12 base32 characters. */
@@ -46,6 +46,14 @@ export function sessionOfHost(host: string | undefined, sessionsHost: string | u
   if (!name.endsWith(suffix)) return undefined;
   const label = name.slice(0, -suffix.length);
   return SID_LABEL.test(label) ? label : undefined;
+}
+
+/**
+ * Whether the host is below SESSIONS_HOST but names no session (`www.<domain>`, a typo, a stale link): the edge's
+ * `*.<domain>` site sends it here, and served as the gateway it would be a second gateway origin.
+ */
+export function strayBelowSessionsHost(host: string | undefined, sessionsHost: string | undefined): boolean {
+  return !!sessionsHost && hostName(host).endsWith(`.${sessionsHost}`) && sessionOfHost(host, sessionsHost) === undefined;
 }
 
 /** A fresh state for an entry: what only the browser that started it holds, in its entry cookie. */

@@ -4,14 +4,14 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '@visp/config';
 import type { Route } from '@visp/contracts';
 import { AppError, Forwarder, forwardedHeaders, refuseUpgrade, type PeerList, type Upstream } from '@visp/service-kit';
-import { GATEWAY_COOKIES, onlyCookie, parseCookies, SESSION_ACCESS_COOKIE, setCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
+import { appSetCookies, GATEWAY_COOKIES, onlyCookie, SESSION_ACCESS_COOKIE, setCookie, SSO_COOKIE_PREFIXES, withoutCookies } from '../auth/cookies';
 import { admit } from '../auth/middleware';
 import { APP_HOST, GATEWAY_HOST, isHttps, type Authenticator, type CookieHost, type Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
 import { countsAsActivity, type ActivityRecorder } from './activity';
 import type { RouteCache } from './route-cache';
 import { OnLink } from './on-link';
-import { ENTER_PATH, ENTRY_PATH, ENTRY_TTL_SECONDS, fromAnotherOrigin, hostPort, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, sessionOfHost, type SessionEntryCodes } from './session-host';
+import { ENTER_PATH, ENTRY_PATH, ENTRY_TTL_SECONDS, fromAnotherOrigin, hostPort, isNavigation, newEntryState, readEnterRequest, readSessionHostRequest, sessionOfHost, strayBelowSessionsHost, type SessionEntryCodes } from './session-host';
 
 export interface SessionProxySettings {
   ADMINS_OPEN_SESSIONS: boolean;
@@ -58,7 +58,8 @@ export function readAppHostRequest(rawUrl: string, cookieHeader: string | undefi
   const tokenParam = params.find((p) => p.startsWith('token='));
   let code: string | undefined;
   try {
-    code = tokenParam === undefined ? parseCookies(cookieHeader).get(SESSION_ACCESS_COOKIE) : decodeURIComponent(tokenParam.slice('token='.length));
+    // Sent twice (one planted by a session's script on this host for a longer path), it names no session.
+    code = tokenParam === undefined ? onlyCookie(cookieHeader, SESSION_ACCESS_COOKIE) : decodeURIComponent(tokenParam.slice('token='.length));
   } catch {
     return undefined;
   }
@@ -134,7 +135,7 @@ export class SessionProxy {
 
   /** Whether the request is for a host whose every path is a session's: an app host or a session's own host. */
   servesWholeHost(req: IncomingMessage): boolean {
-    return this.servesAppHost(req) || sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST) !== undefined;
+    return this.servesAppHost(req) || sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST) !== undefined || this.stray(req);
   }
 
   /**
@@ -157,8 +158,17 @@ export class SessionProxy {
     return { sessionUrl: req.url, leaveForSessionHost: this.settings.SESSIONS_HOST !== undefined };
   }
 
+  /** Whether a request is for a host below SESSIONS_HOST that is neither a session's nor an app host: no site. */
+  private stray(req: IncomingMessage): boolean {
+    return strayBelowSessionsHost(req.headers.host, this.settings.SESSIONS_HOST) && !this.servesAppHost(req);
+  }
+
   /** For createService's `intercept`: takes `/s/…`, app host and session host requests, leaves the rest to express. */
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (this.stray(req)) {
+      refuse(res, new AppError('not_found', 'no such site: a session’s address is its id below the gateway’s'));
+      return true;
+    }
     const wanted = this.wanted(req);
     if (!wanted) return false;
     if (wanted.entry && wanted.sessionHost !== undefined) {
@@ -182,6 +192,7 @@ export class SessionProxy {
 
   /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.stray(req)) return refuseUpgrade(socket, 404);
     const wanted = this.wanted(req) ?? { sessionUrl: '' };
     const forward = (target: Target) => {
       // A cookie opens sessions on their own hosts only; a script on the gateway's host has no business in one.
@@ -294,8 +305,14 @@ export class SessionProxy {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, new AppError('not_found', 'no such session'));
     const names = this.deps.auth.cookieNames(req);
     const secure = isHttps(req, this.deps.trusted);
-    this.deps.entries.redeem(entry.code, sid, onlyCookie(req.headers.cookie, names.entry)).then(
+    const state = onlyCookie(req.headers.cookie, names.entry);
+    this.deps.entries.redeem(entry.code, sid, state).then(
       (login) => {
+        // A browser that started an entry here, or has this host's cookie, is sent on to `next`, which lets it in
+        // or starts it again with a fresh state: two tabs entering at once share one entry cookie, and the later
+        // state makes the earlier tab's code fail. It goes in as itself only, so this is no way in for anyone else.
+        const mayRetry = state !== undefined || onlyCookie(req.headers.cookie, names.session) !== undefined;
+        if (!login && mayRetry && isNavigation(req.headers)) return redirect(res, entry.next);
         if (!login) return refuse(res, new AppError('forbidden', 'this link into the session is used, expired or not for this browser; open the session again from the start page'));
         const cookie = setCookie(names.session, this.deps.auth.sessionCookie(sid, login), { secure });
         redirect(res, entry.next, [cookie, setCookie(names.entry, '', { secure, maxAgeSeconds: 0 })]);
@@ -348,7 +365,7 @@ export class SessionProxy {
     const cookie = withoutCookies(req.headers.cookie, NOT_FORWARDED, SSO_COOKIE_PREFIXES);
     if (cookie) headers.cookie = cookie;
     else delete headers.cookie;
-    return { origin, path: route.stripPrefix ? appPath : sessionUrl, headers };
+    return { origin, path: route.stripPrefix ? appPath : sessionUrl, headers, setCookies: appSetCookies };
   }
 
   close(): Promise<void> {
