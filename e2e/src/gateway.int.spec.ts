@@ -2,7 +2,7 @@
 // gateway: sign-in, the public API, the session proxy over HTTP and WebSocket, and what must be refused.
 import { request, type IncomingHttpHeaders } from 'node:http';
 import type WebSocket from 'ws';
-import type { SessionView } from '@visp/contracts';
+import type { SessionTypesView, SessionView } from '@visp/contracts';
 import { closeRedis, createRedis, keys } from '@visp/bus';
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { execute, openKernel, testPodmanHost } from '@visp/testing';
@@ -126,8 +126,16 @@ describe('the page and the API description', () => {
       paths: Record<string, Record<string, { security?: unknown[]; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }; responses: Record<string, unknown> }>>;
     };
     expect(doc.openapi).toBe('3.1.0');
-    const create = doc.paths['/api/v1/sessions']?.post;
-    expect(Object.keys(create?.requestBody?.content['application/json']?.schema.properties ?? {})).toEqual(expect.arrayContaining(['type', 'project', 'limits']));
+    // A launch as the session-manager takes it: one of its types, with limits up to that type's maximum.
+    interface Limit {
+      maximum: number;
+    }
+    type Launch = { properties: { type: { const: string }; project: unknown; limits: { properties: { memoryMiB: Limit; cpus: Limit; pids: Limit } } } };
+    const launch = doc.paths['/api/v1/sessions']?.post?.requestBody?.content['application/json']?.schema as { anyOf?: Launch[] };
+    const { types } = (await (await api('/api/v1/session-types', olga)).json()) as SessionTypesView;
+    const described = (launch.anyOf ?? []).map(({ properties: p }) => [Object.keys(p).sort(), p.type.const, p.limits.properties.memoryMiB.maximum, p.limits.properties.cpus.maximum, p.limits.properties.pids.maximum]);
+    expect(described).toEqual(types.map((t) => [['limits', 'project', 'type'], t.name, t.limits.max.memoryMiB, t.limits.max.cpus, t.limits.max.pids]));
+    expect(types.length).toBeGreaterThan(1);
 
     const sample = { sid: 'aaaaaaaaaaaa', id: '000000000000000000000000' };
     let checked = 0;

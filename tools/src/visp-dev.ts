@@ -4,9 +4,11 @@ import { benchRecovery } from '../bench/recovery';
 import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
 import { benchTranscribe } from '../bench/transcribe';
+import { benchWsHold } from '../bench/ws-hold';
 import { startBareProxy, startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
 import { ensureServiceImages } from './service-images';
+import { soak } from './soak';
 import { runTests } from './test-runner';
 import { startContainerMode, startStack } from './stack';
 
@@ -19,6 +21,8 @@ const USAGE = `usage: visp-dev <command>
                         lint, typecheck and every test with real Redis, database and Podman;
                         --only runs one Jest project (e.g. bus or bus:int) without the static checks;
                         arguments after -- go to Jest as they are (e.g. -t 'culls')
+  soak [--runs N]       the whole suite N times (default 10), each on a clean clone of HEAD as CI runs it; prints
+                        runs N, green N, failures by test and each run's duration (tools/src/soak.ts)
   bench spawn [--runs N] [--burst N]
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
   bench proxy [--seconds N] [--rounds N] [--latency-rounds N] [--workers N] [--rate N] [--only http|ws|latency]
@@ -30,6 +34,9 @@ const USAGE = `usage: visp-dev <command>
                         inspecting each (tools/bench/recovery.ts)
   bench socket-proxy [--runs N]
                         Podman calls through the socket proxy against the raw socket (tools/bench/socket-proxy.ts)
+  bench ws-hold [--sockets N] [--minutes N] [--interval S]
+                        the gateway's memory holding N webclient and N proxied WebSockets (default 1,000 each) for
+                        N minutes (default 10), beside configurable-http-proxy holding N (tools/bench/ws-hold.ts)
   bench transcribe [--rounds N]
                         the LibriVox clips through the gateway, queue and worker against the engine alone, and
                         throughput with worker concurrency 1 and 2 (tools/bench/transcribe.ts)`;
@@ -41,6 +48,7 @@ const BENCH_FLAGS: Record<string, string[] | undefined> = {
   recovery: ['--containers'],
   'socket-proxy': ['--runs'],
   transcribe: ['--rounds'],
+  'ws-hold': ['--sockets', '--minutes', '--interval'],
   upstream: ['--port'],
   'bare-proxy': ['--port', '--target'],
 };
@@ -82,6 +90,11 @@ async function main(argv: string[]): Promise<number> {
         if (!(runs >= 1)) break;
         return benchSocketProxy({ runs });
       }
+      if (rest[0] === 'ws-hold') {
+        const [sockets, minutes, interval] = [number('--sockets', 1000), number('--minutes', 10), number('--interval', 10)];
+        if (!(sockets >= 1) || !(minutes >= 1) || !(interval >= 1)) break;
+        return benchWsHold({ sockets, minutes, interval });
+      }
       if (rest[0] === 'transcribe') {
         const rounds = number('--rounds', 3);
         if (!(rounds >= 1)) break;
@@ -94,6 +107,11 @@ async function main(argv: string[]): Promise<number> {
         return new Promise<number>(() => undefined);
       }
       break;
+    }
+    case 'soak': {
+      const runs = rest[0] === '--runs' && rest.length === 2 ? Number(rest[1]) : rest.length === 0 ? 10 : Number.NaN;
+      if (!(Number.isInteger(runs) && runs >= 1)) break;
+      return soak({ runs });
     }
     case 'test': {
       const separator = rest.includes('--') ? rest.indexOf('--') : rest.length;
