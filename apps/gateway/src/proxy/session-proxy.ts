@@ -43,6 +43,8 @@ export interface SessionRequest {
   leaveForSessionHost?: boolean;
   /** `ENTER_PATH` on the gateway's host: the entry state of the browser a one-time code is minted for. */
   entryState?: string;
+  /** A host below SESSIONS_HOST that names no session and is no app host: nothing is served there. */
+  stray?: true;
 }
 
 /**
@@ -135,7 +137,7 @@ export class SessionProxy {
 
   /** Whether the request is for a host whose every path is a session's: an app host or a session's own host. */
   servesWholeHost(req: IncomingMessage): boolean {
-    return this.servesAppHost(req) || sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST) !== undefined || this.stray(req);
+    return this.servesAppHost(req) || strayBelowSessionsHost(req.headers.host, this.settings.SESSIONS_HOST) || sessionOfHost(req.headers.host, this.settings.SESSIONS_HOST) !== undefined;
   }
 
   /**
@@ -150,6 +152,8 @@ export class SessionProxy {
       if (asked?.kind === 'entry') return { sessionUrl: '', sessionHost, entry: asked };
       return { sessionUrl: asked?.sessionUrl ?? '', sessionHost };
     }
+    // Below SESSIONS_HOST, neither an app host nor a session's (both answered above): a second gateway origin.
+    if (strayBelowSessionsHost(req.headers.host, this.settings.SESSIONS_HOST)) return { sessionUrl: '', stray: true };
     if (this.settings.SESSIONS_HOST !== undefined && req.url?.startsWith(ENTER_PATH)) {
       const enter = readEnterRequest(req.url);
       return { sessionUrl: enter?.next ?? '', leaveForSessionHost: true, entryState: enter?.state };
@@ -158,19 +162,14 @@ export class SessionProxy {
     return { sessionUrl: req.url, leaveForSessionHost: this.settings.SESSIONS_HOST !== undefined };
   }
 
-  /** Whether a request is for a host below SESSIONS_HOST that is neither a session's nor an app host: no site. */
-  private stray(req: IncomingMessage): boolean {
-    return strayBelowSessionsHost(req.headers.host, this.settings.SESSIONS_HOST) && !this.servesAppHost(req);
-  }
-
   /** For createService's `intercept`: takes `/s/…`, app host and session host requests, leaves the rest to express. */
   handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (this.stray(req)) {
+    const wanted = this.wanted(req);
+    if (!wanted) return false;
+    if (wanted.stray) {
       refuse(res, new AppError('not_found', 'no such site: a session’s address is its id below the gateway’s'));
       return true;
     }
-    const wanted = this.wanted(req);
-    if (!wanted) return false;
     if (wanted.entry && wanted.sessionHost !== undefined) {
       this.enterSessionHost(req, res, wanted.sessionHost, wanted.entry);
       return true;
@@ -192,8 +191,8 @@ export class SessionProxy {
 
   /** For createService's `upgrade`: WebSockets into sessions; any other URL is refused like an unknown session. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (this.stray(req)) return refuseUpgrade(socket, 404);
     const wanted = this.wanted(req) ?? { sessionUrl: '' };
+    if (wanted.stray) return refuseUpgrade(socket, 404);
     const forward = (target: Target) => {
       // A cookie opens sessions on their own hosts only; a script on the gateway's host has no business in one.
       if (wanted.leaveForSessionHost && target.principal.via === 'login') return refuseUpgrade(socket, 403);
