@@ -1,12 +1,15 @@
 // Limits that must hold against a user who pushes them, each attacked through the real gateway as built, with
 // the real Redis, database and session-manager: sign-in attempts per client behind a trusted edge, open
 // streams per user, API tokens that expire, admin taken away by configuration, the transcription quota and the
-// disk's floor, and a cancelled job's files.
-import { existsSync } from 'node:fs';
+// disk's floor, a cancelled job's files, and clients too slow to read their answers.
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { ApiTokenView, TranscriptionView } from '@visp/contracts';
+import { discoverPodman, PodmanClient } from '@visp/podman-client';
+import { testPodmanHost } from '@visp/testing';
 import { silentWav } from '@visp/transcription';
 import { upgradeStatus, useGatewayStack, type Auth } from './gateway-stack';
 import { TEST_SECRETS } from './launch';
@@ -182,4 +185,61 @@ describe('transcription storage', () => {
       expect({ language, ...refused }).toMatchObject({ language, status: 400, message: expect.stringMatching(/unknown language/) });
     }
   });
+});
+
+describe('slow clients', () => {
+  const SLOW_GW = 18988;
+
+  /** Resident memory of a process, in MB (from /proc). */
+  const residentMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+  it("one that reads a large answer at 1 KB/s and one that never reads hold the gateway's memory to a bound; others are served meanwhile", async () => {
+    // One process (the production default), whose memory is the gateway's.
+    const gateway = await stack.startGateway(SLOW_GW, { ...manySignIns, GATEWAY_WORKERS: '1' });
+    const pid = gateway.child.pid ?? 0;
+    const owner = await cookieAt(SLOW_GW, 'slowpoke');
+    const { session } = await stack.launchSession(owner, 'echo');
+    // 64 MB in the session's home, served by its httpd.
+    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+    const wrote = await podman.exec(`visp-session-echo-${session.sid}`, ['sh', '-c', 'dd if=/dev/zero of=www/big bs=1M count=64 2>/dev/null']);
+    expect(wrote.exitCode).toBe(0);
+    const before = residentMb(pid);
+
+    // Raw sockets, so that the client decides how fast it reads: one never reads, one reads 1 KB a second.
+    const request = `GET /s/${session.sid}/big HTTP/1.1\r\nHost: 127.0.0.1:${SLOW_GW}\r\nCookie: ${owner.cookie}\r\n\r\n`;
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(SLOW_GW, '127.0.0.1', () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const [stalled, trickling] = [await open(), await open()];
+    stalled.pause();
+    stalled.write(request);
+    trickling.pause();
+    trickling.write(request);
+    let trickled = 0;
+    const trickle = setInterval(() => {
+      const chunk = trickling.read(1024) as Buffer | null;
+      trickled += chunk?.length ?? 0;
+    }, 1000);
+    try {
+      // Meanwhile another user is served, again and again, and the slow ones' answers wait in flow control.
+      const other = await cookieAt(SLOW_GW, 'brisk');
+      const served: number[] = [];
+      let peak = 0;
+      for (let i = 0; i < 20; i++) {
+        served.push((await call(SLOW_GW, '/api/v1/me', other)).status);
+        peak = Math.max(peak, residentMb(pid));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(served).toEqual(served.map(() => 200));
+      expect(trickled).toBeGreaterThan(0);
+      // Two 64 MB answers in flight: the gateway holds a bounded window of each, not the answers.
+      expect(peak - before).toBeLessThan(32);
+    } finally {
+      clearInterval(trickle);
+      stalled.destroy();
+      trickling.destroy();
+    }
+  }, 60_000);
 });

@@ -33,7 +33,7 @@ export class TranscriptionWorker {
   async start(): Promise<void> {
     const { logger } = this.deps;
     const processor = new TranscriptionProcessor(this.deps, (outcome, engine) => this.outcomes.inc({ outcome, engine }));
-    this.stopListening = await onNotice(this.deps.redis, channels.transcriptionCancels, (id) => {
+    this.stopListening = await onNotice(this.deps.redis, channels.transcriptionCancels(this.deps.redis), (id) => {
       if (this.worker?.cancelJob(id, 'cancelled')) logger.info({ id }, 'cancelled a running transcription');
     });
     this.connection = this.deps.redis.duplicate({ maxRetriesPerRequest: null });

@@ -23,8 +23,8 @@ describe('EventBus', () => {
     const unsubscribe = await bus.subscribe((e) => received.push(e));
 
     const event: BusEvent = { type: 'session.progress', owner: 'alice', sid: 'abcdefghij23', step: 'creating', message: 'creating container', at: at() };
-    await redis().publish(channels.events, '{"type":"session.progress","owner":"../x"}');
-    await redis().publish(channels.events, 'not json');
+    await redis().publish(channels.events(redis()), '{"type":"session.progress","owner":"../x"}');
+    await redis().publish(channels.events(redis()), 'not json');
     await bus.publish(event);
     await waitFor('the event', () => received.length > 0);
     expect(received).toEqual([event]);
@@ -35,6 +35,21 @@ describe('EventBus', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(received).toHaveLength(1);
     await bus.close();
+  });
+
+  it("hears its own database's events only: Pub/Sub itself ignores the database (two instances on one Redis)", async () => {
+    const worker = Number(process.env.JEST_WORKER_ID ?? '1') % 3;
+    const [here, there] = [new EventBus(redis()), new EventBus(createRedis(testRedisUrl((worker + 1) % 3), { name: 'elsewhere' }))];
+    const received: BusEvent[] = [];
+    const unsubscribe = await here.subscribe((e) => received.push(e));
+    const event = (owner: string): BusEvent => ({ type: 'session.progress', owner, sid: 'abcdefghij23', step: 'creating', message: 'x', at: at() });
+    // Published first on the other database, then here: once this one has arrived, the other would have.
+    await there.publish(event('elsewhere'));
+    await here.publish(event('here'));
+    await waitFor('the event', () => received.length > 0);
+    expect(received.map((e) => e.owner)).toEqual(['here']);
+    unsubscribe();
+    await Promise.all([here.close(), there.close()]);
   });
 
   it('refuses to publish an invalid event', async () => {

@@ -20,7 +20,7 @@ export class EventBus {
   ) {}
 
   async publish(event: BusEvent): Promise<void> {
-    await this.redis.publish(channels.events, JSON.stringify(BusEventSchema.parse(event)));
+    await this.redis.publish(channels.events(this.redis), JSON.stringify(BusEventSchema.parse(event)));
   }
 
   /**
@@ -36,7 +36,7 @@ export class EventBus {
     if (!this.subscriber) {
       this.subscriber = this.redis.duplicate();
       this.subscriber.on('message', (_channel: string, message: string) => this.dispatch(message));
-      await this.subscriber.subscribe(channels.events);
+      await this.subscriber.subscribe(channels.events(this.subscriber));
     }
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
@@ -45,7 +45,7 @@ export class EventBus {
   private dispatch(message: string): void {
     const event = parseJson(BusEventSchema, message);
     if (!event) {
-      this.logger?.warn({ channel: channels.events }, 'dropped a malformed event');
+      this.logger?.warn({ channel: channels.events(this.redis) }, 'dropped a malformed event');
       return;
     }
     for (const handler of this.handlers) {

@@ -1,6 +1,6 @@
 /**
  * Every Redis name the system uses, built here and nowhere else (STYLE.md 9).
- * Keys: `visp:<domain>[:<id>]`; channels: `visp:chan:<topic>`; BullMQ under `visp:bull`.
+ * Keys: `visp:<domain>[:<id>]`; channels: `visp:chan:<topic>@<database>`; BullMQ under `visp:bull`.
  */
 export const keys = {
   /** Hash: sid → Route JSON. The gateway proxies by it. */
@@ -20,17 +20,30 @@ export const keys = {
   lockFence: (name: string) => `visp:lock:${name}:fence`,
 } as const;
 
+/** What a channel is scoped by: the database the connection selected. */
+interface OnDatabase {
+  options: { db?: number };
+}
+
+/**
+ * A Pub/Sub channel of the database `redis` uses. Redis delivers a message to every subscriber of the channel on
+ * the server, whatever database either side selected: two instances (or two test stacks) on one Redis would hear
+ * each other's events, logouts and route changes (seen: a culling test's `session.state` reached the bus test on
+ * another database). Naming the database in the channel keeps each database's messages its own.
+ */
+const onDatabase = (name: string) => (redis: OnDatabase) => `${name}@${redis.options.db ?? 0}`;
+
 export const channels = {
   /** BusEvent JSON (libs/contracts), for the owner's WebSocket and SSE connections. */
-  events: 'visp:chan:events',
+  events: onDatabase('visp:chan:events'),
   /** RouteChange JSON: tells every gateway to drop its cached route. */
-  routes: 'visp:chan:routes',
+  routes: onDatabase('visp:chan:routes'),
   /** A login id that was signed out: every gateway drops it from its cache. */
-  logouts: 'visp:chan:logouts',
+  logouts: onDatabase('visp:chan:logouts'),
   /** An API token id that was revoked: every gateway drops it from its cache. */
-  tokenRevocations: 'visp:chan:token-revocations',
+  tokenRevocations: onDatabase('visp:chan:token-revocations'),
   /** A transcription id whose owner cancelled it: the worker running it kills its engine. */
-  transcriptionCancels: 'visp:chan:transcription-cancels',
+  transcriptionCancels: onDatabase('visp:chan:transcription-cancels'),
 } as const;
 
 export const BULL_PREFIX = 'visp:bull';

@@ -20,7 +20,7 @@ export class RedisRouteTable implements RouteStore {
   async set(route: Route): Promise<void> {
     const valid = RouteSchema.parse(route);
     const change: RouteChange = { sid: valid.sid, op: 'set' };
-    await this.redis.multi().hset(keys.routes, valid.sid, JSON.stringify(valid)).publish(channels.routes, JSON.stringify(change)).exec();
+    await this.redis.multi().hset(keys.routes, valid.sid, JSON.stringify(valid)).publish(channels.routes(this.redis), JSON.stringify(change)).exec();
   }
 
   async get(sid: SessionId): Promise<Route | undefined> {
@@ -29,7 +29,7 @@ export class RedisRouteTable implements RouteStore {
 
   async delete(sid: SessionId): Promise<boolean> {
     const change: RouteChange = { sid, op: 'delete' };
-    const results = await this.redis.multi().hdel(keys.routes, sid).publish(channels.routes, JSON.stringify(change)).exec();
+    const results = await this.redis.multi().hdel(keys.routes, sid).publish(channels.routes(this.redis), JSON.stringify(change)).exec();
     return results?.[0]?.[1] === 1;
   }
 
@@ -45,7 +45,7 @@ export class RedisRouteTable implements RouteStore {
       const change = parseJson(RouteChangeSchema, message);
       if (change) onChange(change);
     });
-    await subscriber.subscribe(channels.routes);
+    await subscriber.subscribe(channels.routes(subscriber));
     return () => closeRedis(subscriber);
   }
 }

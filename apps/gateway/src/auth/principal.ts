@@ -92,8 +92,8 @@ export class Authenticator {
   /** Listens for logouts and token revocations announced by any gateway. */
   async start(): Promise<void> {
     this.unsubscribers = [
-      await onNotice(this.redis, channels.logouts, (id) => this.forgetLogin(id)),
-      await onNotice(this.redis, channels.tokenRevocations, (id) => this.forgetToken(id)),
+      await onNotice(this.redis, channels.logouts(this.redis), (id) => this.forgetLogin(id)),
+      await onNotice(this.redis, channels.tokenRevocations(this.redis), (id) => this.forgetToken(id)),
     ];
   }
 
@@ -130,7 +130,7 @@ export class Authenticator {
   async signOut(req: IncomingMessage): Promise<void> {
     const id = this.loginIdOn(req, GATEWAY_HOST);
     if (!id) return;
-    await this.redis.multi().del(keys.login(id)).publish(channels.logouts, id).exec();
+    await this.redis.multi().del(keys.login(id)).publish(channels.logouts(this.redis), id).exec();
     // Here at once, not when the notice comes back: the next request may already be on its way.
     this.forgetLogin(id);
   }
@@ -176,7 +176,7 @@ export class Authenticator {
   async revokeToken(owner: string, id: string): Promise<boolean> {
     if (!(await this.store.tokens.revoke(owner, id))) return false;
     this.forgetToken(id);
-    await this.redis.publish(channels.tokenRevocations, id);
+    await this.redis.publish(channels.tokenRevocations(this.redis), id);
     return true;
   }
 

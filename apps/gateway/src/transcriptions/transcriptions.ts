@@ -168,7 +168,7 @@ export class Transcriptions {
     if (!outcome.cancelled) throw new AppError('conflict', `the transcription has already ${outcome.record.state === 'cancelled' ? 'been cancelled' : outcome.record.state}`);
     // A waiting job is removed; a running one is locked by its worker, which the notice reaches instead.
     await this.queue.queue.remove(id).catch(() => 0);
-    await this.deps.redis.publish(channels.transcriptionCancels, id);
+    await this.deps.redis.publish(channels.transcriptionCancels(this.deps.redis), id);
     // A cancelled job's recording is not kept: the worker, if it ran the job, deletes whatever it writes after.
     await this.removeFiles(id);
     this.deps.logger.info({ id, owner }, 'transcription cancelled');
