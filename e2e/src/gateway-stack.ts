@@ -52,6 +52,8 @@ export interface GatewayStack {
   /** The running session-manager, to kill; `startSessionManager` starts another. */
   sessionManager(): Launched;
   startSessionManager(): Promise<void>;
+  /** The gateway the stack started on its own port, to kill; `startGateway` starts another. */
+  gateway(): Launched;
   /** The Origin header of the gateway's own page. */
   origin: Auth;
   /** Another gateway on the same session-manager, with settings of its own; ready when this resolves. */
@@ -79,6 +81,10 @@ const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 
 export interface StackOptions {
   /** A Redis of the test's own (fault tests restart it); read when the stack starts. */
   redisUrl?: () => string;
+  /** A database server of the test's own (fault tests restart it); read when the stack starts. */
+  mongoUri?: () => string;
+  /** Settings of the session-manager's on top of the stack's. */
+  sessionManagerEnv?: Record<string, string>;
 }
 
 function unregistered(db: string): never {
@@ -91,7 +97,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   const instance = testInstanceId();
   const url = `http://127.0.0.1:${ports.gateway}`;
   const origin = { origin: url };
-  const mongoUri = testMongoUri(db);
+  let mongoUri: string | undefined;
   const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
   const redisUrl = () => options.redisUrl?.() ?? testRedisUrl(STACK_DATABASES[db] ?? unregistered(db));
   const dataDir = mkdtempSync(path.join(tmpdir(), `visp-e2e-data-${db}-`));
@@ -99,13 +105,14 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     ...TEST_SECRETS,
     REDIS_URL: redisUrl(),
     TRANSCRIPTION_DATA_DIR: dataDir,
-    MONGO_URI: mongoUri,
+    MONGO_URI: (mongoUri ??= options.mongoUri?.() ?? testMongoUri(db)),
     SESSION_MANAGER_URL: `http://127.0.0.1:${ports.sessionManager}`,
     INSTANCE_ID: instance,
     CONTAINER_HOST: testPodmanHost(),
     SESSION_TYPES_FILE: typesFile,
   });
   let manager: Launched | undefined;
+  let gateway: Launched | undefined;
   const ready = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
 
   async function startGateway(port: number, env: Record<string, string> = {}): Promise<Launched> {
@@ -123,7 +130,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   }
 
   async function startSessionManager(): Promise<void> {
-    manager = launch('session-manager', { ...common(), PORT: String(ports.sessionManager) });
+    manager = launch('session-manager', { ...common(), PORT: String(ports.sessionManager), ...options.sessionManagerEnv });
     running.push(manager);
     await waitFor('session-manager', ready(ports.sessionManager), 20_000);
   }
@@ -132,7 +139,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     writeFileSync(typesFile, JSON.stringify(SESSION_TYPES));
     await startSessionManager();
     // Specs sign in many times a minute from one address; the rate limit has a test of its own.
-    await startGateway(ports.gateway, { LOGIN_RATE_LIMIT: '1000', ...gatewayEnv });
+    gateway = await startGateway(ports.gateway, { LOGIN_RATE_LIMIT: '1000', ...gatewayEnv });
   }, 60_000);
 
   afterAll(async () => {
@@ -171,6 +178,10 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
       return manager;
     },
     startSessionManager,
+    gateway: () => {
+      if (!gateway) throw new Error('the gateway has not been started');
+      return gateway;
+    },
     origin,
     startGateway,
     startWorker,

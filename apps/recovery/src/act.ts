@@ -22,6 +22,7 @@ export interface ActDeps {
 class Skip extends Error {}
 
 const ADOPTED = 'adopted by recovery';
+const INTERRUPTED = 'its start was interrupted (the session-manager stopped); start it again';
 
 /** Limits back from a container's HostConfig, for a record rebuilt from labels. */
 function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: number | null }): SessionLimits {
@@ -61,7 +62,12 @@ export class Actor {
         const [record, containers] = await Promise.all([sessions.getAnyOwner(action.sid), this.containersOf(action.sid)]);
         if (!record || containers.length > 0) throw new Skip('changed since the plan');
         await routes.delete(action.sid);
-        const lost = await sessions.transition(action.sid, ['pending', 'starting', 'ready', 'stopping'], 'stopped', { reason: 'lost', set: { stoppedAt: new Date() } });
+        const set = { stoppedAt: new Date() };
+        // A start that died before its container ran failed, and says so; a stop that died is over; a ready session was lost.
+        const lost =
+          record.state === 'pending' || record.state === 'starting'
+            ? await sessions.transition(action.sid, [record.state], 'failed', { reason: INTERRUPTED, set })
+            : await sessions.transition(action.sid, [record.state], 'stopped', { reason: record.state === 'stopping' ? (record.reason ?? 'stopped') : 'lost', set });
         if (!lost) throw new Skip('changed since the plan');
         await this.removeNetworkOf(action.sid);
         await this.announce(lost);

@@ -51,8 +51,16 @@ export class TranscriptionProcessor {
     const work = AbortSignal.any([signal, timeout]);
     try {
       if (!engine) throw new EngineError('backend-unavailable', `this worker has no ${record.backend} backend`, false);
-      const transcript = await this.transcribe(record, engine, job, work);
-      await this.deps.files.writeResult(id, JSON.stringify(transcript));
+      let transcript = await this.deps.files.earlierResult(id);
+      if (transcript) {
+        this.deps.logger.info({ id, attempt: job.attemptsMade + 1 }, 'the result of an earlier attempt is kept; the engine does not run again');
+      } else {
+        transcript = await this.transcribe(record, engine, job, work);
+        await this.deps.files.writeResult(id, JSON.stringify(transcript));
+        // One line per result written: that a job is transcribed once, whatever fails around it, is audited by
+        // counting these per id.
+        this.deps.logger.info({ id, attempt: job.attemptsMade + 1, engine: engine.name }, 'transcribed');
+      }
       const done = await this.deps.transcriptions.complete(id, { language: transcript.language, durationSec: transcript.duration });
       if (done) await this.announce(done, 'completed');
       // Cancelled while the engine ran: the gateway deleted the files, and this result must not stay either.

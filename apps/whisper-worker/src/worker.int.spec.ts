@@ -1,7 +1,7 @@
 // The worker in-process with the real engine, Redis and database: /readyz tells a broken engine from a working
 // one, and an attempt that outlives TRANSCRIPTION_TIMEOUT is killed and ends as a timeout.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -91,6 +91,38 @@ describe('the whisper-worker', () => {
         return r?.state === 'failed' && r;
       }, 30_000);
       expect(failed.error).toEqual({ code: 'timeout', message: 'the transcription took longer than 1 s' });
+    } finally {
+      await queue.close();
+      await service.close();
+    }
+  }, 60_000);
+
+  // An attempt can finish the engine and write the result, then lose the database, Redis or its process before the
+  // job is marked done (the chaos test saw one engine run twice). The next attempt keeps that result; here the
+  // engine cannot even load its model, so a second run would fail the job.
+  it('completes a retried job from the result an earlier attempt wrote, without running the engine again', async () => {
+    const log = memoryLogger();
+    const { service, worker } = buildWhisperWorker(settings({ WHISPER_MODEL_DIR: path.join(dataDir, 'no-model-here') }), { store, redis, logger: log.logger });
+    await worker.start();
+    const queue = new TypedQueue(QUEUES.transcriptions, redis);
+    try {
+      const files = new TranscriptionFiles(dataDir);
+      const id = 'abcdef0123456789abcdef02';
+      const clip = librivoxClips()[0]!.wav;
+      await files.prepare(id);
+      await copyFile(clip, files.upload(id));
+      const earlier = { text: 'kept from the first attempt', language: 'en', duration: 2, segments: [{ start: 0, end: 2, text: 'kept from the first attempt' }] };
+      await files.writeResult(id, JSON.stringify(earlier));
+      const { durationSec, ...audio } = await probeAudio(clip);
+      await store.transcriptions.create({ id, owner: 'tim', filename: 'clip.wav', sizeBytes: 1, durationSec, audio, backend: 'faster-whisper' });
+      await queue.add({ transcriptionId: id, owner: 'tim' }, { jobId: id, attempts: 1 });
+      const done = await waitFor('the job to finish', async () => {
+        const r = await store.transcriptions.get('tim', id);
+        return (r?.state === 'completed' || r?.state === 'failed') && r;
+      }, 30_000);
+      expect({ state: done.state, error: done.error }).toEqual({ state: 'completed', error: undefined });
+      expect(JSON.parse(await readFile(files.result(id), 'utf8'))).toEqual(earlier);
+      expect(log.lines.filter((line) => line.id === id).map((line) => line.msg)).toEqual(['the result of an earlier attempt is kept; the engine does not run again']);
     } finally {
       await queue.close();
       await service.close();

@@ -20,6 +20,16 @@ export function createRedis(url: string, options: RedisOptions): Redis {
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
+  watchConnection(redis, options);
+  connections.set(redis, options);
+  return redis;
+}
+
+/** How each connection createRedis made was named and logs, for the connections duplicated from it. */
+const connections = new WeakMap<Redis, RedisOptions>();
+
+/** An outage is logged once when it begins and once when it ends, never per reconnect attempt. */
+function watchConnection(redis: Redis, options: RedisOptions): void {
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) options.logger?.warn({ err: err.message, connection: options.name }, 'redis unavailable');
@@ -29,7 +39,18 @@ export function createRedis(url: string, options: RedisOptions): Redis {
     if (down) options.logger?.info({ connection: options.name }, 'redis reconnected');
     down = false;
   });
-  return redis;
+}
+
+/**
+ * A second connection to the same Redis, for a subscription (a subscribed connection can do nothing else). Its
+ * outages are logged like its parent's; without an error listener ioredis prints every failed reconnect to stderr.
+ */
+export function subscriberOf(redis: Redis, purpose: string): Redis {
+  const parent = connections.get(redis);
+  const name = `${parent?.name ?? 'redis'}-${purpose}`;
+  const subscriber = redis.duplicate({ connectionName: `visp-${name}` });
+  watchConnection(subscriber, { name, logger: parent?.logger });
+  return subscriber;
 }
 
 /** Quits politely, or disconnects if Redis is not there to answer. Safe to call twice. */

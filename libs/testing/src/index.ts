@@ -53,4 +53,5 @@ export { execute, openKernel, sendExecuteRequest, startKernel } from './jupyter'
 export { readSse } from './sse';
 export { LIBRIVOX, librivoxClips, normalizeForWer, testWhisper, wordErrorRate, type Clip } from './whisper';
 export { startOwnRedis, type OwnRedis } from './redis-server';
+export { startOwnDatabase, type OwnDatabase } from './database-server';
 export { childProcesses, isRunning } from './processes';

@@ -1,6 +1,6 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TranscriptionIdSchema, type TranscriptionId } from '@visp/contracts';
+import { TranscriptionIdSchema, TranscriptSchema, type Transcript, type TranscriptionId } from '@visp/contracts';
 
 /**
  * Where a transcription's files are: `<root>/<id>/`, named by the system only (the id is checked to be hex, so no
@@ -37,7 +37,29 @@ export class TranscriptionFiles {
     await rename(partial, this.result(id));
   }
 
+  /**
+   * The result an earlier attempt wrote, if one did: an attempt can finish its engine run and then lose the
+   * database, Redis or its process before the job is marked done, and the run must not be paid for twice.
+   */
+  async earlierResult(id: TranscriptionId): Promise<Transcript | undefined> {
+    const text = await readFile(this.result(id), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (text === undefined) return undefined;
+    const parsed = TranscriptSchema.safeParse(safeJson(text));
+    return parsed.success ? parsed.data : undefined;
+  }
+
   async remove(id: TranscriptionId): Promise<void> {
     await rm(this.dir(id), { recursive: true, force: true });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
