@@ -210,10 +210,10 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
       duplicatedJobs: [...transcribed.values()].filter((n) => n > 1).length,
       resent,
     };
-    console.log(`chaos: ${JSON.stringify(counts)}`);
+    process.stdout.write(`chaos: ${JSON.stringify(counts)}\n`);
     // What the workers said about a job done twice, to find out why.
     for (const [id, n] of transcribed) {
-      if (n > 1) console.log(`done ${n} times: ${id}\n${processes.flatMap((p) => p.output().split('\n').filter((line) => line.includes(id))).join('\n')}`);
+      if (n > 1) process.stdout.write(`done ${n} times: ${id}\n${processes.flatMap((p) => p.output().split('\n').filter((line) => line.includes(id))).join('\n')}\n`);
     }
 
     // Recovery, asked what it would do now, has nothing left to do.

@@ -89,6 +89,9 @@ export async function startPodman(stateDir: string, logDir: string): Promise<{ c
   const child = spawnLogged('podman', 'podman', ['system', 'service', '--time=0', `unix://${socket}`], {
     env: podmanEnv(),
     logFile: path.join(logDir, 'podman.log'),
+    // conmon writes an empty `oom` file into its working directory when an exec'd process is OOM-killed (the memory
+    // limit test does that): the state directory, not the checkout.
+    cwd: stateDir,
   });
   await waitUntil('podman system service', () => pingPodman(socket), { timeoutMs: 30_000, child });
   return { child, socket };

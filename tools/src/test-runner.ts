@@ -86,16 +86,16 @@ export async function runTests(options: TestOptions): Promise<number> {
       ...(infra.mongoKind === 'MONGO_URI' ? {} : { VISP_TEST_DATABASE_SERVER: infra.mongoKind === 'mongod' ? 'mongod' : FERRETDB_BIN }),
       ...whisperEnv(),
     };
-    const jest = (outputFile: string, args: string[], extraEnv: Record<string, string> = {}) =>
-      run('node', ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${outputFile}`, '--maxWorkers=2', ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }).catch(() => (jestFailed = true));
+    const jest = (outputFile: string, args: string[], { workers = 2, extraEnv = {} }: { workers?: number; extraEnv?: Record<string, string> } = {}) =>
+      run('node', ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${outputFile}`, `--maxWorkers=${workers}`, ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }).catch(() => (jestFailed = true));
     if (options.only || options.jestArgs?.length) {
       // Before --selectProjects, which would take a test path pattern for one more project name.
       await jest(resultsFile, [...(options.jestArgs ?? []), ...(options.only ? ['--selectProjects', options.only] : [])]);
     } else {
       // The whole suite in two phases: the specs that must run alone (SOLO_SPECS) after the rest.
-      await jest(resultsFile, [], { VISP_JEST_WITHOUT: SOLO_SPECS.join(',') });
+      await jest(resultsFile, [], { extraEnv: { VISP_JEST_WITHOUT: SOLO_SPECS.join(',') } });
       log('the specs that run alone');
-      await jest(soloResultsFile, ['--runInBand', '--selectProjects', 'e2e:int', '--', ...SOLO_SPECS]);
+      await jest(soloResultsFile, ['--selectProjects', 'e2e:int', '--', ...SOLO_SPECS], { workers: 1 });
     }
   } finally {
     const leftovers = await removeLeftovers(instancePrefix).catch((err: Error) => (log(`cleanup failed: ${err.message}`), 0));
