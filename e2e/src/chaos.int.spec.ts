@@ -3,7 +3,7 @@
 // (and started again, as systemd would) and Redis and the database restart. Afterwards every launch has ended in a
 // working session or a failure that says why, nothing runs without a record or is recorded without running, no
 // route points at nothing, and every transcription completed exactly once.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { BULL_PREFIX, closeRedis, createRedis, QUEUES, RedisRouteTable } from '@visp/bus';
@@ -32,6 +32,15 @@ const stack = useGatewayStack(PORTS, 'chaos', GATEWAY_ENV, {
 });
 const USERS = ['ada', 'bea', 'cal', 'dev', 'eli'];
 const clips = librivoxClips();
+
+const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts/chaos');
+
+/** Every process's log, in the order they were started, for the reader of a failed run. */
+function saveLogs(processes: Array<{ name: string; run: Launched }>): void {
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  for (const [i, { name, run }] of processes.entries()) writeFileSync(path.join(ARTIFACTS, `${i}-${name}.log`), run.output());
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,7 +75,12 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
   let gateway = stack.gateway();
   let recovery = await startRecovery();
   let worker = await startWorker();
-  const processes: Launched[] = [stack.sessionManager(), gateway, recovery, worker];
+  const processes = [
+    { name: 'session-manager', run: stack.sessionManager() },
+    { name: 'gateway', run: gateway },
+    { name: 'recovery', run: recovery },
+    { name: 'whisper-worker', run: worker },
+  ];
   const auths = new Map<string, Auth>();
   for (const user of USERS) auths.set(user, await stack.signIn(user));
 
@@ -119,10 +133,10 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
   // Each fault lands while the work sent just before it is in flight: starts waiting for their apps (slowecho
   // answers after 3 s), uploads queued and a job on the engine.
   const faults: Array<[string, () => Promise<void>]> = [
-    ['session-manager', async () => (await kill(stack.sessionManager()), await stack.startSessionManager(), void processes.push(stack.sessionManager()))],
-    ['recovery', async () => (await kill(recovery), (recovery = await startRecovery()), void processes.push(recovery))],
-    ['whisper-worker', async () => (await kill(worker), (worker = await startWorker()), void processes.push(worker))],
-    ['gateway', async () => (await kill(gateway), (gateway = await stack.startGateway(PORTS.gateway, GATEWAY_ENV)), void processes.push(gateway))],
+    ['session-manager', async () => (await kill(stack.sessionManager()), await stack.startSessionManager(), void processes.push({ name: 'session-manager', run: stack.sessionManager() }))],
+    ['recovery', async () => (await kill(recovery), (recovery = await startRecovery()), void processes.push({ name: 'recovery', run: recovery }))],
+    ['whisper-worker', async () => (await kill(worker), (worker = await startWorker()), void processes.push({ name: 'whisper-worker', run: worker }))],
+    ['gateway', async () => (await kill(gateway), (gateway = await stack.startGateway(PORTS.gateway, GATEWAY_ENV)), void processes.push({ name: 'gateway', run: gateway }))],
     ['redis', () => redis!.restart({ downMs: 1000 })],
     ['database', () => database!.restart({ downMs: 1000 })],
   ];
@@ -149,10 +163,11 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
       const all = await store.sessions.listAnyOwner({});
       return all.every((r) => ['ready', 'failed', 'stopped'].includes(r.state)) && all;
     }, 90_000, 500);
+    let lastViews: TranscriptionView[] = [];
     const views = await waitFor('every transcription over', async () => {
-      const all = await Promise.all(jobs.map(async ({ owner, id }) => (await (await stack.api(`/api/v1/transcriptions/${id}`, auths.get(owner)!)).json()) as TranscriptionView));
-      return all.every((v) => ['completed', 'failed', 'cancelled'].includes(v.state)) && all;
-    }, 120_000, 500);
+      lastViews = await Promise.all(jobs.map(async ({ owner, id }) => (await (await stack.api(`/api/v1/transcriptions/${id}`, auths.get(owner)!)).json()) as TranscriptionView));
+      return lastViews.every((v) => ['completed', 'failed', 'cancelled'].includes(v.state)) && lastViews;
+    }, 120_000, 500).catch((err: Error) => Promise.reject(new Error(`${err.message}: ${JSON.stringify(lastViews.map((v) => [v.id, v.state]))} (logs in ${ARTIFACTS})`)));
 
     // What is really there, looked at independently of recovery's own judgement.
     const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
@@ -175,8 +190,8 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
     // Exactly once: one finished engine run per job, across every worker that ever ran (a killed worker's output
     // included), and BullMQ's own account.
     const transcribed = new Map<string, number>();
-    for (const p of processes) {
-      for (const line of p.output().split('\n')) {
+    for (const { run } of processes) {
+      for (const line of run.output().split('\n')) {
         if (!line.includes('"msg":"transcribed"')) continue;
         const id = (JSON.parse(line) as { id: string }).id;
         transcribed.set(id, (transcribed.get(id) ?? 0) + 1);
@@ -213,11 +228,11 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
     process.stdout.write(`chaos: ${JSON.stringify(counts)}\n`);
     // What the workers said about a job done twice, to find out why.
     for (const [id, n] of transcribed) {
-      if (n > 1) process.stdout.write(`done ${n} times: ${id}\n${processes.flatMap((p) => p.output().split('\n').filter((line) => line.includes(id))).join('\n')}\n`);
+      if (n > 1) process.stdout.write(`done ${n} times: ${id}\n${processes.flatMap(({ run }) => run.output().split('\n').filter((line) => line.includes(id))).join('\n')}\n`);
     }
 
     // Recovery, asked what it would do now, has nothing left to do.
-    const planned = await fetch(`http://127.0.0.1:${PORTS.recovery}/admin/reconcile?dryRun=true`, { method: 'POST', headers: { authorization: `Bearer ${TEST_SECRETS.SERVICE_TOKEN}` } });
+    const planned = await fetch(`http://127.0.0.1:${PORTS.recovery}/admin/reconcile?dryRun=true`, { method: 'POST', headers: { 'x-service-token': TEST_SECRETS.SERVICE_TOKEN } });
     const planText = await planned.text();
     expect({ status: planned.status, body: planText }).toEqual({ status: 200, body: expect.any(String) });
     const plan = ReconcileReportSchema.parse(JSON.parse(planText));
@@ -239,6 +254,7 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
     const current = [stack.sessionManager(), gateway, recovery, worker];
     expect(current.map((p) => p.child.exitCode ?? p.child.signalCode)).toEqual([null, null, null, null]);
   } finally {
+    saveLogs(processes);
     // Recovery was launched here, not by the stack, which stops the rest.
     if (recovery.child.exitCode === null && recovery.child.signalCode === null) {
       recovery.child.kill('SIGTERM');

@@ -49,13 +49,16 @@ export function soakReport(runs: SoakRun[]): string {
   return lines.join('\n');
 }
 
-/** One clean clone of HEAD through `.ci/run`; its output goes to `log`. */
-async function soakOnce(run: number, log: string): Promise<SoakRun> {
+/** One clean clone of `commit` through `.ci/run`; its output goes to `log`. */
+async function soakOnce(run: number, commit: string, log: string): Promise<SoakRun> {
   const clone = mkdtempSync(path.join(tmpdir(), 'visp-soak-'));
   const started = Date.now();
   try {
     const cloned = spawnSync('git', ['clone', '--quiet', ROOT, clone], { encoding: 'utf8' });
     if (cloned.status !== 0) throw new Error(`git clone failed: ${cloned.stderr.trim()}`);
+    // The commit the soak started on, whatever is committed meanwhile: every run tests the same code.
+    const checkout = spawnSync('git', ['checkout', '--quiet', commit], { cwd: clone, encoding: 'utf8' });
+    if (checkout.status !== 0) throw new Error(`git checkout ${commit} failed: ${checkout.stderr.trim()}`);
     const out = createWriteStream(log);
     let tail = '';
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -87,13 +90,14 @@ async function soakOnce(run: number, log: string): Promise<SoakRun> {
 export async function soak(options: { runs: number }): Promise<number> {
   const dirty = spawnSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
   if (dirty) console.log('[soak] the working tree has uncommitted changes: the runs test the committed HEAD only');
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const head = commit.slice(0, 7);
   const logs = path.join(STATE_DIR, 'soak');
   mkdirSync(logs, { recursive: true });
   const runs: SoakRun[] = [];
   for (let run = 1; run <= options.runs; run++) {
     const log = path.join(logs, `${head}-run-${run}.log`);
-    const result = await soakOnce(run, log);
+    const result = await soakOnce(run, commit, log);
     runs.push(result);
     console.log(`[soak] run ${run}/${options.runs} of ${head}: ${result.summary ?? 'no summary'} in ${Math.round(result.seconds)} s${result.green ? '' : ` (log: ${path.relative(ROOT, log)})`}`);
     for (const failure of result.failures) console.log(`[soak]   ${failure}`);
