@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { BUILTIN_SESSION_TYPES } from '@visp/config';
-import type { SessionStreamMessage, SessionView } from '@visp/contracts';
+import { LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
 import { readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
-import { ConflictError, discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import { ConflictError, discoverPodman, PodmanClient } from '@visp/podman-client';
 import { launch, TEST_SECRETS, type Launched } from './launch';
 
 // `echo` shows, from inside its container, the request the app received (busybox httpd's CGI environment).

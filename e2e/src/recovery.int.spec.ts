@@ -1,7 +1,8 @@
 // Recovery, as built, against the real session-manager, gateway, Podman, Redis and database: no user loses a
 // session when the session-manager dies, even with its database records and routes gone.
 import { closeRedis, createRedis, keys, RedisRouteTable } from '@visp/bus';
-import { encodeSessionLabels, LABEL, discoverPodman, PodmanClient } from '@visp/podman-client';
+import { LABEL } from '@visp/contracts';
+import { encodeSessionLabels, discoverPodman, PodmanClient } from '@visp/podman-client';
 import { openStore, type Store } from '@visp/store';
 import { execute, openKernel, testPodmanHost, waitFor } from '@visp/testing';
 import type WebSocket from 'ws';
@@ -169,7 +170,7 @@ it('acts once however many recovery processes run, and reports malformed and for
     expect(actors.size).toBe(1);
 
     const reports = [...audit(first), ...audit(second)].filter((a) => a.kind === 'report');
-    expect(reports.map((r) => r.detail)).toEqual(expect.arrayContaining(['visp.session.owner: Too small: expected string to have >=1 characters', 'unsupported label schema "7"', `belongs to instance ${stack.instance}-other`]));
+    expect(reports.map((r) => r.detail)).toEqual(expect.arrayContaining([`${LABEL.owner}: Too small: expected string to have >=1 characters`, 'unsupported label schema "7"', `belongs to instance ${stack.instance}-other`]));
     for (const id of strayIds) expect((await podman.inspectContainer(id)).state).toBe('created');
     for (const run of [first, second]) expect(run.child.exitCode).toBeNull();
     await Promise.all([stopRecovery(first), stopRecovery(second)]);

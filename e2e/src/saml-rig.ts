@@ -9,7 +9,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { caddyfile, containerRunArgs, createPodmanSecret, parseUnit } from '@visp/quadlets';
-import { LABEL } from '@visp/podman-client';
+import { LABEL } from '@visp/contracts';
 import { randomSuffix, waitFor } from '@visp/testing';
 import { loopbackRequest } from './loopback-http';
 

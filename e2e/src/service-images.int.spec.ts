@@ -1,7 +1,8 @@
 // Every service image (containerfiles/services, built by the test runner) run as a container: it starts as user
 // 1000 and passes its own HEALTHCHECK. The whisper-worker's also loads its model offline and becomes ready.
 // Host networking only so that the containers reach the test's Redis and database on loopback.
-import { LABEL, PodmanClient, discoverPodman } from '@visp/podman-client';
+import { LABEL } from '@visp/contracts';
+import { PodmanClient, discoverPodman } from '@visp/podman-client';
 import { testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
 import { TEST_SECRETS } from './launch';
 

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { BUILTIN_SESSION_TYPES, expandLaunch, type SessionTypeConfig, type SessionTypes } from '@visp/config';
-import type { SessionStreamMessage, SessionView } from '@visp/contracts';
+import { LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
 import { readSse } from '@visp/testing';
 import { TESTBOX_IMAGE } from '../src/images';
 import { log, withBench } from './harness';
@@ -87,7 +87,7 @@ async function bareStart(docker: Docker, type: SessionTypeConfig, count: number,
         name,
         Image: type.image,
         // Only so that a bench cut short leaves nothing behind: removeLeftovers finds them by these.
-        Labels: { 'visp.managed': 'true', 'visp.instance': instance },
+        Labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance },
         Cmd: launch.command,
         Env: Object.entries(launch.env).map(([k, v]) => `${k}=${v}`),
         User: type.user,

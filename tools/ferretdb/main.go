@@ -1,7 +1,8 @@
 // Command ferretdb runs FerretDB 1.24 with its embedded SQLite backend on a loopback address.
 //
 // It exists because `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` cannot be used here
-// (see ARCHITECTURE.md, Dependency facts); the embeddable package works and is all we need for dev, test and CI.
+// (see docs/architecture.md, Facts the code relies on); the embeddable package works and is all we need for
+// dev, test and CI.
 package main
 
 import (

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { ROOT } from './paths';
 import { run } from './processes';
@@ -27,7 +28,7 @@ export interface ImageSpec {
   format?: 'docker';
 }
 
-const HASH_LABEL = 'visp.build-hash';
+const HASH_LABEL = LABEL.buildHash;
 
 function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
   const entries = readdirSync(path.join(dir, rel), { withFileTypes: true });

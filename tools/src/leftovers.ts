@@ -1,3 +1,4 @@
+import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { run } from './processes';
 
@@ -12,9 +13,9 @@ export async function removeLeftovers(instancePrefix: string): Promise<number> {
   ] as const;
   let removed = 0;
   for (const kind of kinds) {
-    const output = await run('podman', [...kind.list, '--format', 'json', '--filter', 'label=visp.managed=true'], { env, quiet: true });
+    const output = await run('podman', [...kind.list, '--format', 'json', '--filter', `label=${LABEL.managed}=true`], { env, quiet: true });
     const items = JSON.parse(output || '[]') as Array<{ Id?: string; Name?: string; Labels?: Record<string, string> | null }>;
-    const names = items.filter((i) => i.Labels?.['visp.instance']?.startsWith(instancePrefix)).map((i) => i[kind.key] ?? '');
+    const names = items.filter((i) => i.Labels?.[LABEL.instance]?.startsWith(instancePrefix)).map((i) => i[kind.key] ?? '');
     if (names.length) await run('podman', [...kind.remove, ...names], { env, quiet: true });
     removed += names.length;
   }

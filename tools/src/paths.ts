@@ -4,6 +4,8 @@ import path from 'node:path';
 /** The repository root, both from the bundle (dist/tools) and from the sources (tools/src). */
 export const ROOT = path.resolve(__dirname, '../..');
 export const STATE_DIR = path.join(ROOT, '.visp');
+/** The production units, which `visp` installs and the container stack runs. */
+export const QUADLETS = path.join(ROOT, 'quadlets');
 export const CONTAINERS_CONF = path.join(ROOT, 'tools/podman/containers.conf');
 export const FERRETDB_BIN = path.join(STATE_DIR, 'bin/ferretdb');
 /** The session guard (tools/session-guard), which bootstrap builds; local-mode sessions run behind it. */

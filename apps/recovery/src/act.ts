@@ -1,7 +1,7 @@
 import type { EventBus, RouteStore } from '@visp/bus';
 import { sessionType, type Logger, type SessionTypes } from '@visp/config';
-import type { RecoveryOutcome, SessionLimits } from '@visp/contracts';
-import { LABEL, NotFoundError, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
+import { ACTIVE_SESSION_STATES, LABEL, type RecoveryOutcome, type SessionLimits } from '@visp/contracts';
+import { NotFoundError, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
 import { answersReadiness, closeSessionNetwork, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import type { Action } from './plan';
@@ -80,7 +80,7 @@ export class Actor {
         const record = await sessions.getAnyOwner(action.sid);
         if (!record || record.instance !== this.deps.instance) return undefined;
         const reason = record.state === 'stopping' ? (record.reason ?? 'stopped') : `its container ${action.container.state === 'created' ? 'never started' : 'exited'}`;
-        const over = await sessions.transition(action.sid, ['pending', 'starting', 'ready', 'stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
+        const over = await sessions.transition(action.sid, ACTIVE_SESSION_STATES, 'stopped', { reason, set: { stoppedAt: new Date() } });
         if (over) await this.announce(over);
         return undefined;
       }

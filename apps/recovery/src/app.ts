@@ -1,22 +1,16 @@
 import { EventBus, RedisRouteTable } from '@visp/bus';
+import type { RecoveryConfig } from '@visp/config';
 import { createService, parseOrThrow, requireServiceToken, serviceBasics, type Service } from '@visp/service-kit';
 import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
 import { z } from 'zod';
 import { Actor } from './act';
 import { Recovery } from './recovery';
 
-export interface RecoverySettings {
-  component: string;
-  HOST: string;
-  PORT: number;
-  SHUTDOWN_TIMEOUT_MS: number;
-  SERVICE_TOKEN: string;
-  INSTANCE_ID: string;
-  SESSION_MODE: 'local' | 'network';
-  SESSION_NETWORK_JOINERS: readonly string[];
-  RECOVERY_INTERVAL: number;
-  RECOVERY_DRY_RUN: boolean;
-}
+/** The settings recovery acts on: the part of its parsed config (libs/config) that it reads here. */
+export type RecoverySettings = Pick<
+  RecoveryConfig,
+  'component' | 'HOST' | 'PORT' | 'SHUTDOWN_TIMEOUT_MS' | 'SERVICE_TOKEN' | 'INSTANCE_ID' | 'SESSION_MODE' | 'SESSION_NETWORK_JOINERS' | 'RECOVERY_INTERVAL' | 'RECOVERY_DRY_RUN'
+>;
 
 const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 

@@ -1,4 +1,4 @@
-import type { Route, SessionState } from '@visp/contracts';
+import { LABEL, type Route, type SessionState } from '@visp/contracts';
 import { encodeSessionLabels, type ContainerSummary } from '@visp/podman-client';
 import type { SessionRecord } from '@visp/store';
 import { plan, type Observation } from './plan';
@@ -93,11 +93,11 @@ describe('recovery plan', () => {
     const good = encodeSessionLabels({ instance: INSTANCE, id: 'aaaaaaaaaaaa', type: 'jupyter', owner: 'ann', created });
     const o = observe({
       containers: [
-        container('aaaaaaaaaaaa', 'running', { labels: { ...good, 'visp.session.owner': '' } }),
-        container('bbbbbbbbbbbb', 'running', { labels: { ...good, 'visp.schema': '99' } }),
+        container('aaaaaaaaaaaa', 'running', { labels: { ...good, [LABEL.owner]: '' } }),
+        container('bbbbbbbbbbbb', 'running', { labels: { ...good, [LABEL.schema]: '99' } }),
         container('cccccccccccc', 'running', { instance: 'someone-else' }),
         container('dddddddddddd', 'running', { owner: 'mallory' }),
-        container('eeeeeeeeeeee', 'running', { labels: { 'visp.managed': 'true' } }),
+        container('eeeeeeeeeeee', 'running', { labels: { [LABEL.managed]: 'true' } }),
       ],
       records: [record('dddddddddddd', 'ready')],
       routes: [route('dddddddddddd')],
@@ -105,7 +105,7 @@ describe('recovery plan', () => {
     const actions = plan(o);
     expect(actions.every((a) => a.kind === 'report')).toBe(true);
     expect(summary(o)).toEqual([
-      'report visp-session-jupyter-aaaaaaaaaaaa: visp.session.owner: Too small: expected string to have >=1 characters',
+      `report visp-session-jupyter-aaaaaaaaaaaa: ${LABEL.owner}: Too small: expected string to have >=1 characters`,
       'report visp-session-jupyter-bbbbbbbbbbbb: unsupported label schema "99"',
       'report visp-session-jupyter-cccccccccccc: belongs to instance someone-else',
       'report visp-session-jupyter-dddddddddddd: labels say owner mallory, the record says ann',

@@ -1,4 +1,4 @@
-import type { Route, SessionLabels, SessionState } from '@visp/contracts';
+import { ACTIVE_SESSION_STATES, type Route, type SessionLabels } from '@visp/contracts';
 import { decodeSessionLabels, type ContainerSummary } from '@visp/podman-client';
 import type { SessionRecord } from '@visp/store';
 
@@ -33,9 +33,6 @@ export type Action =
   | { kind: 'join-network'; sid: string; network: string; container: string }
   /** Left alone, and said why. */
   | { kind: 'report'; container: ContainerSummary; reason: string };
-
-/** States in which a session should have a container. */
-const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 
 /**
  * Compares what runs with what is recorded and routed, and says what to do about each difference. Pure: the same
@@ -81,8 +78,9 @@ export function plan(observed: Observation): Action[] {
     }
   }
 
+  // An active session should have a container; one of this instance without any is lost.
   for (const record of observed.records) {
-    if (record.instance === observed.instance && LIVE.includes(record.state) && !withContainer.has(record.sid)) {
+    if (record.instance === observed.instance && ACTIVE_SESSION_STATES.includes(record.state) && !withContainer.has(record.sid)) {
       actions.push({ kind: 'mark-lost', sid: record.sid, record });
     }
   }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import { SessionIdSchema, type ReconcileReport, type RecoveryOutcome, type SessionState } from '@visp/contracts';
-import { LABEL, type PodmanClient } from '@visp/podman-client';
+import { ACTIVE_SESSION_STATES, LABEL, SessionIdSchema, type ReconcileReport, type RecoveryOutcome } from '@visp/contracts';
+import type { PodmanClient } from '@visp/podman-client';
 import type { SessionNetworking } from '@visp/sessions';
 import type { SessionRepository } from '@visp/store';
 import { Counter, type Registry } from 'prom-client';
@@ -11,7 +11,6 @@ import { plan, type Observation } from './plan';
 
 const isSessionId = (text: string) => SessionIdSchema.safeParse(text).success;
 
-const LIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
 const CONCURRENCY = 16;
 
@@ -126,7 +125,7 @@ export class Recovery {
     const { podman, sessions, routes, instance } = this.deps;
     const [containers, live, routeList, networkList] = await Promise.all([
       podman.listContainers({ [LABEL.managed]: 'true' }),
-      sessions.listAnyOwner({ instance, states: LIVE }),
+      sessions.listAnyOwner({ instance, states: ACTIVE_SESSION_STATES }),
       routes.all(),
       podman.listManagedNetworks(instance, { [LABEL.sessionId]: true }),
     ]);

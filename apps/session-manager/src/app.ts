@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ActivityLog, EventBus, RedisRouteTable } from '@visp/bus';
-import { ConfigError } from '@visp/config';
+import { ConfigError, type SessionManagerConfig } from '@visp/config';
+import { ACTIVE_SESSION_STATES } from '@visp/contracts';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
 import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
@@ -10,25 +11,26 @@ import { sessionRoutes } from './sessions/sessions.routes';
 import { SessionService } from './sessions/sessions.service';
 import { Spawner } from './sessions/spawner';
 
-/** The settings the session-manager acts on (a subset of its parsed config). */
-export interface SessionManagerSettings {
-  component: string;
-  HOST: string;
-  PORT: number;
-  SHUTDOWN_TIMEOUT_MS: number;
-  INSTANCE_ID: string;
-  SERVICE_TOKEN: string;
-  SESSION_MODE: 'local' | 'network';
-  SESSION_NETWORK_JOINERS: readonly string[];
-  SESSION_GUARD_BINARY?: string;
-  SESSION_START_TIMEOUT: number;
-  MAX_SESSIONS_PER_USER: number;
-  MAX_SESSIONS_TOTAL: number;
-  IDLE_TIMEOUT: number;
-  MAX_SESSION_AGE: number;
-  CULL_INTERVAL: number;
-  CULL_WARNING: number;
-}
+/** The settings the session-manager acts on: the part of its parsed config (libs/config) that it reads here. */
+export type SessionManagerSettings = Pick<
+  SessionManagerConfig,
+  | 'component'
+  | 'HOST'
+  | 'PORT'
+  | 'SHUTDOWN_TIMEOUT_MS'
+  | 'INSTANCE_ID'
+  | 'SERVICE_TOKEN'
+  | 'SESSION_MODE'
+  | 'SESSION_NETWORK_JOINERS'
+  | 'SESSION_GUARD_BINARY'
+  | 'SESSION_START_TIMEOUT'
+  | 'MAX_SESSIONS_PER_USER'
+  | 'MAX_SESSIONS_TOTAL'
+  | 'IDLE_TIMEOUT'
+  | 'MAX_SESSION_AGE'
+  | 'CULL_INTERVAL'
+  | 'CULL_WARNING'
+>;
 
 export interface SessionManager {
   service: Service;
@@ -45,8 +47,9 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   const { store, redis, podman, logger } = deps;
   const events = new EventBus(redis, logger);
   const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL);
-  // Sessions this instance already runs hold their capacity across a restart.
-  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: ['starting', 'ready', 'stopping'] })) gate.reserve(running.sid);
+  // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for it).
+  const holding = ACTIVE_SESSION_STATES.filter((state) => state !== 'pending');
+  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: holding })) gate.reserve(running.sid);
 
   const spawner = new Spawner(
     podman,

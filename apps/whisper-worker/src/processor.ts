@@ -85,14 +85,23 @@ export class TranscriptionProcessor {
     const workDir = this.scratch(record.id);
     await mkdir(workDir, { recursive: true });
     let reportedAt = 0;
+    // Progress writes go one after another and are all done before the attempt's final write: a progress update
+    // still in flight (one buffered through a database outage) that lands after `complete()` would put the record
+    // back to `running` on FerretDB, whose conditional updates read and then write the whole document, and its
+    // event would reach the owner after `completed`.
+    let progressWritten = Promise.resolve();
     const onProgress = (progress: number) => {
       const now = Date.now();
       if (now - reportedAt < PROGRESS_INTERVAL_MS) return;
       reportedAt = now;
-      void this.reportProgress(job, record, progress);
+      progressWritten = progressWritten.then(() => this.reportProgress(job, record, progress));
     };
-    const transcript = await engine.transcribe({ wav, durationSec: record.durationSec, language: job.data.language ?? record.language, model: job.data.model ?? record.model, workDir }, { signal, onProgress });
-    return normalizeTranscript(transcript);
+    try {
+      const transcript = await engine.transcribe({ wav, durationSec: record.durationSec, language: job.data.language ?? record.language, model: job.data.model ?? record.model, workDir }, { signal, onProgress });
+      return normalizeTranscript(transcript);
+    } finally {
+      await progressWritten;
+    }
   }
 
   private async reportProgress(job: TranscriptionJob, record: TranscriptionRecord, progress: number): Promise<void> {

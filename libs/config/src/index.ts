@@ -2,7 +2,16 @@ export { ConfigError, loadEnvSource, resolveFileSettings, type EnvSource, type E
 export { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
 export { defineServiceConfig, envPrefix, exitOnConfigError, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
 export { createLogger, loggerFor, type Logger, type LoggerOptions } from './logger';
-export { gatewayConfig, recoveryConfig, sessionManagerConfig, socketProxyConfig, whisperWorkerConfig } from './services';
+export {
+  gatewayConfig,
+  recoveryConfig,
+  sessionManagerConfig,
+  socketProxyConfig,
+  whisperWorkerConfig,
+  type RecoveryConfig,
+  type SessionManagerConfig,
+  type SessionNetworkingSettings,
+} from './services';
 export {
   BUILTIN_SESSION_TYPES,
   expandLaunch,

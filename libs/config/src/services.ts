@@ -1,3 +1,4 @@
+import { TRANSCRIPTION_BACKENDS } from '@visp/contracts';
 import { z } from 'zod';
 import { bool, int, list, oneOf, optionalSecret, optionalStr, port, secret, str, url } from './fields';
 import { defineServiceConfig } from './define';
@@ -21,6 +22,20 @@ const sessionNetworkJoiners = { SESSION_NETWORK_JOINERS: list('visp-gateway,visp
 
 /** How sessions are reached: `local` publishes their port on 127.0.0.1; `network` has the joiners join their network. */
 const sessionNetworking = { SESSION_MODE: oneOf(['local', 'network'], 'local'), ...sessionNetworkJoiners };
+
+/**
+ * The session settings of the two services that run sessions: the session-manager starts them and recovery adopts
+ * them after a crash, so both must see the same Podman, session types and networking. Declared once for both.
+ */
+const sessionHost = {
+  ...podman,
+  /** JSON file of session types replacing the built-in jupyter and rstudio; recovery probes and routes adopted sessions by it. */
+  SESSION_TYPES_FILE: optionalStr(),
+  ...sessionNetworking,
+};
+
+/** SESSION_MODE and SESSION_NETWORK_JOINERS as parsed: what libs/sessions `sessionNetworking` reads. */
+export type SessionNetworkingSettings = Readonly<z.infer<z.ZodObject<typeof sessionNetworking>>>;
 
 /** Shared by the gateway and the services it calls; sent as `x-service-token`. */
 const serviceToken = { SERVICE_TOKEN: secret(24) };
@@ -114,7 +129,7 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   /** Seconds a finished job's files (upload and transcript) are kept before they are deleted. */
   TRANSCRIPTION_RETENTION: int({ min: 1, max: 10 * 365 * 86_400, default: 30 * 86_400 }),
   /** The backend for uploads that name none. */
-  TRANSCRIPTION_BACKEND: oneOf(['faster-whisper', 'openai'], 'faster-whisper'),
+  TRANSCRIPTION_BACKEND: oneOf(TRANSCRIPTION_BACKENDS, 'faster-whisper'),
   /** Attempts per job, and the first retry's delay (doubling after). */
   TRANSCRIPTION_ATTEMPTS: int({ min: 1, max: 20, default: 3 }),
   TRANSCRIPTION_BACKOFF_MS: int({ min: 0, max: 3_600_000, default: 2000 }),
@@ -125,10 +140,7 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
   ...redis,
   ...mongo,
   ...serviceToken,
-  ...podman,
-  /** JSON file of session types replacing the built-in jupyter and rstudio. */
-  SESSION_TYPES_FILE: optionalStr(),
-  ...sessionNetworking,
+  ...sessionHost,
   /**
    * The session guard's binary on the host (tools/session-guard, built by bootstrap into .visp/bin): required in
    * local mode, where it is mounted read-only into every session and stands in front of its published port.
@@ -153,15 +165,17 @@ export const recoveryConfig = defineServiceConfig('recovery', {
   ...redis,
   ...mongo,
   ...serviceToken,
-  ...podman,
-  /** The session types the session-manager runs (to probe and route adopted sessions). */
-  SESSION_TYPES_FILE: optionalStr(),
-  ...sessionNetworking,
+  ...sessionHost,
   /** Seconds between reconcile passes. */
   RECOVERY_INTERVAL: int({ min: 1, max: 86_400, default: 30 }),
   /** Plan and report only: nothing is changed. */
   RECOVERY_DRY_RUN: bool(false),
 });
+
+/** The session-manager's settings as parsed. */
+export type SessionManagerConfig = ReturnType<typeof sessionManagerConfig.parse>;
+/** Recovery's settings as parsed. */
+export type RecoveryConfig = ReturnType<typeof recoveryConfig.parse>;
 
 export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
   PORT: port(8040),
@@ -190,7 +204,7 @@ export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
   /** Seconds to wait for the server's answer to one file. */
   OPENAI_TIMEOUT: int({ min: 1, max: 86_400, default: 600 }),
   /** Which backends this worker takes jobs for; the first is the self-test's and the default. */
-  TRANSCRIPTION_BACKENDS: list('faster-whisper').pipe(z.array(z.enum(['faster-whisper', 'openai']), { error: 'must list faster-whisper and/or openai' }).min(1, 'must name at least one backend')),
+  TRANSCRIPTION_BACKENDS: list('faster-whisper').pipe(z.array(z.enum(TRANSCRIPTION_BACKENDS), { error: 'must list faster-whisper and/or openai' }).min(1, 'must name at least one backend')),
 });
 
 export const socketProxyConfig = defineServiceConfig('socket-proxy', {

@@ -1,8 +1,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
+import { LABEL } from '@visp/contracts';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, PodmanError, toPodmanError } from './errors';
-import { managedLabels, LABEL } from './labels';
+import { managedLabels } from './labels';
 import type { PodmanEndpoint } from './socket';
 import { toCreateOptions, type ContainerSpec } from './spec';
 import { demuxBuffer, demuxStream } from './streams';
@@ -69,7 +70,8 @@ function parseEnv(env: string[] | undefined): Record<string, string> {
 
 /**
  * The container operations the services need, over Podman's Docker-compatible API. Every failure is one of
- * the typed errors in errors.ts; Podman's quirks (ARCHITECTURE.md) are absorbed here and nowhere else.
+ * the typed errors in errors.ts; Podman's quirks (docs/architecture.md, Facts the code relies on) are absorbed
+ * here and nowhere else.
  */
 export class PodmanClient {
   readonly docker: Docker;

@@ -1,18 +1,6 @@
-import { SessionLabelsSchema, type SessionLabels } from '@visp/contracts';
+import { LABEL, LABEL_SCHEMA_VERSION, SessionLabelsSchema, type SessionLabels } from '@visp/contracts';
 
-/** Label names; see ARCHITECTURE.md, Names. Labels alone must be enough to rebuild a session record. */
-export const LABEL = {
-  managed: 'visp.managed',
-  instance: 'visp.instance',
-  schema: 'visp.schema',
-  sessionId: 'visp.session.id',
-  sessionType: 'visp.session.type',
-  owner: 'visp.session.owner',
-  project: 'visp.session.project',
-  created: 'visp.session.created',
-} as const;
-
-export const LABEL_SCHEMA_VERSION = '1';
+// The label names are a contract (libs/contracts `LABEL`); this is their codec.
 
 /** Labels for anything the system creates that is not a session (networks, volumes). */
 export function managedLabels(instance: string, extra: Record<string, string> = {}): Record<string, string> {

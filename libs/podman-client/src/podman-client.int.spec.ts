@@ -1,5 +1,6 @@
+import { LABEL } from '@visp/contracts';
 import { testInstanceId, testPodmanHost, waitFor } from '@visp/testing';
-import { ConflictError, discoverPodman, encodeSessionLabels, LABEL, NotFoundError, PodmanClient, PodmanUnavailableError, type ContainerSpec } from './index';
+import { ConflictError, discoverPodman, encodeSessionLabels, NotFoundError, PodmanClient, PodmanUnavailableError, type ContainerSpec } from './index';
 
 const IMAGE = 'localhost/visp-testbox:1';
 const client = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));

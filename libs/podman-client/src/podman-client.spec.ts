@@ -1,11 +1,15 @@
+import { LABEL } from '@visp/contracts';
 import { ConflictError, decodeSessionLabels, demuxBuffer, discoverPodman, encodeSessionLabels, NotFoundError, PodmanError, PodmanUnavailableError, toCreateOptions, toPodmanError, type ContainerSpec } from './index';
+
+/** A decoder's reason that starts by naming `label`. */
+const namingLabel = (label: string) => expect.stringMatching(new RegExp(`^${label.replaceAll('.', '\\.')}: `));
 
 const session = { instance: 'prod', id: 'abcdefghij23', type: 'jupyter', owner: 'alice@uni.se', project: 'p1', created: '2026-01-02T03:04:05.000Z' };
 
 describe('label codec', () => {
   it('round-trips session metadata through labels', () => {
     const labels = encodeSessionLabels(session);
-    expect(labels).toMatchObject({ 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.schema': '1', 'visp.session.owner': 'alice@uni.se' });
+    expect(labels).toMatchObject({ [LABEL.managed]: 'true', [LABEL.instance]: 'prod', [LABEL.schema]: '1', [LABEL.owner]: 'alice@uni.se' });
     expect(decodeSessionLabels(labels)).toEqual({ ok: true, session });
     const { project: _omitted, ...withoutProject } = session;
     expect(decodeSessionLabels(encodeSessionLabels(withoutProject))).toEqual({ ok: true, session: withoutProject });
@@ -15,10 +19,10 @@ describe('label codec', () => {
     const labels = encodeSessionLabels(session);
     expect(decodeSessionLabels({})).toEqual({ ok: false, reason: 'not managed by visp' });
     expect(decodeSessionLabels(null)).toEqual({ ok: false, reason: 'not managed by visp' });
-    expect(decodeSessionLabels({ ...labels, 'visp.schema': '2' })).toEqual({ ok: false, reason: 'unsupported label schema "2"' });
-    const { 'visp.session.owner': _owner, ...noOwner } = labels;
-    expect(decodeSessionLabels(noOwner)).toMatchObject({ ok: false, reason: expect.stringMatching(/^visp\.session\.owner: /) });
-    expect(decodeSessionLabels({ ...labels, 'visp.session.id': 'NOT-AN-ID' })).toMatchObject({ ok: false, reason: expect.stringMatching(/^visp\.session\.id: /) });
+    expect(decodeSessionLabels({ ...labels, [LABEL.schema]: '2' })).toEqual({ ok: false, reason: 'unsupported label schema "2"' });
+    const { [LABEL.owner]: _owner, ...noOwner } = labels;
+    expect(decodeSessionLabels(noOwner)).toMatchObject({ ok: false, reason: namingLabel(LABEL.owner) });
+    expect(decodeSessionLabels({ ...labels, [LABEL.sessionId]: 'NOT-AN-ID' })).toMatchObject({ ok: false, reason: namingLabel(LABEL.sessionId) });
   });
 
   it('refuses to encode invalid metadata', () => {

@@ -1,3 +1,4 @@
+import { LABEL } from '@visp/contracts';
 import { homeVolumeName, SESSION_GUARD_PATH, toCreateOptions } from '@visp/podman-client';
 import { checkCreate } from './container-create';
 import { mutate, random } from './mutations';
@@ -15,7 +16,7 @@ const session = (mode: 'local' | 'network' = 'local') =>
       toCreateOptions({
         name: 'visp-session-box-aaaaaaaaaaaa',
         image: 'localhost/visp-testbox:1',
-        labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' },
+        labels: { [LABEL.managed]: 'true', [LABEL.instance]: 'prod', [LABEL.owner]: 'ann', [LABEL.sessionId]: 'aaaaaaaaaaaa' },
         user: '1000:1000',
         cmd: ['sleep', '600'],
         env: { VISP_TOKEN: 't' },
@@ -28,12 +29,12 @@ const session = (mode: 'local' | 'network' = 'local') =>
     ),
   ) as Record<string, unknown> & { HostConfig: Record<string, unknown> };
 const withHost = (hostConfig: object) => ({ ...session(), HostConfig: { ...session().HostConfig, ...hostConfig } });
-const libpod = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, labels: { 'visp.session.owner': 'ann' } };
+const libpod = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, labels: { [LABEL.owner]: 'ann' } };
 
 describe('checkCreate', () => {
   it.each(['local', 'network'] as const)("passes the session-manager's own containers (%s mode), labels enforced", (mode) => {
-    const checked = checkCreate('compat', { ...session(mode), Labels: { 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }, mode === 'local' ? policy : networkModePolicy, 'prod');
-    expect(checked).toEqual({ body: expect.objectContaining({ Labels: { 'visp.managed': 'true', 'visp.instance': 'prod', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }) });
+    const checked = checkCreate('compat', { ...session(mode), Labels: { [LABEL.owner]: 'ann', [LABEL.sessionId]: 'aaaaaaaaaaaa' } }, mode === 'local' ? policy : networkModePolicy, 'prod');
+    expect(checked).toEqual({ body: expect.objectContaining({ Labels: { [LABEL.managed]: 'true', [LABEL.instance]: 'prod', [LABEL.owner]: 'ann', [LABEL.sessionId]: 'aaaaaaaaaaaa' } }) });
   });
 
   it('refuses user-mode networking in network mode, where a session must be on its internal network only', () => {
@@ -86,7 +87,7 @@ describe('checkCreate', () => {
     ['root by name', { User: 'root' }, /user "root" is not allowed/],
     ['the root group', { User: '1000:0' }, /user "1000:0" is not allowed/],
     ['no user', { User: undefined }, /User is required/],
-    ["another instance's labels", { Labels: { 'visp.instance': 'other', 'visp.session.owner': 'ann', 'visp.session.id': 'aaaaaaaaaaaa' } }, /instance other/],
+    ["another instance's labels", { Labels: { [LABEL.instance]: 'other', [LABEL.owner]: 'ann', [LABEL.sessionId]: 'aaaaaaaaaaaa' } }, /instance other/],
   ])('refuses %s', (_what, change, reason) => {
     const body = JSON.parse(JSON.stringify({ ...session(), ...change })) as unknown;
     expect(checkCreate('compat', body, policy, 'prod')).toEqual({ refused: expect.stringMatching(reason) });
@@ -113,7 +114,7 @@ describe('checkCreate', () => {
   });
 
   it("lets a session join its own network (visp-session-net-<sid>), never another session's", () => {
-    const labels = { 'visp.session.owner': 'ann', 'visp.session.id': 'abcdefghijkl' };
+    const labels = { [LABEL.owner]: 'ann', [LABEL.sessionId]: 'abcdefghijkl' };
     const on = (name: string) => ({ ...session(), Labels: labels, HostConfig: { ...session().HostConfig, NetworkMode: name }, NetworkingConfig: { EndpointsConfig: { [name]: {} } } });
     expect(checkCreate('compat', on('visp-session-net-abcdefghijkl'), policy, 'prod')).toHaveProperty('body');
     expect(checkCreate('compat', on('visp-session-net-bbbbbbbbbbbb'), policy, 'prod')).toEqual({ refused: expect.stringMatching(/network "visp-session-net-bbbbbbbbbbbb" is not allowed/) });
@@ -183,7 +184,7 @@ describe('the other bodies', () => {
   });
 
   it('volume create: a home with an owner passes, labelled; other names, drivers and driver options do not', () => {
-    expect(checkVolumeCreate('compat', { Name: home, Labels: {}, DriverOpts: { o: 'uid=1000,gid=1000' } }, policy, 'prod')).toEqual({ body: { Name: home, Labels: { 'visp.managed': 'true', 'visp.instance': 'prod' }, DriverOpts: { o: 'uid=1000,gid=1000' } } });
+    expect(checkVolumeCreate('compat', { Name: home, Labels: {}, DriverOpts: { o: 'uid=1000,gid=1000' } }, policy, 'prod')).toEqual({ body: { Name: home, Labels: { [LABEL.managed]: 'true', [LABEL.instance]: 'prod' }, DriverOpts: { o: 'uid=1000,gid=1000' } } });
     expect(checkVolumeCreate('compat', { Name: 'visp-mongo' }, policy, 'prod')).toEqual({ refused: expect.stringMatching(/volume "visp-mongo"/) });
     expect(checkVolumeCreate('compat', { Name: home, DriverOpts: { type: 'none', o: 'bind', device: '/' } }, policy, 'prod')).toHaveProperty('refused');
     expect(checkVolumeCreate('compat', { Name: home, DriverOpts: { o: 'bind' } }, policy, 'prod')).toHaveProperty('refused');
@@ -195,9 +196,9 @@ describe('the other bodies', () => {
   it("network create: only sessions' own networks, internal isolated bridges without DNS, through libpod", () => {
     const net = 'visp-session-net-abcdefghijkl';
     const good = { name: net, driver: 'bridge', internal: true, dns_enabled: false, options: { isolate: 'true' }, labels: {} };
-    expect(checkNetworkCreate('libpod', good, policy, 'prod')).toEqual({ body: { ...good, labels: { 'visp.managed': 'true', 'visp.instance': 'prod' } } });
+    expect(checkNetworkCreate('libpod', good, policy, 'prod')).toEqual({ body: { ...good, labels: { [LABEL.managed]: 'true', [LABEL.instance]: 'prod' } } });
     for (const bad of [
-      { ...good, labels: { 'visp.instance': 'other' } },
+      { ...good, labels: { [LABEL.instance]: 'other' } },
       { ...good, name: 'visp-net' },
       { ...good, name: 'visp-sessions' },
       { ...good, driver: 'macvlan' },

@@ -4,6 +4,7 @@ import http from 'node:http';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { LABEL } from '@visp/contracts';
 import { discoverPodman, encodeSessionLabels, homeVolumeName, PodmanClient, SESSION_GUARD_PATH, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
 import { memoryLogger, testInstanceId, testPodmanHost, testSessionGuard, waitFor } from '@visp/testing';
 import { mutate, random } from './mutations';
@@ -64,7 +65,7 @@ function call(client: string, method: string, urlPath: string, body?: unknown, s
  * meanwhile make (labelled with their own instance); anything a denial let through would carry none, or ours.
  */
 async function podmanState(): Promise<string> {
-  const mine = (labels: Record<string, string> | null | undefined) => !labels?.['visp.instance'] || labels['visp.instance'] === instance;
+  const mine = (labels: Record<string, string> | null | undefined) => !labels?.[LABEL.instance] || labels[LABEL.instance] === instance;
   const containers = (await raw.docker.listContainers({ all: true })).filter((c) => mine(c.Labels));
   const volumes = ((await raw.docker.listVolumes()).Volumes ?? []).filter((v) => mine(v.Labels));
   const networks = (await raw.docker.listNetworks()).filter((n) => mine(n.Labels));
@@ -95,8 +96,8 @@ it("serves the session-manager's whole container life: home volume, create, star
   const owner = `ann-${instance}`;
   await viaProxy.ensureVolume(homeVolumeName(owner), { instance, owner: { uid: 1000, gid: 1000 } });
   const { labels: _labels, ...unlabelled } = spec(`visp-proxy-ok-${instance}`, { volumes: [{ name: homeVolumeName(owner), target: '/home/visp' }] });
-  const id = await viaProxy.createContainer({ ...unlabelled, labels: { 'visp.session.id': 'proxytestaaa', 'visp.session.owner': owner } });
-  expect((await raw.inspectContainer(id)).labels).toMatchObject({ 'visp.managed': 'true', 'visp.instance': instance });
+  const id = await viaProxy.createContainer({ ...unlabelled, labels: { [LABEL.sessionId]: 'proxytestaaa', [LABEL.owner]: owner } });
+  expect((await raw.inspectContainer(id)).labels).toMatchObject({ [LABEL.managed]: 'true', [LABEL.instance]: instance });
   await viaProxy.startContainer(id);
   expect((await viaProxy.inspectContainer(id)).running).toBe(true);
   expect(await viaProxy.logs(id, { tail: 5 })).toEqual({ stdout: '', stderr: '' });
@@ -131,7 +132,7 @@ it('streams followed logs and events through the proxy as they happen', async ()
   const abort = new AbortController();
   const events: string[] = [];
   const watching = (async () => {
-    for await (const event of viaProxy.events({ labels: { 'visp.instance': instance }, signal: abort.signal })) events.push(`${event.action} ${event.id}`);
+    for await (const event of viaProxy.events({ labels: { [LABEL.instance]: instance }, signal: abort.signal })) events.push(`${event.action} ${event.id}`);
   })();
   const id = await viaProxy.createContainer(spec(`visp-proxy-stream-${instance}`, { cmd: ['sh', '-c', 'sleep 1; echo one; sleep 1; echo two; sleep 60'] }));
   await viaProxy.startContainer(id);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@visp/config';
+import { LABEL } from '@visp/contracts';
 import { joinUpgraded, rawResponseHead, refuseUpgrade } from '@visp/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import { checkCreate } from './container-create';
@@ -210,7 +211,7 @@ export class SocketProxy {
     }
     const details = (await this.podmanJson(inspectPath)) as { Config?: { Labels?: Record<string, string> }; Labels?: Record<string, string> };
     const labels = details.Config?.Labels ?? details.Labels ?? {};
-    const ours = labels['visp.managed'] === 'true' && labels['visp.instance'] === this.options.instance;
+    const ours = labels[LABEL.managed] === 'true' && labels[LABEL.instance] === this.options.instance;
     this.ownership.set(key, { ours, at: performance.now() });
     if (!ours) throw new Denied(403, `${key} is not managed by this instance`);
   }
@@ -240,7 +241,7 @@ export class SocketProxy {
     answer.on('data', (chunk: Buffer) => chunks.push(chunk));
     answer.on('end', () => {
       const list = JSON.parse(Buffer.concat(chunks).toString() || '[]') as Array<{ Labels?: Record<string, string> | null }>;
-      const ours = list.filter((c) => c.Labels?.['visp.managed'] === 'true' && c.Labels['visp.instance'] === this.options.instance);
+      const ours = list.filter((c) => c.Labels?.[LABEL.managed] === 'true' && c.Labels[LABEL.instance] === this.options.instance);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ours));
     });
   }

@@ -1,6 +1,7 @@
 // The checks of single values that depend on a client's policy: images, users, capabilities, volumes, binds,
 // networks, labels. Shared by the container-create, exec, volume and network bodies of both APIs.
-import { homeVolumeName, LABEL, SESSION_GUARD_PATH } from '@visp/podman-client';
+import { LABEL } from '@visp/contracts';
+import { homeVolumeName, SESSION_GUARD_PATH } from '@visp/podman-client';
 import { arrayOf, mapOf, NAME, oneOf, string, type Check, type JsonObject } from './shape';
 import type { ClientPolicy } from './policy';
 

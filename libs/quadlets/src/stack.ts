@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { LABEL } from '@visp/podman-client';
+import { LABEL } from '@visp/contracts';
 import { createPodmanSecret } from './secrets';
 
 /** What differs from production here, and why. */
@@ -199,11 +199,46 @@ export function containerRunArgs(file: string, unit: Unit, context: RunContext):
 
 /** Builds the stack from quadlets/ and starts it; resolves when the gateway is ready. */
 export async function startContainerStack(settings: StackSettings): Promise<ContainerStack> {
-  const { instance, quadlets: QUADLETS } = settings;
+  const stack = derive(settings);
+  try {
+    shareLauncherSocket(settings.podmanSocket);
+    createNetworks(stack);
+    createSecrets(stack);
+    removeLeftovers(stack);
+    const commands = await startServices(stack);
+    await waitForGateway(stack.url);
+    return controls(stack, commands);
+  } catch (err) {
+    await tearDown(stack);
+    throw err;
+  }
+}
+
+/** One run of the stack: what every step shares, decided once. */
+interface StackRun {
+  settings: StackSettings;
+  /** The suffix of this run's secret names. */
+  run: string;
+  /** The temporary directory of the run's files (its environment file). */
+  work: string;
+  envFile: string;
+  /** The label on the stack's own containers, networks and volumes, and the flags that set it. */
+  label: string;
+  labels: string[];
+  /** Values of the stack's secrets, by their production name. */
+  secrets: Record<string, string>;
+  url: string;
+  /** Runs `podman`; a failure throws with what it said. */
+  podman(...args: string[]): string;
+  /** Runs `podman` for something that may well fail (removing what may not be there). */
+  quietly(...args: string[]): void;
+}
+
+/** Derive: names, labels, secret values and settings of this run, and its environment file, made before anything starts. */
+function derive(settings: StackSettings): StackRun {
+  const { instance, quadlets } = settings;
   const run = randomSuffix(3);
-  const localEnv = settings.podmanEnv;
-  // stderr kept for the error (Podman 4.3 without systemd complains about healthcheck timers on every run).
-  const podman = (...args: string[]) => execFileSync('podman', args, { encoding: 'utf8', env: localEnv, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = settings.podmanEnv;
   const work = mkdtempSync(path.join(tmpdir(), 'visp-stack-'));
   // The stack's own containers, networks and volumes: marked for the runner's clean-up, under an instance of their
   // own so that recovery (which manages the sessions of `instance`) never takes them for sessions.
@@ -223,98 +258,142 @@ export async function startContainerStack(settings: StackSettings): Promise<Cont
     'visp-mongo-uri': 'mongodb://visp-mongo:27017/visp',
   };
   const envFile = path.join(work, 'visp.env');
-  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...servicesNetworkPeers(QUADLETS), ...settings.env };
+  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...servicesNetworkPeers(quadlets), ...settings.env };
   writeFileSync(envFile, Object.entries(plain).map(([k, v]) => `${k}=${v}`).join('\n'));
 
-  const containers = () => podman('ps', '--all', '--filter', `label=${label}`, '--format', '{{.Names}}').split('\n').filter(Boolean);
-  /** The sessions' containers and home volumes go first, then the stack's own, then its networks. */
-  const stop = async () => {
-    const names = (list: string[], filter: string, field: string) => podman(...list, '--filter', `label=${filter}`, '--format', `{{.${field}}}`).split('\n').filter(Boolean);
-    for (const filter of [`${LABEL.instance}=${instance}`, label]) {
-      for (const c of names(['ps', '--all'], filter, 'Names')) spawnSync('podman', ['rm', '--force', '--time', '5', c], { env: localEnv });
-      for (const v of names(['volume', 'ls'], filter, 'Name')) spawnSync('podman', ['volume', 'rm', '--force', v], { env: localEnv });
-    }
-    // The stack's networks and the sessions' own (the containers on them are gone by now).
-    for (const filter of [`${LABEL.instance}=${instance}`, label]) {
-      for (const network of names(['network', 'ls'], filter, 'Name')) spawnSync('podman', ['network', 'rm', '--force', network], { env: localEnv });
-    }
-    for (const name of Object.keys(secrets)) spawnSync('podman', ['secret', 'rm', `${name}-${run}`], { env: localEnv });
-    rmSync(work, { recursive: true, force: true });
+  return {
+    settings,
+    run,
+    work,
+    envFile,
+    label,
+    labels,
+    secrets,
+    url: `http://127.0.0.1:${settings.gatewayPort}`,
+    // stderr kept for the error (Podman 4.3 without systemd complains about healthcheck timers on every run).
+    podman: (...args) => execFileSync('podman', args, { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] }),
+    quietly: (...args) => void spawnSync('podman', args, { env }),
   };
-  try {
-    return await launchAll();
-  } catch (err) {
-    await stop();
-    throw err;
+}
+
+/** The launcher's socket is root's; the socket proxy runs as user 1000 (its own directory keeps others out). */
+function shareLauncherSocket(podmanSocket: string): void {
+  chmodSync(podmanSocket, 0o666);
+}
+
+/** Network: each `.network` unit made anew, so that its subnet and internal flag are the unit's. */
+function createNetworks(stack: StackRun): void {
+  const { quadlets } = stack.settings;
+  for (const file of readdirSync(quadlets).filter((f) => f.endsWith('.network'))) {
+    const unit = parseUnit(readFileSync(path.join(quadlets, file), 'utf8'));
+    const get = (key: string) => unit.get('Network')?.find(([k]) => k === key)?.[1];
+    const name = get('NetworkName') as string;
+    stack.quietly('network', 'rm', '--force', name);
+    const subnet = get('Subnet');
+    stack.podman('network', 'create', ...stack.labels, ...(get('Internal') === 'true' ? ['--internal'] : []), ...(subnet ? ['--subnet', subnet] : []), name);
   }
+}
 
-  async function launchAll(): Promise<ContainerStack> {
-    const { podmanSocket } = settings;
-    // The launcher's socket is root's; the socket proxy runs as user 1000 (its own directory keeps others out).
-    chmodSync(podmanSocket, 0o666);
+/** Secrets: Podman secrets under this run's names, so that runs never share one. */
+function createSecrets(stack: StackRun): void {
+  for (const [name, value] of Object.entries(stack.secrets)) {
+    const failed = createPodmanSecret(`${name}-${stack.run}`, value, stack.settings.podmanEnv);
+    if (failed) throw new Error(`podman secret create ${name}-${stack.run}: ${failed}`);
+  }
+}
 
-    for (const file of readdirSync(QUADLETS)) {
-      const unit = parseUnit(readFileSync(path.join(QUADLETS, file), 'utf8'));
-      const get = (section: string, key: string) => unit.get(section)?.find(([k]) => k === key)?.[1];
-      if (file.endsWith('.network')) {
-        const name = get('Network', 'NetworkName') as string;
-        spawnSync('podman', ['network', 'rm', '--force', name], { env: localEnv });
-        const subnet = get('Network', 'Subnet');
-        podman('network', 'create', ...labels, ...(get('Network', 'Internal') === 'true' ? ['--internal'] : []), ...(subnet ? ['--subnet', subnet] : []), name);
-      }
+/**
+ * Throwaway data: containers a killed run left under the same names go first, or the new stack would start on the
+ * old one's database (seen: a failed session of an earlier run on the start page). Volumes: freshVolumes.
+ */
+function removeLeftovers(stack: StackRun): void {
+  for (const service of ORDER) stack.quietly('rm', '--force', '--time', '2', `visp-${service}`);
+}
+
+/** Start: one service at a time, in ORDER, each up before the next, which may need it as it starts. */
+async function startServices(stack: StackRun): Promise<Record<StackService, string[]>> {
+  const commands = {} as Record<StackService, string[]>;
+  const volume = freshVolumes(stack);
+  for (const service of ORDER) {
+    const { name, command } = runCommand(stack, service, volume);
+    stack.quietly('rm', '--force', name);
+    commands[service] = command;
+    stack.podman(...command);
+    await waitFor(`${name} to be up`, () => healthy(name, service, stack.settings.podmanEnv), 120_000);
+  }
+  return commands;
+}
+
+/** Build: the `podman run` quadlet would make of a service's unit, with this run's secrets, volumes and stand-ins. */
+function runCommand(stack: StackRun, service: StackService, volume: RunContext['volume']): { name: string; command: string[] } {
+  const file = `visp-${service}.container`;
+  const unit = parseUnit(readFileSync(path.join(stack.settings.quadlets, file), 'utf8'));
+  const { name, image, flags, exec } = containerRunArgs(file, unit, {
+    secret: (secret) => `${secret}-${stack.run}`,
+    volume,
+    envFile: stack.envFile,
+    // The FerretDB stand-in has no mongosh; its port is checked instead (see healthy()).
+    healthCheck: service !== 'mongo',
+  });
+  const args = ['run', '-d', '--pull', 'never', ...stack.labels, ...flags];
+  if (service === 'gateway') args.push('-p', `127.0.0.1:${stack.settings.gatewayPort}:8080`);
+  return { name, command: [...args, STAND_INS[image.replace(/:[^/:]+$/, '')] ?? image, ...exec] };
+}
+
+/** Volumes as this run mounts them: Podman's socket is the launcher's; a named volume is emptied on first use (throwaway data). */
+function freshVolumes(stack: StackRun): RunContext['volume'] {
+  const fresh = new Set<string>();
+  return (source) => {
+    const from = source === '%t/podman/podman.sock' ? stack.settings.podmanSocket : source.replace(/\.volume$/, '');
+    if (!from.startsWith('/') && !fresh.has(from)) {
+      stack.quietly('volume', 'rm', '--force', from);
+      stack.quietly('volume', 'create', ...stack.labels, from);
+      fresh.add(from);
     }
-    for (const [name, value] of Object.entries(secrets)) {
-      const failed = createPodmanSecret(`${name}-${run}`, value, localEnv);
-      if (failed) throw new Error(`podman secret create ${name}-${run}: ${failed}`);
-    }
+    return from;
+  };
+}
 
-    const commands = {} as Record<StackService, string[]>;
-    // Throwaway data: containers and volumes a killed run left under the same names go first, or the new stack
-    // would start on the old one's database (seen: a failed session of an earlier run on the start page).
-    for (const service of ORDER) spawnSync('podman', ['rm', '--force', '--time', '2', `visp-${service}`], { env: localEnv });
-    const fresh = new Set<string>();
-    for (const service of ORDER) {
-      const unit = parseUnit(readFileSync(path.join(QUADLETS, `visp-${service}.container`), 'utf8'));
-      const { name, image, flags, exec } = containerRunArgs(`visp-${service}.container`, unit, {
-        secret: (secret) => `${secret}-${run}`,
-        volume: (source) => {
-          const from = source === '%t/podman/podman.sock' ? podmanSocket : source.replace(/\.volume$/, '');
-          if (!from.startsWith('/') && !fresh.has(from)) {
-            spawnSync('podman', ['volume', 'rm', '--force', from], { env: localEnv });
-            spawnSync('podman', ['volume', 'create', ...labels, from], { env: localEnv });
-            fresh.add(from);
-          }
-          return from;
-        },
-        envFile,
-        // The FerretDB stand-in has no mongosh; its port is checked instead (see healthy()).
-        healthCheck: service !== 'mongo',
-      });
-      const args = ['run', '-d', '--pull', 'never', ...labels, ...flags];
-      if (service === 'gateway') args.push('-p', `127.0.0.1:${settings.gatewayPort}:8080`);
-      spawnSync('podman', ['rm', '--force', name], { env: localEnv });
-      commands[service] = [...args, STAND_INS[image.replace(/:[^/:]+$/, '')] ?? image, ...exec];
+/** Wait: the gateway's /readyz answers 200 only once what it depends on does. */
+async function waitForGateway(url: string): Promise<void> {
+  await waitFor('the gateway to be ready', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 60_000);
+}
+
+/** What the tests hold: the run's facts, and kill, start, logs and stop of its services. */
+function controls(stack: StackRun, commands: Record<StackService, string[]>): ContainerStack {
+  const { podman } = stack;
+  const env = stack.settings.podmanEnv;
+  const containers = () => podman('ps', '--all', '--filter', `label=${stack.label}`, '--format', '{{.Names}}').split('\n').filter(Boolean);
+  return {
+    instance: stack.settings.instance,
+    url: stack.url,
+    secrets: stack.secrets,
+    commands,
+    podman,
+    kill: (service) => void podman('kill', `visp-${service}`),
+    start: (service) => {
+      stack.quietly('rm', '--force', `visp-${service}`);
       podman(...commands[service]);
-      await waitFor(`${name} to be up`, () => healthy(name, service, localEnv), 120_000);
-    }
-    const url = `http://127.0.0.1:${settings.gatewayPort}`;
-    await waitFor('the gateway to be ready', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 60_000);
+    },
+    logs: () => Object.fromEntries(containers().map((c) => [c, spawnSync('podman', ['logs', c], { encoding: 'utf8', env }).stdout])),
+    stop: () => tearDown(stack),
+  };
+}
 
-    return {
-      instance,
-      url,
-      secrets,
-      commands,
-      podman,
-      kill: (service) => void podman('kill', `visp-${service}`),
-      start: (service) => {
-        spawnSync('podman', ['rm', '--force', `visp-${service}`], { env: localEnv });
-        podman(...commands[service]);
-      },
-      logs: () => Object.fromEntries(containers().map((c) => [c, spawnSync('podman', ['logs', c], { encoding: 'utf8', env: localEnv }).stdout])),
-      stop,
-    };
+/** Tear down: the sessions' containers and home volumes go first, then the stack's own, then its networks. */
+async function tearDown(stack: StackRun): Promise<void> {
+  const names = (list: string[], filter: string, field: string) => stack.podman(...list, '--filter', `label=${filter}`, '--format', `{{.${field}}}`).split('\n').filter(Boolean);
+  const filters = [`${LABEL.instance}=${stack.settings.instance}`, stack.label];
+  for (const filter of filters) {
+    for (const c of names(['ps', '--all'], filter, 'Names')) stack.quietly('rm', '--force', '--time', '5', c);
+    for (const v of names(['volume', 'ls'], filter, 'Name')) stack.quietly('volume', 'rm', '--force', v);
   }
+  // The stack's networks and the sessions' own (the containers on them are gone by now).
+  for (const filter of filters) {
+    for (const network of names(['network', 'ls'], filter, 'Name')) stack.quietly('network', 'rm', '--force', network);
+  }
+  for (const name of Object.keys(stack.secrets)) stack.quietly('secret', 'rm', `${name}-${stack.run}`);
+  rmSync(stack.work, { recursive: true, force: true });
 }
 
 /** Up: its health check passes, or, for a stand-in without one, it is running and its port answers. */

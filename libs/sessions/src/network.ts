@@ -1,4 +1,6 @@
-import { LABEL, NotFoundError, type PodmanClient } from '@visp/podman-client';
+import type { SessionNetworkingSettings } from '@visp/config';
+import { LABEL } from '@visp/contracts';
+import { NotFoundError, type PodmanClient } from '@visp/podman-client';
 import { sessionNetworkName } from './naming';
 
 /**
@@ -46,5 +48,5 @@ export async function closeSessionNetwork(podman: PodmanClient, sid: string, net
 }
 
 /** The networking a service's settings describe (SESSION_MODE, SESSION_NETWORK_JOINERS). */
-export const sessionNetworking = (settings: { SESSION_MODE: 'local' | 'network'; SESSION_NETWORK_JOINERS: readonly string[] }): SessionNetworking =>
+export const sessionNetworking = (settings: SessionNetworkingSettings): SessionNetworking =>
   settings.SESSION_MODE === 'local' ? { mode: 'local' } : { mode: 'network', joiners: settings.SESSION_NETWORK_JOINERS };

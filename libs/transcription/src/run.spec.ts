@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
-import { isRunning } from '@visp/testing';
+import { isRunning, waitFor } from '@visp/testing';
 import { runProcess } from './run';
 
 describe('runProcess', () => {
@@ -25,7 +25,7 @@ describe('runProcess', () => {
     const grandchild = await waitForPid(pidFile);
     controller.abort(new Error('cancelled'));
     await expect(running).rejects.toThrow('cancelled');
-    await waitUntil(() => !isRunning(grandchild));
+    await waitFor('the grandchild to end', () => !isRunning(grandchild), 5000, 20);
   });
 
   it('takes the program with it when this process dies, even by SIGKILL', async () => {
@@ -40,30 +40,25 @@ describe('runProcess', () => {
       const parent = spawn(process.execPath, ['-e', script], { cwd: dir, stdio: 'ignore' });
       const program = await waitForPid(pidFile);
       parent.kill('SIGKILL');
-      await waitUntil(() => !isRunning(program), 1000);
+      await waitFor('the program to end', () => !isRunning(program), 1000, 20);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-async function waitForPid(file: string): Promise<number> {
-  let pid = 0;
-  await waitUntil(() => {
-    try {
-      pid = Number(readFileSync(file, 'utf8').trim());
-    } catch {
-      return false;
-    }
-    return pid > 0;
-  });
-  return pid;
-}
-
-async function waitUntil(ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitForPid(file: string): Promise<number> {
+  return waitFor(
+    `a pid in ${file}`,
+    () => {
+      try {
+        const pid = Number(readFileSync(file, 'utf8').trim());
+        return pid > 0 ? pid : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    5000,
+    20,
+  );
 }

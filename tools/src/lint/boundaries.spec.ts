@@ -1,29 +1,6 @@
 // The lint rules that keep the architecture honest must really run: if one silently switched itself off
 // (as enforce-module-boundaries does without Nx's project graph), these fail.
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-
-const ROOT = path.resolve(__dirname, '../../..');
-
-/** Lints `code` as if it were `file`, with the real ESLint CLI and the workspace config. */
-function ruleIds(file: string, code: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      path.join(ROOT, 'node_modules/.bin/eslint'),
-      ['--format', 'json', '--stdin', '--stdin-filename', path.join(ROOT, file)],
-      { cwd: ROOT },
-      (error, stdout) => {
-        try {
-          const [result] = JSON.parse(stdout) as Array<{ messages: Array<{ ruleId: string | null; message: string }> }>;
-          resolve((result?.messages ?? []).map((m) => m.ruleId ?? m.message));
-        } catch {
-          reject(error ?? new Error(`eslint printed no JSON: ${stdout}`));
-        }
-      },
-    );
-    child.stdin?.end(code);
-  });
-}
+import { ruleIds } from './eslint-cli';
 
 describe('architecture lint rules', () => {
   jest.setTimeout(30_000);

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { LABEL } from '@visp/contracts';
 import { parseUnit } from '@visp/quadlets';
 import { OperatorError, sh, type Ran } from './host';
 
@@ -45,13 +46,13 @@ export function status(quadlets: string): Status {
   const ps = JSON.parse(ok(sh('podman', ['ps', '--all', '--format', 'json']), 'podman ps') || '[]') as PsEntry[];
   const ours = ps.filter((c) => (c.Names?.[0] ?? '').startsWith('visp-'));
   const containers = ours
-    .filter((c) => c.Labels?.['visp.managed'] !== 'true')
+    .filter((c) => c.Labels?.[LABEL.managed] !== 'true')
     .map((c) => ({ name: c.Names?.[0] ?? '', state: c.State ?? '', health: /\((healthy|unhealthy|starting)\)/.exec(c.Status ?? '')?.[1] ?? 'none', image: c.Image ?? '' }));
   const networks = ['visp-net', 'visp-whisper'].flatMap((name) => {
     const inspected = sh('podman', ['network', 'inspect', name, '--format', '{{.Internal}}']);
     return inspected.code === 0 ? [{ name, internal: inspected.stdout.trim() === 'true' }] : [];
   });
-  return { units, containers, networks, sessions: ours.filter((c) => c.Labels?.['visp.managed'] === 'true' && c.State === 'running').length };
+  return { units, containers, networks, sessions: ours.filter((c) => c.Labels?.[LABEL.managed] === 'true' && c.State === 'running').length };
 }
 
 export function formatStatus(s: Status): string {
@@ -146,7 +147,7 @@ export function drift(root: string, lockFile: string): Drift {
   const counts = git(['rev-list', '--left-right', '--count', 'HEAD...@{upstream}']);
   const [ahead = 0, behind = 0] = counts.code === 0 ? counts.stdout.trim().split(/\s+/).map(Number) : [0, 0];
   const ps = JSON.parse(sh('podman', ['ps', '--format', 'json']).stdout || '[]') as Array<PsEntry & { ImageID?: string }>;
-  const ours = ps.filter((c) => (c.Names?.[0] ?? '').startsWith('visp-') && c.Labels?.['visp.managed'] !== 'true');
+  const ours = ps.filter((c) => (c.Names?.[0] ?? '').startsWith('visp-') && c.Labels?.[LABEL.managed] !== 'true');
   const images = ours.flatMap((c) => {
       const current = sh('podman', ['image', 'inspect', c.Image ?? '', '--format', '{{.Id}}']).stdout.trim();
       const running = c.ImageID ?? '';

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LABEL } from '@visp/podman-client';
+import { LABEL } from '@visp/contracts';
 import { openStore } from '@visp/store';
 import { randomSuffix, testInstanceId, testMongoUri, testRedisUrl, waitFor } from '@visp/testing';
 import { ROOT } from '../paths';

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { SessionView } from '@visp/contracts';
+import { LABEL, type SessionView } from '@visp/contracts';
 import { execute, openKernel, startKernel } from '@visp/testing';
 import { requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
@@ -51,13 +51,13 @@ describe('a Jupyter session', () => {
     const [name] = await h.containersOf(session.sid);
     const details = await h.podman.inspectContainer(name!);
     expect(details.labels).toMatchObject({
-      'visp.managed': 'true',
-      'visp.instance': h.instance,
-      'visp.schema': '1',
-      'visp.session.id': session.sid,
-      'visp.session.type': 'jupyter',
-      'visp.session.owner': 'alice@uni.se',
-      'visp.session.created': expect.any(String),
+      [LABEL.managed]: 'true',
+      [LABEL.instance]: h.instance,
+      [LABEL.schema]: '1',
+      [LABEL.sessionId]: session.sid,
+      [LABEL.sessionType]: 'jupyter',
+      [LABEL.owner]: 'alice@uni.se',
+      [LABEL.created]: expect.any(String),
     });
     expect(details.user).toBe('1000:1000');
     expect(details.hostConfig).toMatchObject({ Memory: 2048 * 2 ** 20, NanoCpus: 1e9, PidsLimit: 512 });

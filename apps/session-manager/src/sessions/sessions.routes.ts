@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import {
   CreateSessionRequestSchema,
+  FINAL_SESSION_STATES,
   ListSessionsQuerySchema,
   SessionScopeQuerySchema,
   isSessionEvent,
@@ -11,7 +12,7 @@ import type { EventBus } from '@visp/bus';
 import { parseOrThrow, requireJson, sessionIdParam } from '@visp/service-kit';
 import type { SessionService } from './sessions.service';
 
-const FINAL_STATES = new Set(['stopped', 'failed']);
+const FINAL_STATES = new Set(FINAL_SESSION_STATES);
 const HEARTBEAT_MS = 15_000;
 
 /** The session-manager's internal API (behind the service token). */

@@ -1,4 +1,5 @@
 import {
+  ACTIVE_SESSION_STATES,
   sessionPath,
   type CapacityView,
   type CreateSessionRequest,
@@ -37,8 +38,6 @@ export interface SessionServiceDeps {
   logger: Logger;
 }
 
-/** States in which a session counts against its owner's limit. */
-const ACTIVE: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 const REASON_MAX = 2000;
 
 export function toView(record: SessionRecord): SessionView {
@@ -83,7 +82,7 @@ export class SessionService {
       throw new ValidationError(`body.limits: above the maximum for ${request.type} (memoryMiB ${max.memoryMiB}, cpus ${max.cpus}, pids ${max.pids})`);
     }
     const record = await this.deps.ownerLock.run(request.owner, async (stillHeld) => {
-      const active = await this.deps.sessions.countActive(request.owner, ACTIVE);
+      const active = await this.deps.sessions.countActive(request.owner, ACTIVE_SESSION_STATES);
       if (active >= this.options.maxPerUser) {
         throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
       }

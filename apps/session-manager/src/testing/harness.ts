@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeRedis, createRedis, RedisRouteTable, type Redis } from '@visp/bus';
 import { BUILTIN_SESSION_TYPES, createLogger, SessionTypesSchema, type SessionTypes } from '@visp/config';
-import { discoverPodman, LABEL, PodmanClient } from '@visp/podman-client';
+import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { defaultPolicies, SocketProxy, type ClientPolicy } from '@visp/podman-proxy';
-import type { SessionStreamMessage, SessionView } from '@visp/contracts';
-import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, testSessionGuard } from '@visp/testing';
+import { FINAL_SESSION_STATES, LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
+import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, testSessionGuard, waitFor } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
 
@@ -127,7 +127,6 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
   };
 }
 
-/** Polls the API until the session reaches `state` (or a final state, which then fails the wait). */
 /** Asks for a session as `owner`; the request must be accepted (202). */
 export async function requestSession(h: Harness, owner: string, type: string, extra: object = {}): Promise<SessionView> {
   const res = await h.api('POST', '/api/v1/sessions', { owner, type, ...extra });
@@ -139,15 +138,21 @@ export async function getSession(h: Harness, sid: string): Promise<SessionView> 
   return (await (await h.api('GET', `/api/v1/sessions/${sid}`)).json()) as SessionView;
 }
 
-export async function waitForState(h: Harness, sid: string, state: string, timeoutMs = 120_000): Promise<{ state: string; reason?: string }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = await getSession(h, sid);
-    if (view.state === state) return view;
-    if (['stopped', 'failed'].includes(view.state)) throw new Error(`session ${sid} ended ${view.state} (${view.reason}) while waiting for ${state}`);
-    if (Date.now() > deadline) throw new Error(`session ${sid} still ${view.state} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls the API until the session reaches `state` (or a final state, which then fails the wait). */
+export function waitForState(h: Harness, sid: string, state: string, timeoutMs = 120_000): Promise<{ state: string; reason?: string }> {
+  let seen = 'unknown';
+  return waitFor(
+    () => `session ${sid} to be ${state} (still ${seen})`,
+    async () => {
+      const view = await getSession(h, sid);
+      seen = view.state;
+      if (view.state === state) return view;
+      if (FINAL_SESSION_STATES.includes(view.state)) throw new Error(`session ${sid} ended ${view.state} (${view.reason}) while waiting for ${state}`);
+      return undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 /** Reads a session's SSE stream until `until` holds for a message (or the stream ends); returns every message. */

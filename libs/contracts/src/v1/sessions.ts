@@ -21,8 +21,10 @@ export const SESSION_STATES = ['pending', 'starting', 'ready', 'stopping', 'stop
 export const SessionStateSchema = z.enum(SESSION_STATES);
 export type SessionState = z.infer<typeof SessionStateSchema>;
 
-/** States from which a session can still become usable or is in use; the rest are final. */
+/** States from which a session can still become usable or is in use: they count against its owner's limit. */
 export const ACTIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
+/** The rest: a session in one of these is over and never changes again. */
+export const FINAL_SESSION_STATES: readonly SessionState[] = ['stopped', 'failed'];
 
 /** Progress steps reported while a session starts. */
 export const PROGRESS_STEPS = ['queued', 'preflight', 'creating', 'starting', 'waiting-ready', 'ready'] as const;

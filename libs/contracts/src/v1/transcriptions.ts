@@ -10,7 +10,8 @@ export type TranscriptionState = z.infer<typeof TranscriptionStateSchema>;
 /** States in which a job still counts against its owner's pending limit and can be cancelled. */
 export const PENDING_TRANSCRIPTION_STATES = ['queued', 'running'] as const satisfies readonly TranscriptionState[];
 
-export const TranscriptionBackendSchema = z.enum(['faster-whisper', 'openai']);
+export const TRANSCRIPTION_BACKENDS = ['faster-whisper', 'openai'] as const;
+export const TranscriptionBackendSchema = z.enum(TRANSCRIPTION_BACKENDS);
 export type TranscriptionBackend = z.infer<typeof TranscriptionBackendSchema>;
 
 /** A model name as engines spell them (`tiny.en`, `large-v3`, `whisper-1`). */

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ProjectIdSchema, SessionIdSchema, SessionTypeNameSchema } from './sessions';
-import { SessionLimitsSchema } from './session-api';
+import { SessionLimitsSchema, SessionViewSchema } from './session-api';
+import { TranscriptionViewSchema } from './transcriptions';
+import { ErrorCodeSchema } from './errors';
 
 /**
  * The webclient WebSocket (`/api/v1/ws`), compatible with VISP's webclient: a command names itself and a
@@ -38,6 +40,9 @@ export const SessionCommandSchema = z
 /** `getTranscription`, `cancelTranscription`, `followTranscription`: the job by its id. */
 export const TranscriptionCommandSchema = z.object({ id: z.string().max(64) }).strict();
 
+/** `listSessions`, `listTranscriptions`: no fields. */
+export const NoFieldsCommandSchema = z.object({}).strict();
+
 export const WebclientCommandNames = [
   'launchSession',
   'launchContainerSession',
@@ -49,6 +54,25 @@ export const WebclientCommandNames = [
   'cancelTranscription',
   'followTranscription',
 ] as const;
+export type WebclientCommandName = (typeof WebclientCommandNames)[number];
+
+// The `data` of each command's `end` reply. A launch's or a follow's `update` replies carry its session or job, or
+// a progress step.
+/** `closeSession`, `getSession`; a launch's `update` replies and its `error` reply. */
+export const SessionReplySchema = z.object({ session: SessionViewSchema });
+/** `listSessions`. */
+export const SessionsReplySchema = z.object({ sessions: z.array(SessionViewSchema) });
+/** The end of `launchSession` / `launchContainerSession`: what opens the session (VISP reads the access code from `message`). */
+export const LaunchedReplySchema = z.object({ session: SessionViewSchema, accessCode: SessionIdSchema, url: z.string() });
+/** `getTranscription`, `cancelTranscription`, the end of `followTranscription`. */
+export const TranscriptionReplySchema = z.object({ transcription: TranscriptionViewSchema });
+/** `listTranscriptions`. */
+export const TranscriptionsReplySchema = z.object({ transcriptions: z.array(TranscriptionViewSchema) });
+/**
+ * The `error` reply of a command that could not run (a launch or a follow that ends badly carries its session or
+ * transcription instead): the error's code; for an unknown command, also the commands there are.
+ */
+export const ErrorReplySchema = z.object({ code: ErrorCodeSchema, commands: z.array(z.string()).optional() });
 
 export const WebclientReplySchema = z.object({
   type: z.literal('reply'),

@@ -1,0 +1,22 @@
+import type { VispCommand } from '../cli';
+import { attached, OperatorError } from '../host';
+import { resolveService } from '../ops';
+import { QUADLETS } from '../../paths';
+
+export const shell: VispCommand = {
+  names: ['shell', 'exec'],
+  usage: 'visp shell SERVICE | visp exec SERVICE COMMAND...',
+  description: ["A shell, or a command, inside a service's container."],
+  options: [],
+  run({ name, args, help }) {
+    if (name === 'exec') {
+      // Everything after the service is the command, its flags included.
+      const [service, ...command] = args.all;
+      if (!service || command.length === 0) throw new OperatorError('which service, and what command?', help);
+      return attached('podman', ['exec', resolveService(QUADLETS, service), ...command]);
+    }
+    const [service] = args.positional();
+    if (!service) throw new OperatorError('which service?', help);
+    return attached('podman', ['exec', '-it', resolveService(QUADLETS, service), 'sh']);
+  },
+};
