@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { freePort } from './ports';
-import { waitFor } from './wait';
+import { startOwnServer } from './own-server';
 
 /** A MongoDB-compatible server of a test's own, its data on disk across restarts, for fault tests. */
 export interface OwnDatabase {
@@ -35,33 +31,13 @@ async function answers(uri: string): Promise<boolean> {
 export async function startOwnDatabase(): Promise<OwnDatabase> {
   const server = process.env.VISP_TEST_DATABASE_SERVER;
   if (!server) throw new Error('VISP_TEST_DATABASE_SERVER is not set: a test that restarts its database needs the test runner to have started mongod or FerretDB (not MONGO_URI)');
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'visp-test-db-'));
-  const args = path.basename(server) === 'mongod' ? ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', dir] : ['-listen', `127.0.0.1:${port}`, '-data', dir];
-  const base = `mongodb://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn(server, args, { stdio: 'ignore' });
-    await waitFor(`${path.basename(server)} on ${port}`, () => answers(`${base}/ping`), 30_000, 100);
-  };
-  const halt = async () => {
-    const running = child;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGTERM');
-    await exited;
-  };
-  await start();
-  return {
-    uri: (name) => `${base}/${name}`,
-    async restart(options = {}) {
-      await halt();
-      await new Promise((resolve) => setTimeout(resolve, options.downMs ?? 0));
-      await start();
-    },
-    async stop() {
-      await halt();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const mongod = path.basename(server) === 'mongod';
+  const own = await startOwnServer({
+    name: path.basename(server),
+    command: server,
+    args: (port, dir) => (mongod ? ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', dir] : ['-listen', `127.0.0.1:${port}`, '-data', dir]),
+    answers: (port) => answers(`mongodb://127.0.0.1:${port}/ping`),
+    startTimeoutMs: 30_000,
+  });
+  return { uri: (name) => `mongodb://127.0.0.1:${own.port}/${name}`, restart: (options) => own.restart(options), stop: () => own.stop() };
 }
