@@ -60,7 +60,8 @@ export class Actor {
       case 'mark-lost': {
         // Looked at again under the lease: the plan may be stale by now.
         const [record, containers] = await Promise.all([sessions.getAnyOwner(action.sid), this.containersOf(action.sid)]);
-        if (!record || containers.length > 0) throw new Skip('changed since the plan');
+        // Over meanwhile (the session-manager failed the start or finished the stop): its own reason stands.
+        if (!record || !ACTIVE_SESSION_STATES.includes(record.state) || containers.length > 0) throw new Skip('changed since the plan');
         await routes.delete(action.sid);
         const set = { stoppedAt: new Date() };
         // A start that died before its container ran failed, and says so; a stop that died is over; a ready session was lost.

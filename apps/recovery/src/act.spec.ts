@@ -1,0 +1,48 @@
+import type { EventBus, RouteStore } from '@visp/bus';
+import { createLogger } from '@visp/config';
+import type { SessionState } from '@visp/contracts';
+import type { PodmanClient } from '@visp/podman-client';
+import type { SessionLeases } from '@visp/sessions';
+import type { SessionRecord, SessionRepository } from '@visp/store';
+import { Actor } from './act';
+
+const SID = 'aaaaaaaaaaaa';
+
+/** An actor whose session record is `state` when it looks again, with no container; what it changed is recorded. */
+function actorSeeing(state: SessionState, reason: string) {
+  const record = { sid: SID, owner: 'ada@uni.se', instance: 'test', state, reason } as SessionRecord;
+  const changes: string[] = [];
+  const sessions = {
+    getAnyOwner: async () => record,
+    transition: async (_sid: string, from: readonly SessionState[], to: SessionState) => (changes.push(`${from.join('|')} → ${to}`), from.includes(record.state) ? { ...record, state: to } : undefined),
+  } as unknown as SessionRepository;
+  const actor = new Actor({
+    podman: { listManaged: async () => [], removeNetwork: async () => undefined } as unknown as PodmanClient,
+    sessions,
+    routes: { delete: async () => void changes.push('route deleted') } as unknown as RouteStore,
+    events: { announce: async () => void changes.push('announced') } as unknown as EventBus,
+    leases: { with: async <T>(_sid: string, work: () => Promise<T>) => work() } as unknown as SessionLeases,
+    types: {} as never,
+    networking: { mode: 'local' },
+    instance: 'test',
+    logger: createLogger({ component: 'test', level: 'silent' }),
+  });
+  return { actor, changes, planned: { ...record, state: 'starting' as const } };
+}
+
+describe('mark-lost, looked at again under the lease', () => {
+  it.each([
+    ['failed', 'the app did not answer'],
+    ['stopped', 'idle'],
+  ] as const)('leaves a session the session-manager ended meanwhile (%s) as it is, its own reason standing', async (state, reason) => {
+    const { actor, changes, planned } = actorSeeing(state, reason);
+    await expect(actor.run({ kind: 'mark-lost', sid: SID, record: planned })).resolves.toMatchObject({ result: 'skipped' });
+    expect(changes).toEqual([]);
+  });
+
+  it('fails a start that is still starting, and says why', async () => {
+    const { actor, changes, planned } = actorSeeing('starting', '');
+    await expect(actor.run({ kind: 'mark-lost', sid: SID, record: planned })).resolves.toMatchObject({ result: 'done' });
+    expect(changes).toEqual(['route deleted', 'starting → failed', 'announced']);
+  });
+});
