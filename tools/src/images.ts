@@ -28,8 +28,6 @@ export interface ImageSpec {
   format?: 'docker';
 }
 
-const HASH_LABEL = LABEL.buildHash;
-
 function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
   const entries = readdirSync(path.join(dir, rel), { withFileTypes: true });
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -44,7 +42,7 @@ function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
 
 export async function labelOf(tag: string): Promise<string | undefined> {
   try {
-    const out = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${HASH_LABEL}"}}`, tag], { env: podmanEnv(), quiet: true });
+    const out = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${LABEL.buildHash}"}}`, tag], { env: podmanEnv(), quiet: true });
     return out.trim();
   } catch {
     return undefined;
@@ -69,7 +67,7 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
       ...(spec.target ? ['--target', spec.target] : []),
       ...(spec.format ? ['--format', spec.format] : []),
     ];
-    await run('podman', ['build', '--pull=never', '--layers=false', '--label', `${HASH_LABEL}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], {
+    await run('podman', ['build', '--pull=never', '--layers=false', '--label', `${LABEL.buildHash}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], {
       env: podmanEnv(),
       quiet: true,
     });
@@ -97,7 +95,7 @@ async function ensureBaseImage(): Promise<'built' | 'cached'> {
     mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
     const tarball = `${rootfs}.tar`;
     await run('tar', ['-C', rootfs, '-cf', tarball, '.'], { quiet: true });
-    await run('podman', ['import', '--change', `LABEL ${HASH_LABEL}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true });
+    await run('podman', ['import', '--change', `LABEL ${LABEL.buildHash}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true });
     rmSync(tarball, { force: true });
     return 'built';
   } finally {

@@ -9,7 +9,7 @@ import { ensureServiceImages, ensureStandInImages } from './service-images';
 import { nodeArgsFor } from '@visp/config';
 import { clientSocketPath } from '@visp/podman-proxy';
 import { startContainerStack } from '@visp/quadlets';
-import { ROOT, STATE_DIR, whisperEnv } from './paths';
+import { QUADLETS, ROOT, STATE_DIR, whisperEnv } from './paths';
 import { readyz, spawnLogged, untilSignalled, waitUntil, type Child } from './processes';
 
 /** Start order: what others depend on first. Ports are the documented defaults. */
@@ -109,7 +109,7 @@ export async function startContainerMode(): Promise<number> {
   const podman = await startPodman(stateDir, path.join(stateDir, 'logs'));
   log('starting every service as a container (quadlets/)');
   const stack = await startContainerStack({
-    quadlets: path.join(ROOT, 'quadlets'),
+    quadlets: QUADLETS,
     instance: 'dev-containers',
     podmanSocket: podman.socket,
     podmanEnv: podmanEnv(),

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-
-export const ROOT = path.resolve(__dirname, '../../..');
+import { ROOT } from '../paths';
 
 /**
  * Lints `code` as if it were `file`, with the real ESLint CLI and the workspace config (eslint.config.mjs), and

@@ -85,7 +85,7 @@ export class WebclientConnection {
     this.reply(request, 'error', false, 'internal error', { code: 'internal' });
   }
 
-/** A token bucket; over it, messages are dropped with at most one warning a second. */
+  /** A token bucket; over it, messages are dropped with at most one warning a second. */
   private admit(): boolean {
     const now = Date.now();
     const rate = this.limits.messagesPerSecond;
