@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { BULL_PREFIX, closeRedis, createRedis, QUEUES, RedisRouteTable } from '@visp/bus';
-import { ReconcileReportSchema, type SessionView, type TranscriptionView } from '@visp/contracts';
+import { FINISHED_TRANSCRIPTION_STATES, ReconcileReportSchema, type SessionView, type TranscriptionView } from '@visp/contracts';
 import { decodeSessionLabels, discoverPodman, PodmanClient } from '@visp/podman-client';
 import { openStore } from '@visp/store';
 import { librivoxClips, startOwnDatabase, startOwnRedis, testPodmanHost, waitFor, type OwnDatabase, type OwnRedis } from '@visp/testing';
@@ -166,7 +166,7 @@ it('a burst of 20 launches and 10 transcriptions from 5 users, every service kil
     let lastViews: TranscriptionView[] = [];
     const views = await waitFor('every transcription over', async () => {
       lastViews = await Promise.all(jobs.map(async ({ owner, id }) => (await (await stack.api(`/api/v1/transcriptions/${id}`, auths.get(owner)!)).json()) as TranscriptionView));
-      return lastViews.every((v) => ['completed', 'failed', 'cancelled'].includes(v.state)) && lastViews;
+      return lastViews.every((v) => FINISHED_TRANSCRIPTION_STATES.includes(v.state)) && lastViews;
     }, 120_000, 500).catch((err: Error) => Promise.reject(new Error(`${err.message}: ${JSON.stringify(lastViews.map((v) => [v.id, v.state]))} (logs in ${ARTIFACTS})`)));
 
     // What is really there, looked at independently of recovery's own judgement.

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Transcript, TranscriptionView } from '@visp/contracts';
+import { FINISHED_TRANSCRIPTION_STATES, type Transcript, type TranscriptionView } from '@visp/contracts';
 import { librivoxClips, testWhisper, waitFor, wordErrorRate } from '@visp/testing';
 import { silentWav } from '@visp/transcription';
 import { useGatewayStack, type Auth } from './gateway-stack';
@@ -35,7 +35,7 @@ async function finished(auth: Auth, id: string, timeoutMs = 120_000): Promise<Tr
     `transcription ${id} to finish`,
     async () => {
       const view = (await (await stack.api(`/api/v1/transcriptions/${id}`, auth)).json()) as TranscriptionView;
-      return ['completed', 'failed', 'cancelled'].includes(view.state) && view;
+      return FINISHED_TRANSCRIPTION_STATES.includes(view.state) && view;
     },
     timeoutMs,
   );

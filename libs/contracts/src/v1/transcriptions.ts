@@ -9,6 +9,8 @@ export const TranscriptionStateSchema = z.enum(['queued', 'running', 'completed'
 export type TranscriptionState = z.infer<typeof TranscriptionStateSchema>;
 /** States in which a job still counts against its owner's pending limit and can be cancelled. */
 export const PENDING_TRANSCRIPTION_STATES = ['queued', 'running'] as const satisfies readonly TranscriptionState[];
+/** States a job ends in; its files are removed some time after. */
+export const FINISHED_TRANSCRIPTION_STATES: readonly TranscriptionState[] = ['completed', 'failed', 'cancelled'];
 
 export const TRANSCRIPTION_BACKENDS = ['faster-whisper', 'openai'] as const;
 export const TranscriptionBackendSchema = z.enum(TRANSCRIPTION_BACKENDS);

@@ -1,5 +1,6 @@
 import { Schema, type Connection, type InferSchemaType, type Model } from 'mongoose';
 import {
+  FINISHED_TRANSCRIPTION_STATES,
   PENDING_TRANSCRIPTION_STATES,
   TranscriptionStateSchema,
   type Owner,
@@ -143,7 +144,7 @@ export class TranscriptionRepository {
   /** Finished jobs (any owner) whose files are still stored and that finished before `before`, oldest first. */
   async finishedBefore(before: Date, limit = 500): Promise<TranscriptionId[]> {
     const docs = await this.model
-      .find({ state: { $in: ['completed', 'failed', 'cancelled'] }, finishedAt: { $lt: before }, filesRemovedAt: { $exists: false } }, { _id: 1 })
+      .find({ state: { $in: [...FINISHED_TRANSCRIPTION_STATES] }, finishedAt: { $lt: before }, filesRemovedAt: { $exists: false } }, { _id: 1 })
       .sort({ finishedAt: 1 })
       .limit(limit)
       .lean<Array<{ _id: string }>>();
