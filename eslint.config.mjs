@@ -40,10 +40,18 @@ export default tseslint.config(
     rules: { 'visp/contract-literals': 'off' },
   },
   {
-    // The start page imports only types from @visp/contracts: a value would bundle zod and every schema into the
-    // browser's script. Its few lists stay copies there; labels are still checked.
+    // The start page takes values only from `@visp/contracts/vocabulary` (zod-free); anything else of
+    // @visp/contracts would bundle zod and every schema into the browser's script.
     files: ['apps/gateway/web/**/*.ts'],
-    rules: { 'visp/contract-literals': ['error', { lists: false }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: '@visp/contracts', allowTypeImports: true, message: 'In the browser, import values from @visp/contracts/vocabulary.' }],
+          patterns: [{ group: ['@visp/*/src/*', '**/libs/*/src/**'], message: 'Import a lib through its public entry @visp/<lib>.' }],
+        },
+      ],
+    },
   },
   {
     files: ['libs/config/src/**/*.ts', 'libs/testing/src/**/*.ts', 'tools/**/*.ts', 'e2e/**/*.ts', '**/*.spec.ts'],

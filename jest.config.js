@@ -8,7 +8,11 @@ const swc = [
   '@swc/jest',
   { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
 ];
-const moduleNameMapper = { '^@visp/(.*)$': path.join(__dirname, 'libs/$1/src/index.ts') };
+// As tsconfig.base.json's paths: each lib's entry, and the zod-free word lists the start page imports.
+const moduleNameMapper = {
+  '^@visp/contracts/vocabulary$': path.join(__dirname, 'libs/contracts/src/v1/vocabulary.ts'),
+  '^@visp/([^/]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
+};
 
 function projectDirs() {
   const dirs = [];

@@ -1,6 +1,7 @@
 // The start page in a real headless Chromium (Debian's, driven by playwright-core): sign in with the dev key,
 // launch Jupyter, watch the progress bar reach ready, open the session through the proxy, see the admin view;
-// upload a recording, watch it complete and download its transcript.
+// upload a recording, watch it complete and download its transcript; lose the webclient socket to a gateway
+// restart and launch again without a reload.
 // Screenshots go to .visp/artifacts/ for people to look at.
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -80,3 +81,31 @@ it('uploads a recording, shows its progress to completion, and downloads the tra
   expect(errors).toEqual([]);
   await context.close();
 }, 150_000);
+
+it('says it is reconnecting while the gateway is down, and launches again once it is back, without a reload', async () => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const page = await context.newPage();
+  const { errors } = problems(page);
+  await page.goto(stack.url);
+  await signInOnPage(page, 'cyd', TEST_SECRETS.TEST_USER_LOGIN_KEY);
+  const launch = page.getByRole('button', { name: 'Launch echo' });
+  const reconnecting = page.getByText('Reconnecting to the server…');
+  await page.locator('#launchers button:enabled').first().waitFor(); // the socket is open
+  const loads: string[] = [];
+  page.on('load', () => loads.push(page.url()));
+
+  await stack.restartGateway(async () => {
+    await reconnecting.waitFor();
+    expect(await launch.isDisabled()).toBe(true); // commands need the socket
+  });
+  await reconnecting.waitFor({ state: 'hidden', timeout: 30_000 });
+  await launch.click(); // waits for the button to be enabled again
+  await page.getByText('echo is ready').waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Stop echo session', exact: true }).click();
+  await page.getByText('No sessions yet.').waitFor({ timeout: 30_000 });
+
+  expect(loads).toEqual([]); // the same page all along
+  // Chromium reports each refused reconnection on the console; nothing else may be there.
+  expect(errors.filter((e) => !/^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/ws' failed/.test(e))).toEqual([]);
+  await context.close();
+}, 120_000);

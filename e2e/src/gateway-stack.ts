@@ -54,6 +54,8 @@ export interface GatewayStack {
   startSessionManager(): Promise<void>;
   /** The gateway the stack started on its own port, to kill; `startGateway` starts another. */
   gateway(): Launched;
+  /** Stops the stack's gateway, runs `whileDown`, and starts it again on its port with its settings; ready when this resolves. */
+  restartGateway(whileDown: () => Promise<void>): Promise<void>;
   /** The Origin header of the gateway's own page. */
   origin: Auth;
   /** Another gateway on the same session-manager, with settings of its own; ready when this resolves. */
@@ -135,11 +137,13 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     await waitFor('session-manager', ready(ports.sessionManager), 20_000);
   }
 
+  // Specs sign in many times a minute from one address; the rate limit has a test of its own.
+  const stackGatewayEnv = { LOGIN_RATE_LIMIT: '1000', ...gatewayEnv };
+
   beforeAll(async () => {
     writeFileSync(typesFile, JSON.stringify(SESSION_TYPES));
     await startSessionManager();
-    // Specs sign in many times a minute from one address; the rate limit has a test of its own.
-    gateway = await startGateway(ports.gateway, { LOGIN_RATE_LIMIT: '1000', ...gatewayEnv });
+    gateway = await startGateway(ports.gateway, stackGatewayEnv);
   }, 60_000);
 
   afterAll(async () => {
@@ -181,6 +185,13 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
     gateway: () => {
       if (!gateway) throw new Error('the gateway has not been started');
       return gateway;
+    },
+    async restartGateway(whileDown) {
+      if (!gateway) throw new Error('the gateway has not been started');
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+      await whileDown();
+      gateway = await startGateway(ports.gateway, stackGatewayEnv);
     },
     origin,
     startGateway,

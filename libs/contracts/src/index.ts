@@ -9,3 +9,4 @@ export * from './v1/webclient';
 export * from './v1/recovery';
 export * from './v1/languages';
 export * from './v1/transcriptions';
+export * from './v1/vocabulary';

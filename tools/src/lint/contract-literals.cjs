@@ -72,20 +72,13 @@ module.exports = {
   meta: {
     type: 'problem',
     docs: { description: 'Label names and the lists libs/contracts defines are imported from @visp/contracts, not typed again.' },
-    schema: [
-      {
-        type: 'object',
-        properties: { lists: { type: 'boolean', description: 'Report copies of contract lists (default true).' } },
-        additionalProperties: false,
-      },
-    ],
+    schema: [],
     messages: {
       label: "'{{name}}' is a label name: use LABEL from @visp/contracts.",
       list: 'This list repeats {{names}} of @visp/contracts: import it instead.',
     },
   },
   create(context) {
-    const checkLists = context.options[0]?.lists ?? true;
     cached ??= contractLists();
     const lists = cached;
     const checkText = (node, text) => {
@@ -100,7 +93,6 @@ module.exports = {
         checkText(node, node.value.cooked ?? node.value.raw);
       },
       ArrayExpression(node) {
-        if (!checkLists) return;
         const values = stringsOf(node);
         const names = values && lists.get(setKey(values));
         if (names && values.length > 1) context.report({ node, messageId: 'list', data: { names: names.join(' / ') } });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROGRESS_STEPS, SESSION_STATES } from './vocabulary';
 
 /** 12 lowercase RFC 4648 base32 characters: 60 random bits, unguessable, safe in names and URLs. */
 export const SessionIdSchema = z.string().regex(/^[a-z2-7]{12}$/, 'a session id is 12 characters of a-z and 2-7');
@@ -17,17 +18,9 @@ export const SessionTypeNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 
 
 export const ProjectIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'a project id is letters, digits and . _ -');
 
-export const SESSION_STATES = ['pending', 'starting', 'ready', 'stopping', 'stopped', 'failed'] as const;
 export const SessionStateSchema = z.enum(SESSION_STATES);
 export type SessionState = z.infer<typeof SessionStateSchema>;
 
-/** States from which a session can still become usable or is in use: they count against its owner's limit. */
-export const ACTIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
-/** The rest: a session in one of these is over and never changes again. */
-export const FINAL_SESSION_STATES: readonly SessionState[] = ['stopped', 'failed'];
-
-/** Progress steps reported while a session starts. */
-export const PROGRESS_STEPS = ['queued', 'preflight', 'creating', 'starting', 'waiting-ready', 'ready'] as const;
 export const ProgressStepSchema = z.enum(PROGRESS_STEPS);
 export type ProgressStep = z.infer<typeof ProgressStepSchema>;
 
