@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
-import mongoose from 'mongoose';
+import { databaseAnswers } from '@visp/testing';
 import { CONTAINERS_CONF, FERRETDB_BIN, SESSION_GUARD_BIN } from './paths';
 import { freePort, spawnLogged, waitUntil, type Child } from './processes';
 
@@ -71,17 +71,6 @@ function pingRedis(port: number): Promise<boolean> {
   });
 }
 
-async function pingMongo(uri: string): Promise<boolean> {
-  const connection = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 1000 });
-  try {
-    await connection.asPromise();
-    await connection.db?.admin().ping();
-    return true;
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
-}
-
 export async function startPodman(stateDir: string, logDir: string): Promise<{ child: Child; socket: string }> {
   const socket = path.join(stateDir, 'run/podman.sock');
   mkdirSync(path.dirname(socket), { recursive: true });
@@ -102,7 +91,8 @@ async function startRedis(stateDir: string, logDir: string, persistent: boolean)
   const dir = path.join(stateDir, 'redis');
   mkdirSync(dir, { recursive: true });
   const persistence = persistent ? ['--appendonly', 'yes'] : ['--appendonly', 'no', '--save', ''];
-  const child = spawnLogged('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--protected-mode', 'yes', ...persistence], {
+  // 32 databases rather than 16: each e2e stack has one of its own (e2e/src/gateway-stack.ts, STACK_DATABASES).
+  const child = spawnLogged('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--protected-mode', 'yes', '--databases', '32', ...persistence], {
     logFile: path.join(logDir, 'redis.log'),
   });
   await waitUntil('redis-server', () => pingRedis(port), { timeoutMs: 15_000, child });
@@ -111,7 +101,7 @@ async function startRedis(stateDir: string, logDir: string, persistent: boolean)
 
 async function startMongo(stateDir: string, logDir: string, given?: string): Promise<{ child?: Child; uri: string; kind: Infra['mongoKind'] }> {
   if (given) {
-    await waitUntil(`MongoDB at MONGO_URI`, () => pingMongo(given), { timeoutMs: 15_000 });
+    await waitUntil(`MongoDB at MONGO_URI`, () => databaseAnswers(given), { timeoutMs: 15_000 });
     return { uri: given, kind: 'MONGO_URI' };
   }
   const port = await freePort();
@@ -130,7 +120,7 @@ async function startMongo(stateDir: string, logDir: string, given?: string): Pro
   } else {
     throw new Error('no MongoDB-compatible server: set MONGO_URI, put mongod on PATH, or run tools/setup/bootstrap.sh to build FerretDB');
   }
-  await waitUntil(kind, () => pingMongo(uri), { timeoutMs: 30_000, child });
+  await waitUntil(kind, () => databaseAnswers(uri), { timeoutMs: 30_000, child });
   return { child, uri, kind };
 }
 

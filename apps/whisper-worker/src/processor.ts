@@ -51,7 +51,9 @@ export class TranscriptionProcessor {
     const work = AbortSignal.any([signal, timeout]);
     try {
       if (!engine) throw new EngineError('backend-unavailable', `this worker has no ${record.backend} backend`, false);
-      let transcript = await this.deps.files.earlierResult(id);
+      // An attempt can finish its engine run and then lose the database, Redis or its process before the job is
+      // marked done: the run is not paid for twice.
+      let transcript = await this.deps.files.readResult(id);
       if (transcript) {
         this.deps.logger.info({ id, attempt: job.attemptsMade + 1 }, 'the result of an earlier attempt is kept; the engine does not run again');
       } else {

@@ -1,6 +1,6 @@
 import type { Worker } from 'bullmq';
 import { Counter, type Registry } from 'prom-client';
-import { channels, closeRedis, createWorker, onNotice, QUEUES, type PayloadOf, type Redis } from '@visp/bus';
+import { channels, closeRedis, connectionOf, createWorker, onNotice, QUEUES, type PayloadOf, type Redis } from '@visp/bus';
 import { SHUTDOWN, TranscriptionProcessor, type ProcessorDeps } from './processor';
 
 export interface WorkerSettings {
@@ -36,7 +36,7 @@ export class TranscriptionWorker {
     this.stopListening = await onNotice(this.deps.redis, channels.transcriptionCancels(this.deps.redis), (id) => {
       if (this.worker?.cancelJob(id, 'cancelled')) logger.info({ id }, 'cancelled a running transcription');
     });
-    this.connection = this.deps.redis.duplicate({ maxRetriesPerRequest: null });
+    this.connection = connectionOf(this.deps.redis, 'queue', { maxRetriesPerRequest: null });
     const worker = createWorker(QUEUES.transcriptions, (job, token, signal) => processor.process(job, token, signal), {
       connection: this.connection,
       concurrency: this.settings.WORKER_CONCURRENCY,

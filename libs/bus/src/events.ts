@@ -2,7 +2,7 @@ import { BusEventSchema, type BusEvent } from '@visp/contracts';
 import type { Logger } from '@visp/config';
 import { channels } from './keys';
 import { parseJson } from './json';
-import { closeRedis, subscriberOf, type Redis } from './redis';
+import { closeRedis, connectionOf, type Redis } from './redis';
 
 export type EventHandler = (event: BusEvent) => void;
 
@@ -34,7 +34,7 @@ export class EventBus {
   /** Calls `handler` for every valid event until the returned function is called. */
   async subscribe(handler: EventHandler): Promise<() => void> {
     if (!this.subscriber) {
-      this.subscriber = subscriberOf(this.redis, 'events');
+      this.subscriber = connectionOf(this.redis, 'events');
       this.subscriber.on('message', (_channel: string, message: string) => this.dispatch(message));
       await this.subscriber.subscribe(channels.events(this.subscriber));
     }

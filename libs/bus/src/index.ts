@@ -5,5 +5,5 @@ export { onNotice } from './notices';
 export { BULL_PREFIX, channels, keys, QUEUES } from './keys';
 export { tryAcquireLock, withLock, type Lock } from './locks';
 export { createWorker, DEFAULT_JOB_OPTIONS, TypedQueue, type PayloadOf, type QueueName } from './queues';
-export { closeRedis, createRedis, type Redis, type RedisOptions } from './redis';
+export { closeRedis, connectionOf, createRedis, type Redis, type RedisOptions } from './redis';
 export { RedisRouteTable, type RouteStore } from './routes';

@@ -1,4 +1,4 @@
-import { closeRedis, subscriberOf, type Redis } from './redis';
+import { closeRedis, connectionOf, type Redis } from './redis';
 
 /**
  * Subscribes to a channel of plain-string notices (an id per message) on a connection of its own; returns the
@@ -6,7 +6,7 @@ import { closeRedis, subscriberOf, type Redis } from './redis';
  * away changes only how soon it takes effect.
  */
 export async function onNotice(redis: Redis, channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
-  const subscriber = subscriberOf(redis, channel);
+  const subscriber = connectionOf(redis, channel);
   subscriber.on('message', (from: string, message: string) => {
     if (from === channel) handler(message);
   });

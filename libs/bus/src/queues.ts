@@ -45,7 +45,8 @@ export class TypedQueue<N extends QueueName> {
 /**
  * A worker whose processor only ever sees valid payloads; an invalid one fails its job without retries. The
  * processor's signal aborts on `worker.cancelJob(id, reason)`.
- * The connection must allow commands to wait through reconnects (`maxRetriesPerRequest: null`).
+ * The connection must allow commands to wait through reconnects: `connectionOf(redis, purpose,
+ * { maxRetriesPerRequest: null })` (BullMQ makes the worker's own connections as copies of it).
  */
 export function createWorker<N extends QueueName, R>(
   name: N,

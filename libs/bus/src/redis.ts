@@ -42,15 +42,17 @@ function watchConnection(redis: Redis, options: RedisOptions): void {
 }
 
 /**
- * A second connection to the same Redis, for a subscription (a subscribed connection can do nothing else). Its
- * outages are logged like its parent's; without an error listener ioredis prints every failed reconnect to stderr.
+ * A second connection to the same Redis, for what keeps a connection to itself: a subscription (a subscribed
+ * connection can do nothing else), or a BullMQ worker's (`{ maxRetriesPerRequest: null }`: BullMQ refuses a worker
+ * connection whose commands could give up during an outage). Named `visp-<parent>-<purpose>`, its outages logged
+ * like its parent's; without an error listener ioredis prints every failed reconnect to stderr.
  */
-export function subscriberOf(redis: Redis, purpose: string): Redis {
+export function connectionOf(redis: Redis, purpose: string, options: Pick<RedisOptions, 'maxRetriesPerRequest'> = {}): Redis {
   const parent = connections.get(redis);
   const name = `${parent?.name ?? 'redis'}-${purpose}`;
-  const subscriber = redis.duplicate({ connectionName: `visp-${name}` });
-  watchConnection(subscriber, { name, logger: parent?.logger });
-  return subscriber;
+  const connection = redis.duplicate({ connectionName: `visp-${name}`, ...options });
+  watchConnection(connection, { name, logger: parent?.logger });
+  return connection;
 }
 
 /** Quits politely, or disconnects if Redis is not there to answer. Safe to call twice. */

@@ -1,7 +1,7 @@
 import { RouteChangeSchema, RouteSchema, type Route, type RouteChange, type SessionId } from '@visp/contracts';
 import { channels, keys } from './keys';
 import { parseJson } from './json';
-import { closeRedis, subscriberOf, type Redis } from './redis';
+import { closeRedis, connectionOf, type Redis } from './redis';
 
 /** How a session is reached. The shared, durable table; each gateway caches it and listens for changes. */
 export interface RouteStore {
@@ -40,7 +40,7 @@ export class RedisRouteTable implements RouteStore {
 
   /** Calls `onChange` for every route change; returns the function that stops listening. */
   async watch(onChange: (change: RouteChange) => void): Promise<() => Promise<void>> {
-    const subscriber = subscriberOf(this.redis, 'routes');
+    const subscriber = connectionOf(this.redis, 'routes');
     subscriber.on('message', (_channel: string, message: string) => {
       const change = parseJson(RouteChangeSchema, message);
       if (change) onChange(change);

@@ -315,8 +315,8 @@ async function startServices(stack: StackRun): Promise<Record<StackService, stri
   const commands = {} as Record<StackService, string[]>;
   const volume = freshVolumes(stack);
   for (const service of ORDER) {
+    // No container of this name is left to remove: removeLeftovers took them all before any volume was emptied.
     const { name, command } = runCommand(stack, service, volume);
-    stack.quietly('rm', '--force', name);
     commands[service] = command;
     stack.podman(...command);
     await waitFor(`${name} to be up`, () => healthy(name, service, stack.settings.podmanEnv), 120_000);

@@ -11,16 +11,21 @@ export interface OwnDatabase {
   stop(): Promise<void>;
 }
 
-async function answers(uri: string): Promise<boolean> {
-  const connection = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 500 });
+/**
+ * Whether a MongoDB-compatible server answers a ping at `uri` within `timeoutMs`; never throws. The one probe of a
+ * database server coming up: the test runner's and `npm start`'s (tools/src/infra.ts), and a fault test's own.
+ */
+export async function databaseAnswers(uri: string, timeoutMs = 1000): Promise<boolean> {
+  let connection: mongoose.Connection | undefined;
   try {
+    connection = mongoose.createConnection(uri, { serverSelectionTimeoutMS: timeoutMs });
     await connection.asPromise();
     await connection.db?.admin().ping();
     return true;
   } catch {
     return false;
   } finally {
-    await connection.close().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
   }
 }
 
@@ -36,7 +41,8 @@ export async function startOwnDatabase(): Promise<OwnDatabase> {
     name: path.basename(server),
     command: server,
     args: (port, dir) => (mongod ? ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', dir] : ['-listen', `127.0.0.1:${port}`, '-data', dir]),
-    answers: (port) => answers(`mongodb://127.0.0.1:${port}/ping`),
+    // A short wait per probe: a fault test times how soon its server is back.
+    answers: (port) => databaseAnswers(`mongodb://127.0.0.1:${port}/ping`, 500),
     startTimeoutMs: 30_000,
   });
   return { uri: (name) => `mongodb://127.0.0.1:${own.port}/${name}`, restart: (options) => own.restart(options), stop: () => own.stop() };

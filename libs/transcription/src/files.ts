@@ -38,10 +38,11 @@ export class TranscriptionFiles {
   }
 
   /**
-   * The result an earlier attempt wrote, if one did: an attempt can finish its engine run and then lose the
-   * database, Redis or its process before the job is marked done, and the run must not be paid for twice.
+   * The transcript in `result.json`, or undefined when there is none, or what is there is not a transcript (the
+   * write is atomic, so that is damage, not a write in progress). The one reader of results: the worker keeps an
+   * earlier attempt's instead of running the engine again, the gateway serves it as a download.
    */
-  async earlierResult(id: TranscriptionId): Promise<Transcript | undefined> {
+  async readResult(id: TranscriptionId): Promise<Transcript | undefined> {
     const text = await readFile(this.result(id), 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;

@@ -1,6 +1,6 @@
 // The `visp` command line over a table of subcommands (commands/): finds the one asked for, answers help from the
-// table (`visp help`, `visp help CMD`, `visp CMD --help`), runs it, and turns an OperatorError into its message and
-// fix with exit 1.
+// table (`visp help`, `visp help CMD`, `visp CMD --help`), runs it (a command that runs another, `visp exec`, gets
+// that one's arguments untouched), and turns an OperatorError into its message and fix with exit 1.
 import { OperatorError } from './host';
 
 /** An option a command takes; one with a `value` takes the next argument. */
@@ -19,6 +19,13 @@ export interface VispCommand {
   /** What it does, lines below the usage in its own help. */
   description: readonly string[];
   options: readonly CommandOption[];
+  /**
+   * For a command that runs another (`visp exec SERVICE COMMAND...`), by the name it is called by: how many
+   * positional arguments are visp's. The next argument is the other command's name, and from there on every
+   * argument is that command's (`Args.passed`), `-h`, `--help` and `--json` included.
+   * @defaultValue every argument is visp's
+   */
+  passesOn?: Readonly<Record<string, number>>;
   run(invocation: Invocation): number | Promise<number>;
 }
 
@@ -33,24 +40,37 @@ export interface Invocation {
   print(data: unknown, text: string): void;
 }
 
-/** The arguments after the command's name. */
+/** The arguments after the command's name: visp's own, and those it passes on to a command it runs. */
 export class Args {
+  /** Visp's: all of them, unless the command passes some on. */
+  readonly own: readonly string[];
+  /** The command a `passesOn` command runs, with its arguments, as given; empty for the others. */
+  readonly passed: readonly string[];
+
   constructor(
-    /** As given, flags and all. */
-    readonly all: readonly string[],
+    all: readonly string[],
     private readonly options: readonly CommandOption[] = [],
-  ) {}
+    /** How many positional arguments are visp's before the passed-on command begins (see `VispCommand.passesOn`). */
+    ownPositionals = Infinity,
+  ) {
+    const start = this.positionalIndexes(all)[ownPositionals] ?? all.length;
+    this.own = all.slice(0, start);
+    this.passed = all.slice(start);
+  }
   has(flag: string): boolean {
-    return this.all.includes(flag);
+    return this.own.includes(flag);
   }
   value(flag: string): string | undefined {
-    const i = this.all.indexOf(flag);
-    return i >= 0 ? this.all[i + 1] : undefined;
+    const i = this.own.indexOf(flag);
+    return i >= 0 ? this.own[i + 1] : undefined;
   }
-  /** Arguments that are neither flags nor the values of the command's options that take one. */
+  /** Visp's arguments that are neither flags nor the values of the command's options that take one. */
   positional(): string[] {
+    return this.positionalIndexes(this.own).map((i) => this.own[i] as string);
+  }
+  private positionalIndexes(args: readonly string[]): number[] {
     const valued = this.options.filter((o) => o.value !== undefined).map((o) => o.flag);
-    return this.all.filter((a, i) => !a.startsWith('-') && !valued.includes(this.all[i - 1] ?? ''));
+    return args.flatMap((a, i) => (!a.startsWith('-') && !valued.includes(args[i - 1] ?? '') ? [i] : []));
   }
 }
 
@@ -84,7 +104,7 @@ export async function runCli(table: readonly VispCommand[], argv: readonly strin
   }
   const command = find(name);
   if (!command) return unknown(name);
-  const args = new Args(rest, command.options);
+  const args = new Args(rest, command.options, command.passesOn?.[name]);
   if (args.has('--help') || args.has('-h')) {
     write(process.stdout, helpText(command));
     return 0;

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { channels, QUEUES, tryAcquireLock, TypedQueue, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import {
   CreateTranscriptionFieldsSchema,
   TranscriptionIdSchema,
-  TranscriptSchema,
   type Owner,
   type TranscriptFormat,
   type TranscriptionBackend,
@@ -179,7 +178,9 @@ export class Transcriptions {
     const record = await this.owned(owner, id);
     if (record.state !== 'completed') throw new AppError('conflict', `the transcription is ${record.state}, not completed`);
     if (record.filesRemovedAt) throw new AppError('not_found', `the transcript was deleted on ${record.filesRemovedAt.toISOString().slice(0, 10)}, after the retention period`);
-    const transcript = TranscriptSchema.parse(JSON.parse(await readFile(this.files.result(record.id), 'utf8')));
+    const transcript = await this.files.readResult(record.id);
+    // Completed, not expired, and yet no transcript: damage to the data dir, an internal error (logged, 500).
+    if (!transcript) throw new Error(`transcription ${record.id} is completed, but ${this.files.result(record.id)} holds no transcript`);
     return { body: renderTranscript(transcript, format), contentType: CONTENT_TYPES[format], filename: `transcript-${record.id}.${format}` };
   }
 

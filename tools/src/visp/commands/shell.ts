@@ -8,12 +8,13 @@ export const shell: VispCommand = {
   usage: 'visp shell SERVICE | visp exec SERVICE COMMAND...',
   description: ["A shell, or a command, inside a service's container."],
   options: [],
+  // `exec`: the service is visp's; the command after it, and everything after that, is the command's.
+  passesOn: { exec: 1 },
   run({ name, args, help }) {
     if (name === 'exec') {
-      // Everything after the service is the command, its flags included.
-      const [service, ...command] = args.all;
-      if (!service || command.length === 0) throw new OperatorError('which service, and what command?', help);
-      return attached('podman', ['exec', resolveService(QUADLETS, service), ...command]);
+      const [service] = args.positional();
+      if (!service || args.passed.length === 0) throw new OperatorError('which service, and what command?', help);
+      return attached('podman', ['exec', resolveService(QUADLETS, service), ...args.passed]);
     }
     const [service] = args.positional();
     if (!service) throw new OperatorError('which service?', help);
