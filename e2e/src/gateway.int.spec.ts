@@ -267,7 +267,7 @@ describe("VISP's app host: all of app.<host> is the session its SessionAccessCod
   let jupyter: SessionView;
   let echo: SessionView;
   beforeAll(async () => {
-    await startGateway(APP_PORT, { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, WEBCLIENT_WS_PATHS: '/api/v1/ws,/' });
+    await startGateway(APP_PORT, { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true' });
     const signIn = async (username: string) => {
       const res = await on(SITE, '/auth/login', { method: 'POST', headers: { origin: `http://${SITE}`, 'content-type': 'application/json' }, body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
       // The gateway's cookie stays host-only; the app hosts get one of their own for the domain; the domain-wide

@@ -16,18 +16,18 @@ describe('the webclient WebSocket', () => {
     bob = await stack.signIn('bob');
   });
 
-  it("launches with VISP's command shape, reports progress under the same requestId, ends with the access code, and stops", async () => {
+  it('launches, reports progress under the same requestId, ends with the access code, and stops', async () => {
     const client = await WebclientClient.open(GW_PORT, alice);
     const bystander = await WebclientClient.open(GW_PORT, bob);
     try {
-      client.send({ cmd: 'launchContainerSession', requestId: 'r1', appName: 'echo', projectId: 7 });
+      client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'r1', data: { type: 'echo', project: '7' } });
       const end = await client.final('r1', 90_000);
-      expect(end).toMatchObject({ type: 'reply', cmd: 'launchContainerSession', progress: 'end', result: true });
+      expect(end).toMatchObject({ type: 'reply', cmd: 'launchSession', progress: 'end', result: true });
       const sid = end.message;
       expect(end.data).toMatchObject({ accessCode: sid, url: `/s/${sid}/`, session: { sid, owner: 'alice', type: 'echo', project: '7', state: 'ready' } });
       const updates = client.repliesTo('r1').filter((r) => r.progress === 'update');
       expect(updates.length).toBeGreaterThanOrEqual(2);
-      expect(updates.every((r) => r.cmd === 'launchContainerSession' && r.result)).toBe(true);
+      expect(updates.every((r) => r.cmd === 'launchSession' && r.result)).toBe(true);
 
       // The owner's events are pushed; nobody else's socket hears of them.
       await client.next('the ready event', (m): m is PushedEvent => m.type === 'event' && m.event.sid === sid && m.event.state === 'ready');
@@ -43,7 +43,7 @@ describe('the webclient WebSocket', () => {
       bystander.send({ type: 'cmd', cmd: 'closeSession', requestId: 'b1', data: { sid } });
       expect(await bystander.final('b1')).toMatchObject({ cmd: 'closeSession', progress: 'error', result: false, data: { code: 'not_found' } });
 
-      client.send({ cmd: 'closeSession', requestId: 'r4', sessionAccessCode: sid });
+      client.send({ cmd: 'closeSession', requestId: 'r4', sid });
       expect(await client.final('r4')).toMatchObject({ progress: 'end', result: true, data: { session: { sid, state: 'stopped' } } });
       await client.next('the stopped event', (m): m is PushedEvent => m.type === 'event' && m.event.sid === sid && m.event.state === 'stopped');
       expect(bystander.eventsAbout(sid)).toEqual([]);
@@ -92,7 +92,7 @@ describe('the webclient WebSocket', () => {
         messages.push(reply.message);
       }
       // An unknown command is told which exist.
-      expect(messages[4]).toBe('unknown command rmRf (known: launchSession, launchContainerSession, closeSession, listSessions, getSession, listTranscriptions, getTranscription, cancelTranscription, followTranscription)');
+      expect(messages[4]).toBe('unknown command rmRf (known: launchSession, closeSession, listSessions, getSession, listTranscriptions, getTranscription, cancelTranscription, followTranscription)');
       client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
       expect(await client.next('binary refused', (m): m is WebclientReply => m.type === 'reply' && m.message.includes('JSON text'))).toMatchObject({ progress: 'error' });
       client.send({ cmd: 'listSessions', requestId: 'still-here' });

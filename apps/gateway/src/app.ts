@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { ActivityLog, EventBus, RedisRouteTable, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import { createService, PeerList, serviceBasics, propagationHeaders, type Service } from '@visp/service-kit';
-import type { Store } from '@visp/store';
+import type { ProjectDirectory, Store } from '@visp/store';
+import { matomoAnalytics, type AnalyticsSettings } from './analytics/analytics';
 import { authRoutes, type AuthRouteSettings } from './auth/auth.routes';
 import { Authenticator, isHttps } from './auth/principal';
 import { StreamLimit } from './auth/stream-limit';
@@ -12,6 +13,9 @@ import { RouteCache } from './proxy/route-cache';
 import { SessionEntryCodes } from './proxy/session-host';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
+import { ProjectAccess } from './projects/project-access';
+import { projectRoutes } from './projects/projects.routes';
+import { SessionLauncher } from './sessions/launcher';
 import { ServiceClient, SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
 import { Transcriptions, type TranscriptionSettings } from './transcriptions/transcriptions';
@@ -19,7 +23,7 @@ import { transcriptionRoutes } from './transcriptions/transcriptions.routes';
 import { webPageRoutes } from './web-page';
 import { WebclientHub, type WebclientSettings } from './webclient/webclient-hub';
 
-export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings, WebclientSettings, TranscriptionSettings {
+export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings, WebclientSettings, TranscriptionSettings, AnalyticsSettings {
   component: string;
   HOST: string;
   PORT: number;
@@ -35,6 +39,8 @@ export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings
 
 export interface GatewayDeps {
   store: Store;
+  /** Where VISP's projects come from: VISP's database (PROJECT_SOURCE=visp), else the store's own. */
+  directory?: ProjectDirectory & { ping?(): Promise<void> };
   redis: Redis;
   logger: Logger;
   closeAfter?: Array<() => Promise<unknown>>;
@@ -66,8 +72,13 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const events = new EventBus(redis, logger);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
   transcriptions.start();
-  const webclient = new WebclientHub({ auth, manager, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
+  const access = new ProjectAccess(deps.directory ?? store.projects);
+  const launcher = new SessionLauncher(manager, access);
+  const webclient = new WebclientHub({ auth, manager, launcher, access, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
+  // Matomo, when configured: the start page's tracker, and product events reported once across all gateways.
+  const analytics = matomoAnalytics(settings, { redis, events, sessions: manager, transcriptions: store.transcriptions, logger: logger.child({ part: 'analytics' }) });
+  await analytics?.start();
   const sessionManagerHealth = new URL('/healthz', settings.SESSION_MANAGER_URL);
 
   const service = createService({
@@ -75,6 +86,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
     readiness: {
       redis: () => redis.ping(),
       mongo: () => store.ping(),
+      ...(deps.directory?.ping ? { 'visp-database': () => deps.directory?.ping?.() ?? Promise.resolve() } : {}),
       'session-manager': async () => {
         const res = await fetch(sessionManagerHealth, { headers: propagationHeaders() });
         if (!res.ok) throw new Error(`answered ${res.status}`);
@@ -91,16 +103,18 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       else proxy.upgrade(req, socket, head);
     },
     routes: (app) => {
-      webPageRoutes(app, logger);
+      webPageRoutes(app, logger, { tracker: analytics?.page });
       // With the session-manager's types and their limits, as it takes them; the contract alone when it is down.
       app.get('/api/v1/openapi.json', async (_req, res) => {
         res.json(openApiDocument(await manager.sessionTypes().then((view) => view.types, () => undefined)));
       });
-      authRoutes(app, { auth, store, redis, trusted, settings });
-      sessionRoutes(app, { auth, manager, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
+      authRoutes(app, { auth, store, redis, trusted, settings, onSignIn: analytics && ((username) => analytics.signedIn(username)) });
+      projectRoutes(app, { auth, access, store: deps.directory ? undefined : store.projects, allowedOrigins: settings.ALLOWED_ORIGINS });
+      sessionRoutes(app, { auth, manager, launcher, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
       transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [async () => proxy.close(), () => webclient.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
+    onClose: [async () => proxy.close(), () => webclient.close(), async () => analytics?.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });
+  analytics?.countIn(service.metrics);
   return { service };
 }

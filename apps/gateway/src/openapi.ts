@@ -15,12 +15,16 @@ import {
   SessionViewSchema,
   type SessionTypesView,
   CreateTranscriptionFieldsSchema,
+  CreateProjectRequestSchema,
+  SetAccessRequestSchema,
+  SetMemberRequestSchema,
+  VispProjectSchema,
   TranscriptFormatSchema,
   TranscriptionViewSchema,
   TranscriptSchema,
 } from '@visp/contracts';
 
-type Method = 'get' | 'post' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'delete';
 type Access = 'public' | 'user' | 'admin';
 
 interface Operation {
@@ -42,6 +46,8 @@ interface Operation {
 const SessionsSchema = z.object({ sessions: z.array(SessionViewSchema) });
 const TranscriptionsSchema = z.object({ transcriptions: z.array(TranscriptionViewSchema) });
 const StateQuery = z.object({ state: SessionStateSchema.optional() });
+const ProjectsSchema = z.object({ projects: z.array(VispProjectSchema) });
+const VISP_SOURCE = { 409: "Projects are VISP's here (PROJECT_SOURCE=visp): managed in VISP" };
 const CreatedTokenSchema = ApiTokenViewSchema.extend({ token: z.string().describe('Shown once; send as Authorization: Bearer …') });
 
 type SessionTypes = SessionTypesView['types'];
@@ -80,6 +86,13 @@ const operations = (types: SessionTypes | undefined): readonly Operation[] => [
   { method: 'get', path: '/api/v1/admin/capacity', summary: 'How full the host is', access: 'admin', ok: [200, CapacityViewSchema] },
   { method: 'post', path: '/api/v1/admin/reconcile', summary: 'A recovery pass now (?dryRun=true only plans)', access: 'admin', query: z.object({ dryRun: z.enum(['true', 'false']).optional() }), ok: [200, ReconcileReportSchema] },
   { method: 'delete', path: '/api/v1/admin/sessions/{sid}', summary: "Stop anyone's session", access: 'admin', ok: [200, SessionViewSchema] },
+  { method: 'get', path: '/api/v1/projects', summary: "The user's projects (a session in one mounts its files)", access: 'user', ok: [200, ProjectsSchema] },
+  { method: 'get', path: '/api/v1/admin/projects', summary: "Every project of the product's own store", access: 'admin', ok: [200, ProjectsSchema], refusals: VISP_SOURCE },
+  { method: 'post', path: '/api/v1/admin/projects', summary: 'Create a project with its members', access: 'admin', body: CreateProjectRequestSchema, ok: [201, VispProjectSchema], refusals: { 409: 'There is such a project already, or projects are managed in VISP' } },
+  { method: 'put', path: '/api/v1/admin/projects/{id}/members/{username}', summary: "Add a member or change their role", access: 'admin', body: SetMemberRequestSchema, ok: [200, VispProjectSchema], refusals: VISP_SOURCE },
+  { method: 'delete', path: '/api/v1/admin/projects/{id}/members/{username}', summary: 'Remove a member', access: 'admin', ok: [200, VispProjectSchema], refusals: VISP_SOURCE },
+  { method: 'delete', path: '/api/v1/admin/projects/{id}', summary: "Delete a project (its files stay)", access: 'admin', ok: [204], refusals: VISP_SOURCE },
+  { method: 'put', path: '/api/v1/admin/access/{username}', summary: "Put a user on VISP's access list or take them off (ACCESS_LIST_ENABLED)", access: 'admin', body: SetAccessRequestSchema, ok: [204], refusals: VISP_SOURCE },
   {
     method: 'post',
     path: '/api/v1/transcriptions',

@@ -2,18 +2,34 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { Logger } from '@visp/config';
+import type { PageTracker } from './analytics/page-tracker';
 
-/** Everything the page loads comes from here; it may be framed by nobody. */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * Everything the page loads comes from here; it may be framed by nobody. With Matomo configured, its server's
+ * origin too, for exactly what its tracker does: load `matomo.js`, send page views (beacon, XHR or image).
+ */
+export function contentSecurityPolicy(trackerOrigin?: string): string {
+  const tracker = trackerOrigin ? ` ${trackerOrigin}` : '';
+  return [
+    "default-src 'none'",
+    `script-src 'self'${tracker}`,
+    "style-src 'self'",
+    `connect-src 'self'${tracker}`,
+    `img-src 'self' data:${tracker}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** Matomo's settings script, put into the page as it is served, and only when Matomo is configured. */
+const TRACKER_TAG = '<script src="/analytics.js" defer></script>';
+
+/** `html` with the tracker's tag at the end of its head. */
+export function withTrackerTag(html: string): string {
+  const end = html.indexOf('</head>');
+  return end < 0 ? html : `${html.slice(0, end)}  ${TRACKER_TAG}\n${html.slice(end)}`;
+}
 
 const FILES = {
   '/': ['index.html', 'text/html; charset=utf-8'],
@@ -26,7 +42,9 @@ const FILES = {
  * The start page, built by tools/build.mjs into `web/` beside the gateway's bundle. Read once at start; small
  * enough to keep in memory. Missing files (a gateway run from source without a build) are reported, not fatal.
  */
-export function webPageRoutes(app: Express, logger: Logger, dir = path.join(__dirname, 'web')): void {
+export function webPageRoutes(app: Express, logger: Logger, options: { dir?: string; tracker?: PageTracker } = {}): void {
+  const { dir = path.join(__dirname, 'web'), tracker } = options;
+  const policy = contentSecurityPolicy(tracker?.origin);
   for (const [route, [file, type]] of Object.entries(FILES)) {
     let content: Buffer;
     try {
@@ -35,15 +53,22 @@ export function webPageRoutes(app: Express, logger: Logger, dir = path.join(__di
       logger.warn({ file: path.join(dir, file) }, 'start page file missing: run `npm run build`');
       continue;
     }
+    if (tracker && file === 'index.html') content = Buffer.from(withTrackerTag(content.toString('utf8')));
     app.get(route, (_req, res) => {
       res.set({
         'content-type': type,
-        'content-security-policy': CONTENT_SECURITY_POLICY,
+        'content-security-policy': policy,
         'x-frame-options': 'DENY',
         'referrer-policy': 'same-origin',
         'cache-control': 'no-cache',
       });
       res.send(content);
+    });
+  }
+  if (tracker) {
+    app.get('/analytics.js', (_req, res) => {
+      res.set({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
+      res.send(tracker.script);
     });
   }
 }

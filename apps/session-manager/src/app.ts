@@ -23,6 +23,7 @@ export type SessionManagerSettings = Pick<
   | 'SESSION_MODE'
   | 'SESSION_NETWORK_JOINERS'
   | 'SESSION_GUARD_BINARY'
+  | 'PROJECT_REPOSITORIES_DIR'
   | 'SESSION_START_TIMEOUT'
   | 'MAX_SESSIONS_PER_USER'
   | 'MAX_SESSIONS_TOTAL'
@@ -53,7 +54,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
 
   const spawner = new Spawner(
     podman,
-    { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000, guardBinary: settings.SESSION_GUARD_BINARY },
+    { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000, guardBinary: settings.SESSION_GUARD_BINARY, projectRepositories: settings.PROJECT_REPOSITORIES_DIR },
     logger.child({ part: 'spawner' }),
   );
   const routes = new RedisRouteTable(redis);

@@ -6,6 +6,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as Config from '@visp/config';
+import { LABEL } from '@visp/contracts';
+import { homeVolumeName } from '@visp/podman-client';
 import type { Service } from '@visp/service-kit';
 
 let main: () => Promise<void> = () => Promise.reject(new Error('main.ts did not call bootstrap'));
@@ -33,14 +35,16 @@ const podman = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json', 'api-version': '1.41' }).end(req.url?.endsWith('/_ping') ? 'OK' : '[]');
 });
 
-/** A call on a client's socket, on a connection of its own: its status and body. */
-const call = (socketPath: string, method: string, url: string) =>
+/** A call on a client's socket, on a connection of its own (with a JSON body when given): its status and body. */
+const call = (socketPath: string, method: string, url: string, json?: unknown) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: url, agent: false }, (res) => {
+    const payload = json === undefined ? undefined : JSON.stringify(json);
+    const headers = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const req = http.request({ socketPath, method, path: url, agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('error', reject).end();
+    req.on('error', reject).end(payload);
   });
 
 /** Runs main.ts with `settings`; returns its service (listening on a free loopback port) and its socket dir. */
@@ -98,6 +102,26 @@ it('has no socket for a client it does not know', async () => {
   expect(existsSync(sock('gateway'))).toBe(false);
   await expect(call(sock('gateway'), 'GET', '/_ping')).rejects.toMatchObject({ code: 'ENOENT' });
   expect(reached).toEqual([]);
+});
+
+it("lets the session-manager mount a session's project repository under PROJECT_REPOSITORIES_DIR, and none without it", async () => {
+  const root = path.join(dir, 'repositories');
+  const create = {
+    image: 'localhost/visp-testbox:1',
+    user: '1000:1000',
+    cap_drop: ['ALL'],
+    no_new_privileges: true,
+    labels: { [LABEL.owner]: 'ann', [LABEL.project]: 'p1' },
+    volumes: [{ Name: homeVolumeName('ann'), Dest: '/home/visp' }],
+    mounts: [{ type: 'bind', source: `${root}/p1`, destination: '/home/visp/project', options: ['rw'] }],
+  };
+  const withSetting = await start('projects', { PROJECT_REPOSITORIES_DIR: root });
+  expect((await call(withSetting.sock('session-manager'), 'POST', '/v4.0.0/libpod/containers/create', create)).status).toBe(200);
+  expect((await call(withSetting.sock('session-manager'), 'POST', '/v4.0.0/libpod/containers/create', { ...create, labels: { ...create.labels, [LABEL.project]: 'p2' } })).status).toBe(403);
+  expect((await call(withSetting.sock('recovery'), 'POST', '/v4.0.0/libpod/containers/create', create)).status).toBe(403);
+  const without = await start('no-projects');
+  expect((await call(without.sock('session-manager'), 'POST', '/v4.0.0/libpod/containers/create', create)).status).toBe(403);
+  expect(reached).toEqual(['POST /v4.0.0/libpod/containers/create']);
 });
 
 it('serves the clients of SOCKET_PROXY_POLICY_FILE instead of the built-in ones', async () => {

@@ -11,7 +11,7 @@ bootstrap('socket-proxy', async () => {
   const policies = exitOnConfigError(config.component, () =>
     config.SOCKET_PROXY_POLICY_FILE
       ? loadPolicyFile(config.SOCKET_PROXY_POLICY_FILE)
-      : defaultPolicies(config.SOCKET_PROXY_IMAGES.map(compileImagePattern), { joiners: config.SESSION_NETWORK_JOINERS, sessionGuard: config.SESSION_GUARD_BINARY }),
+      : defaultPolicies(config.SOCKET_PROXY_IMAGES.map(compileImagePattern), { joiners: config.SESSION_NETWORK_JOINERS, sessionGuard: config.SESSION_GUARD_BINARY, projectRepositories: config.PROJECT_REPOSITORIES_DIR }),
   );
   const clients = Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: clientSocketPath(config.SOCKET_PROXY_DIR, name) }));
   const proxy = new SocketProxy({ podmanSocket: endpoint.socketPath, instance: config.INSTANCE_ID, logger }, clients);

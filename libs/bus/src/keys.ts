@@ -15,6 +15,11 @@ export const keys = {
   rateLimit: (scope: string, client: string) => `visp:ratelimit:${scope}:${client}`,
   /** Sorted set: a user's transcription uploads in progress, `<id>:<bytes reserved>` scored by expiry (ms). */
   uploadReservations: (owner: string) => `visp:transcriptions:uploading:${owner}`,
+  /**
+   * String with TTL, set NX: one product event (`session:<sid>:<state>`, `transcription:<id>:<state>`) that some
+   * gateway process has reported to Matomo. Every gateway hears every bus event; only the one that sets this reports.
+   */
+  analyticsReported: (event: string) => `visp:analytics:reported:${event}`,
   /** A lock; its fencing counter lives beside it. */
   lock: (name: string) => `visp:lock:${name}`,
   lockFence: (name: string) => `visp:lock:${name}:fence`,

@@ -63,6 +63,14 @@ describe('service config', () => {
     expect(parseError({ SERVICE_TOKEN: TOKEN, INSTANCE_ID: 'Prod 1' })).toBe('INSTANCE_ID must be lowercase letters, digits and -');
   });
 
+  it('takes PROJECT_REPOSITORIES_DIR only as a directory written one way, which a project id is joined to as text', () => {
+    expect(sessionManagerConfig.parse({ SERVICE_TOKEN: TOKEN }).PROJECT_REPOSITORIES_DIR).toBeUndefined();
+    expect(sessionManagerConfig.parse({ SERVICE_TOKEN: TOKEN, PROJECT_REPOSITORIES_DIR: '/srv/visp/mounts/repositories' }).PROJECT_REPOSITORIES_DIR).toBe('/srv/visp/mounts/repositories');
+    for (const bad of ['repositories', '/', '/srv/repos/', '/srv//repos', '/srv/./repos', '/srv/x/../repos', '/srv/a,b', '/srv/a:b', '/srv/a\nb']) {
+      expect([bad, parseError({ SERVICE_TOKEN: TOKEN, PROJECT_REPOSITORIES_DIR: bad })]).toEqual([bad, expect.stringMatching(/^PROJECT_REPOSITORIES_DIR must be an absolute directory/)]);
+    }
+  });
+
   it('prefers <COMPONENT>_LOG_LEVEL over LOG_LEVEL', () => {
     expect(sessionManagerConfig.parse({ SERVICE_TOKEN: TOKEN, LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
     expect(sessionManagerConfig.parse({ SERVICE_TOKEN: TOKEN, LOG_LEVEL: 'warn', SESSION_MANAGER_LOG_LEVEL: 'debug' }).logLevel).toBe('debug');

@@ -42,6 +42,16 @@ export function url(protocols: readonly string[], defaultValue?: string) {
   return defaultValue === undefined ? schema : z.preprocess(nonEmpty, schema.optional()).transform((v) => v ?? defaultValue);
 }
 
+/** An optional {@link url}: unset or empty is undefined (a template's `NAME=` line turns nothing on). */
+export function optionalUrl(protocols: readonly string[]) {
+  return z.preprocess(nonEmpty, url(protocols).optional());
+}
+
+/** An optional {@link int}: unset or empty is undefined. */
+export function optionalInt(opts: { min: number; max: number }) {
+  return z.preprocess(nonEmpty, int(opts).optional());
+}
+
 export function str(defaultValue?: string) {
   const schema = z.string({ error: 'must be set' }).min(1, 'must not be empty');
   return defaultValue === undefined ? schema : z.preprocess(nonEmpty, schema.optional()).transform((v) => v ?? defaultValue);
@@ -49,6 +59,21 @@ export function str(defaultValue?: string) {
 
 export function optionalStr() {
   return z.preprocess(nonEmpty, z.string().optional());
+}
+
+/**
+ * An absolute directory written the one way (no `.`, `..` or empty parts, no trailing `/`, not `/` itself) and
+ * without `,` `:` or control characters, which Podman's mount syntaxes would read as separators: a path that other
+ * code may compare as text, and join a name to, without resolving it.
+ */
+export function isCleanDirectory(value: string): boolean {
+  const parts = value.split('/').slice(1);
+  return value.startsWith('/') && parts.length > 0 && parts.every((part) => part !== '' && part !== '.' && part !== '..' && !/[,:\p{Cc}]/u.test(part));
+}
+
+/** An optional directory setting, refused unless `isCleanDirectory`. */
+export function optionalDirectory() {
+  return optionalStr().refine((dir) => dir === undefined || isCleanDirectory(dir), 'must be an absolute directory without . or .. parts or a trailing /, and without "," or ":"');
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {

@@ -1,5 +1,5 @@
 export { ConfigError, loadEnvSource, resolveFileSettings, type EnvSource, type EnvSourceOptions } from './source';
-export { bool, int, oneOf, optionalStr, port, secret, str, url } from './fields';
+export { bool, int, isCleanDirectory, oneOf, optionalDirectory, optionalStr, port, secret, str, url } from './fields';
 export { defineServiceConfig, envPrefix, exitOnConfigError, loadConfigOrExit, redactConfig, type LogLevel, type ServiceConfigBase, type ServiceConfigDefinition } from './define';
 export { createLogger, loggerFor, type Logger, type LoggerOptions } from './logger';
 export {

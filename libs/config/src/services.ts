@@ -1,6 +1,6 @@
 import { TRANSCRIPTION_BACKENDS } from '@visp/contracts';
 import { z } from 'zod';
-import { bool, int, list, oneOf, optionalSecret, optionalStr, port, secret, str, url } from './fields';
+import { bool, int, list, oneOf, optionalDirectory, optionalInt, optionalSecret, optionalStr, optionalUrl, port, secret, str, url } from './fields';
 import { defineServiceConfig } from './define';
 
 /** Where the Podman API is; all optional, discovered in libs/podman-client in the documented order. */
@@ -33,6 +33,14 @@ const sessionHost = {
   SESSION_TYPES_FILE: optionalStr(),
   ...sessionNetworking,
 };
+
+/**
+ * Where projects' repositories are on the host (VISP's `mounts/repositories`): a session with a project gets
+ * `<dir>/<project id>` bound read-write at `<home>/project`. A host path, since Podman on the host reads it; unset,
+ * no project is mounted. The session-manager builds the bind; the socket proxy lets it mount that one directory,
+ * of the project its container's label names. Recovery only adopts containers, so it needs none.
+ */
+const projectRepositories = { PROJECT_REPOSITORIES_DIR: optionalDirectory() };
 
 /** SESSION_MODE and SESSION_NETWORK_JOINERS as parsed: what libs/sessions `sessionNetworking` reads. */
 export type SessionNetworkingSettings = Readonly<z.infer<z.ZodObject<typeof sessionNetworking>>>;
@@ -107,8 +115,17 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   API_TOKEN_TTL_DAYS: int({ min: 1, max: 3650, default: 90 }),
   /** Seconds a proxied WebSocket may stay silent both ways before it is closed; 0 never. */
   PROXY_WS_IDLE_TIMEOUT: int({ min: 0, max: 7 * 86_400, default: 0 }),
-  /** Paths of the webclient WebSocket; add `/` to serve VISP's webclient unmodified. */
-  WEBCLIENT_WS_PATHS: list('/api/v1/ws'),
+  /**
+   * The VISP profile: VISP's webclient, unmodified, speaks its own protocol on `/` of the gateway's host (its
+   * socket URL), beside ours on /api/v1/ws: its handshake, projects, sessions per project (apps/gateway/src/visp).
+   */
+  VISP_WEBCLIENT: bool(false),
+  /** Only users on the access list may use VISP's commands (VISP's setting of the same name; its `loginAllowed`). */
+  ACCESS_LIST_ENABLED: bool(false),
+  /** Where projects and their members come from: the product's own database, or VISP's (VISP_MONGO_URI, read-only). */
+  PROJECT_SOURCE: oneOf(['store', 'visp'], 'store'),
+  /** VISP's MongoDB (its `users` and `projects` collections), with PROJECT_SOURCE=visp. */
+  VISP_MONGO_URI: optionalStr().refine((uri) => uri === undefined || /^mongodb(\+srv)?:\/\//.test(uri), 'must be a mongodb:// or mongodb+srv:// URI'),
   /** Seconds between heartbeat pings; a client silent for two is dropped. */
   WEBCLIENT_HEARTBEAT_INTERVAL: int({ min: 1, max: 3600, default: 30 }),
   /** Messages per second a webclient socket may send on average (twice that in a burst). */
@@ -133,6 +150,21 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   /** Attempts per job, and the first retry's delay (doubling after). */
   TRANSCRIPTION_ATTEMPTS: int({ min: 1, max: 20, default: 3 }),
   TRANSCRIPTION_BACKOFF_MS: int({ min: 0, max: 3_600_000, default: 2000 }),
+  /**
+   * Matomo (usage analytics), off unless both this and MATOMO_SITE_ID are set: the base URL of the Matomo server
+   * (where `matomo.php` and `matomo.js` are). The start page then loads Matomo's tracker, and the gateway reports
+   * product events (sign-in, session launched/ready/failed, transcription finished) to its HTTP Tracking API.
+   */
+  MATOMO_URL: optionalUrl(['http', 'https']),
+  /** The Matomo site (`idsite`) the gateway's page views and events are recorded under. */
+  MATOMO_SITE_ID: optionalInt({ min: 1, max: 2_147_483_647 }),
+  /** Lets the page tracker set Matomo's cookies; without it the tracker runs cookieless (`disableCookies`). */
+  MATOMO_COOKIES: bool(false),
+  /**
+   * Sends the user name as Matomo's User ID (`uid`) with the gateway's events. Off: each user is an opaque
+   * visitor id (a keyed hash of the name), the same across events but not the name.
+   */
+  MATOMO_USER_IDS: bool(false),
 });
 
 export const sessionManagerConfig = defineServiceConfig('session-manager', {
@@ -146,6 +178,7 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
    * local mode, where it is mounted read-only into every session and stands in front of its published port.
    */
   SESSION_GUARD_BINARY: optionalStr(),
+  ...projectRepositories,
   /** Seconds a session may take to answer its readiness path. */
   SESSION_START_TIMEOUT: int({ min: 5, max: 3600, default: 180 }),
   MAX_SESSIONS_PER_USER: int({ min: 1, max: 100, default: 2 }),
@@ -219,4 +252,5 @@ export const socketProxyConfig = defineServiceConfig('socket-proxy', {
   ...sessionNetworkJoiners,
   /** The session guard's binary on the host: the session-manager's built-in policy may mount it read-only, nothing else. */
   SESSION_GUARD_BINARY: optionalStr(),
+  ...projectRepositories,
 });

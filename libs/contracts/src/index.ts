@@ -10,3 +10,4 @@ export * from './v1/recovery';
 export * from './v1/languages';
 export * from './v1/transcriptions';
 export * from './v1/vocabulary';
+export * from './v1/visp';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError, PodmanError, toPodmanError } from './errors';
 import { managedLabels } from './labels';
 import type { PodmanEndpoint } from './socket';
-import { toCreateOptions, type ContainerSpec } from './spec';
+import { needsLibpod, toCreateOptions, toLibpodSpec, type ContainerSpec } from './spec';
 import { demuxBuffer, demuxStream } from './streams';
 
 export interface ContainerSummary {
@@ -39,6 +39,8 @@ export interface ImageCommand {
 // Podman answers `null` for an image without either; Docker-format images may also hold a single string.
 const commandPart = z.union([z.array(z.string()), z.string().transform((s) => [s]), z.null(), z.undefined()]).transform((v) => v ?? []);
 const ImageCommandSchema = z.object({ Config: z.object({ Entrypoint: commandPart, Cmd: commandPart }).optional() });
+/** libpod's answer to a create. */
+const LibpodCreatedSchema = z.object({ Id: z.string().min(1) });
 
 export interface ExecResult {
   exitCode: number;
@@ -124,9 +126,25 @@ export class PodmanClient {
 
   /** Creates (does not start) a container with the non-negotiable security settings; returns its id. */
   async createContainer(spec: ContainerSpec): Promise<string> {
+    if (needsLibpod(spec)) return this.createThroughLibpod(spec);
     const options = toCreateOptions(spec);
     const container = await this.call(`create ${spec.name}`, () => this.docker.createContainer(options));
     return container.id;
+  }
+
+  /**
+   * A container with a writable host directory, through libpod's create: Podman's compatible create would make a
+   * missing one (spec.ts `writableBinds`). A missing source is then Podman's `statfs <source>: no such file or
+   * directory`, and nothing is created.
+   */
+  private async createThroughLibpod(spec: ContainerSpec): Promise<string> {
+    const body = toLibpodSpec(spec);
+    const created = await this.call(`create ${spec.name}`, () =>
+      new Promise((resolve, reject) =>
+        this.docker.modem.dial({ path: '/v4.0.0/libpod/containers/create', method: 'POST', options: body, statusCodes: { 201: true, 400: 'bad parameter', 404: 'not found', 409: 'conflict', 500: 'server error' } }, (err, data) => (err ? reject(err) : resolve(data))),
+      ),
+    );
+    return LibpodCreatedSchema.parse(created).Id;
   }
 
   async startContainer(id: string): Promise<void> {

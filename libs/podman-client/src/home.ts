@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { ProjectIdSchema } from '@visp/contracts';
 
 /**
  * `visp-home-<slug>-<hash>`, the owner's home volume: readable, and unique per owner even when two owners slug
@@ -17,3 +19,14 @@ export function homeVolumeName(owner: string): string {
  * as its entrypoint. Here for the same reason: the socket proxy allows a bind of the guard to this target only.
  */
 export const SESSION_GUARD_PATH = '/opt/visp-guard/visp-session-guard';
+
+/**
+ * A session's project repository on the host, `<root>/<project>` (`PROJECT_REPOSITORIES_DIR`, VISP's
+ * `mounts/repositories/<project.id>`), and where a session mounts it: `<home>/project` (VISP's
+ * `/home/jovyan/project`). Here because the socket proxy allows a bind of exactly this source, at exactly this
+ * target, for the project a container's label names. Throws on an id that is not one path segment.
+ */
+export function projectRepository(root: string, project: string, homeDir: string): { source: string; target: string } {
+  if (!ProjectIdSchema.safeParse(project).success) throw new Error(`project id ${JSON.stringify(project)} is not one path segment`);
+  return { source: `${root}/${project}`, target: path.posix.join(homeDir, 'project') };
+}

@@ -1,5 +1,5 @@
 import { LABEL } from '@visp/contracts';
-import { ConflictError, decodeSessionLabels, demuxBuffer, discoverPodman, encodeSessionLabels, NotFoundError, PodmanError, PodmanUnavailableError, toCreateOptions, toPodmanError, type ContainerSpec } from './index';
+import { ConflictError, decodeSessionLabels, demuxBuffer, discoverPodman, encodeSessionLabels, NotFoundError, PodmanError, PodmanUnavailableError, projectRepository, toCreateOptions, toLibpodSpec, toPodmanError, type ContainerSpec } from './index';
 
 /** A decoder's reason that starts by naming `label`. */
 const namingLabel = (label: string) => expect.stringMatching(new RegExp(`^${label.replaceAll('.', '\\.')}: `));
@@ -74,6 +74,55 @@ describe('container spec', () => {
   it('refuses root and bad tmpfs modes', () => {
     for (const user of ['0', 'root', '0:0', '']) expect(() => toCreateOptions({ ...spec, user })).toThrow(/refusing to run as root/);
     expect(() => toCreateOptions({ ...spec, tmpfs: [{ target: '/tmp', sizeBytes: 1, mode: 0o17777 }] })).toThrow('invalid mode');
+    for (const user of ['0', 'root']) expect(() => toLibpodSpec({ ...spec, user })).toThrow(/refusing to run as root/);
+  });
+
+  describe('a writable host directory (a project repository)', () => {
+    const project = projectRepository('/srv/repos', 'p1', '/home/visp/');
+    const withProject: ContainerSpec = {
+      ...spec,
+      volumes: [{ name: 'visp-home-alice-1', target: '/home/visp' }],
+      entrypoint: ['/opt/g'],
+      cmd: ['-listen', '0.0.0.0:8007'],
+      env: { VISP_SESSION_TOKEN: 't' },
+      workdir: '/home/visp',
+      readOnlyBinds: [{ source: '/srv/g', target: '/opt/g' }],
+      network: 'slirp4netns',
+      writableBinds: [project],
+    };
+
+    it('is <root>/<project> at <home>/project, and only for a project id that is one path segment', () => {
+      expect(project).toEqual({ source: '/srv/repos/p1', target: '/home/visp/project' });
+      for (const bad of ['..', '.', '', 'a/b', '../etc', '.git']) expect(() => projectRepository('/srv/repos', bad, '/home/visp')).toThrow(/not one path segment/);
+    });
+
+    it('goes through libpod, with the same security settings, limits, mounts, network and port as the compatible body', () => {
+      expect(() => toCreateOptions(withProject)).toThrow(/through libpod only/);
+      expect(toLibpodSpec(withProject)).toEqual({
+        name: spec.name,
+        image: spec.image,
+        labels: spec.labels,
+        user: '1000:1000',
+        entrypoint: ['/opt/g'],
+        command: ['-listen', '0.0.0.0:8007'],
+        env: { VISP_SESSION_TOKEN: 't' },
+        work_dir: '/home/visp',
+        cap_drop: ['ALL'],
+        no_new_privileges: true,
+        init: true,
+        resource_limits: { memory: { limit: 268435456, swap: 268435456 }, cpu: { quota: 50_000, period: 100_000 }, pids: { limit: 128 } },
+        mounts: [
+          { type: 'tmpfs', source: 'tmpfs', destination: '/tmp', options: [`size=${2 ** 26}`, 'mode=1777'] },
+          { type: 'bind', source: '/srv/g', destination: '/opt/g', options: ['ro'] },
+          // Never U (chown), z or Z (relabel), nor a propagation of its own.
+          { type: 'bind', source: '/srv/repos/p1', destination: '/home/visp/project', options: ['rw', 'nosuid', 'nodev'] },
+        ],
+        volumes: [{ Name: 'visp-home-alice-1', Dest: '/home/visp' }],
+        netns: { nsmode: 'slirp4netns' },
+        portmappings: [{ host_ip: '127.0.0.1', container_port: 8888, host_port: 0, protocol: 'tcp' }],
+      });
+      expect(toLibpodSpec({ ...withProject, network: { name: 'visp-session-net-abcdefghij23' }, publish: undefined })).toMatchObject({ netns: { nsmode: 'bridge' }, Networks: { 'visp-session-net-abcdefghij23': {} } });
+    });
   });
 });
 

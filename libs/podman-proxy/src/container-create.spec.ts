@@ -1,5 +1,5 @@
 import { LABEL } from '@visp/contracts';
-import { homeVolumeName, SESSION_GUARD_PATH, toCreateOptions } from '@visp/podman-client';
+import { homeVolumeName, projectRepository, SESSION_GUARD_PATH, toCreateOptions, toLibpodSpec, type ContainerSpec } from '@visp/podman-client';
 import { checkCreate } from './container-create';
 import { mutate, random } from './mutations';
 import { checkExecCreate, checkNetworkCreate, checkNetworkJoin, checkVolumeCreate } from './other-bodies';
@@ -157,6 +157,141 @@ describe('checkCreate', () => {
       expect(checkCreate('compat', compat(mount({})), networkModePolicy, 'prod')).toEqual({ refused: expect.stringMatching(/bind mount of "\/srv\/visp\/.visp\/bin\/visp-session-guard" is outside the allowed roots/) });
       expect(checkCreate('compat', { ...session('network'), Entrypoint: [SESSION_GUARD_PATH] }, networkModePolicy, 'prod')).toEqual({ refused: expect.stringMatching(/Entrypoint may only be/) });
       expect(checkCreate('libpod', viaLibpod(['ro']), networkModePolicy, 'prod')).toEqual({ refused: expect.any(String) });
+    });
+  });
+
+  it('refuses a compatible mount whose path would add options to the --mount string Podman makes of it', () => {
+    // Podman joins each of HostConfig.Mounts into `type=volume,source=<home>,target=/data,source=visp-mongo`: the last source wins.
+    const volume = (Target: string) => withHost({ Mounts: [{ Type: 'volume', Source: home, Target }] });
+    expect(checkCreate('compat', volume('/data'), policy, 'prod')).toHaveProperty('body');
+    for (const target of ['/data,source=visp-mongo', '/data,U', '/data,relabel=shared', '/da"ta', '/data\nx']) {
+      expect([target, checkCreate('compat', volume(target), policy, 'prod')]).toEqual([target, { refused: expect.stringMatching(/Target .* is not free of ","/) }]);
+    }
+    expect(checkCreate('compat', withHost({ Mounts: [{ Type: 'tmpfs', Source: '', Target: '/tmp,tmpcopyup', TmpfsOptions: { SizeBytes: 1, Mode: 0o1777 } }] }), policy, 'prod')).toHaveProperty('refused');
+    // A volume's name too, for a policy whose patterns would let a comma through.
+    const anyVolume = { ...policy, volumes: [/.*/], ownerHome: false };
+    expect(checkCreate('compat', withHost({ Mounts: [{ Type: 'volume', Source: 'data', Target: '/data' }] }), anyVolume, 'prod')).toHaveProperty('body');
+    expect(checkCreate('compat', withHost({ Mounts: [{ Type: 'volume', Source: 'data,source=visp-mongo', Target: '/data' }] }), anyVolume, 'prod')).toEqual({ refused: expect.stringMatching(/Source .* is not free of ","/) });
+  });
+
+  describe("a project's repository (PROJECT_REPOSITORIES_DIR)", () => {
+    const root = '/srv/visp/repositories';
+    const guardBinary = '/srv/visp/.visp/bin/visp-session-guard';
+    const withProjects = defaultPolicies([/^localhost\/visp-/], { sessionGuard: guardBinary, projectRepositories: root })['session-manager']!;
+    const labels = { [LABEL.owner]: 'ann', [LABEL.sessionId]: 'aaaaaaaaaaaa', [LABEL.project]: 'p1' };
+    const own = projectRepository(root, 'p1', '/home/visp');
+    /** What the session-manager sends for a session of project p1 (libs/podman-client `toLibpodSpec`). */
+    const sent = (extra: Partial<ContainerSpec> = {}): Record<string, unknown> & { mounts: Array<Record<string, unknown>> } =>
+      JSON.parse(
+        JSON.stringify(
+          toLibpodSpec({
+            name: 'visp-session-box-aaaaaaaaaaaa',
+            image: 'localhost/visp-testbox:1',
+            labels,
+            user: '1000:1000',
+            cmd: ['sleep', '600'],
+            env: { VISP_SESSION_TOKEN: 't' },
+            workdir: '/home/visp',
+            limits: { memoryBytes: 2 ** 26, nanoCpus: 5e8, pids: 64 },
+            tmpfs: [{ target: '/tmp', sizeBytes: 2 ** 24, mode: 0o1777 }],
+            volumes: [{ name: home, target: '/home/visp' }],
+            network: 'slirp4netns',
+            publish: { containerPort: 8007 },
+            entrypoint: [SESSION_GUARD_PATH],
+            readOnlyBinds: [{ source: guardBinary, target: SESSION_GUARD_PATH }],
+            writableBinds: [own],
+            ...extra,
+          }),
+        ),
+      );
+    /** The body with the project's mount replaced (or its options, or its labels). */
+    const bindOf = (source: string, more: object = {}) => {
+      const body = sent();
+      return { ...body, mounts: [...body.mounts.filter((m) => m.destination !== own.target), { type: 'bind', source, destination: own.target, options: ['rw', 'nosuid', 'nodev'], ...more }] };
+    };
+    const labelled = (project: string | undefined) => ({ ...sent(), labels: { ...labels, [LABEL.project]: project } });
+
+    it('passes the session-manager\'s own: <root>/<its project> at <its home>/project, in local and network mode, read-write or read-only', () => {
+      expect(checkCreate('libpod', sent(), withProjects, 'prod')).toHaveProperty('body');
+      expect(checkCreate('libpod', sent({ network: { name: 'visp-session-net-aaaaaaaaaaaa' }, publish: undefined, entrypoint: undefined, readOnlyBinds: undefined }), withProjects, 'prod')).toHaveProperty('body');
+      expect(checkCreate('libpod', bindOf(own.source, { options: ['ro'] }), withProjects, 'prod')).toHaveProperty('body');
+      // A home mounted elsewhere (another session type's homeDir) takes the project under it.
+      const elsewhere = { ...sent(), volumes: [{ Name: home, Dest: '/home/jovyan' }], work_dir: '/home/jovyan' };
+      expect(checkCreate('libpod', { ...elsewhere, mounts: [{ type: 'bind', source: own.source, destination: '/home/jovyan/project', options: ['rw'] }] }, withProjects, 'prod')).toHaveProperty('body');
+    });
+
+    const outside = /is outside the allowed roots/;
+    const notOwn = /is not the repository of the container's project "p1"/;
+    it.each([
+      ['the host /etc', '/etc', outside],
+      ['<root>/../etc', `${root}/../etc`, outside],
+      ['<root>/p1/../../etc', `${root}/p1/../../etc`, outside],
+      ['<root>/p1/.. (the root)', `${root}/p1/..`, notOwn],
+      ['<root>/', `${root}/`, notOwn],
+      ['<root> itself', root, notOwn],
+      ['<root>//p1', `${root}//p1`, notOwn],
+      ['<root>/./p1', `${root}/./p1`, notOwn],
+      ['<root>/p1/', `${root}/p1/`, notOwn],
+      ['<root>/p1/sub (a path below the project)', `${root}/p1/sub`, notOwn],
+      ['<root>/p1/.git', `${root}/p1/.git`, notOwn],
+      ['the project percent-encoded, <root>/%70%31', `${root}/%70%31`, notOwn],
+      ['<root>/%2e%2e/etc', `${root}/%2e%2e/etc`, notOwn],
+      ['<root>/%2e%2e%2fetc', `${root}/%2e%2e%2fetc`, notOwn],
+      ['the project in another case, <root>/P1', `${root}/P1`, notOwn],
+      ["another project's repository than the label's", `${root}/p2`, notOwn],
+      ['the parent of <root>', '/srv/visp', outside],
+      ['<root>/.', `${root}/.`, notOwn],
+      ['<root>/p1 with a NUL', `${root}/p1\u0000`, notOwn],
+      ['a relative path', 'repositories/p1', outside],
+    ])('refuses a bind of %s', (_what, source, reason) => {
+      expect(checkCreate('libpod', bindOf(source), withProjects, 'prod')).toEqual({ refused: expect.stringMatching(reason) });
+    });
+
+    it('refuses the project\'s own repository under a label that names no project or another one', () => {
+      expect(checkCreate('libpod', labelled('p2'), withProjects, 'prod')).toEqual({ refused: expect.stringMatching(/is not the repository of the container's project "p2"/) });
+      for (const project of [undefined, '', '..', '.', '.hidden', 'p1/..', '../p1', 'p1/x']) {
+        expect([project, checkCreate('libpod', labelled(project), withProjects, 'prod')]).toEqual([project, { refused: expect.any(String) }]);
+      }
+      // `..` as the label and `<root>/..` as the source: that is the root's parent, no bind root; `<root>/p1/..` is the root.
+      expect(checkCreate('libpod', { ...bindOf(`${root}/..`), labels: { ...labels, [LABEL.project]: '..' } }, withProjects, 'prod')).toEqual({ refused: expect.stringMatching(/outside the allowed roots/) });
+      expect(checkCreate('libpod', { ...bindOf(`${root}/p1/..`), labels: { ...labels, [LABEL.project]: 'p1/..' } }, withProjects, 'prod')).toEqual({ refused: expect.stringMatching(/names no project/) });
+    });
+
+    it('refuses it anywhere but <home>/project, without a home, or with options beyond ro/rw, nosuid, nodev, noexec, bind', () => {
+      for (const destination of ['/home/visp', '/home/visp/project/', '/home/visp/.ssh', '/home/visp/project/x', '/opt/visp-guard', '/usr/local/bin', '/project', '/home/visp/../etc/project']) {
+        expect([destination, checkCreate('libpod', bindOf(own.source, { destination }), withProjects, 'prod')]).toEqual([destination, { refused: expect.any(String) }]);
+      }
+      expect(checkCreate('libpod', { ...sent(), volumes: [] }, withProjects, 'prod')).toEqual({ refused: expect.stringMatching(/does not mount/) });
+      expect(checkCreate('libpod', { ...sent(), volumes: [{ Name: homeVolumeName('bob'), Dest: '/home/visp' }] }, withProjects, 'prod')).toHaveProperty('refused');
+      for (const option of ['U', 'z', 'Z', 'rshared', 'shared', 'rslave', 'idmap', 'idmap=uids=0-1000-1', 'O', 'copy', 'suid', 'dev', 'exec', 'relabel=shared']) {
+        expect([option, checkCreate('libpod', bindOf(own.source, { options: ['rw', option] }), withProjects, 'prod')]).toEqual([option, { refused: expect.stringMatching(/option|is not one of/) }]);
+      }
+      for (const extra of [{ uidMappings: [{ container_id: 0, host_id: 0, size: 1 }] }, { UIDMappings: [] }, { Propagation: 'rshared' }]) {
+        expect(checkCreate('libpod', bindOf(own.source, extra), withProjects, 'prod')).toEqual({ refused: expect.stringMatching(/is not a field/) });
+      }
+    });
+
+    it("refuses it through the compatible API, where Podman would make a missing one: in Mounts, in Binds, with :U", () => {
+      const compat = (hostConfig: object) => ({ ...session(), Labels: labels, HostConfig: { ...session().HostConfig, ...hostConfig } });
+      const mounts = session().HostConfig.Mounts as object[];
+      expect(checkCreate('compat', compat({ Mounts: [...mounts, { Type: 'bind', Source: own.source, Target: own.target }] }), withProjects, 'prod')).toEqual({ refused: expect.stringMatching(/through libpod's create only/) });
+      expect(checkCreate('compat', compat({ Mounts: [...mounts, { Type: 'bind', Source: own.source, Target: own.target, ReadOnly: true }] }), withProjects, 'prod')).toHaveProperty('refused');
+      for (const entry of [`${own.source}:${own.target}`, `${own.source}:${own.target}:rw`, `${own.source}:${own.target}:U`, `${root}:/home/visp/project`, `${root}/../etc:/x`]) {
+        expect([entry, checkCreate('compat', compat({ Binds: [entry] }), withProjects, 'prod')]).toEqual([entry, { refused: expect.any(String) }]);
+      }
+    });
+
+    it('refuses every project repository to a policy without the setting (PROJECT_REPOSITORIES_DIR unset) and to recovery', () => {
+      expect(checkCreate('libpod', sent(), policy, 'prod')).toEqual({ refused: expect.stringMatching(/is outside the allowed roots/) });
+      const recovery = defaultPolicies([/^localhost\/visp-/], { projectRepositories: root }).recovery!;
+      expect(checkCreate('libpod', sent(), recovery, 'prod')).toHaveProperty('refused');
+    });
+
+    it('reads JSON escapes as Podman does: \\u002e\\u002e in a source is "..", and refused', () => {
+      const text = JSON.stringify(bindOf(own.source)).replace(JSON.stringify(own.source), JSON.stringify(`${root}/p1/__/__/etc`).replaceAll('__', '\\u002e\\u002e'));
+      const body = JSON.parse(text) as { mounts: Array<{ source: string }> };
+      expect(body.mounts.at(-1)?.source).toBe(`${root}/p1/../../etc`);
+      expect(checkCreate('libpod', body, withProjects, 'prod')).toEqual({ refused: expect.any(String) });
     });
   });
 

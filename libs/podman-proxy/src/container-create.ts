@@ -5,24 +5,39 @@
  * no-new-privileges, `VolumesFrom`, anonymous, overlay and image volumes, volume driver options and the like are
  * refused because they are not listed, whatever their spelling.
  */
+import { homeVolumeName } from '@visp/podman-client';
 import type { Api, ClientPolicy } from './policy';
 import { ABSOLUTE_PATH, arrayOf, boolean, byField, fields, integer, isObject, mapOf, oneOf, sameKeysToPodman, string, type Check, type JsonObject } from './shape';
-import { bind, capAdd, capDrop, containerName, entrypoint, envList, hostBind, image, labelMap, managed, mountOptions, network, NO_NEW_PRIVILEGES, ownerOf, sessionOf, user, volumeToMount } from './values';
+import { bind, capAdd, capDrop, containerName, entrypoint, envList, hostBind, image, labelMap, managed, MOUNT_FIELD, mountOptions, network, NO_NEW_PRIVILEGES, ownerOf, projectOf, sessionOf, user, volumeToMount } from './values';
 
 const PORT = string(/^\d{1,5}\/(tcp|udp)$/, 'a port/protocol');
 const path = string(ABSOLUTE_PATH, 'an absolute path');
+/** Compat `Mounts` sources and targets, which Podman re-reads as a comma-separated `--mount` (values.ts `MOUNT_FIELD`). */
+const mountField = string(MOUNT_FIELD, 'free of "," and quotes (Podman reads a mount as a comma-separated --mount)');
+const and = (first: Check, second: Check): Check => (value, at) => first(value, at) ?? second(value, at);
+const mountPath = and(path, mountField);
 const strings = arrayOf(string());
 const emptyObject = fields({});
 
 /** The shape first, then a check of the whole object (which may then read its fields as checked). */
 const both = (shape: Check, whole: (value: JsonObject, at: string) => string | undefined): Check => (value, at) => shape(value, at) ?? whole(value as JsonObject, at);
 
+/** What a create's checks read besides the policy: who and what its labels name, where it mounts the owner's home. */
+interface CreateContext {
+  owner: string | undefined;
+  sid: string | null;
+  project: string | undefined;
+  /** libpod: where the body mounts the owner's home volume (a project's repository goes under it). */
+  home: string | undefined;
+}
+
 /** Docker-compatible `POST /containers/create`. */
-function compatShape(policy: ClientPolicy, owner: string | undefined, sid: string | null): Check {
+function compatShape(policy: ClientPolicy, { owner, sid, project }: CreateContext): Check {
+  const binding = { api: 'compat' as const, project, home: undefined };
   const mount = byField('Type', {
-    volume: fields({ Type: string(), Source: volumeToMount(policy, owner), Target: path, ReadOnly: boolean }),
-    tmpfs: fields({ Type: string(), Source: oneOf(''), Target: path, ReadOnly: boolean, TmpfsOptions: fields({ SizeBytes: integer(1), Mode: integer(0, 0o7777) }) }),
-    bind: both(fields({ Type: string(), Source: string(), Target: path, ReadOnly: boolean }), (m: JsonObject, at) => hostBind(policy, m.Source, m.Target, m.ReadOnly === true, at)),
+    volume: fields({ Type: string(), Source: and(mountField, volumeToMount(policy, owner)), Target: mountPath, ReadOnly: boolean }),
+    tmpfs: fields({ Type: string(), Source: oneOf(''), Target: mountPath, ReadOnly: boolean, TmpfsOptions: fields({ SizeBytes: integer(1), Mode: integer(0, 0o7777) }) }),
+    bind: both(fields({ Type: string(), Source: mountPath, Target: mountPath, ReadOnly: boolean }), (m: JsonObject, at) => hostBind(policy, m.Source, m.Target, m.ReadOnly === true, at, binding)),
   });
   // `slirp4netns` exactly: its options (`allow_host_loopback=true`) would open the host's loopback to the container.
   const networkMode: Check = (value, at) => (value === 'bridge' || value === 'none' || value === 'default' || value === '' || (policy.userModeNetwork && value === 'slirp4netns') ? undefined : network(policy, sid)(value, at));
@@ -57,13 +72,14 @@ function compatShape(policy: ClientPolicy, owner: string | undefined, sid: strin
 }
 
 /** libpod's `POST /libpod/containers/create` (specgen). */
-function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: string | null): Check {
+function libpodShape(policy: ClientPolicy, { owner, sid, project, home }: CreateContext): Check {
+  const binding = { api: 'libpod' as const, project, home };
   const mount = byField('type', {
     tmpfs: fields({ type: string(), source: oneOf('tmpfs'), destination: path, options: arrayOf(string(/^(size=\d+[kmg]?|mode=[0-7]{3,4}|nosuid|nodev|noexec|rw|ro)$/, 'a tmpfs option')) }),
     bind: both(fields({ type: string(), source: string(), destination: path, options: arrayOf(oneOf('ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'noexec')) }), (m: JsonObject, at) => {
       // Read-only when `ro` is given and `rw` is not (Podman lets the last of the two win).
       const options = Array.isArray(m.options) ? m.options : [];
-      return hostBind(policy, m.source, m.destination, options.includes('ro') && !options.includes('rw'), at);
+      return hostBind(policy, m.source, m.destination, options.includes('ro') && !options.includes('rw'), at, binding);
     }),
   });
   return fields({
@@ -90,6 +106,14 @@ function libpodShape(policy: ClientPolicy, owner: string | undefined, sid: strin
   });
 }
 
+/** Where a libpod body mounts its owner's home volume: the one place a project's repository may go under. */
+function homeOf(api: Api, body: JsonObject, owner: string | undefined): string | undefined {
+  if (api !== 'libpod' || owner === undefined || !Array.isArray(body.volumes)) return undefined;
+  const home = homeVolumeName(owner);
+  const mount = body.volumes.find((volume): volume is JsonObject => isObject(volume) && volume.Name === home);
+  return typeof mount?.Dest === 'string' ? mount.Dest : undefined;
+}
+
 /** What the policy requires to be present, not only allowed: a non-root user, all capabilities dropped. */
 function requirements(api: Api, spec: JsonObject, policy: ClientPolicy): string | undefined {
   const host = api === 'compat' ? (isObject(spec.HostConfig) ? spec.HostConfig : {}) : spec;
@@ -113,8 +137,9 @@ export function checkCreate(api: Api, body: unknown, policy: ClientPolicy, insta
   if (duplicate) return { refused: duplicate };
   const labelsKey = api === 'compat' ? 'Labels' : 'labels';
   const labels = isObject(body[labelsKey]) ? body[labelsKey] : undefined;
-  const [owner, sid] = [ownerOf(labels), sessionOf(labels)];
-  const shape = api === 'compat' ? compatShape(policy, owner, sid) : libpodShape(policy, owner, sid);
+  const owner = ownerOf(labels);
+  const context: CreateContext = { owner, sid: sessionOf(labels), project: projectOf(labels), home: homeOf(api, body, owner) };
+  const shape = api === 'compat' ? compatShape(policy, context) : libpodShape(policy, context);
   const refused = shape(body, '') ?? requirements(api, body, policy);
   if (refused) return { refused };
   if (body[api === 'compat' ? 'Image' : 'image'] === undefined) return { refused: 'an image is required' };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '@visp/config';
+import { ConfigError, isCleanDirectory } from '@visp/config';
 import { z } from 'zod';
 import { OPERATIONS, type ClientPolicy } from './policy';
 
@@ -10,6 +10,7 @@ const ClientPolicySchema = z
     capAdd: z.array(z.string().regex(/^[A-Z_]+$/)).default([]),
     bindRoots: z.array(z.string().regex(/^\/[^\0]*$/, 'an absolute path')).default([]),
     sessionGuard: z.string().regex(/^\/[^\0]*$/, 'an absolute path').optional(),
+    projectRepositories: z.string().refine(isCleanDirectory, 'an absolute directory without . or .. parts or a trailing /, and without "," or ":"').optional(),
     networks: z.array(z.string()).default([]),
     sessionNetworks: z.boolean().default(false),
     userModeNetwork: z.boolean().default(false),
@@ -39,8 +40,8 @@ export const compileImagePattern = compilePattern('image');
 
 /**
  * Reads and validates a policy file: `{ "clients": { "<name>": { "operations": [...], "images": [...], … } } }`.
- * What is left out is the safe choice: no images, capabilities, binds, networks or volumes; non-root users, all
- * capabilities dropped, only the owner's home.
+ * What is left out is the safe choice: no images, capabilities, binds, project repositories, networks or volumes;
+ * non-root users, all capabilities dropped, only the owner's home.
  */
 export function loadPolicyFile(file: string): Record<string, ClientPolicy> {
   let json: unknown;

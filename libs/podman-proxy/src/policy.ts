@@ -157,6 +157,12 @@ export interface ClientPolicy {
    * `SESSION_GUARD_PATH` and name as the entrypoint: that one file, to that one target, and nothing wider.
    */
   sessionGuard?: string;
+  /**
+   * The projects' repositories on the host (PROJECT_REPOSITORIES_DIR): a container may bind
+   * `<dir>/<its visp.session.project label>`, through libpod, at `<its owner's home>/project`, and nothing else in
+   * or below the directory (values.ts `hostBind`).
+   */
+  projectRepositories?: string;
   /** Networks a client may create, or put a container on. */
   networks: ReadonlySet<string>;
   /** Besides `networks`: each session's own network, `visp-session-net-<sid>`, joined only by that session. */
@@ -200,11 +206,11 @@ export const HOME_VOLUMES = /^visp-home-[a-z0-9-]+$/;
 /**
  * The built-in policies; a policy file may replace any of them. `joiners` (SESSION_NETWORK_JOINERS) may be put on
  * sessions' own networks; `sessionGuard` (local mode's guard binary on the host) lets the session-manager mount it
- * into sessions.
+ * into sessions; `projectRepositories` (PROJECT_REPOSITORIES_DIR) lets it mount each session's project repository.
  */
-export function defaultPolicies(images: RegExp[], options: { joiners?: readonly string[]; sessionGuard?: string } = {}): Record<string, ClientPolicy> {
+export function defaultPolicies(images: RegExp[], options: { joiners?: readonly string[]; sessionGuard?: string; projectRepositories?: string } = {}): Record<string, ClientPolicy> {
   const none = { images: [], capAdd: new Set<string>(), bindRoots: [], networks: new Set<string>(), sessionNetworks: false, userModeNetwork: false, joiners: new Set<string>(), volumes: [], ownerHome: true, nonRoot: true, capDropAll: true };
-  const guard = options.sessionGuard ? { sessionGuard: options.sessionGuard } : {};
+  const guard = { ...(options.sessionGuard ? { sessionGuard: options.sessionGuard } : {}), ...(options.projectRepositories ? { projectRepositories: options.projectRepositories } : {}) };
   const joiners = new Set(options.joiners ?? []);
   return {
     // Local mode (the guard given): its sessions have user-mode networking of their own.

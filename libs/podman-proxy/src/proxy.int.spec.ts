@@ -1,11 +1,11 @@
 // The socket proxy in front of the test's real Podman: what the session-manager does passes; everything on the
 // denial list is refused with a reason, and Podman's state is unchanged afterwards.
 import http from 'node:http';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LABEL } from '@visp/contracts';
-import { discoverPodman, encodeSessionLabels, homeVolumeName, PodmanClient, SESSION_GUARD_PATH, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
+import { discoverPodman, encodeSessionLabels, homeVolumeName, PodmanClient, projectRepository, SESSION_GUARD_PATH, toCreateOptions, type ContainerSpec } from '@visp/podman-client';
 import { memoryLogger, testInstanceId, testPodmanHost, testSessionGuard, waitFor } from '@visp/testing';
 import { mutate, random } from './mutations';
 import { clientSocketPath, defaultPolicies } from './policy';
@@ -20,7 +20,9 @@ const { logger, lines } = memoryLogger();
 // clients may join to sessions' networks: the unmanaged one below, standing in for the gateway.
 const guardBinary = testSessionGuard();
 const joiner = `unmanaged-${instance}`;
-const policies = defaultPolicies([/^localhost\/visp-/], { joiners: [joiner], sessionGuard: guardBinary });
+// Projects' repositories (PROJECT_REPOSITORIES_DIR): p1 and p2 exist, any other project has none.
+const repositories = mkdtempSync(path.join(tmpdir(), 'visp-repositories-'));
+const policies = defaultPolicies([/^localhost\/visp-/], { joiners: [joiner], sessionGuard: guardBinary, projectRepositories: repositories });
 const sock = (client: string) => clientSocketPath(dir, client);
 const proxy = new SocketProxy({ podmanSocket: rawSocket, instance, logger }, Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: sock(name) })));
 const viaProxy = new PodmanClient({ socketPath: sock('session-manager') });
@@ -71,13 +73,21 @@ async function podmanState(): Promise<string> {
   const networks = (await raw.docker.listNetworks()).filter((n) => mine(n.Labels));
   // Exec sessions of the managed container the exec denials aim at.
   const execs = target ? (((await raw.docker.getContainer(target).inspect()) as { ExecIDs?: string[] | null }).ExecIDs ?? []) : [];
-  return JSON.stringify({ containers: containers.map((c) => `${c.Id}:${c.State}`).sort(), volumes: volumes.map((v) => v.Name).sort(), networks: networks.map((n) => n.Name).sort(), execs });
+  // Podman's compatible create makes a missing bind source: a denial must not have made one among the repositories.
+  const projects = readdirSync(repositories).sort();
+  return JSON.stringify({ containers: containers.map((c) => `${c.Id}:${c.State}`).sort(), volumes: volumes.map((v) => v.Name).sort(), networks: networks.map((n) => n.Name).sort(), execs, projects });
 }
 
 let unmanaged: string;
 /** A running managed container of this instance (made directly), which exec denials aim at. */
 let target: string | undefined;
 beforeAll(async () => {
+  for (const project of ['p1', 'p2']) {
+    mkdirSync(path.join(repositories, project));
+    // The operator's part: writable by the session's user as the host sees it (world-writable stands in for it).
+    chmodSync(path.join(repositories, project), 0o777);
+    writeFileSync(path.join(repositories, project, 'README.md'), `project ${project}\n`);
+  }
   await proxy.start();
   // Someone else's container on the same host, which no client may touch.
   unmanaged = (await raw.docker.createContainer({ name: joiner, Image: 'localhost/visp-testbox:1', Cmd: ['sleep', '600'] })).id;
@@ -90,6 +100,7 @@ afterAll(async () => {
   await raw.removeContainer(unmanaged, { force: true });
   for (const c of await raw.listManaged(instance)) await raw.removeContainer(c.id, { force: true });
   await raw.removeVolume(homeVolumeName(`ann-${instance}`));
+  rmSync(repositories, { recursive: true, force: true });
 });
 
 it("serves the session-manager's whole container life: home volume, create, start, inspect, logs, exec, list, stop, remove", async () => {
@@ -128,6 +139,62 @@ it("lets the session-manager mount the session guard's binary read-only at its p
   await viaProxy.removeContainer(id, { force: true });
 }, 60_000);
 
+it("mounts a session's own project repository read-write at <home>/project, through libpod, and never makes a missing one", async () => {
+  const owner = `ann-${instance}`;
+  await viaProxy.ensureVolume(homeVolumeName(owner), { instance, owner: { uid: 1000, gid: 1000 } });
+  const ofProject = (project: string, name: string) =>
+    spec(name, {
+      labels: encodeSessionLabels({ instance, id: 'proxytestaaa', type: 'box', owner, project, created: new Date().toISOString() }),
+      volumes: [{ name: homeVolumeName(owner), target: '/home/visp' }],
+      writableBinds: [projectRepository(repositories, project, '/home/visp')],
+    });
+  const id = await viaProxy.createContainer(ofProject('p1', `visp-proxy-project-${instance}`));
+  try {
+    await viaProxy.startContainer(id);
+    expect(await viaProxy.exec(id, ['cat', '/home/visp/project/README.md'], { timeoutMs: 10_000 })).toMatchObject({ exitCode: 0, stdout: 'project p1\n' });
+    expect((await viaProxy.exec(id, ['sh', '-c', 'echo written > /home/visp/project/from-session; id -u'], { timeoutMs: 10_000 })).stdout).toBe('1000\n');
+    expect(readFileSync(path.join(repositories, 'p1', 'from-session'), 'utf8')).toBe('written\n');
+    const mounts = ((await raw.docker.getContainer(id).inspect()) as { Mounts: Array<{ Type: string; Source: string; Destination: string; RW: boolean }> }).Mounts;
+    expect(mounts.filter((m) => m.Type === 'bind')).toEqual([expect.objectContaining({ Source: path.join(repositories, 'p1'), Destination: '/home/visp/project', RW: true })]);
+  } finally {
+    await viaProxy.removeContainer(id, { force: true });
+  }
+  // A project without a repository: the proxy passes the create on, and libpod refuses it without making one.
+  const before = await podmanState();
+  await expect(viaProxy.createContainer(ofProject('p9', `visp-proxy-project9-${instance}`))).rejects.toThrow(/no such file or directory/);
+  expect(existsSync(path.join(repositories, 'p9'))).toBe(false);
+  expect(await podmanState()).toBe(before);
+}, 60_000);
+
+it("the raw socket shows why a project's repository goes through libpod: Podman's compatible create makes a missing bind source", async () => {
+  const made = path.join(repositories, 'made-by-podman');
+  const body = { ...toCreateOptions(spec(`visp-proxy-rawmkdir-${instance}`)) };
+  body.HostConfig = { ...body.HostConfig, Mounts: [...(body.HostConfig?.Mounts ?? []), { Type: 'bind', Source: made, Target: '/home/visp/project' }] };
+  const created = await call('', 'POST', `/containers/create?name=visp-proxy-rawmkdir-${instance}`, body, rawSocket);
+  try {
+    expect([created.status, existsSync(made)]).toEqual([201, true]);
+  } finally {
+    if (created.body.Id) await raw.removeContainer(String(created.body.Id), { force: true });
+    rmSync(made, { recursive: true, force: true });
+  }
+});
+
+it("the raw socket shows a compatible mount's comma is Podman's: target=/data,source=<another volume> mounts that volume", async () => {
+  const other = `visp-proxytest-other-${instance}`;
+  await raw.ensureVolume(other, { instance });
+  const body = { ...toCreateOptions(spec(`visp-proxy-rawcomma-${instance}`)) };
+  body.HostConfig = { ...body.HostConfig, Mounts: [...(body.HostConfig?.Mounts ?? []), { Type: 'volume', Source: homeVolumeName(`ann-${instance}`), Target: `/data,source=${other}` }] };
+  const created = await call('', 'POST', `/containers/create?name=visp-proxy-rawcomma-${instance}`, body, rawSocket);
+  try {
+    expect(created.status).toBe(201);
+    const mounts = ((await raw.docker.getContainer(String(created.body.Id)).inspect()) as { Mounts: Array<{ Name?: string; Destination: string }> }).Mounts;
+    expect(mounts).toContainEqual(expect.objectContaining({ Name: other, Destination: '/data' }));
+  } finally {
+    if (created.body.Id) await raw.removeContainer(String(created.body.Id), { force: true });
+    await raw.removeVolume(other);
+  }
+});
+
 it('streams followed logs and events through the proxy as they happen', async () => {
   const abort = new AbortController();
   const events: string[] = [];
@@ -154,6 +221,17 @@ describe('refuses, leaving Podman as it was', () => {
   const libpodBase = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, command: ['sleep', '600'], labels: base.Labels };
   const guardMount = (extra: object) => ({ ...withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'bind', Source: guardBinary, Target: SESSION_GUARD_PATH, ReadOnly: true, ...extra }] }), Entrypoint: [SESSION_GUARD_PATH] });
   const volumeMount = (Source: string, extra: object = {}) => withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'volume', Source, Target: '/data', ...extra }] });
+  // A session of project p1, as the session-manager sends it through libpod, with the repository's bind changed.
+  const ownRepository = projectRepository(repositories, 'p1', '/home/visp');
+  const ofP1 = { ...base.Labels, [LABEL.project]: 'p1' };
+  const projectBind = (source: string, mount: object = {}, extra: object = {}) => ({
+    ...libpodBase,
+    labels: ofP1,
+    volumes: [{ Name: homeVolumeName('ann'), Dest: '/home/visp' }],
+    mounts: [{ type: 'bind', source, destination: ownRepository.target, options: ['rw'], ...mount }],
+    ...extra,
+  });
+  const compatProject = (host: object) => ({ ...withHost(host), Labels: ofP1 });
   const cases: Array<[string, string, string, string, unknown]> = [
     // Podman reads keys case-insensitively: each of these is a privileged container to it.
     ['a privileged create under a lower-case hostconfig', 'session-manager', 'POST', '/containers/create', { ...noHostConfig, User: '1000:1000', hostconfig: { ...hostConfig, Privileged: true } }],
@@ -194,6 +272,32 @@ describe('refuses, leaving Podman as it was', () => {
     ['an entrypoint of its own', 'session-manager', 'POST', '/containers/create', { ...base, Entrypoint: ['/bin/sh', '-c'] }],
     ['a libpod session guard without ro', 'session-manager', 'POST', '/libpod/containers/create', { ...libpodBase, mounts: [{ type: 'bind', source: guardBinary, destination: SESSION_GUARD_PATH, options: ['rw'] }] }],
     ['the session guard by recovery', 'recovery', 'POST', '/containers/create', guardMount({})],
+    // Projects' repositories: <root>/<the label's project> only, at <home>/project, through libpod, no chown or relabel.
+    ['a project bind of /etc', 'session-manager', 'POST', '/libpod/containers/create', projectBind('/etc')],
+    ['a project bind of <root>/../etc', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/../etc`)],
+    ['a project bind of <root>/p1/../../etc', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/p1/../../etc`)],
+    ['a project bind of <root>/', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/`)],
+    ['a project bind of <root> itself', 'session-manager', 'POST', '/libpod/containers/create', projectBind(repositories)],
+    ['a project bind of <root>//p1', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}//p1`)],
+    ['a project bind of <root>/p1/sub', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/p1/sub`)],
+    ['a project bind of <root>/%2e%2e/etc', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/%2e%2e/etc`)],
+    ['a project bind of <root>/%70%31 (p1 percent-encoded)', 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/%70%31`)],
+    ["project p2's repository under p1's label", 'session-manager', 'POST', '/libpod/containers/create', projectBind(`${repositories}/p2`)],
+    ["a project's repository under a label that names no project", 'session-manager', 'POST', '/libpod/containers/create', { ...projectBind(ownRepository.source), labels: base.Labels }],
+    ["a project's repository under the label ..", 'session-manager', 'POST', '/libpod/containers/create', { ...projectBind(`${repositories}/..`), labels: { ...base.Labels, [LABEL.project]: '..' } }],
+    ["a project's repository over a path the app runs", 'session-manager', 'POST', '/libpod/containers/create', projectBind(ownRepository.source, { destination: '/usr/local/bin' })],
+    ["a project's repository without the owner's home", 'session-manager', 'POST', '/libpod/containers/create', projectBind(ownRepository.source, {}, { volumes: [] })],
+    ["a project's repository chowned (U)", 'session-manager', 'POST', '/libpod/containers/create', projectBind(ownRepository.source, { options: ['rw', 'U'] })],
+    ["a project's repository relabelled (z)", 'session-manager', 'POST', '/libpod/containers/create', projectBind(ownRepository.source, { options: ['rw', 'z'] })],
+    ["a project's repository shared (rshared)", 'session-manager', 'POST', '/libpod/containers/create', projectBind(ownRepository.source, { options: ['rw', 'rshared'] })],
+    ["a project's repository id-mapped", 'session-manager', 'POST', '/libpod/containers/create', projectBind(ownRepository.source, { options: ['rw', 'idmap'] })],
+    ["a project's repository in compatible Mounts (Podman would make a missing one)", 'session-manager', 'POST', '/containers/create', compatProject({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'bind', Source: ownRepository.source, Target: ownRepository.target }] })],
+    ['a missing project repository in compatible Mounts', 'session-manager', 'POST', '/containers/create', compatProject({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'bind', Source: `${repositories}/p7`, Target: ownRepository.target }] })],
+    ["a project's repository in Binds", 'session-manager', 'POST', '/containers/create', compatProject({ Binds: [`${ownRepository.source}:${ownRepository.target}`] })],
+    ["a project's repository in Binds, chowned", 'session-manager', 'POST', '/containers/create', compatProject({ Binds: [`${ownRepository.source}:${ownRepository.target}:U`] })],
+    ["a project's repository by recovery", 'recovery', 'POST', '/libpod/containers/create', projectBind(ownRepository.source)],
+    // Podman joins a compatible mount into a --mount string: a comma in its target would name another volume.
+    ['a volume whose target smuggles source=visp-mongo', 'session-manager', 'POST', '/containers/create', volumeMount(homeVolumeName('ann'), { Target: '/data,source=visp-mongo' })],
     ['an unlisted image', 'session-manager', 'POST', '/containers/create', { ...base, Image: 'docker.io/library/busybox' }],
     ['CapAdd SYS_ADMIN', 'session-manager', 'POST', '/containers/create', withHost({ CapAdd: ['SYS_ADMIN'] })],
     ['a libpod privileged create', 'session-manager', 'POST', '/v4.3.1/libpod/containers/create', { image: 'localhost/visp-testbox:1', privileged: true }],
@@ -320,6 +424,16 @@ describe('refuses, leaving Podman as it was', () => {
         expect([text, details.hostConfig.Privileged, details.image]).toEqual([text, false, 'localhost/visp-testbox:1']);
       }
     }
+    expect(await podmanState()).toBe(before);
+  });
+
+  it("a project's source written with JSON escapes (\\u002e\\u002e), which Podman decodes as JSON.parse does", async () => {
+    const before = await podmanState();
+    const text = JSON.stringify(projectBind(ownRepository.source)).replace(JSON.stringify(ownRepository.source), `"${ownRepository.source}/\\u002e\\u002e/p2"`);
+    // <root>/p1/../p2: project p2's repository, under p1's label.
+    expect((JSON.parse(text) as { mounts: Array<{ source: string }> }).mounts[0]?.source).toBe(`${ownRepository.source}/../p2`);
+    const res = await call('session-manager', 'POST', '/libpod/containers/create', text);
+    expect([res.status, res.body.message]).toEqual([403, expect.stringMatching(/^socket-proxy: /)]);
     expect(await podmanState()).toBe(before);
   });
 

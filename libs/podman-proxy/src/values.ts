@@ -1,9 +1,10 @@
 // The checks of single values that depend on a client's policy: images, users, capabilities, volumes, binds,
 // networks, labels. Shared by the container-create, exec, volume and network bodies of both APIs.
-import { LABEL } from '@visp/contracts';
-import { homeVolumeName, SESSION_GUARD_PATH } from '@visp/podman-client';
+import path from 'node:path';
+import { LABEL, ProjectIdSchema } from '@visp/contracts';
+import { homeVolumeName, projectRepository, SESSION_GUARD_PATH } from '@visp/podman-client';
 import { arrayOf, mapOf, NAME, oneOf, string, type Check, type JsonObject } from './shape';
-import type { ClientPolicy } from './policy';
+import type { Api, ClientPolicy } from './policy';
 
 export const image = (policy: ClientPolicy): Check =>
   string((value) => (policy.images.some((pattern) => pattern.test(value)) ? undefined : `image ${JSON.stringify(value)} is not allowed`));
@@ -54,10 +55,54 @@ export const bindSource = (policy: ClientPolicy): Check =>
   );
 
 /**
- * A bind mount of a host path: the policy's session guard, only read-only and only at `SESSION_GUARD_PATH`; any
- * other path only under the bind roots.
+ * A source or target in a compatible create's `HostConfig.Mounts`. Podman joins each of those into a `--mount`
+ * string (`type=volume,source=<s>,target=<t>`) and parses it again as CSV, so a comma adds options of the client's
+ * choosing: `target=/data,source=visp-mongo` mounts visp-mongo (the last `source` wins), `,U` chowns. So: no
+ * comma, quote or control character.
  */
-export function hostBind(policy: ClientPolicy, source: unknown, target: unknown, readOnly: boolean, at: string): string | undefined {
+export const MOUNT_FIELD = /^[^,"\p{Cc}]*$/u;
+
+/** What a bind of a host path is judged by besides the policy: the API, and the container's project and home. */
+export interface BindContext {
+  api: Api;
+  /** The container's `visp.session.project` label. */
+  project: string | undefined;
+  /** Where the same (libpod) body mounts its owner's home volume, if it does. */
+  home: string | undefined;
+}
+
+/** Whether a host path is the projects' repositories directory or below it, however it is spelt. */
+const underProjects = (policy: ClientPolicy, source: string): boolean => {
+  const root = policy.projectRepositories;
+  if (root === undefined) return false;
+  const normal = path.posix.normalize(source);
+  return normal === root || normal.startsWith(`${root}/`);
+};
+
+const PROJECT_THROUGH_LIBPOD = "a project's repository is mounted through libpod's create only (Podman's compatible create makes a missing one)";
+
+/**
+ * A project's repository: `<root>/<project>` exactly, where `<project>` is the container's `visp.session.project`
+ * label (one path segment: contracts' ProjectIdSchema), so that a client can mount neither another project's
+ * repository under this label nor anything else there; at `<home>/project`, `<home>` being where the same body
+ * mounts its owner's home; and only through libpod, whose create refuses a missing source.
+ */
+function projectBind(root: string, source: string, target: unknown, at: string, context: BindContext): string | undefined {
+  if (context.api !== 'libpod') return `${at}: ${PROJECT_THROUGH_LIBPOD}`;
+  const { project, home } = context;
+  if (project === undefined || !ProjectIdSchema.safeParse(project).success) return `${at}: bind mount of ${JSON.stringify(source)}: the container's ${LABEL.project} label names no project`;
+  const own = projectRepository(root, project, home ?? '/');
+  if (source !== own.source) return `${at}: bind mount of ${JSON.stringify(source)} is not the repository of the container's project ${JSON.stringify(project)}`;
+  if (home === undefined) return `${at}: a project's repository goes under its owner's home, which this container does not mount`;
+  return target === own.target ? undefined : `${at}: the project's repository may be mounted at ${own.target} only`;
+}
+
+/**
+ * A bind mount of a host path: a project's repository (`projectBind`); the policy's session guard, only read-only
+ * and only at `SESSION_GUARD_PATH`; any other path only under the bind roots.
+ */
+export function hostBind(policy: ClientPolicy, source: unknown, target: unknown, readOnly: boolean, at: string, context: BindContext): string | undefined {
+  if (policy.projectRepositories !== undefined && typeof source === 'string' && underProjects(policy, source)) return projectBind(policy.projectRepositories, source, target, at, context);
   if (policy.sessionGuard === undefined || source !== policy.sessionGuard) return bindSource(policy)(source, at);
   if (target !== SESSION_GUARD_PATH) return `${at}: the session guard may be mounted at ${SESSION_GUARD_PATH} only`;
   return readOnly ? undefined : `${at}: the session guard may be mounted read-only only`;
@@ -76,6 +121,7 @@ export const bind = (policy: ClientPolicy, owner: string | undefined): Check => 
   if (more.length > 0 || !target.startsWith('/')) return `${at} ${JSON.stringify(value)} is not source:target[:options]`;
   const bad = options?.split(',').find((option) => !MOUNT_OPTIONS.includes(option));
   if (bad !== undefined) return `${at}: mount option ${JSON.stringify(bad)} is not allowed`;
+  if (source.startsWith('/') && underProjects(policy, source)) return `${at}: ${PROJECT_THROUGH_LIBPOD}`;
   return source.startsWith('/') ? bindSource(policy)(source, at) : volumeToMount(policy, owner)(source, at);
 };
 
@@ -117,6 +163,12 @@ export function managed(labels: unknown, instance: string): { labels: Record<str
 export const sessionOf = (labels: unknown): string | null => {
   const sid = (labels as JsonObject | undefined)?.[LABEL.sessionId];
   return typeof sid === 'string' ? sid : null;
+};
+
+/** The project a create's labels name, for the project-repository rule. */
+export const projectOf = (labels: unknown): string | undefined => {
+  const project = (labels as JsonObject | undefined)?.[LABEL.project];
+  return typeof project === 'string' ? project : undefined;
 };
 
 /** The owner a create's labels name, for the home-volume rule. */

@@ -1,5 +1,6 @@
 import mongoose, { type Connection } from 'mongoose';
 import type { Logger } from '@visp/config';
+import { ProjectRepository } from './projects/project.repository';
 import { SessionRepository } from './sessions/session.repository';
 import { TokenRepository } from './tokens/token.repository';
 import { TranscriptionRepository } from './transcriptions/transcription.repository';
@@ -11,6 +12,8 @@ export interface Store {
   readonly sessions: SessionRepository;
   readonly tokens: TokenRepository;
   readonly transcriptions: TranscriptionRepository;
+  /** The product's own projects (sites without VISP's database). */
+  readonly projects: ProjectRepository;
   /** Resolves when the server answers a ping; for /readyz. */
   ping(): Promise<void>;
   /** Idempotent. */
@@ -40,7 +43,8 @@ export async function openStore(uri: string, options: StoreOptions = {}): Promis
   const sessions = new SessionRepository(connection);
   const tokens = new TokenRepository(connection);
   const transcriptions = new TranscriptionRepository(connection);
-  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes(), tokens.ensureIndexes(), transcriptions.ensureIndexes()]);
+  const projects = new ProjectRepository(connection, users);
+  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes(), tokens.ensureIndexes(), transcriptions.ensureIndexes(), projects.ensureIndexes()]);
   let closing: Promise<void> | undefined;
   return {
     connection,
@@ -48,6 +52,7 @@ export async function openStore(uri: string, options: StoreOptions = {}): Promis
     sessions,
     tokens,
     transcriptions,
+    projects,
     async ping() {
       const db = connection.db;
       if (!db) throw new Error('database not connected');

@@ -14,7 +14,7 @@ export const randomSuffix = (bytes = 4) => randomBytes(bytes).toString('hex');
 
 /**
  * A Redis URL on a database of its own per Jest worker, so parallel test files do not see each other's keys; or
- * on `database` (3–15), for a suite whose state (rate limits, queues) must not meet another's in the same worker.
+ * on `database` (3–31; tools/src/infra.ts starts Redis with 32), for a suite whose state (rate limits, queues) must not meet another's in the same worker.
  */
 export function testRedisUrl(database?: number): string {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
@@ -53,5 +53,5 @@ export { execute, openKernel, sendExecuteRequest, startKernel } from './jupyter'
 export { readSse } from './sse';
 export { LIBRIVOX, librivoxClips, normalizeForWer, testWhisper, wordErrorRate, type Clip } from './whisper';
 export { startOwnRedis, type OwnRedis } from './redis-server';
-export { startOwnDatabase, type OwnDatabase } from './database-server';
+export { databaseAnswers, startOwnDatabase, type OwnDatabase } from './database-server';
 export { childProcesses, isRunning } from './processes';

@@ -1,6 +1,10 @@
-import { helpText, type VispCommand } from './cli';
+import { spawnSync } from 'node:child_process';
+import { Args, helpText, type VispCommand } from './cli';
 import { COMMANDS } from './commands';
 import { main } from './main';
+
+// Nothing here may run podman: the one command that would (exec) is checked by what it would have run.
+jest.mock('node:child_process', () => ({ ...jest.requireActual<object>('node:child_process'), spawnSync: jest.fn() }));
 
 /** Runs `visp <argv>` in process, with what it wrote. */
 async function visp(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -21,8 +25,8 @@ async function visp(...argv: string[]): Promise<{ code: number; stdout: string; 
 const allNames = COMMANDS.flatMap((command) => command.names);
 
 describe('the visp command table', () => {
-  it('has the sixteen commands, each name once', () => {
-    expect([...allNames].sort()).toEqual(['audit', 'backup', 'doctor', 'drift', 'exec', 'install', 'logs', 'network', 'restart', 'restore', 'sessions', 'shell', 'start', 'status', 'stop', 'uninstall']);
+  it('has the seventeen commands, each name once', () => {
+    expect([...allNames].sort()).toEqual(['audit', 'backup', 'doctor', 'drift', 'exec', 'install', 'logs', 'network', 'projects', 'restart', 'restore', 'sessions', 'shell', 'start', 'status', 'stop', 'uninstall']);
   });
 
   it('declares every option its usage line names, with the value it takes', () => {
@@ -90,5 +94,22 @@ describe('visp commands from the table', () => {
     } finally {
       process.env = saved;
     }
+  });
+});
+
+describe('a command that runs another (visp exec)', () => {
+  it("passes everything from the command's name on, -h, --help and --json included, and keeps the service", async () => {
+    jest.mocked(spawnSync).mockReturnValue({ status: 0 } as never);
+    for (const tail of [['redis-cli', '-h'], ['redis-cli', '--help'], ['ls', '--json', '-la', 'gateway']]) {
+      expect(await visp('exec', 'gateway', ...tail)).toEqual({ code: 0, stdout: '', stderr: '' });
+      expect(spawnSync).toHaveBeenLastCalledWith('podman', ['exec', 'visp-gateway', ...tail], { stdio: 'inherit' });
+    }
+  });
+
+  it('splits the arguments after its own positional ones; before them, help is still visp\'s', () => {
+    const args = new Args(['--json', 'gateway', 'redis-cli', '-h', 'x'], [], 1);
+    expect([args.own, args.passed, args.positional(), args.has('-h'), args.has('--json')]).toEqual([['--json', 'gateway'], ['redis-cli', '-h', 'x'], ['gateway'], false, true]);
+    expect(new Args(['gateway', '-h'], [], 1)).toMatchObject({ own: ['gateway', '-h'], passed: [] });
+    expect(new Args(['a', '-h', 'b'])).toMatchObject({ own: ['a', '-h', 'b'], passed: [] });
   });
 });

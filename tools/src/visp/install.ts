@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'dotenv';
+import { isCleanDirectory } from '@visp/config';
 import { caddyfile, createPodmanSecret, servicesNetworkPeers } from '@visp/quadlets';
 import { OperatorError, sh } from './host';
 import { imageLock, writeImageLock } from './ops';
@@ -35,6 +36,12 @@ export interface InstallOptions {
    * viewer's sign-in on the gateway's paths (see docs/security.md): only on purpose, for want of a wildcard.
    */
   sessionsOnGatewayOrigin: boolean;
+  /**
+   * Projects' repositories on the host (VISP's `mounts/repositories`): `PROJECT_REPOSITORIES_DIR` for the
+   * session-manager, which mounts `<dir>/<project>` into a project's sessions, and the socket proxy, which allows that
+   * bind only. An existing directory written the one way; Podman reads it on the host, so no unit mounts it.
+   */
+  projectRepositories?: string;
   /** Only say what would be done. */
   dryRun: boolean;
   /** Reload systemd and start the services (off for tests and for hosts that start them otherwise). */
@@ -119,6 +126,17 @@ function sessionsCertToCopy(options: InstallOptions): { cert: Buffer; key: Buffe
   return pair;
 }
 
+/**
+ * `--project-repositories DIR`, checked before anything is done: it goes into the settings as it is, and the
+ * socket proxy compares binds with it as text, so it must be written the one way; and it must be there.
+ */
+function checkProjectRepositories(dir: string | undefined): void {
+  if (dir === undefined) return;
+  const fix = 'pass the directory that holds one directory per project (VISP: mounts/repositories), as an absolute path';
+  if (!isCleanDirectory(dir)) throw new OperatorError(`--project-repositories ${JSON.stringify(dir)}: not an absolute directory without . or .. parts, a trailing /, "," or ":"`, fix);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new OperatorError(`--project-repositories ${dir}: no such directory`, fix);
+}
+
 /** The SP's key files are for shibd alone; the rest Apache's workers read too (as www-data inside the container). */
 const isPrivateKey = (file: string) => /\.key$|key\.pem$/i.test(file);
 
@@ -145,10 +163,11 @@ function settings(options: InstallOptions): string {
   if (options.domain) lines.push(`ALLOWED_ORIGINS=https://${options.domain}`);
   const sessions = sessionsHost(options);
   if (sessions) lines.push(`SESSIONS_HOST=${sessions}`);
-  if (options.domain && options.appHost) lines.push(`COOKIE_DOMAIN=${options.domain}`, `APP_HOSTS=app.${options.domain}`, 'WEBCLIENT_WS_PATHS=/api/v1/ws,/');
+  if (options.domain && options.appHost) lines.push(`COOKIE_DOMAIN=${options.domain}`, `APP_HOSTS=app.${options.domain}`, 'VISP_WEBCLIENT=true');
   // Only the services' network, where Caddy is, may speak for a client or read the services' operations: never
   // the sessions' network.
   lines.push(...Object.entries(servicesNetworkPeers(options.quadlets)).map(([key, value]) => `${key}=${value}`));
+  if (options.projectRepositories) lines.push(`PROJECT_REPOSITORIES_DIR=${options.projectRepositories}`);
   if (options.auth === 'dev-key') lines.push('ALLOW_DEV_KEY_IN_PRODUCTION=true');
   if (options.withWhisperServer) lines.push('TRANSCRIPTION_BACKENDS=faster-whisper,openai', 'OPENAI_BASE_URL=http://visp-whisper-server:8000', 'OPENAI_MODEL=Systran/faster-whisper-small');
   return `${lines.join('\n')}\n`;
@@ -171,6 +190,7 @@ export function install(options: InstallOptions): string[] {
   // It goes into the Caddyfile and the settings as it is: a DNS name, lowercase, nothing else.
   if (options.domain !== undefined && !DOMAIN.test(options.domain)) throw new OperatorError(`--domain ${JSON.stringify(options.domain)}: not a DNS name in lowercase (like visp.example.org)`);
   const sessionsPair = sessionsCertToCopy(options);
+  checkProjectRepositories(options.projectRepositories);
   act(`create ${config} and ${units}`, () => {
     mkdirSync(config, { recursive: true, mode: 0o700 });
     // Always there: Caddy's unit mounts it.

@@ -102,15 +102,22 @@ export function networkCheck(): NetworkReport {
 }
 
 /** The gateway's admin API with an API token: `list` or `stop <sid>`. */
-export async function sessions(url: string, token: string, action: { stop?: string }): Promise<unknown> {
-  const base = url.replace(/\/+$/, '');
-  const headers = { authorization: `Bearer ${token}` };
-  const res = action.stop
-    ? await fetch(`${base}/api/v1/admin/sessions/${encodeURIComponent(action.stop)}`, { method: 'DELETE', headers })
-    : await fetch(`${base}/api/v1/admin/sessions`, { headers });
-  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) throw new OperatorError(`the gateway answered ${res.status}: ${body.error?.message ?? 'no reason given'}`, res.status === 401 || res.status === 403 ? 'use an API token of an admin (ADMIN_USERS) in --token or VISP_TOKEN' : undefined);
-  return body;
+/** One call of the gateway's admin API with an admin's API token; the answer's body (undefined for 204). */
+export async function adminApi(url: string, token: string, method: string, apiPath: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${url.replace(/\/+$/, '')}${apiPath}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return undefined;
+  const answer = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  if (!res.ok) throw new OperatorError(`the gateway answered ${res.status}: ${answer.error?.message ?? 'no reason given'}`, res.status === 401 || res.status === 403 ? 'use an API token of an admin (ADMIN_USERS) in --token or VISP_TOKEN' : undefined);
+  return answer;
+}
+
+/** Everyone's sessions, or stop one. */
+export function sessions(url: string, token: string, action: { stop?: string }): Promise<unknown> {
+  return action.stop ? adminApi(url, token, 'DELETE', `/api/v1/admin/sessions/${encodeURIComponent(action.stop)}`) : adminApi(url, token, 'GET', '/api/v1/admin/sessions');
 }
 
 export interface Drift {

@@ -176,6 +176,23 @@ describe('visp install and uninstall', () => {
     rmSync(files, { recursive: true, force: true });
   });
 
+  it('with --project-repositories: hands the directory to the session-manager and the socket proxy; a relative, unclean or missing one refused first', () => {
+    const repositories = mkdtempSync(path.join(tmpdir(), 'visp-repositories-'));
+    const settingsFile = path.join(home, '.config/visp/visp.env');
+    install(base);
+    const before = readFileSync(settingsFile, 'utf8');
+    for (const dir of ['repositories', `${repositories}/`, `${repositories}/../x`, `${repositories},x`, path.join(repositories, 'missing')]) {
+      expect(() => install({ ...base, projectRepositories: dir })).toThrow(/--project-repositories/);
+    }
+    expect(readFileSync(settingsFile, 'utf8')).toBe(before);
+    install({ ...base, projectRepositories: repositories });
+    // visp.env is every service's EnvironmentFile, the session-manager's and the socket proxy's among them.
+    expect(readFileSync(settingsFile, 'utf8')).toContain(`\nPROJECT_REPOSITORIES_DIR=${repositories}\n`);
+    install(base);
+    expect(readFileSync(settingsFile, 'utf8')).toBe(before);
+    rmSync(repositories, { recursive: true, force: true });
+  });
+
   it('hands a service its secret as a file: not in the container’s environment, inspect output or logs', async () => {
     const name = `visp-test-redis-url-${process.pid}`;
     // A database of its own: this worker must take no other test's jobs.

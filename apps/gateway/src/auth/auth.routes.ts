@@ -19,6 +19,7 @@ export interface AuthRouteSettings extends SsoSettings {
   ALLOWED_ORIGINS: string[];
   SSO_LOGIN_URL: string;
   COOKIE_DOMAIN?: string;
+  VISP_WEBCLIENT: boolean;
 }
 
 const tokenView = (t: ApiToken): ApiTokenView => ({
@@ -29,7 +30,8 @@ const tokenView = (t: ApiToken): ApiTokenView => ({
   lastUsedAt: t.lastUsedAt?.toISOString(),
 });
 
-export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: PeerList; settings: AuthRouteSettings }): void {
+/** `onSignIn` hears every completed sign-in (usage analytics); it must return at once and never throw. */
+export function authRoutes(app: Express, deps: { auth: Authenticator; store: Store; redis: Redis; trusted: PeerList; settings: AuthRouteSettings; onSignIn?: (username: string) => void }): void {
   const { auth, store, redis, trusted, settings } = deps;
   const user = requireUser(auth, settings.ALLOWED_ORIGINS);
 
@@ -48,6 +50,7 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   const startLogin = async (req: Request, res: Response, identity: { username: string; email?: string; displayName?: string; affiliation?: string }) => {
     const account = await store.users.upsertOnSignIn({ ...identity, admin: auth.isAdmin(identity.username) });
     res.setHeader('set-cookie', loginCookies(req, await auth.signIn(account.username), settings.LOGIN_TTL));
+    deps.onSignIn?.(account.username);
     return account;
   };
 
@@ -55,6 +58,13 @@ export function authRoutes(app: Express, deps: { auth: Authenticator; store: Sto
   app.get('/auth/config', (_req, res) => {
     res.json({ mode: settings.AUTH_MODE, ...(settings.AUTH_MODE === 'shibboleth' ? { ssoUrl: settings.SSO_LOGIN_URL } : {}) });
   });
+
+  // VISP's client starts a sign-in at /DS/Login (its SP's session initiator): the same start as the page's.
+  if (settings.VISP_WEBCLIENT) {
+    app.get('/DS/Login', (_req, res) => {
+      res.redirect(303, settings.AUTH_MODE === 'shibboleth' ? settings.SSO_LOGIN_URL : '/');
+    });
+  }
 
   app.post('/auth/login', async (req, res) => {
     if (settings.AUTH_MODE !== 'dev-key' || !settings.TEST_USER_LOGIN_KEY) throw new NotFoundError('dev-key sign-in (this gateway uses SSO)');

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
+import type { SessionLauncher } from './launcher';
 import type { ServiceClient, SessionManagerClient } from './manager-client';
 
 const StateQuerySchema = z.object({ state: SessionStateSchema.optional() }).strict();
@@ -14,7 +15,7 @@ const StateQuerySchema = z.object({ state: SessionStateSchema.optional() }).stri
 /** The public session API: everything the page does, for the signed-in user or an API token's owner. */
 const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
 
-export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; recovery: ServiceClient; streams: StreamLimit; allowedOrigins: readonly string[] }): void {
+export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager: SessionManagerClient; launcher: SessionLauncher; recovery: ServiceClient; streams: StreamLimit; allowedOrigins: readonly string[] }): void {
   const { manager } = deps;
   const user = requireUser(deps.auth, deps.allowedOrigins);
 
@@ -30,7 +31,7 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
   app.post('/api/v1/sessions', user, async (req, res) => {
     requireJson(req);
     const body = parseOrThrow(PublicCreateSessionRequestSchema, req.body);
-    res.status(202).json(await manager.create(principalOf(res).username, body));
+    res.status(202).json(await deps.launcher.launch(principalOf(res).username, body));
   });
 
   app.get('/api/v1/sessions/:sid', user, async (req, res) => {

@@ -17,6 +17,9 @@ import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { commandTable, type WebclientCommand } from './commands/command';
 import { WEBCLIENT_COMMANDS } from './commands';
+import type { ProjectDirectory } from '@visp/store';
+import { ProjectAccess } from '../projects/project-access';
+import { SessionLauncher } from '../sessions/launcher';
 import { WebclientConnection } from './connection';
 
 const SID = 'abcdefgh2345';
@@ -32,7 +35,15 @@ function connect() {
   const manager = { create: jest.fn(async () => session('pending')), get: jest.fn(async () => session('starting')), stop: jest.fn(async () => session('stopped')), list: jest.fn(async () => [session('ready')]) };
   const transcriptions = { list: jest.fn(async () => [job('queued')]), get: jest.fn(async () => job('running')), cancel: jest.fn(async () => job('cancelled')) };
   const principal: Principal = { username: 'alice', admin: false, via: 'login', credential: 'login:1' };
-  const deps = { manager: manager as unknown as SessionManagerClient, transcriptions: transcriptions as unknown as Transcriptions, logger: createLogger({ component: 'test', level: 'silent' }) };
+  // Project 7 has alice as an analyzer; the launcher lets her (and only members) start sessions in it.
+  const directory: ProjectDirectory = {
+    user: async (name) => ({ username: name }),
+    users: async () => [],
+    projectsOf: async () => [],
+    project: async (id) => (id === '7' ? { id, name: 'Seven', members: [{ username: 'alice', role: 'analyzer' }] } : undefined),
+  };
+  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, new ProjectAccess(directory));
+  const deps = { manager: manager as unknown as SessionManagerClient, launcher, transcriptions: transcriptions as unknown as Transcriptions, logger: createLogger({ component: 'test', level: 'silent' }) };
   const connection = new WebclientConnection(ws as unknown as WebSocket, principal, deps, { messagesPerSecond: 1000 });
   const replies = () => ws.sent.filter((m): m is WebclientReply => (m as { type?: string }).type === 'reply');
   const settled = () => new Promise((resolve) => setImmediate(resolve));
@@ -76,7 +87,7 @@ describe('a webclient connection', () => {
     const commands: Array<[string, Record<string, unknown>]> = [
       ['listSessions', {}],
       ['getSession', { sid: SID }],
-      ['closeSession', { sessionAccessCode: SID }],
+      ['closeSession', { sid: SID }],
       ['listTranscriptions', {}],
       ['getTranscription', { id: JOB }],
       ['cancelTranscription', { id: JOB }],
@@ -90,9 +101,9 @@ describe('a webclient connection', () => {
     expect(replies().map((r) => r.message)).toEqual(['1 sessions', 'starting', `session ${SID} is stopped`, '1 transcriptions', 'running', `transcription ${JOB} is cancelled`]);
   });
 
-  it('reads a command from the top level (VISP) and from data (ours), and refuses fields it does not take', async () => {
+  it('reads a command from the top level and from data, and refuses fields it does not take', async () => {
     const { send, replies, manager } = connect();
-    await send({ cmd: 'getSession', requestId: 1, sessionAccessCode: SID });
+    await send({ cmd: 'getSession', requestId: 1, sid: SID });
     await send({ type: 'cmd', cmd: 'getSession', requestId: 2, data: { sid: SID } });
     await send({ cmd: 'listSessions', requestId: 3, data: { admin: true } });
     expect(manager.get.mock.calls).toEqual([
@@ -107,18 +118,18 @@ describe('a webclient connection', () => {
     expect(replies()[2]?.data).toEqual({ code: 'validation_failed' });
   });
 
-  it("follows VISP's launch to ready: updates under its requestId, then end with the access code", async () => {
+  it('follows a launch to ready: updates under its requestId, then end with the access code', async () => {
     const { connection, send, replies, manager } = connect();
-    await send({ cmd: 'launchContainerSession', requestId: 'r1', appName: 'echo', projectId: 7 });
+    await send({ cmd: 'launchSession', requestId: 'r1', data: { type: 'echo', project: '7' } });
     expect(manager.create).toHaveBeenCalledWith('alice', { type: 'echo', project: '7', limits: undefined });
     connection.push({ type: 'session.progress', owner: 'alice', sid: SID, step: 'creating', message: 'Creating session', at: AT });
     manager.get.mockResolvedValue(session('ready'));
     connection.push({ type: 'session.state', owner: 'alice', sid: SID, state: 'ready', at: AT });
     await new Promise((resolve) => setImmediate(resolve));
     expect(replies().map((r) => [r.cmd, r.progress, r.message])).toEqual([
-      ['launchContainerSession', 'update', `session ${SID} is pending`],
-      ['launchContainerSession', 'update', 'Creating session'],
-      ['launchContainerSession', 'end', SID],
+      ['launchSession', 'update', `session ${SID} is pending`],
+      ['launchSession', 'update', 'Creating session'],
+      ['launchSession', 'end', SID],
     ]);
     expect(LaunchedReplySchema.parse(replies()[2]?.data)).toMatchObject({ accessCode: SID, url: `/s/${SID}/` });
     // Settled: later events are only pushed.

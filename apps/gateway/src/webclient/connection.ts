@@ -4,9 +4,11 @@ import { isSessionEvent, RequestIdSchema, WebclientEnvelopeSchema, type BusEvent
 import type { Logger } from '@visp/config';
 import { AppError, parseOrThrow } from '@visp/service-kit';
 import type { Principal } from '../auth/principal';
+import type { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { UnknownCommandError, WEBCLIENT_COMMANDS, type CommandContext, type OpenRequest } from './commands';
+import { MessageBudget } from './message-budget';
 
 type RequestRef = Pick<WebclientReply, 'requestId' | 'cmd'>;
 
@@ -25,17 +27,15 @@ export class WebclientConnection {
   alive = true;
   /** Requests waiting for their session or job, by its sid or id (12 characters of a-z2-7, or 24 hex: never the same). */
   private readonly open = new Map<string, OpenRequest>();
-  private tokens: number;
-  private refilledAt = Date.now();
-  private warnedAt = 0;
+  private readonly budget: MessageBudget;
 
   constructor(
     readonly ws: WebSocket,
     readonly principal: Principal,
-    private readonly deps: { manager: SessionManagerClient; transcriptions: Transcriptions; logger: Logger },
+    private readonly deps: { manager: SessionManagerClient; launcher: SessionLauncher; transcriptions: Transcriptions; logger: Logger },
     private readonly limits: ConnectionLimits,
   ) {
-    this.tokens = 2 * limits.messagesPerSecond;
+    this.budget = new MessageBudget(limits.messagesPerSecond);
     ws.on('pong', () => (this.alive = true));
     ws.on('message', (raw, isBinary) => this.receive(raw.toString(), isBinary));
   }
@@ -74,9 +74,9 @@ export class WebclientConnection {
   }
 
   private context(request: RequestRef): CommandContext {
-    const { manager, transcriptions } = this.deps;
+    const { manager, launcher, transcriptions } = this.deps;
     const reply: CommandContext['reply'] = (progress, result, message, data) => this.reply(request, progress, result, message, data);
-    return { owner: this.principal.username, manager, transcriptions, reply, open: this.open };
+    return { owner: this.principal.username, manager, launcher, transcriptions, reply, open: this.open };
   }
 
   private fail(request: RequestRef, err: unknown): void {
@@ -85,21 +85,11 @@ export class WebclientConnection {
     this.reply(request, 'error', false, 'internal error', { code: 'internal' });
   }
 
-  /** A token bucket; over it, messages are dropped with at most one warning a second. */
+  /** Over the message budget, messages are dropped with at most one warning a second. */
   private admit(): boolean {
-    const now = Date.now();
-    const rate = this.limits.messagesPerSecond;
-    this.tokens = Math.min(2 * rate, this.tokens + ((now - this.refilledAt) / 1000) * rate);
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
-    if (now - this.warnedAt >= 1000) {
-      this.warnedAt = now;
-      this.reply({ requestId: null, cmd: null }, 'error', false, `too many messages: at most ${rate} a second; some were dropped`, { code: 'rate_limited' });
-    }
-    return false;
+    const { admitted, warn } = this.budget.take();
+    if (warn) this.reply({ requestId: null, cmd: null }, 'error', false, `too many messages: at most ${this.budget.perSecond} a second; some were dropped`, { code: 'rate_limited' });
+    return admitted;
   }
 
   private reply(request: RequestRef, progress: WebclientReply['progress'], result: boolean, message: string, data?: unknown): void {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventBus } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import { AppError, refuseUpgrade } from '@visp/service-kit';
@@ -8,13 +8,19 @@ import { authenticate } from '../auth/middleware';
 import type { EndReason } from '../auth/held-connections';
 import type { Authenticator, Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
+import type { ProjectAccess } from '../projects/project-access';
+import type { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
+import { vispCommands } from '../visp/commands';
+import { VispConnection } from '../visp/connection';
+import { accessList, type AccessCheck } from '../visp/handshake';
 import { WebclientConnection } from './connection';
 
 export interface WebclientSettings {
-  /** Paths the webclient socket answers on; VISP's own client uses `/`. */
-  WEBCLIENT_WS_PATHS: string[];
+  /** VISP's webclient protocol on `/` too (apps/gateway/src/visp). */
+  VISP_WEBCLIENT: boolean;
+  ACCESS_LIST_ENABLED: boolean;
   /** Seconds between pings; a client that has not answered the last one by the next is dropped. */
   WEBCLIENT_HEARTBEAT_INTERVAL: number;
   WEBCLIENT_RATE_LIMIT: number;
@@ -27,19 +33,28 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 /** The close reason a webclient sees when the login or token it opened with ends. */
 const endedBecause = (principal: Principal, reason: EndReason) => (reason === 'expired' ? `${principal.via} expired` : principal.via === 'login' ? 'signed out' : 'token revoked');
 
+/** Our webclient socket's path; VISP's client has `/` (its site's root) with the VISP profile. */
+export const WEBCLIENT_PATH = '/api/v1/ws';
+const VISP_PATH = '/';
+
+/** A socket of either dialect, as the hub sees it: whose it is, whether it answers pings, and events to pass on. */
+type Client = WebclientConnection | VispConnection;
+
 /** The webclient WebSockets of every signed-in user, and the bus events fanned out to their owners. */
 export class WebclientHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-  private readonly byOwner = new Map<string, Set<WebclientConnection>>();
-  private readonly paths: ReadonlySet<string>;
+  private readonly byOwner = new Map<string, Set<Client>>();
+  private readonly allowed: AccessCheck;
+  private readonly vispTable: ReturnType<typeof vispCommands>;
   private heartbeat: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; transcriptions: Transcriptions; events: EventBus; streams: StreamLimit; logger: Logger },
+    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; launcher: SessionLauncher; access: ProjectAccess; transcriptions: Transcriptions; events: EventBus; streams: StreamLimit; logger: Logger },
     private readonly settings: WebclientSettings,
   ) {
-    this.paths = new Set(settings.WEBCLIENT_WS_PATHS);
+    this.allowed = accessList(settings.ACCESS_LIST_ENABLED);
+    this.vispTable = vispCommands(this.allowed);
   }
 
   async start(): Promise<void> {
@@ -51,8 +66,13 @@ export class WebclientHub {
 
   /** Whether an upgrade is for the webclient socket rather than a session. */
   handles(req: IncomingMessage): boolean {
+    return this.dialectOf(req) !== undefined;
+  }
+
+  private dialectOf(req: IncomingMessage): 'ours' | 'visp' | undefined {
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
-    return this.paths.has(path);
+    if (path === WEBCLIENT_PATH) return 'ours';
+    return path === VISP_PATH && this.settings.VISP_WEBCLIENT ? 'visp' : undefined;
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -65,7 +85,7 @@ export class WebclientHub {
       ({ principal, stream }) => {
         socket.once('close', stream);
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          const connection = new WebclientConnection(ws, principal, this.deps, { messagesPerSecond: this.settings.WEBCLIENT_RATE_LIMIT });
+          const connection = this.connect(req, ws, principal);
           this.add(connection);
           const release = this.deps.auth.holdWhileValid(principal, (reason) => ws.close(4001, endedBecause(principal, reason)));
           ws.on('close', () => {
@@ -83,6 +103,14 @@ export class WebclientHub {
     );
   }
 
+  private connect(req: IncomingMessage, ws: WebSocket, principal: Principal): Client {
+    const { manager, launcher, access, logger } = this.deps;
+    if (this.dialectOf(req) === 'ours') return new WebclientConnection(ws, principal, this.deps, { messagesPerSecond: this.settings.WEBCLIENT_RATE_LIMIT });
+    // VISP's signOut ends the login the socket was opened with (an API token is not signed out by a socket).
+    const signOut = () => (principal.via === 'login' ? this.deps.auth.signOut(req) : Promise.resolve());
+    return new VispConnection(ws, principal, { manager, launcher, access, commands: this.vispTable, allowed: this.allowed, signOut, logger }, this.settings.WEBCLIENT_RATE_LIMIT);
+  }
+
   /** Pings everyone; whoever did not answer the previous ping is gone. */
   private beat(): void {
     for (const connections of this.byOwner.values()) {
@@ -97,13 +125,13 @@ export class WebclientHub {
     }
   }
 
-  private add(connection: WebclientConnection): void {
+  private add(connection: Client): void {
     const owner = connection.principal.username;
     const set = this.byOwner.get(owner) ?? new Set();
     this.byOwner.set(owner, set.add(connection));
   }
 
-  private remove(connection: WebclientConnection): void {
+  private remove(connection: Client): void {
     const owner = connection.principal.username;
     const set = this.byOwner.get(owner);
     set?.delete(connection);

@@ -1,6 +1,7 @@
 import { BUILTIN_SESSION_TYPES, createLogger } from '@visp/config';
+import { LABEL } from '@visp/contracts';
 import { NotFoundError, PodmanError, SESSION_GUARD_PATH, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { Spawner, type SpawnRequest } from './spawner';
+import { SpawnError, Spawner, type SpawnRequest } from './spawner';
 
 /** Just the calls a start makes, recorded; `start` answers from the script given. */
 function fakePodman(startResults: Array<'ok' | Error>) {
@@ -104,5 +105,52 @@ describe('Spawner in local mode', () => {
     const { podman, calls } = fakePodman(['ok']);
     await expect(new Spawner(podman, { ...settings, guardBinary: undefined }, logger).createAndStart(request, () => undefined)).rejects.toThrow('SESSION_GUARD_BINARY');
     expect(calls.filter((c) => c.startsWith('create'))).toEqual([]);
+  });
+});
+
+describe("Spawner with a project's repository", () => {
+  const root = '/srv/visp/repositories';
+  const withProjects = { ...settings, projectRepositories: root };
+  const ofProject = { ...request, project: 'p1' };
+
+  it('mounts <PROJECT_REPOSITORIES_DIR>/<project> read-write at <home>/project, in front of the guard as well', async () => {
+    const { podman, specs } = fakePodman(['ok']);
+    await new Spawner(podman, withProjects, logger).createAndStart(ofProject, () => undefined);
+    const home = BUILTIN_SESSION_TYPES.jupyter.homeDir;
+    expect(specs[0]).toMatchObject({ volumes: [{ target: home }], writableBinds: [{ source: `${root}/p1`, target: `${home}/project` }], entrypoint: [SESSION_GUARD_PATH] });
+    const networking = { mode: 'network' as const, joiners: [] };
+    expect(new Spawner(podman, { ...withProjects, networking }, logger).containerSpec(ofProject).writableBinds).toEqual([{ source: `${root}/p1`, target: `${home}/project` }]);
+  });
+
+  it('mounts nothing without a project, or without PROJECT_REPOSITORIES_DIR (a project is then only a label)', () => {
+    const { podman } = fakePodman([]);
+    expect(new Spawner(podman, withProjects, logger).containerSpec(request).writableBinds).toBeUndefined();
+    const labelOnly = new Spawner(podman, settings, logger).containerSpec(ofProject);
+    expect(labelOnly.writableBinds).toBeUndefined();
+    expect(labelOnly.labels).toMatchObject({ [LABEL.project]: 'p1' });
+  });
+
+  it('refuses a project id that is not one path segment, whatever let it through (the labels refuse it too)', () => {
+    const { podman } = fakePodman([]);
+    for (const project of ['..', '.', 'a/b', '../etc']) expect(() => new Spawner(podman, withProjects, logger).containerSpec({ ...request, project })).toThrow(/project/);
+  });
+
+  it('fails with "mount path not found" when Podman finds no repository, without naming the host path; other failures as they are', async () => {
+    const failing = (err: Error) => {
+      const { podman, calls } = fakePodman([]);
+      (podman as unknown as { createContainer: () => Promise<never> }).createContainer = () => Promise.reject(err);
+      return { podman, calls };
+    };
+    const missing = failing(new PodmanError(`create visp-session-jupyter-abcdefghij23: statfs ${root}/p1: no such file or directory`, 500));
+    const refused = new Spawner(missing.podman, withProjects, logger).createAndStart(ofProject, () => undefined);
+    await expect(refused).rejects.toThrow(new SpawnError('project p1 has no repository on this host: mount path not found'));
+    // Podman 5 answers the same with 404.
+    const missing5 = failing(new NotFoundError(`create visp-session-jupyter-abcdefghij23: statfs ${root}/p1: no such file or directory`, 404));
+    await expect(new Spawner(missing5.podman, withProjects, logger).createAndStart(ofProject, () => undefined)).rejects.toThrow('mount path not found');
+    // Another path missing (the guard), or another failure: the error as Podman gave it.
+    const guardMissing = failing(new PodmanError(`create x: statfs ${settings.guardBinary}: no such file or directory`, 500));
+    await expect(new Spawner(guardMissing.podman, withProjects, logger).createAndStart(ofProject, () => undefined)).rejects.toThrow(settings.guardBinary);
+    const other = failing(new PodmanError('create x: OCI runtime error', 500));
+    await expect(new Spawner(other.podman, withProjects, logger).createAndStart(ofProject, () => undefined)).rejects.toThrow('OCI runtime error');
   });
 });

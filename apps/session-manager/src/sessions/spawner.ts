@@ -1,6 +1,6 @@
 import type { SessionLimits } from '@visp/contracts';
 import { expandLaunch, type Logger, type SessionTypeConfig } from '@visp/config';
-import { encodeSessionLabels, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
+import { encodeSessionLabels, PodmanError, projectRepository, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
 import { answersReadiness, behindGuard, closeSessionNetwork, containerName, homeVolumeName, openSessionNetwork, sessionNetworkName, sessionTarget, templateValues, toResourceLimits, TOKEN_ENV, type SessionNetworking } from '@visp/sessions';
 
 export interface SpawnSettings {
@@ -9,6 +9,11 @@ export interface SpawnSettings {
   startTimeoutMs: number;
   /** Local mode: the session guard's binary on the host, put in front of every session's published port. */
   guardBinary?: string;
+  /**
+   * PROJECT_REPOSITORIES_DIR, on the host: a session with a project gets `<dir>/<project>` at `<home>/project`.
+   * Unset: a project is only a label (sessions without VISP).
+   */
+  projectRepositories?: string;
 }
 
 export interface SpawnRequest {
@@ -42,7 +47,10 @@ export class Spawner {
     private readonly logger: Logger,
   ) {}
 
-  /** The container spec: labels, limits, home volume, its own network (libs/sessions network.ts), a loopback port in local mode; security settings are implied. */
+  /**
+   * The container spec: labels, limits, home volume, its project's repository, its own network (libs/sessions
+   * network.ts), a loopback port in local mode; security settings are implied.
+   */
   containerSpec(request: SpawnRequest): ContainerSpec {
     const { type } = request;
     const values = templateValues(request);
@@ -67,8 +75,28 @@ export class Spawner {
       limits: toResourceLimits(request.limits),
       tmpfs: [{ target: '/tmp', sizeBytes: type.tmpfsMiB * 2 ** 20, mode: 0o1777 }],
       volumes: [{ name: homeVolumeName(request.owner), target: type.homeDir }],
+      ...this.projectMount(request),
       ...(this.settings.networking.mode === 'local' ? { network: 'slirp4netns' as const, publish: { containerPort: type.port } } : { network: { name: sessionNetworkName(request.sid) } }),
     };
+  }
+
+  /** The project's repository, read-write at `<home>/project`, when there is a project and a place for repositories. */
+  private projectMount(request: SpawnRequest): Pick<ContainerSpec, 'writableBinds'> {
+    const root = this.settings.projectRepositories;
+    if (root === undefined || request.project === undefined) return {};
+    return { writableBinds: [projectRepository(root, request.project, request.type.homeDir)] };
+  }
+
+  /**
+   * Podman's refusal of a project repository that is not there (libpod: `statfs <source>: no such file or
+   * directory`; it never makes one) as the user should read it: VISP's "mount path not found", without the host
+   * path, which the log keeps.
+   */
+  private missingProject(request: SpawnRequest, err: unknown): SpawnError | undefined {
+    const source = this.projectMount(request).writableBinds?.[0]?.source;
+    if (source === undefined || !(err instanceof PodmanError) || !err.message.includes(source) || !/no such file or directory/i.test(err.message)) return undefined;
+    this.logger.warn({ sid: request.sid, project: request.project, source }, "the project's repository is not there");
+    return new SpawnError(`project ${request.project ?? ''} has no repository on this host: mount path not found`);
   }
 
   /** Checks what can be checked before anything is created. */
@@ -87,7 +115,7 @@ export class Spawner {
     const spec = this.settings.networking.mode === 'local' ? await this.guarded(request) : this.containerSpec(request);
     for (let attempt = 1; ; attempt++) {
       onStep('creating');
-      const containerId = await this.podman.createContainer(spec);
+      const containerId = await this.podman.createContainer(spec).catch((err: unknown) => Promise.reject(this.missingProject(request, err) ?? err));
       onStep('starting');
       try {
         await this.podman.startContainer(containerId);

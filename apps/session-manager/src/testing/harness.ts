@@ -53,7 +53,12 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
   const podman = new PodmanClient(raw);
   const proxyDir = mkdtempSync(path.join(tmpdir(), 'visp-sm-proxy-'));
   const proxy = new SocketProxy({ podmanSocket: 'socketPath' in raw ? raw.socketPath : '', instance, logger: createLogger({ component: 'socket-proxy', level: 'warn' }) }, [
-    { name: 'session-manager', socketPath: path.join(proxyDir, 'session-manager.sock'), policy: defaultPolicies([/^localhost\/visp-/], { sessionGuard: testSessionGuard() })['session-manager'] as ClientPolicy },
+    {
+      name: 'session-manager',
+      socketPath: path.join(proxyDir, 'session-manager.sock'),
+      // As the socket-proxy service does with the same setting: sessions' project repositories, when a test sets it.
+      policy: defaultPolicies([/^localhost\/visp-/], { sessionGuard: testSessionGuard(), projectRepositories: overrides.PROJECT_REPOSITORIES_DIR })['session-manager'] as ClientPolicy,
+    },
   ]);
   await proxy.start();
   const managerPodman = options.podman ?? new PodmanClient({ socketPath: path.join(proxyDir, 'session-manager.sock') });

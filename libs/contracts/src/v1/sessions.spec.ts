@@ -1,4 +1,4 @@
-import { BusEventSchema, OwnerSchema, RouteSchema, SessionIdSchema, SessionLabelsSchema } from '../index';
+import { BusEventSchema, OwnerSchema, ProjectIdSchema, RouteSchema, SessionIdSchema, SessionLabelsSchema } from '../index';
 
 describe('session contracts', () => {
   it('accepts only 12-character base32 session ids', () => {
@@ -13,6 +13,14 @@ describe('session contracts', () => {
     for (const bad of ['', '-rf', '../bob', 'a b', 'a/b', 'x'.repeat(129)]) {
       expect(OwnerSchema.safeParse(bad).success).toBe(false);
     }
+  });
+
+  it('takes a project id only as one path segment, never a way out of the repositories directory', () => {
+    for (const good of ['p1', '5f1a2b3c4d5e6f7a8b9c0d1e', '42', 'Speech-2024_v1.2', 'a..b', 'x'.repeat(128)]) {
+      expect([good, ProjectIdSchema.safeParse(good).success]).toEqual([good, true]);
+    }
+    const bad = ['', '.', '..', '.git', '..%2fetc', '-rf', '_x', '../etc', 'a/b', 'a/../..', '/etc', 'a\\b', '%2e%2e', 'a b', 'a\u0000', 'p1\n', 'ａ', 'x'.repeat(129)];
+    for (const id of bad) expect([id, ProjectIdSchema.safeParse(id).success]).toEqual([id, false]);
   });
 
   it('requires an ISO creation time and a known shape in labels', () => {

@@ -16,7 +16,15 @@ export type Owner = z.infer<typeof OwnerSchema>;
 /** Session types are configuration; their names are short lowercase identifiers. */
 export const SessionTypeNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a session type is a lowercase name');
 
-export const ProjectIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'a project id is letters, digits and . _ -');
+/**
+ * A project id (VISP's `project.id`) names a directory, `<PROJECT_REPOSITORIES_DIR>/<id>`, that sessions of the
+ * project mount: one path segment, never `.`, `..` or a hidden name, so it starts with a letter or digit.
+ */
+export const ProjectIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a project id is letters, digits and . _ - (starting with a letter or digit)');
 
 export const SessionStateSchema = z.enum(SESSION_STATES);
 export type SessionState = z.infer<typeof SessionStateSchema>;

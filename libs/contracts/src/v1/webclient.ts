@@ -5,9 +5,9 @@ import { TranscriptionViewSchema } from './transcriptions';
 import { ErrorCodeSchema } from './errors';
 
 /**
- * The webclient WebSocket (`/api/v1/ws`), compatible with VISP's webclient: a command names itself and a
- * requestId; every reply repeats both, and says whether more will follow (`update`), it is done (`end`) or it
- * failed (`error`). VISP's client puts a command's fields at the top level, ours under `data`; both are read.
+ * The webclient WebSocket (`/api/v1/ws`): a command names itself and a requestId; every reply repeats both, and
+ * says whether more will follow (`update`), it is done (`end`) or it failed (`error`). A command's fields are read
+ * from `data` and from the top level. VISP's own client speaks its own dialect on `/` (visp.ts).
  */
 export const RequestIdSchema = z.union([z.string().min(1).max(100), z.number().int()]);
 
@@ -19,23 +19,13 @@ export const WebclientEnvelopeSchema = z.looseObject({
   data: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** `launchSession` (VISP: `launchContainerSession`, which names the type `appName` and the project `projectId`). */
+/** `launchSession`: a session type, optionally in a project, with limits within the type's. */
 export const LaunchCommandSchema = z
-  .object({
-    type: SessionTypeNameSchema.optional(),
-    appName: SessionTypeNameSchema.optional(),
-    project: ProjectIdSchema.optional(),
-    projectId: z.union([ProjectIdSchema, z.number().int().nonnegative().transform(String)]).optional(),
-    limits: SessionLimitsSchema.partial().optional(),
-  })
-  .refine((c) => c.type ?? c.appName, { message: 'name the session type as type (or appName)' })
-  .transform((c) => ({ type: (c.type ?? c.appName) as string, project: c.project ?? c.projectId, limits: c.limits }));
+  .object({ type: SessionTypeNameSchema, project: ProjectIdSchema.optional(), limits: SessionLimitsSchema.partial().optional() })
+  .strict();
 
-/** `closeSession` and `getSession`: the session by its id (VISP calls it the access code). */
-export const SessionCommandSchema = z
-  .object({ sid: SessionIdSchema.optional(), sessionAccessCode: SessionIdSchema.optional() })
-  .refine((c) => c.sid ?? c.sessionAccessCode, { message: 'name the session as sid' })
-  .transform((c) => ({ sid: (c.sid ?? c.sessionAccessCode) as string }));
+/** `closeSession` and `getSession`: the session by its id. */
+export const SessionCommandSchema = z.object({ sid: SessionIdSchema }).strict();
 
 /** `getTranscription`, `cancelTranscription`, `followTranscription`: the job by its id. */
 export const TranscriptionCommandSchema = z.object({ id: z.string().max(64) }).strict();
@@ -45,7 +35,6 @@ export const NoFieldsCommandSchema = z.object({}).strict();
 
 export const WebclientCommandNames = [
   'launchSession',
-  'launchContainerSession',
   'closeSession',
   'listSessions',
   'getSession',
@@ -62,7 +51,7 @@ export type WebclientCommandName = (typeof WebclientCommandNames)[number];
 export const SessionReplySchema = z.object({ session: SessionViewSchema });
 /** `listSessions`. */
 export const SessionsReplySchema = z.object({ sessions: z.array(SessionViewSchema) });
-/** The end of `launchSession` / `launchContainerSession`: what opens the session (VISP reads the access code from `message`). */
+/** The end of `launchSession`: what opens the session (its id, which VISP calls the access code, is also the `message`). */
 export const LaunchedReplySchema = z.object({ session: SessionViewSchema, accessCode: SessionIdSchema, url: z.string() });
 /** `getTranscription`, `cancelTranscription`, the end of `followTranscription`. */
 export const TranscriptionReplySchema = z.object({ transcription: TranscriptionViewSchema });

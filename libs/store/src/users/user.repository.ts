@@ -9,6 +9,7 @@ export interface User {
   displayName?: string;
   affiliation?: string;
   admin: boolean;
+  loginAllowed: boolean;
   lastSignInAt?: Date;
   createdAt: Date;
 }
@@ -27,6 +28,7 @@ const toUser = (doc: UserDocument & { createdAt: Date }): User => ({
   displayName: doc.displayName ?? undefined,
   affiliation: doc.affiliation ?? undefined,
   admin: doc.admin,
+  loginAllowed: doc.loginAllowed,
   lastSignInAt: doc.lastSignInAt ?? undefined,
   createdAt: doc.createdAt,
 });
@@ -60,6 +62,16 @@ export class UserRepository {
   async find(username: Owner): Promise<User | undefined> {
     const doc = await this.model.findOne({ username }).lean();
     return doc ? toUser(doc as UserDocument & { createdAt: Date }) : undefined;
+  }
+
+  async findMany(usernames: readonly string[]): Promise<User[]> {
+    const docs = await this.model.find({ username: { $in: [...usernames] } }).lean();
+    return docs.map((doc) => toUser(doc as UserDocument & { createdAt: Date }));
+  }
+
+  /** Puts a user on the access list or takes them off; creates the user when they have not signed in yet. */
+  async setLoginAllowed(username: Owner, allowed: boolean): Promise<void> {
+    await this.model.updateOne({ username }, { $set: { loginAllowed: allowed } }, { upsert: true, runValidators: true });
   }
 
   async ensureIndexes(): Promise<void> {

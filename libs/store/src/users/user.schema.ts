@@ -7,6 +7,8 @@ export const userSchema = new Schema(
     displayName: { type: String },
     affiliation: { type: String },
     admin: { type: Boolean, required: true, default: false },
+    /** On the access list (VISP's `loginAllowed`): what ACCESS_LIST_ENABLED asks of VISP's client's users. */
+    loginAllowed: { type: Boolean, required: true, default: false },
     lastSignInAt: { type: Date },
   },
   { timestamps: true, collection: 'users' },

@@ -8,10 +8,11 @@ import { install } from './install';
 import { lifecycle } from './lifecycle';
 import { logs } from './logs';
 import { network } from './network';
+import { projects } from './projects';
 import { restore } from './restore';
 import { sessions } from './sessions';
 import { shell } from './shell';
 import { status } from './status';
 import { uninstall } from './uninstall';
 
-export const COMMANDS: readonly VispCommand[] = [doctor, install, uninstall, status, logs, lifecycle, shell, network, sessions, drift, audit, backup, restore];
+export const COMMANDS: readonly VispCommand[] = [doctor, install, uninstall, status, logs, lifecycle, shell, network, sessions, projects, drift, audit, backup, restore];

@@ -7,7 +7,7 @@ import { QUADLETS } from '../../paths';
 export const install: VispCommand = {
   names: ['install'],
   usage:
-    'visp install [--domain NAME [--app-host] [--sessions-cert FILE --sessions-key FILE | --sessions-on-gateway-origin]] [--auth shibboleth|dev-key] [--shibboleth-dir DIR] [--admins a,b] [--with-whisper-server] [--no-start] [--dry-run] [--json]',
+    'visp install [--domain NAME [--app-host] [--sessions-cert FILE --sessions-key FILE | --sessions-on-gateway-origin]] [--auth shibboleth|dev-key] [--shibboleth-dir DIR] [--admins a,b] [--project-repositories DIR] [--with-whisper-server] [--no-start] [--dry-run] [--json]',
   description: [
     'Links quadlets/ into ~/.config/containers/systemd, writes ~/.config/visp/{visp.env,Caddyfile}, generates',
     'missing secrets into ~/.config/visp/.env.secrets (0600), makes them Podman secrets, reloads systemd and starts.',
@@ -16,6 +16,9 @@ export const install: VispCommand = {
     'origin (needs a wildcard DNS record); --sessions-on-gateway-origin goes without, at a cost (docs/security.md).',
     '--shibboleth-dir DIR: the Shibboleth SP files (shibboleth2.xml, attribute-map.xml, IdP metadata, SP key pair)',
     'for the bundled SP (visp-sp), which --auth shibboleth (the default) runs in front of the sign-in.',
+    '--project-repositories DIR: one directory per project (VISP’s mounts/repositories), each mounted read-write at',
+    '<home>/project in that project’s sessions (PROJECT_REPOSITORIES_DIR); the session user must be able to write it',
+    '(docs/deployment.md). Like every setting here, give it again on a reinstall.',
   ],
   options: [
     { flag: '--domain', value: 'NAME' },
@@ -26,6 +29,7 @@ export const install: VispCommand = {
     { flag: '--auth', value: 'shibboleth|dev-key' },
     { flag: '--shibboleth-dir', value: 'DIR' },
     { flag: '--admins', value: 'a,b' },
+    { flag: '--project-repositories', value: 'DIR' },
     { flag: '--with-whisper-server' },
     { flag: '--no-start' },
     { flag: '--dry-run' },
@@ -44,6 +48,7 @@ export const install: VispCommand = {
       auth,
       shibbolethDir: args.value('--shibboleth-dir'),
       admins: (args.value('--admins') ?? '').split(',').filter(Boolean),
+      projectRepositories: args.value('--project-repositories'),
       withWhisperServer: args.has('--with-whisper-server'),
       appHost: args.has('--app-host'),
       sessionsCert: cert !== undefined && key !== undefined ? { cert, key } : undefined,

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { BusEvent, Owner, WebclientCommandName, WebclientReply } from '@visp/contracts';
 import { AppError } from '@visp/service-kit';
+import type { SessionLauncher } from '../../sessions/launcher';
 import type { SessionManagerClient } from '../../sessions/manager-client';
 import type { Transcriptions } from '../../transcriptions/transcriptions';
 
@@ -17,6 +18,7 @@ export interface OpenRequest {
 export interface CommandContext {
   owner: Owner;
   manager: SessionManagerClient;
+  launcher: SessionLauncher;
   transcriptions: Transcriptions;
   reply: Reply;
   /** The connection's open requests, by subject: a session's sid or a transcription's id. */

@@ -1,4 +1,4 @@
-// The sessions family: launch (VISP's launchContainerSession too), close, get and list a user's sessions.
+// The sessions family: launch, close, get and list a user's sessions.
 import type { z } from 'zod';
 import {
   isSessionEvent,
@@ -21,7 +21,7 @@ const launch = command({
   fields: LaunchCommandSchema,
   reply: LaunchedReplySchema,
   async handle(fields, context) {
-    const session = await context.manager.create(context.owner, fields);
+    const session = await context.launcher.launch(context.owner, fields);
     context.open.set(session.sid, followLaunch(context));
     context.reply('update', true, `session ${session.sid} is ${session.state}`, { session });
     // Events sent before the launch was registered are not lost: the stored state is read once now.
@@ -57,8 +57,6 @@ async function settleLaunch(context: CommandContext, sid: string): Promise<void>
 
 export const sessionCommands: readonly WebclientCommand[] = [
   launch,
-  // VISP's name for it, with its field names (appName, projectId) read by the same schema.
-  { ...launch, name: 'launchContainerSession' },
   command({
     name: 'closeSession',
     fields: SessionCommandSchema,

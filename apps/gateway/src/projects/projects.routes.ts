@@ -1,0 +1,73 @@
+import type { Express } from 'express';
+import { CreateProjectRequestSchema, OwnerSchema, ProjectIdSchema, SetAccessRequestSchema, SetMemberRequestSchema } from '@visp/contracts';
+import type { ProjectRepository } from '@visp/store';
+import { AppError, parseOrThrow, requireJson } from '@visp/service-kit';
+import { z } from 'zod';
+import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
+import type { Authenticator } from '../auth/principal';
+import type { ProjectAccess } from './project-access';
+
+const ProjectParamsSchema = z.object({ id: ProjectIdSchema }).strict();
+const MemberParamsSchema = z.object({ id: ProjectIdSchema, username: OwnerSchema }).strict();
+const UserParamsSchema = z.object({ username: OwnerSchema }).strict();
+
+/**
+ * Projects: every user sees their own; administrators manage the product's own store. With PROJECT_SOURCE=visp the
+ * projects are VISP's, managed in VISP: the management routes answer 409 and change nothing.
+ */
+export function projectRoutes(app: Express, deps: { auth: Authenticator; access: ProjectAccess; store: ProjectRepository | undefined; allowedOrigins: readonly string[] }): void {
+  const user = requireUser(deps.auth, deps.allowedOrigins);
+  const { directory } = deps.access;
+  const store = (): ProjectRepository => {
+    if (!deps.store) throw new AppError('conflict', "projects are VISP's here (PROJECT_SOURCE=visp): manage them in VISP");
+    return deps.store;
+  };
+  const found = <T>(value: T | undefined, id: string): T => {
+    if (value === undefined) throw new AppError('not_found', `there is no project ${id}`);
+    return value;
+  };
+
+  app.get('/api/v1/projects', user, async (_req, res) => {
+    const me = await directory.user(principalOf(res).username);
+    res.json({ projects: me ? await directory.projectsOf(me.username) : [] });
+  });
+
+  app.get('/api/v1/admin/projects', user, requireAdmin, async (_req, res) => {
+    res.json({ projects: await store().list() });
+  });
+
+  app.post('/api/v1/admin/projects', user, requireAdmin, async (req, res) => {
+    requireJson(req);
+    const body = parseOrThrow(CreateProjectRequestSchema, req.body);
+    const projects = store();
+    if (await projects.project(body.id)) throw new AppError('conflict', `there is a project ${body.id} already`);
+    res.status(201).json(await projects.create(body));
+  });
+
+  app.put('/api/v1/admin/projects/:id/members/:username', user, requireAdmin, async (req, res) => {
+    requireJson(req);
+    const { id, username } = parseOrThrow(MemberParamsSchema, req.params, 'path');
+    const { role } = parseOrThrow(SetMemberRequestSchema, req.body);
+    res.json(found(await store().setMember(id, username, role), id));
+  });
+
+  app.delete('/api/v1/admin/projects/:id/members/:username', user, requireAdmin, async (req, res) => {
+    const { id, username } = parseOrThrow(MemberParamsSchema, req.params, 'path');
+    res.json(found(await store().removeMember(id, username), id));
+  });
+
+  app.delete('/api/v1/admin/projects/:id', user, requireAdmin, async (req, res) => {
+    const { id } = parseOrThrow(ProjectParamsSchema, req.params, 'path');
+    found((await store().remove(id)) || undefined, id);
+    res.status(204).end();
+  });
+
+  /** The access list (ACCESS_LIST_ENABLED): who may use VISP's commands. */
+  app.put('/api/v1/admin/access/:username', user, requireAdmin, async (req, res) => {
+    requireJson(req);
+    const { username } = parseOrThrow(UserParamsSchema, req.params, 'path');
+    const { loginAllowed } = parseOrThrow(SetAccessRequestSchema, req.body);
+    await store().setAccess(username, loginAllowed);
+    res.status(204).end();
+  });
+}

@@ -1,0 +1,15 @@
+// VISP's command table: the commands of its webclient this product answers, by family module. Adding one is an
+// entry in its module (command.ts says what an entry is).
+import type { VispCommand } from './command';
+import { handshakeCommands, type AccessCheck } from './handshake';
+import { projectCommands } from './projects';
+import { sessionCommands } from './sessions';
+
+export function vispCommands(allowed: AccessCheck): ReadonlyMap<string, VispCommand> {
+  const table = new Map<string, VispCommand>();
+  for (const command of [...handshakeCommands(allowed), ...projectCommands, ...sessionCommands]) {
+    if (table.has(command.name)) throw new Error(`two VISP commands are called ${command.name}`);
+    table.set(command.name, command);
+  }
+  return table;
+}

@@ -1,0 +1,237 @@
+// VISP's webclient, unchanged, against the real gateway, session-manager and Podman: a client that behaves
+// exactly like VISP's (e2e/src/visp-client.ts) runs the client's real sequence — handshake, fetchProjects, launch
+// in a project, the project's files in the session through app.<host>, the live session in fetchProjects, close —
+// once with the projects in the product's own store and once in VISP's own MongoDB collections (a fixture with
+// VISP's document shapes), as a VISP site switching over keeps them.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mongoose from 'mongoose';
+import { testMongoUri } from '@visp/testing';
+import { TEST_SECRETS } from './launch';
+import { loopbackRequest } from './loopback-http';
+import { useGatewayStack } from './gateway-stack';
+import { VispClient, type VispFrame } from './visp-client';
+
+const SITE = 'visp.test';
+const APP = `app.${SITE}`;
+const ALICE = 'alice@uni.se';
+const BOB = 'bob@uni.se';
+/** Signed in, but not on the access list. */
+const CARL = 'carl@uni.se';
+const ADMIN = 'admin@uni.se';
+
+/** VISP's layout: `<repositories>/<project id>`, mounted at `<home>/project` in the project's sessions. */
+const repositories = mkdtempSync(path.join(tmpdir(), 'visp-e2e-repositories-'));
+const PROJECT_FILE = 'hello.txt';
+afterAll(() => rmSync(repositories, { recursive: true, force: true }));
+
+function project(id: string): void {
+  const dir = path.join(repositories, id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, PROJECT_FILE), `the files of project ${id}\n`);
+  // The session runs as an unprivileged user: it must read and write the project as VISP's sessions did.
+  chmodSync(repositories, 0o755);
+  chmodSync(dir, 0o777);
+  chmodSync(path.join(dir, PROJECT_FILE), 0o666);
+}
+
+/** Signs in on the site as a browser would: the gateway's cookie and the app hosts' one, as one Cookie header. */
+async function signIn(port: number, username: string): Promise<string> {
+  const res = await loopbackRequest(`http://${SITE}/auth/login`, {
+    port,
+    method: 'POST',
+    headers: [
+      ['Origin', `http://${SITE}`],
+      ['Content-Type', 'application/json'],
+    ],
+    body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }),
+  });
+  expect(res.status).toBe(200);
+  return (res.headers['set-cookie'] ?? [])
+    .filter((cookie) => !cookie.includes('Max-Age=0'))
+    .map((cookie) => cookie.split(';')[0])
+    .join('; ');
+}
+
+const frameOf = (frames: VispFrame[]) => frames.map((f) => [f.progress, f.result, f.message]);
+
+interface Variant {
+  db: string;
+  ports: { sessionManager: number; gateway: number };
+  env: () => Record<string, string>;
+  /** Puts project p1 (alice analyzer, bob member) where the gateway reads projects. */
+  seed(): Promise<void>;
+  /** VISP's username of alice: VISP's own for its database, the sign-in name in the product's store. */
+  alice: string;
+  bob: string;
+}
+
+function vispSequence(name: string, variant: Variant): void {
+  describe(name, () => {
+    useGatewayStack(variant.ports, variant.db, { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, ...variant.env() }, { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories } });
+    const port = variant.ports.gateway;
+    const app = (pathAndQuery: string, cookie: string, init: { method?: string; body?: string } = {}) =>
+      loopbackRequest(`http://${APP}${pathAndQuery}`, { port, method: init.method, body: init.body, headers: [['Cookie', cookie], ...(init.body ? ([['Content-Type', 'application/json']] as Array<[string, string]>) : [])] });
+    let alice: VispClient;
+    let bob: VispClient;
+    let aliceCookie: string;
+    let bobCookie: string;
+    beforeAll(async () => {
+      project('p1');
+      await variant.seed();
+      [aliceCookie, bobCookie] = [await signIn(port, ALICE), await signIn(port, BOB)];
+      [alice, bob] = [await VispClient.open(port, SITE, aliceCookie), await VispClient.open(port, SITE, bobCookie)];
+    }, 60_000);
+    afterAll(() => {
+      alice?.close();
+      bob?.close();
+    });
+
+    it('runs the handshake as VISP does: who is signed in, authenticated, authorized', async () => {
+      // The client sends these three at once, getSession with the PHPSESSID it read; identity is the sign-in's.
+      const [session, authenticated, notifications] = await Promise.all([alice.send({ cmd: 'getSession', data: { phpSessId: 'not-a-thing' } }), alice.send({ cmd: 'authenticateUser', data: { username: 'mallory' } }), alice.send({ cmd: 'fetchNotifications', data: { limit: 12 } })]);
+      expect(session).toMatchObject({ cmd: 'getSession', result: true, data: { username: variant.alice, eppn: ALICE, fullName: expect.any(String) } });
+      expect(session.type).toBeUndefined(); // family A
+      expect(authenticated.data).toEqual({ result: 200, msg: 'Authenticated' });
+      expect(notifications.data).toEqual({ result: 200, notifications: [] });
+      expect((await alice.send({ cmd: 'authorizeUser', data: {} })).data).toEqual({ result: 200, msg: 'Authorized' });
+      // Signed out, VISP's client sends the browser to /DS/Login: the gateway's own sign-in (the page's, in dev-key mode).
+      const login = await loopbackRequest(`http://${SITE}/DS/Login`, { port });
+      expect([login.status, login.headers.location]).toEqual([303, '/']);
+    });
+
+    it('lists the projects, launches in one, shows its files through app.<host>, lists the live session, and closes it', async () => {
+      const listed = await alice.send({ cmd: 'fetchProjects' });
+      expect(listed).toMatchObject({ message: null, result: true, data: { result: 200, projects: [{ id: 'p1', liveAppSessions: [] }] } });
+      const members = (listed.data as { projects: Array<{ members: Array<{ username: string; eppn: string; role: string }> }> }).projects[0]?.members;
+      expect(members).toEqual(expect.arrayContaining([expect.objectContaining({ username: variant.alice, eppn: ALICE, role: 'analyzer' })]));
+
+      const frames = await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' });
+      expect(frames.every((f) => f.type === 'cmd-result' && f.result === true)).toBe(true);
+      // eslint-disable-next-line visp/contract-literals -- VISP's texts as its client shows them, stated here on their own
+      expect(frameOf(frames).slice(0, -1)).toEqual(['Pre-flight', 'Pre-flight complete', 'Creating session', 'Launching', 'Session ready'].map((text) => ['update', true, text]));
+      const code = frames.at(-1)?.message ?? '';
+      expect(code).toMatch(/^[a-z2-7]{12}$/);
+
+      // The iframe's first request, then Jupyter's contents API with the cookie it set: the project's files, writable.
+      const entered = await app(`/?token=${code}`, aliceCookie);
+      expect([entered.status, entered.headers['set-cookie']]).toEqual([303, [`SessionAccessCode=${code}; Path=/; HttpOnly; SameSite=Lax`]]);
+      const inSession = `${aliceCookie}; SessionAccessCode=${code}`;
+      const listing = await app('/api/contents/project', inSession);
+      expect(listing.status).toBe(200);
+      expect((JSON.parse(listing.body) as { content: Array<{ name: string }> }).content.map((f) => f.name)).toContain(PROJECT_FILE);
+      const written = await app('/api/contents/project/from-the-session.txt', inSession, { method: 'PUT', body: JSON.stringify({ type: 'file', format: 'text', content: 'written in the session' }) });
+      expect(written.status).toBe(201);
+      expect(readFileSync(path.join(repositories, 'p1', 'from-the-session.txt'), 'utf8')).toBe('written in the session');
+
+      // The live session in the project list; the same launch again answers with it at once.
+      const live = await alice.send({ cmd: 'fetchProjects' });
+      expect((live.data as { projects: Array<{ liveAppSessions: unknown[] }> }).projects[0]?.liveAppSessions).toEqual([{ projectId: 'p1', username: variant.alice, type: 'jupyter', sessionAccessCode: code }]);
+      expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }))).toEqual([['end', true, code]]);
+      // Bob, a plain member, sees it without its code.
+      const seenByBob = await bob.send({ cmd: 'fetchProjects' });
+      expect((seenByBob.data as { projects: Array<{ liveAppSessions: unknown[] }> }).projects[0]?.liveAppSessions).toEqual([{ projectId: 'p1', username: variant.alice, type: 'jupyter', sessionAccessCode: '' }]);
+
+      // Bob can neither close it nor reach it, and may not start a session in the project by any door.
+      expect(frameOf([await bob.send({ cmd: 'closeSession', sessionAccessCode: code })])).toEqual([['end', false, 'Error - you are not the owner of this session']]);
+      expect((await app('/api/contents/project', `${bobCookie}; SessionAccessCode=${code}`)).status).toBe(404);
+      expect(frameOf(await bob.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }))).toEqual([['end', false, 'Error - user is not authorized']]);
+      const rest = await loopbackRequest(`http://${SITE}/api/v1/sessions`, { port, method: 'POST', headers: [['Cookie', bobCookie], ['Origin', `http://${SITE}`], ['Content-Type', 'application/json']], body: JSON.stringify({ type: 'jupyter', project: 'p1' }) });
+      expect([rest.status, (JSON.parse(rest.body) as { error: { code: string } }).error.code]).toEqual([403, 'forbidden']);
+
+      expect(frameOf([await alice.send({ cmd: 'closeSession', sessionAccessCode: code })])).toEqual([['end', true, 'Session deleted']]);
+      expect(frameOf([await alice.send({ cmd: 'closeSession', sessionAccessCode: code })])).toEqual([['end', false, 'Error - no such session']]);
+      const after = await alice.send({ cmd: 'fetchProjects' });
+      expect((after.data as { projects: Array<{ liveAppSessions: unknown[] }> }).projects[0]?.liveAppSessions).toEqual([]);
+    }, 180_000);
+
+    it("denies a user the access list does not allow with VISP's frame, and every command after but who they are", async () => {
+      const carl = await VispClient.open(port, SITE, await signIn(port, CARL));
+      try {
+        const denial = { result: true, message: 'You are not authorized to use this functionality', data: { result: 400, msg: 'You are not authorized to use this functionality' } };
+        expect(await carl.send({ cmd: 'authorizeUser', data: {} })).toMatchObject(denial);
+        expect(await carl.send({ cmd: 'fetchProjects' })).toMatchObject(denial);
+        expect(await carl.send({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' })).toMatchObject(denial);
+        expect(await carl.send({ cmd: 'getSession', data: {} })).toMatchObject({ result: true, data: { eppn: CARL } });
+      } finally {
+        carl.close();
+      }
+    });
+
+    it('refuses a project that is not there and an app that is not a session type, in VISP words', async () => {
+      expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'nope', appName: 'jupyter' }))).toEqual([['end', false, 'Error - no such project']]);
+      expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'vscode-of-doom' }))).toEqual([['end', false, 'Error - unknown app name']]);
+      const unknown = await alice.send({ cmd: 'rmRf' });
+      expect(unknown).toMatchObject({ progress: 'end', result: false, message: 'Unknown command rmRf' });
+    });
+  });
+}
+
+vispSequence("the product's own project store", {
+  db: 'visp',
+  ports: { sessionManager: 19720, gateway: 19780 },
+  env: () => ({}),
+  alice: ALICE,
+  bob: BOB,
+  // Through `visp projects`, as an operator does: an admin's API token, the gateway's URL.
+  async seed() {
+    const admin = await signIn(19780, ADMIN);
+    const minted = await loopbackRequest(`http://${SITE}/api/v1/tokens`, { port: 19780, method: 'POST', headers: [['Cookie', admin], ['Origin', `http://${SITE}`], ['Content-Type', 'application/json']], body: JSON.stringify({ name: 'visp projects' }) });
+    expect(minted.status).toBe(201);
+    const env = { ...process.env, VISP_URL: 'http://127.0.0.1:19780', VISP_TOKEN: (JSON.parse(minted.body) as { token: string }).token };
+    const visp = (...args: string[]) => {
+      const ran = spawnSync(process.execPath, [path.resolve(__dirname, '../../dist/tools/visp.js'), 'projects', ...args], { encoding: 'utf8', env });
+      expect([args.join(' '), ran.status, ran.stderr]).toEqual([args.join(' '), 0, '']);
+      return ran.stdout;
+    };
+    visp('create', 'p1', 'Project one');
+    visp('member', 'p1', ALICE, 'analyzer');
+    visp('member', 'p1', BOB, 'member');
+    expect(visp('list')).toBe(`p1               Project one              ${ALICE}:analyzer ${BOB}:member\n`);
+    // The access list: alice and bob on it, carl never put there.
+    visp('allow', ALICE);
+    visp('allow', BOB);
+  },
+});
+
+// VISP's database: its collections with its documents' shapes (session-manager ApiServer.class.js); carl's
+// `loginAllowed` is false.
+const vispDatabase = testMongoUri('vispsource');
+vispSequence("VISP's own MongoDB collections", {
+  db: 'vispdb',
+  ports: { sessionManager: 19820, gateway: 19880 },
+  env: () => ({ PROJECT_SOURCE: 'visp', VISP_MONGO_URI: vispDatabase }),
+  alice: 'alice',
+  bob: 'bob',
+  async seed() {
+    const connection = await mongoose.createConnection(vispDatabase).asPromise();
+    try {
+      const db = connection.db!;
+      await db.collection('users').insertMany([
+        { id: 11, firstName: 'Alice', lastName: 'Andersson', fullName: 'Alice Andersson', email: ALICE, username: 'alice', eppn: ALICE, slug: 'alice', phpSessionId: 'x', loginAllowed: true, privileges: { createProjects: true, createInviteCodes: false } },
+        { id: 12, firstName: 'Bob', lastName: 'Berg', fullName: 'Bob Berg', email: BOB, username: 'bob', eppn: BOB, slug: 'bob', phpSessionId: 'y', loginAllowed: true, privileges: {} },
+        { id: 13, firstName: 'Carl', lastName: 'Cat', fullName: 'Carl Cat', email: CARL, username: 'carl', eppn: CARL, slug: 'carl', phpSessionId: 'z', loginAllowed: false, privileges: {} },
+      ]);
+      await db.collection('projects').insertOne({
+        id: 'p1',
+        name: 'Project one',
+        slug: 'project-one',
+        archived: false,
+        sessions: [],
+        annotationLevels: [],
+        annotationLinks: [],
+        members: [
+          { username: 'alice', role: 'analyzer' },
+          { username: 'bob', role: 'member' },
+        ],
+        docs: [],
+        description: '',
+        __v: 0,
+      });
+    } finally {
+      await connection.close();
+    }
+  },
+});
