@@ -1,18 +1,21 @@
 // VISP's webclient, unchanged, against the real gateway, session-manager and Podman: a client that behaves
 // exactly like VISP's (e2e/src/visp-client.ts) runs the client's real sequence — handshake, fetchProjects, launch
-// in a project, the project's files in the session through app.<host>, the live session in fetchProjects, close —
+// in a project, the project's files in the session through app.<host>, the live session in fetchProjects, close;
+// and a bundle of the project's emuDB transcribed by a real whisper-worker, its queue polled, its transcript read —
 // once with the projects in the product's own store and once in VISP's own MongoDB collections (a fixture with
 // VISP's document shapes), as a VISP site switching over keeps them.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { testMongoUri } from '@visp/testing';
+import type { VispTranscriptionItem } from '@visp/contracts';
+import { librivoxClips, testMongoUri, waitFor, wordErrorRate } from '@visp/testing';
 import { TEST_SECRETS } from './launch';
 import { loopbackRequest } from './loopback-http';
 import { useGatewayStack } from './gateway-stack';
 import { VispClient, type VispFrame } from './visp-client';
+import { WebclientClient } from './webclient-client';
 
 const SITE = 'visp.test';
 const APP = `app.${SITE}`;
@@ -22,12 +25,10 @@ const BOB = 'bob@uni.se';
 const CARL = 'carl@uni.se';
 const ADMIN = 'admin@uni.se';
 
-/** VISP's layout: `<repositories>/<project id>`, mounted at `<home>/project` in the project's sessions. */
-const repositories = mkdtempSync(path.join(tmpdir(), 'visp-e2e-repositories-'));
 const PROJECT_FILE = 'hello.txt';
-afterAll(() => rmSync(repositories, { recursive: true, force: true }));
 
-function project(id: string): void {
+/** Project `id` in VISP's layout, `<repositories>/<project id>`, mounted at `<home>/project` in its sessions. */
+function project(repositories: string, id: string): void {
   const dir = path.join(repositories, id);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, PROJECT_FILE), `the files of project ${id}\n`);
@@ -59,7 +60,7 @@ const frameOf = (frames: VispFrame[]) => frames.map((f) => [f.progress, f.result
 
 interface Variant {
   db: string;
-  ports: { sessionManager: number; gateway: number };
+  ports: { sessionManager: number; gateway: number; worker: number };
   env: () => Record<string, string>;
   /** Puts project p1 (alice analyzer, bob member) where the gateway reads projects. */
   seed(): Promise<void>;
@@ -70,16 +71,25 @@ interface Variant {
 
 function vispSequence(name: string, variant: Variant): void {
   describe(name, () => {
-    useGatewayStack(variant.ports, variant.db, { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, ...variant.env() }, { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories } });
+    // Each variant's own: what one writes in a project, the other must not find.
+    const repositories = mkdtempSync(path.join(tmpdir(), 'visp-e2e-repositories-'));
+    afterAll(() => rmSync(repositories, { recursive: true, force: true }));
+    const stack = useGatewayStack(
+      variant.ports,
+      variant.db,
+      { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, PROJECT_REPOSITORIES_DIR: repositories, ...variant.env() },
+      { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories } },
+    );
     const port = variant.ports.gateway;
     const app = (pathAndQuery: string, cookie: string, init: { method?: string; body?: string } = {}) =>
-      loopbackRequest(`http://${APP}${pathAndQuery}`, { port, method: init.method, body: init.body, headers: [['Cookie', cookie], ...(init.body ? ([['Content-Type', 'application/json']] as Array<[string, string]>) : [])] });
+      // A write carries the app host's Origin, as the session's own page sends it (a script of another origin is refused).
+      loopbackRequest(`http://${APP}${pathAndQuery}`, { port, method: init.method, body: init.body, headers: [['Cookie', cookie], ...(init.body ? ([['Content-Type', 'application/json'], ['Origin', `http://${APP}`]] as Array<[string, string]>) : [])] });
     let alice: VispClient;
     let bob: VispClient;
     let aliceCookie: string;
     let bobCookie: string;
     beforeAll(async () => {
-      project('p1');
+      project(repositories, 'p1');
       await variant.seed();
       [aliceCookie, bobCookie] = [await signIn(port, ALICE), await signIn(port, BOB)];
       [alice, bob] = [await VispClient.open(port, SITE, aliceCookie), await VispClient.open(port, SITE, bobCookie)];
@@ -147,9 +157,19 @@ function vispSequence(name: string, variant: Variant): void {
       expect((after.data as { projects: Array<{ liveAppSessions: unknown[] }> }).projects[0]?.liveAppSessions).toEqual([]);
     }, 180_000);
 
-    it("denies a user the access list does not allow with VISP's frame, and every command after but who they are", async () => {
-      const carl = await VispClient.open(port, SITE, await signIn(port, CARL));
+    it("denies a user the access list does not allow with VISP's frame, and every command after but who they are; and every other door", async () => {
+      const carlCookie = await signIn(port, CARL);
+      const carl = await VispClient.open(port, SITE, carlCookie);
+      const ours = await WebclientClient.open(port, { cookie: carlCookie });
       try {
+        // Not on the list, carl starts nothing by REST or by our own socket either, in a project or not.
+        const site = (route: string, body: unknown) => loopbackRequest(`http://${SITE}${route}`, { port, method: 'POST', headers: [['Cookie', carlCookie], ['Origin', `http://${SITE}`], ['Content-Type', 'application/json']], body: JSON.stringify(body) });
+        for (const body of [{ type: 'jupyter' }, { type: 'jupyter', project: 'p1' }]) {
+          const rest = await site('/api/v1/sessions', body);
+          expect([rest.status, (JSON.parse(rest.body) as { error: { code: string } }).error.code]).toEqual([403, 'forbidden']);
+        }
+        ours.send({ type: 'cmd', cmd: 'launchSession', requestId: 'carl', data: { type: 'jupyter' } });
+        expect(await ours.final('carl')).toMatchObject({ progress: 'error', result: false, data: { code: 'forbidden' } });
         const denial = { result: true, message: 'You are not authorized to use this functionality', data: { result: 400, msg: 'You are not authorized to use this functionality' } };
         expect(await carl.send({ cmd: 'authorizeUser', data: {} })).toMatchObject(denial);
         expect(await carl.send({ cmd: 'fetchProjects' })).toMatchObject(denial);
@@ -157,8 +177,66 @@ function vispSequence(name: string, variant: Variant): void {
         expect(await carl.send({ cmd: 'getSession', data: {} })).toMatchObject({ result: true, data: { eppn: CARL } });
       } finally {
         carl.close();
+        ours.close();
       }
     });
+
+    it("transcribes a bundle of the project's emuDB: queued, polled until complete, its transcript beside it and fetched; a plain member refused; asked again, redone", async () => {
+      await stack.startWorker(variant.ports.worker, { WORKER_CONCURRENCY: '1' });
+      // VISP's layout: <repositories>/<project>/Data/VISP_emuDB/<session>_ses/<bundle sans extension>_bndl/<bundle>.
+      const clip = librivoxClips()[0]!;
+      const bundleDir = path.join(repositories, 'p1', 'Data', 'VISP_emuDB', 'Session 1_ses', 'clip_bndl');
+      mkdirSync(bundleDir, { recursive: true });
+      copyFileSync(clip.wav, path.join(bundleDir, 'clip.wav'));
+      const bundle = { project: 'p1', session: 'Session 1', bundle: 'clip.wav' };
+      const asked = { ...bundle, language: 'English', model: 'whisper' };
+      const queue = async () => (await alice.send({ cmd: 'fetchTranscriptionQueueItems', data: { project: 'p1' } })) as { data: VispTranscriptionItem[] } & Record<string, unknown>;
+      const item = async () => (await queue()).data.find((i) => i.session === bundle.session && i.bundle === bundle.bundle);
+      // The client polls every 5 s; a test has no time for that.
+      const finished = (notId?: string) => waitFor('the bundle to be transcribed', async () => {
+        const found = await item();
+        return found && found.id !== notId && (found.status === 'complete' || found.status === 'error') ? found : undefined;
+      }, 120_000, 500);
+
+      // Bob, a plain member of p1, may neither transcribe nor see the queue.
+      expect(frameOf([await bob.send({ cmd: 'transcribe', data: asked })])).toEqual([['end', false, 'User does not have access to this project']]);
+      expect(frameOf([await bob.send({ cmd: 'fetchTranscriptionQueueItems', data: { project: 'p1' } })])).toEqual([['end', false, 'User does not have the right access to this project to manage transcriptions.']]);
+      expect(frameOf([await alice.send({ cmd: 'transcribe', data: { ...asked, project: 'nope' } })])).toEqual([['end', false, 'Project does not exist']]);
+      expect(frameOf([await alice.send({ cmd: 'fetchTranscription', data: bundle })])).toEqual([['end', false, 'File does not exist in the transcription queue']]);
+
+      const queued = await alice.send({ cmd: 'transcribe', data: asked });
+      expect(queued).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      // Asked again while it waits or runs: no second job.
+      expect(await alice.send({ cmd: 'transcribe', data: asked })).toMatchObject({ result: true, message: 'The file is already in the transcription queue.' });
+      const listed = await queue();
+      expect(listed).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      expect(listed.data.filter((i) => i.bundle === bundle.bundle)).toEqual([
+        expect.objectContaining({ project: 'p1', session: 'Session 1', bundle: 'clip.wav', initiatedByUser: ALICE, language: 'English', model: 'whisper', status: expect.stringMatching(/^(queued|running|complete)$/), error: '' }),
+      ]);
+
+      const done = await finished();
+      expect(done).toMatchObject({ status: 'complete', queuePosition: -1, finishedAt: expect.any(String) });
+      const fetched = await alice.send({ cmd: 'fetchTranscription', data: bundle });
+      expect(fetched).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      const { srt, text } = fetched.data as { srt: string; text: string };
+      expect(srt).toMatch(/^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n/);
+      expect(wordErrorRate([{ reference: clip.reference, hypothesis: text }])).toBeLessThanOrEqual(0.25);
+      // Beside the bundle, as VISP wrote them, and what fetchTranscription read.
+      expect(readFileSync(path.join(bundleDir, 'transcription.srt'), 'utf8')).toBe(srt);
+      expect(readFileSync(path.join(bundleDir, 'transcription.txt'), 'utf8')).toBe(text);
+
+      // Asked again once finished: done again, from the bundle as it is now, and written back again.
+      writeFileSync(path.join(bundleDir, 'transcription.txt'), 'stale');
+      expect(frameOf([await alice.send({ cmd: 'transcribe', data: asked })])).toEqual([['end', true, 'Re-doing transcription of file.']]);
+      const redone = await finished(done.id);
+      expect(redone).toMatchObject({ status: 'complete' });
+      await waitFor('the transcript written again', () => readFileSync(path.join(bundleDir, 'transcription.txt'), 'utf8') !== 'stale', 10_000);
+      expect(readFileSync(path.join(bundleDir, 'transcription.txt'), 'utf8')).toBe(text);
+      // A completed item stays in the queue when taken off it, as VISP's did.
+      expect(frameOf([await alice.send({ cmd: 'removeTranscriptionFromQueue', data: bundle })])).toEqual([['end', true, '']]);
+      expect(await item()).toMatchObject({ id: redone.id, status: 'complete' });
+      expect(existsSync(path.join(bundleDir, 'transcription.srt'))).toBe(true);
+    }, 300_000);
 
     it('refuses a project that is not there and an app that is not a session type, in VISP words', async () => {
       expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'nope', appName: 'jupyter' }))).toEqual([['end', false, 'Error - no such project']]);
@@ -171,7 +249,7 @@ function vispSequence(name: string, variant: Variant): void {
 
 vispSequence("the product's own project store", {
   db: 'visp',
-  ports: { sessionManager: 19720, gateway: 19780 },
+  ports: { sessionManager: 19720, gateway: 19780, worker: 19740 },
   env: () => ({}),
   alice: ALICE,
   bob: BOB,
@@ -201,7 +279,7 @@ vispSequence("the product's own project store", {
 const vispDatabase = testMongoUri('vispsource');
 vispSequence("VISP's own MongoDB collections", {
   db: 'vispdb',
-  ports: { sessionManager: 19820, gateway: 19880 },
+  ports: { sessionManager: 19820, gateway: 19880, worker: 19840 },
   env: () => ({ PROJECT_SOURCE: 'visp', VISP_MONGO_URI: vispDatabase }),
   alice: 'alice',
   bob: 'bob',

@@ -20,11 +20,11 @@ describe('the webclient WebSocket', () => {
     const client = await WebclientClient.open(GW_PORT, alice);
     const bystander = await WebclientClient.open(GW_PORT, bob);
     try {
-      client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'r1', data: { type: 'echo', project: '7' } });
+      client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'r1', data: { type: 'echo' } });
       const end = await client.final('r1', 90_000);
       expect(end).toMatchObject({ type: 'reply', cmd: 'launchSession', progress: 'end', result: true });
       const sid = end.message;
-      expect(end.data).toMatchObject({ accessCode: sid, url: `/s/${sid}/`, session: { sid, owner: 'alice', type: 'echo', project: '7', state: 'ready' } });
+      expect(end.data).toMatchObject({ accessCode: sid, url: `/s/${sid}/`, session: { sid, owner: 'alice', type: 'echo', state: 'ready' } });
       const updates = client.repliesTo('r1').filter((r) => r.progress === 'update');
       expect(updates.length).toBeGreaterThanOrEqual(2);
       expect(updates.every((r) => r.cmd === 'launchSession' && r.result)).toBe(true);
@@ -53,9 +53,11 @@ describe('the webclient WebSocket', () => {
     }
   }, 120_000);
 
-  it('launches with our own shape and reports a failed start as an error reply', async () => {
+  it("reports a launch that cannot start as an error reply: an unknown type, limits too high, a project that is not the user's", async () => {
     const client = await WebclientClient.open(GW_PORT, alice);
     try {
+      client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'project', data: { type: 'echo', project: 'not-hers' } });
+      expect(await client.final('project')).toMatchObject({ cmd: 'launchSession', progress: 'error', result: false, data: { code: 'not_found' } });
       client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'nope', data: { type: 'no-such-type' } });
       expect(await client.final('nope')).toMatchObject({ cmd: 'launchSession', progress: 'error', result: false });
       client.send({ type: 'cmd', cmd: 'launchSession', requestId: 'big', data: { type: 'echo', limits: { memoryMiB: 100_000 } } });

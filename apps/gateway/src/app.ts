@@ -13,11 +13,13 @@ import { RouteCache } from './proxy/route-cache';
 import { SessionEntryCodes } from './proxy/session-host';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
+import { AccessList } from './projects/access-list';
 import { ProjectAccess } from './projects/project-access';
 import { projectRoutes } from './projects/projects.routes';
 import { SessionLauncher } from './sessions/launcher';
 import { ServiceClient, SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
+import { writeBackOnCompletion } from './transcriptions/bundle-write-back';
 import { Transcriptions, type TranscriptionSettings } from './transcriptions/transcriptions';
 import { transcriptionRoutes } from './transcriptions/transcriptions.routes';
 import { webPageRoutes } from './web-page';
@@ -72,9 +74,12 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const events = new EventBus(redis, logger);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
   transcriptions.start();
+  // VISP's bundle jobs: the transcript goes beside the bundle once the job completes.
+  const stopWriteBack = await writeBackOnCompletion(events, transcriptions, logger.child({ part: 'transcriptions' }));
   const access = new ProjectAccess(deps.directory ?? store.projects);
-  const launcher = new SessionLauncher(manager, access);
-  const webclient = new WebclientHub({ auth, manager, launcher, access, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
+  const accessList = new AccessList(access.directory, settings.ACCESS_LIST_ENABLED);
+  const launcher = new SessionLauncher(manager, access, accessList);
+  const webclient = new WebclientHub({ auth, manager, launcher, access, accessList, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
   // Matomo, when configured: the start page's tracker, and product events reported once across all gateways.
   const analytics = matomoAnalytics(settings, { redis, events, sessions: manager, transcriptions: store.transcriptions, logger: logger.child({ part: 'analytics' }) });
@@ -111,9 +116,9 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       authRoutes(app, { auth, store, redis, trusted, settings, onSignIn: analytics && ((username) => analytics.signedIn(username)) });
       projectRoutes(app, { auth, access, store: deps.directory ? undefined : store.projects, allowedOrigins: settings.ALLOWED_ORIGINS });
       sessionRoutes(app, { auth, manager, launcher, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
-      transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
+      transcriptionRoutes(app, { auth, transcriptions, accessList, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [async () => proxy.close(), () => webclient.close(), async () => analytics?.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
+    onClose: [async () => proxy.close(), () => webclient.close(), async () => analytics?.close(), async () => stopWriteBack(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });
   analytics?.countIn(service.metrics);
   return { service };

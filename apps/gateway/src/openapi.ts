@@ -6,6 +6,8 @@ import {
   CreateTokenRequestSchema,
   DevLoginRequestSchema,
   ErrorBodySchema,
+  OwnerSchema,
+  ProjectIdSchema,
   MeSchema,
   PublicCreateSessionRequestSchema,
   ReconcileReportSchema,
@@ -36,6 +38,8 @@ interface Operation {
   /** A multipart/form-data body: these fields beside one file in `file`. */
   form?: z.ZodObject;
   query?: z.ZodObject;
+  /** The path's parameters, where they are checked against a schema (else any string, and a miss is a 404). */
+  params?: z.ZodObject;
   /** Status and schema of the success answer; no schema: no body (204) or not JSON (see `produces`). */
   ok: [number, z.ZodType?];
   produces?: 'text/event-stream' | 'text/plain';
@@ -47,7 +51,11 @@ const SessionsSchema = z.object({ sessions: z.array(SessionViewSchema) });
 const TranscriptionsSchema = z.object({ transcriptions: z.array(TranscriptionViewSchema) });
 const StateQuery = z.object({ state: SessionStateSchema.optional() });
 const ProjectsSchema = z.object({ projects: z.array(VispProjectSchema) });
+const ProjectParams = z.object({ id: ProjectIdSchema });
+const MemberParams = z.object({ id: ProjectIdSchema, username: OwnerSchema });
+const UserParams = z.object({ username: OwnerSchema });
 const VISP_SOURCE = { 409: "Projects are VISP's here (PROJECT_SOURCE=visp): managed in VISP" };
+const MEMBERS_CHANGE = { 409: "The project changed meanwhile (try again), or projects are VISP's here (PROJECT_SOURCE=visp)" };
 const CreatedTokenSchema = ApiTokenViewSchema.extend({ token: z.string().describe('Shown once; send as Authorization: Bearer …') });
 
 type SessionTypes = SessionTypesView['types'];
@@ -78,7 +86,7 @@ const operations = (types: SessionTypes | undefined): readonly Operation[] => [
   { method: 'delete', path: '/api/v1/tokens/{id}', summary: 'Revoke an API token', access: 'user', ok: [204] },
   { method: 'get', path: '/api/v1/session-types', summary: 'What can be launched', access: 'user', ok: [200, SessionTypesViewSchema] },
   { method: 'get', path: '/api/v1/sessions', summary: "The user's sessions", access: 'user', query: StateQuery, ok: [200, SessionsSchema] },
-  { method: 'post', path: '/api/v1/sessions', summary: 'Launch a session; follow it with …/events', access: 'user', body: launchSchema(types), ok: [202, SessionViewSchema], refusals: { 409: 'The user has the most sessions allowed running' } },
+  { method: 'post', path: '/api/v1/sessions', summary: 'Launch a session; follow it with …/events', access: 'user', body: launchSchema(types), ok: [202, SessionViewSchema], refusals: { 403: 'Not on the access list, or not an admin or analyzer of the project', 404: 'No such project', 409: 'The user has the most sessions allowed running' } },
   { method: 'get', path: '/api/v1/sessions/{sid}', summary: 'One session', access: 'user', ok: [200, SessionViewSchema] },
   { method: 'delete', path: '/api/v1/sessions/{sid}', summary: 'Stop a session', access: 'user', ok: [200, SessionViewSchema] },
   { method: 'get', path: '/api/v1/sessions/{sid}/events', summary: 'Progress and state as server-sent events', access: 'user', ok: [200], produces: 'text/event-stream', refusals: { 429: 'You have MAX_STREAMS_PER_USER WebSockets and event streams open' } },
@@ -89,10 +97,10 @@ const operations = (types: SessionTypes | undefined): readonly Operation[] => [
   { method: 'get', path: '/api/v1/projects', summary: "The user's projects (a session in one mounts its files)", access: 'user', ok: [200, ProjectsSchema] },
   { method: 'get', path: '/api/v1/admin/projects', summary: "Every project of the product's own store", access: 'admin', ok: [200, ProjectsSchema], refusals: VISP_SOURCE },
   { method: 'post', path: '/api/v1/admin/projects', summary: 'Create a project with its members', access: 'admin', body: CreateProjectRequestSchema, ok: [201, VispProjectSchema], refusals: { 409: 'There is such a project already, or projects are managed in VISP' } },
-  { method: 'put', path: '/api/v1/admin/projects/{id}/members/{username}', summary: "Add a member or change their role", access: 'admin', body: SetMemberRequestSchema, ok: [200, VispProjectSchema], refusals: VISP_SOURCE },
-  { method: 'delete', path: '/api/v1/admin/projects/{id}/members/{username}', summary: 'Remove a member', access: 'admin', ok: [200, VispProjectSchema], refusals: VISP_SOURCE },
-  { method: 'delete', path: '/api/v1/admin/projects/{id}', summary: "Delete a project (its files stay)", access: 'admin', ok: [204], refusals: VISP_SOURCE },
-  { method: 'put', path: '/api/v1/admin/access/{username}', summary: "Put a user on VISP's access list or take them off (ACCESS_LIST_ENABLED)", access: 'admin', body: SetAccessRequestSchema, ok: [204], refusals: VISP_SOURCE },
+  { method: 'put', path: '/api/v1/admin/projects/{id}/members/{username}', summary: 'Add a member or change their role', access: 'admin', params: MemberParams, body: SetMemberRequestSchema, ok: [200, VispProjectSchema], refusals: MEMBERS_CHANGE },
+  { method: 'delete', path: '/api/v1/admin/projects/{id}/members/{username}', summary: 'Remove a member', access: 'admin', params: MemberParams, ok: [200, VispProjectSchema], refusals: MEMBERS_CHANGE },
+  { method: 'delete', path: '/api/v1/admin/projects/{id}', summary: 'Delete a project (its files stay)', access: 'admin', params: ProjectParams, ok: [204], refusals: VISP_SOURCE },
+  { method: 'put', path: '/api/v1/admin/access/{username}', summary: "Put a user on VISP's access list or take them off (ACCESS_LIST_ENABLED)", access: 'admin', params: UserParams, body: SetAccessRequestSchema, ok: [204], refusals: VISP_SOURCE },
   {
     method: 'post',
     path: '/api/v1/transcriptions',
@@ -121,7 +129,10 @@ const json = (schema: z.ZodType, io: 'input' | 'output') => ({ 'application/json
 const errorResponse = (description: string) => ({ description, content: json(ErrorBodySchema, 'output') });
 
 function parametersOf(op: Operation) {
-  const inPath = [...op.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const inPath = [...op.path.matchAll(/\{(\w+)\}/g)].map(([, name = '']) => {
+    const checked = op.params?.shape[name] as z.ZodType | undefined;
+    return { name, in: 'path', required: true, schema: checked ? jsonSchema(checked, 'input') : { type: 'string' } };
+  });
   const inQuery = Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema: jsonSchema(schema as z.ZodType, 'input') }));
   return [...inPath, ...inQuery];
 }

@@ -23,12 +23,24 @@ describe('contentSecurityPolicy', () => {
     });
   });
 
-  it("adds Matomo's origin to exactly the script, connect and image sources", () => {
-    const withMatomo = directives(contentSecurityPolicy('https://stats.example.org'));
+  it("adds exactly Matomo's matomo.js to the script sources and matomo.php to the connect and image sources, not its origin", () => {
+    const tracker = pageTracker({ MATOMO_URL: 'https://stats.example.org/matomo', MATOMO_SITE_ID: 2, MATOMO_COOKIES: false });
+    const withMatomo = directives(contentSecurityPolicy(tracker));
     const without = directives(contentSecurityPolicy());
-    for (const [name, sources] of Object.entries(withMatomo)) {
-      expect(sources).toEqual(['script-src', 'connect-src', 'img-src'].includes(name) ? [...without[name]!, 'https://stats.example.org'] : without[name]);
-    }
+    const added: Record<string, string> = {
+      'script-src': 'https://stats.example.org/matomo/matomo.js',
+      'connect-src': 'https://stats.example.org/matomo/matomo.php',
+      'img-src': 'https://stats.example.org/matomo/matomo.php',
+    };
+    expect(Object.keys(withMatomo)).toEqual(Object.keys(without));
+    for (const [name, sources] of Object.entries(withMatomo)) expect(sources).toEqual(added[name] ? [...without[name]!, added[name]] : without[name]);
+  });
+
+  it('keeps the policy whole whatever the URLs hold: ; and , are percent-encoded (CSP decodes paths before matching)', () => {
+    const policy = contentSecurityPolicy({ scriptUrl: 'https://stats.example.org/a;b,c/matomo.js', trackerUrl: 'https://stats.example.org/a;b,c/matomo.php' });
+    expect(directives(policy)['script-src']).toEqual(["'self'", 'https://stats.example.org/a%3Bb%2Cc/matomo.js']);
+    expect(policy.split('; ')).toHaveLength(8);
+    expect(policy).not.toContain(',');
   });
 });
 
@@ -61,11 +73,14 @@ describe('webPageRoutes', () => {
     await page.close();
   });
 
-  it("with Matomo: the tag in the page, Matomo's origin in its CSP, and the settings script", async () => {
+  it("with Matomo: the tag in the page, Matomo's two files in its CSP, and the settings script", async () => {
     const tracker = pageTracker({ MATOMO_URL: 'https://stats.example.org', MATOMO_SITE_ID: 2, MATOMO_COOKIES: false });
     const page = await serve(tracker);
     const res = await page.get('/');
-    expect(res.headers.get('content-security-policy')).toBe(contentSecurityPolicy('https://stats.example.org'));
+    const policy = res.headers.get('content-security-policy') ?? '';
+    expect(policy).toBe(contentSecurityPolicy(tracker));
+    expect(directives(policy)['script-src']).toEqual(["'self'", 'https://stats.example.org/matomo.js']);
+    expect(directives(policy)['connect-src']).toEqual(["'self'", 'https://stats.example.org/matomo.php']);
     expect(await res.text()).toContain('<script src="/analytics.js" defer></script>\n</head>');
     const script = await page.get('/analytics.js');
     expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');

@@ -5,17 +5,25 @@ import type { Logger } from '@visp/config';
 import type { PageTracker } from './analytics/page-tracker';
 
 /**
- * Everything the page loads comes from here; it may be framed by nobody. With Matomo configured, its server's
- * origin too, for exactly what its tracker does: load `matomo.js`, send page views (beacon, XHR or image).
+ * A URL as a CSP source expression. Its path (`URL` has percent-encoded spaces and quotes already) matches exactly
+ * that file, since it does not end in `/`; `;` and `,` would end the directive or the policy, so they are
+ * percent-encoded too (a CSP path is percent-decoded before it is compared).
  */
-export function contentSecurityPolicy(trackerOrigin?: string): string {
-  const tracker = trackerOrigin ? ` ${trackerOrigin}` : '';
+const cspSource = (url: string) => url.replace(/[;,]/g, (c) => encodeURIComponent(c));
+
+/**
+ * Everything the page loads comes from here; it may be framed by nobody. With Matomo configured, exactly the two
+ * files its tracker uses, not its whole origin (where other apps or endpoints may serve scripts): `matomo.js` as a
+ * script, `matomo.php` for page views (beacon, XHR or image).
+ */
+export function contentSecurityPolicy(tracker?: Pick<PageTracker, 'scriptUrl' | 'trackerUrl'>): string {
+  const [script, send] = tracker ? [` ${cspSource(tracker.scriptUrl)}`, ` ${cspSource(tracker.trackerUrl)}`] : ['', ''];
   return [
     "default-src 'none'",
-    `script-src 'self'${tracker}`,
+    `script-src 'self'${script}`,
     "style-src 'self'",
-    `connect-src 'self'${tracker}`,
-    `img-src 'self' data:${tracker}`,
+    `connect-src 'self'${send}`,
+    `img-src 'self' data:${send}`,
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",
@@ -44,7 +52,7 @@ const FILES = {
  */
 export function webPageRoutes(app: Express, logger: Logger, options: { dir?: string; tracker?: PageTracker } = {}): void {
   const { dir = path.join(__dirname, 'web'), tracker } = options;
-  const policy = contentSecurityPolicy(tracker?.origin);
+  const policy = contentSecurityPolicy(tracker);
   for (const [route, [file, type]] of Object.entries(FILES)) {
     let content: Buffer;
     try {

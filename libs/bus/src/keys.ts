@@ -20,6 +20,11 @@ export const keys = {
    * gateway process has reported to Matomo. Every gateway hears every bus event; only the one that sets this reports.
    */
   analyticsReported: (event: string) => `visp:analytics:reported:${event}`,
+  /**
+   * String with TTL, set NX: the gateway process writing a completed bundle job's transcript beside its bundle
+   * (VISP's transcription queue). Every gateway hears the completion; only the one that sets this writes.
+   */
+  transcriptWriteBack: (id: string) => `visp:transcriptions:writing-back:${id}`,
   /** A lock; its fencing counter lives beside it. */
   lock: (name: string) => `visp:lock:${name}`,
   lockFence: (name: string) => `visp:lock:${name}:fence`,

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ConfigError, createLogger, loadEnvSource, redactConfig, sessionManagerConfig } from './index';
+import { ConfigError, createLogger, gatewayConfig, loadEnvSource, redactConfig, sessionManagerConfig } from './index';
 
 const TOKEN = 's3cret-service-token-0123456789';
 const dir = () => mkdtempSync(path.join(tmpdir(), 'visp-config-'));
@@ -69,6 +69,16 @@ describe('service config', () => {
     for (const bad of ['repositories', '/', '/srv/repos/', '/srv//repos', '/srv/./repos', '/srv/x/../repos', '/srv/a,b', '/srv/a:b', '/srv/a\nb']) {
       expect([bad, parseError({ SERVICE_TOKEN: TOKEN, PROJECT_REPOSITORIES_DIR: bad })]).toEqual([bad, expect.stringMatching(/^PROJECT_REPOSITORIES_DIR must be an absolute directory/)]);
     }
+  });
+
+  it("gives the gateway the repositories and VISP's kb-whisper model and backend, each checked", () => {
+    const gateway = { SERVICE_TOKEN: TOKEN, COOKIE_SECRET: 'c'.repeat(32) };
+    const parsed = gatewayConfig.parse({ ...gateway, PROJECT_REPOSITORIES_DIR: '/srv/r', VISP_KB_WHISPER_MODEL: 'KBLab/kb-whisper-large', VISP_KB_WHISPER_BACKEND: 'openai' });
+    expect([parsed.PROJECT_REPOSITORIES_DIR, parsed.VISP_KB_WHISPER_MODEL, parsed.VISP_KB_WHISPER_BACKEND]).toEqual(['/srv/r', 'KBLab/kb-whisper-large', 'openai']);
+    const unset = gatewayConfig.parse({ ...gateway, VISP_KB_WHISPER_BACKEND: '' });
+    expect([unset.PROJECT_REPOSITORIES_DIR, unset.VISP_KB_WHISPER_MODEL, unset.VISP_KB_WHISPER_BACKEND]).toEqual([undefined, undefined, undefined]);
+    expect(() => gatewayConfig.parse({ ...gateway, VISP_KB_WHISPER_BACKEND: 'kb' })).toThrow(/VISP_KB_WHISPER_BACKEND must be faster-whisper or openai/);
+    for (const bad of ['../x', 'a/b/c', '/abs', 'a b']) expect(() => gatewayConfig.parse({ ...gateway, VISP_KB_WHISPER_MODEL: bad })).toThrow(/VISP_KB_WHISPER_MODEL must be a model name/);
   });
 
   it('prefers <COMPONENT>_LOG_LEVEL over LOG_LEVEL', () => {

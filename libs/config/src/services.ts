@@ -1,4 +1,4 @@
-import { TRANSCRIPTION_BACKENDS } from '@visp/contracts';
+import { ModelNameSchema, TRANSCRIPTION_BACKENDS } from '@visp/contracts';
 import { z } from 'zod';
 import { bool, int, list, oneOf, optionalDirectory, optionalInt, optionalSecret, optionalStr, optionalUrl, port, secret, str, url } from './fields';
 import { defineServiceConfig } from './define';
@@ -38,7 +38,8 @@ const sessionHost = {
  * Where projects' repositories are on the host (VISP's `mounts/repositories`): a session with a project gets
  * `<dir>/<project id>` bound read-write at `<home>/project`. A host path, since Podman on the host reads it; unset,
  * no project is mounted. The session-manager builds the bind; the socket proxy lets it mount that one directory,
- * of the project its container's label names. Recovery only adopts containers, so it needs none.
+ * of the project its container's label names; the gateway reads bundles' recordings there and writes their
+ * transcripts beside them (VISP's transcription queue). Recovery only adopts containers, so it needs none.
  */
 const projectRepositories = { PROJECT_REPOSITORIES_DIR: optionalDirectory() };
 
@@ -126,6 +127,20 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   PROJECT_SOURCE: oneOf(['store', 'visp'], 'store'),
   /** VISP's MongoDB (its `users` and `projects` collections), with PROJECT_SOURCE=visp. */
   VISP_MONGO_URI: optionalStr().refine((uri) => uri === undefined || /^mongodb(\+srv)?:\/\//.test(uri), 'must be a mongodb:// or mongodb+srv:// URI'),
+  /**
+   * VISP's transcription of a project's bundles reads the recording from `<dir>/<project>/Data/VISP_emuDB/…` and
+   * writes `transcription.srt`/`.txt` beside it: the gateway needs the repositories too (read-write; `visp install
+   * --project-repositories` mounts them into its container at the same path). Unset, VISP's `transcribe` is refused.
+   */
+  ...projectRepositories,
+  /**
+   * The model VISP's `model: "kb-whisper"` asks for: KBLab's Swedish Whisper as the backend below names it (with
+   * `openai`, e.g. `KBLab/kb-whisper-large` on a speaches server that has it; with `faster-whisper`, the worker's
+   * WHISPER_MODEL must be that model). Unset: the default model, transcribing Swedish.
+   */
+  VISP_KB_WHISPER_MODEL: optionalStr().refine((m) => m === undefined || ModelNameSchema.safeParse(m).success, 'must be a model name: letters, digits, ".", "_" and "-", with an owner before one "/" at most'),
+  /** The backend that has VISP_KB_WHISPER_MODEL; unset, TRANSCRIPTION_BACKEND. */
+  VISP_KB_WHISPER_BACKEND: optionalStr().pipe(z.enum(TRANSCRIPTION_BACKENDS, { error: 'must be faster-whisper or openai' }).optional()),
   /** Seconds between heartbeat pings; a client silent for two is dropped. */
   WEBCLIENT_HEARTBEAT_INTERVAL: int({ min: 1, max: 3600, default: 30 }),
   /** Messages per second a webclient socket may send on average (twice that in a burst). */

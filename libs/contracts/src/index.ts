@@ -11,3 +11,4 @@ export * from './v1/languages';
 export * from './v1/transcriptions';
 export * from './v1/vocabulary';
 export * from './v1/visp';
+export * from './v1/visp-transcriptions';

@@ -372,7 +372,8 @@ function controls(stack: StackRun, commands: Record<StackService, string[]>): Co
     podman,
     kill: (service) => void podman('kill', `visp-${service}`),
     start: (service) => {
-      stack.quietly('rm', '--force', `visp-${service}`);
+      // Not quietly: when the old container will not go, the run below fails on its name, and this says why.
+      podman('rm', '--force', '--ignore', '--time', '10', `visp-${service}`);
       podman(...commands[service]);
     },
     logs: () => Object.fromEntries(containers().map((c) => [c, spawnSync('podman', ['logs', c], { encoding: 'utf8', env }).stdout])),

@@ -3,6 +3,11 @@ export class DuplicateKeyError extends Error {
   override readonly name = 'DuplicateKeyError';
 }
 
+/** A compare-and-set write lost to other writes (or never matched) on every attempt it was allowed; retrying later may work. */
+export class ConcurrentChangeError extends Error {
+  override readonly name = 'ConcurrentChangeError';
+}
+
 interface MongoLikeError {
   code?: number;
   codeName?: string;

@@ -1,4 +1,4 @@
-export { DuplicateKeyError, isDuplicateKey } from './errors';
+export { ConcurrentChangeError, DuplicateKeyError, isDuplicateKey } from './errors';
 export { SessionRepository, type NewSession, type SessionRecord, type SessionUpdate } from './sessions/session.repository';
 export { openStore, type Store, type StoreOptions } from './store';
 export { TokenRepository, type ApiToken } from './tokens/token.repository';

@@ -134,7 +134,28 @@ function checkProjectRepositories(dir: string | undefined): void {
   if (dir === undefined) return;
   const fix = 'pass the directory that holds one directory per project (VISP: mounts/repositories), as an absolute path';
   if (!isCleanDirectory(dir)) throw new OperatorError(`--project-repositories ${JSON.stringify(dir)}: not an absolute directory without . or .. parts, a trailing /, "," or ":"`, fix);
+  // It is also a quadlet `Volume=` line (the gateway's drop-in), where systemd reads `%` as a specifier and quotes,
+  // backslashes and blanks as syntax.
+  if (/[\s%"'\\]/.test(dir)) throw new OperatorError(`--project-repositories ${JSON.stringify(dir)}: a blank, %, a quote or a backslash in it cannot go into the gateway's unit`, fix);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new OperatorError(`--project-repositories ${dir}: no such directory`, fix);
+}
+
+/**
+ * The gateway's quadlet drop-in that mounts the projects' repositories, at the same path inside its container
+ * (so PROJECT_REPOSITORIES_DIR from visp.env names them there too): it reads VISP's bundles' recordings and writes
+ * their transcripts beside them. A quadlet cannot take a `Volume=` path from visp.env, and the units are links
+ * to the repository's quadlets/, so install writes this file next to them. Quadlet reads drop-ins from Podman 5.0.
+ */
+export const GATEWAY_REPOSITORIES_DROP_IN = path.join('visp-gateway.container.d', 'repositories.conf');
+
+export function gatewayRepositoriesDropIn(dir: string): string {
+  return [
+    '# Written by visp install --project-repositories: the projects\' repositories, where the gateway reads VISP\'s',
+    '# bundles and writes their transcripts (PROJECT_REPOSITORIES_DIR, the same path inside the container).',
+    '[Container]',
+    `Volume=${dir}:${dir}`,
+    '',
+  ].join('\n');
 }
 
 /** The SP's key files are for shibd alone; the rest Apache's workers read too (as www-data inside the container). */
@@ -217,6 +238,17 @@ export function install(options: InstallOptions): string[] {
       symlinkSync(path.join(options.quadlets, file), link);
     });
   }
+  const dropIn = path.join(units, GATEWAY_REPOSITORIES_DROP_IN);
+  const repositories = options.projectRepositories;
+  if (repositories) {
+    act(`write ${dropIn} (the gateway mounts ${repositories})`, () => {
+      mkdirSync(path.dirname(dropIn), { recursive: true });
+      writeFileSync(dropIn, gatewayRepositoriesDropIn(repositories));
+    });
+  } else if (existsSync(dropIn)) {
+    // Left from an install with --project-repositories: the gateway would mount what nothing else uses.
+    act(`remove ${dropIn}`, () => rmSync(dropIn));
+  }
   act(`write ${path.join(config, 'visp.env')}`, () => writeFileSync(path.join(config, 'visp.env'), settings(options)));
   act(`write ${path.join(config, 'Caddyfile')}`, () => writeFileSync(path.join(config, 'Caddyfile'), edgeConfig(options)));
   if (options.auth === 'shibboleth') {
@@ -261,6 +293,8 @@ export function uninstall(options: UninstallOptions): string[] {
     const link = path.join(units, file);
     if (existsSync(link) || isLink(link)) act(`remove ${link}`, () => rmSync(link));
   }
+  const dropIn = path.join(units, GATEWAY_REPOSITORIES_DROP_IN);
+  if (existsSync(dropIn)) act(`remove ${dropIn}`, () => rmSync(path.dirname(dropIn), { recursive: true, force: true }));
   const listed = sh('podman', ['secret', 'ls', '--format', '{{.Name}}'], { env: options.env }).stdout.split('\n').filter((n) => PODMAN_SECRETS.includes(n));
   for (const name of listed) act(`remove Podman secret ${name}`, () => void sh('podman', ['secret', 'rm', name], { env: options.env }));
   if (options.stop) act('systemctl --user daemon-reload', () => systemctl(['daemon-reload']));

@@ -1,6 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, STATE_DIR } from '../paths';
+import { sh } from './host';
+import { GATEWAY_REPOSITORIES_DROP_IN, gatewayRepositoriesDropIn } from './install';
 import { verifyQuadlets } from './quadlet-check';
 
 // Podman 5's quadlet, extracted from Debian trixie's package by tools/setup/podman5-quadlet.sh (npm test runs it).
@@ -25,6 +28,27 @@ describe('the quadlets', () => {
     const report = verifyQuadlets(path.join(__dirname, 'fixtures/broken-service'), QUADLET);
     expect(report.ok).toBe(false);
     expect(report.problems.join('\n')).toMatch(/restart specifier.*allways/);
+  });
+});
+
+describe("the gateway's repositories drop-in (visp install --project-repositories)", () => {
+  it('mounts the directory at the same path in the gateway only, and verifies like the rest', () => {
+    const units = mkdtempSync(path.join(tmpdir(), 'visp-quadlets-dropin-'));
+    try {
+      cpSync(path.join(ROOT, 'quadlets'), units, { recursive: true });
+      const dropIn = path.join(units, GATEWAY_REPOSITORIES_DROP_IN);
+      mkdirSync(path.dirname(dropIn), { recursive: true });
+      writeFileSync(dropIn, gatewayRepositoriesDropIn('/srv/visp/repositories'));
+      expect(verifyQuadlets(units, QUADLET).problems).toEqual([]);
+      const generated = sh(QUADLET, ['-dryrun', '-user'], { env: { ...process.env, QUADLET_UNIT_DIRS: units } }).stdout;
+      // The dry run prints each unit after a `---<name>---` line.
+      const parts = generated.split(/^---(?=[\w.@-]+---$)/m);
+      const mounting = parts.filter((part) => part.includes('/srv/visp/repositories'));
+      expect(mounting.map((part) => part.split('---', 1)[0])).toEqual(['visp-gateway.service']);
+      expect(mounting[0]).toMatch(/^ExecStart=.* -v \/srv\/visp\/repositories:\/srv\/visp\/repositories /m);
+    } finally {
+      rmSync(units, { recursive: true, force: true });
+    }
   });
 });
 

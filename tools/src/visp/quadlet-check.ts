@@ -25,7 +25,7 @@ export function verifyQuadlets(dir: string, quadlet: string): QuadletReport {
     const problems = dryRun.stderr
       .split('\n')
       .map((line) => line.replace(/^quadlet-generator\[\d+\]: /, '').trim())
-      .filter((line) => line && !line.startsWith('Loading source unit file'));
+      .filter((line) => line && !line.startsWith('Loading source unit file') && !line.startsWith('Loading source drop-in file'));
     if (dryRun.code !== 0 && problems.length === 0) problems.push(`quadlet exited ${dryRun.code}`);
     sh(quadlet, ['-user', out], { env });
     const sources = readdirSync(dir).filter((f) => /\.(container|network|volume|pod|kube|build|image)$/.test(f));

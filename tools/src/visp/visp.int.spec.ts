@@ -1,7 +1,7 @@
 // The operator's CLI against this machine's real Podman and database: doctor's report, install and uninstall with
 // generated secrets that never show in inspect output, logs or the repository, and backup then restore.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LABEL } from '@visp/contracts';
@@ -176,20 +176,24 @@ describe('visp install and uninstall', () => {
     rmSync(files, { recursive: true, force: true });
   });
 
-  it('with --project-repositories: hands the directory to the session-manager and the socket proxy; a relative, unclean or missing one refused first', () => {
+  it('with --project-repositories: hands the directory to the session-manager and the socket proxy, mounts it in the gateway; a relative, unclean or missing one refused first', () => {
     const repositories = mkdtempSync(path.join(tmpdir(), 'visp-repositories-'));
     const settingsFile = path.join(home, '.config/visp/visp.env');
     install(base);
     const before = readFileSync(settingsFile, 'utf8');
-    for (const dir of ['repositories', `${repositories}/`, `${repositories}/../x`, `${repositories},x`, path.join(repositories, 'missing')]) {
+    const dropIn = path.join(home, '.config/containers/systemd/visp-gateway.container.d/repositories.conf');
+    for (const dir of ['repositories', `${repositories}/`, `${repositories}/../x`, `${repositories},x`, `${repositories}/a b`, `${repositories}/%h`, path.join(repositories, 'missing')]) {
       expect(() => install({ ...base, projectRepositories: dir })).toThrow(/--project-repositories/);
     }
     expect(readFileSync(settingsFile, 'utf8')).toBe(before);
     install({ ...base, projectRepositories: repositories });
     // visp.env is every service's EnvironmentFile, the session-manager's and the socket proxy's among them.
     expect(readFileSync(settingsFile, 'utf8')).toContain(`\nPROJECT_REPOSITORIES_DIR=${repositories}\n`);
+    // The gateway reads VISP's bundles there and writes their transcripts: its unit mounts it, at the same path.
+    expect(readFileSync(dropIn, 'utf8')).toMatch(new RegExp(`^\\[Container\\]\nVolume=${repositories}:${repositories}\n`, 'm'));
     install(base);
     expect(readFileSync(settingsFile, 'utf8')).toBe(before);
+    expect(existsSync(dropIn)).toBe(false);
     rmSync(repositories, { recursive: true, force: true });
   });
 

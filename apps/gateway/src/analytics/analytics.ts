@@ -14,10 +14,26 @@ export interface AnalyticsSettings {
   MATOMO_USER_IDS: boolean;
 }
 
-/** Why these settings cannot start, for main.ts to refuse with; undefined when they can. */
+/** Hosts a plain-http MATOMO_URL may name: this machine only (a stand-in Matomo in tests). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * Why these settings cannot start, for main.ts to refuse with; undefined when they can. MATOMO_URL must be https
+ * (its `matomo.js` runs on the gateway's origin: whoever could change it in transit would act as the user), except on loopback.
+ */
 export function matomoSettingsProblem(settings: Pick<AnalyticsSettings, 'MATOMO_URL' | 'MATOMO_SITE_ID'>): string | undefined {
-  if ((settings.MATOMO_URL === undefined) === (settings.MATOMO_SITE_ID === undefined)) return undefined;
-  return 'MATOMO_URL and MATOMO_SITE_ID go together: set both to report to Matomo, or neither';
+  if ((settings.MATOMO_URL === undefined) !== (settings.MATOMO_SITE_ID === undefined)) {
+    return 'MATOMO_URL and MATOMO_SITE_ID go together: set both to report to Matomo, or neither';
+  }
+  if (settings.MATOMO_URL === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(settings.MATOMO_URL);
+  } catch {
+    return 'MATOMO_URL is not a URL';
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return undefined;
+  return "MATOMO_URL must be https (Matomo's matomo.js runs on the gateway's origin); plain http only for 127.0.0.1, ::1 or localhost";
 }
 
 export interface Analytics {

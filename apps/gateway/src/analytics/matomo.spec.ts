@@ -93,4 +93,15 @@ describe('Matomo settings', () => {
     expect(matomoSettingsProblem({ MATOMO_URL: 'https://stats.example.org' })).toMatch(/MATOMO_URL and MATOMO_SITE_ID/);
     expect(matomoSettingsProblem({ MATOMO_SITE_ID: 3 })).toMatch(/MATOMO_URL and MATOMO_SITE_ID/);
   });
+
+  it('are refused with a plain-http URL, but for loopback hosts (a stand-in Matomo in tests)', () => {
+    for (const url of ['http://stats.example.org', 'http://stats.example.org/matomo/', 'http://10.0.0.5:8080/', 'http://127.0.0.1.example.org/', 'http://localhost.example.org/']) {
+      expect(matomoSettingsProblem({ MATOMO_URL: url, MATOMO_SITE_ID: 3 })).toMatch(/MATOMO_URL must be https/);
+    }
+    for (const url of ['https://stats.example.org', 'https://localhost/', 'http://127.0.0.1:8080/', 'http://[::1]:8080/matomo/', 'http://localhost:8080', 'http://LOCALHOST/']) {
+      expect(matomoSettingsProblem({ MATOMO_URL: url, MATOMO_SITE_ID: 3 })).toBeUndefined();
+    }
+    const config = gatewayConfig.parse({ ...base, MATOMO_URL: 'http://stats.example.org/', MATOMO_SITE_ID: '3' });
+    expect(matomoSettingsProblem(config)).toMatch(/MATOMO_URL must be https/);
+  });
 });

@@ -18,10 +18,21 @@ describe('pageTracker', () => {
 
   it('honours Do-Not-Track and sets no cookie before it tracks the page view, then loads matomo.js', () => {
     const tracker = pageTracker(settings);
-    expect(tracker.origin).toBe('https://stats.example.org');
+    expect([tracker.scriptUrl, tracker.trackerUrl]).toEqual(['https://stats.example.org/matomo/matomo.js', 'https://stats.example.org/matomo/matomo.php']);
     const { paq, appended } = run(tracker.script);
     expect(paq).toEqual([['setDoNotTrack', true], ['disableCookies'], ['setTrackerUrl', 'https://stats.example.org/matomo/matomo.php'], ['setSiteId', '4'], ['trackPageView']]);
     expect(appended).toEqual([{ src: 'https://stats.example.org/matomo/matomo.js', async: true }]);
+  });
+
+  it("exposes for the CSP exactly the URLs its script uses, whatever MATOMO_URL looks like", () => {
+    for (const MATOMO_URL of ['https://stats.example.org', 'https://example.org/matomo?x=1#y', "https://stats.example.org/a'b\"c d/"]) {
+      const tracker = pageTracker({ ...settings, MATOMO_URL });
+      const { paq, appended } = run(tracker.script);
+      expect(paq?.find(([command]) => command === 'setTrackerUrl')).toEqual(['setTrackerUrl', tracker.trackerUrl]);
+      expect(appended.map((script) => script.src)).toEqual([tracker.scriptUrl]);
+      expect(tracker.scriptUrl).toMatch(/\/matomo\.js$/);
+      expect(tracker.trackerUrl).toMatch(/\/matomo\.php$/);
+    }
   });
 
   it('lets Matomo set cookies only with MATOMO_COOKIES', () => {

@@ -1,9 +1,11 @@
 import { matomoFile } from './matomo';
 
-/** Matomo's page tracker for the start page: its settings script, and the one origin the page's CSP must allow. */
+/** Matomo's page tracker for the start page: its settings script, and the two URLs the page's CSP must allow. */
 export interface PageTracker {
-  /** The Matomo server's origin: the page loads `matomo.js` from it and sends page views to it. */
-  origin: string;
+  /** `<MATOMO_URL>/matomo.js`, which the script loads: the one script the page may load from Matomo. */
+  scriptUrl: string;
+  /** `<MATOMO_URL>/matomo.php`, which the script sets as its tracker URL: where page views go (beacon, XHR or image). */
+  trackerUrl: string;
   /** What `/analytics.js` answers: `_paq` set up, then `matomo.js` loaded. */
   script: string;
 }
@@ -38,5 +40,5 @@ export function pageTracker(settings: PageTrackerSettings): PageTracker {
     '})();',
     '',
   ];
-  return { origin: trackerUrl.origin, script: lines.join('\n') };
+  return { scriptUrl: scriptUrl.href, trackerUrl: trackerUrl.href, script: lines.join('\n') };
 }

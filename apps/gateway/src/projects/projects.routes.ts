@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import { CreateProjectRequestSchema, OwnerSchema, ProjectIdSchema, SetAccessRequestSchema, SetMemberRequestSchema } from '@visp/contracts';
-import type { ProjectRepository } from '@visp/store';
+import { ConcurrentChangeError, type ProjectRepository } from '@visp/store';
 import { AppError, parseOrThrow, requireJson } from '@visp/service-kit';
 import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
@@ -26,6 +26,15 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
     if (value === undefined) throw new AppError('not_found', `there is no project ${id}`);
     return value;
   };
+  /** A member change that lost its compare-and-set on every attempt: a 409 the admin may simply retry. */
+  const retryable = async <T>(change: Promise<T>): Promise<T> => {
+    try {
+      return await change;
+    } catch (err) {
+      if (err instanceof ConcurrentChangeError) throw new AppError('conflict', 'the project changed meanwhile; try again', { cause: err });
+      throw err;
+    }
+  };
 
   app.get('/api/v1/projects', user, async (_req, res) => {
     const me = await directory.user(principalOf(res).username);
@@ -48,12 +57,12 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
     requireJson(req);
     const { id, username } = parseOrThrow(MemberParamsSchema, req.params, 'path');
     const { role } = parseOrThrow(SetMemberRequestSchema, req.body);
-    res.json(found(await store().setMember(id, username, role), id));
+    res.json(found(await retryable(store().setMember(id, username, role)), id));
   });
 
   app.delete('/api/v1/admin/projects/:id/members/:username', user, requireAdmin, async (req, res) => {
     const { id, username } = parseOrThrow(MemberParamsSchema, req.params, 'path');
-    res.json(found(await store().removeMember(id, username), id));
+    res.json(found(await retryable(store().removeMember(id, username)), id));
   });
 
   app.delete('/api/v1/admin/projects/:id', user, requireAdmin, async (req, res) => {

@@ -33,6 +33,14 @@ export async function receiveUpload(req: IncomingMessage, destination: string, l
   if (!req.headers['content-type']?.startsWith('multipart/form-data')) throw new AppError('unsupported_media_type', 'send the recording as multipart/form-data with a "file" field');
   const { filename, sizeBytes, fields } = await readForm(req, destination, limits.maxBytes, limits.tooLarge);
   if (sizeBytes === 0) throw new AppError('unprocessable', 'the file is empty');
+  return { filename, sizeBytes, audio: await checkAudio(destination, limits.maxSeconds), fields };
+}
+
+/**
+ * What a stored recording is, from its content alone: an audio container's signature, then ffprobe for a decodable
+ * audio stream no longer than `maxSeconds`. Any refusal is a 4xx AppError. Uploads and projects' bundles alike.
+ */
+export async function checkAudio(destination: string, maxSeconds: number): Promise<AudioProbe> {
   const head = Buffer.alloc(SNIFF_BYTES);
   const handle = await open(destination, 'r');
   try {
@@ -48,8 +56,8 @@ export async function receiveUpload(req: IncomingMessage, destination: string, l
     if (err instanceof InvalidAudioError) throw new AppError('unprocessable', err.message);
     throw err;
   }
-  if (audio.durationSec > limits.maxSeconds) throw new AppError('unprocessable', `the recording is ${Math.round(audio.durationSec)} s long; at most ${limits.maxSeconds} s are accepted`);
-  return { filename, sizeBytes, audio, fields };
+  if (audio.durationSec > maxSeconds) throw new AppError('unprocessable', `the recording is ${Math.round(audio.durationSec)} s long; at most ${maxSeconds} s are accepted`);
+  return audio;
 }
 
 function readForm(req: IncomingMessage, destination: string, maxBytes: number, tooLarge?: string): Promise<Omit<Upload, 'audio'>> {

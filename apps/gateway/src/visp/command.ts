@@ -28,8 +28,8 @@ export interface VispContext {
   me(): Promise<VispUser | undefined>;
   replyA(fields: Partial<Omit<VispReplyA, 'requestId' | 'cmd'>>): void;
   replyB(progress: VispReplyB['progress'], result: VispReplyB['result'], message: string, data?: unknown): void;
-  /** Hands every event about session `sid` to `onEvent` until it returns true (done). */
-  follow(sid: string, onEvent: (event: SessionEvent) => boolean): void;
+  /** Hands every event about session `sid` to `onEvent` until it returns true (done) or the returned unfollow is called. */
+  follow(sid: string, onEvent: (event: SessionEvent) => boolean): () => void;
   /** Ends the login this socket was opened with (the gateway then closes its sockets). */
   signOut(): Promise<void>;
 }

@@ -4,10 +4,12 @@ import type { VispCommand } from './command';
 import { handshakeCommands, type AccessCheck } from './handshake';
 import { projectCommands } from './projects';
 import { sessionCommands } from './sessions';
+import { transcriptionCommands, type VispTranscriptionDeps } from './transcriptions';
 
-export function vispCommands(allowed: AccessCheck): ReadonlyMap<string, VispCommand> {
+/** `transcription` left out (tests of the other commands): no transcription queue. */
+export function vispCommands(allowed: AccessCheck, transcription?: VispTranscriptionDeps): ReadonlyMap<string, VispCommand> {
   const table = new Map<string, VispCommand>();
-  for (const command of [...handshakeCommands(allowed), ...projectCommands, ...sessionCommands]) {
+  for (const command of [...handshakeCommands(allowed), ...projectCommands, ...sessionCommands, ...(transcription ? transcriptionCommands(transcription) : [])]) {
     if (table.has(command.name)) throw new Error(`two VISP commands are called ${command.name}`);
     table.set(command.name, command);
   }

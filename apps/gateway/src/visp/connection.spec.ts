@@ -8,12 +8,12 @@ import { createLogger } from '@visp/config';
 import type { ProjectDirectory } from '@visp/store';
 import { AppError } from '@visp/service-kit';
 import type { Principal } from '../auth/principal';
+import { AccessList } from '../projects/access-list';
 import { ProjectAccess } from '../projects/project-access';
 import { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import { vispCommands } from './commands';
 import { VispConnection } from './connection';
-import { accessList } from './handshake';
 
 const SID = 'abcdefgh2345';
 const AT = '2026-01-01T00:00:00.000Z';
@@ -45,12 +45,13 @@ function connect(username = 'alice@uni.se', options: { accessList?: boolean; ses
       return found;
     }),
     stop: jest.fn(async () => session({ state: 'stopped' })),
-    list: jest.fn(async (filter: { owner?: string }) => sessions.filter((s) => !filter.owner || s.owner === filter.owner)),
+    list: jest.fn(async (filter: { owner?: string; state?: string }) => sessions.filter((s) => (!filter.owner || s.owner === filter.owner) && (!filter.state || s.state === filter.state))),
     sessionTypes: jest.fn(async () => ({ types: [{ name: 'jupyter' }, { name: 'rstudio' }] })),
   };
   const access = new ProjectAccess(directory);
-  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, access);
-  const allowed = accessList(options.accessList ?? false);
+  const accessList = new AccessList(directory, options.accessList ?? false);
+  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, access, accessList);
+  const allowed = (context: { owner: string }) => accessList.allows(context.owner);
   const signOut = jest.fn(async () => undefined);
   const principal: Principal = { username, admin: false, via: 'login', credential: 'login:1' };
   const deps = { manager: manager as unknown as SessionManagerClient, launcher, access, commands: vispCommands(allowed), allowed, signOut, logger: createLogger({ component: 'test', level: 'silent' }) };

@@ -29,8 +29,8 @@ export class VispConnection {
   /** Set by every pong; the heartbeat drops a connection that stayed silent for a whole interval. */
   alive = true;
   private readonly budget: MessageBudget;
-  /** Launches waiting for their session, by sid: each gets the session's events until it says it is done. */
-  private readonly follows = new Map<string, (event: SessionEvent) => boolean>();
+  /** Launches waiting for their session, by sid (two launches may wait on one): each gets its events until done. */
+  private readonly follows = new Map<string, Set<(event: SessionEvent) => boolean>>();
   /** The directory's record of the user, re-read after ME_TTL_MS: the access list can change while a socket is open. */
   private me: { at: number; user: Promise<VispUser | undefined> } | undefined;
 
@@ -48,8 +48,7 @@ export class VispConnection {
   /** VISP's client is told nothing unasked; an event only moves the launches waiting on its session. */
   push(event: BusEvent): void {
     if (!isSessionEvent(event)) return;
-    const follow = this.follows.get(event.sid);
-    if (follow?.(event)) this.follows.delete(event.sid);
+    for (const follower of this.follows.get(event.sid) ?? []) if (follower(event)) this.unfollow(event.sid, follower);
   }
 
   private receive(raw: string, isBinary: boolean): void {
@@ -110,9 +109,18 @@ export class VispConnection {
       replyA: (fields) => this.send({ ...ref, data: null, message: null, progress: null, result: true, ...fields } satisfies VispReplyA),
       replyB: (progress, result, message, data) =>
         this.send({ type: 'cmd-result', cmd: request.cmd, progress, message, result, ...(request.requestId === undefined ? {} : { requestId: request.requestId }), ...(data === undefined ? {} : { data }) } satisfies VispReplyB),
-      follow: (sid, onEvent) => this.follows.set(sid, onEvent),
+      follow: (sid, onEvent) => {
+        this.follows.set(sid, (this.follows.get(sid) ?? new Set()).add(onEvent));
+        return () => this.unfollow(sid, onEvent);
+      },
       signOut: () => this.deps.signOut(),
     };
+  }
+
+  private unfollow(sid: string, follower: (event: SessionEvent) => boolean): void {
+    const followers = this.follows.get(sid);
+    followers?.delete(follower);
+    if (followers?.size === 0) this.follows.delete(sid);
   }
 
   private send(message: VispReplyA | VispReplyB): void {

@@ -20,13 +20,8 @@ export async function userSession(context: VispContext): Promise<VispUserSession
   };
 }
 
-/** Whether the access list lets the user in (VISP's `loginAllowed`); everyone when it is off. */
+/** Whether the access list lets the user in (VISP's `loginAllowed`; apps/gateway/src/projects/access-list.ts). */
 export type AccessCheck = (context: VispContext) => Promise<boolean>;
-
-export const accessList =
-  (enabled: boolean): AccessCheck =>
-  async (context) =>
-    !enabled || (await context.me())?.loginAllowed === true;
 
 /** VISP's denial frame: family A, `data.result` 400, and (as VISP sent it) `result: true`. */
 export const deny = (context: VispContext): void => context.replyA({ data: { result: 400, msg: VISP_DENIAL }, message: VISP_DENIAL, result: true });

@@ -20,7 +20,10 @@ export const projectCommands: VispCommand[] = [
       const usernameOf = new Map(members.map((user) => [user.eppn ?? user.username, user.username]));
       if (me) usernameOf.set(context.owner, me.username);
       const inProjects = new Set(projects.map((p) => p.id));
-      const live = (await context.manager.list({})).filter((s) => s.project !== undefined && inProjects.has(s.project) && LIVE_STATES.has(s.state));
+      // Live sessions only, by state: never every record the instance ever kept.
+      const live = (await Promise.all([...LIVE_STATES].map((state) => context.manager.list({ state })))).flat()
+        .filter((s) => s.project !== undefined && inProjects.has(s.project))
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.sid.localeCompare(b.sid));
       const listed = projects.map((project) => ({
         ...project,
         members: project.members.map((member) => ({ ...member, ...memberFacts(byUsername.get(member.username)) })),

@@ -2,25 +2,30 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventBus } from '@visp/bus';
+import type { TranscriptionBackend } from '@visp/contracts';
 import type { Logger } from '@visp/config';
 import { AppError, refuseUpgrade } from '@visp/service-kit';
 import { authenticate } from '../auth/middleware';
 import type { EndReason } from '../auth/held-connections';
 import type { Authenticator, Principal } from '../auth/principal';
 import type { StreamLimit } from '../auth/stream-limit';
+import type { AccessList } from '../projects/access-list';
 import type { ProjectAccess } from '../projects/project-access';
 import type { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { vispCommands } from '../visp/commands';
 import { VispConnection } from '../visp/connection';
-import { accessList, type AccessCheck } from '../visp/handshake';
+import type { AccessCheck } from '../visp/handshake';
 import { WebclientConnection } from './connection';
 
 export interface WebclientSettings {
   /** VISP's webclient protocol on `/` too (apps/gateway/src/visp). */
   VISP_WEBCLIENT: boolean;
   ACCESS_LIST_ENABLED: boolean;
+  /** What VISP's `kb-whisper` asks for (apps/gateway/src/visp/transcriptions.ts). */
+  VISP_KB_WHISPER_MODEL?: string;
+  VISP_KB_WHISPER_BACKEND?: TranscriptionBackend;
   /** Seconds between pings; a client that has not answered the last one by the next is dropped. */
   WEBCLIENT_HEARTBEAT_INTERVAL: number;
   WEBCLIENT_RATE_LIMIT: number;
@@ -50,11 +55,12 @@ export class WebclientHub {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; launcher: SessionLauncher; access: ProjectAccess; transcriptions: Transcriptions; events: EventBus; streams: StreamLimit; logger: Logger },
+    private readonly deps: { auth: Authenticator; manager: SessionManagerClient; launcher: SessionLauncher; access: ProjectAccess; accessList: AccessList; transcriptions: Transcriptions; events: EventBus; streams: StreamLimit; logger: Logger },
     private readonly settings: WebclientSettings,
   ) {
-    this.allowed = accessList(settings.ACCESS_LIST_ENABLED);
-    this.vispTable = vispCommands(this.allowed);
+    this.allowed = (context) => deps.accessList.allows(context.owner);
+    const kbWhisper = { model: settings.VISP_KB_WHISPER_MODEL, backend: settings.VISP_KB_WHISPER_BACKEND };
+    this.vispTable = vispCommands(this.allowed, { transcriptions: deps.transcriptions, kbWhisper, logger: deps.logger });
   }
 
   async start(): Promise<void> {

@@ -75,7 +75,7 @@ describe('a session with a project', () => {
   }, 120_000);
 
   it('refuses a project id that is not one path segment before anything starts', async () => {
-    for (const project of ['..', '.', '.git', '../p2', 'p1/..', '-p1']) {
+    for (const project of ['..', '.', '.git', '../p2', 'p1/..', '.p1']) {
       const res = await h.api('POST', '/api/v1/sessions', { owner: 'eve@uni.se', type: 'box', project });
       expect([project, res.status, ((await res.json()) as { error?: { message?: string } }).error?.message]).toEqual([project, 400, expect.stringMatching(/^body\.project: /)]);
     }

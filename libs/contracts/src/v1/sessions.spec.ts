@@ -16,10 +16,10 @@ describe('session contracts', () => {
   });
 
   it('takes a project id only as one path segment, never a way out of the repositories directory', () => {
-    for (const good of ['p1', '5f1a2b3c4d5e6f7a8b9c0d1e', '42', 'Speech-2024_v1.2', 'a..b', 'x'.repeat(128)]) {
+    for (const good of ['p1', '5f1a2b3c4d5e6f7a8b9c0d1e', '42', 'Speech-2024_v1.2', 'a..b', 'x'.repeat(128), '-V1StGXR8_Z5jdHi6B-myT', '_x']) {
       expect([good, ProjectIdSchema.safeParse(good).success]).toEqual([good, true]);
     }
-    const bad = ['', '.', '..', '.git', '..%2fetc', '-rf', '_x', '../etc', 'a/b', 'a/../..', '/etc', 'a\\b', '%2e%2e', 'a b', 'a\u0000', 'p1\n', 'ａ', 'x'.repeat(129)];
+    const bad = ['', '.', '..', '.git', '..%2fetc', '.-rf', '../etc', 'a/b', 'a/../..', '/etc', 'a\\b', '%2e%2e', 'a b', 'a\u0000', 'p1\n', 'ａ', 'x'.repeat(129)];
     for (const id of bad) expect([id, ProjectIdSchema.safeParse(id).success]).toEqual([id, false]);
   });
 

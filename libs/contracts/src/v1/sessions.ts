@@ -18,13 +18,14 @@ export const SessionTypeNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 
 
 /**
  * A project id (VISP's `project.id`) names a directory, `<PROJECT_REPOSITORIES_DIR>/<id>`, that sessions of the
- * project mount: one path segment, never `.`, `..` or a hidden name, so it starts with a letter or digit.
+ * project mount: one path segment, never `.`, `..` or a hidden name, so it does not start with a dot. VISP's ids
+ * are nanoids (A–Z a–z 0–9 _ -), and may start with `_` or `-`.
  */
 export const ProjectIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a project id is letters, digits and . _ - (starting with a letter or digit)');
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'a project id is letters, digits and . _ - (not starting with a dot)');
 
 export const SessionStateSchema = z.enum(SESSION_STATES);
 export type SessionState = z.infer<typeof SessionStateSchema>;

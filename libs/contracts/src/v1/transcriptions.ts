@@ -13,8 +13,11 @@ export const TRANSCRIPTION_BACKENDS = ['faster-whisper', 'openai'] as const;
 export const TranscriptionBackendSchema = z.enum(TRANSCRIPTION_BACKENDS);
 export type TranscriptionBackend = z.infer<typeof TranscriptionBackendSchema>;
 
-/** A model name as engines spell them (`tiny.en`, `large-v3`, `whisper-1`). */
-export const ModelNameSchema = z.string().regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'a model name is letters, digits, ".", "_" and "-"');
+/**
+ * A model name as engines spell them (`tiny.en`, `large-v3`, `whisper-1`), or as an OpenAI-compatible server such as
+ * speaches names a Hugging Face model, with its owner (`KBLab/kb-whisper-large`). Never a path to anything.
+ */
+export const ModelNameSchema = z.string().regex(/^[A-Za-z0-9][\w.-]{0,63}(?:\/[A-Za-z0-9][\w.-]{0,63})?$/, 'a model name is letters, digits, ".", "_" and "-", with an owner before one "/" at most');
 
 /**
  * The form fields of an upload, beside the file. VISP's webclient names the engine `model: "whisper"`, which

@@ -32,19 +32,43 @@ export const VispProjectSchema = z.looseObject({
 });
 export type VispProject = z.output<typeof VispProjectSchema>;
 
+/** A text VISP may leave out or store as null (an attribute the IdP did not release): absent either way. */
+const optionalText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .nullish()
+    .transform((value) => value ?? undefined);
+
 /** A user in VISP's `users` collection. */
 export const VispUserSchema = z.looseObject({
-  id: z.union([z.string(), z.number()]).optional(),
+  id: z.union([z.string(), z.number()]).nullish().transform((value) => value ?? undefined),
   username: z.string().min(1).max(256),
-  eppn: z.string().max(256).optional(),
-  firstName: z.string().max(256).optional(),
-  lastName: z.string().max(256).optional(),
-  fullName: z.string().max(512).optional(),
-  email: z.string().max(256).optional(),
-  loginAllowed: z.boolean().optional(),
-  privileges: z.record(z.string(), z.unknown()).optional(),
+  eppn: optionalText(256),
+  firstName: optionalText(256),
+  lastName: optionalText(256),
+  fullName: optionalText(512),
+  email: optionalText(256),
+  loginAllowed: z.boolean().nullish().transform((value) => value ?? undefined),
+  privileges: z.record(z.string(), z.unknown()).nullish().transform((value) => value ?? undefined),
 });
-export type VispUser = z.output<typeof VispUserSchema>;
+
+/** A user as the project directory gives them (the schema's output, with the absent fields optional). */
+export interface VispUser {
+  [field: string]: unknown;
+  id?: string | number;
+  username: string;
+  eppn?: string;
+  firstName?: string;
+  lastName?: string;
+  fullName?: string;
+  email?: string;
+  loginAllowed?: boolean;
+  privileges?: Record<string, unknown>;
+}
+
+/** The username VISP gave a user from their eppn (webclient src/index.php `formatEppn`): `@` and `.` spelt out. */
+export const vispUsernameOf = (eppn: string): string => eppn.replace(/@/g, '_at_').replace(/\./g, '_dot_');
 
 /** What `getSession` answers: VISP's UserSession (webclient src/app/models/UserSession.ts). */
 export interface VispUserSession {

@@ -1,5 +1,6 @@
 import type { Connection, Model } from 'mongoose';
 import { VispProjectSchema, type VispProject, type VispUser } from '@visp/contracts';
+import { ConcurrentChangeError } from '../errors';
 import type { UserRepository } from '../users/user.repository';
 import type { ProjectDirectory } from './directory';
 import { projectSchema, type ProjectDocument } from './project.schema';
@@ -15,6 +16,9 @@ export interface NewProject {
   name: string;
   members: Member[];
 }
+
+/** How often {@link ProjectRepository}'s member changes read and compare-and-set before they give up. */
+export const MEMBER_CHANGE_ATTEMPTS = 5;
 
 const toProject = (doc: ProjectDocument): VispProject => VispProjectSchema.parse({ id: doc.id, name: doc.name, archived: doc.archived, members: doc.members.map(({ username, role }) => ({ username, role })) });
 
@@ -50,9 +54,11 @@ export class ProjectRepository implements ProjectDirectory {
   /**
    * Read, change, and write back only if nobody wrote in between (compared on the member list itself), else again:
    * a member is never missing in between, as a pull-then-push would leave them, and two changes never lose one.
+   * At most {@link MEMBER_CHANGE_ATTEMPTS} times, then {@link ConcurrentChangeError}: a stored list whose members differ
+   * in shape or key order from `{ username, role }` never compares equal, and must not hold the request for ever.
    */
   private async changeMembers(id: string, change: (members: Member[]) => Member[]): Promise<VispProject | undefined> {
-    for (;;) {
+    for (let attempt = 1; attempt <= MEMBER_CHANGE_ATTEMPTS; attempt++) {
       const doc = await this.model.findOne({ id }).lean();
       if (!doc) return undefined;
       const before = doc.members.map(({ username, role }) => ({ username, role }));
@@ -60,6 +66,7 @@ export class ProjectRepository implements ProjectDirectory {
       const written = await this.model.findOneAndUpdate({ id, members: before }, { $set: { members: after } }, { returnDocument: 'after', lean: true });
       if (written) return toProject(written);
     }
+    throw new ConcurrentChangeError(`project ${id}: its members differed from what was just read, ${MEMBER_CHANGE_ATTEMPTS} attempts in a row`);
   }
 
   /** True when there was such a project. Its files stay where they are (PROJECT_REPOSITORIES_DIR). */

@@ -1,6 +1,6 @@
 import mongoose, { type Connection } from 'mongoose';
 import type { z } from 'zod';
-import { VispProjectSchema, VispUserSchema, type VispProject, type VispUser } from '@visp/contracts';
+import { VispProjectSchema, VispUserSchema, vispUsernameOf, type VispProject, type VispUser } from '@visp/contracts';
 import type { Logger } from '@visp/config';
 import type { ProjectDirectory } from './directory';
 
@@ -37,11 +37,21 @@ export class VispDirectory implements ProjectDirectory {
     });
   }
 
+  /**
+   * The record whose eppn is the sign-in name, and nothing else: a sign-in name that equals someone's username is
+   * another person. Only a record without an eppn (VISP's older ones) is found by the username VISP made from
+   * the eppn. Two records for one person, or one that does not fit, is nobody (logged): never a guess.
+   */
   async user(name: string): Promise<VispUser | undefined> {
-    const docs = await this.collection('users').find({ $or: [{ eppn: name }, { username: name }] }, { projection: { _id: 0, phpSessionId: 0 } }).limit(2).toArray();
-    // An eppn match wins: single sign-on names users by eppn, and a username equal to someone's eppn is another person.
-    const [user] = this.parsed(VispUserSchema, 'user', docs).sort((a, b) => Number(b.eppn === name) - Number(a.eppn === name));
-    return user;
+    const projection = { _id: 0, phpSessionId: 0 };
+    const users = this.collection('users');
+    let docs = await users.find({ eppn: name }, { projection }).limit(2).toArray();
+    if (docs.length === 0) docs = await users.find({ username: vispUsernameOf(name), eppn: { $exists: false } }, { projection }).limit(2).toArray();
+    if (docs.length > 1) {
+      this.logger.warn({ user: name }, "VISP's database has two records for one sign-in name; neither is used");
+      return undefined;
+    }
+    return this.parsed(VispUserSchema, 'user', docs)[0];
   }
 
   async users(usernames: readonly string[]): Promise<VispUser[]> {
@@ -55,8 +65,8 @@ export class VispDirectory implements ProjectDirectory {
   }
 
   async project(id: string): Promise<VispProject | undefined> {
-    // VISP's ids are strings or numbers; the client sends what it was given.
-    const numeric = /^\d{1,15}$/.test(id) ? [{ id: Number(id) }] : [];
+    // VISP's ids are strings (or, in old records, numbers); "7" may name the number 7, never "07" it.
+    const numeric = /^\d{1,15}$/.test(id) && String(Number(id)) === id ? [{ id: Number(id) }] : [];
     const docs = await this.collection('projects').find({ $or: [{ id }, ...numeric] }, { projection: { _id: 0, __v: 0 } }).limit(1).toArray();
     return this.parsed(VispProjectSchema, 'project', docs)[0];
   }

@@ -7,6 +7,7 @@ import {
   type TranscriptionBackend,
   type TranscriptionError,
   type TranscriptionId,
+  type TranscriptionOrigin,
   type TranscriptionState,
 } from '@visp/contracts';
 
@@ -15,6 +16,22 @@ const errorSchema = new Schema({ code: { type: String, required: true }, message
 /** The audio as probed at upload: what the worker needs to decide whether it must convert it. */
 const audioSchema = new Schema(
   { codec: { type: String, required: true }, sampleRate: { type: Number, required: true }, channels: { type: Number, required: true } },
+  { _id: false },
+);
+
+/** A job of a project's bundle (VISP's transcription queue): where its recording is, and its results go. */
+const originSchema = new Schema(
+  {
+    project: { type: String, required: true },
+    session: { type: String, required: true },
+    bundle: { type: String, required: true },
+    language: { type: String },
+    model: { type: String },
+    /** When the transcript was written beside the bundle (once; see the gateway's bundle write-back). */
+    writtenBackAt: { type: Date },
+    /** When a finished job was taken off the project's queue (VISP deleted such items); it stays its owner's. */
+    removedAt: { type: Date },
+  },
   { _id: false },
 );
 
@@ -38,9 +55,13 @@ const transcriptionSchema = new Schema(
     finishedAt: { type: Date },
     /** When its files (upload, transcript) were deleted: cancelled, or kept past the retention period. */
     filesRemovedAt: { type: Date },
+    /** Set for a project bundle's job; absent for uploads. */
+    origin: { type: originSchema },
   },
   { timestamps: true, collection: 'transcriptions', versionKey: false },
 );
+// A project's queue is listed by project (VISP's client polls it every 5 s).
+transcriptionSchema.index({ 'origin.project': 1 });
 type TranscriptionDocument = InferSchemaType<typeof transcriptionSchema> & { createdAt: Date; updatedAt: Date };
 
 export interface AudioFacts {
@@ -59,6 +80,8 @@ export interface NewTranscription {
   language?: string;
   backend: TranscriptionBackend;
   model?: string;
+  /** The project bundle the recording was copied from, for VISP's transcription queue. */
+  origin?: TranscriptionOrigin;
 }
 
 export interface TranscriptionRecord extends NewTranscription {
@@ -71,6 +94,10 @@ export interface TranscriptionRecord extends NewTranscription {
   startedAt?: Date;
   finishedAt?: Date;
   filesRemovedAt?: Date;
+  /** When a bundle job's transcript was written beside the bundle. */
+  writtenBackAt?: Date;
+  /** When a finished bundle job was taken off its project's queue. */
+  removedFromQueueAt?: Date;
 }
 
 function toRecord(doc: TranscriptionDocument): TranscriptionRecord {
@@ -94,6 +121,13 @@ function toRecord(doc: TranscriptionDocument): TranscriptionRecord {
     startedAt: optional(doc.startedAt),
     finishedAt: optional(doc.finishedAt),
     filesRemovedAt: optional(doc.filesRemovedAt),
+    ...(doc.origin
+      ? {
+          origin: { project: doc.origin.project, session: doc.origin.session, bundle: doc.origin.bundle, ...(doc.origin.language ? { language: doc.origin.language } : {}), ...(doc.origin.model ? { model: doc.origin.model } : {}) },
+          writtenBackAt: optional(doc.origin.writtenBackAt),
+          removedFromQueueAt: optional(doc.origin.removedAt),
+        }
+      : {}),
   };
 }
 
@@ -132,6 +166,25 @@ export class TranscriptionRepository {
   async list(owner: Owner, limit = 200): Promise<TranscriptionRecord[]> {
     const docs = await this.model.find({ owner }).sort({ createdAt: -1 }).limit(limit).lean<TranscriptionDocument[]>();
     return docs.map(toRecord);
+  }
+
+  /**
+   * A project's bundle jobs (anyone's: the project's working members share its queue), newest first. Access to the
+   * project is the caller's to check.
+   */
+  async listByProject(project: string, limit = 2000): Promise<TranscriptionRecord[]> {
+    const docs = await this.model.find({ 'origin.project': project }).sort({ createdAt: -1 }).limit(limit).lean<TranscriptionDocument[]>();
+    return docs.map(toRecord);
+  }
+
+  /** Records that a bundle job's transcript is beside its bundle. */
+  async writtenBack(id: TranscriptionId, at = new Date()): Promise<void> {
+    await this.model.updateOne({ _id: id, origin: { $exists: true } }, { $set: { 'origin.writtenBackAt': at } });
+  }
+
+  /** Takes a finished bundle job off its project's queue. */
+  async removedFromQueue(id: TranscriptionId, at = new Date()): Promise<void> {
+    await this.model.updateOne({ _id: id, origin: { $exists: true } }, { $set: { 'origin.removedAt': at } });
   }
 
   /** Bytes of `owner`'s uploads whose files are still stored (what counts against their quota). */

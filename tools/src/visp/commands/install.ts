@@ -17,8 +17,10 @@ export const install: VispCommand = {
     '--shibboleth-dir DIR: the Shibboleth SP files (shibboleth2.xml, attribute-map.xml, IdP metadata, SP key pair)',
     'for the bundled SP (visp-sp), which --auth shibboleth (the default) runs in front of the sign-in.',
     '--project-repositories DIR: one directory per project (VISP’s mounts/repositories), each mounted read-write at',
-    '<home>/project in that project’s sessions (PROJECT_REPOSITORIES_DIR); the session user must be able to write it',
-    '(docs/deployment.md). Like every setting here, give it again on a reinstall.',
+    '<home>/project in that project’s sessions (PROJECT_REPOSITORIES_DIR), and in the gateway at the same path (a',
+    'drop-in, visp-gateway.container.d/repositories.conf), which transcribes VISP’s bundles there and writes their',
+    'transcripts beside them; the session user must be able to write it (docs/deployment.md). Like every setting',
+    'here, give it again on a reinstall.',
   ],
   options: [
     { flag: '--domain', value: 'NAME' },

@@ -1,0 +1,200 @@
+// VISP's transcription queue (../shared/VISP-PROTOCOL.md §6; webclient transcribe-dialog.component.ts): a project's
+// working members transcribe its bundles (recordings in its emuDB), list the project's queue (the client polls it
+// every 5 s), take an item off it, and read a bundle's transcript, which is written beside the bundle as
+// `transcription.srt` and `.txt`. Fields are in `data`; every reply is family B with `progress: "end"`, failures
+// with `result: false` and VISP's words. The jobs themselves are the gateway's transcriptions
+// (src/transcriptions/transcriptions.ts): a bundle's recording is copied in as the job's upload.
+import {
+  languageCode,
+  VISP_AUTO_LANGUAGE,
+  VISP_TRANSCRIPTION_MODELS,
+  VispBundleFieldsSchema,
+  VispQueueFieldsSchema,
+  VispTranscribeFieldsSchema,
+  type TranscriptionBackend,
+  type TranscriptionState,
+  type VispProject,
+  type VispTranscriptionItem,
+  type VispTranscriptionStatus,
+} from '@visp/contracts';
+import type { Logger } from '@visp/config';
+import { AppError, parseOrThrow } from '@visp/service-kit';
+import type { BundleJob, Transcriptions } from '../transcriptions/transcriptions';
+import type { VispCommand, VispContext } from './command';
+
+export interface VispTranscriptionDeps {
+  transcriptions: Pick<Transcriptions, 'projectQueue' | 'createFromBundle' | 'cancelBundleJob' | 'removeFromProjectQueue' | 'writeBack' | 'writtenBack' | 'readBundleTranscripts'>;
+  /** What `kb-whisper` asks for (VISP_KB_WHISPER_MODEL, VISP_KB_WHISPER_BACKEND); no model: the default one, in Swedish. */
+  kbWhisper?: KbWhisper;
+  logger: Logger;
+}
+
+/** VISP's words for the failures its client shows. */
+export const MESSAGES = {
+  noProject: 'Project does not exist',
+  noAccess: 'User does not have access to this project',
+  noManage: 'User does not have the right access to this project to manage transcriptions.',
+  notQueued: 'File does not exist in the transcription queue',
+  redo: 'Re-doing transcription of file.',
+} as const;
+
+/** A job's state as VISP's queue says it; a cancelled job is not in the queue. */
+export function vispStatus(state: TranscriptionState): VispTranscriptionStatus | undefined {
+  const statuses: Record<TranscriptionState, VispTranscriptionStatus | undefined> = { queued: 'queued', running: 'running', completed: 'complete', failed: 'error', cancelled: undefined };
+  return statuses[state];
+}
+
+/** The Whisper language code for VISP's language name; undefined to detect it ("Automatic Detection", none). */
+export function vispLanguage(given: string | undefined): { code: string | undefined } | { refused: string } {
+  const name = given?.trim() ?? '';
+  if (name === '' || name.toLowerCase() === VISP_AUTO_LANGUAGE.toLowerCase() || name.toLowerCase() === 'auto') return { code: undefined };
+  const code = languageCode(name);
+  return code ? { code } : { refused: `Unknown language "${name.slice(0, 32)}": choose one Whisper knows, or ${VISP_AUTO_LANGUAGE}` };
+}
+
+/** KBLab's Swedish Whisper where this site has it: the model's name, and the backend that has it (else the default). */
+export interface KbWhisper {
+  model?: string;
+  backend?: TranscriptionBackend;
+}
+
+/** What a job asks of the worker: a model hint, its backend, the language (undefined: detect). */
+export interface VispJobModel {
+  language: string | undefined;
+  model?: string;
+  backend?: TranscriptionBackend;
+}
+
+/**
+ * What VISP's model names ask of the worker: `whisper` (or none) is the default model and backend; `kb-whisper` is
+ * KBLab's Swedish Whisper as `kbWhisper` names it (on its backend), in Swedish unless another language was chosen
+ * (detection too means Swedish: that is what the model is for); without a model configured, the default model
+ * transcribes in Swedish. Anything else is refused.
+ */
+export function vispModel(model: string | undefined, language: string | undefined, kbWhisper: KbWhisper = {}): VispJobModel | { refused: string } {
+  const name = model?.trim() || 'whisper';
+  if (name === 'whisper') return { language };
+  if (name === 'kb-whisper') return { language: language ?? 'sv', ...(kbWhisper.model ? { model: kbWhisper.model, ...(kbWhisper.backend ? { backend: kbWhisper.backend } : {}) } : {}) };
+  return { refused: `Unknown model "${name.slice(0, 32)}": this server transcribes with ${VISP_TRANSCRIPTION_MODELS.join(' or ')}` };
+}
+
+/** A job as an item of VISP's queue. */
+export function vispItem({ record, queueIndex }: BundleJob, status: VispTranscriptionStatus): VispTranscriptionItem | undefined {
+  const origin = record.origin;
+  if (!origin) return undefined;
+  return {
+    id: record.id,
+    project: origin.project,
+    session: origin.session,
+    bundle: origin.bundle,
+    initiatedByUser: record.owner,
+    language: origin.language ?? VISP_AUTO_LANGUAGE,
+    model: origin.model ?? 'whisper',
+    status,
+    error: record.error?.message ?? '',
+    createdAt: record.createdAt.toISOString(),
+    updatedAt: record.updatedAt.toISOString(),
+    finishedAt: record.finishedAt?.toISOString() ?? null,
+    queuePosition: queueIndex,
+  };
+}
+
+/** The project when the user may manage its transcriptions (a member with a working role); else VISP's refusal, sent. */
+async function project(context: VispContext, id: string, forbidden: string): Promise<VispProject | undefined> {
+  const found = await context.access.workingProject(context.owner, id).catch((err: unknown) => {
+    if (err instanceof AppError && (err.code === 'not_found' || err.code === 'forbidden')) return err.code;
+    throw err;
+  });
+  if (found === 'not_found') context.replyB('end', false, MESSAGES.noProject);
+  else if (found === 'forbidden') context.replyB('end', false, forbidden);
+  else return found;
+  return undefined;
+}
+
+/** The bundle's job in its project's queue: the newest not cancelled, unless taken off the queue. */
+async function jobOf(deps: VispTranscriptionDeps, projectId: string, session: string, bundle: string): Promise<BundleJob | undefined> {
+  return (await deps.transcriptions.projectQueue(projectId)).find((job) => job.record.origin?.session === session && job.record.origin.bundle === bundle);
+}
+
+const isPending = (job: BundleJob) => job.record.state === 'queued' || job.record.state === 'running';
+
+export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[] {
+  const { transcriptions, logger } = deps;
+  /** Completed jobs whose transcript is not beside their bundle yet (a completion no gateway heard): written now. */
+  const catchUp = (jobs: BundleJob[]) => {
+    for (const { record } of jobs) {
+      if (record.state !== 'completed' || record.writtenBackAt) continue;
+      transcriptions.writeBack(record.id).catch((err: unknown) => logger.warn({ err, id: record.id }, 'could not write a transcript beside its bundle'));
+    }
+  };
+  return [
+    {
+      name: 'fetchTranscriptionQueueItems',
+      family: 'B',
+      async handle(request, context) {
+        const fields = parseOrThrow(VispQueueFieldsSchema, request.fields, 'command');
+        const found = await project(context, fields.project, MESSAGES.noManage);
+        if (!found) return;
+        const jobs = await transcriptions.projectQueue(found.id);
+        catchUp(jobs);
+        const items = jobs.flatMap((job) => {
+          const status = vispStatus(job.record.state);
+          const item = status && vispItem(job, status);
+          return item ? [item] : [];
+        });
+        context.replyB('end', true, '', items);
+      },
+    },
+    {
+      name: 'transcribe',
+      family: 'B',
+      async handle(request, context) {
+        const fields = parseOrThrow(VispTranscribeFieldsSchema, request.fields, 'command');
+        const language = vispLanguage(fields.language);
+        if ('refused' in language) return context.replyB('end', false, language.refused);
+        const model = vispModel(fields.model, language.code, deps.kbWhisper);
+        if ('refused' in model) return context.replyB('end', false, model.refused);
+        const found = await project(context, fields.project, MESSAGES.noAccess);
+        if (!found) return;
+        const existing = await jobOf(deps, found.id, fields.session, fields.bundle);
+        // One job per bundle at a time: asked again while it waits or runs, the answer is that one.
+        if (existing && isPending(existing)) return context.replyB('end', true, 'The file is already in the transcription queue.');
+        const origin = { project: found.id, session: fields.session, bundle: fields.bundle, ...(fields.language ? { language: fields.language } : {}), ...(fields.model ? { model: fields.model } : {}) };
+        await transcriptions.createFromBundle(context.owner, origin, model);
+        // A finished one is done again, from the bundle's recording as it is now (VISP re-queued its item).
+        context.replyB('end', true, existing ? MESSAGES.redo : '');
+      },
+    },
+    {
+      name: 'removeTranscriptionFromQueue',
+      family: 'B',
+      async handle(request, context) {
+        const fields = parseOrThrow(VispBundleFieldsSchema, request.fields, 'command');
+        const found = await project(context, fields.project, MESSAGES.noAccess);
+        if (!found) return;
+        const job = await jobOf(deps, found.id, fields.session, fields.bundle);
+        if (!job) return context.replyB('end', false, MESSAGES.notQueued);
+        // Waiting or running: cancelled (a redo's cancel shows the job before it again). Completed: VISP kept the
+        // item, with its transcript. Failed: VISP deleted the item.
+        if (isPending(job)) await transcriptions.cancelBundleJob(job.record);
+        else if (job.record.state === 'failed') await transcriptions.removeFromProjectQueue(job.record);
+        context.replyB('end', true, '');
+      },
+    },
+    {
+      name: 'fetchTranscription',
+      family: 'B',
+      async handle(request, context) {
+        const fields = parseOrThrow(VispBundleFieldsSchema, request.fields, 'command');
+        const found = await project(context, fields.project, MESSAGES.noAccess);
+        if (!found) return;
+        const job = await jobOf(deps, found.id, fields.session, fields.bundle);
+        if (!job) return context.replyB('end', false, MESSAGES.notQueued);
+        // Read right after completion, the transcript may still be on its way beside the bundle.
+        await transcriptions.writtenBack(job.record).catch((err: unknown) => logger.warn({ err, id: job.record.id }, 'could not write a transcript beside its bundle'));
+        const { srt, text } = await transcriptions.readBundleTranscripts({ project: found.id, session: fields.session, bundle: fields.bundle });
+        context.replyB('end', true, '', { srt, text });
+      },
+    },
+  ];
+}
