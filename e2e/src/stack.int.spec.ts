@@ -1,22 +1,28 @@
 // The whole product as containers from quadlets/ (container-stack.ts), driven only from outside through the
 // gateway, as a user would. Every container's log is saved under .visp/artifacts when a scenario fails.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import WebSocket from 'ws';
 import path from 'node:path';
 import type { ReconcileReport, SessionStreamMessage, SessionView, TranscriptionView } from '@visp/contracts';
 import { execute, librivoxClips, openKernel, readSse, waitFor } from '@visp/testing';
 import { startContainerStack, type ContainerStack } from './container-stack';
 import { launchChromium, openJupyterFromStartPage, problems, signInOnPage } from './chromium';
+import { VispClient } from './visp-client';
 import { WebclientClient } from './webclient-client';
 
 const GW_PORT = 18880;
 const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts/stack');
 let stack: ContainerStack;
+/** VISP's `mounts/repositories`: the projects' files, bound into their sessions through the socket proxy. */
+const repositories = mkdtempSync(path.join(tmpdir(), 'visp-stack-repositories-'));
 
 beforeAll(async () => {
-  // Recovery looks often, so a scenario does not wait half a minute for it; admins can trigger it too.
-  stack = await startContainerStack({ gatewayPort: GW_PORT, env: { RECOVERY_INTERVAL: '3', ADMIN_USERS: 'root' } });
+  // Recovery looks often, so a scenario does not wait half a minute for it; admins can trigger it too. The VISP
+  // profile is on: VISP's webclient speaks on `/`.
+  stack = await startContainerStack({ gatewayPort: GW_PORT, env: { RECOVERY_INTERVAL: '3', ADMIN_USERS: 'root', VISP_WEBCLIENT: 'true', PROJECT_REPOSITORIES_DIR: repositories } });
 }, 600_000);
+afterAll(() => rmSync(repositories, { recursive: true, force: true }));
 
 afterAll(async () => {
   await stack?.stop();
@@ -306,4 +312,39 @@ describe('the product in containers', () => {
     ws.close();
     await stopSession(session.sid, gus);
   }, 400_000);
+
+  scenario("VISP's webclient, unchanged, on /: handshake, a session in a project with the project's files (bound through the socket proxy), the live session listed, closed", async () => {
+    const root = await signIn('root');
+    const created = await api('/api/v1/admin/projects', root, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'phonetics', name: 'Phonetics', members: [{ username: 'vic', role: 'analyzer' }] }) });
+    expect(created.status).toBe(201);
+    const files = path.join(repositories, 'phonetics');
+    mkdirSync(files);
+    writeFileSync(path.join(files, 'corpus.txt'), 'the project files\n');
+    chmodSync(repositories, 0o755);
+    chmodSync(files, 0o777);
+
+    const vic = await signIn('vic');
+    const client = await VispClient.open(GW_PORT, `127.0.0.1:${GW_PORT}`, vic.cookie ?? '');
+    try {
+      expect((await client.send({ cmd: 'authenticateUser', data: {} })).data).toEqual({ result: 200, msg: 'Authenticated' });
+      expect((await client.send({ cmd: 'authorizeUser', data: {} })).data).toEqual({ result: 200, msg: 'Authorized' });
+      expect(await client.send({ cmd: 'getSession', data: { phpSessId: 'x' } })).toMatchObject({ data: { username: 'vic', eppn: 'vic' } });
+      expect(await client.send({ cmd: 'fetchProjects' })).toMatchObject({ message: null, data: { projects: [{ id: 'phonetics', liveAppSessions: [] }] } });
+
+      const frames = await client.follow({ cmd: 'launchContainerSession', projectId: 'phonetics', appName: 'jupyter' });
+      expect(frames.at(-1)).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      const code = String(frames.at(-1)?.message);
+      const listing = await api(`/s/${code}/api/contents/project`, vic);
+      expect(listing.status).toBe(200);
+      expect(((await listing.json()) as { content: Array<{ name: string }> }).content.map((f) => f.name)).toEqual(['corpus.txt']);
+      // The bind is the one the socket proxy allows: the project's directory at <home>/project, read-write.
+      const mounts = JSON.parse(stack.podman('container', 'inspect', `visp-session-jupyter-${code}`, '--format', '{{json .Mounts}}')) as Array<{ Type: string; Source: string; Destination: string; RW: boolean }>;
+      expect(mounts).toContainEqual(expect.objectContaining({ Type: 'bind', Source: files, Destination: '/home/visp/project', RW: true }));
+
+      expect(await client.send({ cmd: 'fetchProjects' })).toMatchObject({ data: { projects: [{ liveAppSessions: [{ projectId: 'phonetics', username: 'vic', type: 'jupyter', sessionAccessCode: code }] }] } });
+      expect(await client.send({ cmd: 'closeSession', sessionAccessCode: code })).toMatchObject({ progress: 'end', result: true, message: 'Session deleted' });
+    } finally {
+      client.close();
+    }
+  }, 300_000);
 });

@@ -154,7 +154,7 @@ function operationObject(op: Operation) {
     ...(op.form ? { requestBody: { required: true, content: { 'multipart/form-data': { schema: formSchema(op.form) } } } } : {}),
     responses: {
       [status]: success,
-      ...(op.body || op.query || op.form ? { 400: errorResponse('Malformed or invalid input'), 415: errorResponse('The body is not JSON') } : {}),
+      ...(op.body || op.query || op.form ? { 400: errorResponse('Malformed or invalid input'), 415: errorResponse('The body is not JSON') } : op.params ? { 400: errorResponse('A malformed path parameter') } : {}),
       ...(op.access === 'public' ? {} : { 401: errorResponse('Not signed in'), 403: errorResponse(op.access === 'admin' ? 'Not an administrator, or a cross-origin request' : 'A cross-origin request') }),
       ...(op.path.includes('{') ? { 404: errorResponse('No such thing, or not yours') } : {}),
       ...Object.fromEntries(Object.entries(op.refusals ?? {}).map(([status, description]) => [status, errorResponse(description)])),
