@@ -14,12 +14,12 @@ import { SessionEntryCodes } from './proxy/session-host';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
 import { AccessList } from './projects/access-list';
+import { DirectoryUsers } from './projects/directory-users';
 import { ProjectAccess } from './projects/project-access';
 import { projectRoutes } from './projects/projects.routes';
 import { SessionLauncher } from './sessions/launcher';
 import { ServiceClient, SessionManagerClient } from './sessions/manager-client';
 import { sessionRoutes } from './sessions/sessions.routes';
-import { writeBackOnCompletion } from './transcriptions/bundle-write-back';
 import { Transcriptions, type TranscriptionSettings } from './transcriptions/transcriptions';
 import { transcriptionRoutes } from './transcriptions/transcriptions.routes';
 import { webPageRoutes } from './web-page';
@@ -72,12 +72,13 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const streams = new StreamLimit(settings.MAX_STREAMS_PER_USER);
   const proxy = new SessionProxy({ auth, entries: new SessionEntryCodes(redis), routes, streams, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
-  const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: logger.child({ part: 'transcriptions' }) }, settings);
+  const users = new DirectoryUsers(deps.directory ?? store.projects);
+  const access = new ProjectAccess(deps.directory ?? store.projects, users);
+  const accessList = new AccessList(users, settings.ACCESS_LIST_ENABLED);
+  const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, accessList, logger: logger.child({ part: 'transcriptions' }) }, settings);
   transcriptions.start();
   // VISP's bundle jobs: the transcript goes beside the bundle once the job completes.
-  const stopWriteBack = await writeBackOnCompletion(events, transcriptions, logger.child({ part: 'transcriptions' }));
-  const access = new ProjectAccess(deps.directory ?? store.projects);
-  const accessList = new AccessList(access.directory, settings.ACCESS_LIST_ENABLED);
+  await transcriptions.bundleJobs.start(events);
   const launcher = new SessionLauncher(manager, access, accessList);
   const webclient = new WebclientHub({ auth, manager, launcher, access, accessList, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
@@ -116,9 +117,9 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       authRoutes(app, { auth, store, redis, trusted, settings, onSignIn: analytics && ((username) => analytics.signedIn(username)) });
       projectRoutes(app, { auth, access, store: deps.directory ? undefined : store.projects, allowedOrigins: settings.ALLOWED_ORIGINS });
       sessionRoutes(app, { auth, manager, launcher, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
-      transcriptionRoutes(app, { auth, transcriptions, accessList, allowedOrigins: settings.ALLOWED_ORIGINS });
+      transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [async () => proxy.close(), () => webclient.close(), async () => analytics?.close(), async () => stopWriteBack(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
+    onClose: [async () => proxy.close(), () => webclient.close(), async () => analytics?.close(), async () => transcriptions.bundleJobs.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });
   analytics?.countIn(service.metrics);
   return { service };

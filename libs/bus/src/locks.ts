@@ -3,9 +3,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { keys } from './keys';
 import type { Redis } from './redis';
 
-// Release and extend only if we still hold the lock (compare the token), atomically.
+// Release and extend only if we still hold the key (compare the token), atomically.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
+/** A key this process set first (SET NX), holding a token of its own until it expires or is released. */
+export interface Claim {
+  readonly key: string;
+  readonly token: string;
+  /**
+   * Deletes the key if it still holds this claim's token (a claim that expired and was taken by another process is
+   * left alone); false if it had already expired or been taken.
+   */
+  release(): Promise<boolean>;
+}
+
+/**
+ * Claims `key` for `ttlMs` if nobody holds it: "once across all processes" (the first to set it does the work).
+ * Undefined if another process holds it. Left alone, the claim expires; `release` gives it up early.
+ */
+export async function claim(redis: Redis, key: string, ttlMs: number): Promise<Claim | undefined> {
+  const token = randomBytes(16).toString('hex');
+  if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
+  return { key, token, release: async () => (await redis.eval(RELEASE, 1, key, token)) === 1 };
+}
 
 export interface Lock {
   readonly name: string;
@@ -22,16 +43,14 @@ export interface Lock {
 
 /** Takes the lock if it is free, for `ttlMs`; undefined if someone else holds it. */
 export async function tryAcquireLock(redis: Redis, name: string, ttlMs: number): Promise<Lock | undefined> {
-  const key = keys.lock(name);
-  const token = randomBytes(16).toString('hex');
-  const taken = await redis.set(key, token, 'PX', ttlMs, 'NX');
-  if (taken !== 'OK') return undefined;
+  const held = await claim(redis, keys.lock(name), ttlMs);
+  if (!held) return undefined;
   const fence = await redis.incr(keys.lockFence(name));
   return {
     name,
     fence,
-    extend: async (extendMs = ttlMs) => (await redis.eval(EXTEND, 1, key, token, String(extendMs))) === 1,
-    release: async () => (await redis.eval(RELEASE, 1, key, token)) === 1,
+    extend: async (extendMs = ttlMs) => (await redis.eval(EXTEND, 1, held.key, held.token, String(extendMs))) === 1,
+    release: () => held.release(),
   };
 }
 

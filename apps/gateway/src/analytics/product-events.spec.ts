@@ -14,11 +14,11 @@ function fakeBus() {
   return { bus, publish: (event: BusEvent) => handlers.forEach((handler) => handler(event)) };
 }
 
-/** Redis's SET … NX shared by the processes, or one that is down. */
+/** Redis's SET … NX (what `claim` sends) shared by the processes, or one that is down. */
 function fakeRedis(down = false) {
   const keys = new Set<string>();
   const redis = {
-    set: async (key: string, _value: string, _ex: 'EX', _ttl: number, _nx: 'NX') => {
+    set: async (key: string, _value: string, _px: 'PX', _ttl: number, _nx: 'NX') => {
       if (down) throw new Error('connection lost');
       if (keys.has(key)) return null;
       keys.add(key);

@@ -1,11 +1,11 @@
-import { keys, type EventBus, type Redis } from '@visp/bus';
+import { claim, keys, type EventBus, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import type { BusEvent, Owner, SessionView } from '@visp/contracts';
 import type { TranscriptionRecord } from '@visp/store';
 import type { ProductEvent } from './matomo';
 
 /** How long a reported bus event is remembered: far longer than any gateway takes to hear it. */
-const REPORTED_TTL_SECONDS = 86_400;
+const REPORTED_TTL_MS = 86_400_000;
 
 /** The session states that are product events, with the action Matomo gets. */
 const SESSION_ACTIONS: Partial<Record<SessionView['state'], string>> = { pending: 'launched', ready: 'ready', failed: 'failed' };
@@ -87,10 +87,10 @@ export class ProductEvents {
     return { category: 'transcription', action, name: record?.backend, value: record?.durationSec, username: owner };
   }
 
-  /** Whether this process is the one to report `event`: the first to set its key. */
+  /** Whether this process is the one to report `event`: the first to claim its key (never released: it expires). */
   private async claim(event: string): Promise<boolean> {
     try {
-      return (await this.deps.redis.set(keys.analyticsReported(event), '1', 'EX', REPORTED_TTL_SECONDS, 'NX')) === 'OK';
+      return (await claim(this.deps.redis, keys.analyticsReported(event), REPORTED_TTL_MS)) !== undefined;
     } catch (err) {
       this.deps.logger.debug({ err, event }, 'could not claim a product event; another gateway may report it');
       return false;

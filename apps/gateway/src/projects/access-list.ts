@@ -1,36 +1,25 @@
 import type { Owner } from '@visp/contracts';
-import type { ProjectDirectory } from '@visp/store';
 import { AppError } from '@visp/service-kit';
-
-/** How long a decision is trusted: VISP asked on every message; an administrator's change shows within this. */
-const TTL_MS = 10_000;
+import type { DirectoryUsers } from './directory-users';
 
 /**
  * VISP's access list (ACCESS_LIST_ENABLED): only users whose directory record says `loginAllowed` may use the
  * site. Consulted wherever something is started or asked for — every session launch (SessionLauncher, whichever
- * door), every upload, every VISP command but the handshake — so no door is left open beside VISP's socket.
- * Fails closed: no record, no field, or a directory error denies.
+ * door), every transcription, every VISP command but the handshake — so no door is left open beside VISP's
+ * socket. Fails closed: no record, no field, or a directory error denies.
  */
 export class AccessList {
-  private readonly decided = new Map<Owner, { at: number; allowed: Promise<boolean> }>();
-
   constructor(
-    private readonly directory: ProjectDirectory,
-    readonly enabled: boolean,
+    private readonly users: DirectoryUsers,
+    private readonly enabled: boolean,
   ) {}
 
-  allows(username: Owner): Promise<boolean> {
-    if (!this.enabled) return Promise.resolve(true);
-    const now = Date.now();
-    const known = this.decided.get(username);
-    if (known && now - known.at < TTL_MS) return known.allowed;
-    for (const [name, { at }] of this.decided) if (now - at >= TTL_MS) this.decided.delete(name);
-    const allowed = this.directory.user(username).then(
+  async allows(username: Owner): Promise<boolean> {
+    if (!this.enabled) return true;
+    return this.users.of(username).then(
       (user) => user?.loginAllowed === true,
       () => false,
     );
-    this.decided.set(username, { at: now, allowed });
-    return allowed;
   }
 
   async require(username: Owner): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import { CreateProjectRequestSchema, OwnerSchema, ProjectIdSchema, SetAccessRequestSchema, SetMemberRequestSchema } from '@visp/contracts';
-import { ConcurrentChangeError, type ProjectRepository } from '@visp/store';
+import { ConcurrentChangeError, DuplicateKeyError, type ProjectRepository } from '@visp/store';
 import { AppError, parseOrThrow, requireJson } from '@visp/service-kit';
 import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
@@ -17,7 +17,6 @@ const UserParamsSchema = z.object({ username: OwnerSchema }).strict();
  */
 export function projectRoutes(app: Express, deps: { auth: Authenticator; access: ProjectAccess; store: ProjectRepository | undefined; allowedOrigins: readonly string[] }): void {
   const user = requireUser(deps.auth, deps.allowedOrigins);
-  const { directory } = deps.access;
   const store = (): ProjectRepository => {
     if (!deps.store) throw new AppError('conflict', "projects are VISP's here (PROJECT_SOURCE=visp): manage them in VISP");
     return deps.store;
@@ -37,8 +36,7 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
   };
 
   app.get('/api/v1/projects', user, async (_req, res) => {
-    const me = await directory.user(principalOf(res).username);
-    res.json({ projects: me ? await directory.projectsOf(me.username) : [] });
+    res.json({ projects: await deps.access.projectsOf(principalOf(res).username) });
   });
 
   app.get('/api/v1/admin/projects', user, requireAdmin, async (_req, res) => {
@@ -48,9 +46,12 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
   app.post('/api/v1/admin/projects', user, requireAdmin, async (req, res) => {
     requireJson(req);
     const body = parseOrThrow(CreateProjectRequestSchema, req.body);
-    const projects = store();
-    if (await projects.project(body.id)) throw new AppError('conflict', `there is a project ${body.id} already`);
-    res.status(201).json(await projects.create(body));
+    const created = await store()
+      .create(body)
+      .catch((err: unknown) => {
+        throw err instanceof DuplicateKeyError ? new AppError('conflict', `there is a project ${body.id} already`) : err;
+      });
+    res.status(201).json(created);
   });
 
   app.put('/api/v1/admin/projects/:id/members/:username', user, requireAdmin, async (req, res) => {

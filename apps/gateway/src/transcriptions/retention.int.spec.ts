@@ -32,7 +32,7 @@ const settings: TranscriptionSettings = {
 
 beforeAll(async () => {
   store = await openStore(testMongoUri('retention'));
-  transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, logger: createLogger({ component: 'test', level: 'warn' }) }, settings);
+  transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, accessList: { require: async () => undefined }, logger: createLogger({ component: 'test', level: 'warn' }) }, settings);
 });
 
 afterAll(async () => {

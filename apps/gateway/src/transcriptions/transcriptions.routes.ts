@@ -4,18 +4,16 @@ import { TranscriptFormatSchema } from '@visp/contracts';
 import { parseOrThrow } from '@visp/service-kit';
 import { principalOf, requireUser } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
-import type { AccessList } from '../projects/access-list';
 import type { Transcriptions } from './transcriptions';
 
 const ResultQuerySchema = z.object({ format: TranscriptFormatSchema.default('json') }).strict();
 
 /** The public transcription API: upload, follow, cancel, download; every user sees only their own jobs. */
-export function transcriptionRoutes(app: Express, deps: { auth: Authenticator; transcriptions: Transcriptions; accessList: AccessList; allowedOrigins: readonly string[] }): void {
+export function transcriptionRoutes(app: Express, deps: { auth: Authenticator; transcriptions: Transcriptions; allowedOrigins: readonly string[] }): void {
   const { transcriptions } = deps;
   const user = requireUser(deps.auth, deps.allowedOrigins);
 
   app.post('/api/v1/transcriptions', user, async (req, res) => {
-    await deps.accessList.require(principalOf(res).username);
     res.status(202).json(await transcriptions.create(principalOf(res).username, req));
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { stat, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { channels, keys, QUEUES, tryAcquireLock, TypedQueue, type Redis } from '@visp/bus';
+import { channels, QUEUES, tryAcquireLock, TypedQueue, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import {
   CreateTranscriptionFieldsSchema,
@@ -15,9 +15,10 @@ import {
 import { AppError, NotFoundError, parseOrThrow } from '@visp/service-kit';
 import type { AudioFacts, TranscriptionRecord, TranscriptionRepository } from '@visp/store';
 import { CONTENT_TYPES, renderTranscript, TranscriptionFiles, type AudioProbe } from '@visp/transcription';
-import { ProjectBundles, type BundleRef } from './bundles';
+import type { AccessList } from '../projects/access-list';
+import { BundleJobs } from './bundle-jobs';
 import { UploadReservations } from './reservations';
-import { checkAudio, receiveUpload } from './upload';
+import { receiveUpload } from './upload';
 
 export interface TranscriptionSettings {
   TRANSCRIPTION_DATA_DIR: string;
@@ -35,7 +36,7 @@ export interface TranscriptionSettings {
 }
 
 /** What a new job was made from, once it is in the data dir and checked. */
-interface Received {
+export interface Received {
   filename: string;
   sizeBytes: number;
   audio: AudioProbe;
@@ -45,14 +46,19 @@ interface Received {
   origin?: TranscriptionOrigin;
 }
 
-/** A bundle job as its project's queue shows it: the record, and its place among jobs waiting or running (-1: none). */
-export interface BundleJob {
-  record: TranscriptionRecord;
-  queueIndex: number;
+/** How many bytes a new job's recording may have, and what to say when it has more (else: the size limit). */
+export interface Room {
+  maxBytes: number;
+  tooLarge?: string;
 }
 
-/** How long one gateway process may take to write a transcript beside its bundle before another may. */
-const WRITE_BACK_CLAIM_MS = 60_000;
+export interface TranscriptionDeps {
+  transcriptions: TranscriptionRepository;
+  redis: Redis;
+  logger: Logger;
+  /** VISP's access list (ACCESS_LIST_ENABLED), checked for every new job, uploaded or of a bundle. */
+  accessList: Pick<AccessList, 'require'>;
+}
 
 /** A new id in the shape of a Mongo object id: 4 bytes of time (so ids sort by age), 8 random. */
 const newId = () => Buffer.concat([Buffer.from(Math.floor(Date.now() / 1000).toString(16).padStart(8, '0'), 'hex'), randomBytes(8)]).toString('hex');
@@ -67,29 +73,29 @@ export function transcriptionIdParam(value: unknown): string {
 /**
  * The gateway's side of transcription: takes uploads into the data dir and the queue, and shows each user their
  * own jobs, with queue positions, cancellation and results. The same operations serve the REST API and the
- * webclient socket.
+ * webclient socket. VISP's bundle jobs (`bundleJobs`) are admitted and rendered here too.
  */
 export class Transcriptions {
   private readonly queue: TypedQueue<'transcriptions'>;
   private readonly files: TranscriptionFiles;
   private readonly reservations: UploadReservations;
-  /** Projects' bundles (VISP's transcription queue): recordings read there, transcripts written back beside them. */
-  readonly bundles: ProjectBundles;
+  /** Projects' bundles as jobs (VISP's transcription queue): recordings read there, transcripts written back beside them. */
+  readonly bundleJobs: BundleJobs;
   private expiry: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly deps: { transcriptions: TranscriptionRepository; redis: Redis; logger: Logger },
+    private readonly deps: TranscriptionDeps,
     private readonly settings: TranscriptionSettings,
   ) {
     this.queue = new TypedQueue(QUEUES.transcriptions, deps.redis);
     this.files = new TranscriptionFiles(settings.TRANSCRIPTION_DATA_DIR);
     this.reservations = new UploadReservations(deps.redis);
-    this.bundles = new ProjectBundles(settings.PROJECT_REPOSITORIES_DIR);
+    this.bundleJobs = new BundleJobs(this, deps, settings);
   }
 
   async create(owner: Owner, req: IncomingMessage): Promise<TranscriptionView> {
-    const record = await this.admit(owner, Number(req.headers['content-length'] ?? 0), async (id, room) => {
-      const upload = await receiveUpload(req, this.files.upload(id), { ...room, maxSeconds: this.settings.TRANSCRIPTION_MAX_SECONDS });
+    const record = await this.admit(owner, Number(req.headers['content-length'] ?? 0), async (destination, room) => {
+      const upload = await receiveUpload(req, destination, { ...room, maxSeconds: this.settings.TRANSCRIPTION_MAX_SECONDS });
       const fields = parseOrThrow(CreateTranscriptionFieldsSchema, upload.fields, 'form');
       return { filename: upload.filename.slice(0, 255), sizeBytes: upload.sizeBytes, audio: upload.audio, language: fields.language, backend: fields.backend, model: fields.model };
     });
@@ -97,29 +103,14 @@ export class Transcriptions {
   }
 
   /**
-   * A job of a project's bundle (VISP's `transcribe`): the bundle's recording is copied into the data dir as the
-   * job's upload, so the worker, retention and the limits treat it as any other; the origin goes on the record,
-   * for the project's queue and for writing the transcript back beside the bundle. Access to the project is the
-   * caller's to check. The copy counts against the owner's quota and pending limit like an upload: it takes the
-   * same disk for the same retention, and otherwise re-queueing bundles would fill it past every limit.
+   * Admits a new job, uploaded or of a bundle (the one way in): for a user on the access list, under the owner's
+   * limits (uploads still arriving count too, or many sent at once would each find the limits untouched),
+   * `receive` puts its recording at `destination` in the data dir and says what it is; then the record and the
+   * queued job. Anything refused or failed leaves nothing behind.
    */
-  async createFromBundle(owner: Owner, origin: TranscriptionOrigin, job: { language?: string; model?: string; backend?: TranscriptionBackend }): Promise<TranscriptionRecord> {
-    return this.admit(owner, 0, async (id, room) => {
-      const destination = this.files.upload(id);
-      const tooLarge = room.tooLarge ?? `the recording is larger than ${Math.floor(this.settings.TRANSCRIPTION_MAX_MIB)} MiB`;
-      const sizeBytes = await this.bundles.copyRecording(origin, destination, room.maxBytes, tooLarge);
-      const audio = await checkAudio(destination, this.settings.TRANSCRIPTION_MAX_SECONDS);
-      return { filename: origin.bundle.slice(0, 255), sizeBytes, audio, language: job.language, model: job.model, backend: job.backend, origin };
-    });
-  }
-
-  /**
-   * Admits a new job: under the owner's limits (uploads still arriving count too, or many sent at once would each
-   * find the limits untouched), `receive` puts its recording in the data dir and says what it is; then the record
-   * and the queued job. Anything refused or failed leaves nothing behind.
-   */
-  private async admit(owner: Owner, declared: number, receive: (id: string, room: { maxBytes: number; tooLarge?: string }) => Promise<Received>): Promise<TranscriptionRecord> {
+  async admit(owner: Owner, declared: number, receive: (destination: string, room: Room) => Promise<Received>): Promise<TranscriptionRecord> {
     const { transcriptions, logger } = this.deps;
+    await this.deps.accessList.require(owner);
     const id = newId();
     const room = await this.reservations.reserve(owner, id, async (held) => {
       const pending = (await transcriptions.countPending(owner)) + held.count;
@@ -131,7 +122,7 @@ export class Transcriptions {
     let record: TranscriptionRecord | undefined;
     try {
       await this.files.prepare(id);
-      const received = await receive(id, room);
+      const received = await receive(this.files.upload(id), room);
       const { durationSec, ...audio } = received.audio;
       record = await transcriptions.create({
         id,
@@ -167,7 +158,7 @@ export class Transcriptions {
    * quota, and what the disk has above its floor, whichever is least. Refused at once when that is nothing, or
    * when the declared length is already more.
    */
-  private async room(owner: Owner, declared: number, uploading: number): Promise<{ maxBytes: number; tooLarge?: string }> {
+  private async room(owner: Owner, declared: number, uploading: number): Promise<Room> {
     const MiB = 1024 * 1024;
     const { TRANSCRIPTION_MAX_MIB, TRANSCRIPTION_QUOTA_MIB, TRANSCRIPTION_MIN_FREE_MIB, TRANSCRIPTION_DATA_DIR } = this.settings;
     const disk = await statfs(TRANSCRIPTION_DATA_DIR);
@@ -241,7 +232,7 @@ export class Transcriptions {
    * A completed job's transcript in `formats`: the one rendering of downloads and of the transcripts written
    * beside a bundle.
    */
-  private async render<F extends TranscriptFormat>(record: TranscriptionRecord, formats: readonly F[]): Promise<Record<F, string>> {
+  async render<F extends TranscriptFormat>(record: TranscriptionRecord, formats: readonly F[]): Promise<Record<F, string>> {
     const transcript = await this.files.readResult(record.id);
     // Completed, not expired, and yet no transcript: damage to the data dir, an internal error (logged, 500).
     if (!transcript) throw new Error(`transcription ${record.id} is completed, but ${this.files.result(record.id)} holds no transcript`);
@@ -249,88 +240,9 @@ export class Transcriptions {
   }
 
   /**
-   * A project's bundle jobs as its queue shows them: per bundle the newest one not cancelled (a cancelled redo
-   * shows the job before it again, as VISP's queue item went back to complete), none that was removed from the
-   * queue, newest first; with each one's place among the jobs waiting or running.
-   */
-  async projectQueue(project: string): Promise<BundleJob[]> {
-    const [records, active, waiting] = await Promise.all([this.deps.transcriptions.listByProject(project), this.queue.queue.getRanges(['active'], 0, -1, true), this.waitingOrder()]);
-    const order = [...active, ...waiting];
-    const seen = new Set<string>();
-    const jobs: BundleJob[] = [];
-    for (const record of records) {
-      if (!record.origin || record.state === 'cancelled' || record.removedFromQueueAt) continue;
-      const key = JSON.stringify([record.origin.session, record.origin.bundle]);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      jobs.push({ record, queueIndex: record.state === 'queued' || record.state === 'running' ? order.indexOf(record.id) : -1 });
-    }
-    return jobs;
-  }
-
-  /** Cancels a project's job for whoever may manage its queue (access to the project is the caller's to check). */
-  async cancelBundleJob(record: TranscriptionRecord): Promise<void> {
-    await this.cancel(record.owner, record.id).catch((err: unknown) => {
-      // Finished meanwhile: nothing left to cancel.
-      if (!(err instanceof AppError && err.code === 'conflict')) throw err;
-    });
-  }
-
-  /** Takes a finished job off its project's queue (VISP deleted such items); the record stays its owner's. */
-  async removeFromProjectQueue(record: TranscriptionRecord): Promise<void> {
-    await this.deps.transcriptions.removedFromQueue(record.id);
-  }
-
-  /**
-   * Writes a completed bundle job's transcript beside its bundle (`transcription.srt`, `transcription.txt`), once:
-   * every gateway process hears the completion, and the one that claims it in Redis (SET NX) writes, then marks the
-   * record. A process that dies in between leaves its claim to expire; the next look at the queue writes it then
-   * (the files are replaced whole, so writing twice is harmless). Only the bundle's newest job writes: an older
-   * one finishing late never replaces a redo's transcript. Returns whether this call wrote them.
-   */
-  async writeBack(id: string): Promise<boolean> {
-    const record = await this.deps.transcriptions.getAnyOwner(transcriptionIdParam(id));
-    if (!record?.origin || record.state !== 'completed' || record.writtenBackAt || record.filesRemovedAt) return false;
-    const newest = (await this.projectQueue(record.origin.project)).find((job) => job.record.origin?.session === record.origin?.session && job.record.origin?.bundle === record.origin?.bundle);
-    if (newest?.record.id !== record.id) return false;
-    const claim = keys.transcriptWriteBack(record.id);
-    if ((await this.deps.redis.set(claim, '1', 'PX', WRITE_BACK_CLAIM_MS, 'NX')) !== 'OK') return false;
-    try {
-      const { srt, txt } = await this.render(record, ['srt', 'txt'] as const);
-      await this.bundles.writeTranscripts(record.origin, { srt, text: txt });
-      await this.deps.transcriptions.writtenBack(record.id);
-    } catch (err) {
-      // The next look at the queue tries again.
-      await this.deps.redis.del(claim).catch(() => 0);
-      throw err;
-    }
-    this.deps.logger.info({ id: record.id, project: record.origin.project, session: record.origin.session, bundle: record.origin.bundle }, 'transcript written beside its bundle');
-    return true;
-  }
-
-  /**
-   * Makes sure a completed bundle job's transcript is beside its bundle before it is read: writes it unless another
-   * gateway process is, then waits up to `timeoutMs` for that one to finish.
-   */
-  async writtenBack(record: TranscriptionRecord, timeoutMs = 5000): Promise<void> {
-    if (!record.origin || record.state !== 'completed' || record.writtenBackAt) return;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (await this.writeBack(record.id)) return;
-      const now = await this.deps.transcriptions.getAnyOwner(record.id);
-      if (!now || now.writtenBackAt || now.filesRemovedAt || Date.now() > deadline) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  /** The transcripts beside a bundle, as VISP's client reads them. */
-  readBundleTranscripts(ref: BundleRef): Promise<{ srt: string; text: string }> {
-    return this.bundles.readTranscripts(ref);
-  }
-
-  /**
    * Expires old jobs' files now and then: every retention period, at most an hour apart. Each gateway process
-   * offers to, and one of them does it per period: the lock is left to expire, not released.
+   * offers to, and one of them does it per period: the lock is left to expire, not released. (`bundleJobs` starts
+   * on its own.)
    */
   start(): void {
     const intervalMs = Math.min(this.settings.TRANSCRIPTION_RETENTION, 3600) * 1000;
@@ -341,14 +253,6 @@ export class Transcriptions {
     this.expiry = setInterval(runLogged, intervalMs);
     this.expiry.unref();
     runLogged();
-    // Bundles are read there; a container without the mount (quadlet before Podman 5 ignores the drop-in) says so.
-    const repositories = this.settings.PROJECT_REPOSITORIES_DIR;
-    if (repositories) {
-      void stat(repositories).then(
-        (found) => found.isDirectory() || this.deps.logger.warn({ repositories }, 'PROJECT_REPOSITORIES_DIR is not a directory: VISP bundles cannot be transcribed'),
-        () => this.deps.logger.warn({ repositories }, 'PROJECT_REPOSITORIES_DIR is not there (is it mounted into the gateway?): VISP bundles cannot be transcribed'),
-      );
-    }
   }
 
   close(): Promise<void> {
@@ -365,6 +269,11 @@ export class Transcriptions {
   /** Ids of waiting jobs, next to run first. */
   private waitingOrder(): Promise<string[]> {
     return this.queue.queue.getRanges(['wait'], 0, -1, true);
+  }
+
+  /** Ids of running jobs, then of waiting ones next to run first: a job's place among those pending. */
+  pendingOrder(): Promise<string[]> {
+    return this.queue.queue.getRanges(['active', 'wait'], 0, -1, true);
   }
 
   private view(r: TranscriptionRecord, waiting: readonly string[]): TranscriptionView {

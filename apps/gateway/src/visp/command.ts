@@ -24,8 +24,10 @@ export interface VispContext {
   access: ProjectAccess;
   manager: SessionManagerClient;
   launcher: SessionLauncher;
-  /** The signed-in user as the project directory knows them (read once per connection). */
+  /** The signed-in user as the project directory knows them. */
   me(): Promise<VispUser | undefined>;
+  /** Whether the access list lets the user use VISP's commands (VISP's `loginAllowed`; everyone when it is off). */
+  allowed(): Promise<boolean>;
   replyA(fields: Partial<Omit<VispReplyA, 'requestId' | 'cmd'>>): void;
   replyB(progress: VispReplyB['progress'], result: VispReplyB['result'], message: string, data?: unknown): void;
   /** Hands every event about session `sid` to `onEvent` until it returns true (done) or the returned unfollow is called. */

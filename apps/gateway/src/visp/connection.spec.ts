@@ -9,6 +9,7 @@ import type { ProjectDirectory } from '@visp/store';
 import { AppError } from '@visp/service-kit';
 import type { Principal } from '../auth/principal';
 import { AccessList } from '../projects/access-list';
+import { DirectoryUsers } from '../projects/directory-users';
 import { ProjectAccess } from '../projects/project-access';
 import { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
@@ -48,13 +49,13 @@ function connect(username = 'alice@uni.se', options: { accessList?: boolean; ses
     list: jest.fn(async (filter: { owner?: string; state?: string }) => sessions.filter((s) => (!filter.owner || s.owner === filter.owner) && (!filter.state || s.state === filter.state))),
     sessionTypes: jest.fn(async () => ({ types: [{ name: 'jupyter' }, { name: 'rstudio' }] })),
   };
-  const access = new ProjectAccess(directory);
-  const accessList = new AccessList(directory, options.accessList ?? false);
+  const users = new DirectoryUsers(directory);
+  const access = new ProjectAccess(directory, users);
+  const accessList = new AccessList(users, options.accessList ?? false);
   const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, access, accessList);
-  const allowed = (context: { owner: string }) => accessList.allows(context.owner);
   const signOut = jest.fn(async () => undefined);
   const principal: Principal = { username, admin: false, via: 'login', credential: 'login:1' };
-  const deps = { manager: manager as unknown as SessionManagerClient, launcher, access, commands: vispCommands(allowed), allowed, signOut, logger: createLogger({ component: 'test', level: 'silent' }) };
+  const deps = { manager: manager as unknown as SessionManagerClient, launcher, access, accessList, commands: vispCommands(), signOut, logger: createLogger({ component: 'test', level: 'silent' }) };
   const connection = new VispConnection(ws as unknown as WebSocket, principal, deps, 1000);
   const settled = () => new Promise((resolve) => setTimeout(resolve, 5));
   const send = async (message: unknown) => {

@@ -1,21 +1,22 @@
 import type { WebSocket } from 'ws';
-import { isSessionEvent, VispEnvelopeSchema, type BusEvent, type SessionEvent, type VispReplyA, type VispReplyB, type VispUser } from '@visp/contracts';
+import { isSessionEvent, VispEnvelopeSchema, type BusEvent, type SessionEvent, type VispReplyA, type VispReplyB } from '@visp/contracts';
 import type { Logger } from '@visp/config';
 import { AppError } from '@visp/service-kit';
 import type { Principal } from '../auth/principal';
+import type { AccessList } from '../projects/access-list';
 import type { ProjectAccess } from '../projects/project-access';
 import type { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
-import { MessageBudget } from '../webclient/message-budget';
+import { CommandSocket, commandFields, type Frame } from '../webclient/command-socket';
 import type { Family, VispCommand, VispContext, VispRequest } from './command';
-import { deny, type AccessCheck } from './handshake';
+import { deny } from './handshake';
 
-export interface VispConnectionDeps {
+interface VispConnectionDeps {
   manager: SessionManagerClient;
   launcher: SessionLauncher;
   access: ProjectAccess;
+  accessList: AccessList;
   commands: ReadonlyMap<string, VispCommand>;
-  allowed: AccessCheck;
   signOut(): Promise<void>;
   logger: Logger;
 }
@@ -25,24 +26,17 @@ export interface VispConnectionDeps {
  * the family VISP answers each in, every failure as `progress: "end"` with `result: false` and words the client
  * shows (its launch tile waits for `end`; it never reads an `error` progress). Identity is the socket's sign-in.
  */
-export class VispConnection {
-  /** Set by every pong; the heartbeat drops a connection that stayed silent for a whole interval. */
-  alive = true;
-  private readonly budget: MessageBudget;
+export class VispConnection extends CommandSocket {
   /** Launches waiting for their session, by sid (two launches may wait on one): each gets its events until done. */
   private readonly follows = new Map<string, Set<(event: SessionEvent) => boolean>>();
-  /** The directory's record of the user, re-read after ME_TTL_MS: the access list can change while a socket is open. */
-  private me: { at: number; user: Promise<VispUser | undefined> } | undefined;
 
   constructor(
-    readonly ws: WebSocket,
-    readonly principal: Principal,
+    ws: WebSocket,
+    principal: Principal,
     private readonly deps: VispConnectionDeps,
     messagesPerSecond: number,
   ) {
-    this.budget = new MessageBudget(messagesPerSecond);
-    ws.on('pong', () => (this.alive = true));
-    ws.on('message', (raw, isBinary) => this.receive(raw.toString(), isBinary));
+    super(ws, principal, messagesPerSecond);
   }
 
   /** VISP's client is told nothing unasked; an event only moves the launches waiting on its session. */
@@ -51,22 +45,15 @@ export class VispConnection {
     for (const follower of this.follows.get(event.sid) ?? []) if (follower(event)) this.unfollow(event.sid, follower);
   }
 
-  private receive(raw: string, isBinary: boolean): void {
-    const { admitted, warn } = this.budget.take();
-    if (!admitted) {
-      if (warn) this.send({ requestId: null, cmd: 'rateLimited', data: { result: 429 }, message: `Too many messages: at most ${this.budget.perSecond} a second`, progress: null, result: false } satisfies VispReplyA);
-      return;
-    }
-    let message: unknown;
-    try {
-      message = isBinary ? undefined : JSON.parse(raw);
-    } catch {
-      message = undefined;
-    }
-    const envelope = VispEnvelopeSchema.safeParse(message);
+  protected warnOverBudget(perSecond: number): void {
+    this.send({ requestId: null, cmd: 'rateLimited', data: { result: 429 }, message: `Too many messages: at most ${perSecond} a second`, progress: null, result: false } satisfies VispReplyA);
+  }
+
+  protected receive(frame: Frame): void {
+    const envelope = VispEnvelopeSchema.safeParse(frame.kind === 'json' ? frame.value : undefined);
     if (!envelope.success) return this.send({ requestId: null, cmd: 'invalid', data: { result: 400 }, message: 'A command must be a JSON object with cmd', progress: 'end', result: false } satisfies VispReplyA);
     const { cmd, requestId, data, type: _type, ...topLevel } = envelope.data;
-    const request: VispRequest = { cmd, requestId, fields: { ...topLevel, ...(isRecord(data) ? data : {}) } };
+    const request: VispRequest = { cmd, requestId, fields: commandFields(topLevel, data) };
     const command = this.deps.commands.get(cmd);
     const context = this.context(request);
     this.run(command, request, context).catch((err: unknown) => this.fail(command?.family ?? 'A', request, context, err));
@@ -75,7 +62,7 @@ export class VispConnection {
   private async run(command: VispCommand | undefined, request: VispRequest, context: VispContext): Promise<void> {
     // VISP gave no answer to a command it did not know; the client's promise then waited forever.
     if (!command) return context.replyA({ data: { result: 404, commands: [...this.deps.commands.keys()] }, message: `Unknown command ${request.cmd.slice(0, 64)}`, progress: 'end', result: false });
-    if (!command.beforeAuthorization && !(await this.deps.allowed(context))) return deny(context);
+    if (!command.beforeAuthorization && !(await context.allowed())) return deny(context);
     await command.handle(request, context);
   }
 
@@ -88,14 +75,6 @@ export class VispConnection {
     else context.replyA({ data: { result: known ? err.status : 500, msg: message }, message, progress: 'end', result: false });
   }
 
-  private directoryUser(): Promise<VispUser | undefined> {
-    if (this.me && Date.now() - this.me.at < ME_TTL_MS) return this.me.user;
-    const user = this.deps.access.directory.user(this.principal.username);
-    this.me = { at: Date.now(), user };
-    user.catch(() => (this.me = undefined));
-    return user;
-  }
-
   private context(request: VispRequest): VispContext {
     const { manager, launcher, access } = this.deps;
     const ref = { cmd: request.cmd, requestId: request.requestId ?? null };
@@ -105,7 +84,8 @@ export class VispConnection {
       access,
       manager,
       launcher,
-      me: () => this.directoryUser(),
+      me: () => access.users.of(this.principal.username),
+      allowed: () => this.deps.accessList.allows(this.principal.username),
       replyA: (fields) => this.send({ ...ref, data: null, message: null, progress: null, result: true, ...fields } satisfies VispReplyA),
       replyB: (progress, result, message, data) =>
         this.send({ type: 'cmd-result', cmd: request.cmd, progress, message, result, ...(request.requestId === undefined ? {} : { requestId: request.requestId }), ...(data === undefined ? {} : { data }) } satisfies VispReplyB),
@@ -122,13 +102,5 @@ export class VispConnection {
     followers?.delete(follower);
     if (followers?.size === 0) this.follows.delete(sid);
   }
-
-  private send(message: VispReplyA | VispReplyB): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
-  }
 }
 
-/** How long a connection trusts what the directory said of its user (VISP asked on every message). */
-const ME_TTL_MS = 10_000;
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -5,7 +5,7 @@ import { VISP_DENIAL, type VispUserSession } from '@visp/contracts';
 import type { VispCommand, VispContext } from './command';
 
 /** The signed-in user in VISP's UserSession shape, from the directory's record where there is one. */
-export async function userSession(context: VispContext): Promise<VispUserSession> {
+async function userSession(context: VispContext): Promise<VispUserSession> {
   const user = await context.me();
   const fullName = user?.fullName ?? ([user?.firstName, user?.lastName].filter(Boolean).join(' ') || context.owner);
   return {
@@ -20,13 +20,11 @@ export async function userSession(context: VispContext): Promise<VispUserSession
   };
 }
 
-/** Whether the access list lets the user in (VISP's `loginAllowed`; apps/gateway/src/projects/access-list.ts). */
-export type AccessCheck = (context: VispContext) => Promise<boolean>;
 
 /** VISP's denial frame: family A, `data.result` 400, and (as VISP sent it) `result: true`. */
 export const deny = (context: VispContext): void => context.replyA({ data: { result: 400, msg: VISP_DENIAL }, message: VISP_DENIAL, result: true });
 
-export const handshakeCommands = (allowed: AccessCheck): VispCommand[] => [
+export const handshakeCommands: VispCommand[] = [
   {
     name: 'getSession',
     family: 'A',
@@ -49,7 +47,7 @@ export const handshakeCommands = (allowed: AccessCheck): VispCommand[] => [
     family: 'A',
     beforeAuthorization: true,
     async handle(_request, context) {
-      if (await allowed(context)) context.replyA({ data: { result: 200, msg: 'Authorized' } });
+      if (await context.allowed()) context.replyA({ data: { result: 200, msg: 'Authorized' } });
       else deny(context);
     },
   },

@@ -13,8 +13,8 @@ export const projectCommands: VispCommand[] = [
     family: 'A',
     async handle(_request, context) {
       const me = await context.me();
-      const projects = me ? await context.access.directory.projectsOf(me.username) : [];
-      const members = await context.access.directory.users([...new Set(projects.flatMap((p) => p.members.map((m) => m.username)))]);
+      const projects = await context.access.projectsOf(context.owner);
+      const members = await context.access.membersOf(projects);
       const byUsername = new Map(members.map((user) => [user.username, user]));
       // Sessions are owned by sign-in names (the eppn under single sign-on); the client knows users by username.
       const usernameOf = new Map(members.map((user) => [user.eppn ?? user.username, user.username]));

@@ -1,12 +1,12 @@
 // VISP's session commands: a session belongs to a project; launch it (or find the one already open), close it.
 // Fields are at the top level (webclient appctrl.component.ts); replies are family B with the access code, which
 // is the session id here, in `message`.
-import { SessionIdSchema, VISP_LAUNCH_TEXTS, VispLaunchFieldsSchema, VispSessionCodeFieldsSchema, type SessionEvent, type SessionState, type SessionView } from '@visp/contracts';
+import { LIVE_SESSION_STATES, SessionIdSchema, VISP_LAUNCH_TEXTS, VispLaunchFieldsSchema, VispSessionCodeFieldsSchema, type SessionEvent, type SessionState, type SessionView } from '@visp/contracts';
 import { AppError, parseOrThrow } from '@visp/service-kit';
 import type { VispCommand, VispContext } from './command';
 
 /** The states of a session that is open, or on its way to being open. */
-export const LIVE_STATES: ReadonlySet<SessionState> = new Set<SessionState>(['pending', 'starting', 'ready']);
+export const LIVE_STATES: ReadonlySet<SessionState> = new Set(LIVE_SESSION_STATES);
 /** Progress steps after which VISP would say `Launching` (it creates and starts the container, then waits). */
 const LAUNCHING_STEPS: ReadonlySet<string> = new Set(['creating', 'starting', 'waiting-ready']);
 

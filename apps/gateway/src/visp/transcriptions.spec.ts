@@ -8,10 +8,11 @@ import { createLogger } from '@visp/config';
 import type { ProjectDirectory, TranscriptionRecord } from '@visp/store';
 import type { Principal } from '../auth/principal';
 import { AccessList } from '../projects/access-list';
+import { DirectoryUsers } from '../projects/directory-users';
 import { ProjectAccess } from '../projects/project-access';
 import { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
-import type { BundleJob } from '../transcriptions/transcriptions';
+import type { BundleJob } from '../transcriptions/bundle-jobs';
 import { vispCommands } from './commands';
 import { VispConnection } from './connection';
 import { MESSAGES, vispLanguage, vispModel, vispStatus, type VispTranscriptionDeps } from './transcriptions';
@@ -62,13 +63,13 @@ function connect(username: string, jobs: BundleJob[]) {
     readBundleTranscripts: jest.fn(async () => ({ srt: '1\n00:00:00,000 --> 00:00:01,000\nhello\n', text: 'hello\n' })),
   } satisfies VispTranscriptionDeps['transcriptions'];
   const logger = createLogger({ component: 'test', level: 'silent' });
-  const access = new ProjectAccess(directory);
+  const users = new DirectoryUsers(directory);
+  const access = new ProjectAccess(directory, users);
   const manager = {} as SessionManagerClient;
-  const accessList = new AccessList(directory, false);
-  const allowed = (context: { owner: string }) => accessList.allows(context.owner);
-  const commands = vispCommands(allowed, { transcriptions, logger });
+  const accessList = new AccessList(users, false);
+  const commands = vispCommands({ transcriptions, logger });
   const principal: Principal = { username, admin: false, via: 'login', credential: 'login:1' };
-  new VispConnection(ws as unknown as WebSocket, principal, { manager, launcher: new SessionLauncher(manager, access, accessList), access, commands, allowed, signOut: async () => undefined, logger }, 1000);
+  new VispConnection(ws as unknown as WebSocket, principal, { manager, launcher: new SessionLauncher(manager, access, accessList), access, accessList, commands, signOut: async () => undefined, logger }, 1000);
   const send = async (message: unknown) => {
     ws.emit('message', Buffer.from(JSON.stringify(message)), false);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -167,6 +168,15 @@ describe("VISP's transcription commands", () => {
     expect(transcriptions.cancelBundleJob).toHaveBeenCalledTimes(1);
     expect(transcriptions.removeFromProjectQueue).toHaveBeenCalledTimes(1);
     expect(await remove('d.wav')).toEqual([expect.objectContaining({ result: false, message: MESSAGES.notQueued })]);
+  });
+
+  it('writes back, as it lists the queue, the completed jobs not written yet, unless given up on', async () => {
+    const unwritten = record('completed', { bundle: 'a.wav' });
+    const gone = record('completed', { bundle: 'b.wav' }, { writeBackFailedAt: AT });
+    const written = record('completed', { bundle: 'c.wav' }, { writtenBackAt: AT });
+    const { send, transcriptions } = connect('alice@uni.se', [unwritten, gone, written].map((r) => ({ record: r, queueIndex: -1 })));
+    await send({ cmd: 'fetchTranscriptionQueueItems', requestId: 'q', data: { project: 'p1' } });
+    expect(transcriptions.writeBack.mock.calls).toEqual([[unwritten]]);
   });
 
   it('answers fetchTranscription with the srt and the text beside the bundle, once written', async () => {

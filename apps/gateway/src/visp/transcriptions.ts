@@ -3,7 +3,7 @@
 // every 5 s), take an item off it, and read a bundle's transcript, which is written beside the bundle as
 // `transcription.srt` and `.txt`. Fields are in `data`; every reply is family B with `progress: "end"`, failures
 // with `result: false` and VISP's words. The jobs themselves are the gateway's transcriptions
-// (src/transcriptions/transcriptions.ts): a bundle's recording is copied in as the job's upload.
+// (src/transcriptions/bundle-jobs.ts): a bundle's recording is copied in as the job's upload.
 import {
   languageCode,
   VISP_AUTO_LANGUAGE,
@@ -19,11 +19,11 @@ import {
 } from '@visp/contracts';
 import type { Logger } from '@visp/config';
 import { AppError, parseOrThrow } from '@visp/service-kit';
-import type { BundleJob, Transcriptions } from '../transcriptions/transcriptions';
-import type { VispCommand, VispContext } from './command';
+import { isPending, type BundleJob, type BundleJobs } from '../transcriptions/bundle-jobs';
+import type { VispCommand, VispContext, VispRequest } from './command';
 
 export interface VispTranscriptionDeps {
-  transcriptions: Pick<Transcriptions, 'projectQueue' | 'createFromBundle' | 'cancelBundleJob' | 'removeFromProjectQueue' | 'writeBack' | 'writtenBack' | 'readBundleTranscripts'>;
+  transcriptions: Pick<BundleJobs, 'projectQueue' | 'createFromBundle' | 'cancelBundleJob' | 'removeFromProjectQueue' | 'writeBack' | 'writtenBack' | 'readBundleTranscripts'>;
   /** What `kb-whisper` asks for (VISP_KB_WHISPER_MODEL, VISP_KB_WHISPER_BACKEND); no model: the default one, in Swedish. */
   kbWhisper?: KbWhisper;
   logger: Logger;
@@ -116,15 +116,27 @@ async function jobOf(deps: VispTranscriptionDeps, projectId: string, session: st
   return (await deps.transcriptions.projectQueue(projectId)).find((job) => job.record.origin?.session === session && job.record.origin.bundle === bundle);
 }
 
-const isPending = (job: BundleJob) => job.record.state === 'queued' || job.record.state === 'running';
+/** The bundle a command names and its job, for a working member; undefined when a refusal was sent instead. */
+async function namedJob(deps: VispTranscriptionDeps, request: VispRequest, context: VispContext): Promise<{ project: VispProject; session: string; bundle: string; job: BundleJob } | undefined> {
+  const fields = parseOrThrow(VispBundleFieldsSchema, request.fields, 'command');
+  const found = await project(context, fields.project, MESSAGES.noAccess);
+  if (!found) return undefined;
+  const job = await jobOf(deps, found.id, fields.session, fields.bundle);
+  if (job) return { project: found, session: fields.session, bundle: fields.bundle, job };
+  context.replyB('end', false, MESSAGES.notQueued);
+  return undefined;
+}
 
 export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[] {
   const { transcriptions, logger } = deps;
-  /** Completed jobs whose transcript is not beside their bundle yet (a completion no gateway heard): written now. */
+  /**
+   * Completed jobs whose transcript is not beside their bundle yet (a completion no gateway heard): written now,
+   * unless given up on (the bundle was gone).
+   */
   const catchUp = (jobs: BundleJob[]) => {
     for (const { record } of jobs) {
-      if (record.state !== 'completed' || record.writtenBackAt) continue;
-      transcriptions.writeBack(record.id).catch((err: unknown) => logger.warn({ err, id: record.id }, 'could not write a transcript beside its bundle'));
+      if (record.state !== 'completed' || record.writtenBackAt || record.writeBackFailedAt) continue;
+      transcriptions.writeBack(record).catch((err: unknown) => logger.warn({ err, id: record.id }, 'could not write a transcript beside its bundle'));
     }
   };
   return [
@@ -158,7 +170,7 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
         if (!found) return;
         const existing = await jobOf(deps, found.id, fields.session, fields.bundle);
         // One job per bundle at a time: asked again while it waits or runs, the answer is that one.
-        if (existing && isPending(existing)) return context.replyB('end', true, 'The file is already in the transcription queue.');
+        if (existing && isPending(existing.record.state)) return context.replyB('end', true, 'The file is already in the transcription queue.');
         const origin = { project: found.id, session: fields.session, bundle: fields.bundle, ...(fields.language ? { language: fields.language } : {}), ...(fields.model ? { model: fields.model } : {}) };
         await transcriptions.createFromBundle(context.owner, origin, model);
         // A finished one is done again, from the bundle's recording as it is now (VISP re-queued its item).
@@ -169,14 +181,12 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
       name: 'removeTranscriptionFromQueue',
       family: 'B',
       async handle(request, context) {
-        const fields = parseOrThrow(VispBundleFieldsSchema, request.fields, 'command');
-        const found = await project(context, fields.project, MESSAGES.noAccess);
-        if (!found) return;
-        const job = await jobOf(deps, found.id, fields.session, fields.bundle);
-        if (!job) return context.replyB('end', false, MESSAGES.notQueued);
+        const named = await namedJob(deps, request, context);
+        if (!named) return;
+        const { job } = named;
         // Waiting or running: cancelled (a redo's cancel shows the job before it again). Completed: VISP kept the
         // item, with its transcript. Failed: VISP deleted the item.
-        if (isPending(job)) await transcriptions.cancelBundleJob(job.record);
+        if (isPending(job.record.state)) await transcriptions.cancelBundleJob(job.record);
         else if (job.record.state === 'failed') await transcriptions.removeFromProjectQueue(job.record);
         context.replyB('end', true, '');
       },
@@ -185,14 +195,12 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
       name: 'fetchTranscription',
       family: 'B',
       async handle(request, context) {
-        const fields = parseOrThrow(VispBundleFieldsSchema, request.fields, 'command');
-        const found = await project(context, fields.project, MESSAGES.noAccess);
-        if (!found) return;
-        const job = await jobOf(deps, found.id, fields.session, fields.bundle);
-        if (!job) return context.replyB('end', false, MESSAGES.notQueued);
+        const named = await namedJob(deps, request, context);
+        if (!named) return;
+        const { job, project: found, session, bundle } = named;
         // Read right after completion, the transcript may still be on its way beside the bundle.
         await transcriptions.writtenBack(job.record).catch((err: unknown) => logger.warn({ err, id: job.record.id }, 'could not write a transcript beside its bundle'));
-        const { srt, text } = await transcriptions.readBundleTranscripts({ project: found.id, session: fields.session, bundle: fields.bundle });
+        const { srt, text } = await transcriptions.readBundleTranscripts({ project: found.id, session, bundle });
         context.replyB('end', true, '', { srt, text });
       },
     },

@@ -19,6 +19,7 @@ import { commandTable, type WebclientCommand } from './commands/command';
 import { WEBCLIENT_COMMANDS } from './commands';
 import type { ProjectDirectory } from '@visp/store';
 import { AccessList } from '../projects/access-list';
+import { DirectoryUsers } from '../projects/directory-users';
 import { ProjectAccess } from '../projects/project-access';
 import { SessionLauncher } from '../sessions/launcher';
 import { WebclientConnection } from './connection';
@@ -43,7 +44,8 @@ function connect() {
     projectsOf: async () => [],
     project: async (id) => (id === '7' ? { id, name: 'Seven', members: [{ username: 'alice', role: 'analyzer' }] } : undefined),
   };
-  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, new ProjectAccess(directory), new AccessList(directory, false));
+  const users = new DirectoryUsers(directory);
+  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, new ProjectAccess(directory, users), new AccessList(users, false));
   const deps = { manager: manager as unknown as SessionManagerClient, launcher, transcriptions: transcriptions as unknown as Transcriptions, logger: createLogger({ component: 'test', level: 'silent' }) };
   const connection = new WebclientConnection(ws as unknown as WebSocket, principal, deps, { messagesPerSecond: 1000 });
   const replies = () => ws.sent.filter((m): m is WebclientReply => (m as { type?: string }).type === 'reply');

@@ -8,7 +8,7 @@ import type { SessionLauncher } from '../sessions/launcher';
 import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { UnknownCommandError, WEBCLIENT_COMMANDS, type CommandContext, type OpenRequest } from './commands';
-import { MessageBudget } from './message-budget';
+import { CommandSocket, commandFields, type Frame } from './command-socket';
 
 type RequestRef = Pick<WebclientReply, 'requestId' | 'cmd'>;
 
@@ -22,22 +22,17 @@ export interface ConnectionLimits {
  * replies carrying its requestId and cmd, and forwards the events of its sessions and jobs, to the client and to
  * the requests left open on them (launches, follows).
  */
-export class WebclientConnection {
-  /** Set by every pong; the heartbeat drops a connection that stayed silent for a whole interval. */
-  alive = true;
+export class WebclientConnection extends CommandSocket {
   /** Requests waiting for their session or job, by its sid or id (12 characters of a-z2-7, or 24 hex: never the same). */
   private readonly open = new Map<string, OpenRequest>();
-  private readonly budget: MessageBudget;
 
   constructor(
-    readonly ws: WebSocket,
-    readonly principal: Principal,
+    ws: WebSocket,
+    principal: Principal,
     private readonly deps: { manager: SessionManagerClient; launcher: SessionLauncher; transcriptions: Transcriptions; logger: Logger },
-    private readonly limits: ConnectionLimits,
+    limits: ConnectionLimits,
   ) {
-    this.budget = new MessageBudget(limits.messagesPerSecond);
-    ws.on('pong', () => (this.alive = true));
-    ws.on('message', (raw, isBinary) => this.receive(raw.toString(), isBinary));
+    super(ws, principal, limits.messagesPerSecond);
   }
 
   /** A bus event about one of this user's sessions or jobs: pushed as it is, and news for a request waiting on it. */
@@ -47,21 +42,15 @@ export class WebclientConnection {
     this.open.get(isSessionEvent(event) ? event.sid : event.id)?.onEvent(event);
   }
 
-  private receive(raw: string, isBinary: boolean): void {
-    if (!this.admit()) return;
+  protected receive(frame: Frame): void {
     const unknownRequest: RequestRef = { requestId: null, cmd: null };
-    if (isBinary) return this.reply(unknownRequest, 'error', false, 'send commands as JSON text', { code: 'validation_failed' });
-    let message: unknown;
-    try {
-      message = JSON.parse(raw);
-    } catch {
-      return this.reply(unknownRequest, 'error', false, 'a command must be a JSON object', { code: 'validation_failed' });
-    }
-    const envelope = WebclientEnvelopeSchema.safeParse(message);
-    if (!envelope.success) return this.reply(bestEffortRef(message), 'error', false, 'a command needs cmd and requestId', { code: 'validation_failed' });
+    if (frame.kind === 'binary') return this.reply(unknownRequest, 'error', false, 'send commands as JSON text', { code: 'validation_failed' });
+    if (frame.kind === 'not-json') return this.reply(unknownRequest, 'error', false, 'a command must be a JSON object', { code: 'validation_failed' });
+    const envelope = WebclientEnvelopeSchema.safeParse(frame.value);
+    if (!envelope.success) return this.reply(bestEffortRef(frame.value), 'error', false, 'a command needs cmd and requestId', { code: 'validation_failed' });
     const { type: _type, cmd, requestId, data, ...topLevel } = envelope.data;
     const request = { requestId, cmd };
-    this.run(request, { ...topLevel, ...data }).catch((err: unknown) => this.fail(request, err));
+    this.run(request, commandFields(topLevel, data)).catch((err: unknown) => this.fail(request, err));
   }
 
   /** Looks the command up, checks its fields, runs it, and sends the end reply it returns. */
@@ -85,20 +74,13 @@ export class WebclientConnection {
     this.reply(request, 'error', false, 'internal error', { code: 'internal' });
   }
 
-  /** Over the message budget, messages are dropped with at most one warning a second. */
-  private admit(): boolean {
-    const { admitted, warn } = this.budget.take();
-    if (warn) this.reply({ requestId: null, cmd: null }, 'error', false, `too many messages: at most ${this.budget.perSecond} a second; some were dropped`, { code: 'rate_limited' });
-    return admitted;
+  protected warnOverBudget(perSecond: number): void {
+    this.reply({ requestId: null, cmd: null }, 'error', false, `too many messages: at most ${perSecond} a second; some were dropped`, { code: 'rate_limited' });
   }
 
   private reply(request: RequestRef, progress: WebclientReply['progress'], result: boolean, message: string, data?: unknown): void {
     const reply: WebclientReply = { type: 'reply', ...request, progress, result, message, ...(data === undefined ? {} : { data }) };
     this.send(reply);
-  }
-
-  private send(message: unknown): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 }
 

@@ -16,7 +16,7 @@ import type { SessionManagerClient } from '../sessions/manager-client';
 import type { Transcriptions } from '../transcriptions/transcriptions';
 import { vispCommands } from '../visp/commands';
 import { VispConnection } from '../visp/connection';
-import type { AccessCheck } from '../visp/handshake';
+import type { CommandSocket } from './command-socket';
 import { WebclientConnection } from './connection';
 
 export interface WebclientSettings {
@@ -39,17 +39,16 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 const endedBecause = (principal: Principal, reason: EndReason) => (reason === 'expired' ? `${principal.via} expired` : principal.via === 'login' ? 'signed out' : 'token revoked');
 
 /** Our webclient socket's path; VISP's client has `/` (its site's root) with the VISP profile. */
-export const WEBCLIENT_PATH = '/api/v1/ws';
+const WEBCLIENT_PATH = '/api/v1/ws';
 const VISP_PATH = '/';
 
 /** A socket of either dialect, as the hub sees it: whose it is, whether it answers pings, and events to pass on. */
-type Client = WebclientConnection | VispConnection;
+type Client = CommandSocket;
 
 /** The webclient WebSockets of every signed-in user, and the bus events fanned out to their owners. */
 export class WebclientHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private readonly byOwner = new Map<string, Set<Client>>();
-  private readonly allowed: AccessCheck;
   private readonly vispTable: ReturnType<typeof vispCommands>;
   private heartbeat: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -58,9 +57,8 @@ export class WebclientHub {
     private readonly deps: { auth: Authenticator; manager: SessionManagerClient; launcher: SessionLauncher; access: ProjectAccess; accessList: AccessList; transcriptions: Transcriptions; events: EventBus; streams: StreamLimit; logger: Logger },
     private readonly settings: WebclientSettings,
   ) {
-    this.allowed = (context) => deps.accessList.allows(context.owner);
     const kbWhisper = { model: settings.VISP_KB_WHISPER_MODEL, backend: settings.VISP_KB_WHISPER_BACKEND };
-    this.vispTable = vispCommands(this.allowed, { transcriptions: deps.transcriptions, kbWhisper, logger: deps.logger });
+    this.vispTable = vispCommands({ transcriptions: deps.transcriptions.bundleJobs, kbWhisper, logger: deps.logger });
   }
 
   async start(): Promise<void> {
@@ -114,7 +112,7 @@ export class WebclientHub {
     if (this.dialectOf(req) === 'ours') return new WebclientConnection(ws, principal, this.deps, { messagesPerSecond: this.settings.WEBCLIENT_RATE_LIMIT });
     // VISP's signOut ends the login the socket was opened with (an API token is not signed out by a socket).
     const signOut = () => (principal.via === 'login' ? this.deps.auth.signOut(req) : Promise.resolve());
-    return new VispConnection(ws, principal, { manager, launcher, access, commands: this.vispTable, allowed: this.allowed, signOut, logger }, this.settings.WEBCLIENT_RATE_LIMIT);
+    return new VispConnection(ws, principal, { manager, launcher, access, accessList: this.deps.accessList, commands: this.vispTable, signOut, logger }, this.settings.WEBCLIENT_RATE_LIMIT);
   }
 
   /** Pings everyone; whoever did not answer the previous ping is gone. */

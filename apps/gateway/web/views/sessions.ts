@@ -1,11 +1,11 @@
 // The user's sessions and, for administrators, everyone's: one column set, two tables.
+import { LIVE_SESSION_STATES } from '@visp/contracts/vocabulary';
 import type { CapacityView, SessionView } from '@visp/contracts';
 import { api } from '../api';
 import { button, element, linkButton, messageOf, say } from '../dom';
 import { newestOnly, renderTable, type Column } from '../table';
 
-/** The states a session can be opened or stopped in. */
-const LIVE = new Set(['pending', 'starting', 'ready']);
+const LIVE = new Set<string>(LIVE_SESSION_STATES);
 /** What the user's table shows: live sessions, those on their way out, and failures to read about. */
 const LISTED = new Set([...LIVE, 'stopping', 'failed']);
 

@@ -1,5 +1,6 @@
 import {
   ACTIVE_SESSION_STATES,
+  LIVE_SESSION_STATES,
   sessionPath,
   type CapacityView,
   type CreateSessionRequest,
@@ -140,7 +141,7 @@ export class SessionService {
     const current = options.owner ? await this.deps.sessions.get(options.owner, sid) : await this.deps.sessions.getAnyOwner(sid);
     if (!current) throw new NotFoundError(`session ${sid}`);
     const reason = options.reason ?? 'stopped by user';
-    const stopping = await this.deps.sessions.transition(sid, ['pending', 'starting', 'ready'], 'stopping', { reason });
+    const stopping = await this.deps.sessions.transition(sid, LIVE_SESSION_STATES, 'stopping', { reason });
     if (!stopping) return this.get(sid); // already stopping, stopped or failed
     await this.announceState(stopping);
     await this.deps.routes.delete(sid);

@@ -6,6 +6,8 @@ export const SESSION_STATES = ['pending', 'starting', 'ready', 'stopping', 'stop
 type SessionState = (typeof SESSION_STATES)[number];
 /** States from which a session can still become usable or is in use: they count against its owner's limit. */
 export const ACTIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
+/** States of a session that is open or on its way to being open: it can be opened (once ready) and stopped. */
+export const LIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready'];
 /** The rest: a session in one of these is over and never changes again. */
 export const FINAL_SESSION_STATES: readonly SessionState[] = ['stopped', 'failed'];
 

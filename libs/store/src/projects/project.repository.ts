@@ -1,6 +1,6 @@
 import type { Connection, Model } from 'mongoose';
 import { VispProjectSchema, type VispProject, type VispUser } from '@visp/contracts';
-import { ConcurrentChangeError } from '../errors';
+import { ConcurrentChangeError, mapDuplicateKey } from '../errors';
 import type { UserRepository } from '../users/user.repository';
 import type { ProjectDirectory } from './directory';
 import { projectSchema, type ProjectDocument } from './project.schema';
@@ -33,8 +33,9 @@ export class ProjectRepository implements ProjectDirectory {
     this.model = connection.model<ProjectDocument>('Project', projectSchema);
   }
 
+  /** Throws DuplicateKeyError when there is a project with its id (the unique index decides, also between two at once). */
   async create(project: NewProject): Promise<VispProject> {
-    const doc = await this.model.create({ ...project, archived: false });
+    const doc = await mapDuplicateKey(`project ${project.id}`, () => this.model.create({ ...project, archived: false }));
     return toProject(doc.toObject());
   }
 

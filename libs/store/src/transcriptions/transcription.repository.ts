@@ -29,6 +29,8 @@ const originSchema = new Schema(
     model: { type: String },
     /** When the transcript was written beside the bundle (once; see the gateway's bundle write-back). */
     writtenBackAt: { type: Date },
+    /** When writing it back was given up: the bundle's directory was gone (the queue's polls no longer retry it). */
+    writeBackFailedAt: { type: Date },
     /** When a finished job was taken off the project's queue (VISP deleted such items); it stays its owner's. */
     removedAt: { type: Date },
   },
@@ -96,6 +98,8 @@ export interface TranscriptionRecord extends NewTranscription {
   filesRemovedAt?: Date;
   /** When a bundle job's transcript was written beside the bundle. */
   writtenBackAt?: Date;
+  /** When writing a bundle job's transcript back was given up (its bundle's directory was gone). */
+  writeBackFailedAt?: Date;
   /** When a finished bundle job was taken off its project's queue. */
   removedFromQueueAt?: Date;
 }
@@ -125,6 +129,7 @@ function toRecord(doc: TranscriptionDocument): TranscriptionRecord {
       ? {
           origin: { project: doc.origin.project, session: doc.origin.session, bundle: doc.origin.bundle, ...(doc.origin.language ? { language: doc.origin.language } : {}), ...(doc.origin.model ? { model: doc.origin.model } : {}) },
           writtenBackAt: optional(doc.origin.writtenBackAt),
+          writeBackFailedAt: optional(doc.origin.writeBackFailedAt),
           removedFromQueueAt: optional(doc.origin.removedAt),
         }
       : {}),
@@ -175,6 +180,23 @@ export class TranscriptionRepository {
   async listByProject(project: string, limit = 2000): Promise<TranscriptionRecord[]> {
     const docs = await this.model.find({ 'origin.project': project }).sort({ createdAt: -1 }).limit(limit).lean<TranscriptionDocument[]>();
     return docs.map(toRecord);
+  }
+
+  /**
+   * A bundle's job as its project's queue shows it: the newest not cancelled and not taken off the queue (as
+   * `listByProject`'s first of the bundle, read alone).
+   */
+  async newestForBundle(project: string, session: string, bundle: string): Promise<TranscriptionRecord | undefined> {
+    const doc = await this.model
+      .findOne({ 'origin.project': project, 'origin.session': session, 'origin.bundle': bundle, state: { $ne: 'cancelled' }, 'origin.removedAt': { $exists: false } })
+      .sort({ createdAt: -1 })
+      .lean<TranscriptionDocument>();
+    return doc ? toRecord(doc) : undefined;
+  }
+
+  /** Records that writing a bundle job's transcript back was given up (its bundle is gone). */
+  async writeBackFailed(id: TranscriptionId, at = new Date()): Promise<void> {
+    await this.model.updateOne({ _id: id, origin: { $exists: true } }, { $set: { 'origin.writeBackFailedAt': at } });
   }
 
   /** Records that a bundle job's transcript is beside its bundle. */
