@@ -238,6 +238,24 @@ function vispSequence(name: string, variant: Variant): void {
       expect(existsSync(path.join(bundleDir, 'transcription.srt'))).toBe(true);
     }, 300_000);
 
+    // Only where VISP's usernames differ from sign-in names: its own database.
+    if (variant.alice !== ALICE) {
+      it("does not take a sign-in name that is someone's VISP username for that person", async () => {
+        const impostor = await VispClient.open(port, SITE, await signIn(port, variant.alice));
+        try {
+          const session = await impostor.send({ cmd: 'getSession', data: {} });
+          expect(session.data).toMatchObject({ username: variant.alice, eppn: variant.alice, privileges: {} });
+          expect(session.data).not.toMatchObject({ email: ALICE });
+          // Not alice: not on the access list, no projects, no sessions in hers.
+          const denial = { result: true, message: 'You are not authorized to use this functionality' };
+          expect(await impostor.send({ cmd: 'fetchProjects' })).toMatchObject(denial);
+          expect(await impostor.send({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' })).toMatchObject(denial);
+        } finally {
+          impostor.close();
+        }
+      });
+    }
+
     it('refuses a project that is not there and an app that is not a session type, in VISP words', async () => {
       expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'nope', appName: 'jupyter' }))).toEqual([['end', false, 'Error - no such project']]);
       expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'vscode-of-doom' }))).toEqual([['end', false, 'Error - unknown app name']]);
