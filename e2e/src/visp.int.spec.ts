@@ -238,6 +238,22 @@ function vispSequence(name: string, variant: Variant): void {
       expect(existsSync(path.join(bundleDir, 'transcription.srt'))).toBe(true);
     }, 300_000);
 
+    // Only where the product keeps the projects: its administrators change membership here.
+    if (variant.alice === ALICE) {
+      it("stops a member's open session in a project once they may no longer work in it", async () => {
+        const admin = await signIn(port, ADMIN);
+        const setRole = (role: string) =>
+          loopbackRequest(`http://${SITE}/api/v1/admin/projects/p1/members/${ALICE}`, { port, method: 'PUT', headers: [['Cookie', admin], ['Origin', `http://${SITE}`], ['Content-Type', 'application/json']], body: JSON.stringify({ role }) });
+        const frames = await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' });
+        const code = String(frames.at(-1)?.message);
+        expect((await setRole('member')).status).toBe(200);
+        const state = await loopbackRequest(`http://${SITE}/api/v1/sessions/${code}`, { port, headers: [['Cookie', aliceCookie]] });
+        expect(['stopping', 'stopped']).toContain((JSON.parse(state.body) as { state: string }).state);
+        expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }))).toEqual([['end', false, 'Error - user is not authorized']]);
+        expect((await setRole('analyzer')).status).toBe(200);
+      }, 120_000);
+    }
+
     // Only where VISP's usernames differ from sign-in names: its own database.
     if (variant.alice !== ALICE) {
       it("does not take a sign-in name that is someone's VISP username for that person", async () => {

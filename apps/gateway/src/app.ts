@@ -115,7 +115,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
         res.json(openApiDocument(await manager.sessionTypes().then((view) => view.types, () => undefined)));
       });
       authRoutes(app, { auth, store, redis, trusted, settings, onSignIn: analytics && ((username) => analytics.signedIn(username)) });
-      projectRoutes(app, { auth, access, store: deps.directory ? undefined : store.projects, allowedOrigins: settings.ALLOWED_ORIGINS });
+      projectRoutes(app, { auth, access, manager, store: deps.directory ? undefined : store.projects, accessListEnabled: settings.ACCESS_LIST_ENABLED, allowedOrigins: settings.ALLOWED_ORIGINS });
       sessionRoutes(app, { auth, manager, launcher, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
       transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
     },

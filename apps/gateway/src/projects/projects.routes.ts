@@ -1,10 +1,11 @@
 import type { Express } from 'express';
-import { CreateProjectRequestSchema, OwnerSchema, ProjectIdSchema, SetAccessRequestSchema, SetMemberRequestSchema } from '@visp/contracts';
+import { CreateProjectRequestSchema, LIVE_SESSION_STATES, OwnerSchema, VISP_WORKING_ROLES, ProjectIdSchema, SetAccessRequestSchema, SetMemberRequestSchema } from '@visp/contracts';
 import { ConcurrentChangeError, DuplicateKeyError, type ProjectRepository } from '@visp/store';
 import { AppError, parseOrThrow, requireJson } from '@visp/service-kit';
 import { z } from 'zod';
 import { principalOf, requireAdmin, requireUser } from '../auth/middleware';
 import type { Authenticator } from '../auth/principal';
+import type { SessionManagerClient } from '../sessions/manager-client';
 import type { ProjectAccess } from './project-access';
 
 const ProjectParamsSchema = z.object({ id: ProjectIdSchema }).strict();
@@ -15,11 +16,19 @@ const UserParamsSchema = z.object({ username: OwnerSchema }).strict();
  * Projects: every user sees their own; administrators manage the product's own store. With PROJECT_SOURCE=visp the
  * projects are VISP's, managed in VISP: the management routes answer 409 and change nothing.
  */
-export function projectRoutes(app: Express, deps: { auth: Authenticator; access: ProjectAccess; store: ProjectRepository | undefined; allowedOrigins: readonly string[] }): void {
+export function projectRoutes(app: Express, deps: { auth: Authenticator; access: ProjectAccess; manager: SessionManagerClient; store: ProjectRepository | undefined; accessListEnabled: boolean; allowedOrigins: readonly string[] }): void {
   const user = requireUser(deps.auth, deps.allowedOrigins);
   const store = (): ProjectRepository => {
     if (!deps.store) throw new AppError('conflict', "projects are VISP's here (PROJECT_SOURCE=visp): manage them in VISP");
     return deps.store;
+  };
+  /**
+   * A session mounts its project's files read-write: whoever may no longer work in the project loses the sessions
+   * they have open in it at once, not when they are culled. (The store's members are named by their sign-in name.)
+   */
+  const stopSessionsOf = async (projectId: string, lost: (owner: string) => boolean): Promise<void> => {
+    const live = (await Promise.all(LIVE_SESSION_STATES.map((state) => deps.manager.list({ state })))).flat();
+    await Promise.all(live.filter((s) => s.project === projectId && lost(s.owner)).map((s) => deps.manager.stop(s.sid, s.owner)));
   };
   const found = <T>(value: T | undefined, id: string): T => {
     if (value === undefined) throw new AppError('not_found', `there is no project ${id}`);
@@ -58,17 +67,22 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
     requireJson(req);
     const { id, username } = parseOrThrow(MemberParamsSchema, req.params, 'path');
     const { role } = parseOrThrow(SetMemberRequestSchema, req.body);
-    res.json(found(await retryable(store().setMember(id, username, role)), id));
+    const project = found(await retryable(store().setMember(id, username, role)), id);
+    await stopSessionsOf(id, (owner) => owner === username && !VISP_WORKING_ROLES.includes(role));
+    res.json(project);
   });
 
   app.delete('/api/v1/admin/projects/:id/members/:username', user, requireAdmin, async (req, res) => {
     const { id, username } = parseOrThrow(MemberParamsSchema, req.params, 'path');
-    res.json(found(await retryable(store().removeMember(id, username)), id));
+    const project = found(await retryable(store().removeMember(id, username)), id);
+    await stopSessionsOf(id, (owner) => owner === username);
+    res.json(project);
   });
 
   app.delete('/api/v1/admin/projects/:id', user, requireAdmin, async (req, res) => {
     const { id } = parseOrThrow(ProjectParamsSchema, req.params, 'path');
     found((await store().remove(id)) || undefined, id);
+    await stopSessionsOf(id, () => true);
     res.status(204).end();
   });
 
@@ -78,6 +92,8 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
     const { username } = parseOrThrow(UserParamsSchema, req.params, 'path');
     const { loginAllowed } = parseOrThrow(SetAccessRequestSchema, req.body);
     await store().setAccess(username, loginAllowed);
+    // Off the list (while it is on), nothing of theirs keeps running, in a project or not.
+    if (!loginAllowed && deps.accessListEnabled) await Promise.all((await deps.manager.list({ owner: username })).filter((s) => LIVE_SESSION_STATES.includes(s.state)).map((s) => deps.manager.stop(s.sid, username)));
     res.status(204).end();
   });
 }
