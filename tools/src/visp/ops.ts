@@ -102,6 +102,14 @@ export function networkCheck(): NetworkReport {
 }
 
 /** The gateway's admin API with an API token: `list` or `stop <sid>`. */
+/** The gateway and the admin API token a command talks to: `--url`/`--token`, else VISP_URL/VISP_TOKEN. */
+export function adminTarget(args: { value(flag: string): string | undefined }): { url: string; token: string } {
+  const url = args.value('--url') ?? process.env.VISP_URL;
+  const token = args.value('--token') ?? process.env.VISP_TOKEN;
+  if (!url || !token) throw new OperatorError('the gateway URL and an admin API token are needed', 'pass --url and --token, or set VISP_URL and VISP_TOKEN');
+  return { url, token };
+}
+
 /** One call of the gateway's admin API with an admin's API token; the answer's body (undefined for 204). */
 export async function adminApi(url: string, token: string, method: string, apiPath: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${url.replace(/\/+$/, '')}${apiPath}`, {

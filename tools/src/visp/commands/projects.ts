@@ -1,6 +1,6 @@
 import type { VispCommand } from '../cli';
 import { OperatorError } from '../host';
-import { adminApi } from '../ops';
+import { adminApi, adminTarget } from '../ops';
 
 interface Project {
   id: string;
@@ -21,9 +21,7 @@ export const projects: VispCommand = {
   options: [{ flag: '--url', value: 'URL' }, { flag: '--token', value: 'TOKEN' }, { flag: '--json' }],
   async run({ args, help, print }) {
     const [action = 'list', ...rest] = args.positional();
-    const url = args.value('--url') ?? process.env.VISP_URL;
-    const token = args.value('--token') ?? process.env.VISP_TOKEN;
-    if (!url || !token) throw new OperatorError('the gateway URL and an admin API token are needed', 'pass --url and --token, or set VISP_URL and VISP_TOKEN');
+    const { url, token } = adminTarget(args);
     const call = (method: string, apiPath: string, body?: unknown) => adminApi(url, token, method, apiPath, body);
     const need = (count: number) => {
       if (rest.length !== count) throw new OperatorError(`${action} takes ${count} argument${count === 1 ? '' : 's'}`, help);

@@ -1,6 +1,6 @@
 import type { VispCommand } from '../cli';
 import { OperatorError } from '../host';
-import { sessions as adminSessions } from '../ops';
+import { adminTarget, sessions as adminSessions } from '../ops';
 
 export const sessions: VispCommand = {
   names: ['sessions'],
@@ -9,9 +9,7 @@ export const sessions: VispCommand = {
   options: [{ flag: '--url', value: 'URL' }, { flag: '--token', value: 'TOKEN' }, { flag: '--json' }],
   async run({ args, help, print }) {
     const [action, sid] = args.positional();
-    const url = args.value('--url') ?? process.env.VISP_URL;
-    const token = args.value('--token') ?? process.env.VISP_TOKEN;
-    if (!url || !token) throw new OperatorError('the gateway URL and an admin API token are needed', 'pass --url and --token, or set VISP_URL and VISP_TOKEN');
+    const { url, token } = adminTarget(args);
     if (action === 'stop' && !sid) throw new OperatorError('which session?', help);
     const result = await adminSessions(url, token, action === 'stop' ? { stop: sid } : {});
     const list = (result as { sessions?: Array<{ sid: string; owner: string; type: string; state: string }> }).sessions;
