@@ -27,9 +27,12 @@ const sock = (client: string) => clientSocketPath(dir, client);
 const proxy = new SocketProxy({ podmanSocket: rawSocket, instance, logger }, Object.entries(policies).map(([name, policy]) => ({ name, policy, socketPath: sock(name) })));
 const viaProxy = new PodmanClient({ socketPath: sock('session-manager') });
 
+// The testbox under a tag of this run's own: every container this file asks for is made from it, so a container a
+// denial let through is told from those other suites make meanwhile, whatever labels the denied body carried.
+const image = `localhost/visp-proxytest:${instance}`;
 const spec = (name: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({
   name,
-  image: 'localhost/visp-testbox:1',
+  image,
   labels: encodeSessionLabels({ instance, id: 'proxytestaaa', type: 'box', owner: 'ann', created: new Date().toISOString() }),
   user: '1000:1000',
   cmd: ['sleep', '600'],
@@ -63,14 +66,16 @@ function call(client: string, method: string, urlPath: string, body?: unknown, s
 }
 
 /**
- * What a denial must leave as it was: every container and volume on the host, but those other tests running
- * meanwhile make (labelled with their own instance); anything a denial let through would carry none, or ours.
+ * What a denial must leave as it was: this run's containers (of its own image or label), volumes and networks (of
+ * its label, or named by a denied body), the target's exec sessions and the repositories. Other suites running
+ * meanwhile make and remove their own; counting those would make this fail on their timing.
  */
+const namedByDenials = new Set(['visp-mongo', 'visp-caddy-data', homeVolumeName(`eve-${instance}`), 'visp-session-net-aaaaaaaaaaaa']);
 async function podmanState(): Promise<string> {
-  const mine = (labels: Record<string, string> | null | undefined) => !labels?.[LABEL.instance] || labels[LABEL.instance] === instance;
-  const containers = (await raw.docker.listContainers({ all: true })).filter((c) => mine(c.Labels));
-  const volumes = ((await raw.docker.listVolumes()).Volumes ?? []).filter((v) => mine(v.Labels));
-  const networks = (await raw.docker.listNetworks()).filter((n) => mine(n.Labels));
+  const ours = (labels: Record<string, string> | null | undefined, name: string) => labels?.[LABEL.instance] === instance || namedByDenials.has(name);
+  const containers = (await raw.docker.listContainers({ all: true })).filter((c) => c.Image === image || c.Labels[LABEL.instance] === instance);
+  const volumes = ((await raw.docker.listVolumes()).Volumes ?? []).filter((v) => ours(v.Labels, v.Name));
+  const networks = (await raw.docker.listNetworks()).filter((n) => ours(n.Labels, n.Name));
   // Exec sessions of the managed container the exec denials aim at.
   const execs = target ? (((await raw.docker.getContainer(target).inspect()) as { ExecIDs?: string[] | null }).ExecIDs ?? []) : [];
   // Podman's compatible create makes a missing bind source: a denial must not have made one among the repositories.
@@ -88,9 +93,10 @@ beforeAll(async () => {
     chmodSync(path.join(repositories, project), 0o777);
     writeFileSync(path.join(repositories, project, 'README.md'), `project ${project}\n`);
   }
+  await raw.docker.getImage('localhost/visp-testbox:1').tag({ repo: 'localhost/visp-proxytest', tag: instance });
   await proxy.start();
   // Someone else's container on the same host, which no client may touch.
-  unmanaged = (await raw.docker.createContainer({ name: joiner, Image: 'localhost/visp-testbox:1', Cmd: ['sleep', '600'] })).id;
+  unmanaged = (await raw.docker.createContainer({ name: joiner, Image: image, Cmd: ['sleep', '600'] })).id;
   await raw.startContainer(unmanaged);
   target = await raw.createContainer(spec(`visp-proxy-target-${instance}`));
   await raw.startContainer(target);
@@ -101,6 +107,7 @@ afterAll(async () => {
   for (const c of await raw.listManaged(instance)) await raw.removeContainer(c.id, { force: true });
   await raw.removeVolume(homeVolumeName(`ann-${instance}`));
   rmSync(repositories, { recursive: true, force: true });
+  await raw.docker.getImage(image).remove(); // the tag only: the testbox keeps its own
 });
 
 it("serves the session-manager's whole container life: home volume, create, start, inspect, logs, exec, list, stop, remove", async () => {
@@ -218,7 +225,7 @@ describe('refuses, leaving Podman as it was', () => {
   const base = toCreateOptions(spec(`visp-proxy-denied-${instance}`));
   const withHost = (hostConfig: object) => ({ ...base, HostConfig: { ...base.HostConfig, ...hostConfig } });
   const { HostConfig: hostConfig, User: _user, ...noHostConfig } = base;
-  const libpodBase = { image: 'localhost/visp-testbox:1', user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, command: ['sleep', '600'], labels: base.Labels };
+  const libpodBase = { image, user: '1000:1000', cap_drop: ['ALL'], no_new_privileges: true, command: ['sleep', '600'], labels: base.Labels };
   const guardMount = (extra: object) => ({ ...withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'bind', Source: guardBinary, Target: SESSION_GUARD_PATH, ReadOnly: true, ...extra }] }), Entrypoint: [SESSION_GUARD_PATH] });
   const volumeMount = (Source: string, extra: object = {}) => withHost({ Mounts: [...(hostConfig?.Mounts ?? []), { Type: 'volume', Source, Target: '/data', ...extra }] });
   // A session of project p1, as the session-manager sends it through libpod, with the repository's bind changed.
@@ -300,8 +307,8 @@ describe('refuses, leaving Podman as it was', () => {
     ['a volume whose target smuggles source=visp-mongo', 'session-manager', 'POST', '/containers/create', volumeMount(homeVolumeName('ann'), { Target: '/data,source=visp-mongo' })],
     ['an unlisted image', 'session-manager', 'POST', '/containers/create', { ...base, Image: 'docker.io/library/busybox' }],
     ['CapAdd SYS_ADMIN', 'session-manager', 'POST', '/containers/create', withHost({ CapAdd: ['SYS_ADMIN'] })],
-    ['a libpod privileged create', 'session-manager', 'POST', '/v4.3.1/libpod/containers/create', { image: 'localhost/visp-testbox:1', privileged: true }],
-    ['a libpod host-network create', 'session-manager', 'POST', '/libpod/containers/create', { image: 'localhost/visp-testbox:1', netns: { nsmode: 'host' } }],
+    ['a libpod privileged create', 'session-manager', 'POST', '/v4.3.1/libpod/containers/create', { image, privileged: true }],
+    ['a libpod host-network create', 'session-manager', 'POST', '/libpod/containers/create', { image, netns: { nsmode: 'host' } }],
     ['image pull', 'session-manager', 'POST', '/images/create?fromImage=busybox', undefined],
     ['libpod image pull', 'session-manager', 'POST', '/v4.3.1/libpod/images/pull?reference=busybox', undefined],
     ['volume prune', 'session-manager', 'POST', '/volumes/prune', undefined],
@@ -421,7 +428,7 @@ describe('refuses, leaving Podman as it was', () => {
         expect(res.status).toBe(201);
         const details = await raw.inspectContainer(String(res.body.Id));
         await raw.removeContainer(String(res.body.Id), { force: true });
-        expect([text, details.hostConfig.Privileged, details.image]).toEqual([text, false, 'localhost/visp-testbox:1']);
+        expect([text, details.hostConfig.Privileged, details.image]).toEqual([text, false, image]);
       }
     }
     expect(await podmanState()).toBe(before);
