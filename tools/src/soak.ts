@@ -2,7 +2,7 @@
 // runs it (`.ci/run`), one after the other; then how many runs were green, which tests failed how often, and how
 // long each run took. A test that fails once in ten runs is a bug: this is how it shows.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, STATE_DIR } from './paths';
@@ -49,7 +49,10 @@ export function soakReport(runs: SoakRun[]): string {
   return lines.join('\n');
 }
 
-/** One clean clone of `commit` through `.ci/run`; its output goes to `log`. */
+/**
+ * One clean clone of `commit` through `.ci/run`; its output goes to `log`. A red run's artifacts (containers' logs,
+ * the networks' state, screenshots) are kept beside it in `<log without .log>-artifacts/`, as the clone goes.
+ */
 async function soakOnce(run: number, commit: string, log: string): Promise<SoakRun> {
   const clone = mkdtempSync(path.join(tmpdir(), 'visp-soak-'));
   const started = Date.now();
@@ -81,6 +84,8 @@ async function soakOnce(run: number, commit: string, log: string): Promise<SoakR
     const failures = failuresIn(results, clone);
     const green = code === 0 && summary !== undefined && / 0 failed/.test(summary);
     if (!green && failures.length === 0) failures.push(summary ? '(the static checks or the setup; see the log)' : '(no summary line: the run did not finish; see the log)');
+    const artifacts = path.join(clone, '.visp', 'artifacts');
+    if (!green && existsSync(artifacts)) cpSync(artifacts, log.replace(/\.log$/, '-artifacts'), { recursive: true });
     return { run, seconds: (Date.now() - started) / 1000, summary, green, failures };
   } finally {
     rmSync(clone, { recursive: true, force: true });
