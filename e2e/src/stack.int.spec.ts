@@ -1,26 +1,37 @@
 // The whole product as containers from quadlets/ (container-stack.ts), driven only from outside through the
 // gateway, as a user would. Every container's log is saved under .visp/artifacts when a scenario fails.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import WebSocket from 'ws';
 import path from 'node:path';
-import type { ReconcileReport, SessionStreamMessage, SessionView, TranscriptionView } from '@visp/contracts';
-import { execute, librivoxClips, openKernel, readSse, waitFor } from '@visp/testing';
+import type { ReconcileReport, SessionStreamMessage, SessionView, TranscriptionView, VispTranscriptionItem } from '@visp/contracts';
+import { execute, librivoxClips, openKernel, readSse, waitFor, wordErrorRate } from '@visp/testing';
 import { startContainerStack, type ContainerStack } from './container-stack';
 import { launchChromium, openJupyterFromStartPage, problems, signInOnPage } from './chromium';
-import { VispClient } from './visp-client';
+import { loopbackRequest } from './loopback-http';
+import { signInOnSite, VispClient } from './visp-client';
 import { WebclientClient } from './webclient-client';
 
 const GW_PORT = 18880;
+/** The site's name and VISP's app host below it, both on the gateway's published port (loopbackRequest). */
+const SITE = 'visp.test';
+const APP = `app.${SITE}`;
 const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts/stack');
 let stack: ContainerStack;
-/** VISP's `mounts/repositories`: the projects' files, bound into their sessions through the socket proxy. */
+/**
+ * VISP's `mounts/repositories`: the projects' files, bound into their sessions through the socket proxy and into
+ * the gateway by install's drop-in (it reads bundles and writes their transcripts).
+ */
 const repositories = mkdtempSync(path.join(tmpdir(), 'visp-stack-repositories-'));
 
 beforeAll(async () => {
   // Recovery looks often, so a scenario does not wait half a minute for it; admins can trigger it too. The VISP
-  // profile is on: VISP's webclient speaks on `/`.
-  stack = await startContainerStack({ gatewayPort: GW_PORT, env: { RECOVERY_INTERVAL: '3', ADMIN_USERS: 'root', VISP_WEBCLIENT: 'true', PROJECT_REPOSITORIES_DIR: repositories } });
+  // profile is on: VISP's webclient speaks on `/`, and app.<site> serves the session its access code names.
+  stack = await startContainerStack({
+    gatewayPort: GW_PORT,
+    projectRepositories: repositories,
+    env: { RECOVERY_INTERVAL: '3', ADMIN_USERS: 'root', VISP_WEBCLIENT: 'true', APP_HOSTS: APP, COOKIE_DOMAIN: SITE },
+  });
 }, 600_000);
 afterAll(() => rmSync(repositories, { recursive: true, force: true }));
 
@@ -69,6 +80,9 @@ function networkState(): string {
 }
 
 const origin = { origin: `http://127.0.0.1:${GW_PORT}` };
+
+/** A request to VISP's app host, as the webclient's iframe makes it. */
+const onApp = (pathAndQuery: string, cookie: string) => loopbackRequest(`http://${APP}${pathAndQuery}`, { port: GW_PORT, headers: [['Cookie', cookie]] });
 
 async function signIn(username: string): Promise<Record<string, string>> {
   const res = await fetch(`${stack.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...origin }, body: JSON.stringify({ username, key: stack.secrets['visp-test-user-login-key'] }) });
@@ -313,18 +327,22 @@ describe('the product in containers', () => {
     await stopSession(session.sid, gus);
   }, 400_000);
 
-  scenario("VISP's webclient, unchanged, on /: handshake, a session in a project with the project's files (bound through the socket proxy), the live session listed, closed", async () => {
+  scenario("VISP's webclient, unchanged, on /: handshake, a session in a project with its files through app.<site> (bound through the socket proxy), listed live, closed; a bundle of the project transcribed, polled, fetched and written beside it", async () => {
     const root = await signIn('root');
     const created = await api('/api/v1/admin/projects', root, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'phonetics', name: 'Phonetics', members: [{ username: 'vic', role: 'analyzer' }] }) });
     expect(created.status).toBe(201);
+    // The project as VISP lays it out, writable by the sessions' and the gateway's unprivileged user.
     const files = path.join(repositories, 'phonetics');
-    mkdirSync(files);
+    const bundleDir = path.join(files, 'Data', 'VISP_emuDB', 'Session 1_ses', 'clip_bndl');
+    mkdirSync(bundleDir, { recursive: true });
     writeFileSync(path.join(files, 'corpus.txt'), 'the project files\n');
+    const clip = librivoxClips()[1]!;
+    copyFileSync(clip.wav, path.join(bundleDir, 'clip.wav'));
     chmodSync(repositories, 0o755);
-    chmodSync(files, 0o777);
+    for (let dir = bundleDir; dir !== repositories; dir = path.dirname(dir)) chmodSync(dir, 0o777);
 
-    const vic = await signIn('vic');
-    const client = await VispClient.open(GW_PORT, `127.0.0.1:${GW_PORT}`, vic.cookie ?? '');
+    const vic = await signInOnSite(GW_PORT, SITE, 'vic', stack.secrets['visp-test-user-login-key'] as string);
+    const client = await VispClient.open(GW_PORT, SITE, vic);
     try {
       expect((await client.send({ cmd: 'authenticateUser', data: {} })).data).toEqual({ result: 200, msg: 'Authenticated' });
       expect((await client.send({ cmd: 'authorizeUser', data: {} })).data).toEqual({ result: 200, msg: 'Authorized' });
@@ -334,17 +352,38 @@ describe('the product in containers', () => {
       const frames = await client.follow({ cmd: 'launchContainerSession', projectId: 'phonetics', appName: 'jupyter' });
       expect(frames.at(-1)).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
       const code = String(frames.at(-1)?.message);
-      const listing = await api(`/s/${code}/api/contents/project`, vic);
+      // The webclient's iframe: app.<site>/?token=<code>, then the session with the cookie it set.
+      const entered = await onApp(`/?token=${code}`, vic);
+      expect([entered.status, entered.headers['set-cookie']]).toEqual([303, [`SessionAccessCode=${code}; Path=/; HttpOnly; SameSite=Lax`]]);
+      const listing = await onApp('/api/contents/project', `${vic}; SessionAccessCode=${code}`);
       expect(listing.status).toBe(200);
-      expect(((await listing.json()) as { content: Array<{ name: string }> }).content.map((f) => f.name)).toEqual(['corpus.txt']);
+      expect((JSON.parse(listing.body) as { content: Array<{ name: string }> }).content.map((f) => f.name).sort()).toEqual(['Data', 'corpus.txt']);
       // The bind is the one the socket proxy allows: the project's directory at <home>/project, read-write.
       const mounts = JSON.parse(stack.podman('container', 'inspect', `visp-session-jupyter-${code}`, '--format', '{{json .Mounts}}')) as Array<{ Type: string; Source: string; Destination: string; RW: boolean }>;
       expect(mounts).toContainEqual(expect.objectContaining({ Type: 'bind', Source: files, Destination: '/home/visp/project', RW: true }));
 
       expect(await client.send({ cmd: 'fetchProjects' })).toMatchObject({ data: { projects: [{ liveAppSessions: [{ projectId: 'phonetics', username: 'vic', type: 'jupyter', sessionAccessCode: code }] }] } });
       expect(await client.send({ cmd: 'closeSession', sessionAccessCode: code })).toMatchObject({ progress: 'end', result: true, message: 'Session deleted' });
+
+      // The bundle, transcribed by the stack's whisper-worker; the queue polled as the client does (every 5 s there).
+      const bundle = { project: 'phonetics', session: 'Session 1', bundle: 'clip.wav' };
+      expect(await client.send({ cmd: 'transcribe', data: { ...bundle, language: 'English', model: 'whisper' } })).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      const done = await waitFor('the bundle to be transcribed', async () => {
+        const queue = (await client.send({ cmd: 'fetchTranscriptionQueueItems', data: { project: 'phonetics' } })) as { data: VispTranscriptionItem[] };
+        const item = queue.data.find((i) => i.bundle === bundle.bundle);
+        return item && (item.status === 'complete' || item.status === 'error') ? item : undefined;
+      }, 180_000, 1000);
+      expect(done).toMatchObject({ status: 'complete', error: '' });
+      const fetched = await client.send({ cmd: 'fetchTranscription', data: bundle });
+      expect(fetched).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      const { srt, text } = fetched.data as { srt: string; text: string };
+      expect(wordErrorRate([{ reference: clip.reference, hypothesis: text }])).toBeLessThanOrEqual(0.25);
+      // Written beside the bundle by the gateway's container, through its mount of the repositories.
+      const transcript = path.join(bundleDir, 'transcription.txt');
+      await waitFor('the transcript beside the bundle', () => existsSync(transcript) && readFileSync(transcript, 'utf8') === text, 20_000);
+      expect(readFileSync(path.join(bundleDir, 'transcription.srt'), 'utf8')).toBe(srt);
     } finally {
       client.close();
     }
-  }, 300_000);
+  }, 400_000);
 });

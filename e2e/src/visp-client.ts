@@ -5,6 +5,7 @@
 // frame, and the launch followed as an observable (every matching frame) until `progress: "end"`.
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { loopbackRequest } from './loopback-http';
 
 /** A frame as the client reads it: both of VISP's reply families have these fields (family B adds `type`). */
 export interface VispFrame {
@@ -15,6 +16,27 @@ export interface VispFrame {
   message?: string | null;
   progress?: string | null;
   result?: boolean | string;
+}
+
+/**
+ * Signs in with the dev login key on `site` (served on 127.0.0.1:`port`) as a browser would there: the gateway's
+ * cookie and the app hosts' one (COOKIE_DOMAIN), as one Cookie header for the socket and the app host.
+ */
+export async function signInOnSite(port: number, site: string, username: string, key: string): Promise<string> {
+  const res = await loopbackRequest(`http://${site}/auth/login`, {
+    port,
+    method: 'POST',
+    headers: [
+      ['Origin', `http://${site}`],
+      ['Content-Type', 'application/json'],
+    ],
+    body: JSON.stringify({ username, key }),
+  });
+  if (res.status !== 200) throw new Error(`sign-in of ${username} on ${site}: ${res.status} ${res.body}`);
+  return (res.headers['set-cookie'] ?? [])
+    .filter((cookie) => !cookie.includes('Max-Age=0'))
+    .map((cookie) => cookie.split(';')[0])
+    .join('; ');
 }
 
 export class VispClient {

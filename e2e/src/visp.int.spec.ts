@@ -14,7 +14,7 @@ import { librivoxClips, testMongoUri, waitFor, wordErrorRate } from '@visp/testi
 import { TEST_SECRETS } from './launch';
 import { loopbackRequest } from './loopback-http';
 import { useGatewayStack } from './gateway-stack';
-import { VispClient, type VispFrame } from './visp-client';
+import { signInOnSite, VispClient, type VispFrame } from './visp-client';
 import { WebclientClient } from './webclient-client';
 
 const SITE = 'visp.test';
@@ -38,23 +38,7 @@ function project(repositories: string, id: string): void {
   chmodSync(path.join(dir, PROJECT_FILE), 0o666);
 }
 
-/** Signs in on the site as a browser would: the gateway's cookie and the app hosts' one, as one Cookie header. */
-async function signIn(port: number, username: string): Promise<string> {
-  const res = await loopbackRequest(`http://${SITE}/auth/login`, {
-    port,
-    method: 'POST',
-    headers: [
-      ['Origin', `http://${SITE}`],
-      ['Content-Type', 'application/json'],
-    ],
-    body: JSON.stringify({ username, key: TEST_SECRETS.TEST_USER_LOGIN_KEY }),
-  });
-  expect(res.status).toBe(200);
-  return (res.headers['set-cookie'] ?? [])
-    .filter((cookie) => !cookie.includes('Max-Age=0'))
-    .map((cookie) => cookie.split(';')[0])
-    .join('; ');
-}
+const signIn = (port: number, username: string) => signInOnSite(port, SITE, username, TEST_SECRETS.TEST_USER_LOGIN_KEY);
 
 const frameOf = (frames: VispFrame[]) => frames.map((f) => [f.progress, f.result, f.message]);
 
@@ -67,6 +51,8 @@ interface Variant {
   /** VISP's username of alice: VISP's own for its database, the sign-in name in the product's store. */
   alice: string;
   bob: string;
+  /** VISP's own database only: changes one document there, as VISP's pages do, behind the gateway's back. */
+  editInVisp?(collection: 'users' | 'projects', filter: object, set: object): Promise<void>;
 }
 
 function vispSequence(name: string, variant: Variant): void {
@@ -77,7 +63,8 @@ function vispSequence(name: string, variant: Variant): void {
     const stack = useGatewayStack(
       variant.ports,
       variant.db,
-      { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, PROJECT_REPOSITORIES_DIR: repositories, ...variant.env() },
+      // Who may keep a session is rechecked every second here (30 s by default).
+      { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, PROJECT_REPOSITORIES_DIR: repositories, ACCESS_RECHECK_INTERVAL: '1', ...variant.env() },
       { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories } },
     );
     const port = variant.ports.gateway;
@@ -254,6 +241,31 @@ function vispSequence(name: string, variant: Variant): void {
       }, 120_000);
     }
 
+    // Only where VISP's own pages change the projects and users: the gateway is not told, and looks again.
+    const { editInVisp } = variant;
+    if (editInVisp) {
+      const sessionState = async (code: string) => (JSON.parse((await loopbackRequest(`http://${SITE}/api/v1/sessions/${code}`, { port, headers: [['Cookie', aliceCookie]] })).body) as { state: string }).state;
+      const ended = (code: string) => waitFor(`session ${code} to be stopped`, async () => ['stopping', 'stopped'].includes(await sessionState(code)), 30_000, 250);
+
+      it("stops a member's open session once VISP's database says she may no longer work in the project, or use the site", async () => {
+        const launch = async () => String((await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' })).at(-1)?.message);
+        const inProject = await launch();
+        const withAliceAs = (role: string) => ({ members: [{ username: variant.alice, role }, { username: variant.bob, role: 'member' }] });
+        await editInVisp('projects', { id: 'p1' }, withAliceAs('member'));
+        await ended(inProject);
+        expect(frameOf(await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }))).toEqual([['end', false, 'Error - user is not authorized']]);
+
+        await editInVisp('projects', { id: 'p1' }, withAliceAs('analyzer'));
+        const again = await launch();
+        expect(await sessionState(again)).toBe('ready');
+        await editInVisp('users', { username: variant.alice }, { loginAllowed: false });
+        await ended(again);
+        await editInVisp('users', { username: variant.alice }, { loginAllowed: true });
+        // Her record is read again within DirectoryUsers' 10 s: the tests after this one need her allowed.
+        await waitFor('alice to be allowed again', async () => (await alice.send({ cmd: 'authorizeUser', data: {} })).message !== 'You are not authorized to use this functionality', 20_000, 500);
+      }, 180_000);
+    }
+
     // Only where VISP's usernames differ from sign-in names: its own database.
     if (variant.alice !== ALICE) {
       it("does not take a sign-in name that is someone's VISP username for that person", async () => {
@@ -317,6 +329,14 @@ vispSequence("VISP's own MongoDB collections", {
   env: () => ({ PROJECT_SOURCE: 'visp', VISP_MONGO_URI: vispDatabase }),
   alice: 'alice',
   bob: 'bob',
+  async editInVisp(collection, filter, set) {
+    const connection = await mongoose.createConnection(vispDatabase).asPromise();
+    try {
+      expect((await connection.db!.collection(collection).updateOne(filter, { $set: set })).matchedCount).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  },
   async seed() {
     const connection = await mongoose.createConnection(vispDatabase).asPromise();
     try {

@@ -14,6 +14,7 @@ import { SessionEntryCodes } from './proxy/session-host';
 import { SessionProxy, type SessionProxySettings } from './proxy/session-proxy';
 import { openApiDocument } from './openapi';
 import { AccessList } from './projects/access-list';
+import { AccessWatch } from './projects/access-watch';
 import { DirectoryUsers } from './projects/directory-users';
 import { ProjectAccess } from './projects/project-access';
 import { projectRoutes } from './projects/projects.routes';
@@ -37,6 +38,7 @@ export interface GatewaySettings extends AuthRouteSettings, SessionProxySettings
   ADMIN_USERS: string[];
   TRUSTED_PROXY_CIDRS: string[];
   MAX_STREAMS_PER_USER: number;
+  ACCESS_RECHECK_INTERVAL: number;
 }
 
 export interface GatewayDeps {
@@ -80,6 +82,8 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   // VISP's bundle jobs: the transcript goes beside the bundle once the job completes.
   await transcriptions.bundleJobs.start(events);
   const launcher = new SessionLauncher(manager, access, accessList);
+  const accessWatch = new AccessWatch({ manager, access, accessList, redis, logger: logger.child({ part: 'access-watch' }) }, settings.ACCESS_RECHECK_INTERVAL * 1000);
+  accessWatch.start();
   const webclient = new WebclientHub({ auth, manager, launcher, access, accessList, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
   await webclient.start();
   // Matomo, when configured: the start page's tracker, and product events reported once across all gateways.
@@ -119,7 +123,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       sessionRoutes(app, { auth, manager, launcher, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
       transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });
     },
-    onClose: [async () => proxy.close(), () => webclient.close(), async () => analytics?.close(), async () => transcriptions.bundleJobs.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
+    onClose: [async () => proxy.close(), () => accessWatch.close(), () => webclient.close(), async () => analytics?.close(), async () => transcriptions.bundleJobs.close(), () => events.close(), () => transcriptions.close(), () => routes.stop(), () => auth.close(), ...(deps.closeAfter ?? [])],
   });
   analytics?.countIn(service.metrics);
   return { service };

@@ -25,6 +25,11 @@ export const keys = {
    * (VISP's transcription queue). Every gateway hears the completion; only the one that sets this writes.
    */
   transcriptWriteBack: (id: string) => `visp:transcriptions:writing-back:${id}`,
+  /**
+   * String with TTL, set NX: the gateway process rechecking, this period, that every live session's owner may keep
+   * it (the access list, the project's members). Never released: it marks the period as looked at.
+   */
+  accessWatch: 'visp:sessions:access-watch',
   /** A lock; its fencing counter lives beside it. */
   lock: (name: string) => `visp:lock:${name}`,
   lockFence: (name: string) => `visp:lock:${name}:fence`,

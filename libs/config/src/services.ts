@@ -125,6 +125,11 @@ export const gatewayConfig = defineServiceConfig('gateway', {
   ACCESS_LIST_ENABLED: bool(false),
   /** Where projects and their members come from: the product's own database, or VISP's (VISP_MONGO_URI, read-only). */
   PROJECT_SOURCE: oneOf(['store', 'visp'], 'store'),
+  /**
+   * Seconds between rechecks that every live session's owner may keep it (on the access list, still working in its
+   * project): how soon a change made in VISP's own database ends a session. The admin routes act at once.
+   */
+  ACCESS_RECHECK_INTERVAL: int({ min: 1, max: 3600, default: 30 }),
   /** VISP's MongoDB (its `users` and `projects` collections), with PROJECT_SOURCE=visp. */
   VISP_MONGO_URI: optionalStr().refine((uri) => uri === undefined || /^mongodb(\+srv)?:\/\//.test(uri), 'must be a mongodb:// or mongodb+srv:// URI'),
   /**

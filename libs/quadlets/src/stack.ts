@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LABEL } from '@visp/contracts';
+import { gatewayRepositoriesDropIn } from './drop-ins';
 import { createPodmanSecret } from './secrets';
 
 /** What differs from production here, and why. */
@@ -92,6 +93,11 @@ export interface StackSettings {
   loginKey?: string;
   /** The environment for the local `podman` command (CONTAINERS_CONF; not a remote CONTAINER_HOST). */
   podmanEnv: NodeJS.ProcessEnv;
+  /**
+   * The projects' repositories on the host, as `visp install --project-repositories` sets them up: their
+   * PROJECT_REPOSITORIES_DIR, and the gateway's drop-in that mounts them.
+   */
+  projectRepositories?: string;
 }
 
 const randomSuffix = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -258,7 +264,8 @@ function derive(settings: StackSettings): StackRun {
     'visp-mongo-uri': 'mongodb://visp-mongo:27017/visp',
   };
   const envFile = path.join(work, 'visp.env');
-  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...servicesNetworkPeers(quadlets), ...settings.env };
+  const repositories = settings.projectRepositories ? { PROJECT_REPOSITORIES_DIR: settings.projectRepositories } : {};
+  const plain = { AUTH_MODE: 'dev-key', ALLOW_DEV_KEY_IN_PRODUCTION: 'true', INSTANCE_ID: instance, LOG_LEVEL: 'info', LOGIN_RATE_LIMIT: '1000', ...servicesNetworkPeers(quadlets), ...repositories, ...settings.env };
   writeFileSync(envFile, Object.entries(plain).map(([k, v]) => `${k}=${v}`).join('\n'));
 
   return {
@@ -327,7 +334,8 @@ async function startServices(stack: StackRun): Promise<Record<StackService, stri
 /** Build: the `podman run` quadlet would make of a service's unit, with this run's secrets, volumes and stand-ins. */
 function runCommand(stack: StackRun, service: StackService, volume: RunContext['volume']): { name: string; command: string[] } {
   const file = `visp-${service}.container`;
-  const unit = parseUnit(readFileSync(path.join(stack.settings.quadlets, file), 'utf8'));
+  // Drop-ins come after the unit, as quadlet reads them: their keys add to the unit's.
+  const unit = parseUnit([readFileSync(path.join(stack.settings.quadlets, file), 'utf8'), ...dropIns(stack.settings)[service]].join('\n'));
   const { name, image, flags, exec } = containerRunArgs(file, unit, {
     secret: (secret) => `${secret}-${stack.run}`,
     volume,
@@ -338,6 +346,13 @@ function runCommand(stack: StackRun, service: StackService, volume: RunContext['
   const args = ['run', '-d', '--pull', 'never', ...stack.labels, ...flags];
   if (service === 'gateway') args.push('-p', `127.0.0.1:${stack.settings.gatewayPort}:8080`);
   return { name, command: [...args, STAND_INS[image.replace(/:[^/:]+$/, '')] ?? image, ...exec] };
+}
+
+/** The drop-ins `visp install` would write beside each unit for these settings. */
+function dropIns(settings: StackSettings): Record<StackService, string[]> {
+  const byService = Object.fromEntries(ORDER.map((service) => [service, [] as string[]])) as Record<StackService, string[]>;
+  if (settings.projectRepositories) byService.gateway.push(gatewayRepositoriesDropIn(settings.projectRepositories));
+  return byService;
 }
 
 /** Volumes as this run mounts them: Podman's socket is the launcher's; a named volume is emptied on first use (throwaway data). */

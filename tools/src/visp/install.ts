@@ -3,7 +3,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import path from 'node:path';
 import { parse } from 'dotenv';
 import { isCleanDirectory } from '@visp/config';
-import { caddyfile, createPodmanSecret, servicesNetworkPeers } from '@visp/quadlets';
+import { caddyfile, createPodmanSecret, GATEWAY_REPOSITORIES_DROP_IN, gatewayRepositoriesDropIn, servicesNetworkPeers } from '@visp/quadlets';
 import { OperatorError, sh } from './host';
 import { imageLock, writeImageLock } from './ops';
 import { CADDY_TLS_DIR, checkSessionsCert, SESSIONS_CERT, SESSIONS_KEY, tlsDir } from './session-cert';
@@ -138,24 +138,6 @@ function checkProjectRepositories(dir: string | undefined): void {
   // backslashes and blanks as syntax.
   if (/[\s%"'\\]/.test(dir)) throw new OperatorError(`--project-repositories ${JSON.stringify(dir)}: a blank, %, a quote or a backslash in it cannot go into the gateway's unit`, fix);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new OperatorError(`--project-repositories ${dir}: no such directory`, fix);
-}
-
-/**
- * The gateway's quadlet drop-in that mounts the projects' repositories, at the same path inside its container
- * (so PROJECT_REPOSITORIES_DIR from visp.env names them there too): it reads VISP's bundles' recordings and writes
- * their transcripts beside them. A quadlet cannot take a `Volume=` path from visp.env, and the units are links
- * to the repository's quadlets/, so install writes this file next to them. Quadlet reads drop-ins from Podman 5.0.
- */
-export const GATEWAY_REPOSITORIES_DROP_IN = path.join('visp-gateway.container.d', 'repositories.conf');
-
-export function gatewayRepositoriesDropIn(dir: string): string {
-  return [
-    '# Written by visp install --project-repositories: the projects\' repositories, where the gateway reads VISP\'s',
-    '# bundles and writes their transcripts (PROJECT_REPOSITORIES_DIR, the same path inside the container).',
-    '[Container]',
-    `Volume=${dir}:${dir}`,
-    '',
-  ].join('\n');
 }
 
 /** The SP's key files are for shibd alone; the rest Apache's workers read too (as www-data inside the container). */

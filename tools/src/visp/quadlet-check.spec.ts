@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, STATE_DIR } from '../paths';
 import { sh } from './host';
-import { GATEWAY_REPOSITORIES_DROP_IN, gatewayRepositoriesDropIn } from './install';
+import { GATEWAY_REPOSITORIES_DROP_IN, gatewayRepositoriesDropIn } from '@visp/quadlets';
 import { verifyQuadlets } from './quadlet-check';
 
 // Podman 5's quadlet, extracted from Debian trixie's package by tools/setup/podman5-quadlet.sh (npm test runs it).

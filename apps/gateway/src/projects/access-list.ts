@@ -22,6 +22,15 @@ export class AccessList {
     );
   }
 
+  /**
+   * Whether the directory, read successfully, no longer allows `username` (no record, or not `loginAllowed`): what
+   * ends their running sessions. A read that fails revokes nothing; it throws.
+   */
+  async revokes(username: Owner): Promise<boolean> {
+    if (!this.enabled) return false;
+    return (await this.users.of(username))?.loginAllowed !== true;
+  }
+
   async require(username: Owner): Promise<void> {
     if (!(await this.allows(username))) throw new AppError('forbidden', 'you are not on this site’s access list; ask its administrators');
   }

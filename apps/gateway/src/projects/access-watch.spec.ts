@@ -1,0 +1,79 @@
+// Who may keep a live session, rechecked: each verdict on its own, with the session-manager, the directory and
+// Redis's SET NX as stand-ins. The whole path, against VISP's real database edited behind the gateway's back, is
+// the "VISP's database says" case of e2e/src/visp.int.spec.ts.
+import type { Redis } from '@visp/bus';
+import type { Owner, SessionView } from '@visp/contracts';
+import { AppError } from '@visp/service-kit';
+import { memoryLogger } from '@visp/testing';
+import { AccessWatch } from './access-watch';
+
+const session = (sid: string, owner: Owner, project?: string) => ({ sid, owner, project, state: 'ready' }) as SessionView;
+
+/** SET NX with a TTL that never runs out within a test: the first claim of a key wins. */
+function redisStandIn(): Redis {
+  const held = new Set<string>();
+  return { set: async (key: string) => (held.has(key) ? null : (held.add(key), 'OK')) } as unknown as Redis;
+}
+
+function watch(options: { sessions: SessionView[]; offList?: Owner[]; working?: (owner: Owner, project: string) => void; unreadable?: Owner[]; redis?: Redis }) {
+  const stopped: string[] = [];
+  const { logger, lines } = memoryLogger();
+  const watcher = new AccessWatch(
+    {
+      manager: {
+        list: async ({ state }) => options.sessions.filter((s) => s.state === state),
+        stop: async (sid) => (stopped.push(sid), { ...(options.sessions.find((s) => s.sid === sid) as SessionView), state: 'stopping' }),
+      },
+      access: {
+        workingProject: async (owner, project) => {
+          options.working?.(owner, project);
+          return { id: project } as never;
+        },
+      },
+      accessList: {
+        revokes: async (owner) => {
+          if (options.unreadable?.includes(owner)) throw new Error('connection refused');
+          return options.offList?.includes(owner) ?? false;
+        },
+      },
+      redis: options.redis ?? redisStandIn(),
+      logger,
+    },
+    30_000,
+  );
+  return { watcher, stopped, lines };
+}
+
+it('stops the sessions of owners off the access list, or no longer working in their project, or whose project is gone', async () => {
+  const { watcher, stopped } = watch({
+    sessions: [session('keeps', 'ann', 'p1'), session('offlist', 'bob'), session('lowered', 'cai', 'p1'), session('gone', 'dee', 'p9'), session('noproject', 'eve')],
+    offList: ['bob'],
+    working: (owner, project) => {
+      if (owner === 'cai') throw new AppError('forbidden', 'only members of project p1 with the role admin or analyzer may work in it');
+      if (project === 'p9') throw new AppError('not_found', 'there is no project p9');
+    },
+  });
+  expect((await watcher.sweep()).map((s) => s.sid)).toEqual(['offlist', 'lowered', 'gone']);
+  expect(stopped).toEqual(['offlist', 'lowered', 'gone']);
+});
+
+it('leaves a session running when the directory cannot be read, and says so', async () => {
+  const { watcher, stopped, lines } = watch({
+    sessions: [session('a', 'ann', 'p1'), session('b', 'bob', 'p1')],
+    unreadable: ['ann'],
+    working: (owner) => {
+      if (owner === 'bob') throw new Error('server selection timed out');
+    },
+  });
+  expect(await watcher.sweep()).toEqual([]);
+  expect(stopped).toEqual([]);
+  expect(lines.filter((l) => l.msg === 'could not read whether a session’s owner may keep it; left running').map((l) => l.sid)).toEqual(['a', 'b']);
+});
+
+it('looks once per period, whichever gateway process asks first', async () => {
+  const redis = redisStandIn();
+  const [first, second] = [watch({ sessions: [session('offlist', 'bob')], offList: ['bob'], redis }), watch({ sessions: [session('offlist', 'bob')], offList: ['bob'], redis })];
+  expect((await first.watcher.sweep()).map((s) => s.sid)).toEqual(['offlist']);
+  expect(await second.watcher.sweep()).toEqual([]);
+  expect([first.stopped, second.stopped]).toEqual([['offlist'], []]);
+});
