@@ -33,10 +33,9 @@ beforeAll(async () => {
     env: { RECOVERY_INTERVAL: '3', ADMIN_USERS: 'root', VISP_WEBCLIENT: 'true', APP_HOSTS: APP, COOKIE_DOMAIN: SITE },
   });
 }, 600_000);
-afterAll(() => rmSync(repositories, { recursive: true, force: true }));
-
 afterAll(async () => {
   await stack?.stop();
+  rmSync(repositories, { recursive: true, force: true });
 }, 120_000);
 
 /** A scenario whose failure leaves every container's log in .visp/artifacts/stack/<scenario>/. */
@@ -87,7 +86,9 @@ const onApp = (pathAndQuery: string, cookie: string) => loopbackRequest(`http://
 async function signIn(username: string): Promise<Record<string, string>> {
   const res = await fetch(`${stack.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...origin }, body: JSON.stringify({ username, key: stack.secrets['visp-test-user-login-key'] }) });
   expect(res.status).toBe(200);
-  return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '', ...origin };
+  // With COOKIE_DOMAIN the gateway also removes the old domain-wide cookie (Max-Age=0) and sets the app hosts' one.
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('visp_login=') && !c.includes('Max-Age=0'));
+  return { cookie: cookie?.split(';')[0] ?? '', ...origin };
 }
 
 async function launch(auth: Record<string, string>, type: string): Promise<SessionView> {
