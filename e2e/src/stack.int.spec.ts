@@ -362,6 +362,8 @@ describe('the product in containers', () => {
       // The bind is the one the socket proxy allows: the project's directory at <home>/project, read-write.
       const mounts = JSON.parse(stack.podman('container', 'inspect', `visp-session-jupyter-${code}`, '--format', '{{json .Mounts}}')) as Array<{ Type: string; Source: string; Destination: string; RW: boolean }>;
       expect(mounts).toContainEqual(expect.objectContaining({ Type: 'bind', Source: files, Destination: '/home/visp/project', RW: true }));
+      // Notebooks written on VISP name the project by its path there, /home/jovyan/project: the image's link to home.
+      expect(stack.podman('exec', `visp-session-jupyter-${code}`, 'ls', '/home/jovyan/project/Data/VISP_emuDB').trim()).toBe('Session 1_ses');
 
       expect(await client.send({ cmd: 'fetchProjects' })).toMatchObject({ data: { projects: [{ liveAppSessions: [{ projectId: 'phonetics', username: 'vic', type: 'jupyter', sessionAccessCode: code }] }] } });
       expect(await client.send({ cmd: 'closeSession', sessionAccessCode: code })).toMatchObject({ progress: 'end', result: true, message: 'Session deleted' });

@@ -2,7 +2,7 @@
 // of a job, and Redis restarted while jobs wait and run. No job may be lost, run to completion twice, or spend an
 // attempt on the system's own trouble.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -23,6 +23,7 @@ const clips = librivoxClips();
 const scratch = mkdtempSync(path.join(tmpdir(), 'visp-e2e-faults-'));
 /** 28 s of speech: about 4 s of engine time, long enough to be caught in the middle. */
 const LONG_WAV = path.join(scratch, 'long.wav');
+const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts/transcription-faults');
 /** A job whose worker vanished is taken again after this long. */
 const LOCK_MS = '3000';
 
@@ -98,7 +99,9 @@ describe('transcription faults', () => {
   }, 150_000);
 
   it('Redis restarted while jobs wait and run: every job completes exactly once', async () => {
-    await startWorker(18645);
+    // Its log at info, kept with the queue's view of each job when the test fails (once in 17 clean-clone runs on
+    // 2026-12-06 the first job, the one running through the restart, was not among the completed; cause not known).
+    const worker = await startWorker(18645, { LOG_LEVEL: 'info' });
     const jobs = [await upload(dora, LONG_WAV)];
     for (const clip of clips.slice(0, 3)) jobs.push(await upload(dora, clip.wav));
     await state(dora, jobs[0]!.id, 'running');
@@ -112,6 +115,16 @@ describe('transcription faults', () => {
       expect(mine.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
       expect(mine.map((j) => j.attemptsMade)).toEqual(jobs.map(() => 1));
       expect(await queue.getJobCounts('failed', 'wait', 'active', 'delayed')).toEqual({ failed: 0, wait: 0, active: 0, delayed: 0 });
+    } catch (err) {
+      const seen = await Promise.all(
+        jobs.map(async ({ id }) => {
+          const job = await queue.getJob(id);
+          return job ? { id, state: await job.getState(), attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter, processedOn: job.processedOn, finishedOn: job.finishedOn, failedReason: job.failedReason } : { id, state: 'gone' };
+        }),
+      );
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(path.join(ARTIFACTS, 'redis-restart.log'), `${JSON.stringify(seen, null, 2)}\n--- worker\n${worker.output()}`);
+      throw err;
     } finally {
       await queue.close();
     }

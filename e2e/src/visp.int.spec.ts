@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import type { VispTranscriptionItem } from '@visp/contracts';
+import { STOP_REASONS, type VispTranscriptionItem } from '@visp/contracts';
 import { librivoxClips, testMongoUri, waitFor, wordErrorRate } from '@visp/testing';
 import { TEST_SECRETS } from './launch';
 import { loopbackRequest } from './loopback-http';
@@ -53,6 +53,8 @@ interface Variant {
   bob: string;
   /** VISP's own database only: changes one document there, as VISP's pages do, behind the gateway's back. */
   editInVisp?(collection: 'users' | 'projects', filter: object, set: object): Promise<void>;
+  /** VISP's own database only: adds documents there, as VISP's session-manager wrote them before the switch. */
+  insertInVisp?(collection: 'transcriptionqueueitems', docs: object[]): Promise<void>;
 }
 
 function vispSequence(name: string, variant: Variant): void {
@@ -191,8 +193,12 @@ function vispSequence(name: string, variant: Variant): void {
       expect(frameOf([await alice.send({ cmd: 'transcribe', data: { ...asked, project: 'nope' } })])).toEqual([['end', false, 'Project does not exist']]);
       expect(frameOf([await alice.send({ cmd: 'fetchTranscription', data: bundle })])).toEqual([['end', false, 'File does not exist in the transcription queue']]);
 
-      const queued = await alice.send({ cmd: 'transcribe', data: asked });
-      expect(queued).toMatchObject({ type: 'cmd-result', progress: 'end', result: true });
+      // Asked twice at once (a double click, two members): one job, and the other request is told so.
+      const both = await Promise.all([alice.send({ cmd: 'transcribe', data: asked }), alice.send({ cmd: 'transcribe', data: asked })]);
+      expect(both.map((f) => [f.type, f.progress, f.result, f.message]).sort()).toEqual([
+        ['cmd-result', 'end', true, ''],
+        ['cmd-result', 'end', true, 'The file is already in the transcription queue.'],
+      ]);
       // Asked again while it waits or runs: no second job.
       expect(await alice.send({ cmd: 'transcribe', data: asked })).toMatchObject({ result: true, message: 'The file is already in the transcription queue.' });
       const listed = await queue();
@@ -244,8 +250,13 @@ function vispSequence(name: string, variant: Variant): void {
     // Only where VISP's own pages change the projects and users: the gateway is not told, and looks again.
     const { editInVisp } = variant;
     if (editInVisp) {
-      const sessionState = async (code: string) => (JSON.parse((await loopbackRequest(`http://${SITE}/api/v1/sessions/${code}`, { port, headers: [['Cookie', aliceCookie]] })).body) as { state: string }).state;
-      const ended = (code: string) => waitFor(`session ${code} to be stopped`, async () => ['stopping', 'stopped'].includes(await sessionState(code)), 30_000, 250);
+      const sessionView = async (code: string) => JSON.parse((await loopbackRequest(`http://${SITE}/api/v1/sessions/${code}`, { port, headers: [['Cookie', aliceCookie]] })).body) as { state: string; reason?: string };
+      const sessionState = async (code: string) => (await sessionView(code)).state;
+      // Stopped, and her page says why.
+      const ended = async (code: string) => {
+        await waitFor(`session ${code} to be stopped`, async () => ['stopping', 'stopped'].includes(await sessionState(code)), 30_000, 250);
+        expect((await sessionView(code)).reason).toBe(STOP_REASONS['access-revoked']);
+      };
 
       it("stops a member's open session once VISP's database says she may no longer work in the project, or use the site", async () => {
         const launch = async () => String((await alice.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' })).at(-1)?.message);
@@ -263,6 +274,54 @@ function vispSequence(name: string, variant: Variant): void {
         await editInVisp('users', { username: variant.alice }, { loginAllowed: true });
         // Her record is read again within DirectoryUsers' 10 s: the tests after this one need her allowed.
         await waitFor('alice to be allowed again', async () => (await alice.send({ cmd: 'authorizeUser', data: {} })).message !== 'You are not authorized to use this functionality', 20_000, 500);
+      }, 180_000);
+    }
+
+    // Only where VISP's own session-manager kept a transcription queue: its database.
+    const { insertInVisp } = variant;
+    if (insertInVisp) {
+      // Runs after the transcription case, whose whisper-worker it uses.
+      it('shows a bundle VISP transcribed before the switch as complete, with its transcript; asked again, redoes it here', async () => {
+        const clip = librivoxClips()[0]!;
+        const bundleDir = path.join(repositories, 'p1', 'Data', 'VISP_emuDB', 'Session 2_ses', 'old_bndl');
+        mkdirSync(bundleDir, { recursive: true });
+        copyFileSync(clip.wav, path.join(bundleDir, 'old.wav'));
+        // What VISP's WhisperService left: the transcript beside the bundle, and its queue documents (its shape).
+        const [srt, text] = ['1\n00:00:00,000 --> 00:00:02,000\nsaid before the switch\n', 'said before the switch'];
+        writeFileSync(path.join(bundleDir, 'transcription.srt'), srt);
+        writeFileSync(path.join(bundleDir, 'transcription.txt'), text);
+        const at = new Date('2026-06-01T10:00:00Z');
+        const item = (id: string, fields: object) => ({ id, project: 'p1', session: 'Session 2', bundle: 'old.wav', initiatedByUser: 'alice', language: 'Swedish', model: 'kb-whisper', diarize: false, advancedOptions: {}, status: 'complete', error: null, log: '', createdAt: at, updatedAt: at, finishedAt: at, transcriptionData: { data: text }, preProcessing: false, preProcessingRuns: 0, userNotified: true, queuePosition: -1, __v: 0, ...fields });
+        await insertInVisp('transcriptionqueueitems', [
+          item('visp-old-1', {}),
+          // Unfinished when VISP's queue stopped, or failed: nothing here will finish them; not shown.
+          item('visp-old-2', { bundle: 'stuck.wav', status: 'running', finishedAt: null }),
+          item('visp-old-3', { bundle: 'broken.wav', status: 'error', error: 'ffmpeg failed' }),
+          // Another project's.
+          item('visp-old-4', { project: 'p2' }),
+        ]);
+        const bundle = { project: 'p1', session: 'Session 2', bundle: 'old.wav' };
+        const queue = async () => ((await alice.send({ cmd: 'fetchTranscriptionQueueItems', data: { project: 'p1' } })) as unknown as { data: VispTranscriptionItem[] }).data.filter((i) => i.session === 'Session 2');
+        expect(await queue()).toEqual([
+          { id: 'visp-old-1', project: 'p1', session: 'Session 2', bundle: 'old.wav', initiatedByUser: 'alice', language: 'Swedish', model: 'kb-whisper', status: 'complete', error: '', createdAt: at.toISOString(), updatedAt: at.toISOString(), finishedAt: at.toISOString(), queuePosition: -1 },
+        ]);
+        expect(await alice.send({ cmd: 'fetchTranscription', data: bundle })).toMatchObject({ type: 'cmd-result', progress: 'end', result: true, data: { srt, text } });
+        // Taken off the queue, VISP kept a finished item as it was; so does this. A plain member reads nothing.
+        expect(frameOf([await alice.send({ cmd: 'removeTranscriptionFromQueue', data: bundle })])).toEqual([['end', true, '']]);
+        expect((await queue()).map((i) => i.id)).toEqual(['visp-old-1']);
+        expect(frameOf([await bob.send({ cmd: 'fetchTranscription', data: bundle })])).toEqual([['end', false, 'User does not have access to this project']]);
+        expect(frameOf([await alice.send({ cmd: 'fetchTranscription', data: { ...bundle, bundle: 'stuck.wav' } })])).toEqual([['end', false, 'File does not exist in the transcription queue']]);
+
+        // Asked again: redone here, as VISP re-queued its item; the job here takes the bundle's place in the queue.
+        expect(frameOf([await alice.send({ cmd: 'transcribe', data: { ...bundle, language: 'English', model: 'whisper' } })])).toEqual([['end', true, 'Re-doing transcription of file.']]);
+        const redone = await waitFor('the bundle transcribed here', async () => {
+          const items = await queue();
+          return items.length === 1 && items[0]!.id !== 'visp-old-1' && items[0]!.status === 'complete' ? items[0] : undefined;
+        }, 120_000, 500);
+        expect(redone).toMatchObject({ language: 'English', model: 'whisper', initiatedByUser: ALICE });
+        await waitFor('the new transcript beside the bundle', () => readFileSync(path.join(bundleDir, 'transcription.txt'), 'utf8') !== text, 10_000);
+        const fetched = (await alice.send({ cmd: 'fetchTranscription', data: bundle })).data as { text: string };
+        expect(wordErrorRate([{ reference: clip.reference, hypothesis: fetched.text }])).toBeLessThanOrEqual(0.25);
       }, 180_000);
     }
 
@@ -333,6 +392,14 @@ vispSequence("VISP's own MongoDB collections", {
     const connection = await mongoose.createConnection(vispDatabase).asPromise();
     try {
       expect((await connection.db!.collection(collection).updateOne(filter, { $set: set })).matchedCount).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  },
+  async insertInVisp(collection, docs) {
+    const connection = await mongoose.createConnection(vispDatabase).asPromise();
+    try {
+      await connection.db!.collection(collection).insertMany(docs);
     } finally {
       await connection.close();
     }

@@ -75,7 +75,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const proxy = new SessionProxy({ auth, entries: new SessionEntryCodes(redis), routes, streams, activity: new ActivityRecorder(new ActivityLog(redis), logger), trusted, logger: logger.child({ part: 'proxy' }) }, settings);
   const events = new EventBus(redis, logger);
   const users = new DirectoryUsers(deps.directory ?? store.projects);
-  const access = new ProjectAccess(deps.directory ?? store.projects, users);
+  const access = new ProjectAccess(deps.directory ?? store.projects, users, logger.child({ part: 'projects' }));
   const accessList = new AccessList(users, settings.ACCESS_LIST_ENABLED);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, accessList, logger: logger.child({ part: 'transcriptions' }) }, settings);
   transcriptions.start();

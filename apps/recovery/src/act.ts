@@ -1,6 +1,6 @@
 import type { EventBus, RouteStore } from '@visp/bus';
 import { sessionType, type Logger, type SessionTypes } from '@visp/config';
-import { ACTIVE_SESSION_STATES, LABEL, type RecoveryOutcome, type SessionLimits } from '@visp/contracts';
+import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, LABEL, STARTING_SESSION_STATES, type RecoveryOutcome, type SessionLimits } from '@visp/contracts';
 import { NotFoundError, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
 import { answersReadiness, closeSessionNetwork, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
@@ -87,7 +87,7 @@ export class Actor {
       }
       case 'remove-network': {
         const record = await sessions.getAnyOwner(action.sid);
-        if ((await this.containersOf(action.sid)).length > 0 || (record && ['pending', 'starting'].includes(record.state))) throw new Skip('changed since the plan');
+        if ((await this.containersOf(action.sid)).length > 0 || (record && STARTING_SESSION_STATES.includes(record.state))) throw new Skip('changed since the plan');
         await podman.removeNetwork(action.network);
         return undefined;
       }
@@ -130,7 +130,7 @@ export class Actor {
     const now = new Date();
     const set = { containerId: details.id, containerName: details.name, readyAt: record?.readyAt ?? now, adoptedAt: now };
     const ready = record
-      ? await sessions.transition(sid, ['pending', 'starting', 'stopped', 'failed'], 'ready', { reason: ADOPTED, set })
+      ? await sessions.transition(sid, [...STARTING_SESSION_STATES, ...FINAL_SESSION_STATES], 'ready', { reason: ADOPTED, set })
       : await sessions.rebuildReady({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) }, set, ADOPTED);
     if (!ready) throw new Skip('changed since the plan');
     await this.announce(ready);

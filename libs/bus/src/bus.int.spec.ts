@@ -1,7 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import type { BusEvent, RouteChange } from '@visp/contracts';
 import { memoryLogger, testRedisUrl, waitFor } from '@visp/testing';
-import { ActivityLog, BULL_PREFIX, channels, closeRedis, createRedis, createWorker, EventBus, QUEUES, RedisRouteTable, tryAcquireLock, TypedQueue, type Redis } from './index';
+import { ActivityLog, BULL_PREFIX, channels, claim, closeRedis, createRedis, createWorker, EventBus, QUEUES, RedisRouteTable, tryAcquireLock, TypedQueue, type Redis } from './index';
 
 const opened: Redis[] = [];
 const redis = (name = 'test', maxRetriesPerRequest?: number | null) => {
@@ -153,6 +153,25 @@ describe('queues', () => {
 });
 
 describe('locks', () => {
+  it('keeps a claim alive by extending it, and only its holder can', async () => {
+    const key = `visp:test:claim-${Date.now()}`;
+    // Timers fire late, never early: each wait below is only ever longer, and every check allows for that.
+    const held = await claim(redis(), key, 1000);
+    expect(held).toBeDefined();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await held!.extend(1000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 600));
+    // Over 1.2 s after the claim of 1 s: alive because it was extended (for 1 s from 0.6 s at the earliest).
+    expect(await claim(redis(), key, 1000)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await held!.extend(1000)).toBe(false);
+    const next = await claim(redis(), key, 10_000);
+    expect(next).toBeDefined();
+    expect(await held!.extend(10_000)).toBe(false);
+    expect(await held!.release()).toBe(false);
+    expect(await next!.release()).toBe(true);
+  });
+
   it('is held by one at a time, with growing fences, and released only by its holder', async () => {
     const name = `leader-${Date.now()}`;
     const a = await tryAcquireLock(redis(), name, 10_000);

@@ -25,6 +25,8 @@ export const keys = {
    * (VISP's transcription queue). Every gateway hears the completion; only the one that sets this writes.
    */
   transcriptWriteBack: (id: string) => `visp:transcriptions:writing-back:${id}`,
+  /** Held while one request looks at a project bundle's queue and perhaps queues it (BundleJobs.oneAtATime). */
+  bundleQueueing: (bundle: string) => `visp:transcriptions:queueing:${bundle}`,
   /**
    * String with TTL, set NX: the gateway process rechecking, this period, that every live session's owner may keep
    * it (the access list, the project's members). Never released: it marks the period as looked at.

@@ -16,6 +16,8 @@ export interface Claim {
    * left alone); false if it had already expired or been taken.
    */
   release(): Promise<boolean>;
+  /** Keeps the claim for another `ttlMs` from now; false if it had already expired or been taken. */
+  extend(ttlMs: number): Promise<boolean>;
 }
 
 /**
@@ -25,7 +27,12 @@ export interface Claim {
 export async function claim(redis: Redis, key: string, ttlMs: number): Promise<Claim | undefined> {
   const token = randomBytes(16).toString('hex');
   if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
-  return { key, token, release: async () => (await redis.eval(RELEASE, 1, key, token)) === 1 };
+  return {
+    key,
+    token,
+    release: async () => (await redis.eval(RELEASE, 1, key, token)) === 1,
+    extend: async (extendMs) => (await redis.eval(EXTEND, 1, key, token, String(extendMs))) === 1,
+  };
 }
 
 export interface Lock {
@@ -49,7 +56,7 @@ export async function tryAcquireLock(redis: Redis, name: string, ttlMs: number):
   return {
     name,
     fence,
-    extend: async (extendMs = ttlMs) => (await redis.eval(EXTEND, 1, held.key, held.token, String(extendMs))) === 1,
+    extend: (extendMs = ttlMs) => held.extend(extendMs),
     release: () => held.release(),
   };
 }

@@ -130,7 +130,7 @@ export const gatewayConfig = defineServiceConfig('gateway', {
    * project): how soon a change made in VISP's own database ends a session. The admin routes act at once.
    */
   ACCESS_RECHECK_INTERVAL: int({ min: 1, max: 3600, default: 30 }),
-  /** VISP's MongoDB (its `users` and `projects` collections), with PROJECT_SOURCE=visp. */
+  /** VISP's MongoDB (its `users`, `projects` and `transcriptionqueueitems` collections, read-only), with PROJECT_SOURCE=visp. */
   VISP_MONGO_URI: optionalStr().refine((uri) => uri === undefined || /^mongodb(\+srv)?:\/\//.test(uri), 'must be a mongodb:// or mongodb+srv:// URI'),
   /**
    * VISP's transcription of a project's bundles reads the recording from `<dir>/<project>/Data/VISP_emuDB/…` and

@@ -4,6 +4,6 @@ export { openStore, type Store, type StoreOptions } from './store';
 export { TokenRepository, type ApiToken } from './tokens/token.repository';
 export { UserRepository, type SignInIdentity, type User } from './users/user.repository';
 export { TranscriptionRepository, type AudioFacts, type NewTranscription, type TranscriptionRecord } from './transcriptions/transcription.repository';
-export { roleIn, type ProjectDirectory } from './projects/directory';
+export { DirectoryRecordError, roleIn, type ProjectDirectory } from './projects/directory';
 export { ProjectRepository, type NewProject } from './projects/project.repository';
 export { VispDirectory } from './projects/visp-directory';

@@ -15,14 +15,19 @@ function redisStandIn(): Redis {
   return { set: async (key: string) => (held.has(key) ? null : (held.add(key), 'OK')) } as unknown as Redis;
 }
 
-function watch(options: { sessions: SessionView[]; offList?: Owner[]; working?: (owner: Owner, project: string) => void; unreadable?: Owner[]; redis?: Redis }) {
+function watch(options: { sessions: SessionView[]; offList?: Owner[]; working?: (owner: Owner, project: string) => void; unreadable?: Owner[]; redis?: Redis; stopFails?: string[]; periodMs?: number }) {
   const stopped: string[] = [];
   const { logger, lines } = memoryLogger();
   const watcher = new AccessWatch(
     {
       manager: {
         list: async ({ state }) => options.sessions.filter((s) => s.state === state),
-        stop: async (sid) => (stopped.push(sid), { ...(options.sessions.find((s) => s.sid === sid) as SessionView), state: 'stopping' }),
+        stop: async (sid, _owner, reason) => {
+          if (options.stopFails?.includes(sid)) throw new AppError('unavailable', 'the session is being recovered');
+          if (reason !== 'access-revoked') throw new Error(`stopped for ${String(reason)}`);
+          stopped.push(sid);
+          return { ...(options.sessions.find((s) => s.sid === sid) as SessionView), state: 'stopping' };
+        },
       },
       access: {
         workingProject: async (owner, project) => {
@@ -39,7 +44,7 @@ function watch(options: { sessions: SessionView[]; offList?: Owner[]; working?: 
       redis: options.redis ?? redisStandIn(),
       logger,
     },
-    30_000,
+    options.periodMs ?? 30_000,
   );
   return { watcher, stopped, lines };
 }
@@ -59,15 +64,17 @@ it('stops the sessions of owners off the access list, or no longer working in th
 
 it('leaves a session running when the directory cannot be read, and says so', async () => {
   const { watcher, stopped, lines } = watch({
-    sessions: [session('a', 'ann', 'p1'), session('b', 'bob', 'p1')],
+    sessions: [session('a', 'ann', 'p1'), session('b', 'bob', 'p1'), session('c', 'cy', 'p1')],
     unreadable: ['ann'],
     working: (owner) => {
       if (owner === 'bob') throw new Error('server selection timed out');
+      // A record the directory cannot make sense of (ProjectAccess: a conflict) is no verdict either.
+      if (owner === 'cy') throw new AppError('conflict', "VISP's database has two records for one sign-in name: ask the site's administrators to mend it");
     },
   });
   expect(await watcher.sweep()).toEqual([]);
   expect(stopped).toEqual([]);
-  expect(lines.filter((l) => l.msg === 'could not read whether a session’s owner may keep it; left running').map((l) => l.sid)).toEqual(['a', 'b']);
+  expect(lines.filter((l) => l.msg === 'could not read whether a session’s owner may keep it; left running').map((l) => l.sid)).toEqual(['a', 'b', 'c']);
 });
 
 it('looks once per period, whichever gateway process asks first', async () => {
@@ -76,4 +83,30 @@ it('looks once per period, whichever gateway process asks first', async () => {
   expect((await first.watcher.sweep()).map((s) => s.sid)).toEqual(['offlist']);
   expect(await second.watcher.sweep()).toEqual([]);
   expect([first.stopped, second.stopped]).toEqual([['offlist'], []]);
+});
+
+it('goes on to the other sessions when one cannot be stopped, and says so', async () => {
+  const { watcher, stopped, lines } = watch({ sessions: [session('stuck', 'bob'), session('next', 'bob')], offList: ['bob'], stopFails: ['stuck'] });
+  expect((await watcher.sweep()).map((s) => s.sid)).toEqual(['next']);
+  expect(stopped).toEqual(['next']);
+  expect(lines.filter((l) => l.msg === 'could not stop a session its owner may no longer have; next period').map((l) => l.sid)).toEqual(['stuck']);
+});
+
+it('starts no look while the last is still going', async () => {
+  jest.useFakeTimers();
+  try {
+    const { watcher } = watch({ sessions: [], periodMs: 1000 });
+    let release = () => {};
+    const sweep = jest.spyOn(watcher, 'sweep').mockImplementation(() => new Promise((resolve) => (release = () => resolve([]))));
+    watcher.start();
+    await jest.advanceTimersByTimeAsync(3500);
+    expect(sweep).toHaveBeenCalledTimes(1);
+    release();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(sweep).toHaveBeenCalledTimes(2);
+    release();
+    await watcher.close();
+  } finally {
+    jest.useRealTimers();
+  }
 });

@@ -13,8 +13,11 @@ type Verdict = 'off the access list' | 'no longer works in its project' | undefi
  * Stops the live sessions whose owners may no longer have them: off the access list, or no longer a member with a
  * working role of the session's project (or the project is gone). The admin routes of the product's own store stop
  * them at once; this catches what changes where the gateway is not told — VISP's own database, edited by VISP's
- * pages — within one period. One gateway process looks per period (a claim in Redis). A directory that cannot be
- * read stops nothing: an outage of VISP's database must not end everyone's work (a launch still fails closed).
+ * pages — within one period. One gateway process looks per period (a claim in Redis). Only what the directory
+ * says stops a session: no record, not `loginAllowed`, not a working member, no such project. A directory that
+ * cannot be read, or a record it cannot make sense of (two for one person, one that does not fit:
+ * `DirectoryRecordError`), stops nothing: an outage or a stray document in VISP's database must not end anyone's
+ * work (a launch still fails closed).
  */
 export class AccessWatch {
   private timer: NodeJS.Timeout | undefined;
@@ -26,8 +29,14 @@ export class AccessWatch {
   ) {}
 
   start(): void {
+    let busy = false;
     this.timer ??= setInterval(() => {
-      this.sweeping = this.sweep().catch((err: unknown) => this.deps.logger.warn({ err }, 'could not recheck who may keep their sessions; next period'));
+      // A look can outlast its period (a slow directory, slow stops): the next waits for it rather than piling up.
+      if (busy) return;
+      busy = true;
+      this.sweeping = this.sweep()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not recheck who may keep their sessions; next period'))
+        .finally(() => (busy = false));
     }, this.periodMs);
     this.timer.unref();
   }
@@ -48,7 +57,11 @@ export class AccessWatch {
       const verdict = await this.verdict(session);
       if (!verdict) continue;
       this.deps.logger.info({ sid: session.sid, owner: session.owner, project: session.project, reason: verdict }, 'stopping a session its owner may no longer have');
-      stopped.push(await this.deps.manager.stop(session.sid, session.owner));
+      // One stop that fails (the session-manager busy with it, or gone) holds up none of the others.
+      await this.deps.manager.stop(session.sid, session.owner, 'access-revoked').then(
+        (view) => stopped.push(view),
+        (err: unknown) => this.deps.logger.warn({ err, sid: session.sid }, 'could not stop a session its owner may no longer have; next period'),
+      );
     }
     return stopped;
   }

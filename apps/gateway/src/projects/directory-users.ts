@@ -1,5 +1,5 @@
 import type { Owner, VispUser } from '@visp/contracts';
-import type { ProjectDirectory } from '@visp/store';
+import { DirectoryRecordError, type ProjectDirectory } from '@visp/store';
 
 /** How long a user's record is trusted: VISP read it on every message; an administrator's change shows within this. */
 const TTL_MS = 10_000;
@@ -21,8 +21,9 @@ export class DirectoryUsers {
     const user = this.directory.user(owner);
     const entry = { at: now, user };
     this.read.set(owner, entry);
-    user.catch(() => {
-      if (this.read.get(owner) === entry) this.read.delete(owner);
+    // A read that failed is asked again; a record the directory cannot make sense of is that for the TTL too.
+    user.catch((err: unknown) => {
+      if (!(err instanceof DirectoryRecordError) && this.read.get(owner) === entry) this.read.delete(owner);
     });
     return user;
   }

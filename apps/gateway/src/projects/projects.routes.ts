@@ -28,7 +28,7 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
    */
   const stopSessionsOf = async (projectId: string, lost: (owner: string) => boolean): Promise<void> => {
     const live = (await Promise.all(LIVE_SESSION_STATES.map((state) => deps.manager.list({ state })))).flat();
-    await Promise.all(live.filter((s) => s.project === projectId && lost(s.owner)).map((s) => deps.manager.stop(s.sid, s.owner)));
+    await Promise.all(live.filter((s) => s.project === projectId && lost(s.owner)).map((s) => deps.manager.stop(s.sid, s.owner, 'access-revoked')));
   };
   const found = <T>(value: T | undefined, id: string): T => {
     if (value === undefined) throw new AppError('not_found', `there is no project ${id}`);
@@ -93,7 +93,7 @@ export function projectRoutes(app: Express, deps: { auth: Authenticator; access:
     const { loginAllowed } = parseOrThrow(SetAccessRequestSchema, req.body);
     await store().setAccess(username, loginAllowed);
     // Off the list (while it is on), nothing of theirs keeps running, in a project or not.
-    if (!loginAllowed && deps.accessListEnabled) await Promise.all((await deps.manager.list({ owner: username })).filter((s) => LIVE_SESSION_STATES.includes(s.state)).map((s) => deps.manager.stop(s.sid, username)));
+    if (!loginAllowed && deps.accessListEnabled) await Promise.all((await deps.manager.list({ owner: username })).filter((s) => LIVE_SESSION_STATES.includes(s.state)).map((s) => deps.manager.stop(s.sid, username, 'access-revoked')));
     res.status(204).end();
   });
 }

@@ -6,6 +6,7 @@ import {
   type SessionState,
   type SessionTypesView,
   type SessionView,
+  type StopReason,
 } from '@visp/contracts';
 import { AppError, propagationHeaders } from '@visp/service-kit';
 
@@ -71,8 +72,9 @@ export class SessionManagerClient {
     return this.json('GET', `/api/v1/sessions/${encodeURIComponent(sid)}${query({ owner })}`);
   }
 
-  stop(sid: string, owner?: Owner): Promise<SessionView> {
-    return this.json('DELETE', `/api/v1/sessions/${encodeURIComponent(sid)}${query({ owner })}`);
+  /** `reason`: why, from the allow-list (unset: its owner asked). */
+  stop(sid: string, owner?: Owner, reason?: StopReason): Promise<SessionView> {
+    return this.json('DELETE', `/api/v1/sessions/${encodeURIComponent(sid)}${query({ owner, reason })}`);
   }
 
   capacity(): Promise<CapacityView> {

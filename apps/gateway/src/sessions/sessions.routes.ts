@@ -71,6 +71,6 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
 
   app.delete('/api/v1/admin/sessions/:sid', user, requireAdmin, async (req, res) => {
     req.log.info({ sid: req.params.sid, admin: principalOf(res).username }, 'admin stops a session');
-    res.json(await manager.stop(sessionIdParam(req.params)));
+    res.json(await manager.stop(sessionIdParam(req.params), undefined, 'admin-stopped'));
   });
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { claim, keys, type EventBus, type Redis } from '@visp/bus';
+import { claim, keys, type Claim, type EventBus, type Redis } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import { PENDING_TRANSCRIPTION_STATES, type Owner, type TranscriptionBackend, type TranscriptionOrigin, type TranscriptionState } from '@visp/contracts';
 import { AppError } from '@visp/service-kit';
@@ -14,6 +14,13 @@ export interface BundleJob {
   record: TranscriptionRecord;
   queueIndex: number;
 }
+
+/**
+ * Queueing one bundle: its claim lasts `ttlMs` past the holder's last sign of life (renewed every third of it while
+ * the recording is copied and probed, however long that takes); a second request for the bundle asks every
+ * `pollMs` for up to `waitMs`, then is told to ask again.
+ */
+const BUNDLE_CLAIM = { ttlMs: 30_000, pollMs: 250, waitMs: 15_000 };
 
 /** How long one gateway process may take to write a transcript beside its bundle before another may. */
 const WRITE_BACK_CLAIM_MS = 60_000;
@@ -62,6 +69,28 @@ export class BundleJobs {
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+  }
+
+  /**
+   * Runs `work` (look at the bundle's queue, then perhaps queue it) as the only one for this bundle in any gateway
+   * process: two requests for one bundle at once make one job, the second seeing the first's.
+   */
+  async oneAtATime<T>(bundle: BundleRef, work: () => Promise<T>): Promise<T> {
+    const key = keys.bundleQueueing(JSON.stringify([bundle.project, bundle.session, bundle.bundle]));
+    const deadline = Date.now() + BUNDLE_CLAIM.waitMs;
+    let held: Claim | undefined;
+    while (!(held = await claim(this.deps.redis, key, BUNDLE_CLAIM.ttlMs))) {
+      if (Date.now() > deadline) throw new AppError('conflict', 'this bundle is being queued by another request; ask again in a moment');
+      await sleep(BUNDLE_CLAIM.pollMs);
+    }
+    const holder = held;
+    const alive = setInterval(() => void holder.extend(BUNDLE_CLAIM.ttlMs).catch(() => false), BUNDLE_CLAIM.ttlMs / 3);
+    try {
+      return await work();
+    } finally {
+      clearInterval(alive);
+      await holder.release().catch(() => false);
+    }
   }
 
   /**

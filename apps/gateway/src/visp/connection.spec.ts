@@ -50,7 +50,7 @@ function connect(username = 'alice@uni.se', options: { accessList?: boolean; ses
     sessionTypes: jest.fn(async () => ({ types: [{ name: 'jupyter' }, { name: 'rstudio' }] })),
   };
   const users = new DirectoryUsers(directory);
-  const access = new ProjectAccess(directory, users);
+  const access = new ProjectAccess(directory, users, createLogger({ component: 'test', level: 'silent' }));
   const accessList = new AccessList(users, options.accessList ?? false);
   const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, access, accessList);
   const signOut = jest.fn(async () => undefined);

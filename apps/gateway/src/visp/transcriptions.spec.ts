@@ -3,7 +3,7 @@
 // project's emuDB, is the transcription case of e2e/src/visp.int.spec.ts.
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import { TRANSCRIPTION_STATES, type TranscriptionOrigin, type VispProject, type VispUser } from '@visp/contracts';
+import { TRANSCRIPTION_STATES, VispEarlierTranscriptSchema, type TranscriptionOrigin, type VispEarlierTranscript, type VispProject, type VispUser } from '@visp/contracts';
 import { createLogger } from '@visp/config';
 import type { ProjectDirectory, TranscriptionRecord } from '@visp/store';
 import type { Principal } from '../auth/principal';
@@ -15,7 +15,7 @@ import type { SessionManagerClient } from '../sessions/manager-client';
 import type { BundleJob } from '../transcriptions/bundle-jobs';
 import { vispCommands } from './commands';
 import { VispConnection } from './connection';
-import { MESSAGES, vispLanguage, vispModel, vispStatus, type VispTranscriptionDeps } from './transcriptions';
+import { earlierItem, MESSAGES, vispLanguage, vispModel, vispStatus, type VispTranscriptionDeps } from './transcriptions';
 
 const USERS: VispUser[] = [
   { username: 'alice', eppn: 'alice@uni.se' },
@@ -51,10 +51,12 @@ function record(state: TranscriptionRecord['state'], origin: Partial<Transcripti
   };
 }
 
-function connect(username: string, jobs: BundleJob[]) {
+/** `earlier`: VISP's own finished items (its database's queue); an Error: that queue cannot be read. */
+function connect(username: string, jobs: BundleJob[], earlier: VispEarlierTranscript[] | Error = []) {
   const ws = Object.assign(new EventEmitter(), { OPEN: 1, readyState: 1, sent: [] as Array<Record<string, unknown>>, send: (text: string) => ws.sent.push(JSON.parse(text) as Record<string, unknown>) });
   const transcriptions = {
     projectQueue: jest.fn(async (project: string) => jobs.filter((j) => j.record.origin?.project === project)),
+    oneAtATime: <T>(_bundle: unknown, work: () => Promise<T>) => work(),
     createFromBundle: jest.fn(async (owner: string, origin: TranscriptionOrigin) => record('queued', origin, { owner })),
     cancelBundleJob: jest.fn(async () => undefined),
     removeFromProjectQueue: jest.fn(async () => undefined),
@@ -63,8 +65,15 @@ function connect(username: string, jobs: BundleJob[]) {
     readBundleTranscripts: jest.fn(async () => ({ srt: '1\n00:00:00,000 --> 00:00:01,000\nhello\n', text: 'hello\n' })),
   } satisfies VispTranscriptionDeps['transcriptions'];
   const logger = createLogger({ component: 'test', level: 'silent' });
-  const users = new DirectoryUsers(directory);
-  const access = new ProjectAccess(directory, users);
+  const withQueue: ProjectDirectory = {
+    ...directory,
+    earlierTranscripts: async (project, only) => {
+      if (earlier instanceof Error) throw earlier;
+      return earlier.filter((e) => e.project === project && (!only || (e.session === only.session && e.bundle === only.bundle)));
+    },
+  };
+  const users = new DirectoryUsers(withQueue);
+  const access = new ProjectAccess(withQueue, users, createLogger({ component: 'test', level: 'silent' }));
   const manager = {} as SessionManagerClient;
   const accessList = new AccessList(users, false);
   const commands = vispCommands({ transcriptions, logger });
@@ -102,6 +111,14 @@ describe("VISP's words", () => {
     expect(vispModel('kb-whisper', undefined, kb)).toEqual({ model: 'KBLab/kb-whisper-large', backend: 'openai', language: 'sv' });
     expect(vispModel('kb-whisper', 'en', { model: 'kb-whisper-large' })).toEqual({ model: 'kb-whisper-large', language: 'en' });
     expect(vispModel('large-v3', 'en')).toEqual({ refused: expect.stringContaining('whisper or kb-whisper') });
+  });
+  it("reads VISP's own finished queue documents, however it stored their fields, as finished items", () => {
+    const stored = { id: 'x1', project: 7, session: 'S', bundle: 'b.wav', initiatedByUser: null, language: null, status: 'complete', createdAt: '2026-06-01T10:00:00Z', finishedAt: new Date('2026-06-01T10:05:00Z'), transcriptionData: { data: 't' } };
+    expect(earlierItem(VispEarlierTranscriptSchema.parse(stored))).toEqual({
+      id: 'x1', project: '7', session: 'S', bundle: 'b.wav', initiatedByUser: '', language: 'Automatic Detection', model: 'whisper', status: 'complete', error: '',
+      createdAt: '2026-06-01T10:00:00.000Z', updatedAt: '2026-06-01T10:05:00.000Z', finishedAt: '2026-06-01T10:05:00.000Z', queuePosition: -1,
+    });
+    expect(VispEarlierTranscriptSchema.safeParse({ ...stored, bundle: '' }).success).toBe(false);
   });
 });
 
@@ -168,6 +185,34 @@ describe("VISP's transcription commands", () => {
     expect(transcriptions.cancelBundleJob).toHaveBeenCalledTimes(1);
     expect(transcriptions.removeFromProjectQueue).toHaveBeenCalledTimes(1);
     expect(await remove('d.wav')).toEqual([expect.objectContaining({ result: false, message: MESSAGES.notQueued })]);
+  });
+
+  it("shows VISP's own finished items where no job here is the bundle's, reads their transcript, and redoes them when asked", async () => {
+    const earlier = (session: string, bundle: string): VispEarlierTranscript => ({ id: `visp-${bundle}`, project: 'p1', session, bundle, initiatedByUser: 'alice', language: 'Swedish', model: 'whisper', createdAt: null, updatedAt: null, finishedAt: AT.toISOString() });
+    // talk.wav failed here after VISP had done it: the job here is the bundle's now.
+    const failed = record('failed', { bundle: 'talk.wav' });
+    const { send, transcriptions } = connect('alice@uni.se', [{ record: failed, queueIndex: -1 }], [earlier('S1', 'talk.wav'), earlier('S1', 'old.wav')]);
+    const [listed] = await send({ cmd: 'fetchTranscriptionQueueItems', requestId: 'q', data: { project: 'p1' } });
+    expect((listed?.data as Array<{ id: string; status: string }>).map((i) => [i.id, i.status])).toEqual([
+      [failed.id, 'error'],
+      ['visp-old.wav', 'complete'],
+    ]);
+    const bundle = { project: 'p1', session: 'S1', bundle: 'old.wav' };
+    expect(await send({ cmd: 'fetchTranscription', requestId: 'f', data: bundle })).toEqual([expect.objectContaining({ result: true, data: expect.objectContaining({ text: 'hello\n' }) })]);
+    expect(transcriptions.writtenBack).not.toHaveBeenCalled();
+    expect(transcriptions.readBundleTranscripts).toHaveBeenCalledWith(bundle);
+    // Taken off the queue: kept, as VISP kept a finished item; nothing here to cancel or remove.
+    expect(await send({ cmd: 'removeTranscriptionFromQueue', requestId: 'r', data: bundle })).toEqual([expect.objectContaining({ result: true, message: '' })]);
+    expect([transcriptions.cancelBundleJob, transcriptions.removeFromProjectQueue].map((f) => f.mock.calls.length)).toEqual([0, 0]);
+    expect(await send({ cmd: 'transcribe', requestId: 't', data: { ...bundle, language: 'English' } })).toEqual([expect.objectContaining({ result: true, message: MESSAGES.redo })]);
+    expect(await send({ cmd: 'fetchTranscription', requestId: 'g', data: { ...bundle, session: 'S2' } })).toEqual([expect.objectContaining({ result: false, message: MESSAGES.notQueued })]);
+  });
+
+  it("lists the queue here when VISP's own cannot be read", async () => {
+    const done = record('completed', {}, { writtenBackAt: AT });
+    const { send } = connect('alice@uni.se', [{ record: done, queueIndex: -1 }], new Error('not authorized on visp to execute command find'));
+    const [listed] = await send({ cmd: 'fetchTranscriptionQueueItems', requestId: 'q', data: { project: 'p1' } });
+    expect(listed).toMatchObject({ result: true, data: [expect.objectContaining({ id: done.id })] });
   });
 
   it('writes back, as it lists the queue, the completed jobs not written yet, unless given up on', async () => {

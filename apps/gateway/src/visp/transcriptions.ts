@@ -13,6 +13,7 @@ import {
   VispTranscribeFieldsSchema,
   type TranscriptionBackend,
   type TranscriptionState,
+  type VispEarlierTranscript,
   type VispProject,
   type VispTranscriptionItem,
   type VispTranscriptionStatus,
@@ -23,7 +24,7 @@ import { isPending, type BundleJob, type BundleJobs } from '../transcriptions/bu
 import type { VispCommand, VispContext, VispRequest } from './command';
 
 export interface VispTranscriptionDeps {
-  transcriptions: Pick<BundleJobs, 'projectQueue' | 'createFromBundle' | 'cancelBundleJob' | 'removeFromProjectQueue' | 'writeBack' | 'writtenBack' | 'readBundleTranscripts'>;
+  transcriptions: Pick<BundleJobs, 'projectQueue' | 'oneAtATime' | 'createFromBundle' | 'cancelBundleJob' | 'removeFromProjectQueue' | 'writeBack' | 'writtenBack' | 'readBundleTranscripts'>;
   /** What `kb-whisper` asks for (VISP_KB_WHISPER_MODEL, VISP_KB_WHISPER_BACKEND); no model: the default one, in Swedish. */
   kbWhisper?: KbWhisper;
   logger: Logger;
@@ -99,6 +100,27 @@ export function vispItem({ record, queueIndex }: BundleJob, status: VispTranscri
   };
 }
 
+/** A bundle VISP transcribed before the switch, as a finished item of the queue (VISP kept such items). */
+export function earlierItem(earlier: VispEarlierTranscript): VispTranscriptionItem {
+  return {
+    id: earlier.id,
+    project: earlier.project,
+    session: earlier.session,
+    bundle: earlier.bundle,
+    initiatedByUser: earlier.initiatedByUser,
+    language: earlier.language || VISP_AUTO_LANGUAGE,
+    model: earlier.model || 'whisper',
+    status: 'complete',
+    error: '',
+    createdAt: earlier.createdAt ?? earlier.finishedAt ?? '',
+    updatedAt: earlier.updatedAt ?? earlier.finishedAt ?? '',
+    finishedAt: earlier.finishedAt,
+    queuePosition: -1,
+  };
+}
+
+const bundleKey = (session: string, bundle: string) => JSON.stringify([session, bundle]);
+
 /** The project when the user may manage its transcriptions (a member with a working role); else VISP's refusal, sent. */
 async function project(context: VispContext, id: string, forbidden: string): Promise<VispProject | undefined> {
   const found = await context.access.workingProject(context.owner, id).catch((err: unknown) => {
@@ -116,13 +138,26 @@ async function jobOf(deps: VispTranscriptionDeps, projectId: string, session: st
   return (await deps.transcriptions.projectQueue(projectId)).find((job) => job.record.origin?.session === session && job.record.origin.bundle === bundle);
 }
 
-/** The bundle a command names and its job, for a working member; undefined when a refusal was sent instead. */
-async function namedJob(deps: VispTranscriptionDeps, request: VispRequest, context: VispContext): Promise<{ project: VispProject; session: string; bundle: string; job: BundleJob } | undefined> {
+/** VISP's own finished item for the bundle, from before the switch. */
+async function earlierOf(context: VispContext, project: VispProject, session: string, bundle: string): Promise<VispEarlierTranscript | undefined> {
+  return (await context.access.earlierTranscripts(project, { session, bundle }))[0];
+}
+
+/**
+ * The bundle a command names, for a working member, with its job here or else VISP's finished item from before
+ * the switch; undefined when a refusal was sent instead (neither is in the queue).
+ */
+async function namedBundle(
+  deps: VispTranscriptionDeps,
+  request: VispRequest,
+  context: VispContext,
+): Promise<{ project: VispProject; session: string; bundle: string; job: BundleJob | undefined } | undefined> {
   const fields = parseOrThrow(VispBundleFieldsSchema, request.fields, 'command');
   const found = await project(context, fields.project, MESSAGES.noAccess);
   if (!found) return undefined;
+  const named = { project: found, session: fields.session, bundle: fields.bundle };
   const job = await jobOf(deps, found.id, fields.session, fields.bundle);
-  if (job) return { project: found, session: fields.session, bundle: fields.bundle, job };
+  if (job || (await earlierOf(context, found, fields.session, fields.bundle))) return { ...named, job };
   context.replyB('end', false, MESSAGES.notQueued);
   return undefined;
 }
@@ -147,14 +182,17 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
         const fields = parseOrThrow(VispQueueFieldsSchema, request.fields, 'command');
         const found = await project(context, fields.project, MESSAGES.noManage);
         if (!found) return;
-        const jobs = await transcriptions.projectQueue(found.id);
+        const [jobs, earlier] = await Promise.all([transcriptions.projectQueue(found.id), context.access.earlierTranscripts(found)]);
         catchUp(jobs);
         const items = jobs.flatMap((job) => {
           const status = vispStatus(job.record.state);
           const item = status && vispItem(job, status);
           return item ? [item] : [];
         });
-        context.replyB('end', true, '', items);
+        // A bundle VISP transcribed shows as VISP left it until it is transcribed here.
+        const here = new Set(jobs.map(({ record }) => record.origin && bundleKey(record.origin.session, record.origin.bundle)));
+        const before = earlier.filter((item) => !here.has(bundleKey(item.session, item.bundle))).map(earlierItem);
+        context.replyB('end', true, '', [...items, ...before]);
       },
     },
     {
@@ -168,26 +206,30 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
         if ('refused' in model) return context.replyB('end', false, model.refused);
         const found = await project(context, fields.project, MESSAGES.noAccess);
         if (!found) return;
-        const existing = await jobOf(deps, found.id, fields.session, fields.bundle);
-        // One job per bundle at a time: asked again while it waits or runs, the answer is that one.
-        if (existing && isPending(existing.record.state)) return context.replyB('end', true, 'The file is already in the transcription queue.');
         const origin = { project: found.id, session: fields.session, bundle: fields.bundle, ...(fields.language ? { language: fields.language } : {}), ...(fields.model ? { model: fields.model } : {}) };
-        await transcriptions.createFromBundle(context.owner, origin, model);
-        // A finished one is done again, from the bundle's recording as it is now (VISP re-queued its item).
-        context.replyB('end', true, existing ? MESSAGES.redo : '');
+        const message = await transcriptions.oneAtATime(origin, async () => {
+          const job = await jobOf(deps, found.id, fields.session, fields.bundle);
+          // One job per bundle at a time: asked again while it waits or runs, the answer is that one.
+          if (job && isPending(job.record.state)) return 'The file is already in the transcription queue.';
+          const existing = job ?? (await earlierOf(context, found, fields.session, fields.bundle));
+          await transcriptions.createFromBundle(context.owner, origin, model);
+          // A finished one is done again, from the bundle's recording as it is now (VISP re-queued its item).
+          return existing ? MESSAGES.redo : '';
+        });
+        context.replyB('end', true, message);
       },
     },
     {
       name: 'removeTranscriptionFromQueue',
       family: 'B',
       async handle(request, context) {
-        const named = await namedJob(deps, request, context);
+        const named = await namedBundle(deps, request, context);
         if (!named) return;
         const { job } = named;
         // Waiting or running: cancelled (a redo's cancel shows the job before it again). Completed: VISP kept the
-        // item, with its transcript. Failed: VISP deleted the item.
-        if (isPending(job.record.state)) await transcriptions.cancelBundleJob(job.record);
-        else if (job.record.state === 'failed') await transcriptions.removeFromProjectQueue(job.record);
+        // item, with its transcript (VISP's own from before the switch too). Failed: VISP deleted the item.
+        if (job && isPending(job.record.state)) await transcriptions.cancelBundleJob(job.record);
+        else if (job?.record.state === 'failed') await transcriptions.removeFromProjectQueue(job.record);
         context.replyB('end', true, '');
       },
     },
@@ -195,11 +237,12 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
       name: 'fetchTranscription',
       family: 'B',
       async handle(request, context) {
-        const named = await namedJob(deps, request, context);
+        const named = await namedBundle(deps, request, context);
         if (!named) return;
         const { job, project: found, session, bundle } = named;
-        // Read right after completion, the transcript may still be on its way beside the bundle.
-        await transcriptions.writtenBack(job.record).catch((err: unknown) => logger.warn({ err, id: job.record.id }, 'could not write a transcript beside its bundle'));
+        // Read right after completion, the transcript may still be on its way beside the bundle. VISP's own
+        // transcript from before the switch is there already.
+        if (job) await transcriptions.writtenBack(job.record).catch((err: unknown) => logger.warn({ err, id: job.record.id }, 'could not write a transcript beside its bundle'));
         const { srt, text } = await transcriptions.readBundleTranscripts({ project: found.id, session, bundle });
         context.replyB('end', true, '', { srt, text });
       },

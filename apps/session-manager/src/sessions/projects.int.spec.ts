@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LABEL } from '@visp/contracts';
+import { LABEL, STOP_REASONS } from '@visp/contracts';
 import { SESSION_GUARD_PATH } from '@visp/podman-client';
 import { requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
@@ -60,7 +60,13 @@ describe('a session with a project', () => {
     expect((await fetch(`${route.target}/`, { headers: { authorization: `token ${route.token}` } })).status).toBe(200);
     expect((await fetch(`${route.target}/`)).status).toBe(403);
 
-    expect((await h.api('DELETE', `/api/v1/sessions/${view.sid}`)).status).toBe(200);
+    // Stopped because its owner may no longer work in the project (the gateway says so); a reason off the list is
+    // refused and stops nothing.
+    expect((await h.api('DELETE', `/api/v1/sessions/${view.sid}?reason=${encodeURIComponent('your files were deleted')}`)).status).toBe(400);
+    expect(await h.containersOf(view.sid)).toHaveLength(1);
+    const stopped = await h.api('DELETE', `/api/v1/sessions/${view.sid}?reason=access-revoked`);
+    expect(stopped.status).toBe(200);
+    expect(await stopped.json()).toMatchObject({ state: 'stopped', reason: STOP_REASONS['access-revoked'] });
     expect(await h.containersOf(view.sid)).toEqual([]);
     // The repository is the project's: it stays as the session left it.
     expect(readFileSync(path.join(root, 'p1', 'notes.txt'), 'utf8')).toBe('from-the-session\n');

@@ -4,6 +4,8 @@ import {
   FINAL_SESSION_STATES,
   ListSessionsQuerySchema,
   SessionScopeQuerySchema,
+  SessionStopQuerySchema,
+  STOP_REASONS,
   isSessionEvent,
   type SessionEvent,
   type SessionStreamMessage,
@@ -53,8 +55,8 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
   });
 
   app.delete('/api/v1/sessions/:sid', async (req, res) => {
-    const { owner } = parseOrThrow(SessionScopeQuerySchema, req.query, 'query');
-    res.json(await service.stop(sessionIdParam(req.params), { owner }));
+    const { owner, reason } = parseOrThrow(SessionStopQuerySchema, req.query, 'query');
+    res.json(await service.stop(sessionIdParam(req.params), { owner, reason: STOP_REASONS[reason ?? 'owner-asked'] }));
   });
 
   /** Server-sent events: the current state, then every progress step and state change until a final state. */

@@ -10,6 +10,8 @@ import {
   type SessionState,
   type SessionTypesView,
   type SessionView,
+  STARTING_SESSION_STATES,
+  STOP_REASONS,
 } from '@visp/contracts';
 import { sessionType, withinLimits, type Logger, type SessionTypes } from '@visp/config';
 import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
@@ -140,7 +142,7 @@ export class SessionService {
   private async stopHeld(sid: string, options: { owner?: Owner; reason?: string }): Promise<SessionView> {
     const current = options.owner ? await this.deps.sessions.get(options.owner, sid) : await this.deps.sessions.getAnyOwner(sid);
     if (!current) throw new NotFoundError(`session ${sid}`);
-    const reason = options.reason ?? 'stopped by user';
+    const reason = options.reason ?? STOP_REASONS['owner-asked'];
     const stopping = await this.deps.sessions.transition(sid, LIVE_SESSION_STATES, 'stopping', { reason });
     if (!stopping) return this.get(sid); // already stopping, stopped or failed
     await this.announceState(stopping);
@@ -230,7 +232,7 @@ export class SessionService {
     await this.deps.spawner.remove(record.type, record.sid).catch((removeErr: unknown) => log.error({ err: removeErr }, 'could not remove the failed container'));
     await this.deps.routes.delete(record.sid).catch(() => undefined);
     this.deps.gate.release(record.sid);
-    const failed = await this.deps.sessions.transition(record.sid, ['pending', 'starting'], 'failed', { reason, set: { stoppedAt: new Date() } });
+    const failed = await this.deps.sessions.transition(record.sid, STARTING_SESSION_STATES, 'failed', { reason, set: { stoppedAt: new Date() } });
     if (failed) await this.announceState(failed);
   }
 

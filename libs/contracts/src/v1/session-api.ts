@@ -32,6 +32,19 @@ export const ListSessionsQuerySchema = z
 /** GET …/sessions/:sid may be scoped to an owner: another owner's session is then "not found". */
 export const SessionScopeQuerySchema = z.object({ owner: OwnerSchema.optional() }).strict();
 
+/**
+ * Why a session is stopped through DELETE …/sessions/:sid, as its history and its owner read it: its owner asked
+ * (the default), its owner may no longer have it (off the access list, out of its project), or an administrator. A word from this
+ * list, never free text: the reason reaches the owner's page.
+ */
+export const STOP_REASONS = {
+  'owner-asked': 'stopped by user',
+  'access-revoked': 'stopped: its owner may no longer use this site or work in its project',
+  'admin-stopped': 'stopped by an administrator',
+} as const;
+export type StopReason = keyof typeof STOP_REASONS;
+export const SessionStopQuerySchema = SessionScopeQuerySchema.extend({ reason: z.enum(Object.keys(STOP_REASONS) as [StopReason, ...StopReason[]]).optional() }).strict();
+
 export const SessionViewSchema = z.object({
   sid: SessionIdSchema,
   owner: OwnerSchema,

@@ -65,3 +65,38 @@ export interface VispTranscriptionItem {
   /** 0-based among the project's waiting and running items, -1 when in neither (VISP's rule). */
   queuePosition: number;
 }
+
+/** A date VISP stored (a Date from the driver, or a string in an export); absent or unreadable: null. */
+const storedDate = z
+  .unknown()
+  .optional()
+  .transform((value) => {
+    const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+    return date && !Number.isNaN(date.getTime()) ? date.toISOString() : null;
+  });
+/** A text VISP may have left out or stored as null. */
+const storedText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .nullish()
+    .transform((value) => value ?? '');
+
+/**
+ * A finished item of VISP's own queue (its `transcriptionqueueitems`, read-only): a bundle transcribed before the
+ * site switched, its transcript beside the bundle. Shown in the queue, and its transcript read, until the bundle
+ * is transcribed here.
+ */
+export const VispEarlierTranscriptSchema = z.looseObject({
+  id: z.union([z.string().min(1).max(128), z.number().transform(String)]),
+  project: VispProjectRefSchema,
+  session: EmuNameSchema,
+  bundle: EmuNameSchema,
+  initiatedByUser: storedText(256),
+  language: storedText(64),
+  model: storedText(64),
+  createdAt: storedDate,
+  updatedAt: storedDate,
+  finishedAt: storedDate,
+});
+export type VispEarlierTranscript = z.output<typeof VispEarlierTranscriptSchema>;

@@ -8,6 +8,8 @@ type SessionState = (typeof SESSION_STATES)[number];
 export const ACTIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready', 'stopping'];
 /** States of a session that is open or on its way to being open: it can be opened (once ready) and stopped. */
 export const LIVE_SESSION_STATES: readonly SessionState[] = ['pending', 'starting', 'ready'];
+/** States of a session on its way to being open: a start that ends in failure, or recovery's adoption, leaves them. */
+export const STARTING_SESSION_STATES: readonly SessionState[] = ['pending', 'starting'];
 /** The rest: a session in one of these is over and never changes again. */
 export const FINAL_SESSION_STATES: readonly SessionState[] = ['stopped', 'failed'];
 
