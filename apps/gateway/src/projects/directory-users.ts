@@ -27,4 +27,9 @@ export class DirectoryUsers {
     });
     return user;
   }
+
+  /** The user, or undefined when the directory has no record of them or cannot make sense of theirs. */
+  known(owner: Owner): Promise<VispUser | undefined> {
+    return this.of(owner).catch((err: unknown) => (err instanceof DirectoryRecordError ? undefined : Promise.reject(err)));
+  }
 }

@@ -40,7 +40,7 @@ export class ProjectAccess {
 
   /** The projects `owner` is a member of (none when the directory does not know them, or cannot tell who they are). */
   async projectsOf(owner: Owner): Promise<VispProject[]> {
-    const user = await this.users.of(owner).catch((err: unknown) => (err instanceof DirectoryRecordError ? undefined : Promise.reject(err)));
+    const user = await this.users.known(owner);
     return user ? this.directory.projectsOf(user.username) : [];
   }
 

@@ -2,7 +2,6 @@ import type { WebSocket } from 'ws';
 import { isSessionEvent, VispEnvelopeSchema, type BusEvent, type SessionEvent, type VispReplyA, type VispReplyB } from '@visp/contracts';
 import type { Logger } from '@visp/config';
 import { AppError } from '@visp/service-kit';
-import { DirectoryRecordError } from '@visp/store';
 import type { Principal } from '../auth/principal';
 import type { AccessList } from '../projects/access-list';
 import type { ProjectAccess } from '../projects/project-access';
@@ -86,7 +85,7 @@ export class VispConnection extends CommandSocket {
       manager,
       launcher,
       // A record the directory cannot make sense of is no record here: the handshake shows the sign-in alone.
-      me: () => access.users.of(this.principal.username).catch((err: unknown) => (err instanceof DirectoryRecordError ? undefined : Promise.reject(err))),
+      me: () => access.users.known(this.principal.username),
       allowed: () => this.deps.accessList.allows(this.principal.username),
       replyA: (fields) => this.send({ ...ref, data: null, message: null, progress: null, result: true, ...fields } satisfies VispReplyA),
       replyB: (progress, result, message, data) =>

@@ -4,6 +4,9 @@ import { VispEarlierTranscriptSchema, VispProjectSchema, VispUserSchema, vispUse
 import type { Logger } from '@visp/config';
 import { DirectoryRecordError, type ProjectDirectory } from './directory';
 
+/** VISP's ids are strings (or, in old records, numbers): "7" may also name the number 7; "07" never does. */
+const numericId = (id: string): number[] => (/^\d{1,15}$/.test(id) && String(Number(id)) === id ? [Number(id)] : []);
+
 /** A bound on one project's earlier transcripts read per poll (VISP's client asks every 5 s while its dialog is open). */
 const EARLIER_TRANSCRIPTS_LIMIT = 5000;
 
@@ -76,17 +79,14 @@ export class VispDirectory implements ProjectDirectory {
   }
 
   async project(id: string): Promise<VispProject | undefined> {
-    // VISP's ids are strings (or, in old records, numbers); "7" may name the number 7, never "07" it.
-    const numeric = /^\d{1,15}$/.test(id) && String(Number(id)) === id ? [{ id: Number(id) }] : [];
-    const docs = await this.collection('projects').find({ $or: [{ id }, ...numeric] }, { projection: { _id: 0, __v: 0 } }).limit(1).toArray();
+    const docs = await this.collection('projects').find({ $or: [{ id }, ...numericId(id).map((n) => ({ id: n }))] }, { projection: { _id: 0, __v: 0 } }).limit(1).toArray();
     return this.parsedOne(VispProjectSchema, 'project', docs[0]);
   }
 
   /** VISP's completed queue items of the project (or of one bundle), newest first; its others ended with its queue. */
   async earlierTranscripts(projectId: string, only?: { session: string; bundle: string }): Promise<VispEarlierTranscript[]> {
-    const numeric = /^\d{1,15}$/.test(projectId) && String(Number(projectId)) === projectId ? [Number(projectId)] : [];
     const docs = await this.collection('transcriptionqueueitems')
-      .find({ project: { $in: [projectId, ...numeric] }, status: 'complete', ...(only ? { session: only.session, bundle: only.bundle } : {}) }, { projection: { _id: 0, transcriptionData: 0, log: 0 } })
+      .find({ project: { $in: [projectId, ...numericId(projectId)] }, status: 'complete', ...(only ? { session: only.session, bundle: only.bundle } : {}) }, { projection: { _id: 0, transcriptionData: 0, log: 0 } })
       .sort({ finishedAt: -1 })
       .limit(only ? 1 : EARLIER_TRANSCRIPTS_LIMIT)
       .toArray();
