@@ -39,7 +39,10 @@ describe('EventBus', () => {
 
   it("hears its own database's events only: Pub/Sub itself ignores the database (two instances on one Redis)", async () => {
     const worker = Number(process.env.JEST_WORKER_ID ?? '1') % 3;
-    const [here, there] = [new EventBus(redis()), new EventBus(createRedis(testRedisUrl((worker + 1) % 3), { name: 'elsewhere' }))];
+    const elsewhere = createRedis(testRedisUrl((worker + 1) % 3), { name: 'elsewhere' });
+    // Closed with the others after the file: left open, it kept Jest from exiting.
+    opened.push(elsewhere);
+    const [here, there] = [new EventBus(redis()), new EventBus(elsewhere)];
     const received: BusEvent[] = [];
     const unsubscribe = await here.subscribe((e) => received.push(e));
     const event = (owner: string): BusEvent => ({ type: 'session.progress', owner, sid: 'abcdefghij23', step: 'creating', message: 'x', at: at() });
