@@ -189,8 +189,9 @@ export function transcriptionCommands(deps: VispTranscriptionDeps): VispCommand[
           const item = status && vispItem(job, status);
           return item ? [item] : [];
         });
-        // A bundle VISP transcribed shows as VISP left it until it is transcribed here.
-        const here = new Set(jobs.map(({ record }) => record.origin && bundleKey(record.origin.session, record.origin.bundle)));
+        // A bundle VISP transcribed shows as VISP left it while no job here is the bundle's (projectQueue's jobs all
+        // have an origin).
+        const here = new Set(jobs.flatMap(({ record }) => (record.origin ? [bundleKey(record.origin.session, record.origin.bundle)] : [])));
         const before = earlier.filter((item) => !here.has(bundleKey(item.session, item.bundle))).map(earlierItem);
         context.replyB('end', true, '', [...items, ...before]);
       },
