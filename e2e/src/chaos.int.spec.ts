@@ -12,7 +12,7 @@ import { decodeSessionLabels, discoverPodman, PodmanClient } from '@visp/podman-
 import { openStore } from '@visp/store';
 import { librivoxClips, startOwnDatabase, startOwnRedis, testPodmanHost, waitFor, type OwnDatabase, type OwnRedis } from '@visp/testing';
 import { useGatewayStack, type Auth } from './gateway-stack';
-import { launch, TEST_SECRETS, type Launched } from './launch';
+import { launch, TEST_SECRETS, untilReady, type Launched } from './launch';
 
 let redis: OwnRedis | undefined;
 let database: OwnDatabase | undefined;
@@ -52,7 +52,7 @@ async function kill(run: Launched): Promise<void> {
 
 async function startRecovery(): Promise<Launched> {
   const run = launch('recovery', { ...stack.env(), PORT: String(PORTS.recovery), RECOVERY_INTERVAL: '1', LOG_LEVEL: 'info' });
-  await waitFor('recovery', async () => (await fetch(`http://127.0.0.1:${PORTS.recovery}/readyz`).catch(() => undefined))?.status === 200, 20_000);
+  await untilReady(run, PORTS.recovery, 20_000);
   return run;
 }
 

@@ -5,9 +5,8 @@
 // timeout. A fixed seed and a bounded number of examples per operation: the same run every time.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { waitFor } from '@visp/testing';
 import { useGatewayStack } from './gateway-stack';
-import { launch, type Launched } from './launch';
+import { launch, untilReady, type Launched } from './launch';
 
 const ROOT = path.resolve(__dirname, '../..');
 const ST = path.join(ROOT, '.visp/fuzz-venv/bin/st');
@@ -18,7 +17,7 @@ let recovery: Launched | undefined;
 
 beforeAll(async () => {
   recovery = launch('recovery', { ...stack.env(), PORT: String(RECOVERY_PORT), RECOVERY_INTERVAL: '3600' });
-  await waitFor('recovery', async () => (await fetch(`http://127.0.0.1:${RECOVERY_PORT}/readyz`).catch(() => undefined))?.ok === true, 20_000);
+  await untilReady(recovery, RECOVERY_PORT, 20_000);
 });
 afterAll(async () => {
   recovery?.child.kill('SIGTERM');

@@ -6,9 +6,9 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { BUILTIN_SESSION_TYPES } from '@visp/config';
 import { LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
-import { readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, waitFor } from '@visp/testing';
+import { readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl } from '@visp/testing';
 import { ConflictError, discoverPodman, PodmanClient } from '@visp/podman-client';
-import { launch, TEST_SECRETS, type Launched } from './launch';
+import { launch, TEST_SECRETS, untilReady, type Launched } from './launch';
 
 // `echo` shows, from inside its container, the request the app received (busybox httpd's CGI environment).
 // Headers end in CRLF: Node's HTTP parser (rightly) refuses bare LF. In the home volume: /tmp is noexec.
@@ -115,26 +115,25 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   });
   let manager: Launched | undefined;
   let gateway: Launched | undefined;
-  const ready = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
 
   async function startGateway(port: number, env: Record<string, string> = {}): Promise<Launched> {
     const gateway = launch('gateway', { ...common(), PORT: String(port), ...env });
     running.push(gateway);
-    await waitFor(`gateway on ${port}`, ready(port), 20_000);
+    await untilReady(gateway, port, 20_000);
     return gateway;
   }
 
   async function startWorker(port: number, env: Record<string, string> = {}): Promise<Launched> {
     const worker = launch('whisper-worker', { ...common(), PORT: String(port), ...env });
     running.push(worker);
-    await waitFor(`whisper-worker on ${port}`, ready(port), 60_000);
+    await untilReady(worker, port, 60_000);
     return worker;
   }
 
   async function startSessionManager(): Promise<void> {
     manager = launch('session-manager', { ...common(), PORT: String(ports.sessionManager), ...options.sessionManagerEnv });
     running.push(manager);
-    await waitFor('session-manager', ready(ports.sessionManager), 20_000);
+    await untilReady(manager, ports.sessionManager, 20_000);
   }
 
   // Specs sign in many times a minute from one address; the rate limit has a test of its own.

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { nodeArgsFor } from '@visp/config';
+import { waitFor } from '@visp/testing';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const APPS = ['socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway'] as const;
@@ -27,6 +28,7 @@ const bundle = (app: App) => {
 };
 
 export interface Launched {
+  app: App;
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
@@ -38,5 +40,27 @@ export function launch(app: App, env: Record<string, string>, args: string[] = [
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  return { app, child, output: () => output, exited };
+}
+
+/**
+ * Waits until the service's `/readyz` on `port` answers 200. On the timeout the error says why not: its last
+ * answer, whether it exited, and the end of what it printed (a spec's stack failing to start is otherwise a bare
+ * "timed out").
+ */
+export async function untilReady(service: Launched, port: number, timeoutMs: number): Promise<void> {
+  let last = 'no answer yet';
+  const why = () => {
+    const exit = service.child.exitCode ?? service.child.signalCode;
+    return `${service.app} on ${port} to be ready; last /readyz: ${last}; ${exit === null ? 'still running' : `exited (${exit})`}; its output ends:\n${service.output().slice(-3000)}`;
+  };
+  await waitFor(why, async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch((err: Error) => err);
+    if (res instanceof Error) {
+      last = `${res.message} (${String((res.cause as Error | undefined)?.message ?? '')})`;
+      return false;
+    }
+    last = `${res.status} ${await res.text()}`;
+    return res.status === 200;
+  }, timeoutMs);
 }

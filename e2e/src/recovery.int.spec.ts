@@ -7,7 +7,7 @@ import { openStore, type Store } from '@visp/store';
 import { execute, openKernel, testPodmanHost, waitFor } from '@visp/testing';
 import type WebSocket from 'ws';
 import { useGatewayStack, type Auth } from './gateway-stack';
-import { launch, type Launched } from './launch';
+import { launch, untilReady, type Launched } from './launch';
 
 const stack = useGatewayStack({ sessionManager: 18420, gateway: 18480 }, 'recovery', { RECOVERY_URL: 'http://127.0.0.1:18430', ADMIN_USERS: 'root' });
 const redis = createRedis(stack.redisUrl(), { name: 'e2e-recovery' });
@@ -196,7 +196,7 @@ it('plans without acting on a dry run, asked for by an administrator through the
   expect(await routes.get(session.sid)).toBeUndefined();
 
   const recovery = startRecovery(18430, { RECOVERY_DRY_RUN: 'true' });
-  await waitFor('recovery', async () => (await fetch('http://127.0.0.1:18430/readyz').catch(() => undefined))?.ok, 20_000);
+  await untilReady(recovery, 18430, 20_000);
   expect((await api('/api/v1/admin/reconcile?dryRun=true', fay, { method: 'POST' })).status).toBe(403);
   expect((await api('/api/v1/admin/reconcile?dryRun=maybe', root, { method: 'POST' })).status).toBe(400);
   const res = await api('/api/v1/admin/reconcile?dryRun=true', root, { method: 'POST' });

@@ -5,7 +5,7 @@ import { ensureImages } from './images';
 import { ensureServiceImages, ensureStandInImages } from './service-images';
 import { startInfra } from './infra';
 import { FERRETDB_BIN, ROOT, STATE_DIR, whisperEnv } from './paths';
-import { removeLeftovers } from './leftovers';
+import { describeLeftovers, isSpecLeak, removeLeftovers } from './leftovers';
 import { run } from './processes';
 
 export interface TestOptions {
@@ -68,6 +68,16 @@ export async function runTests(options: TestOptions): Promise<number> {
   log('starting Podman service, Redis and the MongoDB-compatible server');
   const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
   const instancePrefix = `test-${runId}`;
+  // Each spec removes what it made; what one leaves (a container or a network) is removed here and counts as a failure.
+  let leakFailures = 0;
+  const cleanUp = async () => {
+    const leftovers = await removeLeftovers(instancePrefix).catch((err: Error) => (log(`cleanup failed: ${err.message}`), []));
+    const leaks = leftovers.filter(isSpecLeak);
+    if (leaks.length) {
+      log(`failed: the specs left ${describeLeftovers(leaks)} behind; removed`);
+      leakFailures++;
+    }
+  };
   try {
     await ensureImages(log);
     // The services' images, which the e2e tests run; built from the bundles, cached by their inputs.
@@ -94,12 +104,14 @@ export async function runTests(options: TestOptions): Promise<number> {
     } else {
       // The whole suite in two phases: the specs that must run alone (SOLO_SPECS) after the rest.
       await jest(resultsFile, [], { extraEnv: { VISP_JEST_WITHOUT: SOLO_SPECS.join(',') } });
+      // The specs that run alone start on a host with nothing of the others' left (the chaos test's recovery
+      // reports every container it does not own).
+      await cleanUp();
       log('the specs that run alone');
       await jest(soloResultsFile, ['--selectProjects', 'e2e:int', '--', ...SOLO_SPECS], { workers: 1 });
     }
   } finally {
-    const leftovers = await removeLeftovers(instancePrefix).catch((err: Error) => (log(`cleanup failed: ${err.message}`), 0));
-    if (leftovers > 0) log(`warning: tests left ${leftovers} container(s), volume(s) or network(s) behind; removed`);
+    await cleanUp();
     await infra.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
@@ -116,7 +128,7 @@ export async function runTests(options: TestOptions): Promise<number> {
     numTodoTests: sum.numTodoTests + one.numTodoTests,
     numRuntimeErrorTestSuites: sum.numRuntimeErrorTestSuites + one.numRuntimeErrorTestSuites,
   }), { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, numRuntimeErrorTestSuites: 0 });
-  const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites + staticFailures + unreported;
+  const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites + staticFailures + unreported + leakFailures;
   const skipped = summary.numPendingTests + summary.numTodoTests;
   console.log(`\n${summary.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   return failed > 0 || jestFailed ? 1 : 0;

@@ -399,7 +399,8 @@ function controls(stack: StackRun, commands: Record<StackService, string[]>): Co
 /** Tear down: the sessions' containers and home volumes go first, then the stack's own, then its networks. */
 async function tearDown(stack: StackRun): Promise<void> {
   const names = (list: string[], filter: string, field: string) => stack.podman(...list, '--filter', `label=${filter}`, '--format', `{{.${field}}}`).split('\n').filter(Boolean);
-  const filters = [`${LABEL.instance}=${stack.settings.instance}`, stack.label];
+  // The services first: a session-manager still running could start a session after its instance's were listed.
+  const filters = [stack.label, `${LABEL.instance}=${stack.settings.instance}`];
   for (const filter of filters) {
     for (const c of names(['ps', '--all'], filter, 'Names')) stack.quietly('rm', '--force', '--time', '5', c);
     for (const v of names(['volume', 'ls'], filter, 'Name')) stack.quietly('volume', 'rm', '--force', v);

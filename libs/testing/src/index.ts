@@ -1,6 +1,7 @@
 // Helpers for tests only. Integration tests get their servers from the test runner (tools/src/test-runner.ts),
 // which starts real Redis, a real MongoDB-compatible server and a real Podman service and passes them here.
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@visp/config';
 
@@ -33,8 +34,18 @@ export const testPodmanHost = () => required('VISP_TEST_PODMAN_SOCKET');
 /** The session guard's binary (tools/session-guard), for a local-mode session-manager and its socket proxy. */
 export const testSessionGuard = () => required('VISP_TEST_SESSION_GUARD');
 
-/** An instance id the runner recognises, so anything a failed test leaves behind is removed. */
-export const testInstanceId = () => `${process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test-local'}-${randomSuffix(3)}`;
+/** The running spec's file name, short and fit for an instance id (`chaos` for e2e/src/chaos.int.spec.ts). */
+function specName(): string | undefined {
+  const testPath = (globalThis as { expect?: { getState(): { testPath?: string } } }).expect?.getState().testPath;
+  if (!testPath) return undefined;
+  return path.basename(testPath).replace(/(\.int)?\.spec\.ts$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 24);
+}
+
+/**
+ * An instance id the runner recognises, so anything a failed test leaves behind is removed; it names the spec, so
+ * the runner can say whose it was.
+ */
+export const testInstanceId = () => [process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test-local', specName(), randomSuffix(3)].filter(Boolean).join('-');
 
 /** A logger that keeps its lines for assertions instead of printing them. */
 export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
