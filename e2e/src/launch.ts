@@ -55,12 +55,15 @@ export async function untilReady(service: Launched, port: number, timeoutMs: num
     return `${service.app} on ${port} to be ready; last /readyz: ${last}; ${exit === null ? 'still running' : `exited (${exit})`}; its output ends:\n${service.output().slice(-3000)}`;
   };
   await waitFor(why, async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch((err: Error) => err);
-    if (res instanceof Error) {
-      last = `${res.message} (${String((res.cause as Error | undefined)?.message ?? '')})`;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      last = `${res.status} ${await res.text()}`;
+      return res.status === 200;
+    } catch (err) {
+      // fetch's errors come from Node's realm, not the test's: no `instanceof Error` here.
+      const { message, cause } = err as { message?: string; cause?: { message?: string } };
+      last = `${message ?? String(err)}${cause?.message ? ` (${cause.message})` : ''}`;
       return false;
     }
-    last = `${res.status} ${await res.text()}`;
-    return res.status === 200;
   }, timeoutMs);
 }

@@ -7,6 +7,7 @@ import { startInfra } from './infra';
 import { FERRETDB_BIN, ROOT, STATE_DIR, whisperEnv } from './paths';
 import { describeLeftovers, isSpecLeak, removeLeftovers } from './leftovers';
 import { run } from './processes';
+import { holdRunLock } from './run-lock';
 
 export interface TestOptions {
   /** A Jest project (`bus`, `bus:int`, …); all when absent. */
@@ -65,6 +66,11 @@ export async function runTests(options: TestOptions): Promise<number> {
   mkdirSync(stateDir, { recursive: true });
   for (const file of [resultsFile, soloResultsFile]) rmSync(file, { force: true });
 
+  await holdRunLock(log);
+  // Holding the lock, whatever earlier runs made is theirs and they are gone (killed before their clean-up): it
+  // would take the specs' ports and show in recovery's plans.
+  const stale = await removeLeftovers('test-');
+  if (stale.length) log(`removed what earlier runs that did not finish left: ${describeLeftovers(stale)}`);
   log('starting Podman service, Redis and the MongoDB-compatible server');
   const infra = await startInfra({ stateDir, persistent: false, mongoUri: process.env.MONGO_URI });
   const instancePrefix = `test-${runId}`;
