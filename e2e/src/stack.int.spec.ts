@@ -70,7 +70,7 @@ function networkState(): string {
     // How the session-manager, now, resolves and reaches Redis and the database: a service that lost Redis for
     // 40 s right after joining a session's network (ETIMEDOUT, once in a clean-clone run) is told apart from DNS.
     ...['visp-session-manager', 'visp-recovery'].map((container) =>
-      run('exec', container, 'sh', '-c', `echo ${container}; cat /etc/resolv.conf /etc/hosts; ip route 2>/dev/null; getent hosts visp-redis visp-mongo; cat /proc/net/arp`),
+      run('exec', container, 'sh', '-c', `echo ${container}; cat /etc/resolv.conf /etc/hosts; cat /proc/net/route; getent hosts visp-redis visp-mongo; cat /proc/net/arp /proc/net/tcp`),
     ),
     ...['visp-session-manager', 'visp-recovery'].map((container) =>
       run('exec', container, 'node', '-e', `const net=require('net');for(const [h,p] of [['visp-redis',6379],['visp-mongo',27017]]){const t=Date.now();const s=net.connect(p,h);s.setTimeout(5000,()=>{console.log('${container}',h,'timeout',Date.now()-t);s.destroy()});s.on('connect',()=>{console.log('${container}',h,'connected',Date.now()-t,s.remoteAddress);s.end()});s.on('error',e=>console.log('${container}',h,e.code,Date.now()-t))}`),
