@@ -1,8 +1,7 @@
 import type { EventBus, RouteStore } from '@visp/bus';
 import { createLogger } from '@visp/config';
 import type { SessionState } from '@visp/contracts';
-import type { PodmanClient } from '@visp/podman-client';
-import type { SessionLeases } from '@visp/sessions';
+import type { SessionLeases, SessionRuntime } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import { Actor } from './act';
 
@@ -17,13 +16,12 @@ function actorSeeing(state: SessionState, reason: string) {
     transition: async (_sid: string, from: readonly SessionState[], to: SessionState) => (changes.push(`${from.join('|')} → ${to}`), from.includes(record.state) ? { ...record, state: to } : undefined),
   } as unknown as SessionRepository;
   const actor = new Actor({
-    podman: { listManaged: async () => [], removeNetwork: async () => undefined } as unknown as PodmanClient,
+    runtime: { list: async () => [], removeRemains: async () => undefined } as unknown as SessionRuntime,
     sessions,
     routes: { delete: async () => void changes.push('route deleted') } as unknown as RouteStore,
     events: { announce: async () => void changes.push('announced') } as unknown as EventBus,
     leases: { with: async <T>(_sid: string, work: () => Promise<T>) => work() } as unknown as SessionLeases,
     types: {} as never,
-    networking: { mode: 'local' },
     instance: 'test',
     logger: createLogger({ component: 'test', level: 'silent' }),
   });

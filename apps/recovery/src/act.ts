@@ -1,19 +1,18 @@
 import type { EventBus, RouteStore } from '@visp/bus';
 import { sessionType, type Logger, type SessionTypes } from '@visp/config';
-import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, LABEL, STARTING_SESSION_STATES, type RecoveryOutcome, type SessionLimits } from '@visp/contracts';
-import { NotFoundError, type ContainerSummary, type PodmanClient } from '@visp/podman-client';
-import { answersReadiness, closeSessionNetwork, sessionTarget, TOKEN_ENV, type SessionLeases, type SessionNetworking } from '@visp/sessions';
+import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, STARTING_SESSION_STATES, type RecoveryOutcome } from '@visp/contracts';
+import { NotFoundError } from '@visp/podman-client';
+import { answersReadiness, type SessionLeases, type SessionRuntime, type Workload } from '@visp/sessions';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import type { Action } from './plan';
 
 export interface ActDeps {
-  podman: PodmanClient;
+  runtime: SessionRuntime;
   sessions: SessionRepository;
   routes: RouteStore;
   events: EventBus;
   leases: SessionLeases;
   types: SessionTypes;
-  networking: SessionNetworking;
   instance: string;
   logger: Logger;
 }
@@ -23,15 +22,6 @@ class Skip extends Error {}
 
 const ADOPTED = 'adopted by recovery';
 const INTERRUPTED = 'its start was interrupted (the session-manager stopped); start it again';
-
-/** Limits back from a container's HostConfig, for a record rebuilt from labels. */
-function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: number | null }): SessionLimits {
-  return {
-    memoryMiB: Math.max(64, Math.round((hostConfig.Memory ?? 0) / 2 ** 20)),
-    cpus: Math.max(0.1, (hostConfig.NanoCpus ?? 0) / 1e9),
-    pids: Math.max(16, hostConfig.PidsLimit ?? 0),
-  };
-}
 
 /** Carries out a plan's actions, each under its session's lease; a session someone else holds is skipped. */
 export class Actor {
@@ -52,7 +42,7 @@ export class Actor {
 
   /** Returns a detail worth reporting, if any. */
   private async perform(action: Exclude<Action, { kind: 'report' }>): Promise<string | undefined> {
-    const { sessions, routes, podman } = this.deps;
+    const { sessions, routes, runtime } = this.deps;
     switch (action.kind) {
       case 'adopt':
       case 'republish-route':
@@ -70,13 +60,12 @@ export class Actor {
             ? await sessions.transition(action.sid, [record.state], 'failed', { reason: INTERRUPTED, set })
             : await sessions.transition(action.sid, [record.state], 'stopped', { reason: record.state === 'stopping' ? (record.reason ?? 'stopped') : 'lost', set });
         if (!lost) throw new Skip('changed since the plan');
-        await this.removeNetworkOf(action.sid);
+        await runtime.removeRemains({ sid: action.sid });
         await this.announce(lost);
         return undefined;
       }
       case 'remove-container': {
-        await podman.removeContainer(action.container.id, { force: true });
-        await this.removeNetworkOf(action.sid);
+        await runtime.removeRemains({ sid: action.sid, workloadId: action.container.id });
         await routes.delete(action.sid);
         const record = await sessions.getAnyOwner(action.sid);
         if (!record || record.instance !== this.deps.instance) return undefined;
@@ -88,12 +77,12 @@ export class Actor {
       case 'remove-network': {
         const record = await sessions.getAnyOwner(action.sid);
         if ((await this.containersOf(action.sid)).length > 0 || (record && STARTING_SESSION_STATES.includes(record.state))) throw new Skip('changed since the plan');
-        await podman.removeNetwork(action.network);
+        await runtime.plumbing?.remove(action.network);
         return undefined;
       }
       case 'join-network': {
         // A container of that name that does not exist (a service down) is not recovery's to start.
-        await podman.connectNetwork(action.network, action.container).catch((err: unknown) => Promise.reject(err instanceof NotFoundError ? new Skip(`no container ${action.container}, or no network ${action.network}`) : err));
+        await runtime.plumbing?.join(action.network, action.container).catch((err: unknown) => Promise.reject(err instanceof NotFoundError ? new Skip(`no container ${action.container}, or no network ${action.network}`) : err));
         return undefined;
       }
       case 'drop-route': {
@@ -109,16 +98,15 @@ export class Actor {
    * Makes a running container a ready session again: its token from its environment (never a new one, so open
    * tabs keep working), its record rebuilt from its labels if need be, its route republished once it answers.
    */
-  private async adopt(sid: string, container: ContainerSummary, labels: { owner: string; type: string; project?: string; created: string }, record: SessionRecord | undefined): Promise<string | undefined> {
-    const { podman, sessions, routes } = this.deps;
+  private async adopt(sid: string, container: Workload, labels: { owner: string; type: string; project?: string; created: string }, record: SessionRecord | undefined): Promise<string | undefined> {
+    const { runtime, sessions, routes } = this.deps;
     const type = sessionType(this.deps.types, labels.type);
     if (!type) throw new Skip(`unknown session type ${labels.type}`);
-    const details = await podman.inspectContainer(container.id);
-    const token = details.env[TOKEN_ENV];
-    if (!token) throw new Skip(`no ${TOKEN_ENV} in its environment`);
-    if (!details.running) throw new Skip('no longer running');
-    const target = await sessionTarget(podman, details, { sid, port: type.port }, this.deps.networking);
-    if (!target) throw new Skip(this.deps.networking.mode === 'local' ? 'its app port is not published' : 'it has no address on its network');
+    const details = await runtime.inspect(container.id, type.port);
+    if (!details?.running) throw new Skip('no longer running');
+    const { token, target } = details;
+    if (!token) throw new Skip('it holds no session token');
+    if (!target) throw new Skip('its app cannot be reached (no published port, or no address on its network)');
     const session = { sid, owner: labels.owner, token };
     if (!(await answersReadiness(type, session, target))) {
       // Still starting, perhaps: the next pass looks again; the session-manager's start timeout is not ours to apply.
@@ -131,19 +119,14 @@ export class Actor {
     const set = { containerId: details.id, containerName: details.name, readyAt: record?.readyAt ?? now, adoptedAt: now };
     const ready = record
       ? await sessions.transition(sid, [...STARTING_SESSION_STATES, ...FINAL_SESSION_STATES], 'ready', { reason: ADOPTED, set })
-      : await sessions.rebuildReady({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: limitsOf(details.hostConfig), createdAt: new Date(labels.created) }, set, ADOPTED);
+      : await sessions.rebuildReady({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: details.limits, createdAt: new Date(labels.created) }, set, ADOPTED);
     if (!ready) throw new Skip('changed since the plan');
     await this.announce(ready);
     return record ? `record was ${record.state}` : 'record rebuilt from labels';
   }
 
-  /** A session's own network goes with its container. */
-  private removeNetworkOf(sid: string): Promise<void> {
-    return closeSessionNetwork(this.deps.podman, sid, this.deps.networking);
-  }
-
   private async containersOf(sid: string): Promise<string[]> {
-    return (await this.deps.podman.listManaged(this.deps.instance, { [LABEL.sessionId]: sid })).map((c) => c.id);
+    return (await this.deps.runtime.list({ instance: this.deps.instance, sid })).map((c) => c.id);
   }
 
   private announce(record: SessionRecord): Promise<void> {

@@ -1,7 +1,7 @@
 import { EventBus, RedisRouteTable } from '@visp/bus';
 import type { RecoveryConfig } from '@visp/config';
 import { createService, parseOrThrow, requireServiceToken, serviceBasics, type Service } from '@visp/service-kit';
-import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
+import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
 import { z } from 'zod';
 import { Actor } from './act';
 import { Recovery } from './recovery';
@@ -9,32 +9,30 @@ import { Recovery } from './recovery';
 /** The settings recovery acts on: the part of its parsed config (libs/config) that it reads here. */
 export type RecoverySettings = Pick<
   RecoveryConfig,
-  'component' | 'HOST' | 'PORT' | 'SHUTDOWN_TIMEOUT_MS' | 'SERVICE_TOKEN' | 'INSTANCE_ID' | 'SESSION_MODE' | 'SESSION_NETWORK_JOINERS' | 'RECOVERY_INTERVAL' | 'RECOVERY_DRY_RUN'
+  'component' | 'HOST' | 'PORT' | 'SHUTDOWN_TIMEOUT_MS' | 'SERVICE_TOKEN' | 'INSTANCE_ID' | 'RECOVERY_INTERVAL' | 'RECOVERY_DRY_RUN'
 >;
 
 const ReconcileQuerySchema = z.object({ dryRun: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 
 /** Builds the recovery service; `start()` of its Recovery begins the passes (main.ts does, tests choose). */
 export function buildRecovery(settings: RecoverySettings, deps: SessionHostDeps): { service: Service; recovery: Recovery } {
-  const { store, redis, podman, logger } = deps;
+  const { store, redis, runtime, logger } = deps;
   const routes = new RedisRouteTable(redis);
   const events = new EventBus(redis, logger);
-  const networking = sessionNetworking(settings);
   const actor = new Actor({
-    podman,
+    runtime,
     sessions: store.sessions,
     routes,
     events,
     leases: new SessionLeases(redis),
     types: deps.types,
-    networking,
     instance: settings.INSTANCE_ID,
     logger,
   });
-  const recovery = new Recovery({ podman, sessions: store.sessions, routes, redis, actor, networking, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
+  const recovery = new Recovery({ runtime, sessions: store.sessions, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
   const service = createService({
     ...serviceBasics(settings, logger),
-    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
+    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), [runtime.name]: () => runtime.ping() },
     routes: (app) => {
       app.use('/admin', requireServiceToken(settings.SERVICE_TOKEN));
       /** A pass now; `?dryRun=true` (or RECOVERY_DRY_RUN) plans without acting. */

@@ -1,7 +1,7 @@
 import { closeRedis, createRedis } from '@visp/bus';
 import { exitOnConfigError, loadConfigOrExit, loadSessionTypes, loggerFor, recoveryConfig } from '@visp/config';
-import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { bootstrap, runService } from '@visp/service-kit';
+import { openSessionRuntime } from '@visp/sessions';
 import { openStore } from '@visp/store';
 import { buildRecovery } from './app';
 
@@ -10,11 +10,11 @@ bootstrap('recovery', async () => {
   const config = loadConfigOrExit(recoveryConfig);
   const types = exitOnConfigError(config.component, () => loadSessionTypes(config.SESSION_TYPES_FILE));
   const logger = loggerFor(config);
-  const podman = new PodmanClient(discoverPodman(config));
+  const runtime = openSessionRuntime(config, logger);
   const redis = createRedis(config.REDIS_URL, { name: config.component, logger });
   const store = await openStore(config.MONGO_URI, { logger });
   const closeAfter = [() => store.close(), () => closeRedis(redis)];
-  const { service, recovery } = buildRecovery(config, { store, redis, podman, types, logger, closeAfter });
+  const { service, recovery } = buildRecovery(config, { store, redis, runtime, types, logger, closeAfter });
 
   if (process.argv.includes('--dry-run')) {
     const report = await recovery.pass({ dryRun: true });

@@ -1,12 +1,13 @@
 import { ACTIVE_SESSION_STATES, type Route, type SessionLabels } from '@visp/contracts';
-import { decodeSessionLabels, type ContainerSummary } from '@visp/podman-client';
+import { decodeSessionLabels } from '@visp/podman-client';
+import type { Workload } from '@visp/sessions';
 import type { SessionRecord } from '@visp/store';
 
-/** What recovery saw in one look: Podman, the database and the route table. */
+/** What recovery saw in one look: the runtime, the database and the route table. */
 export interface Observation {
   instance: string;
   /** Every container labelled `visp.managed=true`, any instance. */
-  containers: ContainerSummary[];
+  containers: Workload[];
   /** This instance's sessions that are not over, and the record (of any instance) of every found container and route. */
   records: SessionRecord[];
   routes: Route[];
@@ -18,13 +19,13 @@ export interface Observation {
 
 export type Action =
   /** A running container whose record is missing, over, or stuck in a start nobody runs: make it a ready session again. */
-  | { kind: 'adopt'; sid: string; container: ContainerSummary; labels: SessionLabels; record?: SessionRecord }
+  | { kind: 'adopt'; sid: string; container: Workload; labels: SessionLabels; record?: SessionRecord }
   /** A ready session whose route is gone. */
-  | { kind: 'republish-route'; sid: string; container: ContainerSummary; labels: SessionLabels; record: SessionRecord }
+  | { kind: 'republish-route'; sid: string; container: Workload; labels: SessionLabels; record: SessionRecord }
   /** A session that should be running but has no container. */
   | { kind: 'mark-lost'; sid: string; record: SessionRecord }
   /** A container that is not running (exited, or created and never started): removed, its home volume kept. */
-  | { kind: 'remove-container'; sid: string; container: ContainerSummary; record?: SessionRecord }
+  | { kind: 'remove-container'; sid: string; container: Workload; record?: SessionRecord }
   /** A route whose session is not ready. */
   | { kind: 'drop-route'; sid: string; route: Route }
   /** A session's own network whose container is gone (a start that died between the two, a crash). */
@@ -32,7 +33,7 @@ export type Action =
   /** A service's container missing from a live session's network: a gateway or probe that restarted (a new container has none of the old one's networks). */
   | { kind: 'join-network'; sid: string; network: string; container: string }
   /** Left alone, and said why. */
-  | { kind: 'report'; container: ContainerSummary; reason: string };
+  | { kind: 'report'; container: Workload; reason: string };
 
 /**
  * Compares what runs with what is recorded and routed, and says what to do about each difference. Pure: the same

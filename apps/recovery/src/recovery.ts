@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bus';
 import type { Logger } from '@visp/config';
 import { ACTIVE_SESSION_STATES, LABEL, SessionIdSchema, type ReconcileReport, type RecoveryOutcome } from '@visp/contracts';
-import type { PodmanClient } from '@visp/podman-client';
-import type { SessionNetworking } from '@visp/sessions';
+import type { SessionRuntime } from '@visp/sessions';
 import type { SessionRepository } from '@visp/store';
 import { Counter, type Registry } from 'prom-client';
 import type { Actor } from './act';
@@ -16,12 +15,11 @@ const CONCURRENCY = 16;
 
 
 export interface RecoveryDeps {
-  podman: PodmanClient;
+  runtime: SessionRuntime;
   sessions: SessionRepository;
   routes: RouteStore;
   redis: Redis;
   actor: Actor;
-  networking: SessionNetworking;
   instance: string;
   logger: Logger;
 }
@@ -122,22 +120,15 @@ export class Recovery {
   }
 
   private async observe(): Promise<Observation> {
-    const { podman, sessions, routes, instance } = this.deps;
-    const [containers, live, routeList, networkList] = await Promise.all([
-      podman.listContainers({ [LABEL.managed]: 'true' }),
+    const { runtime, sessions, routes, instance } = this.deps;
+    const [containers, live, routeList, pieces] = await Promise.all([
+      runtime.list(),
       sessions.listAnyOwner({ instance, states: ACTIVE_SESSION_STATES }),
       routes.all(),
-      podman.listManagedNetworks(instance, { [LABEL.sessionId]: true }),
+      runtime.plumbing?.list(instance) ?? [],
     ]);
-    const joiners = this.deps.networking.mode === 'network' ? this.deps.networking.joiners : [];
-    const networks = await Promise.all(
-      networkList
-        .map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' }))
-        .filter((n) => isSessionId(n.sid))
-        // Who is on it matters only where services join: one inspect per session network, in network mode only. A
-        // network gone since the list counts as complete: nothing is joined to it.
-        .map(async (n) => ({ ...n, members: joiners.length > 0 ? await podman.networkMembers(n.name).catch(() => [...joiners]) : [] })),
-    );
+    const networks = pieces.filter((n) => isSessionId(n.sid));
+    const joiners = runtime.plumbing?.joiners ?? [];
     const known = new Set(live.map((r) => r.sid));
     const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => isSessionId(sid) && !known.has(sid)));
     const more = await Promise.all([...named].map((sid) => sessions.getAnyOwner(sid)));

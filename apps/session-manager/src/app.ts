@@ -3,7 +3,7 @@ import { ActivityLog, EventBus, RedisRouteTable } from '@visp/bus';
 import { ConfigError, type SessionManagerConfig } from '@visp/config';
 import { ACTIVE_SESSION_STATES } from '@visp/contracts';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
-import { SessionLeases, sessionNetworking, type SessionHostDeps } from '@visp/sessions';
+import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
 import { Culler } from './sessions/culling';
 import { OwnerLock } from './sessions/owner-lock';
@@ -21,9 +21,7 @@ export type SessionManagerSettings = Pick<
   | 'INSTANCE_ID'
   | 'SERVICE_TOKEN'
   | 'SESSION_MODE'
-  | 'SESSION_NETWORK_JOINERS'
   | 'SESSION_GUARD_BINARY'
-  | 'PROJECT_REPOSITORIES_DIR'
   | 'SESSION_START_TIMEOUT'
   | 'MAX_SESSIONS_PER_USER'
   | 'MAX_SESSIONS_TOTAL'
@@ -45,18 +43,14 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   if (settings.SESSION_MODE === 'local' && !(settings.SESSION_GUARD_BINARY && existsSync(settings.SESSION_GUARD_BINARY))) {
     throw new ConfigError(`SESSION_GUARD_BINARY must name the session guard's binary in local mode (${settings.SESSION_GUARD_BINARY ?? 'not set'}): tools/setup/bootstrap.sh builds it`);
   }
-  const { store, redis, podman, logger } = deps;
+  const { store, redis, runtime, logger } = deps;
   const events = new EventBus(redis, logger);
   const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL);
   // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for it).
   const holding = ACTIVE_SESSION_STATES.filter((state) => state !== 'pending');
   for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: holding })) gate.reserve(running.sid);
 
-  const spawner = new Spawner(
-    podman,
-    { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000, guardBinary: settings.SESSION_GUARD_BINARY, projectRepositories: settings.PROJECT_REPOSITORIES_DIR },
-    logger.child({ part: 'spawner' }),
-  );
+  const spawner = new Spawner(runtime, { startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000 }, logger.child({ part: 'spawner' }));
   const routes = new RedisRouteTable(redis);
   const activity = new ActivityLog(redis);
   const sessions = new SessionService(
@@ -76,7 +70,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
 
   const service = createService({
     ...serviceBasics(settings, logger),
-    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), podman: () => podman.ping() },
+    readiness: { redis: () => redis.ping(), mongo: () => store.ping(), [runtime.name]: () => runtime.ping() },
     routes: (app) => {
       app.use('/api', requireServiceToken(settings.SERVICE_TOKEN));
       sessionRoutes(app, sessions, events);

@@ -1,7 +1,7 @@
 import { closeRedis, createRedis } from '@visp/bus';
 import { exitOnConfigError, loadConfigOrExit, loadSessionTypes, loggerFor, sessionManagerConfig } from '@visp/config';
-import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { bootstrap, runService } from '@visp/service-kit';
+import { openSessionRuntime } from '@visp/sessions';
 import { openStore } from '@visp/store';
 import { buildSessionManager } from './app';
 
@@ -9,10 +9,10 @@ bootstrap('session-manager', async () => {
   const config = loadConfigOrExit(sessionManagerConfig);
   const types = exitOnConfigError(config.component, () => loadSessionTypes(config.SESSION_TYPES_FILE));
   const logger = loggerFor(config);
-  const podman = new PodmanClient(discoverPodman(config));
+  const runtime = openSessionRuntime(config, logger);
   const redis = createRedis(config.REDIS_URL, { name: config.component, logger });
   const store = await openStore(config.MONGO_URI, { logger });
 
-  const { service } = await buildSessionManager(config, { store, redis, podman, types, logger, closeAfter: [() => store.close(), () => closeRedis(redis)] });
+  const { service } = await buildSessionManager(config, { store, redis, runtime, types, logger, closeAfter: [() => store.close(), () => closeRedis(redis)] });
   await runService(service, config.SHUTDOWN_TIMEOUT_MS);
 });

@@ -2,6 +2,9 @@ export { containerName, newSessionId, newSessionToken, sessionNetworkName, toRes
 // The home volume's name is podman-client's, where the socket proxy computes it too: one function for both.
 export { homeVolumeName } from '@visp/podman-client';
 export { behindGuard } from './guard';
-export { answersReadiness, sessionTarget, templateValues, TOKEN_ENV, type SessionHostDeps } from './runtime';
-export { closeSessionNetwork, openSessionNetwork, sessionNetworking, type SessionNetworking } from './network';
+export { answersReadiness, templateValues, TOKEN_ENV, type SessionHostDeps } from './runtime';
+export { sessionNetworking, type SessionNetworking } from './network';
 export { SessionLeases } from './leases';
+export { SpawnError, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+export { PodmanRuntime, type PodmanRuntimeSettings } from './podman-runtime';
+export { openSessionRuntime, type SessionRuntimeSettings } from './open-runtime';

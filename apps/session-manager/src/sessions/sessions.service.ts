@@ -18,9 +18,9 @@ import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
 import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import { LeftTheLineError, type CapacityGate } from './capacity';
-import { containerName, newSessionId, newSessionToken, type SessionLeases } from '@visp/sessions';
+import { containerName, newSessionId, newSessionToken, type SessionLeases, type SpawnRequest } from '@visp/sessions';
 import type { OwnerLock } from './owner-lock';
-import type { SpawnRequest, Spawner } from './spawner';
+import type { Spawner } from './spawner';
 
 export interface SessionServiceOptions {
   instance: string;
@@ -204,17 +204,17 @@ export class SessionService {
     try {
       await progress('preflight', 'checking the image');
       await this.deps.spawner.preflight(request);
-      const { containerId, target } = await this.deps.spawner.createAndStart(request, (step) =>
+      const started = await this.deps.spawner.createAndStart(request, (step) =>
         void progress(step, step === 'creating' ? 'creating the container' : 'starting the container'),
       );
       if (signal.aborted) return;
       await progress('waiting-ready', `waiting for ${record.type} to answer`);
-      await this.deps.spawner.waitReady(request, containerId, target, signal);
+      await this.deps.spawner.waitReady(request, started, signal);
       if (signal.aborted) return;
       // The route first: whoever sees `ready` can use the session at once.
-      await this.deps.routes.set({ sid, owner, target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+      await this.deps.routes.set({ sid, owner, target: started.target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
       const ready = await this.deps.sessions.transition(sid, ['starting'], 'ready', {
-        set: { containerId, containerName: containerName(record.type, sid), readyAt: new Date() },
+        set: { containerId: started.id, containerName: containerName(record.type, sid), readyAt: new Date() },
       });
       if (!ready) return void (await this.deps.routes.delete(sid)); // stopped meanwhile; stop() removes the container
       log.info({ ms: Date.now() - startedAt }, 'session ready');

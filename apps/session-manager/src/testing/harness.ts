@@ -7,6 +7,7 @@ import { BUILTIN_SESSION_TYPES, createLogger, SessionTypesSchema, type SessionTy
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { defaultPolicies, SocketProxy, type ClientPolicy } from '@visp/podman-proxy';
 import { FINAL_SESSION_STATES, LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
+import { PodmanRuntime, sessionNetworking, type SessionRuntimeSettings } from '@visp/sessions';
 import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, testSessionGuard, waitFor } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
@@ -44,7 +45,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(overrides: Partial<SessionManagerSettings> = {}, options: { podman?: PodmanClient } = {}): Promise<Harness> {
+/** The session-manager's settings and its runtime's (Podman's, through the harness's socket proxy). */
+type HarnessSettings = SessionManagerSettings & Pick<SessionRuntimeSettings, 'SESSION_NETWORK_JOINERS' | 'PROJECT_REPOSITORIES_DIR'>;
+
+export async function startHarness(overrides: Partial<HarnessSettings> = {}, options: { podman?: PodmanClient } = {}): Promise<Harness> {
   const instance = testInstanceId();
   const store = await openStore(testMongoUri('sm'));
   const redis = createRedis(testRedisUrl(), { name: 'test' });
@@ -62,7 +66,7 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
   ]);
   await proxy.start();
   const managerPodman = options.podman ?? new PodmanClient({ socketPath: path.join(proxyDir, 'session-manager.sock') });
-  const settings: SessionManagerSettings = {
+  const settings: HarnessSettings = {
     component: 'session-manager',
     HOST: '127.0.0.1',
     PORT: 0,
@@ -83,7 +87,8 @@ export async function startHarness(overrides: Partial<SessionManagerSettings> = 
     ...overrides,
   };
   const { logger, lines: logs } = memoryLogger();
-  const manager = await buildSessionManager(settings, { store, redis, podman: managerPodman, types: TEST_TYPES, logger });
+  const runtime = new PodmanRuntime(managerPodman, { instance, networking: sessionNetworking(settings), guardBinary: settings.SESSION_GUARD_BINARY, projectRepositories: settings.PROJECT_REPOSITORIES_DIR }, logger);
+  const manager = await buildSessionManager(settings, { store, redis, runtime, types: TEST_TYPES, logger });
   const { port } = await manager.service.start();
   const url = `http://127.0.0.1:${port}`;
   return {

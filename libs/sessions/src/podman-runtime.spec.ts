@@ -1,7 +1,8 @@
 import { BUILTIN_SESSION_TYPES, createLogger } from '@visp/config';
 import { LABEL } from '@visp/contracts';
 import { NotFoundError, PodmanError, SESSION_GUARD_PATH, type ContainerSpec, type PodmanClient } from '@visp/podman-client';
-import { SpawnError, Spawner, type SpawnRequest } from './spawner';
+import { PodmanRuntime } from './podman-runtime';
+import { SpawnError, type SpawnRequest } from './session-runtime';
 
 /** Just the calls a start makes, recorded; `start` answers from the script given. */
 function fakePodman(startResults: Array<'ok' | Error>) {
@@ -38,34 +39,34 @@ const request: SpawnRequest = {
   createdAt: new Date(),
   token: 't'.repeat(32),
 };
-const settings = { instance: 'unit', networking: { mode: 'local' as const }, startTimeoutMs: 5000, guardBinary: '/srv/visp/.visp/bin/visp-session-guard' };
+const settings = { instance: 'unit', networking: { mode: 'local' as const }, guardBinary: '/srv/visp/.visp/bin/visp-session-guard' };
 const logger = createLogger({ component: 'test', level: 'silent' });
 const portTaken = () => new PodmanError('start: cannot listen on the TCP port: listen tcp4 127.0.0.1:35225: bind: address already in use', 500);
 
-describe('Spawner.createAndStart', () => {
+describe('PodmanRuntime.start', () => {
   it('in local mode: user-mode networking of its own (no network to make); created again when Podman picked a host port that another start took', async () => {
     const { podman, calls } = fakePodman([portTaken(), 'ok']);
-    const started = await new Spawner(podman, settings, logger).createAndStart(request, () => undefined);
-    expect(started).toEqual({ containerId: 'id2', target: 'http://127.0.0.1:40002' });
+    const started = await new PodmanRuntime(podman, settings, logger).start(request, () => undefined);
+    expect(started).toEqual({ id: 'id2', target: 'http://127.0.0.1:40002' });
     const create = 'create visp-session-jupyter-abcdefghij23 on slirp4netns published';
     expect(calls).toEqual(['volume', create, 'start id1', 'remove id1', create, 'start id2']);
   });
 
   it('gives up after three port races, and never retries other failures', async () => {
     const racing = fakePodman([portTaken(), portTaken(), portTaken()]);
-    await expect(new Spawner(racing.podman, settings, logger).createAndStart(request, () => undefined)).rejects.toThrow('address already in use');
+    await expect(new PodmanRuntime(racing.podman, settings, logger).start(request, () => undefined)).rejects.toThrow('address already in use');
     expect(racing.calls.filter((c) => c.startsWith('create'))).toHaveLength(3);
 
     const broken = fakePodman([new PodmanError('start: OCI runtime error', 500)]);
-    await expect(new Spawner(broken.podman, settings, logger).createAndStart(request, () => undefined)).rejects.toThrow('OCI runtime error');
+    await expect(new PodmanRuntime(broken.podman, settings, logger).start(request, () => undefined)).rejects.toThrow('OCI runtime error');
     expect(broken.calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
   });
 
   it('in network mode: an internal network of its own that the joiners join, no published port, reached by its address there', async () => {
     const { podman, calls } = fakePodman(['ok']);
     const networking = { mode: 'network' as const, joiners: ['visp-gateway', 'visp-session-manager', 'visp-recovery'] };
-    const started = await new Spawner(podman, { ...settings, networking }, logger).createAndStart(request, () => undefined);
-    expect(started).toEqual({ containerId: 'id1', target: 'http://10.89.7.1:8888' });
+    const started = await new PodmanRuntime(podman, { ...settings, networking }, logger).start(request, () => undefined);
+    expect(started).toEqual({ id: 'id1', target: 'http://10.89.7.1:8888' });
     // A joiner that is not there (recovery restarting) does not fail the start: recovery joins it when it is back.
     expect(calls).toEqual([
       'volume',
@@ -79,16 +80,16 @@ describe('Spawner.createAndStart', () => {
   });
 });
 
-describe('Spawner in local mode', () => {
+describe('PodmanRuntime in local mode', () => {
   const guard = ['-listen', '0.0.0.0:8007', '-app'];
 
   it('puts the session guard in front of the app: its binary read-only, run as the entrypoint, its port the only one published', async () => {
     const { podman, specs } = fakePodman(['ok']);
-    const started = await new Spawner(podman, settings, logger).createAndStart(request, () => undefined);
+    const started = await new PodmanRuntime(podman, settings, logger).start(request, () => undefined);
     expect(started.target).toBe('http://127.0.0.1:40001');
     expect(specs[0]).toMatchObject({
       entrypoint: [SESSION_GUARD_PATH],
-      cmd: [...guard, '127.0.0.1:8888', '--', ...(new Spawner(podman, settings, logger).containerSpec(request).cmd ?? [])],
+      cmd: [...guard, '127.0.0.1:8888', '--', ...(new PodmanRuntime(podman, settings, logger).containerSpec(request).cmd ?? [])],
       readOnlyBinds: [{ source: settings.guardBinary, target: SESSION_GUARD_PATH }],
       publish: { containerPort: 8007 },
     });
@@ -97,42 +98,42 @@ describe('Spawner in local mode', () => {
 
   it("starts the image's own command when the type names none (the R stand-in)", async () => {
     const { podman, specs } = fakePodman(['ok']);
-    await new Spawner(podman, settings, logger).createAndStart({ ...request, typeName: 'rstudio', type: BUILTIN_SESSION_TYPES.rstudio }, () => undefined);
+    await new PodmanRuntime(podman, settings, logger).start({ ...request, typeName: 'rstudio', type: BUILTIN_SESSION_TYPES.rstudio }, () => undefined);
     expect(specs[0]?.cmd).toEqual([...guard, '127.0.0.1:8787', '--', 'R', '-q', '-e', 'shiny::runApp()']);
   });
 
   it('refuses to start a session without the guard', async () => {
     const { podman, calls } = fakePodman(['ok']);
-    await expect(new Spawner(podman, { ...settings, guardBinary: undefined }, logger).createAndStart(request, () => undefined)).rejects.toThrow('SESSION_GUARD_BINARY');
+    await expect(new PodmanRuntime(podman, { ...settings, guardBinary: undefined }, logger).start(request, () => undefined)).rejects.toThrow('SESSION_GUARD_BINARY');
     expect(calls.filter((c) => c.startsWith('create'))).toEqual([]);
   });
 });
 
-describe("Spawner with a project's repository", () => {
+describe("PodmanRuntime with a project's repository", () => {
   const root = '/srv/visp/repositories';
   const withProjects = { ...settings, projectRepositories: root };
   const ofProject = { ...request, project: 'p1' };
 
   it('mounts <PROJECT_REPOSITORIES_DIR>/<project> read-write at <home>/project, in front of the guard as well', async () => {
     const { podman, specs } = fakePodman(['ok']);
-    await new Spawner(podman, withProjects, logger).createAndStart(ofProject, () => undefined);
+    await new PodmanRuntime(podman, withProjects, logger).start(ofProject, () => undefined);
     const home = BUILTIN_SESSION_TYPES.jupyter.homeDir;
     expect(specs[0]).toMatchObject({ volumes: [{ target: home }], writableBinds: [{ source: `${root}/p1`, target: `${home}/project` }], entrypoint: [SESSION_GUARD_PATH] });
     const networking = { mode: 'network' as const, joiners: [] };
-    expect(new Spawner(podman, { ...withProjects, networking }, logger).containerSpec(ofProject).writableBinds).toEqual([{ source: `${root}/p1`, target: `${home}/project` }]);
+    expect(new PodmanRuntime(podman, { ...withProjects, networking }, logger).containerSpec(ofProject).writableBinds).toEqual([{ source: `${root}/p1`, target: `${home}/project` }]);
   });
 
   it('mounts nothing without a project, or without PROJECT_REPOSITORIES_DIR (a project is then only a label)', () => {
     const { podman } = fakePodman([]);
-    expect(new Spawner(podman, withProjects, logger).containerSpec(request).writableBinds).toBeUndefined();
-    const labelOnly = new Spawner(podman, settings, logger).containerSpec(ofProject);
+    expect(new PodmanRuntime(podman, withProjects, logger).containerSpec(request).writableBinds).toBeUndefined();
+    const labelOnly = new PodmanRuntime(podman, settings, logger).containerSpec(ofProject);
     expect(labelOnly.writableBinds).toBeUndefined();
     expect(labelOnly.labels).toMatchObject({ [LABEL.project]: 'p1' });
   });
 
   it('refuses a project id that is not one path segment, whatever let it through (the labels refuse it too)', () => {
     const { podman } = fakePodman([]);
-    for (const project of ['..', '.', 'a/b', '../etc']) expect(() => new Spawner(podman, withProjects, logger).containerSpec({ ...request, project })).toThrow(/project/);
+    for (const project of ['..', '.', 'a/b', '../etc']) expect(() => new PodmanRuntime(podman, withProjects, logger).containerSpec({ ...request, project })).toThrow(/project/);
   });
 
   it('fails with "mount path not found" when Podman finds no repository, without naming the host path; other failures as they are', async () => {
@@ -142,15 +143,15 @@ describe("Spawner with a project's repository", () => {
       return { podman, calls };
     };
     const missing = failing(new PodmanError(`create visp-session-jupyter-abcdefghij23: statfs ${root}/p1: no such file or directory`, 500));
-    const refused = new Spawner(missing.podman, withProjects, logger).createAndStart(ofProject, () => undefined);
+    const refused = new PodmanRuntime(missing.podman, withProjects, logger).start(ofProject, () => undefined);
     await expect(refused).rejects.toThrow(new SpawnError('project p1 has no repository on this host: mount path not found'));
     // Podman 5 answers the same with 404.
     const missing5 = failing(new NotFoundError(`create visp-session-jupyter-abcdefghij23: statfs ${root}/p1: no such file or directory`, 404));
-    await expect(new Spawner(missing5.podman, withProjects, logger).createAndStart(ofProject, () => undefined)).rejects.toThrow('mount path not found');
+    await expect(new PodmanRuntime(missing5.podman, withProjects, logger).start(ofProject, () => undefined)).rejects.toThrow('mount path not found');
     // Another path missing (the guard), or another failure: the error as Podman gave it.
     const guardMissing = failing(new PodmanError(`create x: statfs ${settings.guardBinary}: no such file or directory`, 500));
-    await expect(new Spawner(guardMissing.podman, withProjects, logger).createAndStart(ofProject, () => undefined)).rejects.toThrow(settings.guardBinary);
+    await expect(new PodmanRuntime(guardMissing.podman, withProjects, logger).start(ofProject, () => undefined)).rejects.toThrow(settings.guardBinary);
     const other = failing(new PodmanError('create x: OCI runtime error', 500));
-    await expect(new Spawner(other.podman, withProjects, logger).createAndStart(ofProject, () => undefined)).rejects.toThrow('OCI runtime error');
+    await expect(new PodmanRuntime(other.podman, withProjects, logger).start(ofProject, () => undefined)).rejects.toThrow('OCI runtime error');
   });
 });
