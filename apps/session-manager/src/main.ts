@@ -9,7 +9,7 @@ bootstrap('session-manager', async () => {
   const config = loadConfigOrExit(sessionManagerConfig);
   const types = exitOnConfigError(config.component, () => loadSessionTypes(config.SESSION_TYPES_FILE));
   const logger = loggerFor(config);
-  const runtime = openSessionRuntime(config, logger);
+  const runtime = exitOnConfigError(config.component, () => openSessionRuntime(config, logger));
   const redis = createRedis(config.REDIS_URL, { name: config.component, logger });
   const store = await openStore(config.MONGO_URI, { logger });
 

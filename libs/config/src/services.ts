@@ -23,12 +23,35 @@ const sessionNetworkJoiners = { SESSION_NETWORK_JOINERS: list('visp-gateway,visp
 /** How sessions are reached: `local` publishes their port on 127.0.0.1; `network` has the joiners join their network. */
 const sessionNetworking = { SESSION_MODE: oneOf(['local', 'network'], 'local'), ...sessionNetworkJoiners };
 
+/** A Kubernetes namespace's name (a DNS label). */
+const NAMESPACE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Which engine runs sessions (libs/sessions `openSessionRuntime`): Podman, or a Kubernetes cluster, reached through
+ * `KUBECONFIG` or, in the cluster, the pod's service account (`KUBERNETES_SERVICE_HOST`/`PORT`, which Kubernetes sets).
+ */
+const sessionRuntime = {
+  SESSION_RUNTIME: oneOf(['podman', 'kubernetes'], 'podman'),
+  KUBECONFIG: optionalStr(),
+  KUBERNETES_SERVICE_HOST: optionalStr(),
+  KUBERNETES_SERVICE_PORT: optionalStr(),
+  /** The sessions' namespace, theirs alone; the kubeconfig context's (or the service account's) when unset. */
+  KUBE_NAMESPACE: optionalStr().pipe(z.string().regex(NAMESPACE, 'must be a namespace name').optional()),
+  /** Where the gateway, session-manager and recovery pods run: the only pods a session lets in. The sessions' own when unset. */
+  KUBE_SERVICES_NAMESPACE: optionalStr().pipe(z.string().regex(NAMESPACE, 'must be a namespace name').optional()),
+  KUBE_IMAGE_PULL_POLICY: oneOf(['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
+  /** Each user's home claim (ReadWriteOnce): its size and storage class (the cluster's default when unset). */
+  KUBE_HOME_SIZE: str('10Gi').pipe(z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'must be a size such as 10Gi')),
+  KUBE_HOME_STORAGE_CLASS: optionalStr(),
+};
+
 /**
  * The session settings of the two services that run sessions: the session-manager starts them and recovery adopts
  * them after a crash, so both must see the same Podman, session types and networking. Declared once for both.
  */
 const sessionHost = {
   ...podman,
+  ...sessionRuntime,
   /** JSON file of session types replacing the built-in jupyter and rstudio; recovery probes and routes adopted sessions by it. */
   SESSION_TYPES_FILE: optionalStr(),
   ...sessionNetworking,

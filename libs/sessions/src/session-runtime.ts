@@ -63,7 +63,7 @@ export interface StartedWorkload {
 export interface Workload {
   id: string;
   name: string;
-  /** `running`; `created` when it never started; anything else means it ran and is over. */
+  /** `running`; `created` when it never started; `pending` when the engine has yet to run it; anything else means it ran and is over. */
   state: string;
   /** The session's labels (LABEL in libs/contracts): what recovery rebuilds a session from. */
   labels: Record<string, string>;
@@ -72,6 +72,8 @@ export interface Workload {
 export interface WorkloadDetails extends Workload {
   running: boolean;
   exitCode: number | null;
+  /** Why it can never run, in the engine's words, when it cannot (a pod whose image cannot be had). */
+  failure?: string;
   /** The session's token as the workload holds it: recovery keeps it, so open tabs keep working. */
   token?: string;
   /** The limits it runs under, for a record rebuilt from its labels. */

@@ -46,7 +46,8 @@ export class Spawner {
         nextLivenessCheck = Date.now() + LIVENESS_CHECK_MS;
         const details = await this.runtime.inspect(started.id, request.type.port);
         if (!details) throw new SpawnError('the container was removed before it was ready');
-        if (!details.running) throw new SpawnError(`the container exited with code ${details.exitCode} before it was ready${await this.logTail(started.id)}`);
+        if (details.failure) throw new SpawnError(details.failure);
+        if (!details.running && details.state !== 'pending') throw new SpawnError(`the container exited with code ${details.exitCode} before it was ready${await this.logTail(started.id)}`);
       }
       if (timedOut) throw new SpawnError(`the app did not answer within ${this.settings.startTimeoutMs / 1000} s${await this.logTail(started.id)}`);
       await sleep(pause);

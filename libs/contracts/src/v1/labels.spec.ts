@@ -3,7 +3,7 @@ import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, LABEL, LABEL_SCHEMA_VERSIO
 describe('label names', () => {
   // The wire format: running containers carry these names, and recovery rebuilds sessions from them after a
   // restart. Everything else reads them from LABEL, so this is the one place that pins them.
-  it('are the names containers already carry', () => {
+  it('are the names containers and pods already carry', () => {
     expect(LABEL).toEqual({
       managed: 'visp.managed',
       instance: 'visp.instance',
@@ -13,6 +13,7 @@ describe('label names', () => {
       owner: 'visp.session.owner',
       project: 'visp.session.project',
       created: 'visp.session.created',
+      limits: 'visp.session.limits',
       buildHash: 'visp.build-hash',
     });
     expect(LABEL_SCHEMA_VERSION).toBe('1');

@@ -13,6 +13,11 @@ export const LABEL = {
   owner: 'visp.session.owner',
   project: 'visp.session.project',
   created: 'visp.session.created',
+  /**
+   * On a Kubernetes session's pod (an annotation): its limits as JSON, pids included, which a pod's resources
+   * cannot say; recovery rebuilds a record's limits from it.
+   */
+  limits: 'visp.session.limits',
   /** On the images the dev tool builds: the hash of their inputs, so an unchanged image is not built again. */
   buildHash: 'visp.build-hash',
 } as const;

@@ -1,0 +1,103 @@
+import { BUILTIN_SESSION_TYPES, createLogger } from '@visp/config';
+import { LABEL } from '@visp/contracts';
+import { KubeError, type KubeClient } from '@visp/kube-client';
+import { homeVolumeName } from '@visp/podman-client';
+import { KubernetesRuntime } from './kubernetes-runtime';
+import { SpawnError, type SpawnRequest } from './session-runtime';
+
+const request: SpawnRequest = {
+  sid: 'abcdefghij23',
+  owner: 'ada@uni.se',
+  typeName: 'jupyter',
+  type: BUILTIN_SESSION_TYPES.jupyter,
+  limits: { memoryMiB: 512, cpus: 0.5, pids: 128 },
+  createdAt: new Date('2026-12-06T10:00:00Z'),
+  token: 't'.repeat(32),
+};
+const settings = { instance: 'unit', namespace: 'visp-sessions', servicesNamespace: 'visp', imagePullPolicy: 'Never' as const, homeSize: '1Gi', startTimeoutMs: 2000 };
+const logger = createLogger({ component: 'test', level: 'silent' });
+
+/** A pure unit test's stand-in for the API server: what was asked, and pods that answer as scripted. */
+function fakeKube(podAnswers: object[]) {
+  const calls: string[] = [];
+  const created: Record<string, unknown> = {};
+  const kube = {
+    create: async (path: string, body: { metadata: { name: string } }) => {
+      calls.push(`create ${path.split('/').pop()} ${body.metadata.name}`);
+      created[path.split('/').pop() ?? ''] = body;
+      if (path.endsWith('persistentvolumeclaims')) throw new KubeError(409, 'AlreadyExists', 'exists');
+      return { ...body, spec: { containers: [] } };
+    },
+    get: async (path: string) => {
+      calls.push(`get ${path}`);
+      return podAnswers.length > 1 ? podAnswers.shift() : podAnswers[0];
+    },
+    delete: async (path: string) => void calls.push(`delete ${path}`),
+  };
+  return { kube: kube as unknown as KubeClient, calls, created };
+}
+
+const pod = (status: object, extra: object = {}) => ({ metadata: { name: 'visp-session-jupyter-abcdefghij23', ...extra }, spec: { containers: [{}] }, status });
+
+describe('KubernetesRuntime.start', () => {
+  it('makes the home claim (kept if there), the Secret, the NetworkPolicy and the pod, and answers with the pod address once it has one', async () => {
+    const { kube, calls } = fakeKube([pod({ phase: 'Pending' }), pod({ phase: 'Pending', podIP: '10.244.0.7' })]);
+    const started = await new KubernetesRuntime(kube, settings, logger).start(request, () => undefined);
+    expect(started).toEqual({ id: 'visp-session-jupyter-abcdefghij23', target: 'http://10.244.0.7:8888' });
+    expect(calls.slice(0, 4)).toEqual([`create persistentvolumeclaims ${homeVolumeName('ada@uni.se')}`, 'create secrets visp-session-abcdefghij23', 'create networkpolicies visp-session-abcdefghij23', 'create pods visp-session-jupyter-abcdefghij23']);
+  });
+
+  it("fails at once, in Kubernetes' words, on a pod that can never run, and at the timeout with the scheduler's reason", async () => {
+    const never = fakeKube([pod({ phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ErrImageNeverPull', message: 'Container image "localhost/x:1" is not present with pull policy of Never' } } }] })]);
+    await expect(new KubernetesRuntime(never.kube, settings, logger).start(request, () => undefined)).rejects.toThrow(new SpawnError('ErrImageNeverPull: Container image "localhost/x:1" is not present with pull policy of Never'));
+    const unschedulable = fakeKube([pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }] })]);
+    await expect(new KubernetesRuntime(unschedulable.kube, { ...settings, startTimeoutMs: 300 }, logger).start(request, () => undefined)).rejects.toThrow('the pod did not start within 0.3 s: Unschedulable: 0/1 nodes are available: 1 Insufficient memory.');
+  });
+});
+
+describe('KubernetesRuntime pod spec', () => {
+  const { kube } = fakeKube([]);
+  const spec = new KubernetesRuntime(kube, settings, logger).podSpec(request) as {
+    metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+    spec: { securityContext: object; automountServiceAccountToken: boolean; containers: Array<{ env: Array<{ name: string; value?: string; valueFrom?: object }>; securityContext: object; resources: object; imagePullPolicy: string; args?: string[] }> };
+  };
+  const container = spec.spec.containers[0]!;
+
+  it('runs non-root, without capabilities, escalation or a service account token, with requests equal to limits', () => {
+    expect(spec.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.spec.automountServiceAccountToken).toBe(false);
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(container.resources).toEqual({ requests: { memory: '512Mi', cpu: '0.5' }, limits: { memory: '512Mi', cpu: '0.5' } });
+    expect(container.imagePullPolicy).toBe('Never');
+    expect(container.args).toContain('--NotebookApp.base_url=/s/abcdefghij23/');
+  });
+
+  it('never carries the token in clear: every variable that holds it reads the Secret', () => {
+    expect(JSON.stringify(spec)).not.toContain(request.token);
+    const fromSecret = container.env.filter((e) => e.valueFrom).map((e) => e.name);
+    expect(fromSecret).toEqual(expect.arrayContaining(['VISP_SESSION_TOKEN', 'JUPYTER_TOKEN']));
+  });
+
+  it('selects by labels that a label value can hold; owner, creation time and limits ride in annotations', () => {
+    expect(spec.metadata.labels).toEqual({ [LABEL.managed]: 'true', [LABEL.instance]: 'unit', [LABEL.schema]: '1', [LABEL.sessionId]: 'abcdefghij23', [LABEL.sessionType]: 'jupyter' });
+    expect(spec.metadata.annotations).toMatchObject({ [LABEL.owner]: 'ada@uni.se', [LABEL.created]: '2026-12-06T10:00:00.000Z', [LABEL.limits]: JSON.stringify(request.limits) });
+  });
+});
+
+describe('KubernetesRuntime.inspect', () => {
+  it('reads state, failure, token and limits back from the pod and its Secret; undefined once the pod is gone', async () => {
+    const annotations = { [LABEL.owner]: 'ada@uni.se', [LABEL.limits]: JSON.stringify(request.limits) };
+    const running = pod({ phase: 'Running', podIP: '10.244.0.7' }, { labels: { [LABEL.sessionId]: 'abcdefghij23' }, annotations });
+    const { kube } = fakeKube([running, { data: { token: Buffer.from(request.token).toString('base64') } }]);
+    await expect(new KubernetesRuntime(kube, settings, logger).inspect('visp-session-jupyter-abcdefghij23', 8888)).resolves.toMatchObject({
+      state: 'running',
+      running: true,
+      token: request.token,
+      limits: request.limits,
+      target: 'http://10.244.0.7:8888',
+      labels: { [LABEL.owner]: 'ada@uni.se', [LABEL.sessionId]: 'abcdefghij23' },
+    });
+    const gone = { get: async () => Promise.reject(new KubeError(404, 'NotFound', 'gone')) } as unknown as KubeClient;
+    await expect(new KubernetesRuntime(gone, settings, logger).inspect('x', 8888)).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,306 @@
+import { expandLaunch, type Logger } from '@visp/config';
+import { LABEL, SessionLimitsSchema, type SessionLimits } from '@visp/contracts';
+import { KubeError, type KubeClient } from '@visp/kube-client';
+import { encodeSessionLabels, homeVolumeName } from '@visp/podman-client';
+import { z } from 'zod';
+import { containerName } from './naming';
+import { templateValues, TOKEN_ENV } from './runtime';
+import { SpawnError, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+
+export interface KubernetesRuntimeSettings {
+  instance: string;
+  /** The sessions' namespace: nothing else of the product's lives there. */
+  namespace: string;
+  /** The namespace of the services that reach sessions (the gateway, the session-manager, recovery). */
+  servicesNamespace: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** Each user's home claim: its size, and its storage class (the cluster's default when absent). */
+  homeSize: string;
+  homeStorageClass?: string;
+  /** How long a pod may take to be scheduled and given an address (image pulls included). */
+  startTimeoutMs: number;
+}
+
+/** The pods of the services that reach sessions: the only ones a session's NetworkPolicy lets in. */
+export const SESSION_CLIENTS = ['visp-gateway', 'visp-session-manager', 'visp-recovery'] as const;
+const APP_NAME = 'app.kubernetes.io/name';
+
+// The pod's fields this runtime reads; the rest of what the API server sends is not looked at.
+const ContainerStateSchema = z.object({
+  waiting: z.object({ reason: z.string().optional(), message: z.string().optional() }).optional(),
+  terminated: z.object({ exitCode: z.number(), reason: z.string().optional(), message: z.string().optional() }).optional(),
+});
+const PodSchema = z.object({
+  metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional(), deletionTimestamp: z.string().optional() }),
+  spec: z.object({ containers: z.array(z.object({ env: z.array(z.object({ name: z.string(), value: z.string().optional() })).optional(), resources: z.object({ limits: z.record(z.string(), z.string()).optional() }).optional() })) }),
+  status: z
+    .object({
+      phase: z.string().optional(),
+      podIP: z.string().optional(),
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() })).optional(),
+      containerStatuses: z.array(z.object({ state: ContainerStateSchema.optional() })).optional(),
+    })
+    .optional(),
+});
+type Pod = z.infer<typeof PodSchema>;
+const PodListSchema = z.object({ items: z.array(PodSchema) });
+const NamedListSchema = z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).optional() }) })) });
+const SecretSchema = z.object({ data: z.record(z.string(), z.string()).optional() });
+
+/**
+ * Waiting reasons after which a pod never runs without someone changing something: a start fails at once with
+ * Kubernetes' words rather than at the timeout (KubeSpawner waits the whole start_timeout on them).
+ */
+const HOPELESS = new Set(['ErrImageNeverPull', 'InvalidImageName', 'ImageInspectError', 'ErrImagePull', 'ImagePullBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+/** The session labels a pod carries as labels: those a label value can hold, and that lists select by. */
+const SELECTABLE: readonly string[] = [LABEL.managed, LABEL.instance, LABEL.schema, LABEL.sessionId, LABEL.sessionType];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const selector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+/** A session's Secret and NetworkPolicy: one name for both. */
+const sessionObjectName = (sid: string) => `visp-session-${sid}`;
+
+/**
+ * Sessions as Kubernetes pods in a namespace of their own: one pod per session (restartPolicy Never), non-root,
+ * every capability dropped, no privilege escalation, requests equal to limits; its token in a Secret; a
+ * NetworkPolicy that lets in only the services' pods and lets nothing out; the owner's home on a
+ * PersistentVolumeClaim that outlives the session. Labels carry what lists select by; owner, project and creation
+ * time, which a label value cannot always hold, ride in annotations with every other session label.
+ */
+export class KubernetesRuntime implements SessionRuntime {
+  readonly name = 'kubernetes';
+  readonly plumbing: SessionPlumbing;
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly settings: KubernetesRuntimeSettings,
+    private readonly logger: Logger,
+  ) {
+    this.plumbing = {
+      joiners: [],
+      // A session's Secret and NetworkPolicy that outlived its pod (a session-manager killed mid-start).
+      list: async (instance) => {
+        const query = { labelSelector: selector({ [LABEL.managed]: 'true', [LABEL.instance]: instance }) };
+        const [secrets, policies] = await Promise.all([this.kube.get(this.path('secrets'), NamedListSchema, query), this.kube.get(this.path('networkpolicies', 'networking.k8s.io/v1'), NamedListSchema, query)]);
+        const bySid = new Map<string, string>();
+        for (const item of [...secrets.items, ...policies.items]) {
+          const sid = item.metadata.labels?.[LABEL.sessionId];
+          if (sid) bySid.set(sid, item.metadata.name);
+        }
+        return [...bySid].map(([sid, name]) => ({ name, sid, members: [] }));
+      },
+      remove: async (name) => {
+        await Promise.all([this.kube.delete(this.path('secrets', 'v1', name)), this.kube.delete(this.path('networkpolicies', 'networking.k8s.io/v1', name))]);
+      },
+      join: () => Promise.reject(new SpawnError('sessions on Kubernetes have nothing to join')),
+    };
+  }
+
+  private path(kind: string, group = 'v1', name?: string): string {
+    const base = group === 'v1' ? '/api/v1' : `/apis/${group}`;
+    return `${base}/namespaces/${this.settings.namespace}/${kind}${name === undefined ? '' : `/${name}`}`;
+  }
+
+  async ping(): Promise<void> {
+    await this.kube.get('/version', z.object({ gitVersion: z.string() }));
+  }
+
+  /** Nothing to check before: which images a node has is the node's to say (ErrImageNeverPull fails the start at once). */
+  async preflight(): Promise<void> {}
+
+  async start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<StartedWorkload> {
+    onStep('creating');
+    await this.ensureHome(request);
+    const owned = { [LABEL.managed]: 'true', [LABEL.instance]: this.settings.instance, [LABEL.sessionId]: request.sid };
+    await this.kube.create(this.path('secrets'), { metadata: { name: sessionObjectName(request.sid), labels: owned }, type: 'Opaque', stringData: { token: request.token } }, z.unknown());
+    await this.kube.create(this.path('networkpolicies', 'networking.k8s.io/v1'), this.networkPolicy(request.sid, owned), z.unknown());
+    const pod = await this.kube.create(this.path('pods'), this.podSpec(request), PodSchema);
+    onStep('starting');
+    return { id: pod.metadata.name, target: await this.addressOf(pod.metadata.name, request.type.port) };
+  }
+
+  /** The owner's home claim; one that exists stays as it is. */
+  private async ensureHome(request: SpawnRequest): Promise<void> {
+    const claim = {
+      metadata: { name: homeVolumeName(request.owner), labels: { [LABEL.managed]: 'true', [LABEL.instance]: this.settings.instance }, annotations: { [LABEL.owner]: request.owner } },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: this.settings.homeSize } }, ...(this.settings.homeStorageClass ? { storageClassName: this.settings.homeStorageClass } : {}) },
+    };
+    await this.kube.create(this.path('persistentvolumeclaims'), claim, z.unknown()).catch((err: unknown) => {
+      if (!(err instanceof KubeError && err.reason === 'AlreadyExists')) throw err;
+    });
+  }
+
+  /** In: only the services' pods, on the app's port. Out: nothing (as network mode's internal network on Podman). */
+  private networkPolicy(sid: string, labels: Record<string, string>): object {
+    return {
+      metadata: { name: sessionObjectName(sid), labels },
+      spec: {
+        podSelector: { matchLabels: { [LABEL.sessionId]: sid } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.settings.servicesNamespace } },
+                podSelector: { matchExpressions: [{ key: APP_NAME, operator: 'In', values: [...SESSION_CLIENTS] }] },
+              },
+            ],
+          },
+        ],
+        egress: [],
+      },
+    };
+  }
+
+  /** The pod: the same command, environment, limits and home as the Podman runtime's container. */
+  podSpec(request: SpawnRequest): object {
+    const { type } = request;
+    const values = templateValues(request);
+    const launch = expandLaunch(type, values);
+    const [uid = 1000, gid = 1000] = type.user.split(':').map(Number);
+    const labels = encodeSessionLabels({ instance: this.settings.instance, id: request.sid, type: request.typeName, owner: request.owner, project: request.project, created: request.createdAt.toISOString() });
+    const secret = { secretKeyRef: { name: sessionObjectName(request.sid), key: 'token' } };
+    // The token never in the pod spec in clear: every variable that carries it (JUPYTER_TOKEN too) reads the Secret.
+    const env = Object.entries({ VISP_BASE_URL: values.baseUrl, VISP_USER: request.owner, ...launch.env }).map(([name, value]) => (value === request.token ? { name, valueFrom: secret } : { name, value }));
+    const resources = { memory: `${request.limits.memoryMiB}Mi`, cpu: String(request.limits.cpus) };
+    return {
+      metadata: {
+        name: containerName(request.typeName, request.sid),
+        labels: Object.fromEntries(Object.entries(labels).filter(([key]) => SELECTABLE.includes(key))),
+        annotations: { ...labels, [LABEL.limits]: JSON.stringify(request.limits) },
+      },
+      spec: {
+        restartPolicy: 'Never',
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'app',
+            image: type.image,
+            imagePullPolicy: this.settings.imagePullPolicy,
+            ...(launch.command ? { args: launch.command } : {}),
+            workingDir: type.homeDir,
+            env: [{ name: TOKEN_ENV, valueFrom: secret }, ...env],
+            ports: [{ name: 'app', containerPort: type.port }],
+            resources: { requests: resources, limits: resources },
+            securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [
+              { name: 'home', mountPath: type.homeDir },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'home', persistentVolumeClaim: { claimName: homeVolumeName(request.owner) } },
+          { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: `${type.tmpfsMiB}Mi` } },
+        ],
+      },
+    };
+  }
+
+  /**
+   * Waits until the pod has an address: scheduled, its image there, its sandbox up. A reason it can never run
+   * (its image cannot be had, its spec cannot be met) fails at once, in Kubernetes' words; still unscheduled at
+   * the timeout fails with the scheduler's.
+   */
+  private async addressOf(name: string, port: number): Promise<string> {
+    const deadline = Date.now() + this.settings.startTimeoutMs;
+    for (;;) {
+      const pod = await this.kube.get(this.path('pods', 'v1', name), PodSchema);
+      const { failure, waiting } = podStatus(pod);
+      if (failure) throw new SpawnError(failure);
+      const ip = pod.status?.podIP;
+      if (ip) return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+      if (Date.now() > deadline) throw new SpawnError(`the pod did not start within ${this.settings.startTimeoutMs / 1000} s${waiting ? `: ${waiting}` : ''}`);
+      await sleep(250);
+    }
+  }
+
+  async inspect(id: string, port: number): Promise<WorkloadDetails | undefined> {
+    const pod = await this.kube.get(this.path('pods', 'v1', id), PodSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
+    if (!pod) return undefined;
+    const { state, failure, exitCode } = podStatus(pod);
+    const ip = pod.status?.podIP;
+    return {
+      ...this.workload(pod),
+      running: state === 'running',
+      exitCode,
+      failure,
+      token: await this.tokenOf(pod.metadata.labels?.[LABEL.sessionId]),
+      limits: limitsOf(pod),
+      target: ip ? `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}` : undefined,
+    };
+  }
+
+  private async tokenOf(sid: string | undefined): Promise<string | undefined> {
+    if (!sid) return undefined;
+    const secret = await this.kube.get(this.path('secrets', 'v1', sessionObjectName(sid)), SecretSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
+    const encoded = secret?.data?.token;
+    return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+  }
+
+  private workload(pod: Pod): Workload {
+    const { state } = podStatus(pod);
+    // Annotations first: the labels are a copy of some of them, and what lists select by must win.
+    return { id: pod.metadata.name, name: pod.metadata.name, state, labels: { ...pod.metadata.annotations, ...pod.metadata.labels } };
+  }
+
+  async list(filter: { instance?: string; sid?: string } = {}): Promise<Workload[]> {
+    const labels: Record<string, string> = { [LABEL.managed]: 'true' };
+    if (filter.instance !== undefined) labels[LABEL.instance] = filter.instance;
+    if (filter.sid !== undefined) labels[LABEL.sessionId] = filter.sid;
+    const pods = await this.kube.get(this.path('pods'), PodListSchema, { labelSelector: selector(labels) });
+    return pods.items.map((pod) => this.workload(pod));
+  }
+
+  async logTail(id: string, lines: number): Promise<string> {
+    return (await this.kube.text(this.path('pods', 'v1', `${id}/log`), { tailLines: lines }).catch(() => '')).trim();
+  }
+
+  async remove(session: { typeName: string; sid: string }): Promise<void> {
+    await this.kube.delete(this.path('pods', 'v1', containerName(session.typeName, session.sid)), { gracePeriodSeconds: 10 });
+    await this.plumbing.remove(sessionObjectName(session.sid));
+  }
+
+  async removeRemains(session: { sid: string; workloadId?: string }): Promise<void> {
+    if (session.workloadId !== undefined) await this.kube.delete(this.path('pods', 'v1', session.workloadId), { gracePeriodSeconds: 0 });
+    await this.plumbing.remove(sessionObjectName(session.sid));
+  }
+}
+
+/** A pod as the runtime reads it: `running`, `pending` (not yet), or over (`exited`), and why it cannot run if it cannot. */
+function podStatus(pod: Pod): { state: string; failure?: string; waiting?: string; exitCode: number | null } {
+  const container = pod.status?.containerStatuses?.[0]?.state;
+  const waitingReason = container?.waiting?.reason;
+  const terminated = container?.terminated;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  const waiting = waitingReason ? `${waitingReason}${container?.waiting?.message ? `: ${container.waiting.message}` : ''}` : unscheduled ? `${unscheduled.reason ?? 'not scheduled'}: ${unscheduled.message ?? ''}` : undefined;
+  const failure = waitingReason && HOPELESS.has(waitingReason) ? waiting : undefined;
+  const exitCode = terminated?.exitCode ?? null;
+  if (pod.metadata.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return { state: 'exited', exitCode, failure, waiting };
+  if (pod.status?.phase === 'Running' && !terminated) return { state: 'running', exitCode, failure, waiting };
+  return { state: 'pending', exitCode, failure, waiting };
+}
+
+/**
+ * Limits back from a pod, for a record rebuilt from its labels: as the session-manager asked for them (the
+ * annotation), else its container's memory and CPU with the smallest pids a session may have.
+ */
+function limitsOf(pod: Pod): SessionLimits {
+  const annotated = SessionLimitsSchema.safeParse(safeJson(pod.metadata.annotations?.[LABEL.limits]));
+  if (annotated.success) return annotated.data;
+  const { memory = '', cpu = '' } = pod.spec.containers[0]?.resources?.limits ?? {};
+  const mib = memory.endsWith('Mi') ? Number(memory.slice(0, -2)) : memory.endsWith('Gi') ? Number(memory.slice(0, -2)) * 1024 : Number(memory) / 2 ** 20;
+  const cpus = cpu.endsWith('m') ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
+  return { memoryMiB: Math.max(64, Math.round(mib) || 0), cpus: Math.max(0.1, cpus || 0), pids: 16 };
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
