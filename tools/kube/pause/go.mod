@@ -1,0 +1,3 @@
+module visp.local/pause
+
+go 1.26.0
