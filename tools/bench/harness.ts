@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ensureImages } from '../src/images';
 import { startInfra, type Infra } from '../src/infra';
 import { removeLeftovers } from '../src/leftovers';
+import { holdRunLock } from '../src/run-lock';
 import { ROOT, STATE_DIR } from '../src/paths';
 import { nodeArgsFor } from '@visp/config';
 import { freePort, readyz, spawnLogged, untilSignalled, waitUntil, type Child } from '../src/processes';
@@ -28,6 +29,8 @@ export interface Bench {
 
 /** Runs `work` with fresh servers and removes every container, volume and file it made, whatever happens (Ctrl-C too). */
 export async function withBench(work: (bench: Bench) => Promise<number>): Promise<number> {
+  // Not beside a test run: they share Podman and the cores, and each would measure the other.
+  await holdRunLock(log);
   const instance = `bench-${randomBytes(3).toString('hex')}`;
   const stateDir = path.join(STATE_DIR, instance);
   mkdirSync(path.join(stateDir, 'logs'), { recursive: true });

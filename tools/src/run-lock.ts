@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * One test run at a time on a machine: runs share Podman's storage, the specs' fixed ports and the Redis databases.
+ * One test run (or benchmark) at a time on a machine: runs share Podman's storage, the specs' fixed ports, the Redis
+ * databases and the cores.
  * The lock is an abstract Unix socket (Linux): the kernel lets it go when the process ends, SIGKILL included, so a
  * run that holds it knows every `test-*` thing in Podman belongs to itself or to a run that died.
  */
@@ -20,7 +21,7 @@ export async function holdRunLock(log: (line: string) => void): Promise<void> {
       return;
     }
     if (err.code !== 'EADDRINUSE') throw err;
-    if (!waiting) log('another test run is under way on this machine: waiting for it to end');
+    if (!waiting) log('another test run or benchmark is under way on this machine: waiting for it to end');
     waiting = true;
     await sleep(2000);
   }

@@ -1,6 +1,7 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
 import { benchProxy, PARTS } from '../bench/proxy';
 import { benchRecovery } from '../bench/recovery';
+import { benchScale } from '../bench/scale';
 import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
 import { benchTranscribe } from '../bench/transcribe';
@@ -32,6 +33,10 @@ const USAGE = `usage: visp-dev <command>
   bench recovery [--containers N]
                         one recovery pass re-adopting N session containers (default 100) against
                         inspecting each (tools/bench/recovery.ts)
+  bench scale [--sessions N]
+                        the control plane at N sessions (default 10,000) beside 1,000: recovery re-adopting all and
+                        with nothing to do, the route table read, Redis memory per route, against a stand-in for the
+                        engine's API (tools/bench/scale.ts)
   bench socket-proxy [--runs N]
                         Podman calls through the socket proxy against the raw socket (tools/bench/socket-proxy.ts)
   bench ws-hold [--sockets N] [--minutes N] [--interval S]
@@ -46,6 +51,7 @@ const BENCH_FLAGS: Record<string, string[] | undefined> = {
   spawn: ['--runs', '--burst'],
   proxy: ['--seconds', '--rounds', '--latency-rounds', '--workers', '--rate', '--only'],
   recovery: ['--containers'],
+  scale: ['--sessions'],
   'socket-proxy': ['--runs'],
   transcribe: ['--rounds'],
   'ws-hold': ['--sockets', '--minutes', '--interval'],
@@ -84,6 +90,11 @@ async function main(argv: string[]): Promise<number> {
         const containers = number('--containers', 100);
         if (!(containers >= 1)) break;
         return benchRecovery({ containers });
+      }
+      if (rest[0] === 'scale') {
+        const sessions = number('--sessions', 10_000);
+        if (!(sessions >= 1)) break;
+        return benchScale({ sessions });
       }
       if (rest[0] === 'socket-proxy') {
         const runs = number('--runs', 15);

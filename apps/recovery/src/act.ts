@@ -102,7 +102,7 @@ export class Actor {
     const { runtime, sessions, routes } = this.deps;
     const type = sessionType(this.deps.types, labels.type);
     if (!type) throw new Skip(`unknown session type ${labels.type}`);
-    const details = await runtime.inspect(container.id, type.port);
+    const details = await runtime.inspect(container.id, type.port, { token: true });
     if (!details?.running) throw new Skip('no longer running');
     const { token, target } = details;
     if (!token) throw new Skip('it holds no session token');

@@ -121,13 +121,12 @@ export class Recovery {
 
   private async observe(): Promise<Observation> {
     const { runtime, sessions, routes, instance } = this.deps;
-    const [containers, live, routeList, pieces] = await Promise.all([
+    const [containers, live, routeList, networks] = await Promise.all([
       runtime.list(),
       sessions.listAnyOwner({ instance, states: ACTIVE_SESSION_STATES }),
       routes.all(),
       runtime.plumbing?.list(instance) ?? [],
     ]);
-    const networks = pieces.filter((n) => isSessionId(n.sid));
     const joiners = runtime.plumbing?.joiners ?? [];
     const known = new Set(live.map((r) => r.sid));
     const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => isSessionId(sid) && !known.has(sid)));

@@ -20,6 +20,7 @@ export type SessionManagerSettings = Pick<
   | 'SHUTDOWN_TIMEOUT_MS'
   | 'INSTANCE_ID'
   | 'SERVICE_TOKEN'
+  | 'SESSION_RUNTIME'
   | 'SESSION_MODE'
   | 'SESSION_GUARD_BINARY'
   | 'SESSION_START_TIMEOUT'
@@ -40,7 +41,7 @@ export interface SessionManager {
 /** Builds the service from its dependencies; main.ts opens them, tests pass real ones of their own. */
 export async function buildSessionManager(settings: SessionManagerSettings, deps: SessionHostDeps): Promise<SessionManager> {
   // Refused at start rather than at the first session: no local-mode session may run without its guard.
-  if (settings.SESSION_MODE === 'local' && !(settings.SESSION_GUARD_BINARY && existsSync(settings.SESSION_GUARD_BINARY))) {
+  if (settings.SESSION_RUNTIME === 'podman' && settings.SESSION_MODE === 'local' && !(settings.SESSION_GUARD_BINARY && existsSync(settings.SESSION_GUARD_BINARY))) {
     throw new ConfigError(`SESSION_GUARD_BINARY must name the session guard's binary in local mode (${settings.SESSION_GUARD_BINARY ?? 'not set'}): tools/setup/bootstrap.sh builds it`);
   }
   const { store, redis, runtime, logger } = deps;

@@ -77,6 +77,27 @@ describe('KubeClient', () => {
     await client.close();
   });
 
+  it('keeps a server path prefix; decodes a character split between chunks; takes a last line without a newline; makes an ERROR event a KubeError', async () => {
+    const seen: string[] = [];
+    handle = (req, res) => {
+      seen.push(req.url ?? '');
+      if (!req.url?.includes('watch=1')) return void res.end('{}');
+      const text = `${JSON.stringify({ type: 'ADDED', object: { owner: 'åsa' } })}\n${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } })}`;
+      const bytes = Buffer.from(text);
+      const split = bytes.indexOf(Buffer.from('å')) + 1;
+      res.write(bytes.subarray(0, split));
+      setTimeout(() => res.end(bytes.subarray(split)), 10);
+    };
+    const client = new KubeClient({ server: `${base}/k8s/clusters/c1` });
+    await client.get('/api/v1/pods', z.unknown());
+    const events: WatchEvent[] = [];
+    const watching = client.watch('/api/v1/pods', {}, (e) => events.push(e), new AbortController().signal);
+    await expect(watching).rejects.toMatchObject({ status: 410, reason: 'Expired' });
+    expect(events).toEqual([{ type: 'ADDED', object: { owner: 'åsa' } }]);
+    expect(seen[0]).toBe('/k8s/clusters/c1/api/v1/pods');
+    await client.close();
+  });
+
   it('says the server could not be reached, apart from what it refused', async () => {
     const client = new KubeClient({ server: 'http://127.0.0.1:1' });
     await expect(client.get('/api', z.unknown())).rejects.toBeInstanceOf(KubeUnavailableError);

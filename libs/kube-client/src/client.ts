@@ -82,16 +82,27 @@ export class KubeClient {
    */
   async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     const res = await this.call('GET', path, { query: { ...query, watch: 1, allowWatchBookmarks: true }, signal, watching: true });
+    // A character may be split between chunks: decode as a stream. An ERROR event (410 Gone: relist) is a KubeError.
+    const decoder = new TextDecoder();
     let rest = '';
+    const emit = (line: string) => {
+      if (!line.trim()) return;
+      const event = WatchEventSchema.parse(JSON.parse(line));
+      if (event.type === 'ERROR') {
+        const status = StatusSchema.extend({ code: z.number().optional() }).safeParse(event.object);
+        throw new KubeError(status.success ? (status.data.code ?? 500) : 500, status.success ? (status.data.reason ?? '') : '', `watch ${path}: ${status.success ? (status.data.message ?? '') : 'an error'}`);
+      }
+      onEvent(event);
+    };
     try {
       for await (const chunk of res.body) {
-        rest += (chunk as Buffer).toString('utf8');
+        rest += decoder.decode(chunk as Buffer, { stream: true });
         for (let newline = rest.indexOf('\n'); newline >= 0; newline = rest.indexOf('\n')) {
-          const line = rest.slice(0, newline).trim();
+          emit(rest.slice(0, newline));
           rest = rest.slice(newline + 1);
-          if (line) onEvent(WatchEventSchema.parse(JSON.parse(line)));
         }
       }
+      emit(rest + decoder.decode());
     } catch (err) {
       if (!signal.aborted) throw err;
     }
@@ -113,7 +124,8 @@ export class KubeClient {
     path: string,
     options: { query?: Query; body?: unknown; contentType?: string; accept?: string; signal?: AbortSignal; watching?: boolean },
   ): Promise<Dispatcher.ResponseData> {
-    const url = new URL(path, `${this.endpoint.server}/`);
+    // Appended, not resolved: a server behind a path prefix (`https://host/k8s/clusters/c1`) keeps it.
+    const url = new URL(`${this.endpoint.server}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
     const token = this.endpoint.token?.();

@@ -39,19 +39,37 @@ describe('kubeEndpoint from a kubeconfig', () => {
     expect(kubeEndpoint({ KUBECONFIG: '/etc/k/config' }, read('local'))).toEqual({ server: 'https://127.0.0.1:16443', ca: 'LOCAL CA', cert: 'ADMIN CERT', key: 'ADMIN KEY', token: undefined, namespace: undefined });
   });
 
-  it("reads a token file on every call (a service account's rotates) and keeps the context's namespace", () => {
-    let token = 'tok-1';
-    const endpoint = kubeEndpoint({ KUBECONFIG: '/etc/k/config' }, (file) => read('robot', token)(file));
-    expect(endpoint).toMatchObject({ server: 'https://10.0.0.1:6443', ca: 'OTHER CA', namespace: 'visp-sessions' });
-    expect(endpoint.token?.()).toBe('tok-1');
-    token = 'tok-2';
-    expect(endpoint.token?.()).toBe('tok-2');
+  it("reads a token file again after a minute (a service account's rotates), keeps the last one if a read fails, and keeps the context's namespace", () => {
+    jest.useFakeTimers({ now: new Date('2026-12-06T10:00:00Z') });
+    try {
+      let token: string | undefined = 'tok-1';
+      const endpoint = kubeEndpoint({ KUBECONFIG: '/etc/k/config' }, (file) => (file.endsWith('robot.token') && token === undefined ? files({})(file) : read('robot', token)(file)));
+      expect(endpoint).toMatchObject({ server: 'https://10.0.0.1:6443', ca: 'OTHER CA', namespace: 'visp-sessions' });
+      expect(endpoint.token?.()).toBe('tok-1');
+      token = 'tok-2';
+      expect(endpoint.token?.()).toBe('tok-1');
+      jest.advanceTimersByTime(61_000);
+      expect(endpoint.token?.()).toBe('tok-2');
+      token = undefined;
+      jest.advanceTimersByTime(61_000);
+      expect(endpoint.token?.()).toBe('tok-2');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('refuses a user that signs in through a plugin, a missing context, and a file that is not a kubeconfig, saying which', () => {
     expect(() => kubeEndpoint({ KUBECONFIG: '/etc/k/config' }, read('sso'))).toThrow(new KubeConfigError('/etc/k/config: user sso signs in through a plugin (exec or auth-provider), which this client does not run; use a certificate or a token'));
     expect(() => kubeEndpoint({ KUBECONFIG: '/etc/k/config' }, read('nowhere'))).toThrow('no context nowhere');
     expect(() => kubeEndpoint({ KUBECONFIG: '/x' }, files({ '/x': 'clusters: 3' }))).toThrow(/\/x: clusters/);
+    expect(() => kubeEndpoint({ KUBECONFIG: '/x' }, files({ '/x': 'clusters: [' }))).toThrow(KubeConfigError);
+    expect(() => kubeEndpoint({ KUBECONFIG: '/missing' }, files({}))).toThrow(new KubeConfigError('cannot read /missing: ENOENT /missing'));
+    expect(() => kubeEndpoint({ KUBECONFIG: '/a:/b' }, files({}))).toThrow('KUBECONFIG names several files (/a:/b): name one');
+  });
+
+  it('refuses a server that is not https: a token or a key would go out in clear', () => {
+    const plain = KUBECONFIG.replace('"https://127.0.0.1:16443/"', '"http://127.0.0.1:8080"');
+    expect(() => kubeEndpoint({ KUBECONFIG: '/etc/k/config' }, files({ '/etc/k/config': plain, '/etc/k/pki/ca.crt': '', '/abs/admin.crt': '' }))).toThrow(/clusters\.0\.cluster\.server/);
   });
 });
 

@@ -12,7 +12,7 @@ export interface KubeEndpoint {
   /** PEM client certificate and key (a kubeconfig's x509 user). */
   cert?: string;
   key?: string;
-  /** A bearer token, read again on every call: a service account's rotates under the pod. */
+  /** A bearer token, read again now and then: a service account's rotates under the pod. */
   token?: () => string;
   /** The context's (or the service account's) namespace, when it names one. */
   namespace?: string;
@@ -31,11 +31,34 @@ export class KubeConfigError extends Error {
 }
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** How long a token read from a file is used before it is read again (client-go: a minute). */
+const TOKEN_REREAD_MS = 60_000;
+
+/**
+ * A token file's content, read again once a minute; a read that fails keeps the token it had (the kubelet swaps
+ * the file in place), and only a first read that fails is an error.
+ */
+function tokenFrom(file: string, read: Read): () => string {
+  let token: string | undefined;
+  let readAt = 0;
+  return () => {
+    if (token === undefined || Date.now() - readAt > TOKEN_REREAD_MS) {
+      try {
+        token = read(file).trim();
+        readAt = Date.now();
+      } catch (err) {
+        if (token === undefined) throw new KubeConfigError(`cannot read the token ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return token;
+  };
+}
 
 // The parts of a kubeconfig this client understands; exec and auth-provider users are refused by name below.
 const KubeconfigSchema = z.object({
   'current-context': z.string().optional(),
-  clusters: z.array(z.object({ name: z.string(), cluster: z.object({ server: z.url(), 'certificate-authority': z.string().optional(), 'certificate-authority-data': z.string().optional() }) })),
+  // https only: a token or a client key must never go out in clear.
+  clusters: z.array(z.object({ name: z.string(), cluster: z.object({ server: z.url({ protocol: /^https$/ }), 'certificate-authority': z.string().optional(), 'certificate-authority-data': z.string().optional() }) })),
   users: z.array(
     z.object({
       name: z.string(),
@@ -62,20 +85,41 @@ const readText: Read = (file) => readFileSync(file, 'utf8');
  * to it, as kubectl reads them), else the pod's service account, as client-go's in-cluster config does.
  */
 export function kubeEndpoint(settings: KubeSettings, read: Read = readText): KubeEndpoint {
-  if (settings.KUBECONFIG) return fromKubeconfig(settings.KUBECONFIG, read);
+  const reading: Read = (file) => {
+    try {
+      return read(file);
+    } catch (err) {
+      throw new KubeConfigError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  if (settings.KUBECONFIG) {
+    // kubectl merges a list of files; this client reads one, and says so rather than guess.
+    if (settings.KUBECONFIG.includes(':')) throw new KubeConfigError(`KUBECONFIG names several files (${settings.KUBECONFIG}): name one`);
+    return fromKubeconfig(settings.KUBECONFIG, reading);
+  }
+  return inCluster(settings, reading);
+}
+
+function inCluster(settings: KubeSettings, read: Read): KubeEndpoint {
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = settings;
   if (!host || !port) throw new KubeConfigError('no KUBECONFIG, and not in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT unset)');
   const tokenFile = path.join(SERVICE_ACCOUNT_DIR, 'token');
   return {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     ca: read(path.join(SERVICE_ACCOUNT_DIR, 'ca.crt')),
-    token: () => read(tokenFile).trim(),
+    token: tokenFrom(tokenFile, read),
     namespace: read(path.join(SERVICE_ACCOUNT_DIR, 'namespace')).trim(),
   };
 }
 
 function fromKubeconfig(file: string, read: Read): KubeEndpoint {
-  const parsed = KubeconfigSchema.safeParse(parse(read(file)));
+  let document: unknown;
+  try {
+    document = parse(read(file));
+  } catch (err) {
+    throw err instanceof KubeConfigError ? err : new KubeConfigError(`${file}: not YAML: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const parsed = KubeconfigSchema.safeParse(document);
   if (!parsed.success) throw new KubeConfigError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const config = parsed.data;
   const contextName = config['current-context'] ?? config.contexts[0]?.name;
@@ -94,7 +138,7 @@ function fromKubeconfig(file: string, read: Read): KubeEndpoint {
     ca: pem(cluster['certificate-authority-data'], cluster['certificate-authority']),
     cert: pem(user['client-certificate-data'], user['client-certificate']),
     key: pem(user['client-key-data'], user['client-key']),
-    token: token !== undefined ? () => token : tokenFile !== undefined ? () => read(path.resolve(dir, tokenFile)).trim() : undefined,
+    token: token !== undefined ? () => token : tokenFile !== undefined ? tokenFrom(path.resolve(dir, tokenFile), read) : undefined,
     namespace: context.namespace,
   };
 }

@@ -7,5 +7,5 @@ export { sessionNetworking, type SessionNetworking } from './network';
 export { SessionLeases } from './leases';
 export { SpawnError, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 export { PodmanRuntime, type PodmanRuntimeSettings } from './podman-runtime';
-export { KubernetesRuntime, SESSION_CLIENTS, type KubernetesRuntimeSettings } from './kubernetes-runtime';
+export { KubernetesRuntime, type KubernetesRuntimeSettings } from './kubernetes-runtime';
 export { openSessionRuntime, type SessionRuntimeSettings } from './open-runtime';

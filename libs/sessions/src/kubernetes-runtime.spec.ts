@@ -14,7 +14,8 @@ const request: SpawnRequest = {
   createdAt: new Date('2026-12-06T10:00:00Z'),
   token: 't'.repeat(32),
 };
-const settings = { instance: 'unit', namespace: 'visp-sessions', servicesNamespace: 'visp', imagePullPolicy: 'Never' as const, homeSize: '1Gi', startTimeoutMs: 2000 };
+const settings = { instance: 'unit', namespace: 'visp-sessions', imagePullPolicy: 'Never' as const, homeSize: '1Gi' };
+const within = (ms: number, signal = new AbortController().signal) => ({ signal, deadline: Date.now() + ms });
 const logger = createLogger({ component: 'test', level: 'silent' });
 
 /** A pure unit test's stand-in for the API server: what was asked, and pods that answer as scripted. */
@@ -40,18 +41,30 @@ function fakeKube(podAnswers: object[]) {
 const pod = (status: object, extra: object = {}) => ({ metadata: { name: 'visp-session-jupyter-abcdefghij23', ...extra }, spec: { containers: [{}] }, status });
 
 describe('KubernetesRuntime.start', () => {
-  it('makes the home claim (kept if there), the Secret, the NetworkPolicy and the pod, and answers with the pod address once it has one', async () => {
+  it('makes the home claim (kept if there), the Secret and the pod, and answers with the pod address once it has one', async () => {
     const { kube, calls } = fakeKube([pod({ phase: 'Pending' }), pod({ phase: 'Pending', podIP: '10.244.0.7' })]);
-    const started = await new KubernetesRuntime(kube, settings, logger).start(request, () => undefined);
+    const started = await new KubernetesRuntime(kube, settings, logger).start(request, () => undefined, within(2000));
     expect(started).toEqual({ id: 'visp-session-jupyter-abcdefghij23', target: 'http://10.244.0.7:8888' });
-    expect(calls.slice(0, 4)).toEqual([`create persistentvolumeclaims ${homeVolumeName('ada@uni.se')}`, 'create secrets visp-session-abcdefghij23', 'create networkpolicies visp-session-abcdefghij23', 'create pods visp-session-jupyter-abcdefghij23']);
+    expect(calls.slice(0, 3)).toEqual([`create persistentvolumeclaims ${homeVolumeName('ada@uni.se')}`, 'create secrets visp-session-abcdefghij23', 'create pods visp-session-jupyter-abcdefghij23']);
   });
 
   it("fails at once, in Kubernetes' words, on a pod that can never run, and at the timeout with the scheduler's reason", async () => {
     const never = fakeKube([pod({ phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ErrImageNeverPull', message: 'Container image "localhost/x:1" is not present with pull policy of Never' } } }] })]);
-    await expect(new KubernetesRuntime(never.kube, settings, logger).start(request, () => undefined)).rejects.toThrow(new SpawnError('ErrImageNeverPull: Container image "localhost/x:1" is not present with pull policy of Never'));
+    await expect(new KubernetesRuntime(never.kube, settings, logger).start(request, () => undefined, within(2000))).rejects.toThrow(new SpawnError('ErrImageNeverPull: Container image "localhost/x:1" is not present with pull policy of Never'));
     const unschedulable = fakeKube([pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }] })]);
-    await expect(new KubernetesRuntime(unschedulable.kube, { ...settings, startTimeoutMs: 300 }, logger).start(request, () => undefined)).rejects.toThrow('the pod did not start within 0.3 s: Unschedulable: 0/1 nodes are available: 1 Insufficient memory.');
+    await expect(new KubernetesRuntime(unschedulable.kube, settings, logger).start(request, () => undefined, within(300))).rejects.toThrow('the pod did not start in time: Unschedulable: 0/1 nodes are available: 1 Insufficient memory.');
+  });
+});
+
+describe('KubernetesRuntime.start, cut short', () => {
+  it('gives up at once when the session is stopped while its pod waits, and says why a pod the kubelet refused ended', async () => {
+    const waiting = fakeKube([pod({ phase: 'Pending' })]);
+    const stop = new AbortController();
+    const started = new KubernetesRuntime(waiting.kube, settings, logger).start(request, () => undefined, within(60_000, stop.signal));
+    setTimeout(() => stop.abort(), 50);
+    await expect(started).rejects.toThrow('the session was stopped while its pod started');
+    const refused = fakeKube([pod({ phase: 'Failed', reason: 'OutOfmemory', message: 'Pod Node didn\'t have enough resource: memory' })]);
+    await expect(new KubernetesRuntime(refused.kube, settings, logger).start(request, () => undefined, within(60_000))).rejects.toThrow("the pod ended before it started: OutOfmemory: Pod Node didn't have enough resource: memory");
   });
 });
 
@@ -72,10 +85,16 @@ describe('KubernetesRuntime pod spec', () => {
     expect(container.args).toContain('--NotebookApp.base_url=/s/abcdefghij23/');
   });
 
-  it('never carries the token in clear: every variable that holds it reads the Secret', () => {
+  it('never carries the token in clear: it is read from the Secret, and put where the type wants it by reference', () => {
     expect(JSON.stringify(spec)).not.toContain(request.token);
-    const fromSecret = container.env.filter((e) => e.valueFrom).map((e) => e.name);
-    expect(fromSecret).toEqual(expect.arrayContaining(['VISP_SESSION_TOKEN', 'JUPYTER_TOKEN']));
+    expect(container.env[0]).toEqual({ name: 'VISP_SESSION_TOKEN', valueFrom: { secretKeyRef: { name: 'visp-session-abcdefghij23', key: 'token' } } });
+    expect(container.env).toContainEqual({ name: 'JUPYTER_TOKEN', value: '$(VISP_SESSION_TOKEN)' });
+    // A type of the operator's with the token in its command and inside a longer value.
+    const custom = { ...BUILTIN_SESSION_TYPES.jupyter, command: ['serve', '--token={token}'], env: { AUTH: 'Bearer {token}' } };
+    const customSpec = JSON.stringify(new KubernetesRuntime(fakeKube([]).kube, settings, logger).podSpec({ ...request, type: custom }));
+    expect(customSpec).not.toContain(request.token);
+    expect(customSpec).toContain('"--token=$(VISP_SESSION_TOKEN)"');
+    expect(customSpec).toContain('"value":"Bearer $(VISP_SESSION_TOKEN)"');
   });
 
   it('selects by labels that a label value can hold; owner, creation time and limits ride in annotations', () => {
@@ -89,7 +108,7 @@ describe('KubernetesRuntime.inspect', () => {
     const annotations = { [LABEL.owner]: 'ada@uni.se', [LABEL.limits]: JSON.stringify(request.limits) };
     const running = pod({ phase: 'Running', podIP: '10.244.0.7' }, { labels: { [LABEL.sessionId]: 'abcdefghij23' }, annotations });
     const { kube } = fakeKube([running, { data: { token: Buffer.from(request.token).toString('base64') } }]);
-    await expect(new KubernetesRuntime(kube, settings, logger).inspect('visp-session-jupyter-abcdefghij23', 8888)).resolves.toMatchObject({
+    await expect(new KubernetesRuntime(kube, settings, logger).inspect('visp-session-jupyter-abcdefghij23', 8888, { token: true })).resolves.toMatchObject({
       state: 'running',
       running: true,
       token: request.token,

@@ -1,5 +1,5 @@
 import { expandLaunch, type Logger } from '@visp/config';
-import { LABEL, SessionLimitsSchema, type SessionLimits } from '@visp/contracts';
+import { LABEL, SessionIdSchema, SessionLimitsSchema, type SessionLimits } from '@visp/contracts';
 import { KubeError, type KubeClient } from '@visp/kube-client';
 import { encodeSessionLabels, homeVolumeName } from '@visp/podman-client';
 import { z } from 'zod';
@@ -11,19 +11,11 @@ export interface KubernetesRuntimeSettings {
   instance: string;
   /** The sessions' namespace: nothing else of the product's lives there. */
   namespace: string;
-  /** The namespace of the services that reach sessions (the gateway, the session-manager, recovery). */
-  servicesNamespace: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   /** Each user's home claim: its size, and its storage class (the cluster's default when absent). */
   homeSize: string;
   homeStorageClass?: string;
-  /** How long a pod may take to be scheduled and given an address (image pulls included). */
-  startTimeoutMs: number;
 }
-
-/** The pods of the services that reach sessions: the only ones a session's NetworkPolicy lets in. */
-export const SESSION_CLIENTS = ['visp-gateway', 'visp-session-manager', 'visp-recovery'] as const;
-const APP_NAME = 'app.kubernetes.io/name';
 
 // The pod's fields this runtime reads; the rest of what the API server sends is not looked at.
 const ContainerStateSchema = z.object({
@@ -37,6 +29,8 @@ const PodSchema = z.object({
     .object({
       phase: z.string().optional(),
       podIP: z.string().optional(),
+      reason: z.string().optional(),
+      message: z.string().optional(),
       conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() })).optional(),
       containerStatuses: z.array(z.object({ state: ContainerStateSchema.optional() })).optional(),
     })
@@ -49,24 +43,28 @@ const SecretSchema = z.object({ data: z.record(z.string(), z.string()).optional(
 
 /**
  * Waiting reasons after which a pod never runs without someone changing something: a start fails at once with
- * Kubernetes' words rather than at the timeout (KubeSpawner waits the whole start_timeout on them).
+ * Kubernetes' words rather than at the timeout (KubeSpawner waits the whole start_timeout on them). Not the
+ * reasons a retry may clear (ErrImagePull, which becomes ImagePullBackOff once it has failed for good;
+ * CreateContainerError).
  */
-const HOPELESS = new Set(['ErrImageNeverPull', 'InvalidImageName', 'ImageInspectError', 'ErrImagePull', 'ImagePullBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+const HOPELESS = new Set(['ErrImageNeverPull', 'InvalidImageName', 'ImageInspectError', 'ImagePullBackOff', 'CreateContainerConfigError']);
 
 /** The session labels a pod carries as labels: those a label value can hold, and that lists select by. */
 const SELECTABLE: readonly string[] = [LABEL.managed, LABEL.instance, LABEL.schema, LABEL.sessionId, LABEL.sessionType];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const selector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
-/** A session's Secret and NetworkPolicy: one name for both. */
-const sessionObjectName = (sid: string) => `visp-session-${sid}`;
+/** A session's Secret. */
+const secretName = (sid: string) => `visp-session-${sid}`;
 
 /**
  * Sessions as Kubernetes pods in a namespace of their own: one pod per session (restartPolicy Never), non-root,
- * every capability dropped, no privilege escalation, requests equal to limits; its token in a Secret; a
- * NetworkPolicy that lets in only the services' pods and lets nothing out; the owner's home on a
- * PersistentVolumeClaim that outlives the session. Labels carry what lists select by; owner, project and creation
- * time, which a label value cannot always hold, ride in annotations with every other session label.
+ * every capability dropped, no privilege escalation, requests equal to limits; its token in a Secret; the owner's
+ * home on a PersistentVolumeClaim that outlives the session. Labels carry what lists select by; owner, project and
+ * creation time, which a label value cannot always hold, ride in annotations with every other session label.
+ * Isolation is the namespace's own NetworkPolicies (deploy/kubernetes/namespaces.yaml: nothing in or out but
+ * from the services), in place before any session and after every one: a policy per session would leave its pod
+ * open while it terminates.
  */
 export class KubernetesRuntime implements SessionRuntime {
   readonly name = 'kubernetes';
@@ -79,20 +77,15 @@ export class KubernetesRuntime implements SessionRuntime {
   ) {
     this.plumbing = {
       joiners: [],
-      // A session's Secret and NetworkPolicy that outlived its pod (a session-manager killed mid-start).
+      // A session's Secret that outlived its pod (a session-manager killed between the two).
       list: async (instance) => {
-        const query = { labelSelector: selector({ [LABEL.managed]: 'true', [LABEL.instance]: instance }) };
-        const [secrets, policies] = await Promise.all([this.kube.get(this.path('secrets'), NamedListSchema, query), this.kube.get(this.path('networkpolicies', 'networking.k8s.io/v1'), NamedListSchema, query)]);
-        const bySid = new Map<string, string>();
-        for (const item of [...secrets.items, ...policies.items]) {
-          const sid = item.metadata.labels?.[LABEL.sessionId];
-          if (sid) bySid.set(sid, item.metadata.name);
-        }
-        return [...bySid].map(([sid, name]) => ({ name, sid, members: [] }));
+        const secrets = await this.kube.get(this.path('secrets'), NamedListSchema, { labelSelector: selector({ [LABEL.managed]: 'true', [LABEL.instance]: instance }) });
+        return secrets.items.flatMap((item) => {
+          const sid = item.metadata.labels?.[LABEL.sessionId] ?? '';
+          return SessionIdSchema.safeParse(sid).success ? [{ name: item.metadata.name, sid, members: [] }] : [];
+        });
       },
-      remove: async (name) => {
-        await Promise.all([this.kube.delete(this.path('secrets', 'v1', name)), this.kube.delete(this.path('networkpolicies', 'networking.k8s.io/v1', name))]);
-      },
+      remove: (name) => this.kube.delete(this.path('secrets', 'v1', name)),
       join: () => Promise.reject(new SpawnError('sessions on Kubernetes have nothing to join')),
     };
   }
@@ -109,15 +102,14 @@ export class KubernetesRuntime implements SessionRuntime {
   /** Nothing to check before: which images a node has is the node's to say (ErrImageNeverPull fails the start at once). */
   async preflight(): Promise<void> {}
 
-  async start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<StartedWorkload> {
+  async start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void, limits: { signal: AbortSignal; deadline: number }): Promise<StartedWorkload> {
     onStep('creating');
     await this.ensureHome(request);
     const owned = { [LABEL.managed]: 'true', [LABEL.instance]: this.settings.instance, [LABEL.sessionId]: request.sid };
-    await this.kube.create(this.path('secrets'), { metadata: { name: sessionObjectName(request.sid), labels: owned }, type: 'Opaque', stringData: { token: request.token } }, z.unknown());
-    await this.kube.create(this.path('networkpolicies', 'networking.k8s.io/v1'), this.networkPolicy(request.sid, owned), z.unknown());
+    await this.kube.create(this.path('secrets'), { metadata: { name: secretName(request.sid), labels: owned }, type: 'Opaque', stringData: { token: request.token } }, z.unknown());
     const pod = await this.kube.create(this.path('pods'), this.podSpec(request), PodSchema);
     onStep('starting');
-    return { id: pod.metadata.name, target: await this.addressOf(pod.metadata.name, request.type.port) };
+    return { id: pod.metadata.name, target: await this.addressOf(pod.metadata.name, request.type.port, limits) };
   }
 
   /** The owner's home claim; one that exists stays as it is. */
@@ -131,28 +123,6 @@ export class KubernetesRuntime implements SessionRuntime {
     });
   }
 
-  /** In: only the services' pods, on the app's port. Out: nothing (as network mode's internal network on Podman). */
-  private networkPolicy(sid: string, labels: Record<string, string>): object {
-    return {
-      metadata: { name: sessionObjectName(sid), labels },
-      spec: {
-        podSelector: { matchLabels: { [LABEL.sessionId]: sid } },
-        policyTypes: ['Ingress', 'Egress'],
-        ingress: [
-          {
-            from: [
-              {
-                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.settings.servicesNamespace } },
-                podSelector: { matchExpressions: [{ key: APP_NAME, operator: 'In', values: [...SESSION_CLIENTS] }] },
-              },
-            ],
-          },
-        ],
-        egress: [],
-      },
-    };
-  }
-
   /** The pod: the same command, environment, limits and home as the Podman runtime's container. */
   podSpec(request: SpawnRequest): object {
     const { type } = request;
@@ -160,9 +130,12 @@ export class KubernetesRuntime implements SessionRuntime {
     const launch = expandLaunch(type, values);
     const [uid = 1000, gid = 1000] = type.user.split(':').map(Number);
     const labels = encodeSessionLabels({ instance: this.settings.instance, id: request.sid, type: request.typeName, owner: request.owner, project: request.project, created: request.createdAt.toISOString() });
-    const secret = { secretKeyRef: { name: sessionObjectName(request.sid), key: 'token' } };
-    // The token never in the pod spec in clear: every variable that carries it (JUPYTER_TOKEN too) reads the Secret.
-    const env = Object.entries({ VISP_BASE_URL: values.baseUrl, VISP_USER: request.owner, ...launch.env }).map(([name, value]) => (value === request.token ? { name, valueFrom: secret } : { name, value }));
+    // The token never in the pod spec in clear: VISP_SESSION_TOKEN reads the Secret, and wherever the type's command
+    // or variables carry it (JUPYTER_TOKEN, a `--token=…` argument) Kubernetes puts it in from there: $(VAR) in a
+    // container's args and in a later variable's value is expanded when the container starts.
+    const hidden = (text: string) => text.split(request.token).join(`$(${TOKEN_ENV})`);
+    const env = Object.entries({ VISP_BASE_URL: values.baseUrl, VISP_USER: request.owner, ...launch.env }).map(([name, value]) => ({ name, value: hidden(value) }));
+    const args = launch.command?.map(hidden);
     const resources = { memory: `${request.limits.memoryMiB}Mi`, cpu: String(request.limits.cpus) };
     return {
       metadata: {
@@ -174,15 +147,16 @@ export class KubernetesRuntime implements SessionRuntime {
         restartPolicy: 'Never',
         automountServiceAccountToken: false,
         enableServiceLinks: false,
-        securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, seccompProfile: { type: 'RuntimeDefault' } },
+        // fsGroup makes the home claim the user's; OnRootMismatch spares a chown of the whole home at every start.
+        securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
         containers: [
           {
             name: 'app',
             image: type.image,
             imagePullPolicy: this.settings.imagePullPolicy,
-            ...(launch.command ? { args: launch.command } : {}),
+            ...(args ? { args } : {}),
             workingDir: type.homeDir,
-            env: [{ name: TOKEN_ENV, valueFrom: secret }, ...env],
+            env: [{ name: TOKEN_ENV, valueFrom: { secretKeyRef: { name: secretName(request.sid), key: 'token' } } }, ...env],
             ports: [{ name: 'app', containerPort: type.port }],
             resources: { requests: resources, limits: resources },
             securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
@@ -201,24 +175,25 @@ export class KubernetesRuntime implements SessionRuntime {
   }
 
   /**
-   * Waits until the pod has an address: scheduled, its image there, its sandbox up. A reason it can never run
-   * (its image cannot be had, its spec cannot be met) fails at once, in Kubernetes' words; still unscheduled at
-   * the timeout fails with the scheduler's.
+   * Waits until the pod has an address: scheduled, its image there, its sandbox up. A reason it can never run (its
+   * image cannot be had, the kubelet refused it) fails at once, in Kubernetes' words; still waiting at the
+   * deadline fails with the scheduler's or the kubelet's. A stop (the signal) ends the wait at once.
    */
-  private async addressOf(name: string, port: number): Promise<string> {
-    const deadline = Date.now() + this.settings.startTimeoutMs;
+  private async addressOf(name: string, port: number, { signal, deadline }: { signal: AbortSignal; deadline: number }): Promise<string> {
     for (;;) {
+      if (signal.aborted) throw new SpawnError('the session was stopped while its pod started');
       const pod = await this.kube.get(this.path('pods', 'v1', name), PodSchema);
-      const { failure, waiting } = podStatus(pod);
+      const { state, failure, waiting } = podStatus(pod);
       if (failure) throw new SpawnError(failure);
+      if (state === 'exited') throw new SpawnError(`the pod ended before it started${pod.status?.reason ? `: ${pod.status.reason}: ${pod.status.message ?? ''}` : ''}`);
       const ip = pod.status?.podIP;
       if (ip) return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-      if (Date.now() > deadline) throw new SpawnError(`the pod did not start within ${this.settings.startTimeoutMs / 1000} s${waiting ? `: ${waiting}` : ''}`);
+      if (Date.now() > deadline) throw new SpawnError(`the pod did not start in time${waiting ? `: ${waiting}` : ''}`);
       await sleep(250);
     }
   }
 
-  async inspect(id: string, port: number): Promise<WorkloadDetails | undefined> {
+  async inspect(id: string, port: number, options: { token?: boolean } = {}): Promise<WorkloadDetails | undefined> {
     const pod = await this.kube.get(this.path('pods', 'v1', id), PodSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
     if (!pod) return undefined;
     const { state, failure, exitCode } = podStatus(pod);
@@ -228,7 +203,7 @@ export class KubernetesRuntime implements SessionRuntime {
       running: state === 'running',
       exitCode,
       failure,
-      token: await this.tokenOf(pod.metadata.labels?.[LABEL.sessionId]),
+      token: options.token ? await this.tokenOf(pod.metadata.labels?.[LABEL.sessionId]) : undefined,
       limits: limitsOf(pod),
       target: ip ? `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}` : undefined,
     };
@@ -236,7 +211,7 @@ export class KubernetesRuntime implements SessionRuntime {
 
   private async tokenOf(sid: string | undefined): Promise<string | undefined> {
     if (!sid) return undefined;
-    const secret = await this.kube.get(this.path('secrets', 'v1', sessionObjectName(sid)), SecretSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
+    const secret = await this.kube.get(this.path('secrets', 'v1', secretName(sid)), SecretSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
     const encoded = secret?.data?.token;
     return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
   }
@@ -261,12 +236,12 @@ export class KubernetesRuntime implements SessionRuntime {
 
   async remove(session: { typeName: string; sid: string }): Promise<void> {
     await this.kube.delete(this.path('pods', 'v1', containerName(session.typeName, session.sid)), { gracePeriodSeconds: 10 });
-    await this.plumbing.remove(sessionObjectName(session.sid));
+    await this.plumbing.remove(secretName(session.sid));
   }
 
   async removeRemains(session: { sid: string; workloadId?: string }): Promise<void> {
     if (session.workloadId !== undefined) await this.kube.delete(this.path('pods', 'v1', session.workloadId), { gracePeriodSeconds: 0 });
-    await this.plumbing.remove(sessionObjectName(session.sid));
+    await this.plumbing.remove(secretName(session.sid));
   }
 }
 

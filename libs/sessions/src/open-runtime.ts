@@ -12,14 +12,12 @@ export type SessionRuntimeSettings = SessionNetworkingSettings &
     INSTANCE_ID: string;
     SESSION_RUNTIME: 'podman' | 'kubernetes';
     KUBE_NAMESPACE?: string;
-    KUBE_SERVICES_NAMESPACE?: string;
     KUBE_IMAGE_PULL_POLICY: 'IfNotPresent' | 'Always' | 'Never';
     KUBE_HOME_SIZE: string;
     KUBE_HOME_STORAGE_CLASS?: string;
     /** Read by the service that starts sessions; recovery only adopts them. */
     SESSION_GUARD_BINARY?: string;
     PROJECT_REPOSITORIES_DIR?: string;
-    SESSION_START_TIMEOUT?: number;
   };
 
 /**
@@ -49,11 +47,9 @@ export function openSessionRuntime(settings: SessionRuntimeSettings, logger: Log
     {
       instance: settings.INSTANCE_ID,
       namespace,
-      servicesNamespace: settings.KUBE_SERVICES_NAMESPACE ?? namespace,
       imagePullPolicy: settings.KUBE_IMAGE_PULL_POLICY,
       homeSize: settings.KUBE_HOME_SIZE,
       homeStorageClass: settings.KUBE_HOME_STORAGE_CLASS,
-      startTimeoutMs: (settings.SESSION_START_TIMEOUT ?? 180) * 1000,
     },
     log,
   );

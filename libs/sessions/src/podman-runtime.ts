@@ -1,5 +1,5 @@
 import { expandLaunch, SESSION_GUARD_PORT, type Logger } from '@visp/config';
-import { LABEL, type SessionLimits } from '@visp/contracts';
+import { LABEL, SessionIdSchema, type SessionLimits } from '@visp/contracts';
 import { encodeSessionLabels, homeVolumeName, NotFoundError, PodmanError, projectRepository, type ContainerSpec, type LabelFilter, type PodmanClient } from '@visp/podman-client';
 import { behindGuard } from './guard';
 import { containerName, sessionNetworkName, toResourceLimits } from './naming';
@@ -69,12 +69,12 @@ export class PodmanRuntime implements SessionRuntime {
     this.plumbing = {
       joiners,
       list: async (instance) => {
-        const networks = await podman.listManagedNetworks(instance, { [LABEL.sessionId]: true });
+        const networks = (await podman.listManagedNetworks(instance, { [LABEL.sessionId]: true }))
+          .map((n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '' }))
+          .filter((n) => SessionIdSchema.safeParse(n.sid).success);
         // Who is on it matters only where services join: one inspect per session network, in network mode only. A
         // network gone since the list counts as complete: nothing is joined to it.
-        return Promise.all(
-          networks.map(async (n) => ({ name: n.name, sid: n.labels[LABEL.sessionId] ?? '', members: joiners.length > 0 ? await podman.networkMembers(n.name).catch(() => [...joiners]) : [] })),
-        );
+        return Promise.all(networks.map(async (n) => ({ ...n, members: joiners.length > 0 ? await podman.networkMembers(n.name).catch(() => [...joiners]) : [] })));
       },
       remove: (name) => podman.removeNetwork(name),
       join: (name, joiner) => podman.connectNetwork(name, joiner),
@@ -142,7 +142,10 @@ export class PodmanRuntime implements SessionRuntime {
     }
   }
 
-  /** Creates the home volume (owned by the app's user), the session's own network in network mode, and the container; starts it. */
+  /**
+   * Creates the home volume (owned by the app's user), the session's own network in network mode, and the container;
+   * starts it. Podman answers within the call: nothing to wait for, so neither the deadline nor the signal is read.
+   */
   async start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<StartedWorkload> {
     const [uid = '1000', gid = '1000'] = request.type.user.split(':');
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });

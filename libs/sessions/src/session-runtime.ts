@@ -16,11 +16,15 @@ export interface SessionRuntime {
   preflight(request: SpawnRequest): Promise<void>;
   /**
    * Makes the session's workload and what it needs (its home, its isolation) and starts it. Resolves once the
-   * engine runs it, not once its app answers (the caller probes `target`).
+   * engine runs it and it has an address, not once its app answers (the caller probes `target`); gives up at
+   * `deadline` (epoch ms, the start's whole allowance) or when `signal` aborts (the session was stopped).
    */
-  start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<StartedWorkload>;
-  /** The workload now, with where its app listens on `port` reached from the services; undefined when it is gone. */
-  inspect(id: string, port: number): Promise<WorkloadDetails | undefined>;
+  start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void, limits: { signal: AbortSignal; deadline: number }): Promise<StartedWorkload>;
+  /**
+   * The workload now, with where its app listens on `port` reached from the services; undefined when it is gone.
+   * `token`: read the session's token too (recovery adopting it), where that costs a call of its own.
+   */
+  inspect(id: string, port: number, options?: { token?: boolean }): Promise<WorkloadDetails | undefined>;
   /** The workloads this product manages: of one instance (or all), of one session (or all). */
   list(filter?: { instance?: string; sid?: string }): Promise<Workload[]>;
   /** Its last log lines, stdout and stderr together; empty when there are none. */
@@ -89,7 +93,7 @@ export interface WorkloadDetails extends Workload {
 export interface SessionPlumbing {
   /** The services' containers that belong on every session's piece. */
   readonly joiners: readonly string[];
-  /** The instance's pieces, by the session they belong to, with the joiners on each. */
+  /** The instance's pieces, by the session (a valid session id) they belong to, with the joiners on each. */
   list(instance: string): Promise<Array<{ name: string; sid: string; members: string[] }>>;
   /** Removes one piece by name; idempotent. */
   remove(name: string): Promise<void>;

@@ -204,8 +204,10 @@ export class SessionService {
     try {
       await progress('preflight', 'checking the image');
       await this.deps.spawner.preflight(request);
-      const started = await this.deps.spawner.createAndStart(request, (step) =>
-        void progress(step, step === 'creating' ? 'creating the container' : 'starting the container'),
+      const started = await this.deps.spawner.createAndStart(
+        request,
+        (step) => void progress(step, step === 'creating' ? 'creating the container' : 'starting the container'),
+        signal,
       );
       if (signal.aborted) return;
       await progress('waiting-ready', `waiting for ${record.type} to answer`);

@@ -1,6 +1,9 @@
 import type { Logger } from '@visp/config';
 import { answersReadiness, SpawnError, type SessionRuntime, type SpawnRequest, type StartedWorkload } from '@visp/sessions';
 
+/** A started workload, and when its start must be over (one allowance for the engine's start and the app's answer). */
+export type StartedSession = StartedWorkload & { deadline: number };
+
 export interface SpawnSettings {
   startTimeoutMs: number;
 }
@@ -27,16 +30,17 @@ export class Spawner {
     return this.runtime.preflight(request);
   }
 
-  createAndStart(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<StartedWorkload> {
-    return this.runtime.start(request, onStep);
+  async createAndStart(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void, signal: AbortSignal): Promise<StartedSession> {
+    const deadline = Date.now() + this.settings.startTimeoutMs;
+    return { ...(await this.runtime.start(request, onStep, { signal, deadline })), deadline };
   }
 
   /**
    * Polls the app's readiness path until it answers below 400. Fails early, with the workload's last log lines,
    * if it exits; fails at the start timeout; stops quietly when `signal` aborts.
    */
-  async waitReady(request: SpawnRequest, started: StartedWorkload, signal: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.settings.startTimeoutMs;
+  async waitReady(request: SpawnRequest, started: StartedSession, signal: AbortSignal): Promise<void> {
+    const { deadline } = started;
     let nextLivenessCheck = Date.now() + LIVENESS_CHECK_MS;
     for (let pause = POLL.firstMs; !signal.aborted; pause = Math.min(pause * POLL.factor, POLL.maxMs)) {
       const answered = await answersReadiness(request.type, request, started.target, signal);

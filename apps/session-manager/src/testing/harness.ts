@@ -73,6 +73,7 @@ export async function startHarness(overrides: Partial<HarnessSettings> = {}, opt
     SHUTDOWN_TIMEOUT_MS: 5000,
     INSTANCE_ID: instance,
     SERVICE_TOKEN: TOKEN,
+    SESSION_RUNTIME: 'podman',
     SESSION_MODE: 'local',
     SESSION_NETWORK_JOINERS: [],
     SESSION_GUARD_BINARY: testSessionGuard(),
