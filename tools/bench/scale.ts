@@ -6,7 +6,7 @@
 // table's full read (what a gateway or recovery reads on start) and one route's, and Redis's memory per route.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { closeRedis, createRedis, keys, RedisRouteTable } from '@visp/bus';
@@ -112,8 +112,14 @@ export function benchScale(options: ScaleBenchOptions): Promise<number> {
         mongo.pathname = `/bench_scale_${round}`;
         const recovery = await service('recovery', { SERVICE_TOKEN: token, SESSION_TYPES_FILE: typesFile, RECOVERY_INTERVAL: '3600', CONTAINER_HOST: `unix://${socket}`, MONGO_URI: mongo.toString() });
         const pass = async () => {
-          const res = await fetch(`http://127.0.0.1:${recovery.port}/admin/reconcile`, { method: 'POST', headers: { 'x-service-token': token } });
-          return (await res.json()) as ReconcileReport;
+          try {
+            const res = await fetch(`http://127.0.0.1:${recovery.port}/admin/reconcile`, { method: 'POST', headers: { 'x-service-token': token } });
+            return (await res.json()) as ReconcileReport;
+          } catch (err) {
+            const exit = recovery.child.process.exitCode ?? recovery.child.process.signalCode;
+            log(`the pass failed: ${err instanceof Error ? `${err.message} (${String((err.cause as Error | undefined)?.message ?? '')})` : String(err)}; recovery ${exit === null ? 'still runs' : `exited (${exit})`}; its log ends:\n${readFileSync(recovery.child.logFile, 'utf8').slice(-3000)}`);
+            throw err;
+          }
         };
         for (let i = 0; i < sessions; i++) {
           const sid = newSessionId();
