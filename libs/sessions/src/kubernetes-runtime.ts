@@ -1,5 +1,6 @@
 import { expandLaunch, type Logger } from '@visp/config';
 import { LABEL, SessionIdSchema, SessionLimitsSchema, type SessionLimits } from '@visp/contracts';
+import { parseJson } from '@visp/bus';
 import { KubeError, type KubeClient } from '@visp/kube-client';
 import { encodeSessionLabels, homeVolumeName } from '@visp/podman-client';
 import { z } from 'zod';
@@ -54,6 +55,8 @@ const SELECTABLE: readonly string[] = [LABEL.managed, LABEL.instance, LABEL.sche
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const selector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+/** Where the services reach a pod's app: its IP (bracketed when IPv6) and the app's port. */
+const podTarget = (ip: string, port: number) => `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 /** A session's Secret. */
 const secretName = (sid: string) => `visp-session-${sid}`;
 
@@ -187,7 +190,7 @@ export class KubernetesRuntime implements SessionRuntime {
       if (failure) throw new SpawnError(failure);
       if (state === 'exited') throw new SpawnError(`the pod ended before it started${pod.status?.reason ? `: ${pod.status.reason}: ${pod.status.message ?? ''}` : ''}`);
       const ip = pod.status?.podIP;
-      if (ip) return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+      if (ip) return podTarget(ip, port);
       if (Date.now() > deadline) throw new SpawnError(`the pod did not start in time${waiting ? `: ${waiting}` : ''}`);
       await sleep(250);
     }
@@ -205,7 +208,7 @@ export class KubernetesRuntime implements SessionRuntime {
       failure,
       token: options.token ? await this.tokenOf(pod.metadata.labels?.[LABEL.sessionId]) : undefined,
       limits: limitsOf(pod),
-      target: ip ? `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}` : undefined,
+      target: ip ? podTarget(ip, port) : undefined,
     };
   }
 
@@ -264,18 +267,11 @@ function podStatus(pod: Pod): { state: string; failure?: string; waiting?: strin
  * annotation), else its container's memory and CPU with the smallest pids a session may have.
  */
 function limitsOf(pod: Pod): SessionLimits {
-  const annotated = SessionLimitsSchema.safeParse(safeJson(pod.metadata.annotations?.[LABEL.limits]));
-  if (annotated.success) return annotated.data;
+  const annotated = parseJson(SessionLimitsSchema, pod.metadata.annotations?.[LABEL.limits] ?? null);
+  if (annotated) return annotated;
   const { memory = '', cpu = '' } = pod.spec.containers[0]?.resources?.limits ?? {};
   const mib = memory.endsWith('Mi') ? Number(memory.slice(0, -2)) : memory.endsWith('Gi') ? Number(memory.slice(0, -2)) * 1024 : Number(memory) / 2 ** 20;
   const cpus = cpu.endsWith('m') ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
   return { memoryMiB: Math.max(64, Math.round(mib) || 0), cpus: Math.max(0.1, cpus || 0), pids: 16 };
 }
 
-function safeJson(text: string | undefined): unknown {
-  try {
-    return text === undefined ? undefined : JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
