@@ -21,10 +21,12 @@ export async function removeLeftovers(instancePrefix: string): Promise<Leftover[
   const removed: Leftover[] = [];
   for (const { kind, list, remove, key } of kinds) {
     const output = await run('podman', [...list, '--format', 'json', '--filter', `label=${LABEL.managed}=true`], { env, quiet: true });
-    const items = JSON.parse(output || '[]') as Array<{ Id?: string; Name?: string; Names?: string[]; Labels?: Record<string, string> | null }>;
-    const ours = items.filter((i) => i.Labels?.[LABEL.instance]?.startsWith(instancePrefix));
-    if (ours.length) await run('podman', [...remove, ...ours.map((i) => i[key] ?? '')], { env, quiet: true });
-    removed.push(...ours.map((i) => ({ kind, name: i.Names?.[0] ?? i.Name ?? i.Id ?? '', instance: i.Labels?.[LABEL.instance] ?? '' })));
+    // Containers and volumes answer with Docker's keys (Id, Names, Labels); networks with netavark's (name, labels).
+    const items = JSON.parse(output || '[]') as Array<{ Id?: string; Name?: string; Names?: string[]; Labels?: Record<string, string> | null; name?: string; labels?: Record<string, string> | null }>;
+    const labelsOf = (i: (typeof items)[number]) => i.Labels ?? i.labels ?? {};
+    const ours = items.filter((i) => labelsOf(i)[LABEL.instance]?.startsWith(instancePrefix));
+    if (ours.length) await run('podman', [...remove, ...ours.map((i) => i[key] ?? i.name ?? '')], { env, quiet: true });
+    removed.push(...ours.map((i) => ({ kind, name: i.Names?.[0] ?? i.Name ?? i.name ?? i.Id ?? '', instance: labelsOf(i)[LABEL.instance] ?? '' })));
   }
   return removed;
 }
