@@ -12,6 +12,7 @@ import path from 'node:path';
 import { closeRedis, createRedis, keys, RedisRouteTable } from '@visp/bus';
 import { SESSION_GUARD_PORT } from '@visp/config';
 import type { ReconcileReport } from '@visp/contracts';
+import { Agent, request } from 'undici';
 import { encodeSessionLabels } from '@visp/podman-client';
 import { containerName, newSessionId, newSessionToken, TOKEN_ENV } from '@visp/sessions';
 import { log, withBench } from './harness';
@@ -21,6 +22,8 @@ export interface ScaleBenchOptions {
 }
 
 const REFERENCE = 1000;
+/** No time limit on a pass's answer: the bench measures how long it takes. */
+const patient = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
 const TYPE = 'box';
 const BOX = {
   image: 'localhost/visp-testbox:1',
@@ -113,8 +116,9 @@ export function benchScale(options: ScaleBenchOptions): Promise<number> {
         const recovery = await service('recovery', { SERVICE_TOKEN: token, SESSION_TYPES_FILE: typesFile, RECOVERY_INTERVAL: '3600', CONTAINER_HOST: `unix://${socket}`, MONGO_URI: mongo.toString() });
         const pass = async () => {
           try {
-            const res = await fetch(`http://127.0.0.1:${recovery.port}/admin/reconcile`, { method: 'POST', headers: { 'x-service-token': token } });
-            return (await res.json()) as ReconcileReport;
+            // A pass over 10,000 sessions can outlast fetch's five minutes before the answer's headers.
+            const res = await request(`http://127.0.0.1:${recovery.port}/admin/reconcile`, { method: 'POST', headers: { 'x-service-token': token }, dispatcher: patient });
+            return (await res.body.json()) as ReconcileReport;
           } catch (err) {
             const exit = recovery.child.process.exitCode ?? recovery.child.process.signalCode;
             log(`the pass failed: ${err instanceof Error ? `${err.message} (${String((err.cause as Error | undefined)?.message ?? '')})` : String(err)}; recovery ${exit === null ? 'still runs' : `exited (${exit})`}; its log ends:\n${readFileSync(recovery.child.logFile, 'utf8').slice(-3000)}`);
