@@ -8,4 +8,4 @@ export { SessionLeases } from './leases';
 export { SpawnError, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 export { PodmanRuntime, type PodmanRuntimeSettings } from './podman-runtime';
 export { KubernetesRuntime, type KubernetesRuntimeSettings } from './kubernetes-runtime';
-export { openSessionRuntime, type SessionRuntimeSettings } from './open-runtime';
+export { openSessionRuntime, podmanRuntimeSettings, type SessionRuntimeSettings } from './open-runtime';

@@ -202,7 +202,7 @@ export class KubernetesRuntime implements SessionRuntime {
     const { state, failure, exitCode } = podStatus(pod);
     const ip = pod.status?.podIP;
     return {
-      ...this.workload(pod),
+      ...workloadOf(pod, state),
       running: state === 'running',
       exitCode,
       failure,
@@ -219,18 +219,12 @@ export class KubernetesRuntime implements SessionRuntime {
     return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
   }
 
-  private workload(pod: Pod): Workload {
-    const { state } = podStatus(pod);
-    // Annotations first: the labels are a copy of some of them, and what lists select by must win.
-    return { id: pod.metadata.name, name: pod.metadata.name, state, labels: { ...pod.metadata.annotations, ...pod.metadata.labels } };
-  }
-
   async list(filter: { instance?: string; sid?: string } = {}): Promise<Workload[]> {
     const labels: Record<string, string> = { [LABEL.managed]: 'true' };
     if (filter.instance !== undefined) labels[LABEL.instance] = filter.instance;
     if (filter.sid !== undefined) labels[LABEL.sessionId] = filter.sid;
     const pods = await this.kube.get(this.path('pods'), PodListSchema, { labelSelector: selector(labels) });
-    return pods.items.map((pod) => this.workload(pod));
+    return pods.items.map((pod) => workloadOf(pod, podStatus(pod).state));
   }
 
   async logTail(id: string, lines: number): Promise<string> {
@@ -247,6 +241,9 @@ export class KubernetesRuntime implements SessionRuntime {
     await this.plumbing.remove(secretName(session.sid));
   }
 }
+
+/** A pod as a workload. Annotations first: the labels are a copy of some of them, and what lists select by must win. */
+const workloadOf = (pod: Pod, state: string): Workload => ({ id: pod.metadata.name, name: pod.metadata.name, state, labels: { ...pod.metadata.annotations, ...pod.metadata.labels } });
 
 /** A pod as the runtime reads it: `running`, `pending` (not yet), or over (`exited`), and why it cannot run if it cannot. */
 function podStatus(pod: Pod): { state: string; failure?: string; waiting?: string; exitCode: number | null } {

@@ -3,7 +3,7 @@ import { KubeClient, KubeConfigError, kubeEndpoint, type KubeSettings } from '@v
 import { discoverPodman, PodmanClient, type DiscoveryOptions } from '@visp/podman-client';
 import { KubernetesRuntime } from './kubernetes-runtime';
 import { sessionNetworking } from './network';
-import { PodmanRuntime } from './podman-runtime';
+import { PodmanRuntime, type PodmanRuntimeSettings } from './podman-runtime';
 import type { SessionRuntime } from './session-runtime';
 
 export type SessionRuntimeSettings = SessionNetworkingSettings &
@@ -20,6 +20,14 @@ export type SessionRuntimeSettings = SessionNetworkingSettings &
     PROJECT_REPOSITORIES_DIR?: string;
   };
 
+/** The Podman runtime's part of a service's settings. */
+export const podmanRuntimeSettings = (settings: SessionNetworkingSettings & Pick<SessionRuntimeSettings, 'INSTANCE_ID' | 'SESSION_GUARD_BINARY' | 'PROJECT_REPOSITORIES_DIR'>): PodmanRuntimeSettings => ({
+  instance: settings.INSTANCE_ID,
+  networking: sessionNetworking(settings),
+  guardBinary: settings.SESSION_GUARD_BINARY,
+  projectRepositories: settings.PROJECT_REPOSITORIES_DIR,
+});
+
 /**
  * The runtime a service's settings name: the one place that picks it. Podman at CONTAINER_HOST (or its usual
  * socket), or Kubernetes through KUBECONFIG or the pod's service account. A setting that cannot work is a
@@ -27,13 +35,7 @@ export type SessionRuntimeSettings = SessionNetworkingSettings &
  */
 export function openSessionRuntime(settings: SessionRuntimeSettings, logger: Logger): SessionRuntime {
   const log = logger.child({ part: 'runtime' });
-  if (settings.SESSION_RUNTIME === 'podman') {
-    return new PodmanRuntime(
-      new PodmanClient(discoverPodman(settings)),
-      { instance: settings.INSTANCE_ID, networking: sessionNetworking(settings), guardBinary: settings.SESSION_GUARD_BINARY, projectRepositories: settings.PROJECT_REPOSITORIES_DIR },
-      log,
-    );
-  }
+  if (settings.SESSION_RUNTIME === 'podman') return new PodmanRuntime(new PodmanClient(discoverPodman(settings)), podmanRuntimeSettings(settings), log);
   let kube: KubeClient;
   try {
     kube = new KubeClient(kubeEndpoint(settings));

@@ -7,7 +7,7 @@ import { BUILTIN_SESSION_TYPES, createLogger, SessionTypesSchema, type SessionTy
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { defaultPolicies, SocketProxy, type ClientPolicy } from '@visp/podman-proxy';
 import { FINAL_SESSION_STATES, LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
-import { PodmanRuntime, sessionNetworking, type SessionRuntimeSettings } from '@visp/sessions';
+import { PodmanRuntime, podmanRuntimeSettings, type SessionRuntimeSettings } from '@visp/sessions';
 import { memoryLogger, readSse, testInstanceId, testMongoUri, testPodmanHost, testRedisUrl, testSessionGuard, waitFor } from '@visp/testing';
 import { openStore, type Store } from '@visp/store';
 import { buildSessionManager, type SessionManager, type SessionManagerSettings } from '../app';
@@ -88,7 +88,7 @@ export async function startHarness(overrides: Partial<HarnessSettings> = {}, opt
     ...overrides,
   };
   const { logger, lines: logs } = memoryLogger();
-  const runtime = new PodmanRuntime(managerPodman, { instance, networking: sessionNetworking(settings), guardBinary: settings.SESSION_GUARD_BINARY, projectRepositories: settings.PROJECT_REPOSITORIES_DIR }, logger);
+  const runtime = new PodmanRuntime(managerPodman, podmanRuntimeSettings(settings), logger);
   const manager = await buildSessionManager(settings, { store, redis, runtime, types: TEST_TYPES, logger });
   const { port } = await manager.service.start();
   const url = `http://127.0.0.1:${port}`;
