@@ -1,6 +1,6 @@
 import type { SessionView } from '@visp/contracts';
 import { PodmanClient } from '@visp/podman-client';
-import { requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
+import { getSession, requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -52,6 +52,34 @@ describe('a session that cannot start ends failed, with a reason, leaving nothin
       await down.close();
     }
   });
+});
+
+// The database can take a write and die before it answers (a restart, a cut connection): the start saw an error
+// and, believing itself failed, removed the container of a session the record called ready. Recovery then found a
+// ready session with nothing behind it and called it lost (the chaos test, once in a few runs).
+it('a start whose ready write landed but whose answer was lost keeps its session: ready, running, routed', async () => {
+  const repository = h.store.sessions;
+  const transition = repository.transition.bind(repository);
+  let cut = 0;
+  const spy = jest.spyOn(repository, 'transition').mockImplementation(async (sid, from, to, options) => {
+    const stored = await transition(sid, from, to, options);
+    if (to !== 'ready' || cut++ > 0) return stored;
+    throw new Error('connection 3 to 127.0.0.1:27017 closed');
+  });
+  try {
+    const session = await requestSession(h, 'hank', 'box');
+    await waitForState(h, session.sid, 'ready', 60_000);
+    await h.manager.sessions.settled();
+    expect({ cut, state: (await getSession(h, session.sid)).state, containers: (await h.containersOf(session.sid)).length, routed: (await h.routes.get(session.sid))?.sid }).toEqual({
+      cut: 1,
+      state: 'ready',
+      containers: 1,
+      routed: session.sid,
+    });
+    await stopWhenReady(session.sid);
+  } finally {
+    spy.mockRestore();
+  }
 });
 
 describe('bad input gets a 4xx with a clear message and creates nothing', () => {

@@ -166,25 +166,34 @@ export class SessionService {
 
   private launch(record: SessionRecord): void {
     const abort = new AbortController();
-    const done = this.run(record, abort.signal)
-      .catch((err: unknown) => void this.deps.logger.error({ err, sid: record.sid }, 'session start crashed'))
-      .then(async (ready) => {
-        this.launches.delete(record.sid);
-        await this.deps.leases.release(record.sid);
-        // Announced once the lease is given back: whoever acts on `ready` (a stop, recovery) finds the session free.
-        // …unless a stop got in first (it announced its own state).
-        if (ready && (await this.deps.sessions.getAnyOwner(ready.sid))?.state === 'ready') {
-          await this.announceProgress(ready, 'ready', `${ready.type} is ready`);
-          await this.announceState(ready);
-        }
-      });
+    const log = this.deps.logger.child({ sid: record.sid, owner: record.owner, type: record.type });
+    const done = this.run(record, abort.signal, log)
+      .catch((err: unknown) => {
+        // Whatever was left (a container, a record between states) is recovery's once the lease is given back.
+        log.error({ err }, 'session start crashed');
+        return undefined;
+      })
+      .then((ready) => this.finish(record.sid, ready))
+      // Redis or the database gone at the very end: nothing here may take the process down with it.
+      .catch((err: unknown) => void log.error({ err }, 'could not finish the start'));
     this.launches.set(record.sid, { abort, done });
   }
 
+  /** Gives the lease back, then announces a start that ended ready: whoever acts on `ready` (a stop, recovery) finds the session free. */
+  private async finish(sid: string, ready: SessionRecord | undefined): Promise<void> {
+    this.launches.delete(sid);
+    if (!ready) this.deps.gate.release(sid); // a start that crashed holds no capacity; release is idempotent
+    await this.deps.leases.release(sid);
+    // …unless a stop got in first (it announced its own state).
+    if (ready && (await this.deps.sessions.getAnyOwner(sid))?.state === 'ready') {
+      await this.announceProgress(ready, 'ready', `${ready.type} is ready`);
+      await this.announceState(ready);
+    }
+  }
+
   /** Starts the session; returns its record if it became ready (to be announced by the caller). */
-  private async run(record: SessionRecord, signal: AbortSignal): Promise<SessionRecord | undefined> {
+  private async run(record: SessionRecord, signal: AbortSignal, log: Logger): Promise<SessionRecord | undefined> {
     const { sid, owner } = record;
-    const log = this.deps.logger.child({ sid, owner, type: record.type });
     const type = sessionType(this.deps.types, record.type);
     if (!type) throw new Error(`session type ${record.type} vanished`);
     const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken() };
@@ -223,19 +232,31 @@ export class SessionService {
       return ready;
     } catch (err) {
       if (signal.aborted) return;
-      await this.fail(record, err, log);
+      return this.fail(record, err, log);
     }
   }
 
-  /** Removes whatever was created, then records and announces the failure with its reason. */
-  private async fail(record: SessionRecord, err: unknown, log: Logger): Promise<void> {
+  /**
+   * Removes whatever was created, then records and announces the failure with its reason. Unless the start won
+   * `ready` after all: a write that threw may still have landed (the database took it and died before answering;
+   * the store waits out short outages, not long ones), and a ready session's container stays.
+   */
+  private async fail(record: SessionRecord, err: unknown, log: Logger): Promise<SessionRecord | undefined> {
+    const { sid } = record;
     const reason = (err instanceof Error ? err.message : String(err)).slice(0, REASON_MAX);
+    // Should the database still not answer, this throws and the container stays: recovery settles it.
+    const now = await this.deps.sessions.settle(sid);
+    if (now?.state === 'ready') {
+      log.warn({ reason }, 'the start was stored as ready before it failed; the session stays');
+      return now;
+    }
     log.warn({ reason }, 'session failed to start');
-    await this.deps.spawner.remove(record.type, record.sid).catch((removeErr: unknown) => log.error({ err: removeErr }, 'could not remove the failed container'));
-    await this.deps.routes.delete(record.sid).catch(() => undefined);
-    this.deps.gate.release(record.sid);
-    const failed = await this.deps.sessions.transition(record.sid, STARTING_SESSION_STATES, 'failed', { reason, set: { stoppedAt: new Date() } });
+    await this.deps.spawner.remove(record.type, sid).catch((removeErr: unknown) => log.error({ err: removeErr }, 'could not remove the failed container'));
+    await this.deps.routes.delete(sid).catch(() => undefined);
+    this.deps.gate.release(sid);
+    const failed = await this.deps.sessions.transition(sid, STARTING_SESSION_STATES, 'failed', { reason, set: { stoppedAt: new Date() } });
     if (failed) await this.announceState(failed);
+    return undefined;
   }
 
   private async announceState(record: SessionRecord): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Connection, Model } from 'mongoose';
+import { randomUUID } from 'node:crypto';
+import mongoose, { type Connection, type Model } from 'mongoose';
 import type { Owner, SessionId, SessionLimits, SessionState } from '@visp/contracts';
 import { isDuplicateKey, mapDuplicateKey } from '../errors';
 import { sessionSchema, sessionTransitionSchema, type SessionDocument, type SessionTransitionDocument } from './session.schema';
@@ -39,6 +40,19 @@ export type SessionUpdate = Partial<Pick<SessionRecord, 'containerId' | 'contain
 type Lean = SessionDocument & { createdAt: Date; updatedAt: Date };
 
 const transitionId = (sid: SessionId, rev: number) => `${sid}:${rev}`;
+
+/**
+ * How long a state change waits out a database that does not answer. Longer than a restart takes (about a second
+ * here), short enough that a caller holding a session's lease (30 s) still holds it when this gives up.
+ */
+const OUTAGE_PATIENCE_MS = 15_000;
+
+/** The database could not be reached, or the connection broke mid-operation: the write may or may not have landed. */
+function isUnreachable(err: unknown): boolean {
+  // A cleared connection pool is a MongoNetworkError too.
+  const { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError } = mongoose.mongo;
+  return err instanceof MongoNetworkError || err instanceof MongoServerSelectionError || err instanceof MongoNotConnectedError;
+}
 
 function toRecord(doc: Lean): SessionRecord {
   const optional = <T>(v: T | null | undefined) => v ?? undefined;
@@ -128,6 +142,20 @@ export class SessionRepository {
     return doc ? toRecord(doc) : undefined;
   }
 
+  /**
+   * The record once any change already won for it is applied: what the next transition would start from. For a
+   * writer whose own change may have landed unseen (its answer lost), before it acts on the outcome.
+   */
+  async settle(sid: SessionId): Promise<SessionRecord | undefined> {
+    for (;;) {
+      const current = await this.find(sid);
+      if (!current) return undefined;
+      const pending = await this.transitions.findById(transitionId(sid, current.rev + 1)).lean<SessionTransitionDocument>();
+      if (!pending) return toRecord(current);
+      await this.apply(current, pending);
+    }
+  }
+
   async listAnyOwner(filter: { states?: readonly SessionState[]; instance?: string } = {}): Promise<SessionRecord[]> {
     const docs = await this.model
       .find({ ...(filter.states ? { state: { $in: filter.states } } : {}), ...(filter.instance ? { instance: filter.instance } : {}) })
@@ -144,24 +172,50 @@ export class SessionRepository {
    * Moves a session to `to` only if it is in one of `from`, recording the change in its history. Of concurrent
    * callers exactly one wins, on MongoDB and FerretDB alike (see session_transitions). Returns the updated
    * record, or undefined when the session is gone or not in a `from` state (someone else won).
+   *
+   * The database may go away for a moment (a restart, a cut connection): the change is tried again for up to
+   * {@link OUTAGE_PATIENCE_MS}. A try may have landed although its answer was lost, so every try of one call
+   * carries the same change id, and a later try that finds its own entry finishes it instead of reporting a loss.
    */
   async transition(sid: SessionId, from: readonly SessionState[], to: SessionState, options: { reason?: string; set?: SessionUpdate; at?: Date } = {}): Promise<SessionRecord | undefined> {
+    const change = randomUUID();
+    const deadline = Date.now() + OUTAGE_PATIENCE_MS;
+    for (let retried = false; ; retried = true) {
+      try {
+        return await this.tryTransition(sid, from, to, options, change, retried);
+      } catch (err) {
+        if (!isUnreachable(err) || Date.now() >= deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  private async tryTransition(sid: SessionId, from: readonly SessionState[], to: SessionState, options: { reason?: string; set?: SessionUpdate; at?: Date }, change: string, retried: boolean): Promise<SessionRecord | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.find(sid);
       if (!current) return undefined;
       const pending = await this.transitions.findById(transitionId(sid, current.rev + 1)).lean<SessionTransitionDocument>();
       if (pending) {
-        // A writer won this revision but died (or is slow) before applying it: finish its change, then look again.
-        await this.apply(current, pending);
+        // A writer won this revision but died (or is slow, or is this call with its answer lost) before applying it:
+        // finish its change, then look again.
+        const applied = await this.apply(current, pending);
+        if (pending.change === change) return applied;
         continue;
       }
+      if (retried) {
+        // An earlier try of this call that won and was applied, its answer lost: the record is as it left it, or has moved on.
+        const mine = await this.transitions.findOne({ sid, change }).lean<SessionTransitionDocument>();
+        if (mine) return mine.rev === current.rev ? toRecord(current) : undefined;
+      }
       if (!from.includes(current.state as SessionState)) return undefined;
-      const entry: SessionTransitionDocument = { _id: transitionId(sid, current.rev + 1), sid, rev: current.rev + 1, state: to, at: options.at ?? new Date(), reason: options.reason, set: options.set ?? {} };
+      const entry: SessionTransitionDocument = { _id: transitionId(sid, current.rev + 1), sid, rev: current.rev + 1, change, state: to, at: options.at ?? new Date(), reason: options.reason, set: options.set ?? {} };
       try {
         await this.transitions.create(entry);
       } catch (err) {
-        if (isDuplicateKey(err)) return undefined;
-        throw err;
+        if (!isDuplicateKey(err)) throw err;
+        // Lost to another writer, or to this very insert sent again by the driver after a lost answer.
+        const winner = await this.transitions.findById(entry._id).lean<SessionTransitionDocument>();
+        if (winner?.change !== change) return undefined;
       }
       return this.apply(current, entry);
     }

@@ -59,8 +59,10 @@ export const sessionTransitionSchema = new Schema(
   {
     /** `<sid>:<rev>`: its uniqueness is what makes one writer win. */
     _id: { type: String, required: true },
-    sid: { type: String, required: true },
+    sid: { type: String, required: true, index: true },
     rev: { type: Number, required: true },
+    /** Which call wrote it: a call trying again after a lost answer knows its own entry by this. */
+    change: { type: String },
     state: { type: String, enum: SESSION_STATES, required: true },
     at: { type: Date, required: true },
     reason: { type: String },
