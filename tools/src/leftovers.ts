@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { run } from './processes';
@@ -39,3 +40,37 @@ export async function removeLeftovers(instancePrefix: string): Promise<Leftover[
 export const isSpecLeak = (leftover: Leftover) => leftover.kind !== 'volume';
 
 export const describeLeftovers = (leftovers: Leftover[]) => leftovers.map((l) => `${l.kind} ${l.name} (${l.instance})`).join(', ');
+
+/** Set by a test run in its own environment, so that every process it starts (Jest, its workers, the services and servers they launch) carries it. */
+export const RUN_MARK = 'VISP_TEST_RUN';
+
+/**
+ * Kills the processes of earlier runs, known by their RUN_MARK: a run killed hard leaves Jest and whatever it
+ * launched running (a spec's services hold their fixed ports). Called holding the run lock, when no other run is
+ * alive; returns the command lines it killed.
+ */
+export async function killLeftoverProcesses(ownRun: string): Promise<string[]> {
+  const killed: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)) {
+    if (pid === process.pid) continue;
+    let environ: string;
+    let command: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      command = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    const mark = environ.split('\0').find((entry) => entry.startsWith(`${RUN_MARK}=`));
+    if (!mark || mark === `${RUN_MARK}=${ownRun}`) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(`${pid} ${command.slice(0, 120)}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  // SIGKILL is final, but a port is free only once the process is reaped.
+  for (let i = 0; i < 50 && killed.some((line) => existsSync(`/proc/${line.split(' ')[0]}`)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  return killed;
+}

@@ -5,9 +5,10 @@ import { ensureImages } from './images';
 import { ensureServiceImages, ensureStandInImages } from './service-images';
 import { startInfra } from './infra';
 import { FERRETDB_BIN, ROOT, STATE_DIR, whisperEnv } from './paths';
-import { describeLeftovers, isSpecLeak, removeLeftovers } from './leftovers';
+import { describeLeftovers, isSpecLeak, killLeftoverProcesses, removeLeftovers, RUN_MARK } from './leftovers';
 import { run } from './processes';
 import { holdRunLock } from './run-lock';
+import { startKube, type Kube } from './kube';
 
 export interface TestOptions {
   /** A Jest project (`bus`, `bus:int`, …); all when absent. */
@@ -36,6 +37,8 @@ const log = (line: string) => console.log(`[test] ${line}`);
  * jest.config.js leaves them out of the first phase (VISP_JEST_WITHOUT).
  */
 const SOLO_SPECS = ['e2e/src/stack\\.int\\.spec\\.ts$', 'e2e/src/chaos\\.int\\.spec\\.ts$'];
+/** Specs against a real Kubernetes (tools/kube), run last, once the cluster is up: it is started only for them. */
+const KUBE_SPECS = '\\.kube\\.int\\.spec\\.ts$';
 
 export async function runTests(options: TestOptions): Promise<number> {
   // A failed lint or typecheck counts as a failed test in the closing line, which is what CI reads.
@@ -63,12 +66,19 @@ export async function runTests(options: TestOptions): Promise<number> {
   const stateDir = path.join(STATE_DIR, `test-${runId}`);
   const resultsFile = path.join(STATE_DIR, 'test-results.json');
   const soloResultsFile = path.join(STATE_DIR, 'test-results-solo.json');
+  const kubeResultsFile = path.join(STATE_DIR, 'test-results-kube.json');
   mkdirSync(stateDir, { recursive: true });
-  for (const file of [resultsFile, soloResultsFile]) rmSync(file, { force: true });
+  for (const file of [resultsFile, soloResultsFile, kubeResultsFile]) rmSync(file, { force: true });
+  let kube: Kube | undefined;
 
   await holdRunLock(log);
   // Holding the lock, whatever earlier runs made is theirs and they are gone (killed before their clean-up): it
   // would take the specs' ports and show in recovery's plans.
+  // Their processes first (Jest outlives a runner killed with -9, and the services it launched hold their ports),
+  // then their containers, volumes and networks.
+  process.env[RUN_MARK] = runId;
+  const strays = await killLeftoverProcesses(runId);
+  if (strays.length) log(`killed the processes of earlier runs that did not finish: ${strays.join('; ')}`);
   const stale = await removeLeftovers('test-');
   if (stale.length) log(`removed what earlier runs that did not finish left: ${describeLeftovers(stale)}`);
   log('starting Podman service, Redis and the MongoDB-compatible server');
@@ -105,18 +115,27 @@ export async function runTests(options: TestOptions): Promise<number> {
     const jest = (outputFile: string, args: string[], { workers = 2, extraEnv = {} }: { workers?: number; extraEnv?: Record<string, string> } = {}) =>
       run('node', ['node_modules/jest/bin/jest.js', '--ci', '--json', `--outputFile=${outputFile}`, `--maxWorkers=${workers}`, ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }).catch(() => (jestFailed = true));
     if (options.only || options.jestArgs?.length) {
+      // A Kubernetes spec named on the command line gets its cluster.
+      if (options.jestArgs?.some((arg) => new RegExp(KUBE_SPECS).test(arg))) kube = await startKube(log);
       // Before --selectProjects, which would take a test path pattern for one more project name.
-      await jest(resultsFile, [...(options.jestArgs ?? []), ...(options.only ? ['--selectProjects', options.only] : [])]);
+      await jest(resultsFile, [...(options.jestArgs ?? []), ...(options.only ? ['--selectProjects', options.only] : [])], { extraEnv: kube ? { VISP_TEST_KUBECONFIG: kube.kubeconfig } : {} });
     } else {
-      // The whole suite in two phases: the specs that must run alone (SOLO_SPECS) after the rest.
-      await jest(resultsFile, [], { extraEnv: { VISP_JEST_WITHOUT: SOLO_SPECS.join(',') } });
+      // The whole suite in three phases: the specs that must run alone (SOLO_SPECS) after the rest, then the
+      // Kubernetes runtime's, with the cluster up only for them.
+      await jest(resultsFile, [], { extraEnv: { VISP_JEST_WITHOUT: [...SOLO_SPECS, KUBE_SPECS].join(',') } });
       // The specs that run alone start on a host with nothing of the others' left (the chaos test's recovery
       // reports every container it does not own).
       await cleanUp();
       log('the specs that run alone');
       await jest(soloResultsFile, ['--selectProjects', 'e2e:int', '--', ...SOLO_SPECS], { workers: 1 });
+      await cleanUp();
+      log('the Kubernetes runtime\'s specs, against a real cluster');
+      // A cluster that does not come up writes no results, which counts as a failure in the closing line.
+      kube = await startKube(log).catch((err: Error) => void log(`Kubernetes did not come up: ${err.message}`));
+      if (kube) await jest(kubeResultsFile, ['--', KUBE_SPECS], { workers: 1, extraEnv: { VISP_TEST_KUBECONFIG: kube.kubeconfig } });
     }
   } finally {
+    await kube?.stop().catch((err: Error) => log(`stopping Kubernetes failed: ${err.message}`));
     await cleanUp();
     await infra.stop();
     rmSync(stateDir, { recursive: true, force: true });
@@ -124,7 +143,7 @@ export async function runTests(options: TestOptions): Promise<number> {
 
   // A phase that wrote no results (Jest killed, or crashed before the end) counts as one failure: its tests may
   // have failed, and a line that leaves them out would read green.
-  const phases = options.only || options.jestArgs?.length ? [resultsFile] : [resultsFile, soloResultsFile];
+  const phases = options.only || options.jestArgs?.length ? [resultsFile] : [resultsFile, soloResultsFile, kubeResultsFile];
   const unreported = phases.filter((file) => !existsSync(file)).length;
   const summaries = phases.filter((file) => existsSync(file)).map((file) => JSON.parse(readFileSync(file, 'utf8')) as JestSummary);
   const summary = summaries.reduce((sum, one) => ({

@@ -1,0 +1,105 @@
+// The Kubernetes runtime against a real single-node cluster (tools/kube: kube-apiserver, scheduler,
+// controller-manager, kubelet on containerd), which `npm test` starts for the *.kube.int.spec.ts specs and passes
+// as VISP_TEST_KUBECONFIG (cluster admin). The session images come from Podman (tools/kube/images.sh); the
+// namespaces and Roles are deploy/kubernetes's own, applied by the test runner.
+import { readFileSync } from 'node:fs';
+import { createLogger, SessionTypesSchema } from '@visp/config';
+import { LABEL } from '@visp/contracts';
+import { KubeClient, KubeError, kubeEndpoint } from '@visp/kube-client';
+import { z } from 'zod';
+import { waitFor } from '@visp/testing';
+import { KubernetesRuntime } from './kubernetes-runtime';
+import { newSessionId, newSessionToken } from './naming';
+import { SpawnError, type SpawnRequest } from './session-runtime';
+
+const NAMESPACE = 'visp-sessions';
+const kubeconfig = process.env.VISP_TEST_KUBECONFIG ?? '';
+const admin = new KubeClient(kubeEndpoint({ KUBECONFIG: kubeconfig }));
+const logger = createLogger({ component: 'test', level: 'silent' });
+const instance = `${process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test'}-kube`;
+
+const box = (command: string[], extra: object = {}) => ({
+  image: 'localhost/visp-testbox:1',
+  port: 8080,
+  user: '65534:65534',
+  homeDir: '/home/user',
+  readiness: { path: '/' },
+  command,
+  limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 1024 * 1024, cpus: 2, pids: 256 } },
+  ...extra,
+});
+const TYPES = SessionTypesSchema.parse({
+  box: box(['httpd', '-f', '-p', '8080', '-h', '/var/www']),
+  absent: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
+});
+
+function spawnRequest(typeName: keyof typeof TYPES, owner: string, limits = TYPES[typeName]!.limits.default): SpawnRequest {
+  return { sid: newSessionId(), owner, typeName, type: TYPES[typeName]!, limits, createdAt: new Date(), token: newSessionToken() };
+}
+
+const runtime = new KubernetesRuntime(admin, { instance, namespace: NAMESPACE, imagePullPolicy: 'Never', homeSize: '64Mi', homeStorageClass: 'visp-test-local' }, logger);
+const within = (ms: number) => ({ signal: new AbortController().signal, deadline: Date.now() + ms });
+const started: SpawnRequest[] = [];
+
+afterAll(async () => {
+  for (const request of started) await runtime.remove({ typeName: request.typeName, sid: request.sid });
+  await admin.close();
+});
+
+async function start(request: SpawnRequest, ms = 60_000) {
+  started.push(request);
+  return runtime.start(request, () => undefined, within(ms));
+}
+
+it('runs a session as a pod: reached at its address, found by its labels, its token and limits read back, gone when removed', async () => {
+  const request = spawnRequest('box', 'ada@uni.se', { memoryMiB: 96, cpus: 0.5, pids: 64 });
+  const pod = await start(request);
+  expect(pod.target).toMatch(/^http:\/\/10\.244\.0\.\d+:8080$/);
+  // The address comes with the sandbox; the app answers moments later.
+  await waitFor('the app to answer at its pod address', async () => (await fetch(pod.target).catch(() => undefined))?.status === 200, 20_000, 100);
+
+  const details = await runtime.inspect(pod.id, 8080, { token: true });
+  expect(details).toMatchObject({ running: true, token: request.token, target: pod.target, limits: request.limits });
+  expect((await runtime.list({ instance, sid: request.sid })).map((w) => [w.id, w.labels[LABEL.owner]])).toEqual([[pod.id, 'ada@uni.se']]);
+  expect(await runtime.list({ instance: `${instance}-other` })).toEqual([]);
+
+  // The kubelet put the limits on the pod's cgroup (cgroup v1, cgroupfs: kubepods/pod<uid>).
+  const uid = (await admin.get(`/api/v1/namespaces/${NAMESPACE}/pods/${pod.id}`, z.object({ metadata: z.object({ uid: z.string() }) }))).metadata.uid;
+  const memoryLimit = readFileSync(`/sys/fs/cgroup/memory/kubepods/pod${uid}/memory.limit_in_bytes`, 'utf8').trim();
+  expect(Number(memoryLimit)).toBe(96 * 2 ** 20);
+
+  await runtime.remove({ typeName: request.typeName, sid: request.sid });
+  const gone = await runtime.inspect(pod.id, 8080);
+  expect(gone === undefined || gone.running === false).toBe(true);
+  await expect(admin.get(`/api/v1/namespaces/${NAMESPACE}/secrets/visp-session-${request.sid}`, z.unknown())).rejects.toMatchObject({ status: 404 });
+});
+
+it('fails a pod whose image the node does not have at once, in the kubelet\'s words', async () => {
+  const began = Date.now();
+  await expect(start(spawnRequest('absent', 'bea@uni.se'), 60_000)).rejects.toThrow(/ErrImageNeverPull/);
+  expect(Date.now() - began).toBeLessThan(30_000);
+});
+
+it('fails a pod that cannot be scheduled with the scheduler\'s reason', async () => {
+  const request = spawnRequest('box', 'cal@uni.se', { memoryMiB: 512 * 1024, cpus: 0.5, pids: 64 });
+  await expect(start(request, 5_000)).rejects.toEqual(new SpawnError(expect.stringMatching(/^the pod did not start in time: Unschedulable: 0\/1 nodes are available: 1 Insufficient memory/) as unknown as string));
+});
+
+it('acts as the session-manager\'s ServiceAccount with only what its Role allows: anything else is 403', async () => {
+  const { status } = await admin.create(`/api/v1/namespaces/visp/serviceaccounts/visp-session-manager/token`, { spec: { expirationSeconds: 600 } }, z.object({ status: z.object({ token: z.string() }) }));
+  const endpoint = kubeEndpoint({ KUBECONFIG: kubeconfig });
+  const asManager = new KubeClient({ server: endpoint.server, ca: endpoint.ca, token: () => status.token });
+  const refused = (call: Promise<unknown>) => call.then(() => 'allowed', (err: unknown) => (err instanceof KubeError ? err.status : String(err)));
+  try {
+    expect({
+      getPodsHere: await refused(asManager.get(`/api/v1/namespaces/${NAMESPACE}/pods/no-such-pod`, z.unknown())),
+      listPodsHere: await refused(asManager.get(`/api/v1/namespaces/${NAMESPACE}/pods`, z.unknown())),
+      readSecretsHere: await refused(asManager.get(`/api/v1/namespaces/${NAMESPACE}/secrets`, z.unknown())),
+      podsElsewhere: await refused(asManager.get('/api/v1/namespaces/kube-system/pods', z.unknown())),
+      nodes: await refused(asManager.get('/api/v1/nodes', z.unknown())),
+      execIntoPods: await refused(asManager.create(`/api/v1/namespaces/${NAMESPACE}/pods/no-such-pod/exec`, {}, z.unknown())),
+    }).toEqual({ getPodsHere: 404, listPodsHere: 403, readSecretsHere: 403, podsElsewhere: 403, nodes: 403, execIntoPods: 403 });
+  } finally {
+    await asManager.close();
+  }
+});
