@@ -18,16 +18,8 @@ const admin = new KubeClient(kubeEndpoint({ KUBECONFIG: kubeconfig }));
 const logger = createLogger({ component: 'test', level: 'silent' });
 const instance = `${process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test'}-kube`;
 
-const box = (command: string[], extra: object = {}) => ({
-  image: 'localhost/visp-testbox:1',
-  port: 8080,
-  user: '65534:65534',
-  homeDir: '/home/user',
-  readiness: { path: '/' },
-  command,
-  limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 1024 * 1024, cpus: 2, pids: 256 } },
-  ...extra,
-});
+const limits = { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 262_144, cpus: 2, pids: 256 } };
+const box = (command: string[], extra: object = {}) => ({ image: 'localhost/visp-testbox:1', port: 8080, user: '65534:65534', command, readinessPath: '/', baseUrlAware: false, tmpfsMiB: 16, limits, ...extra });
 const TYPES = SessionTypesSchema.parse({
   box: box(['httpd', '-f', '-p', '8080', '-h', '/var/www']),
   absent: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
@@ -81,8 +73,10 @@ it('fails a pod whose image the node does not have at once, in the kubelet\'s wo
 });
 
 it('fails a pod that cannot be scheduled with the scheduler\'s reason', async () => {
-  const request = spawnRequest('box', 'cal@uni.se', { memoryMiB: 512 * 1024, cpus: 0.5, pids: 64 });
-  await expect(start(request, 5_000)).rejects.toEqual(new SpawnError(expect.stringMatching(/^the pod did not start in time: Unschedulable: 0\/1 nodes are available: 1 Insufficient memory/) as unknown as string));
+  const request = spawnRequest('box', 'cal@uni.se', { memoryMiB: 262_144, cpus: 0.5, pids: 64 });
+  const failure = await start(request, 5_000).catch((err: unknown) => err);
+  expect(failure).toBeInstanceOf(SpawnError);
+  expect((failure as Error).message).toMatch(/^the pod did not start in time: Unschedulable: 0\/1 nodes are available: 1 Insufficient memory/);
 });
 
 it('acts as the session-manager\'s ServiceAccount with only what its Role allows: anything else is 403', async () => {
