@@ -77,7 +77,7 @@ export interface GatewayStack {
  * Each stack's Redis database (3–15), so that one spec's state (login rate limits, queues, routes) never meets
  * another's, whichever Jest worker runs them. A new stack gets the next number.
  */
-const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, sso: 10, limits: 11, isolation: 12, origin: 13, fuzz: 14, wsfuzz: 15, visp: 16, vispdb: 17 };
+const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, sso: 10, limits: 11, isolation: 12, origin: 13, fuzz: 14, wsfuzz: 15, visp: 16, vispdb: 17, kube: 18 };
 // 8: service-images.int.spec.ts; 9: the secret probe of tools/src/visp/visp.int.spec.ts.
 
 export interface StackOptions {
@@ -87,6 +87,8 @@ export interface StackOptions {
   mongoUri?: () => string;
   /** Settings of the session-manager's on top of the stack's. */
   sessionManagerEnv?: Record<string, string>;
+  /** More of them, read each time it starts (made in a beforeAll, such as a kubeconfig). */
+  sessionManagerEnvAtStart?: () => Record<string, string>;
 }
 
 function unregistered(db: string): never {
@@ -131,7 +133,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   }
 
   async function startSessionManager(): Promise<void> {
-    manager = launch('session-manager', { ...common(), PORT: String(ports.sessionManager), ...options.sessionManagerEnv });
+    manager = launch('session-manager', { ...common(), PORT: String(ports.sessionManager), ...options.sessionManagerEnv, ...options.sessionManagerEnvAtStart?.() });
     running.push(manager);
     await untilReady(manager, ports.sessionManager, 20_000);
   }

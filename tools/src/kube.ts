@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './paths';
@@ -10,7 +10,7 @@ const KUBE_STATE = process.env.VISP_KUBE_STATE ?? '/tmp/visp-kube';
 const KUBE_BIN = process.env.VISP_KUBE_BIN ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'visp/kube-v1.37.2/bin');
 
 /** The session images the Kubernetes specs run, loaded from Podman into the cluster's containerd. */
-const KUBE_TEST_IMAGES = ['localhost/visp-testbox:1'];
+const KUBE_TEST_IMAGES = ['localhost/visp-testbox:1', 'localhost/visp-session-jupyter:1', 'localhost/visp-session-rstudio-standin:1'];
 
 export interface Kube {
   /** The cluster admin's kubeconfig. */
@@ -33,6 +33,10 @@ export async function startKube(log: (line: string) => void): Promise<Kube> {
   // A cluster left by a run that was killed: its state goes too, so that every run starts from the same place.
   await script('down.sh', [], { ...process.env, FAST: '1', WIPE: '1' });
   await script('up.sh');
+  // The test home volumes' directories (tools/kube/test-storage.yaml), open to the sessions' users: a hostPath
+  // volume is not given to the pod's fsGroup as a provisioned one is.
+  for (let i = 1; i <= 8; i++) mkdirSync(path.join(KUBE_STATE, 'homes', String(i)), { recursive: true, mode: 0o1777 });
+  for (let i = 1; i <= 8; i++) chmodSync(path.join(KUBE_STATE, 'homes', String(i)), 0o1777);
   await script('images.sh', KUBE_TEST_IMAGES);
   const kubeconfig = path.join(KUBE_STATE, 'etc/admin.kubeconfig');
   const kubectl = (...args: string[]) => run(path.join(KUBE_BIN, 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], { quiet: true });

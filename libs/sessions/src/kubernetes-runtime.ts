@@ -53,6 +53,8 @@ const HOPELESS = new Set(['ErrImageNeverPull', 'InvalidImageName', 'ImageInspect
 /** The session labels a pod carries as labels: those a label value can hold, and that lists select by. */
 const SELECTABLE: readonly string[] = [LABEL.managed, LABEL.instance, LABEL.schema, LABEL.sessionId, LABEL.sessionType];
 
+/** How long a session's app has to exit after SIGTERM, as on Podman (stop timeout). */
+const STOP_GRACE_SECONDS = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const selector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 /** Where the services reach a pod's app: its IP (bracketed when IPv6) and the app's port. */
@@ -231,8 +233,15 @@ export class KubernetesRuntime implements SessionRuntime {
     return (await this.kube.text(this.path('pods', 'v1', `${id}/log`), { tailLines: lines }).catch(() => '')).trim();
   }
 
+  /** Deletes the pod and waits until it is gone, as Podman's removal does: a stopped session has nothing left running. */
   async remove(session: { typeName: string; sid: string }): Promise<void> {
-    await this.kube.delete(this.path('pods', 'v1', containerName(session.typeName, session.sid)), { gracePeriodSeconds: 10 });
+    const pod = this.path('pods', 'v1', containerName(session.typeName, session.sid));
+    await this.kube.delete(pod, { gracePeriodSeconds: STOP_GRACE_SECONDS });
+    const deadline = Date.now() + (STOP_GRACE_SECONDS + 20) * 1000;
+    while (await this.kube.get(pod, z.unknown()).then(() => true, (err: unknown) => (err instanceof KubeError && err.status === 404 ? false : Promise.reject(err)))) {
+      if (Date.now() > deadline) throw new SpawnError(`pod ${containerName(session.typeName, session.sid)} was still there ${STOP_GRACE_SECONDS + 20} s after it was deleted`);
+      await sleep(250);
+    }
     await this.plumbing.remove(secretName(session.sid));
   }
 

@@ -1,0 +1,190 @@
+// The Podman runtime's session scenarios with SESSION_RUNTIME=kubernetes, against a real single-node cluster
+// (tools/kube, started by `npm test` for the *.kube.int.spec.ts specs): the gateway, session-manager and recovery
+// as built, each runtime user acting as its own ServiceAccount (deploy/kubernetes/rbac.yaml), so the Roles are
+// shown to be enough. The gateway reaches the pods at their IPs, as the session-manager and recovery do.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { closeRedis, createRedis, keys, RedisRouteTable } from '@visp/bus';
+import { LABEL, type SessionView } from '@visp/contracts';
+import { KubeClient, kubeEndpoint } from '@visp/kube-client';
+import { openStore, type Store } from '@visp/store';
+import { execute, openKernel, waitFor } from '@visp/testing';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { useGatewayStack, type Auth } from './gateway-stack';
+import { launch, untilReady, type Launched } from './launch';
+
+const NAMESPACE = 'visp-sessions';
+const admin = new KubeClient(kubeEndpoint({ KUBECONFIG: process.env.VISP_TEST_KUBECONFIG ?? '' }));
+const configs = mkdtempSync(path.join(tmpdir(), 'visp-kube-e2e-'));
+
+/** A kubeconfig that signs in as one of deploy/kubernetes's ServiceAccounts, with a short-lived token (TokenRequest). */
+async function kubeconfigAs(serviceAccount: string): Promise<string> {
+  const { status } = await admin.create(`/api/v1/namespaces/visp/serviceaccounts/${serviceAccount}/token`, { spec: { expirationSeconds: 3600 } }, z.object({ status: z.object({ token: z.string() }) }));
+  const { server, ca = '' } = kubeEndpoint({ KUBECONFIG: process.env.VISP_TEST_KUBECONFIG ?? '' });
+  const file = path.join(configs, `${serviceAccount}.kubeconfig`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+      users: [{ name: serviceAccount, user: { token: status.token } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount, namespace: NAMESPACE } }],
+      'current-context': 'test',
+    }),
+  );
+  return file;
+}
+
+const KUBE = { SESSION_RUNTIME: 'kubernetes', KUBE_NAMESPACE: NAMESPACE, KUBE_IMAGE_PULL_POLICY: 'Never', KUBE_HOME_SIZE: '64Mi', KUBE_HOME_STORAGE_CLASS: 'visp-test-local' };
+const kubeconfigs: Record<string, string> = {};
+// Before the stack's own beforeAll, which starts the session-manager with the first of them.
+beforeAll(async () => {
+  kubeconfigs.sessionManager = await kubeconfigAs('visp-session-manager');
+  kubeconfigs.recovery = await kubeconfigAs('visp-recovery');
+});
+const stack = useGatewayStack({ sessionManager: 19520, gateway: 19580 }, 'kube', {}, {
+  sessionManagerEnv: { ...KUBE, MAX_SESSIONS_PER_USER: '2', SESSION_START_TIMEOUT: '30' },
+  sessionManagerEnvAtStart: () => ({ KUBECONFIG: kubeconfigs.sessionManager ?? '' }),
+});
+const { api, signIn } = stack;
+const redis = createRedis(stack.redisUrl(), { name: 'e2e-kube' });
+const routes = new RedisRouteTable(redis);
+let store: Store;
+const recoveries: Launched[] = [];
+
+beforeAll(async () => {
+  store = await openStore(stack.env().MONGO_URI ?? '');
+});
+afterAll(async () => {
+  for (const r of recoveries) r.child.kill('SIGTERM');
+  await Promise.all(recoveries.map((r) => r.exited));
+  // Sessions outlive the services by design; this spec's pods and Secrets go with it.
+  for (const kind of ['pods', 'secrets']) {
+    const list = await admin.get(`/api/v1/namespaces/${NAMESPACE}/${kind}`, z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string() }) })) }), { labelSelector: `${LABEL.instance}=${stack.instance}` });
+    for (const item of list.items) await admin.delete(`/api/v1/namespaces/${NAMESPACE}/${kind}/${item.metadata.name}`, { gracePeriodSeconds: 0 });
+  }
+  await store.close();
+  await closeRedis(redis);
+  await admin.close();
+  rmSync(configs, { recursive: true, force: true });
+});
+
+const PodSchema = z.object({ metadata: z.object({ uid: z.string(), labels: z.record(z.string(), z.string()), annotations: z.record(z.string(), z.string()) }), status: z.object({ podIP: z.string().optional() }) });
+const podOf = (type: string, sid: string) => admin.get(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-${type}-${sid}`, PodSchema);
+
+/** Launches as the start page does and follows it until it is over; the limits fit the test node's two CPUs. */
+async function launchSession(auth: Auth, type: string, limits: object = { cpus: 0.5, memoryMiB: 1024 }): Promise<SessionView> {
+  const res = await api('/api/v1/sessions', auth, { method: 'POST', body: { type, ...(type === 'jupyter' || type === 'rstudio' ? { limits } : {}) } });
+  expect(res.status).toBe(202);
+  const { sid } = (await res.json()) as SessionView;
+  return waitFor(`session ${sid} over its start`, async () => {
+    const view = (await (await api(`/api/v1/sessions/${sid}`, auth)).json()) as SessionView;
+    return ['ready', 'failed', 'stopped'].includes(view.state) ? view : undefined;
+  }, 90_000, 250);
+}
+
+function startRecovery(port: number): Launched {
+  const run = launch('recovery', { ...stack.env(), ...KUBE, KUBECONFIG: kubeconfigs.recovery ?? '', PORT: String(port), RECOVERY_INTERVAL: '1', LOG_LEVEL: 'info' });
+  recoveries.push(run);
+  return run;
+}
+
+let jupyter: SessionView;
+let kernel: string;
+let ann: Auth;
+
+it('Jupyter as a pod through the gateway: its kernel over WebSocket, a file in the home claim, its limits in the pod\'s cgroup, its labels and annotations', async () => {
+  ann = await signIn('ann');
+  jupyter = await launchSession(ann, 'jupyter', { cpus: 0.5, memoryMiB: 1536 });
+  expect(jupyter).toMatchObject({ state: 'ready', limits: { cpus: 0.5, memoryMiB: 1536 } });
+  const created = await api(`/s/${jupyter.sid}/api/kernels`, ann, { method: 'POST', body: { name: 'python3' } });
+  ({ id: kernel } = (await created.json()) as { id: string });
+  const ws = await openKernel(`${stack.url.replace('http', 'ws')}/s/${jupyter.sid}/api/kernels/${kernel}/channels`, { ...ann, ...stack.origin });
+  expect(await execute(ws, "import os\nopen(os.path.expanduser('~/kept.txt'), 'w').write('hello')\nanswer = 41\nanswer")).toBe('41');
+  ws.close();
+
+  const pod = await podOf('jupyter', jupyter.sid);
+  const memory = readFileSync(`/sys/fs/cgroup/memory/kubepods/pod${pod.metadata.uid}/memory.limit_in_bytes`, 'utf8').trim();
+  const quota = readFileSync(`/sys/fs/cgroup/cpu/kubepods/pod${pod.metadata.uid}/cpu.cfs_quota_us`, 'utf8').trim();
+  expect({ memory: Number(memory), quota: Number(quota) }).toEqual({ memory: 1536 * 2 ** 20, quota: 50_000 });
+  expect(pod.metadata.labels).toMatchObject({ [LABEL.managed]: 'true', [LABEL.instance]: stack.instance, [LABEL.sessionId]: jupyter.sid, [LABEL.sessionType]: 'jupyter' });
+  expect(pod.metadata.annotations).toMatchObject({ [LABEL.owner]: 'ann' });
+  // The token is in the Secret, not in the pod's spec.
+  const spec = JSON.stringify(await admin.get(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-jupyter-${jupyter.sid}`, z.unknown()));
+  expect(spec).not.toContain((await routes.get(jupyter.sid))?.token ?? 'no route');
+}, 180_000);
+
+it('the R stand-in as a pod over HTTP and WebSocket through the prefix-stripping proxy', async () => {
+  const hana = await signIn('hana');
+  const session = await launchSession(hana, 'rstudio');
+  expect(session.state).toBe('ready');
+  expect(await (await api(`/s/${session.sid}/`, hana)).text()).toContain('VISP R session');
+  const ws = new WebSocket(`${stack.url.replace('http', 'ws')}/s/${session.sid}/websocket/`, { headers: { ...hana, ...stack.origin } });
+  const first = await new Promise<string>((resolve, reject) => {
+    ws.once('message', (data) => resolve(String(data)));
+    ws.once('error', reject);
+  });
+  ws.close();
+  expect(first).toContain('config');
+  expect(await (await api(`/api/v1/sessions/${session.sid}`, hana, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
+  await expect(podOf('rstudio', session.sid)).rejects.toMatchObject({ status: 404 });
+}, 180_000);
+
+it('holds each user to their limit, and fails a pod no node can take with the scheduler\'s reason', async () => {
+  const bo = await signIn('bo');
+  const first = await launchSession(bo, 'echo');
+  const second = await api('/api/v1/sessions', bo, { method: 'POST', body: { type: 'jupyter', limits: { cpus: 4, memoryMiB: 1024 } } });
+  expect(second.status).toBe(202);
+  const third = await api('/api/v1/sessions', bo, { method: 'POST', body: { type: 'echo' } });
+  expect({ status: third.status, body: await third.json() }).toMatchObject({ status: 409, body: { error: { message: 'bo already has 2 active session(s), the most allowed; stop one first' } } });
+  const { sid } = (await second.json()) as SessionView;
+  const failed = await waitFor('the unschedulable session to fail', async () => {
+    const view = (await (await api(`/api/v1/sessions/${sid}`, bo)).json()) as SessionView;
+    return view.state === 'failed' ? view : undefined;
+  }, 60_000, 500);
+  expect(failed.reason).toMatch(/^the pod did not start in time: Unschedulable: 0\/1 nodes are available: 1 Insufficient cpu/);
+  await expect(podOf('jupyter', sid)).rejects.toMatchObject({ status: 404 });
+  expect(await (await api(`/api/v1/sessions/${first.sid}`, bo, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
+}, 120_000);
+
+it('after a kill -9 of the session-manager, with records and routes wiped, recovery rebuilds the session from its pod: same token, the kernel keeps its state; a pod deleted behind our back ends the session with a reason', async () => {
+  const cy = await signIn('cy');
+  const echo = await launchSession(cy, 'echo');
+  const tokenBefore = (await routes.get(jupyter.sid))?.token;
+  const manager = stack.sessionManager();
+  manager.child.kill('SIGKILL');
+  await manager.exited;
+  await store.connection.collection('sessions').deleteMany({});
+  await redis.del(keys.routes);
+
+  const recovery = startRecovery(19530);
+  await untilReady(recovery, 19530, 20_000);
+  for (const sid of [jupyter.sid, echo.sid]) {
+    const record = await waitFor(`session ${sid} adopted`, async () => ((await store.sessions.getAnyOwner(sid))?.state === 'ready' ? store.sessions.getAnyOwner(sid) : undefined), 60_000, 250);
+    expect(record).toMatchObject({ state: 'ready', instance: stack.instance, adoptedAt: expect.any(Date) });
+  }
+  expect((await store.sessions.getAnyOwner(jupyter.sid))).toMatchObject({ owner: 'ann', limits: { cpus: 0.5, memoryMiB: 1536 } });
+  expect((await routes.get(jupyter.sid))?.token).toBe(tokenBefore);
+  const ws = await openKernel(`${stack.url.replace('http', 'ws')}/s/${jupyter.sid}/api/kernels/${kernel}/channels`, { ...ann, ...stack.origin });
+  expect(await execute(ws, "answer + 1 if open(__import__('os').path.expanduser('~/kept.txt')).read() == 'hello' else 0")).toBe('42');
+  ws.close();
+
+  // The pod goes (a node lost, an eviction, an operator): recovery ends the session, says why, and drops its route.
+  await admin.delete(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-echo-${echo.sid}`, { gracePeriodSeconds: 0 });
+  const over = await waitFor('the session without its pod to end', async () => {
+    const record = await store.sessions.getAnyOwner(echo.sid);
+    return record && record.state !== 'ready' ? record : undefined;
+  }, 30_000, 250);
+  expect({ state: over.state, reason: over.reason }).toEqual({ state: 'stopped', reason: expect.stringMatching(/^(lost|its container exited)$/) });
+  expect(await routes.get(echo.sid)).toBeUndefined();
+  expect((await api(`/s/${echo.sid}/`, cy)).status).toBe(404);
+
+  recovery.child.kill('SIGTERM');
+  await recovery.exited;
+  await stack.startSessionManager();
+  expect(await (await api(`/api/v1/sessions/${jupyter.sid}`, ann, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
+  await expect(podOf('jupyter', jupyter.sid)).rejects.toMatchObject({ status: 404 });
+}, 240_000);
