@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './paths';
+import { RUN_MARK } from './leftovers';
 import { run } from './processes';
 
 const KUBE = path.join(ROOT, 'tools/kube');
@@ -10,6 +11,8 @@ const KUBE_STATE = process.env.VISP_KUBE_STATE ?? '/tmp/visp-kube';
 const KUBE_BIN = process.env.VISP_KUBE_BIN ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'visp/kube-v1.37.2/bin');
 
 /** The session images the Kubernetes specs run, loaded from Podman into the cluster's containerd. */
+/** As many as tools/kube/test-storage.yaml has volumes. */
+const TEST_HOMES = 8;
 const KUBE_TEST_IMAGES = ['localhost/visp-testbox:1', 'localhost/visp-session-jupyter:1', 'localhost/visp-session-rstudio-standin:1'];
 
 export interface Kube {
@@ -18,7 +21,13 @@ export interface Kube {
   stop(): Promise<void>;
 }
 
-const script = (name: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env) => run('bash', [path.join(KUBE, name), ...args], { env, quiet: true });
+/**
+ * The cluster's processes are not the run's: without its mark (RUN_MARK) the next run does not kill them blindly,
+ * which would orphan the pods under a dead containerd; `down.sh` takes the cluster down properly instead.
+ */
+const clusterEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => Object.fromEntries(Object.entries({ ...process.env, ...extra }).filter(([name]) => name !== RUN_MARK));
+const script = (name: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) => run('bash', [path.join(KUBE, name), ...args], { env: clusterEnv(extra), quiet: true });
+const down = async () => void (await script('down.sh', [], { FAST: '1', WIPE: '1' }));
 
 /**
  * A real single-node Kubernetes for the *.kube.int.spec.ts specs (tools/kube): its packages, its binaries (built
@@ -31,21 +40,30 @@ export async function startKube(log: (line: string) => void): Promise<Kube> {
   const began = Date.now();
   await script('build.sh');
   // A cluster left by a run that was killed: its state goes too, so that every run starts from the same place.
-  await script('down.sh', [], { ...process.env, FAST: '1', WIPE: '1' });
-  await script('up.sh');
-  // The test home volumes' directories (tools/kube/test-storage.yaml), open to the sessions' users: a hostPath
-  // volume is not given to the pod's fsGroup as a provisioned one is.
-  for (let i = 1; i <= 8; i++) mkdirSync(path.join(KUBE_STATE, 'homes', String(i)), { recursive: true, mode: 0o1777 });
-  for (let i = 1; i <= 8; i++) chmodSync(path.join(KUBE_STATE, 'homes', String(i)), 0o1777);
-  await script('images.sh', KUBE_TEST_IMAGES);
+  await down();
   const kubeconfig = path.join(KUBE_STATE, 'etc/admin.kubeconfig');
-  const kubectl = (...args: string[]) => run(path.join(KUBE_BIN, 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], { quiet: true });
-  await kubectl('apply', '-f', path.join(ROOT, 'deploy/kubernetes/namespaces.yaml'), '-f', path.join(ROOT, 'deploy/kubernetes/rbac.yaml'), '-f', path.join(KUBE, 'test-storage.yaml'));
+  try {
+    await script('up.sh');
+    // The test home volumes' directories (tools/kube/test-storage.yaml), empty and open to the sessions' users: a
+    // hostPath volume is not given to the pod's fsGroup as a provisioned one is.
+    const homes = path.join(KUBE_STATE, 'homes');
+    rmSync(homes, { recursive: true, force: true });
+    for (let i = 1; i <= TEST_HOMES; i++) {
+      mkdirSync(path.join(homes, String(i)), { recursive: true });
+      chmodSync(path.join(homes, String(i)), 0o1777);
+    }
+    const storage = path.join(KUBE_STATE, 'test-storage.yaml');
+    writeFileSync(storage, readFileSync(path.join(KUBE, 'test-storage.yaml'), 'utf8').replaceAll('$HOMES', homes));
+    await script('images.sh', KUBE_TEST_IMAGES);
+    await run(path.join(KUBE_BIN, 'kubectl'), [`--kubeconfig=${kubeconfig}`, 'apply', '-f', path.join(ROOT, 'deploy/kubernetes/namespaces.yaml'), '-f', path.join(ROOT, 'deploy/kubernetes/rbac.yaml'), '-f', storage], { env: clusterEnv(), quiet: true });
+  } catch (err) {
+    // Half up is taken down: nothing of it outlives the run.
+    await down().catch(() => undefined);
+    throw err;
+  }
   log(`Kubernetes up in ${Math.round((Date.now() - began) / 1000)} s`);
   return {
     kubeconfig,
-    stop: async () => {
-      await script('down.sh', [], { ...process.env, FAST: '1', WIPE: '1' });
-    },
+    stop: down,
   };
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { run } from './processes';
@@ -70,7 +70,18 @@ export async function killLeftoverProcesses(ownRun: string): Promise<string[]> {
       // exited meanwhile
     }
   }
-  // SIGKILL is final, but a port is free only once the process is reaped.
-  for (let i = 0; i < 50 && killed.some((line) => existsSync(`/proc/${line.split(' ')[0]}`)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  // SIGKILL is final, but a port is free only once the process has exited, which takes a moment; one that has
+  // not after five seconds (stuck in the kernel) is named.
+  const exited = (pid: string) => {
+    try {
+      return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    } catch {
+      return true; // gone, reaped too
+    }
+  };
+  const alive = () => killed.filter((line) => !exited(line.split(' ')[0] ?? ''));
+  for (let i = 0; i < 50 && alive().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const survivors = alive();
+  if (survivors.length) throw new Error(`processes of an earlier run survived SIGKILL: ${survivors.join('; ')}`);
   return killed;
 }

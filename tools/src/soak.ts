@@ -77,7 +77,7 @@ async function soakOnce(run: number, commit: string, log: string): Promise<SoakR
     });
     await new Promise((resolve) => out.end(resolve));
     const summary = tail.match(/^(\d+) passed, (\d+) failed.*$/m)?.[0];
-    const results = ['test-results.json', 'test-results-solo.json']
+    const results = ['test-results.json', 'test-results-solo.json', 'test-results-kube.json']
       .map((file) => path.join(clone, '.visp', file))
       .filter((file) => existsSync(file))
       .map((file) => JSON.parse(readFileSync(file, 'utf8')) as JestResults);

@@ -210,6 +210,8 @@ export class SessionService {
     await this.announceState(starting);
 
     const startedAt = Date.now();
+    // Set just before the write that makes the session ready: a failure after it may have won it (see fail).
+    let readyWritten = false;
     try {
       await progress('preflight', 'checking the image');
       await this.deps.spawner.preflight(request);
@@ -224,6 +226,7 @@ export class SessionService {
       if (signal.aborted) return;
       // The route first: whoever sees `ready` can use the session at once.
       await this.deps.routes.set({ sid, owner, target: started.target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+      readyWritten = true;
       const ready = await this.deps.sessions.transition(sid, ['starting'], 'ready', {
         set: { containerId: started.id, containerName: containerName(record.type, sid), readyAt: new Date() },
       });
@@ -232,23 +235,26 @@ export class SessionService {
       return ready;
     } catch (err) {
       if (signal.aborted) return;
-      return this.fail(record, err, log);
+      return this.fail(record, err, log, readyWritten);
     }
   }
 
   /**
-   * Removes whatever was created, then records and announces the failure with its reason. Unless the start won
-   * `ready` after all: a write that threw may still have landed (the database took it and died before answering;
-   * the store waits out short outages, not long ones), and a ready session's container stays.
+   * Removes whatever was created, then records and announces the failure with its reason. Unless the start may have
+   * won `ready` (`readyWritten`: the failure came at or after that write, which can land without its answer, and
+   * which the store waits out only for short outages): then the record is settled first, and a session it calls
+   * ready keeps its container and is returned as ready.
    */
-  private async fail(record: SessionRecord, err: unknown, log: Logger): Promise<SessionRecord | undefined> {
+  private async fail(record: SessionRecord, err: unknown, log: Logger, readyWritten: boolean): Promise<SessionRecord | undefined> {
     const { sid } = record;
     const reason = (err instanceof Error ? err.message : String(err)).slice(0, REASON_MAX);
-    // Should the database still not answer, this throws and the container stays: recovery settles it.
-    const now = await this.deps.sessions.settle(sid);
-    if (now?.state === 'ready') {
-      log.warn({ reason }, 'the start was stored as ready before it failed; the session stays');
-      return now;
+    if (readyWritten) {
+      // Should the database still not answer, this throws and the container stays: recovery settles it.
+      const now = await this.deps.sessions.settle(sid);
+      if (now?.state === 'ready') {
+        log.warn({ reason }, 'the start was stored as ready before it failed; the session stays');
+        return now;
+      }
     }
     log.warn({ reason }, 'session failed to start');
     await this.deps.spawner.remove(record.type, sid).catch((removeErr: unknown) => log.error({ err: removeErr }, 'could not remove the failed container'));

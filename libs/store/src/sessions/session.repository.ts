@@ -47,11 +47,34 @@ const transitionId = (sid: SessionId, rev: number) => `${sid}:${rev}`;
  */
 const OUTAGE_PATIENCE_MS = 15_000;
 
-/** The database could not be reached, or the connection broke mid-operation: the write may or may not have landed. */
+/**
+ * The codes a MongoDB server answers operations in flight with while it shuts down or steps down (the driver's own
+ * list of retryable ones, which it applies only to replica sets): a standalone restart sends them too.
+ */
+const GOING_AWAY_CODES = new Set([91, 189, 10107, 11600, 11602, 13435, 13436]);
+
+/**
+ * The database could not be reached, or went away mid-operation: the write may or may not have landed. Not a
+ * client closed on purpose (MongoNotConnectedError, MongoTopologyClosedError): that is over, not an outage.
+ */
 function isUnreachable(err: unknown): boolean {
   // A cleared connection pool is a MongoNetworkError too.
-  const { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError } = mongoose.mongo;
-  return err instanceof MongoNetworkError || err instanceof MongoServerSelectionError || err instanceof MongoNotConnectedError;
+  const { MongoNetworkError, MongoServerSelectionError, MongoServerError } = mongoose.mongo;
+  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return true;
+  return err instanceof MongoServerError && (GOING_AWAY_CODES.has(Number(err.code)) || err.hasErrorLabel('RetryableWriteError'));
+}
+
+/** Runs a step, trying again while the database is unreachable, for up to {@link OUTAGE_PATIENCE_MS}. */
+async function throughOutages<T>(step: (retried: boolean) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + OUTAGE_PATIENCE_MS;
+  for (let retried = false; ; retried = true) {
+    try {
+      return await step(retried);
+    } catch (err) {
+      if (!isUnreachable(err) || Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 function toRecord(doc: Lean): SessionRecord {
@@ -146,14 +169,16 @@ export class SessionRepository {
    * The record once any change already won for it is applied: what the next transition would start from. For a
    * writer whose own change may have landed unseen (its answer lost), before it acts on the outcome.
    */
-  async settle(sid: SessionId): Promise<SessionRecord | undefined> {
-    for (;;) {
-      const current = await this.find(sid);
-      if (!current) return undefined;
-      const pending = await this.transitions.findById(transitionId(sid, current.rev + 1)).lean<SessionTransitionDocument>();
-      if (!pending) return toRecord(current);
-      await this.apply(current, pending);
-    }
+  settle(sid: SessionId): Promise<SessionRecord | undefined> {
+    return throughOutages(async () => {
+      for (;;) {
+        const current = await this.find(sid);
+        if (!current) return undefined;
+        const pending = await this.transitions.findById(transitionId(sid, current.rev + 1)).lean<SessionTransitionDocument>();
+        if (!pending) return toRecord(current);
+        await this.apply(current, pending);
+      }
+    });
   }
 
   async listAnyOwner(filter: { states?: readonly SessionState[]; instance?: string } = {}): Promise<SessionRecord[]> {
@@ -174,23 +199,23 @@ export class SessionRepository {
    * record, or undefined when the session is gone or not in a `from` state (someone else won).
    *
    * The database may go away for a moment (a restart, a cut connection): the change is tried again for up to
-   * {@link OUTAGE_PATIENCE_MS}. A try may have landed although its answer was lost, so every try of one call
+   * {@link OUTAGE_PATIENCE_MS} (throughOutages). A try may have landed although its answer was lost, so every try of one call
    * carries the same change id, and a later try that finds its own entry finishes it instead of reporting a loss.
    */
   async transition(sid: SessionId, from: readonly SessionState[], to: SessionState, options: { reason?: string; set?: SessionUpdate; at?: Date } = {}): Promise<SessionRecord | undefined> {
     const change = randomUUID();
-    const deadline = Date.now() + OUTAGE_PATIENCE_MS;
-    for (let retried = false; ; retried = true) {
-      try {
-        return await this.tryTransition(sid, from, to, options, change, retried);
-      } catch (err) {
-        if (!isUnreachable(err) || Date.now() >= deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    }
+    // The entries this call tried to insert: after a lost answer, one of them may be its own and applied.
+    const tried = new Set<string>();
+    return throughOutages((retried) => this.tryTransition(sid, from, to, options, { change, tried, retried }));
   }
 
-  private async tryTransition(sid: SessionId, from: readonly SessionState[], to: SessionState, options: { reason?: string; set?: SessionUpdate; at?: Date }, change: string, retried: boolean): Promise<SessionRecord | undefined> {
+  private async tryTransition(
+    sid: SessionId,
+    from: readonly SessionState[],
+    to: SessionState,
+    options: { reason?: string; set?: SessionUpdate; at?: Date },
+    { change, tried, retried }: { change: string; tried: Set<string>; retried: boolean },
+  ): Promise<SessionRecord | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.find(sid);
       if (!current) return undefined;
@@ -204,11 +229,14 @@ export class SessionRepository {
       }
       if (retried) {
         // An earlier try of this call that won and was applied, its answer lost: the record is as it left it, or has moved on.
-        const mine = await this.transitions.findOne({ sid, change }).lean<SessionTransitionDocument>();
-        if (mine) return mine.rev === current.rev ? toRecord(current) : undefined;
+        for (const id of tried) {
+          const entry = await this.transitions.findById(id).lean<SessionTransitionDocument>();
+          if (entry?.change === change) return entry.rev === current.rev ? toRecord(current) : undefined;
+        }
       }
       if (!from.includes(current.state as SessionState)) return undefined;
       const entry: SessionTransitionDocument = { _id: transitionId(sid, current.rev + 1), sid, rev: current.rev + 1, change, state: to, at: options.at ?? new Date(), reason: options.reason, set: options.set ?? {} };
+      tried.add(entry._id);
       try {
         await this.transitions.create(entry);
       } catch (err) {
