@@ -2,43 +2,18 @@
 // (tools/kube, started by `npm test` for the *.kube.int.spec.ts specs): the gateway, session-manager and recovery
 // as built, each runtime user acting as its own ServiceAccount (deploy/kubernetes/rbac.yaml), so the Roles are
 // shown to be enough. The gateway reaches the pods at their IPs, as the session-manager and recovery do.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { closeRedis, createRedis, keys, RedisRouteTable } from '@visp/bus';
 import { LABEL, type SessionView } from '@visp/contracts';
-import { KubeClient, kubeEndpoint } from '@visp/kube-client';
 import { openStore, type Store } from '@visp/store';
 import { execute, openKernel, waitFor } from '@visp/testing';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { useGatewayStack, type Auth } from './gateway-stack';
+import { kubeconfigAs, kubeTestCluster, removeInstance } from './kube';
 import { launch, untilReady, type Launched } from './launch';
 
-const NAMESPACE = 'visp-sessions';
-const admin = new KubeClient(kubeEndpoint({ KUBECONFIG: process.env.VISP_TEST_KUBECONFIG ?? '' }));
-const configs = mkdtempSync(path.join(tmpdir(), 'visp-kube-e2e-'));
-
-/** A kubeconfig that signs in as one of deploy/kubernetes's ServiceAccounts, with a short-lived token (TokenRequest). */
-async function kubeconfigAs(serviceAccount: string): Promise<string> {
-  const { status } = await admin.create(`/api/v1/namespaces/visp/serviceaccounts/${serviceAccount}/token`, { spec: { expirationSeconds: 3600 } }, z.object({ status: z.object({ token: z.string() }) }));
-  const { server, ca = '' } = kubeEndpoint({ KUBECONFIG: process.env.VISP_TEST_KUBECONFIG ?? '' });
-  const file = path.join(configs, `${serviceAccount}.kubeconfig`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-      users: [{ name: serviceAccount, user: { token: status.token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount, namespace: NAMESPACE } }],
-      'current-context': 'test',
-    }),
-  );
-  return file;
-}
-
-const KUBE = { SESSION_RUNTIME: 'kubernetes', KUBE_NAMESPACE: NAMESPACE, KUBE_IMAGE_PULL_POLICY: 'Never', KUBE_HOME_SIZE: '64Mi', KUBE_HOME_STORAGE_CLASS: 'visp-test-local' };
+const { admin, NAMESPACE, KUBE } = kubeTestCluster;
 const kubeconfigs: Record<string, string> = {};
 // Before the stack's own beforeAll, which starts the session-manager with the first of them.
 beforeAll(async () => {
@@ -61,15 +36,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of recoveries) r.child.kill('SIGTERM');
   await Promise.all(recoveries.map((r) => r.exited));
-  // Sessions outlive the services by design; this spec's pods and Secrets go with it.
-  for (const kind of ['pods', 'secrets']) {
-    const list = await admin.get(`/api/v1/namespaces/${NAMESPACE}/${kind}`, z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string() }) })) }), { labelSelector: `${LABEL.instance}=${stack.instance}` });
-    for (const item of list.items) await admin.delete(`/api/v1/namespaces/${NAMESPACE}/${kind}/${item.metadata.name}`, { gracePeriodSeconds: 0 });
-  }
+  await removeInstance(stack.instance);
   await store.close();
   await closeRedis(redis);
-  await admin.close();
-  rmSync(configs, { recursive: true, force: true });
 });
 
 const PodSchema = z.object({ metadata: z.object({ uid: z.string(), labels: z.record(z.string(), z.string()), annotations: z.record(z.string(), z.string()) }), status: z.object({ podIP: z.string().optional() }) });
@@ -188,3 +157,26 @@ it('after a kill -9 of the session-manager, with records and routes wiped, recov
   expect(await (await api(`/api/v1/sessions/${jupyter.sid}`, ann, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
   await expect(podOf('jupyter', jupyter.sid)).rejects.toMatchObject({ status: 404 });
 }, 240_000);
+
+// The bridge CNI of the test cluster does not enforce NetworkPolicies (Calico or Cilium do): the objects are
+// checked as deployed, not the traffic. Pod Security is enforced by the API server itself, so it is attacked.
+it('the sessions\' namespace: its NetworkPolicies as deployed, and a pod that would run as root or privileged refused by the restricted Pod Security level', async () => {
+  const PolicySchema = z.object({ spec: z.object({ podSelector: z.unknown(), policyTypes: z.array(z.string()), ingress: z.array(z.unknown()).optional() }) });
+  const policy = (name: string) => admin.get(`/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies/${name}`, PolicySchema);
+  expect((await policy('default-deny')).spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+  expect((await policy('from-the-services')).spec).toEqual({
+    podSelector: { matchLabels: { [LABEL.managed]: 'true' } },
+    policyTypes: ['Ingress'],
+    ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'visp' } }, podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['visp-gateway', 'visp-session-manager', 'visp-recovery'] }] } }] }],
+  });
+
+  const attempt = (securityContext: object) =>
+    admin
+      .create(`/api/v1/namespaces/${NAMESPACE}/pods`, { metadata: { name: `attack-${Date.now()}` }, spec: { containers: [{ name: 'x', image: 'localhost/visp-testbox:1', imagePullPolicy: 'Never', command: ['true'], securityContext }] } }, z.unknown())
+      .then(() => 'admitted', (err: { status?: number; message?: string }) => `${err.status}: ${/violates PodSecurity "restricted/.test(err.message ?? '') ? 'restricted' : err.message}`);
+  expect({
+    root: await attempt({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } }),
+    privileged: await attempt({ privileged: true, runAsNonRoot: true, runAsUser: 1000 }),
+    withCapabilities: await attempt({ runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false, capabilities: { add: ['NET_RAW'] }, seccompProfile: { type: 'RuntimeDefault' } }),
+  }).toEqual({ root: '403: restricted', privileged: '403: restricted', withCapabilities: '403: restricted' });
+});
