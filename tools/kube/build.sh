@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Kubernetes' control plane, kubelet, kube-proxy, kubectl and etcd from the Go module proxy into $KUBE_BIN,
-# once per machine and version (≈ 10-12 min cold on 2 cores, ≈ 4 GB of Go build cache); nothing when they are there.
+# once per machine and version (7-12 min cold on 2 cores: 7 min 19 s measured 2026-12-07, ≈ 4 GB of Go build cache); nothing when they are there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"

@@ -31,12 +31,12 @@ const down = async () => void (await script('down.sh', [], { FAST: '1', WIPE: '1
 
 /**
  * A real single-node Kubernetes for the *.kube.int.spec.ts specs (tools/kube): its packages, its binaries (built
- * once per machine, ≈ 10–12 min the first time), the cluster from a clean state, the session images, and the
+ * once per machine, 7–12 min the first time), the cluster from a clean state, the session images, and the
  * product's own namespaces and Roles (deploy/kubernetes) with the tests' home volumes.
  */
 export async function startKube(log: (line: string) => void): Promise<Kube> {
   await script('prereqs.sh');
-  if (!existsSync(path.join(KUBE_BIN, 'kube-apiserver'))) log(`building Kubernetes into ${KUBE_BIN} (once per machine; about 12 minutes)`);
+  if (!existsSync(path.join(KUBE_BIN, 'kube-apiserver'))) log(`building Kubernetes into ${KUBE_BIN} (once per machine; 7 to 12 minutes)`);
   const began = Date.now();
   await script('build.sh');
   // A cluster left by a run that was killed: its state goes too, so that every run starts from the same place.
