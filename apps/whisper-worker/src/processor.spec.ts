@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Job } from 'bullmq';
@@ -54,4 +54,26 @@ it("finishes a job's progress writes before its final write", async () => {
 
   await expect(processor.process(job, 'token', new AbortController().signal)).resolves.toEqual({ segments: 1 });
   expect(writes).toEqual(['start', 'progress', 'complete']);
+});
+
+// A worker killed (or cut from Redis) after storing the result and before BullMQ marked the job: the job comes back
+// (stalled), and failing it left the record completed and BullMQ's account failed (the chaos test's jobsLost: 1).
+it('marks a job done, without running the engine, when an earlier attempt already completed its transcription', async () => {
+  const files = new TranscriptionFiles(root);
+  mkdirSync(files.dir(ID), { recursive: true });
+  await files.writeResult(ID, JSON.stringify(TRANSCRIPT));
+  const transcriptions = { start: async () => undefined, getAnyOwner: async () => ({ ...RECORD, state: 'completed' }) } as unknown as TranscriptionRepository;
+  const engine: Engine = { name: 'faster-whisper', transcribe: () => Promise.reject(new Error('the engine ran again')), selfTest: async () => undefined };
+  const events = { announce: async () => undefined } as unknown as EventBus;
+  const processor = new TranscriptionProcessor({ transcriptions, files, engines: new Map([[engine.name, engine]]), events, logger: createLogger({ component: 'test', level: 'silent' }), timeoutSec: 60 });
+  const job = { data: { transcriptionId: ID }, attemptsMade: 0, opts: { attempts: 3 }, updateProgress: async () => undefined } as unknown as Job<PayloadOf<'transcriptions'>>;
+  await expect(processor.process(job, 'token', new AbortController().signal)).resolves.toEqual({ segments: 1 });
+});
+
+it('still refuses a job whose transcription was cancelled', async () => {
+  const transcriptions = { start: async () => undefined, getAnyOwner: async () => ({ ...RECORD, state: 'cancelled' }) } as unknown as TranscriptionRepository;
+  const events = { announce: async () => undefined } as unknown as EventBus;
+  const processor = new TranscriptionProcessor({ transcriptions, files: new TranscriptionFiles(root), engines: new Map(), events, logger: createLogger({ component: 'test', level: 'silent' }), timeoutSec: 60 });
+  const job = { data: { transcriptionId: ID }, attemptsMade: 0, opts: { attempts: 3 }, updateProgress: async () => undefined } as unknown as Job<PayloadOf<'transcriptions'>>;
+  await expect(processor.process(job, 'token', new AbortController().signal)).rejects.toThrow('the transcription was cancelled or has finished');
 });
