@@ -65,11 +65,11 @@ function isUnreachable(err: unknown): boolean {
 }
 
 /** Runs a step, trying again while the database is unreachable, for up to {@link OUTAGE_PATIENCE_MS}. */
-async function throughOutages<T>(step: (retried: boolean) => Promise<T>): Promise<T> {
+async function throughOutages<T>(step: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + OUTAGE_PATIENCE_MS;
-  for (let retried = false; ; retried = true) {
+  for (;;) {
     try {
-      return await step(retried);
+      return await step();
     } catch (err) {
       if (!isUnreachable(err) || Date.now() >= deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -206,7 +206,7 @@ export class SessionRepository {
     const change = randomUUID();
     // The entries this call tried to insert: after a lost answer, one of them may be its own and applied.
     const tried = new Set<string>();
-    return throughOutages((retried) => this.tryTransition(sid, from, to, options, { change, tried, retried }));
+    return throughOutages(() => this.tryTransition(sid, from, to, options, { change, tried }));
   }
 
   private async tryTransition(
@@ -214,7 +214,7 @@ export class SessionRepository {
     from: readonly SessionState[],
     to: SessionState,
     options: { reason?: string; set?: SessionUpdate; at?: Date },
-    { change, tried, retried }: { change: string; tried: Set<string>; retried: boolean },
+    { change, tried }: { change: string; tried: Set<string> },
   ): Promise<SessionRecord | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.find(sid);
@@ -227,12 +227,11 @@ export class SessionRepository {
         if (pending.change === change) return applied;
         continue;
       }
-      if (retried) {
-        // An earlier try of this call that won and was applied, its answer lost: the record is as it left it, or has moved on.
-        for (const id of tried) {
-          const entry = await this.transitions.findById(id).lean<SessionTransitionDocument>();
-          if (entry?.change === change) return entry.rev === current.rev ? toRecord(current) : undefined;
-        }
+      // An earlier try of this call that won and was applied, its answer lost: the record is as it left it, or has
+      // moved on. (A try that inserts returns, so only an earlier, failed try leaves an id here.)
+      for (const id of tried) {
+        const entry = await this.transitions.findById(id).lean<SessionTransitionDocument>();
+        if (entry?.change === change) return entry.rev === current.rev ? toRecord(current) : undefined;
       }
       if (!from.includes(current.state as SessionState)) return undefined;
       const entry: SessionTransitionDocument = { _id: transitionId(sid, current.rev + 1), sid, rev: current.rev + 1, change, state: to, at: options.at ?? new Date(), reason: options.reason, set: options.set ?? {} };
