@@ -223,9 +223,11 @@ describe('the product in containers', () => {
     const scan = await runOnKernel(mine.sid, carol, `import socket\nopen_ports = []\nfor port in range(1, 65536):\n    s = socket.socket()\n    s.settimeout(0.5)\n    if s.connect_ex(('${theirAddress}', port)) == 0: open_ports.append(port)\n    s.close()\nopen_ports`);
     expect(scan).toBe('[]');
 
-    // The services' network still reaches them (a readiness report for an operator there), and nothing of Podman
-    // is inside the session.
-    expect(stack.podman('exec', 'visp-whisper-worker', 'node', '-e', "fetch('http://visp-session-manager:8020/metrics').then((r) => console.log(r.status))").trim()).toBe('200');
+    // The services' network still reaches them (a readiness report for an operator there, at the service's fixed
+    // address: visp-net has no name server), and nothing of Podman is inside the session.
+    expect(stack.podman('network', 'inspect', 'visp-net', '--format', '{{.DNSEnabled}}').trim()).toBe('false');
+    const sessionManagerAddress = addresses('visp-session-manager')['visp-net']?.IPAddress as string;
+    expect(stack.podman('exec', 'visp-whisper-worker', 'node', '-e', `fetch('http://${sessionManagerAddress}:8020/metrics').then((r) => console.log(r.status))`).trim()).toBe('200');
     expect(await runOnKernel(mine.sid, carol, "import os\n[p for p in ('/run/podman/podman.sock', '/var/run/docker.sock', '/run/visp') if os.path.exists(p)]")).toBe('[]');
     await stopSession(mine.sid, carol);
     await stopSession(theirs.sid, dan);

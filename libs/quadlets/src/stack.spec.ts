@@ -1,8 +1,8 @@
 import * as childProcess from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseUnit, splitCommand, startContainerStack } from './stack';
+import { containerRunArgs, networkCreateArgs, parseUnit, splitCommand, startContainerStack } from './stack';
 
 jest.mock('node:child_process');
 const mockedChildProcess = jest.mocked(childProcess);
@@ -22,6 +22,65 @@ describe('reading quadlets', () => {
   it('splits Exec= and PodmanArgs= as systemd does, quotes kept together', () => {
     expect(splitCommand(`sh -c 'exec redis-server --requirepass "$(cat /run/secrets/p)"'`)).toEqual(['sh', '-c', 'exec redis-server --requirepass "$(cat /run/secrets/p)"']);
     expect(splitCommand('--cpus=1 --memory=512m')).toEqual(['--cpus=1', '--memory=512m']);
+  });
+});
+
+describe('the services network (no name server: fixed addresses and /etc/hosts)', () => {
+  const units = readdirSync(QUADLETS)
+    .filter((f) => f.endsWith('.container'))
+    .map((file) => ({ file, entries: parseUnit(readFileSync(path.join(QUADLETS, file), 'utf8')).get('Container') ?? [] }));
+  const values = (entries: Array<[string, string]>, key: string) => entries.filter(([k]) => k === key).map(([, v]) => v);
+  const network = networkCreateArgs('visp-net.network', parseUnit(readFileSync(path.join(QUADLETS, 'visp-net.network'), 'utf8')));
+  const inRange = (address: string, cidr: string) => {
+    const [base = '', bits = '32'] = cidr.split('/');
+    const toNumber = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+    const size = 2 ** (32 - Number(bits));
+    return Math.floor(toNumber(address) / size) === Math.floor(toNumber(base) / size);
+  };
+  const flag = (name: string) => network.flags[network.flags.indexOf(name) + 1] as string;
+  // Each service's own address: `Network=visp-net.network:ip=…`, by container name.
+  const addresses = new Map(
+    units.flatMap(({ entries }) => {
+      const ip = values(entries, 'Network').map((n) => /^visp-net\.network:ip=([\d.]+)$/.exec(n)?.[1]).find(Boolean);
+      return ip ? [[values(entries, 'ContainerName')[0] as string, ip] as const] : [];
+    }),
+  );
+
+  it('is made without DNS, and hands out addresses only from a range no service has', () => {
+    expect(network.name).toBe('visp-net');
+    expect(network.flags).toContain('--disable-dns');
+    for (const [service, ip] of addresses) expect([service, inRange(ip, flag('--subnet')), inRange(ip, flag('--ip-range'))]).toEqual([service, true, false]);
+  });
+
+  it('gives every container on it a fixed address of its own', () => {
+    const onIt = units.filter(({ entries }) => values(entries, 'Network').some((n) => n.startsWith('visp-net.network')));
+    expect(onIt.map(({ file }) => file).sort()).toEqual([...addresses.keys()].map((name) => `${name}.container`).sort());
+    expect(new Set(addresses.values()).size).toBe(addresses.size);
+  });
+
+  it("lists in each container's /etc/hosts every service it connects to, at that service's address", () => {
+    // Where a unit names a service: its URLs, the secrets holding the databases' URLs, the Caddyfile visp install writes.
+    const secretHosts: Record<string, string> = { 'visp-redis-url': 'visp-redis', 'visp-mongo-uri': 'visp-mongo' };
+    const caddyfileHosts = ['visp-gateway', 'visp-sp'];
+    for (const { file, entries } of units.filter(({ file }) => addresses.has(file.replace(/\.container$/, '')))) {
+      const named = new Set([
+        ...values(entries, 'Environment').flatMap((e) => [...e.matchAll(/\/\/(visp-[a-z-]+):\d+/g)].map((m) => m[1] as string)),
+        ...values(entries, 'Secret').flatMap((s) => secretHosts[s.split(',')[0] as string] ?? []),
+        ...(file === 'visp-caddy.container' ? caddyfileHosts : []),
+      ]);
+      const hosts = Object.fromEntries(values(entries, 'AddHost').map((h) => h.split(':') as [string, string]));
+      expect([file, Object.keys(hosts).sort()]).toEqual([file, [...named].sort()]);
+      for (const [name, ip] of Object.entries(hosts)) expect([file, name, ip]).toEqual([file, name, addresses.get(name)]);
+    }
+  });
+
+  it('becomes the podman flags quadlet makes of it; an unknown key is refused', () => {
+    expect(network.flags).toEqual(['--subnet', '10.89.254.0/24', '--disable-dns', '--ip-range', '10.89.254.0/25']);
+    expect(() => networkCreateArgs('x.network', parseUnit('[Network]\nNetworkName=x\nDNS=1.1.1.1\n'))).toThrow(/x\.network: the stack launcher does not know DNS=/);
+    const unit = parseUnit('[Container]\nContainerName=c\nImage=i\nNetwork=visp-net.network:ip=10.89.254.206\nNetwork=visp-whisper.network\nAddHost=visp-redis:10.89.254.201\n');
+    expect(containerRunArgs('c.container', unit, { secret: (s) => s, volume: (v) => v, envFile: '' }).flags).toEqual([
+      '--name', 'c', '--network', 'visp-net:ip=10.89.254.206', '--network', 'visp-whisper', '--add-host', 'visp-redis:10.89.254.201',
+    ]);
   });
 });
 

@@ -117,6 +117,7 @@ const SAME_AS_RUN = new Map([
   ['HealthStartPeriod', '--health-start-period'],
   ['PidsLimit', '--pids-limit'],
   ['Label', '--label'],
+  ['AddHost', '--add-host'],
 ]);
 
 /** How `containerRunArgs` maps what depends on the host: secret names, volume sources, the environment file. */
@@ -154,7 +155,8 @@ export function containerRunArgs(file: string, unit: Unit, context: RunContext):
         image = value;
         break;
       case 'Network':
-        flags.push('--network', value === 'none' ? 'none' : value.replace(/\.network$/, ''));
+        // `x.network` is the network unit x's (NetworkName= here is always the unit's name); `:ip=…` options stay.
+        flags.push('--network', value.replace(/\.network(?=$|:)/, ''));
         break;
       case 'Volume': {
         const [source = '', ...rest] = value.split(':');
@@ -288,16 +290,46 @@ function shareLauncherSocket(podmanSocket: string): void {
   chmodSync(podmanSocket, 0o666);
 }
 
-/** Network: each `.network` unit made anew, so that its subnet and internal flag are the unit's. */
+/**
+ * The `podman network create` flags quadlet would make of a `.network` unit's [Network] section, and its name; an
+ * unknown key is an error, as for containers. The unit's labels are left to the caller (the stack marks its own).
+ */
+export function networkCreateArgs(file: string, unit: Unit): { name: string; flags: string[] } {
+  const flags: string[] = [];
+  let name = '';
+  for (const [key, value] of unit.get('Network') ?? []) {
+    switch (key) {
+      case 'NetworkName':
+        name = value;
+        break;
+      case 'Subnet':
+        flags.push('--subnet', value);
+        break;
+      case 'IPRange':
+        flags.push('--ip-range', value);
+        break;
+      case 'Internal':
+        if (value === 'true') flags.push('--internal');
+        break;
+      case 'DisableDNS':
+        if (value === 'true') flags.push('--disable-dns');
+        break;
+      case 'Label':
+        break;
+      default:
+        throw new Error(`${file}: the stack launcher does not know ${key}= (teach it, as quadlet would)`);
+    }
+  }
+  return { name, flags };
+}
+
+/** Network: each `.network` unit made anew, so that its subnet, range and flags are the unit's. */
 function createNetworks(stack: StackRun): void {
   const { quadlets } = stack.settings;
   for (const file of readdirSync(quadlets).filter((f) => f.endsWith('.network'))) {
-    const unit = parseUnit(readFileSync(path.join(quadlets, file), 'utf8'));
-    const get = (key: string) => unit.get('Network')?.find(([k]) => k === key)?.[1];
-    const name = get('NetworkName') as string;
+    const { name, flags } = networkCreateArgs(file, parseUnit(readFileSync(path.join(quadlets, file), 'utf8')));
     stack.quietly('network', 'rm', '--force', name);
-    const subnet = get('Subnet');
-    stack.podman('network', 'create', ...stack.labels, ...(get('Internal') === 'true' ? ['--internal'] : []), ...(subnet ? ['--subnet', subnet] : []), name);
+    stack.podman('network', 'create', ...stack.labels, ...flags, name);
   }
 }
 

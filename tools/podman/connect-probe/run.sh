@@ -7,7 +7,9 @@
 # one-minute run in 4, with or without churn, one probe's name lookups stall for 35-55 s (each connect by name
 # times out) while its connects by address all succeed and open connections never stall. The stalls are DNS
 # (aardvark-dns), not TCP: see docs/architecture.md, "The sandbox's network".
-# Usage: tools/podman/connect-probe/run.sh [churn] [seconds]
+# With `hosts`, the network has no name server and the probes find Redis in /etc/hosts, as the services find each
+# other on visp-net (quadlets/visp-net.network).
+# Usage: tools/podman/connect-probe/run.sh [quiet|churn|hosts] [seconds]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF=$here/../containers.conf
@@ -18,10 +20,16 @@ cleanup() {
   $P network ls --format '{{.Name}}' | grep "^$N" | xargs -r $P network rm >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-$P network create $N >/dev/null
-$P run -d --name $N-redis --network $N localhost/visp-test-redis:1 >/dev/null
+if [ "$MODE" = hosts ]; then
+  $P network create --disable-dns --subnet 10.89.251.0/24 $N >/dev/null
+  REDIS_AT=(--network "$N:ip=10.89.251.201"); PROBE_HOSTS=(--add-host "$N-redis:10.89.251.201")
+else
+  $P network create $N >/dev/null
+  REDIS_AT=(--network "$N"); PROBE_HOSTS=()
+fi
+$P run -d --name $N-redis "${REDIS_AT[@]}" localhost/visp-test-redis:1 >/dev/null
 sleep 2
-for c in a b; do $P run -d --name $N-$c --network $N -v "$here/probe.js:/probe.js:ro" --entrypoint node localhost/visp-session-manager:1 /probe.js $N-redis >/dev/null; done
+for c in a b; do $P run -d --name $N-$c --network $N "${PROBE_HOSTS[@]}" -v "$here/probe.js:/probe.js:ro" --entrypoint node localhost/visp-session-manager:1 /probe.js $N-redis >/dev/null; done
 end=$(( $(date +%s) + SECONDS_TO_RUN ))
 i=0
 while [ "$(date +%s)" -lt $end ]; do

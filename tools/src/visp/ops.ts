@@ -75,12 +75,12 @@ export function lifecycle(quadlets: string, verb: 'start' | 'stop' | 'restart', 
 export interface NetworkReport {
   backend: string;
   networks: Array<{ name: string; exists: boolean; internal?: boolean; expectedInternal: boolean }>;
-  /** Names the gateway resolves through aardvark-dns, when it runs. */
+  /** Service names the gateway resolves (its /etc/hosts: visp-net has no DNS), when it runs. */
   dns: Array<{ name: string; resolves: boolean }>;
   ok: boolean;
 }
 
-/** The network backend, the two fixed networks (and which are internal), and service-name DNS from inside the gateway. */
+/** The network backend, the two fixed networks (and which are internal), and service names resolved inside the gateway. */
 export function networkCheck(): NetworkReport {
   const backend = sh('podman', ['info', '--format', '{{.Host.NetworkBackend}}']).stdout.trim() || 'unknown';
   const networks = [
