@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { LABEL } from '@visp/contracts';
 import { testInstanceId, testPodmanHost, waitFor } from '@visp/testing';
 import { ConflictError, discoverPodman, encodeSessionLabels, NotFoundError, PodmanClient, PodmanUnavailableError, type ContainerSpec } from './index';
@@ -166,5 +167,31 @@ describe('PodmanClient against real Podman', () => {
   it('says the API is unavailable when the socket is missing', async () => {
     const nowhere = new PodmanClient({ socketPath: '/nonexistent/podman.sock' });
     await expect(nowhere.ping()).rejects.toBeInstanceOf(PodmanUnavailableError);
+  });
+});
+
+// Its own describe, after the one above has removed its container: Podman's bridge of the default network is down
+// then, and comes up again after the CNI bridge, as it did on the machine where this was seen.
+describe('PodmanClient against real Podman, beside a CNI bridge', () => {
+  it("still publishes a port beside Debian's CNI bridge, which a plain `podman run` here leaves behind with 10.88.0.0/16", async () => {
+    // What cni-podman0 is then: up with 10.88.0.1/16 and nothing on it (no carrier), holding the route of the whole
+    // /16 (Podman's default subnet, and CNI's) before Podman's own bridge comes up for the next container. The
+    // project's containers.conf gives the default network another subnet, so that route leads nowhere anyone is.
+    const bridge = `vispcni${process.pid % 100_000}`;
+    const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+    ip('link', 'add', bridge, 'type', 'bridge');
+    let beside: string | undefined;
+    try {
+      ip('addr', 'add', '10.88.0.1/16', 'dev', bridge);
+      ip('link', 'set', bridge, 'up');
+      beside = await client.createContainer({ ...spec(`visp-session-testbox-${sid}-beside-cni`, 'exec httpd -f -p 8080 -h /var/www'), volumes: [] });
+      await client.startContainer(beside);
+      const port = (await client.inspectContainer(beside)).ports['8080/tcp'];
+      const body = await waitFor('httpd', async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined)));
+      expect(body).toBe('testbox\n');
+    } finally {
+      if (beside) await client.removeContainer(beside, { force: true });
+      ip('link', 'del', bridge);
+    }
   });
 });
