@@ -42,7 +42,7 @@ it('signs in, launches Jupyter with a progress bar that reaches ready, opens it 
   await page.screenshot({ path: path.join(ARTIFACTS, 'browser-ready.png'), fullPage: true });
 
   const sessionPage = await openJupyterFromStartPage(context, page, path.join(ARTIFACTS, 'browser-session.png'));
-  expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
+  expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/lab/);
   expect(await sessionPage.title()).toMatch(/Jupyter|Home/);
   await sessionPage.close();
 

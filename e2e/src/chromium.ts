@@ -28,13 +28,14 @@ net.createServer((a) => { const b = net.connect(socket); a.pipe(b).pipe(a); a.on
 
 /**
  * Chromium in a network namespace of its own, where `url`'s loopback address and port lead, through a unix socket,
- * to the same port on this host's loopback: the only place the browser tests go.
+ * to the same port on this host's loopback: the only place the browser tests go. `hosts` are names Chromium
+ * takes for that address (a site and its app host, `visp.test` and `app.visp.test`).
  *
  * Why: when the host gains or loses a link or an address, Chromium fails every request still waiting for a
  * connection with net::ERR_NETWORK_CHANGED, and Podman adds links whenever a test running beside this one starts
  * a container. Jupyter's page asks for dozens of files at once, six at a time, so it lost some (seen in CI).
  */
-export async function launchChromium(url: string): Promise<Browser> {
+export async function launchChromium(url: string, options: { hosts?: string[] } = {}): Promise<Browser> {
   const { hostname, port } = new URL(url);
   const dir = mkdtempSync(path.join(tmpdir(), 'visp-chromium-'));
   const socket = path.join(dir, 'loopback.sock');
@@ -51,7 +52,8 @@ export async function launchChromium(url: string): Promise<Browser> {
     if (exit !== undefined) throw new Error(`the loopback relay for Chromium's network namespace exited (${String(exit)})`);
     const executablePath = path.join(dir, 'chromium');
     writeFileSync(executablePath, `#!/bin/sh\nexec nsenter --net=/proc/${relay.pid}/ns/net -- /usr/bin/chromium "$@"\n`, { mode: 0o755 });
-    const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    const rules = (options.hosts ?? []).map((host) => `MAP ${host} ${hostname}`).join(',');
+    const browser = await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...(rules ? [`--host-resolver-rules=${rules}`] : [])] });
     browser.once('disconnected', cleanUp);
     return browser;
   } catch (err) {
@@ -81,12 +83,15 @@ export async function signInOnPage(page: Page, username: string, key: string): P
   await page.locator('#username', { hasText: username }).waitFor();
 }
 
+/** JupyterLab's launcher card for a new notebook with `kernel` (its display name). */
+export const notebookCard = (page: Page, kernel: string) => page.locator(`.jp-LauncherCard[data-category="Notebook"][title="${kernel}"]`);
+
 /**
- * Opens a ready Jupyter session from the start page's Open link, in its own tab, and waits for Jupyter's file
- * list, drawn by its scripts from its API through the proxy. When the list does not come, the error says which
- * of the page's requests were still unanswered or failed, and a screenshot is saved.
+ * Opens a ready Jupyter session with `open` (which returns its page) and waits for JupyterLab's launcher to offer
+ * a Python notebook: drawn by its scripts from the kernel specs they fetched through the proxy. When it does not
+ * come, the error says which of the page's requests were still unanswered or failed, and a screenshot is saved.
  */
-export async function openJupyterFromStartPage(context: BrowserContext, page: Page, screenshot: string): Promise<Page> {
+export async function openJupyterLab(context: BrowserContext, screenshot: string, open: () => Promise<Page>): Promise<Page> {
   const pending = new Map<string, number>();
   const failed: string[] = [];
   const name = (url: string) => new URL(url).pathname;
@@ -94,19 +99,23 @@ export async function openJupyterFromStartPage(context: BrowserContext, page: Pa
   context.on('requestfinished', (req) => pending.delete(req.url()));
   context.on('requestfailed', (req) => (pending.delete(req.url()), failed.push(`${name(req.url())}: ${req.failure()?.errorText ?? 'failed'}`)));
   context.on('response', (res) => void (res.status() >= 400 && failed.push(`${name(res.url())}: ${res.status()}`)));
-  const [sessionPage] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]);
+  const sessionPage = await open();
   const errors: string[] = [];
   sessionPage.on('pageerror', (err) => errors.push(err.message));
   sessionPage.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
   await sessionPage.waitForLoadState('load');
   try {
-    await sessionPage.getByText('Select items to perform actions on them.').waitFor({ timeout: 60_000 });
+    await notebookCard(sessionPage, 'Python 3 (ipykernel)').waitFor({ timeout: 60_000 });
   } catch (err) {
     await sessionPage.screenshot({ path: screenshot }).catch(() => undefined);
     const waiting = [...pending].map(([url, since]) => `${name(url)} (${Math.round((Date.now() - since) / 1000)} s)`);
-    throw new Error(`Jupyter's file list never showed: unanswered ${JSON.stringify(waiting)}, failed ${JSON.stringify(failed)}, script errors ${JSON.stringify(errors)}`, { cause: err });
+    throw new Error(`JupyterLab's launcher never showed: unanswered ${JSON.stringify(waiting)}, failed ${JSON.stringify(failed)}, script errors ${JSON.stringify(errors)}`, { cause: err });
   }
   await sessionPage.screenshot({ path: screenshot });
   return sessionPage;
 }
+
+/** Opens a ready Jupyter session from the start page's Open link, in its own tab (see openJupyterLab). */
+export const openJupyterFromStartPage = (context: BrowserContext, page: Page, screenshot: string): Promise<Page> =>
+  openJupyterLab(context, screenshot, async () => (await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open jupyter session' }).click()]))[0]);
 

@@ -172,7 +172,7 @@ describe('the product in containers', () => {
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'browser-ready.png'), fullPage: true });
       const sessionPage = await openJupyterFromStartPage(context, page, path.join(ARTIFACTS, 'browser-session.png'));
-      expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/tree/);
+      expect(sessionPage.url()).toMatch(/\/s\/[a-z2-7]{12}\/lab/);
       await page.getByRole('button', { name: 'Stop jupyter session', exact: true }).click();
       await page.getByText('No sessions yet.').waitFor({ timeout: 60_000 });
       expect(errors).toEqual([]);

@@ -4,7 +4,6 @@
 // and a bundle of the project's emuDB transcribed by a real whisper-worker, its queue polled, its transcript read —
 // once with the projects in the product's own store and once in VISP's own MongoDB collections (a fixture with
 // VISP's document shapes), as a VISP site switching over keeps them.
-import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { TEST_SECRETS } from './launch';
 import { loopbackRequest } from './loopback-http';
 import { useGatewayStack } from './gateway-stack';
 import { signInOnSite, VispClient, type VispFrame } from './visp-client';
+import { seedProjects } from './visp-projects';
 import { WebclientClient } from './webclient-client';
 
 const SITE = 'visp.test';
@@ -358,24 +358,10 @@ vispSequence("the product's own project store", {
   env: () => ({}),
   alice: ALICE,
   bob: BOB,
-  // Through `visp projects`, as an operator does: an admin's API token, the gateway's URL.
+  // Through `visp projects`, as an operator does. The access list: alice and bob on it, carl never put there.
   async seed() {
-    const admin = await signIn(19780, ADMIN);
-    const minted = await loopbackRequest(`http://${SITE}/api/v1/tokens`, { port: 19780, method: 'POST', headers: [['Cookie', admin], ['Origin', `http://${SITE}`], ['Content-Type', 'application/json']], body: JSON.stringify({ name: 'visp projects' }) });
-    expect(minted.status).toBe(201);
-    const env = { ...process.env, VISP_URL: 'http://127.0.0.1:19780', VISP_TOKEN: (JSON.parse(minted.body) as { token: string }).token };
-    const visp = (...args: string[]) => {
-      const ran = spawnSync(process.execPath, [path.resolve(__dirname, '../../dist/tools/visp.js'), 'projects', ...args], { encoding: 'utf8', env });
-      expect([args.join(' '), ran.status, ran.stderr]).toEqual([args.join(' '), 0, '']);
-      return ran.stdout;
-    };
-    visp('create', 'p1', 'Project one');
-    visp('member', 'p1', ALICE, 'analyzer');
-    visp('member', 'p1', BOB, 'member');
+    const visp = await seedProjects(19780, SITE, await signIn(19780, ADMIN), [{ id: 'p1', name: 'Project one', members: { [ALICE]: 'analyzer', [BOB]: 'member' } }], [ALICE, BOB]);
     expect(visp('list')).toBe(`p1               Project one              ${ALICE}:analyzer ${BOB}:member\n`);
-    // The access list: alice and bob on it, carl never put there.
-    visp('allow', ALICE);
-    visp('allow', BOB);
   },
 });
 

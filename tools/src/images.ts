@@ -7,6 +7,7 @@ import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { ROOT } from './paths';
 import { run } from './processes';
+import { pythonWheels } from './wheels';
 
 export interface ImageSpec {
   /** A `localhost/…:<version>` tag. */
@@ -127,31 +128,47 @@ export const SP_IMAGE = 'localhost/visp-sp:1';
 
 const copyDir = (from: string) => (dir: string) => cpSync(path.join(ROOT, from), path.join(dir, path.basename(from)), { recursive: true });
 
-export const IMAGES: ImageSpec[] = [
-  { tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox },
-  { tag: JUPYTER_IMAGE, containerfile: 'containerfiles/session-jupyter/Containerfile', prepareContext: () => undefined, buildArgs: { BASE: BASE_IMAGE }, inputs: onBase },
-  {
-    tag: RSTUDIO_STANDIN_IMAGE,
-    containerfile: 'containerfiles/session-rstudio-standin/Containerfile',
-    prepareContext: copyDir('containerfiles/session-rstudio-standin/app'),
+/** The Jupyter session: its Python's pinned packages (their wheels staged for the build), and JupyterLab's settings. */
+function jupyterSpec(wheels: string): ImageSpec {
+  const own = 'containerfiles/session-jupyter';
+  return {
+    tag: JUPYTER_IMAGE,
+    containerfile: `${own}/Containerfile`,
+    prepareContext: (dir) => cpSync(path.join(ROOT, own), path.join(dir, 'jupyter'), { recursive: true }),
+    // The wheels' directory is named by the lock (see wheels.ts), which the context holds already.
+    stageForBuild: (dir) => cpSync(wheels, path.join(dir, 'jupyter/wheels'), { recursive: true }),
     buildArgs: { BASE: BASE_IMAGE },
     inputs: onBase,
-  },
-  {
-    tag: SP_IMAGE,
-    containerfile: 'containerfiles/sp/Containerfile',
-    prepareContext: (dir) => {
-      for (const file of ['apache-sp.conf', 'console.logger', 'entrypoint.sh']) cpSync(path.join(ROOT, 'containerfiles/sp', file), path.join(dir, file));
+  };
+}
+
+async function sessionImages(): Promise<ImageSpec[]> {
+  return [
+    { tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox },
+    jupyterSpec(await pythonWheels(path.join(ROOT, 'containerfiles/session-jupyter/requirements.txt'))),
+    {
+      tag: RSTUDIO_STANDIN_IMAGE,
+      containerfile: 'containerfiles/session-rstudio-standin/Containerfile',
+      prepareContext: copyDir('containerfiles/session-rstudio-standin/app'),
+      buildArgs: { BASE: BASE_IMAGE },
+      inputs: onBase,
     },
-    buildArgs: { BASE: BASE_IMAGE },
-    inputs: onBase,
-  },
-];
+    {
+      tag: SP_IMAGE,
+      containerfile: 'containerfiles/sp/Containerfile',
+      prepareContext: (dir) => {
+        for (const file of ['apache-sp.conf', 'console.logger', 'entrypoint.sh']) cpSync(path.join(ROOT, 'containerfiles/sp', file), path.join(dir, file));
+      },
+      buildArgs: { BASE: BASE_IMAGE },
+      inputs: onBase,
+    },
+  ];
+}
 
 export async function ensureImages(log: (line: string) => void): Promise<void> {
   const started = Date.now();
   log(`image ${BASE_IMAGE}: ${await ensureBaseImage()} (${Date.now() - started} ms)`);
-  for (const image of IMAGES) {
+  for (const image of await sessionImages()) {
     const started = Date.now();
     const result = await ensureImage(image);
     log(`image ${image.tag}: ${result} (${Date.now() - started} ms)`);

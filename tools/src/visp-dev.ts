@@ -1,4 +1,5 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
+import path from 'node:path';
 import { benchProxy, PARTS } from '../bench/proxy';
 import { benchRecovery } from '../bench/recovery';
 import { benchScale } from '../bench/scale';
@@ -12,6 +13,7 @@ import { ensureServiceImages } from './service-images';
 import { soak } from './soak';
 import { runTests } from './test-runner';
 import { startContainerMode, startStack } from './stack';
+import { lockPythonWheels } from './wheels';
 
 const USAGE = `usage: visp-dev <command>
   start [--containers]  run the local stack (Podman service, Redis, database, every service) until Ctrl-C;
@@ -22,6 +24,8 @@ const USAGE = `usage: visp-dev <command>
                         lint, typecheck and every test with real Redis, database and Podman;
                         --only runs one Jest project (e.g. bus or bus:int) without the static checks;
                         arguments after -- go to Jest as they are (e.g. -t 'culls')
+  lock-wheels <file.in> resolves the Python packages an image wants (one per line) and writes requirements.txt
+                        beside it: every package pinned with its wheel's hash, for the images' Python
   soak [--runs N]       the whole suite N times (default 10), each on a clean clone of HEAD as CI runs it; prints
                         runs N, green N, failures by test and each run's duration (tools/src/soak.ts)
   bench spawn [--runs N] [--burst N]
@@ -118,6 +122,11 @@ async function main(argv: string[]): Promise<number> {
         return new Promise<number>(() => undefined);
       }
       break;
+    }
+    case 'lock-wheels': {
+      if (rest.length !== 1 || !rest[0]?.endsWith('.in')) break;
+      await lockPythonWheels(rest[0], path.join(path.dirname(rest[0]), 'requirements.txt'));
+      return 0;
     }
     case 'soak': {
       const runs = rest[0] === '--runs' && rest.length === 2 ? Number(rest[1]) : rest.length === 0 ? 10 : Number.NaN;

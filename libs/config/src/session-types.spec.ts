@@ -51,7 +51,7 @@ describe('templates', () => {
 
   it('fills in a whole launch: command, environment and readiness probe', () => {
     const launch = expandLaunch(BUILTIN_SESSION_TYPES.jupyter, values);
-    expect(launch.command).toContain('--NotebookApp.base_url=/s/abc/');
+    expect(launch.command).toContain('--ServerApp.base_url=/s/abc/');
     expect(launch).toMatchObject({ env: { JUPYTER_TOKEN: 'T' }, readinessPath: '/s/abc/api/status', readinessHeaders: { Authorization: 'token T' } });
   });
 });

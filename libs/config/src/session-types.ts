@@ -85,14 +85,14 @@ export function withinLimits(limits: SessionLimits, max: SessionLimits): boolean
   return limits.memoryMiB <= max.memoryMiB && limits.cpus <= max.cpus && limits.pids <= max.pids;
 }
 
-/** Built in: Jupyter (classic notebook, Python and R kernels) and RStudio (here, its offline stand-in). */
+/** Built in: Jupyter (JupyterLab 4, Python and R kernels) and RStudio (here, its offline stand-in). */
 export const BUILTIN_SESSION_TYPES = Object.freeze({
   jupyter: SessionTypeSchema.parse({
     image: 'localhost/visp-session-jupyter:1',
     port: 8888,
     command: [
-      'jupyter', 'notebook', '--no-browser', '--ip=0.0.0.0', '--port=8888',
-      '--NotebookApp.base_url={baseUrl}', '--NotebookApp.allow_remote_access=True', '--NotebookApp.notebook_dir=/home/visp',
+      'jupyter', 'lab', '--no-browser', '--ip=0.0.0.0', '--port=8888',
+      '--ServerApp.base_url={baseUrl}', '--ServerApp.allow_remote_access=True', '--ServerApp.root_dir=/home/visp',
     ],
     // Through the environment, not the command line, so the token is not in `ps` output.
     env: { JUPYTER_TOKEN: '{token}' },

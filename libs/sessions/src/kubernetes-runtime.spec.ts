@@ -82,7 +82,7 @@ describe('KubernetesRuntime pod spec', () => {
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
     expect(container.resources).toEqual({ requests: { memory: '512Mi', cpu: '0.5' }, limits: { memory: '512Mi', cpu: '0.5' } });
     expect(container.imagePullPolicy).toBe('Never');
-    expect(container.args).toContain('--NotebookApp.base_url=/s/abcdefghij23/');
+    expect(container.args).toContain('--ServerApp.base_url=/s/abcdefghij23/');
   });
 
   it('never carries the token in clear: it is read from the Secret, and put where the type wants it by reference', () => {

@@ -93,7 +93,7 @@ describe('PodmanRuntime in local mode', () => {
       readOnlyBinds: [{ source: settings.guardBinary, target: SESSION_GUARD_PATH }],
       publish: { containerPort: 8007 },
     });
-    expect(specs[0]?.cmd).toContain('--NotebookApp.base_url=/s/abcdefghij23/');
+    expect(specs[0]?.cmd).toContain('--ServerApp.base_url=/s/abcdefghij23/');
   });
 
   it("starts the image's own command when the type names none (the R stand-in)", async () => {

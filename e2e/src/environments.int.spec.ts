@@ -1,0 +1,202 @@
+// The environments researchers expect (issue 26), used as a researcher uses them: in Chromium, through VISP's
+// route (a session launched in a project by VISP's webclient protocol, opened at app.<host>). JupyterLab 4 opens;
+// a Python and an R notebook run a cell each and show its output; a speech notebook from the project's folder
+// loads a recording, computes its pitch with Parselmouth, writes a TextGrid with tgt and plots a spectrogram with
+// librosa, and what it wrote is checked, not just that it ran.
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, notebookCard, openJupyterLab, signInOnPage } from './chromium';
+import { useGatewayStack } from './gateway-stack';
+import { TEST_SECRETS } from './launch';
+import { signInOnSite, VispClient } from './visp-client';
+import { seedProjects } from './visp-projects';
+
+const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts');
+const SITE = 'visp.test';
+const APP = `app.${SITE}`;
+const PORT = 19980;
+const ALICE = 'alice@uni.se';
+const ADMIN = 'admin@uni.se';
+/** The recording's fundamental frequency: what Parselmouth must find. */
+const F0 = 200;
+
+/**
+ * One second of a voice-like tone at `f0` (its first five harmonics, the k-th at 1/k), 16-bit mono at 16 kHz, as a
+ * WAV file: a recording whose pitch is known.
+ */
+function toneWav(f0: number, seconds = 1, rate = 16_000): Buffer {
+  const samples = Math.round(seconds * rate);
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) {
+    let value = 0;
+    for (let k = 1; k <= 5; k++) value += Math.sin((2 * Math.PI * k * f0 * i) / rate) / k;
+    // The sum stays below 2.3 in size: scaled into 80 % of the 16-bit range.
+    data.writeInt16LE(Math.round((value / 2.3) * 0.8 * 32767), i * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16); // the fmt chunk's size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28); // bytes a second
+  header.writeUInt16LE(2, 32); // bytes a frame
+  header.writeUInt16LE(16, 34); // bits a sample
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+/** A notebook (nbformat 4) of Python code cells, as a researcher keeps one in a project. */
+const notebook = (cells: string[]) =>
+  JSON.stringify({
+    cells: cells.map((source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source })),
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' } },
+    nbformat: 4,
+    nbformat_minor: 4,
+  });
+
+const SPEECH_NOTEBOOK = notebook([
+  `import numpy as np
+import parselmouth
+sound = parselmouth.Sound('project/speech.wav')
+pitch = sound.to_pitch()
+f0 = pitch.selected_array['frequency']
+print(f'mean pitch {f0[f0 > 0].mean():.1f} Hz')`,
+  `import tgt
+voiced = pitch.xs()[f0 > 0]
+grid = tgt.TextGrid()
+tier = tgt.IntervalTier(start_time=0, end_time=sound.duration, name='voicing')
+tier.add_interval(tgt.Interval(voiced[0], voiced[-1], 'voiced'))
+grid.add_tier(tier)
+tgt.io.write_to_file(grid, 'project/speech.TextGrid', format='long')
+print('TextGrid written')`,
+  `import librosa
+import librosa.display
+import matplotlib.pyplot as plt
+y, sr = librosa.load('project/speech.wav', sr=None)
+spectrum = np.abs(librosa.stft(y))
+fig, ax = plt.subplots(figsize=(6, 3))
+librosa.display.specshow(librosa.amplitude_to_db(spectrum, ref=np.max), sr=sr, x_axis='time', y_axis='hz', ax=ax)
+fig.savefig('project/spectrogram.png', dpi=80)
+print(f'strongest frequency {librosa.fft_frequencies(sr=sr)[spectrum.mean(axis=1).argmax()]:.0f} Hz')`,
+]);
+
+/** The PNG's width and height, from its IHDR chunk; undefined when the file is no PNG. */
+function pngSize(file: Buffer): { width: number; height: number } | undefined {
+  if (!file.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) || file.toString('latin1', 12, 16) !== 'IHDR') return undefined;
+  return { width: file.readUInt32BE(16), height: file.readUInt32BE(20) };
+}
+
+const repositories = mkdtempSync(path.join(tmpdir(), 'visp-e2e-environments-'));
+const projectDir = path.join(repositories, 'p1');
+const stack = useGatewayStack(
+  { sessionManager: 19920, gateway: PORT },
+  'envs',
+  { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, PROJECT_REPOSITORIES_DIR: repositories },
+  { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories } },
+);
+
+let browser: Browser;
+let context: BrowserContext;
+let jupyterLab: Page;
+
+beforeAll(async () => {
+  // The project's folder as VISP keeps it, the session's unprivileged user free to read and write it.
+  mkdirSync(projectDir, { recursive: true });
+  writeFileSync(path.join(projectDir, 'speech.wav'), toneWav(F0));
+  writeFileSync(path.join(projectDir, 'speech.ipynb'), SPEECH_NOTEBOOK);
+  chmodSync(repositories, 0o755);
+  chmodSync(projectDir, 0o777);
+  for (const file of ['speech.wav', 'speech.ipynb']) chmodSync(path.join(projectDir, file), 0o666);
+  await seedProjects(PORT, SITE, await signInOnSite(PORT, SITE, ADMIN, TEST_SECRETS.TEST_USER_LOGIN_KEY), [{ id: 'p1', name: 'Speech', members: { [ALICE]: 'analyzer' } }], [ALICE]);
+
+  // Launched as VISP's webclient launches: in the project, by its socket protocol; its last frame carries the code.
+  const client = await VispClient.open(PORT, SITE, await signInOnSite(PORT, SITE, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY));
+  const frames = await client.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }).finally(() => client.close());
+  const code = frames.at(-1)?.message ?? '';
+  expect([frames.at(-1)?.progress, code]).toEqual(['end', expect.stringMatching(/^[a-z2-7]{12}$/)]);
+
+  browser = await launchChromium(stack.url, { hosts: [SITE, APP] });
+  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Signed in on the site's own page, which sets the app hosts' cookie too; then VISP's iframe URL.
+  const site = await context.newPage();
+  await site.goto(`http://${SITE}:${PORT}/`);
+  await signInOnPage(site, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  jupyterLab = await openJupyterLab(context, path.join(ARTIFACTS, 'environments-jupyterlab.png'), async () => {
+    const page = await context.newPage();
+    await page.goto(`http://${APP}:${PORT}/?token=${code}`);
+    return page;
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(repositories, { recursive: true, force: true });
+});
+
+/** The visible notebook's cells' outputs, as text. */
+const outputs = (page: Page) => page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output');
+
+/** Types `code` into the visible notebook's first cell and runs it. */
+async function runFirstCell(page: Page, code: string): Promise<void> {
+  await page.locator('.jp-NotebookPanel:visible .jp-Cell .cm-content').first().click();
+  await page.keyboard.type(code);
+  await page.keyboard.press('Shift+Enter');
+}
+
+it('opens JupyterLab 4 at app.<host>, with the Python and R kernels on its launcher', async () => {
+  expect(new URL(jupyterLab.url()).host).toBe(`${APP}:${PORT}`);
+  expect(new URL(jupyterLab.url()).pathname).toMatch(/^\/s\/[a-z2-7]{12}\/lab/);
+  await expect(notebookCard(jupyterLab, 'R').count()).resolves.toBe(1);
+  // The version the page reports is JupyterLab's own.
+  const config = JSON.parse((await jupyterLab.locator('#jupyter-config-data').textContent()) ?? '{}') as { appVersion?: string };
+  expect(config.appVersion).toMatch(/^4\./);
+});
+
+it('runs a cell of a new Python notebook and of a new R notebook, and shows their output', async () => {
+  await notebookCard(jupyterLab, 'Python 3 (ipykernel)').click();
+  await runFirstCell(jupyterLab, 'print(6 * 7, "from Python")');
+  await outputs(jupyterLab).filter({ hasText: '42 from Python' }).waitFor({ timeout: 60_000 });
+
+  await jupyterLab.getByTitle(/^New Launcher/).first().click();
+  await notebookCard(jupyterLab, 'R').click();
+  await runFirstCell(jupyterLab, 'cat(6 * 7, "from R")');
+  await outputs(jupyterLab).filter({ hasText: '42 from R' }).waitFor({ timeout: 60_000 });
+  await jupyterLab.screenshot({ path: path.join(ARTIFACTS, 'environments-r-notebook.png') });
+}, 180_000);
+
+it("runs the project's speech notebook: Parselmouth finds the recording's pitch, tgt writes its TextGrid, librosa plots its spectrogram", async () => {
+  const page = await context.newPage();
+  await page.goto(`http://${APP}:${PORT}/lab/tree/project/speech.ipynb`);
+  const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
+  await cells.first().waitFor({ timeout: 60_000 });
+  await expect(cells.count()).resolves.toBe(3);
+  // Each cell in turn, as a researcher steps through it (Shift+Enter runs one and moves to the next).
+  await cells.first().locator('.cm-content').click();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+Enter');
+  await outputs(page).filter({ hasText: 'strongest frequency' }).waitFor({ timeout: 180_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'environments-speech-notebook.png'), fullPage: true });
+
+  const printed = (await outputs(page).allTextContents()).join('\n');
+  const number = (pattern: RegExp) => Number(pattern.exec(printed)?.[1]);
+  // Praat's pitch and the spectrum's strongest bin are the tone's fundamental (a bin of 2048 points at 16 kHz is 7.8 Hz).
+  expect(Math.abs(number(/mean pitch ([\d.]+) Hz/) - F0)).toBeLessThan(2);
+  expect(Math.abs(number(/strongest frequency ([\d.]+) Hz/) - F0)).toBeLessThan(8);
+  expect(printed).toContain('TextGrid written');
+  // The figure shows in the notebook too.
+  await expect(outputs(page).locator('img').count()).resolves.toBeGreaterThan(0);
+
+  // What it wrote into the project, read on this side: a TextGrid tier with the voiced stretch, and a PNG.
+  const textGrid = readFileSync(path.join(projectDir, 'speech.TextGrid'), 'utf8');
+  expect(textGrid).toMatch(/^File type = "ooTextFile"/);
+  expect(textGrid).toContain('name = "voicing"');
+  const interval = /xmin = ([\d.]+)\s+xmax = ([\d.]+)\s+text = "voiced"/.exec(textGrid);
+  expect([Number(interval?.[1]) < 0.1, Number(interval?.[2]) > 0.9]).toEqual([true, true]);
+  expect(pngSize(readFileSync(path.join(projectDir, 'spectrogram.png')))).toEqual({ width: 480, height: 240 });
+}, 300_000);
