@@ -7,6 +7,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { discoverPodman, PodmanClient } from '@visp/podman-client';
+import { testPodmanHost } from '@visp/testing';
 import { launchChromium, notebookCard, openJupyterLab, signInOnPage } from './chromium';
 import { useGatewayStack } from './gateway-stack';
 import { TEST_SECRETS } from './launch';
@@ -63,7 +65,7 @@ const notebook = (cells: string[]) =>
 const SPEECH_NOTEBOOK = notebook([
   `import numpy as np
 import parselmouth
-sound = parselmouth.Sound('project/speech.wav')
+sound = parselmouth.Sound('speech.wav')
 pitch = sound.to_pitch()
 f0 = pitch.selected_array['frequency']
 print(f'mean pitch {f0[f0 > 0].mean():.1f} Hz')`,
@@ -73,16 +75,16 @@ grid = tgt.TextGrid()
 tier = tgt.IntervalTier(start_time=0, end_time=sound.duration, name='voicing')
 tier.add_interval(tgt.Interval(voiced[0], voiced[-1], 'voiced'))
 grid.add_tier(tier)
-tgt.io.write_to_file(grid, 'project/speech.TextGrid', format='long')
+tgt.io.write_to_file(grid, 'speech.TextGrid', format='long')
 print('TextGrid written')`,
   `import librosa
 import librosa.display
 import matplotlib.pyplot as plt
-y, sr = librosa.load('project/speech.wav', sr=None)
+y, sr = librosa.load('speech.wav', sr=None)
 spectrum = np.abs(librosa.stft(y))
 fig, ax = plt.subplots(figsize=(6, 3))
 librosa.display.specshow(librosa.amplitude_to_db(spectrum, ref=np.max), sr=sr, x_axis='time', y_axis='hz', ax=ax)
-fig.savefig('project/spectrogram.png', dpi=80)
+fig.savefig('spectrogram.png', dpi=80)
 print(f'strongest frequency {librosa.fft_frequencies(sr=sr)[spectrum.mean(axis=1).argmax()]:.0f} Hz')`,
 ]);
 
@@ -119,10 +121,13 @@ beforeAll(async () => {
   const client = await VispClient.open(PORT, SITE, await signInOnSite(PORT, SITE, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY));
   const frames = await client.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }).finally(() => client.close());
   const code = frames.at(-1)?.message ?? '';
+  sessionCode = code;
   expect([frames.at(-1)?.progress, code]).toEqual(['end', expect.stringMatching(/^[a-z2-7]{12}$/)]);
 
   browser = await launchChromium(stack.url, { hosts: [SITE, APP] });
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.on('console', (message) => void consoleLines.push(`${message.type()}: ${message.text()}`));
+  context.on('weberror', (err) => void consoleLines.push(`error: ${err.error().message}`));
   // Signed in on the site's own page, which sets the app hosts' cookie too; then VISP's iframe URL.
   const site = await context.newPage();
   await site.goto(`http://${SITE}:${PORT}/`);
@@ -143,11 +148,33 @@ afterAll(async () => {
 /** The visible notebook's cells' outputs, as text. */
 const outputs = (page: Page) => page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output');
 
-/** Types `code` into the visible notebook's first cell and runs it. */
-async function runFirstCell(page: Page, code: string): Promise<void> {
+/**
+ * Waits, as a user does, until the status bar says the notebook's kernel is idle: a cell run before its kernel is
+ * connected is not run at all (JupyterLab leaves it unnumbered).
+ */
+const kernelIdle = (page: Page, kernel: string) => page.locator('.jp-StatusBar-Widget').getByText(`${kernel} | Idle`).waitFor({ timeout: 60_000 });
+
+/** Types `code` into the visible notebook's first cell, once its kernel is idle, and runs it. */
+async function runFirstCell(page: Page, kernel: string, code: string): Promise<void> {
+  await kernelIdle(page, kernel);
   await page.locator('.jp-NotebookPanel:visible .jp-Cell .cm-content').first().click();
   await page.keyboard.type(code);
   await page.keyboard.press('Shift+Enter');
+}
+
+const consoleLines: string[] = [];
+let sessionCode = '';
+
+/** A screenshot of `page` when `step` fails, for the artifacts, and what the page said in its console. */
+async function shotOnFailure<T>(page: Page, name: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `environments-${name}-failed.png`), fullPage: true }).catch(() => undefined);
+    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+    const logs = await podman.logs(`visp-session-jupyter-${sessionCode}`, { tail: 60 }).catch((e: unknown) => ({ stdout: '', stderr: String(e) }));
+    throw new Error(`${(err as Error).message}\nthe page's console:\n${consoleLines.slice(-40).join('\n')}\nJupyter's log:\n${logs.stdout}${logs.stderr}`, { cause: err });
+  }
 }
 
 it('opens JupyterLab 4 at app.<host>, with the Python and R kernels on its launcher', async () => {
@@ -159,28 +186,29 @@ it('opens JupyterLab 4 at app.<host>, with the Python and R kernels on its launc
   expect(config.appVersion).toMatch(/^4\./);
 });
 
-it('runs a cell of a new Python notebook and of a new R notebook, and shows their output', async () => {
+it('runs a cell of a new Python notebook and of a new R notebook, and shows their output', () => shotOnFailure(jupyterLab, 'notebooks', async () => {
   await notebookCard(jupyterLab, 'Python 3 (ipykernel)').click();
-  await runFirstCell(jupyterLab, 'print(6 * 7, "from Python")');
+  await runFirstCell(jupyterLab, 'Python 3 (ipykernel)', 'print(6 * 7, "from Python")');
   await outputs(jupyterLab).filter({ hasText: '42 from Python' }).waitFor({ timeout: 60_000 });
 
   await jupyterLab.getByTitle(/^New Launcher/).first().click();
   await notebookCard(jupyterLab, 'R').click();
-  await runFirstCell(jupyterLab, 'cat(6 * 7, "from R")');
+  await runFirstCell(jupyterLab, 'R', 'cat(6 * 7, "from R")');
   await outputs(jupyterLab).filter({ hasText: '42 from R' }).waitFor({ timeout: 60_000 });
   await jupyterLab.screenshot({ path: path.join(ARTIFACTS, 'environments-r-notebook.png') });
-}, 180_000);
+}), 180_000);
 
 it("runs the project's speech notebook: Parselmouth finds the recording's pitch, tgt writes its TextGrid, librosa plots its spectrogram", async () => {
   const page = await context.newPage();
   await page.goto(`http://${APP}:${PORT}/lab/tree/project/speech.ipynb`);
   const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
-  await cells.first().waitFor({ timeout: 60_000 });
+  await shotOnFailure(page, 'speech-open', () => cells.nth(2).waitFor({ timeout: 60_000 }));
   await expect(cells.count()).resolves.toBe(3);
   // Each cell in turn, as a researcher steps through it (Shift+Enter runs one and moves to the next).
+  await kernelIdle(page, 'Python 3 (ipykernel)');
   await cells.first().locator('.cm-content').click();
   for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+Enter');
-  await outputs(page).filter({ hasText: 'strongest frequency' }).waitFor({ timeout: 180_000 });
+  await shotOnFailure(page, 'speech-run', () => outputs(page).filter({ hasText: 'strongest frequency' }).waitFor({ timeout: 180_000 }));
   await page.screenshot({ path: path.join(ARTIFACTS, 'environments-speech-notebook.png'), fullPage: true });
 
   const printed = (await outputs(page).allTextContents()).join('\n');
