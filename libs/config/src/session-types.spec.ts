@@ -12,9 +12,10 @@ const valid = { image: 'localhost/x:1', port: 8080, readinessPath: '/', baseUrlA
 
 describe('session types', () => {
   it('has jupyter (base-URL aware) and rstudio (prefix stripped) built in, with defaults filled', () => {
-    expect(Object.keys(BUILTIN_SESSION_TYPES).sort()).toEqual(['jupyter', 'rstudio']);
+    expect(Object.keys(BUILTIN_SESSION_TYPES).sort()).toEqual(['jupyter', 'rstudio', 'vscode']);
     expect(BUILTIN_SESSION_TYPES.jupyter).toMatchObject({ baseUrlAware: true, activity: 'jupyter', user: '1000:1000', readinessPath: '{baseUrl}api/status' });
     expect(BUILTIN_SESSION_TYPES.rstudio).toMatchObject({ baseUrlAware: false, port: 8787, homeDir: '/home/visp' });
+    expect(BUILTIN_SESSION_TYPES.vscode).toMatchObject({ baseUrlAware: false, port: 8080, readinessPath: '/healthz', command: expect.arrayContaining(['--auth=none', '/home/visp']) });
   });
 
   it('uses the built-ins without a file, and a file instead of them', () => {

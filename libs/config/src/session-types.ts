@@ -85,7 +85,7 @@ export function withinLimits(limits: SessionLimits, max: SessionLimits): boolean
   return limits.memoryMiB <= max.memoryMiB && limits.cpus <= max.cpus && limits.pids <= max.pids;
 }
 
-/** Built in: Jupyter (JupyterLab 4, Python and R kernels) and RStudio (here, its offline stand-in). */
+/** Built in: Jupyter (JupyterLab 4, Python and R kernels), RStudio (here, its offline stand-in) and VS Code (code-server). */
 export const BUILTIN_SESSION_TYPES = Object.freeze({
   jupyter: SessionTypeSchema.parse({
     image: 'localhost/visp-session-jupyter:1',
@@ -106,6 +106,20 @@ export const BUILTIN_SESSION_TYPES = Object.freeze({
     image: 'localhost/visp-session-rstudio-standin:1',
     port: 8787,
     readinessPath: '/',
+    baseUrlAware: false,
+    limits: { default: { memoryMiB: 2048, cpus: 1, pids: 512 }, max: { memoryMiB: 8192, cpus: 4, pids: 2048 } },
+  }),
+  // No authentication of its own, as RStudio's: only the gateway reaches it, for the session's owner alone (the
+  // session guard or the session's own network). Served at the root: the gateway strips /s/<sid>, and code-server's
+  // pages use relative URLs. Telemetry, update checks and the Workspace Trust prompt off: sessions have no way out.
+  vscode: SessionTypeSchema.parse({
+    image: 'localhost/visp-session-vscode:1',
+    port: 8080,
+    command: [
+      'node', '/opt/code-server/node_modules/code-server/out/node/entry.js', '--bind-addr=0.0.0.0:8080', '--auth=none',
+      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened', '/home/visp',
+    ],
+    readinessPath: '/healthz',
     baseUrlAware: false,
     limits: { default: { memoryMiB: 2048, cpus: 1, pids: 512 }, max: { memoryMiB: 8192, cpus: 4, pids: 2048 } },
   }),

@@ -89,7 +89,7 @@ describe('bad input gets a 4xx with a clear message and creates nothing', () => 
     const before = await sessionCount();
     const containersBefore = (await h.podman.listManaged(h.instance)).length;
     const cases: Array<[unknown, Record<string, string> | undefined, number, string, RegExp]> = [
-      [{ owner: 'alice', type: 'nosuch' }, undefined, 400, 'validation_failed', /unknown session type "nosuch" \(known: jupyter, rstudio, box, never, gated, dies, missing\)/],
+      [{ owner: 'alice', type: 'nosuch' }, undefined, 400, 'validation_failed', /unknown session type "nosuch" \(known: jupyter, rstudio, vscode, box, never, gated, dies, missing\)/],
       [{ owner: 'alice', type: 'box', limits: { memoryMiB: 100_000 } }, undefined, 400, 'validation_failed', /body\.limits: above the maximum for box \(memoryMiB 256/],
       [{ owner: 'alice', type: 'box', limits: { memoryMiB: 1 } }, undefined, 400, 'validation_failed', /^body\.limits\.memoryMiB: /],
       [{ owner: '../etc', type: 'box' }, undefined, 400, 'validation_failed', /^body\.owner: /],
