@@ -3,7 +3,8 @@
 // a Python and an R notebook run a cell each and show its output; a speech notebook from the project's folder
 // loads a recording, computes its pitch with Parselmouth, writes a TextGrid with tgt and plots a spectrogram with
 // librosa, and what it wrote is checked, not just that it ran. VS Code (code-server) opens; a file made and saved
-// in its editor is in the home, and a command run in its terminal shows its output.
+// in its editor is in the home, and a command run in its terminal shows its output. The R app (RStudio's stand-in
+// here) answers a changed input over its WebSocket.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,7 +102,8 @@ const stack = useGatewayStack(
   { sessionManager: 19920, gateway: PORT },
   'envs',
   { APP_HOSTS: APP, COOKIE_DOMAIN: SITE, VISP_WEBCLIENT: 'true', ACCESS_LIST_ENABLED: 'true', ADMIN_USERS: ADMIN, PROJECT_REPOSITORIES_DIR: repositories },
-  { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories } },
+  // Alice opens all three types at once.
+  { sessionManagerEnv: { PROJECT_REPOSITORIES_DIR: repositories, MAX_SESSIONS_PER_USER: '3' } },
 );
 
 let browser: Browser;
@@ -283,3 +285,18 @@ it('opens VS Code at app.<host>: a file made and saved in its editor is in the h
   await page.screenshot({ path: path.join(ARTIFACTS, 'environments-vscode-terminal.png') });
   await vscodeContext.close();
 }, 300_000);
+
+it("opens the R session at app.<host> and its page answers a changed input over the app's WebSocket", async () => {
+  const code = await launchInProject('rstudio');
+  appContainer = `visp-session-rstudio-${code}`;
+  const rContext = await signedInContext();
+  const page = await rContext.newPage();
+  await page.goto(`http://${APP}:${PORT}/?token=${code}`);
+  await shotOnFailure(page, 'rstudio', async () => {
+    await page.getByRole('heading', { name: 'VISP R session' }).waitFor({ timeout: 60_000 });
+    await page.getByText('n * 7 = 42').waitFor({ timeout: 30_000 });
+    await page.getByLabel('n').fill('9');
+    await page.getByText('n * 7 = 63').waitFor({ timeout: 30_000 });
+  });
+  await rContext.close();
+}, 180_000);

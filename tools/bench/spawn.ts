@@ -39,8 +39,7 @@ const BOX: SessionTypeConfig = {
 };
 /** The same, with an app that takes a second to start, as every real app does: shows starts overlapping. */
 const SLOWBOX: SessionTypeConfig = { ...BOX, command: ['sh', '-c', 'sleep 1; exec httpd -f -p 8080 -h /var/www'] };
-const JUPYTER = BUILTIN_SESSION_TYPES.jupyter;
-const BENCH_TYPES: SessionTypes = { jupyter: JUPYTER, box: BOX, slowbox: SLOWBOX };
+const BENCH_TYPES: SessionTypes = { ...BUILTIN_SESSION_TYPES, box: BOX, slowbox: SLOWBOX };
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -147,15 +146,18 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<number> {
       log(`${what}: visp ${times.visp.map((t) => t.toFixed(0)).join(' ')}; bare ${times.bare.map((t) => t.toFixed(0)).join(' ')}`);
       return { what, visp: median(times.visp), bare: median(times.bare) };
     };
-    const jupyter = await measure('jupyter, one session', () => platformStart(api, 'jupyter', 1), () => bareStart(docker, JUPYTER, 1, instance));
+    // Every built-in type, one session, against a bare start of its own image, command and environment.
+    const builtIn: Row[] = [];
+    for (const [name, type] of Object.entries(BUILTIN_SESSION_TYPES)) builtIn.push(await measure(`${name}, one session`, () => platformStart(api, name, 1), () => bareStart(docker, type, 1, instance)));
     const box = await measure('box, one session', () => platformStart(api, 'box', 1), () => bareStart(docker, BOX, 1, instance));
     const burst = await measure(`box, ${options.burst} at once`, () => platformStart(api, 'box', options.burst), () => bareStart(docker, BOX, options.burst, instance));
     const slow = await measure('slowbox (1 s app), one session', () => platformStart(api, 'slowbox', 1), () => bareStart(docker, SLOWBOX, 1, instance));
     const slowBurst = await measure(`slowbox, ${options.burst} at once`, () => platformStart(api, 'slowbox', options.burst), () => bareStart(docker, SLOWBOX, options.burst, instance));
-    printTable([jupyter, box, burst, slow, slowBurst], options.runs);
+    printTable([...builtIn, box, burst, slow, slowBurst], options.runs);
     const times = (many: Row, one: Row) => `visp ${(many.visp / one.visp).toFixed(2)}×, bare podman ${(many.bare / one.bare).toFixed(2)}×`;
     console.log(`${options.burst} at once against one: box ${times(burst, box)}; slowbox ${times(slowBurst, slow)}`);
-    console.log(`target: jupyter ratio ≤ 1.15 → ${(jupyter.visp / jupyter.bare).toFixed(2)}`);
+    const sizes = await Promise.all(Object.entries(BUILTIN_SESSION_TYPES).map(async ([name, type]) => `${name} ${((await docker.getImage(type.image).inspect()).Size / 1e9).toFixed(2)} GB`));
+    console.log(`image sizes: ${sizes.join(', ')}`);
     return 0;
   });
 }
