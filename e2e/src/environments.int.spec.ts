@@ -192,13 +192,19 @@ async function runFirstCell(page: Page, kernel: string, code: string): Promise<v
   await page.keyboard.press('Shift+Enter');
 }
 
-it('opens JupyterLab 4 at app.<host>, with the Python and R kernels on its launcher', async () => {
+it('opens JupyterLab 4 at app.<host>, with the Python and R kernels on its launcher; /tree opens Notebook 7', async () => {
   expect(new URL(jupyterLab.url()).host).toBe(`${APP}:${PORT}`);
   expect(new URL(jupyterLab.url()).pathname).toMatch(/^\/s\/[a-z2-7]{12}\/lab/);
   await expect(notebookCard(jupyterLab, 'R').count()).resolves.toBe(1);
   // The version the page reports is JupyterLab's own.
   const config = JSON.parse((await jupyterLab.locator('#jupyter-config-data').textContent()) ?? '{}') as { appVersion?: string };
   expect(config.appVersion).toMatch(/^4\./);
+  // Old links to the classic interface's /tree open Notebook 7's file browser, with the project's files.
+  const tree = await context.newPage();
+  await tree.goto(`http://${APP}:${PORT}/tree/project`);
+  await shotOnFailure(tree, 'tree', () => tree.getByText('speech.ipynb').waitFor({ timeout: 60_000 }));
+  expect(JSON.parse((await tree.locator('#jupyter-config-data').textContent()) ?? '{}')).toMatchObject({ appName: 'Jupyter Notebook', notebookPage: 'tree' });
+  await tree.close();
 });
 
 it('runs a cell of a new Python notebook and of a new R notebook, and shows their output', () => shotOnFailure(jupyterLab, 'notebooks', async () => {
@@ -244,7 +250,7 @@ it("runs the project's speech notebook: Parselmouth finds the recording's pitch,
   expect(pngSize(readFileSync(path.join(projectDir, 'spectrogram.png')))).toEqual({ width: 480, height: 240 });
 }, 300_000);
 
-it('opens VS Code at app.<host>: a file made and saved in its editor is in the home, and its terminal shows a command\'s output', async () => {
+it('opens VS Code at app.<host>: a file made and saved in its editor is in the home, and its terminal shows a command\'s output; the same on the gateway\'s host', async () => {
   const code = await launchInProject('vscode');
   appContainer = `visp-session-vscode-${code}`;
   // The terminal drawn in the page rather than on a canvas, so its text can be read (a user's setting).
@@ -283,10 +289,15 @@ it('opens VS Code at app.<host>: a file made and saved in its editor is in the h
     await page.locator('.terminal-wrapper.active .xterm-rows').getByText('42 from the terminal in /home/visp').waitFor({ timeout: 30_000 });
   });
   await page.screenshot({ path: path.join(ARTIFACTS, 'environments-vscode-terminal.png') });
+
+  // The same session on the gateway's own host, below /s/<sid>/ (the gateway strips the prefix): the file is there.
+  const onGateway = await vscodeContext.newPage();
+  await onGateway.goto(`http://${SITE}:${PORT}/s/${code}/`);
+  await shotOnFailure(onGateway, 'vscode-gateway', () => onGateway.getByRole('tree', { name: /Files Explorer/ }).getByText('notes.txt').waitFor({ timeout: 90_000 }));
   await vscodeContext.close();
 }, 300_000);
 
-it("opens the R session at app.<host> and its page answers a changed input over the app's WebSocket", async () => {
+it("opens the R session at app.<host> and on the gateway's host, and its page answers a changed input over the app's WebSocket", async () => {
   const code = await launchInProject('rstudio');
   appContainer = `visp-session-rstudio-${code}`;
   const rContext = await signedInContext();
@@ -297,6 +308,14 @@ it("opens the R session at app.<host> and its page answers a changed input over 
     await page.getByText('n * 7 = 42').waitFor({ timeout: 30_000 });
     await page.getByLabel('n').fill('9');
     await page.getByText('n * 7 = 63').waitFor({ timeout: 30_000 });
+  });
+  // And on the gateway's own host, below /s/<sid>/.
+  const onGateway = await rContext.newPage();
+  await onGateway.goto(`http://${SITE}:${PORT}/s/${code}/`);
+  await shotOnFailure(onGateway, 'rstudio-gateway', async () => {
+    await onGateway.getByText('n * 7 = 42').waitFor({ timeout: 60_000 });
+    await onGateway.getByLabel('n').fill('2');
+    await onGateway.getByText('n * 7 = 14').waitFor({ timeout: 30_000 });
   });
   await rContext.close();
 }, 180_000);
