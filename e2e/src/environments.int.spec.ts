@@ -225,11 +225,17 @@ it("runs the project's speech notebook: Parselmouth finds the recording's pitch,
   const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
   await shotOnFailure(page, 'speech-open', () => cells.nth(2).waitFor({ timeout: 60_000 }));
   await expect(cells.count()).resolves.toBe(3);
-  // Each cell in turn, as a researcher steps through it (Shift+Enter runs one and moves to the next).
+  // Each cell in turn, as a researcher steps through it: run, wait for its output, the next.
   await kernelIdle(page, 'Python 3 (ipykernel)');
-  await cells.first().locator('.cm-content').click();
-  for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+Enter');
-  await shotOnFailure(page, 'speech-run', () => outputs(page).filter({ hasText: 'strongest frequency' }).waitFor({ timeout: 180_000 }));
+  await shotOnFailure(page, 'speech-run', async () => {
+    for (let i = 0; i < 3; i++) {
+      await cells.nth(i).locator('.cm-content').click();
+      await page.keyboard.press('Shift+Enter');
+      await cells.nth(i).locator('.jp-OutputArea-output').first().waitFor({ timeout: 120_000 });
+    }
+    // The figure comes after the cell's printed line.
+    await outputs(page).locator('img').first().waitFor({ timeout: 30_000 });
+  });
   await page.screenshot({ path: path.join(ARTIFACTS, 'environments-speech-notebook.png'), fullPage: true });
 
   const printed = (await outputs(page).allTextContents()).join('\n');
@@ -238,8 +244,6 @@ it("runs the project's speech notebook: Parselmouth finds the recording's pitch,
   expect(Math.abs(number(/mean pitch ([\d.]+) Hz/) - F0)).toBeLessThan(2);
   expect(Math.abs(number(/strongest frequency ([\d.]+) Hz/) - F0)).toBeLessThan(8);
   expect(printed).toContain('TextGrid written');
-  // The figure shows in the notebook too.
-  await expect(outputs(page).locator('img').count()).resolves.toBeGreaterThan(0);
 
   // What it wrote into the project, read on this side: a TextGrid tier with the voiced stretch, and a PNG.
   const textGrid = readFileSync(path.join(projectDir, 'speech.TextGrid'), 'utf8');
@@ -271,6 +275,8 @@ it('opens VS Code at app.<host>: a file made and saved in its editor is in the h
   await shotOnFailure(page, 'vscode-edit', async () => {
     await page.getByRole('tree', { name: /Files Explorer/ }).hover();
     await page.getByRole('button', { name: 'New File...' }).first().click();
+    // The name box opens in the tree a moment later.
+    await page.getByRole('tree', { name: /Files Explorer/ }).getByRole('textbox').waitFor({ timeout: 30_000 });
     await page.keyboard.type('notes.txt');
     await page.keyboard.press('Enter');
     await page.locator('.part.editor .monaco-editor .view-lines').first().click();

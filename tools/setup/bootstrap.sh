@@ -12,13 +12,11 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # Chromium for the browser tests (and iproute2 for the network namespace they run it in), ffmpeg for audio,
 # python3-venv for the Whisper engine, and the LibriVox clips (with reference transcripts) the transcription
 # tests measure. For the single sign-on tests: Caddy (the edge, as production runs it) and a SAML IdP (SimpleSAMLphp
-# under Apache with mod_php); the Shibboleth SP itself runs from its image (containerfiles/sp). A C++ toolchain and
-# Kerberos's headers for code-server's native modules (the VS Code image, tools/src/code-server.ts).
+# under Apache with mod_php); the Shibboleth SP itself runs from its image (containerfiles/sp).
 APT_PACKAGES=(
   podman runc conmon netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs catatonit
   redis-server debootstrap busybox-static ca-certificates chromium iproute2 ffmpeg pocketsphinx-testdata
   caddy apache2 libapache2-mod-php simplesamlphp php-cli php-xml php-mbstring openssl
-  g++ make libkrb5-dev
 )
 
 as_root() {

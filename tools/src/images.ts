@@ -7,7 +7,7 @@ import { LABEL } from '@visp/contracts';
 import { podmanEnv } from './infra';
 import { ROOT } from './paths';
 import { run } from './processes';
-import { CODE_SERVER_BUILD, codeServerBuild } from './code-server';
+import { nodeDistribution, npmTarball } from './node-dist';
 import { pythonWheels } from './wheels';
 
 export interface ImageSpec {
@@ -42,26 +42,22 @@ function hashTree(dir: string, hash = createHash('sha256'), rel = ''): string {
   return rel === '' ? hash.digest('hex').slice(0, 16) : '';
 }
 
-/** One field of an image (a Go template over `podman image inspect`); undefined when there is no such image. */
-async function inspectImage(tag: string, format: string): Promise<string | undefined> {
+export async function labelOf(tag: string): Promise<string | undefined> {
   try {
-    return (await run('podman', ['image', 'inspect', '--format', format, tag], { env: podmanEnv(), quiet: true })).trim();
+    const out = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${LABEL.buildHash}"}}`, tag], { env: podmanEnv(), quiet: true });
+    return out.trim();
   } catch {
     return undefined;
   }
 }
 
-export const labelOf = (tag: string) => inspectImage(tag, `{{index .Labels "${LABEL.buildHash}"}}`);
-
 /**
- * Builds or imports `tag` anew, then removes the image the tag named before, now nameless: left, every rebuild
- * kept a copy (seen on a long-used machine: 134 of them, 57 GB, and the test cluster's kubelet refusing pods for
- * disk pressure). One a container still uses stays.
+ * Removes this project's images that no tag names any more and no container uses: each rebuild leaves the one it
+ * replaced (seen on a long-used machine: 134 of them, 57 GB, and the test cluster's kubelet refusing pods for disk
+ * pressure). After every round of builds, so that a base replaced under its children goes once they are rebuilt.
  */
-async function replaceImage(tag: string, make: () => Promise<unknown>): Promise<void> {
-  const before = await inspectImage(tag, '{{.Id}}');
-  await make();
-  if (before && before !== (await inspectImage(tag, '{{.Id}}'))) await run('podman', ['image', 'rm', before], { env: podmanEnv(), quiet: true }).catch(() => undefined);
+export async function pruneReplacedImages(): Promise<void> {
+  await run('podman', ['image', 'prune', '--force', '--filter', `label=${LABEL.buildHash}`], { env: podmanEnv(), quiet: true });
 }
 
 /**
@@ -82,9 +78,7 @@ export async function ensureImage(spec: ImageSpec): Promise<'built' | 'cached'> 
       ...(spec.target ? ['--target', spec.target] : []),
       ...(spec.format ? ['--format', spec.format] : []),
     ];
-    await replaceImage(spec.tag, () =>
-      run('podman', ['build', '--pull=never', '--layers=false', '--label', `${LABEL.buildHash}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], { env: podmanEnv(), quiet: true }),
-    );
+    await run('podman', ['build', '--pull=never', '--layers=false', '--label', `${LABEL.buildHash}=${hash}`, '-t', spec.tag, ...args, '-f', 'Containerfile', context], { env: podmanEnv(), quiet: true });
     return 'built';
   } finally {
     rmSync(context, { recursive: true, force: true });
@@ -109,7 +103,7 @@ async function ensureBaseImage(): Promise<'built' | 'cached'> {
     mkdirSync(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
     const tarball = `${rootfs}.tar`;
     await run('tar', ['-C', rootfs, '-cf', tarball, '.'], { quiet: true });
-    await replaceImage(BASE_IMAGE, () => run('podman', ['import', '--change', `LABEL ${LABEL.buildHash}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true }));
+    await run('podman', ['import', '--change', `LABEL ${LABEL.buildHash}=${hash}`, '--change', 'CMD ["/bin/bash"]', tarball, BASE_IMAGE], { env: podmanEnv(), quiet: true });
     rmSync(tarball, { force: true });
     return 'built';
   } finally {
@@ -154,18 +148,19 @@ const JUPYTER_SPEC: ImageSpec = {
   inputs: onBase,
 };
 
-/** VS Code in the browser: code-server and Node 24, built on the host when the image is (see code-server.ts). */
+/** VS Code in the browser: code-server, and the Node it requires (its install refuses any other major). */
+const CODE_SERVER = { version: '4.139.1', node: '24.22.3', npm: '11.19.1' };
 const VSCODE_SPEC: ImageSpec = {
   tag: VSCODE_IMAGE,
   containerfile: 'containerfiles/session-vscode/Containerfile',
   prepareContext: copyDir('containerfiles/session-vscode/visp-defaults'),
+  // Node 24 with its headers and npm, for the build stage that installs and compiles code-server (see its Containerfile).
   stageForBuild: async (dir) => {
-    const build = await codeServerBuild();
-    cpSync(build.node, path.join(dir, 'node'));
-    cpSync(build.modules, path.join(dir, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    cpSync(await nodeDistribution(CODE_SERVER.node), path.join(dir, 'node'), { recursive: true });
+    cpSync(await npmTarball(CODE_SERVER.npm), path.join(dir, 'npm.tgz'));
   },
-  buildArgs: { BASE: BASE_IMAGE },
-  inputs: async () => ({ ...(await onBase()), codeServer: CODE_SERVER_BUILD }),
+  buildArgs: { BASE: BASE_IMAGE, CODE_SERVER_VERSION: CODE_SERVER.version },
+  inputs: async () => ({ ...(await onBase()), node: CODE_SERVER.node, npm: CODE_SERVER.npm }),
 };
 
 export const IMAGES: ImageSpec[] = [
@@ -198,4 +193,5 @@ export async function ensureImages(log: (line: string) => void): Promise<void> {
     const result = await ensureImage(image);
     log(`image ${image.tag}: ${result} (${Date.now() - started} ms)`);
   }
+  await pruneReplacedImages();
 }

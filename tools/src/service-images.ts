@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { BASE_IMAGE, ensureImage, onBase, type ImageSpec } from './images';
+import { BASE_IMAGE, ensureImage, onBase, pruneReplacedImages, type ImageSpec } from './images';
 import { FERRETDB_BIN, ROOT, STATE_DIR } from './paths';
 import { run } from './processes';
 import { nodeDistribution } from './node-dist';
@@ -81,6 +81,7 @@ export async function ensureStandInImages(log: (line: string) => void): Promise<
     const started = Date.now();
     log(`image ${spec.tag}: ${await ensureImage(spec)} (${Date.now() - started} ms)`);
   }
+  await pruneReplacedImages();
 }
 
 /** Builds the services' images that are missing or out of date (after `node tools/build.mjs`). */
@@ -92,4 +93,5 @@ export async function ensureServiceImages(log: (line: string) => void, apps: rea
     const result = await ensureImage(specFor(app, node, modules, wheels));
     log(`image ${serviceImage(app)}: ${result} (${Date.now() - started} ms)`);
   }
+  await pruneReplacedImages();
 }

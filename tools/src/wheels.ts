@@ -1,6 +1,7 @@
 // Python wheels for the images, downloaded on this machine once per requirements file and installed inside a build
 // without network, so builds stay offline and reproducible. They are asked for the images' Python (Debian
-// bookworm's CPython 3.11 on glibc 2.36, x86_64), whatever Python runs here.
+// bookworm's CPython 3.11 on glibc 2.36, x86_64) by tags; pip still evaluates environment markers with the Python
+// that runs it, so a lock is made with a 3.11 here (bootstrap's, on this machine kind).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -177,8 +177,10 @@ describe('PodmanClient against real Podman, beside a CNI bridge', () => {
     // What cni-podman0 is then: up with 10.88.0.1/16 and nothing on it (no carrier), holding the route of the whole
     // /16 (Podman's default subnet, and CNI's) before Podman's own bridge comes up for the next container. The
     // project's containers.conf gives the default network another subnet, so that route leads nowhere anyone is.
+    const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8', stdio: 'pipe' });
+    // Such a bridge left by a run that was killed here goes first.
+    for (const stale of ip('-o', 'link', 'show', 'type', 'bridge').matchAll(/^\d+: (vispcni\d+)[:@]/gm)) ip('link', 'del', stale[1] as string);
     const bridge = `vispcni${process.pid % 100_000}`;
-    const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
     ip('link', 'add', bridge, 'type', 'bridge');
     let beside: string | undefined;
     try {

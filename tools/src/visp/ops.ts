@@ -74,7 +74,7 @@ export function lifecycle(quadlets: string, verb: 'start' | 'stop' | 'restart', 
 
 export interface NetworkReport {
   backend: string;
-  networks: Array<{ name: string; exists: boolean; internal?: boolean; expectedInternal: boolean }>;
+  networks: Array<{ name: string; exists: boolean; internal?: boolean; expectedInternal: boolean; dns?: boolean; expectedDns: boolean }>;
   /** Service names the gateway resolves (its /etc/hosts: visp-net has no DNS), when it runs. */
   dns: Array<{ name: string; resolves: boolean }>;
   ok: boolean;
@@ -83,12 +83,15 @@ export interface NetworkReport {
 /** The network backend, the two fixed networks (and which are internal), and service names resolved inside the gateway. */
 export function networkCheck(): NetworkReport {
   const backend = sh('podman', ['info', '--format', '{{.Host.NetworkBackend}}']).stdout.trim() || 'unknown';
+  // visp-net has no name server (its services find each other in /etc/hosts: quadlets/visp-net.network); one made
+  // by a release before that still has one, which quadlet never changes.
   const networks = [
-    { name: 'visp-net', expectedInternal: false },
-    { name: 'visp-whisper', expectedInternal: true },
+    { name: 'visp-net', expectedInternal: false, expectedDns: false },
+    { name: 'visp-whisper', expectedInternal: true, expectedDns: true },
   ].map((n): NetworkReport['networks'][number] => {
-    const inspected = sh('podman', ['network', 'inspect', n.name, '--format', '{{.Internal}}']);
-    return inspected.code === 0 ? { ...n, exists: true, internal: inspected.stdout.trim() === 'true' } : { ...n, exists: false };
+    const inspected = sh('podman', ['network', 'inspect', n.name, '--format', '{{.Internal}} {{.DNSEnabled}}']);
+    const [internal, dns] = inspected.stdout.trim().split(' ');
+    return inspected.code === 0 ? { ...n, exists: true, internal: internal === 'true', dns: dns === 'true' } : { ...n, exists: false };
   });
   const gatewayUp = sh('podman', ['container', 'inspect', 'visp-gateway', '--format', '{{.State.Running}}']).stdout.trim() === 'true';
   const dns = gatewayUp
@@ -97,7 +100,7 @@ export function networkCheck(): NetworkReport {
         resolves: sh('podman', ['exec', 'visp-gateway', 'node', '-e', `require('dns').lookup(${JSON.stringify(name)}, (e) => process.exit(e ? 1 : 0))`]).code === 0,
       }))
     : [];
-  const healthy = backend === 'netavark' && networks.every((n) => n.exists && n.internal === n.expectedInternal) && dns.every((d) => d.resolves);
+  const healthy = backend === 'netavark' && networks.every((n) => n.exists && n.internal === n.expectedInternal && n.dns === n.expectedDns) && dns.every((d) => d.resolves);
   return { backend, networks, dns, ok: healthy };
 }
 

@@ -10,7 +10,11 @@ export const network: VispCommand = {
     const report = networkCheck();
     const text = [
       `backend: ${report.backend}`,
-      ...report.networks.map((n) => `${n.name}: ${n.exists ? (n.internal ? 'internal' : 'routed') : 'missing'}${n.exists && n.internal !== n.expectedInternal ? ` (should be ${n.expectedInternal ? 'internal' : 'routed'})` : ''}`),
+      ...report.networks.map(
+        (n) =>
+          `${n.name}: ${n.exists ? (n.internal ? 'internal' : 'routed') : 'missing'}${n.exists && n.internal !== n.expectedInternal ? ` (should be ${n.expectedInternal ? 'internal' : 'routed'})` : ''}` +
+          (n.exists && n.dns !== n.expectedDns ? `, ${n.dns ? 'has a name server' : 'no name server'} (should have ${n.expectedDns ? 'one' : 'none'}: make it anew, docs/deployment.md "Upgrade and rollback")` : ''),
+      ),
       ...report.dns.map((d) => `dns ${d.name}: ${d.resolves ? 'resolves' : 'does not resolve'}`),
     ];
     print(report, text.join('\n'));
