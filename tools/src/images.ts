@@ -148,16 +148,21 @@ const JUPYTER_SPEC: ImageSpec = {
   inputs: onBase,
 };
 
+/** Debian's bundle of trusted certificates (package ca-certificates), with whatever this host added to it. */
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
 /** VS Code in the browser: code-server, and the Node it requires (its install refuses any other major). */
 const CODE_SERVER = { version: '4.139.1', node: '24.22.3', npm: '11.19.1' };
 const VSCODE_SPEC: ImageSpec = {
   tag: VSCODE_IMAGE,
   containerfile: 'containerfiles/session-vscode/Containerfile',
   prepareContext: copyDir('containerfiles/session-vscode/visp-defaults'),
-  // Node 24 with its headers and npm, for the build stage that installs and compiles code-server (see its Containerfile).
+  // Node 24 with its headers and npm, for the build stage that installs and compiles code-server (see its
+  // Containerfile), and the certificates this host's npm trusts (a network that inspects TLS has its own CA there).
   stageForBuild: async (dir) => {
     cpSync(await nodeDistribution(CODE_SERVER.node), path.join(dir, 'node'), { recursive: true });
     cpSync(await npmTarball(CODE_SERVER.npm), path.join(dir, 'npm.tgz'));
+    cpSync(HOST_CA_BUNDLE, path.join(dir, 'host-ca.crt'));
   },
   buildArgs: { BASE: BASE_IMAGE, CODE_SERVER_VERSION: CODE_SERVER.version },
   inputs: async () => ({ ...(await onBase()), node: CODE_SERVER.node, npm: CODE_SERVER.npm }),
