@@ -84,6 +84,16 @@ describe('the services network (no name server: fixed addresses and /etc/hosts)'
   });
 });
 
+describe("the services' stop timeouts", () => {
+  it('give each Node service more than its drain deadline (SHUTDOWN_TIMEOUT_MS, 10 s) before Podman sends SIGKILL', () => {
+    for (const service of ['gateway', 'session-manager', 'recovery', 'socket-proxy', 'whisper-worker']) {
+      const entries = parseUnit(readFileSync(path.join(QUADLETS, `visp-${service}.container`), 'utf8')).get('Container') ?? [];
+      const timeout = Number(entries.find(([key]) => key === 'StopTimeout')?.[1]);
+      expect([service, timeout >= 20]).toEqual([service, true]);
+    }
+  });
+});
+
 describe('starting the container stack (podman stubbed)', () => {
   const calls: string[] = [];
   let failing: string | undefined;

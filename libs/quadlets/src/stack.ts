@@ -118,6 +118,7 @@ const SAME_AS_RUN = new Map([
   ['PidsLimit', '--pids-limit'],
   ['Label', '--label'],
   ['AddHost', '--add-host'],
+  ['StopTimeout', '--stop-timeout'],
 ]);
 
 /** How `containerRunArgs` maps what depends on the host: secret names, volume sources, the environment file. */
@@ -419,8 +420,9 @@ function controls(stack: StackRun, commands: Record<StackService, string[]>): Co
     podman,
     kill: (service) => void podman('kill', `visp-${service}`),
     start: (service) => {
-      // Not quietly: when the old container will not go, the run below fails on its name, and this says why.
-      podman('rm', '--force', '--ignore', '--time', '10', `visp-${service}`);
+      // Not quietly: when the old container will not go, the run below fails on its name, and this says why. Stopped
+      // as systemd stops it, within the unit's StopTimeout.
+      podman('rm', '--force', '--ignore', `visp-${service}`);
       podman(...commands[service]);
     },
     logs: () => Object.fromEntries(containers().map((c) => [c, spawnSync('podman', ['logs', c], { encoding: 'utf8', env }).stdout])),
