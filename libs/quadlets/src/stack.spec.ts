@@ -41,7 +41,7 @@ describe('the services network (no name server: fixed addresses and /etc/hosts)'
   // Each service's own address: `Network=visp-net.network:ip=…`, by container name.
   const addresses = new Map(
     units.flatMap(({ entries }) => {
-      const ip = values(entries, 'Network').map((n) => /^visp-net\.network:ip=([\d.]+)$/.exec(n)?.[1]).find(Boolean);
+      const ip = values(entries, 'Network').map((n) => /^visp-net\.network:ip=([\d.]+),mac=([\da-f:]+)$/.exec(n)?.[1]).find(Boolean);
       return ip ? [[values(entries, 'ContainerName')[0] as string, ip] as const] : [];
     }),
   );
@@ -52,10 +52,14 @@ describe('the services network (no name server: fixed addresses and /etc/hosts)'
     for (const [service, ip] of addresses) expect([service, inRange(ip, flag('--subnet')), inRange(ip, flag('--ip-range'))]).toEqual([service, true, false]);
   });
 
-  it('gives every container on it a fixed address of its own', () => {
+  it('gives every container on it a fixed address of its own, and a MAC address made of it (a restarted service keeps both)', () => {
     const onIt = units.filter(({ entries }) => values(entries, 'Network').some((n) => n.startsWith('visp-net.network')));
     expect(onIt.map(({ file }) => file).sort()).toEqual([...addresses.keys()].map((name) => `${name}.container`).sort());
     expect(new Set(addresses.values()).size).toBe(addresses.size);
+    for (const { entries } of onIt) {
+      const [, ip = '', mac = ''] = /^visp-net\.network:ip=([\d.]+),mac=([\da-f:]+)$/.exec(values(entries, 'Network').find((n) => n.startsWith('visp-net.network')) ?? '') ?? [];
+      expect(mac).toBe(`02:00:${ip.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0')).join(':')}`);
+    }
   });
 
   it("lists in each container's /etc/hosts every service it connects to, at that service's address", () => {
