@@ -25,6 +25,9 @@ describe('reading quadlets', () => {
   });
 });
 
+/** A service's `Network=` on visp-net: its fixed address and the MAC address made of it. */
+const SERVICE_ON_VISP_NET = /^visp-net\.network:ip=([\d.]+),mac=([\da-f:]+)$/;
+
 describe('the services network (no name server: fixed addresses and /etc/hosts)', () => {
   const units = readdirSync(QUADLETS)
     .filter((f) => f.endsWith('.container'))
@@ -41,7 +44,7 @@ describe('the services network (no name server: fixed addresses and /etc/hosts)'
   // Each service's own address: `Network=visp-net.network:ip=…`, by container name.
   const addresses = new Map(
     units.flatMap(({ entries }) => {
-      const ip = values(entries, 'Network').map((n) => /^visp-net\.network:ip=([\d.]+),mac=([\da-f:]+)$/.exec(n)?.[1]).find(Boolean);
+      const ip = values(entries, 'Network').map((n) => SERVICE_ON_VISP_NET.exec(n)?.[1]).find(Boolean);
       return ip ? [[values(entries, 'ContainerName')[0] as string, ip] as const] : [];
     }),
   );
@@ -57,7 +60,7 @@ describe('the services network (no name server: fixed addresses and /etc/hosts)'
     expect(onIt.map(({ file }) => file).sort()).toEqual([...addresses.keys()].map((name) => `${name}.container`).sort());
     expect(new Set(addresses.values()).size).toBe(addresses.size);
     for (const { entries } of onIt) {
-      const [, ip = '', mac = ''] = /^visp-net\.network:ip=([\d.]+),mac=([\da-f:]+)$/.exec(values(entries, 'Network').find((n) => n.startsWith('visp-net.network')) ?? '') ?? [];
+      const [, ip = '', mac = ''] = SERVICE_ON_VISP_NET.exec(values(entries, 'Network').find((n) => n.startsWith('visp-net.network')) ?? '') ?? [];
       expect(mac).toBe(`02:00:${ip.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0')).join(':')}`);
     }
   });
