@@ -25,6 +25,10 @@ await build({
   logLevel: 'warning',
 });
 
+// The whisper-worker's warm engine, a Python program it starts (apps/whisper-worker/src/engines/warm-whisper.ts
+// finds it beside itself: beside the bundle here, and in the image, which copies dist/apps/whisper-worker whole).
+copyFileSync(path.join(root, 'apps/whisper-worker/src/engines/warm_whisper.py'), path.join(root, 'dist/apps/whisper-worker/warm_whisper.py'));
+
 // The gateway's start page: its script for browsers, and the static files beside it.
 await build({
   absWorkingDir: root,

@@ -21,7 +21,10 @@ const GW_PORT = 18680;
 const stack = useGatewayStack({ sessionManager: 18620, gateway: GW_PORT }, 'transcribefaults', {}, { redisUrl: () => redis!.url });
 const clips = librivoxClips();
 const scratch = mkdtempSync(path.join(tmpdir(), 'visp-e2e-faults-'));
-/** 28 s of speech: about 4 s of engine time, long enough to be caught in the middle. */
+/**
+ * 57 s of speech, two of Whisper's 30 s windows: a warm engine (model loaded) takes some 6 s, and its first
+ * progress comes after the first window, with the second still to come: a fault then lands in the middle.
+ */
 const LONG_WAV = path.join(scratch, 'long.wav');
 const ARTIFACTS = path.resolve(__dirname, '../../.visp/artifacts/transcription-faults');
 /** A job whose worker vanished is taken again after this long. */
@@ -41,6 +44,12 @@ async function upload(auth: Auth, file: string): Promise<TranscriptionView> {
 }
 
 const view = async (auth: Auth, id: string) => (await (await stack.api(`/api/v1/transcriptions/${id}`, auth)).json()) as TranscriptionView;
+/** The job is on an engine, in its middle: running, with the progress of Whisper's first window. */
+const midway = (auth: Auth, id: string) =>
+  waitFor(`transcription ${id} to be under way`, async () => {
+    const v = await view(auth, id);
+    return v.state === 'running' && v.progress > 0 && v;
+  }, 60_000);
 const state = (auth: Auth, id: string, wanted: TranscriptionView['state'], timeoutMs = 60_000) =>
   waitFor(`transcription ${id} to be ${wanted}`, async () => {
     const v = await view(auth, id);
@@ -67,15 +76,15 @@ describe('transcription faults', () => {
   let dora: Auth;
 
   beforeAll(async () => {
-    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-stream_loop', '3', '-i', clips[0]!.wav, '-c', 'copy', LONG_WAV]);
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-stream_loop', '7', '-i', clips[0]!.wav, '-c', 'copy', LONG_WAV]);
     dora = await stack.signIn('dora');
   }, 30_000);
 
   it('a worker killed with -9 in the middle of a job: the job runs again on another worker and completes', async () => {
     const first = await startWorker(18641, { TRANSCRIPTION_LOCK_MS: LOCK_MS });
     const job = await upload(dora, LONG_WAV);
-    await state(dora, job.id, 'running');
-    const engine = await waitFor('the engine to run', () => childProcesses(first.child.pid ?? 0).find((p) => p.cmdline.includes('whisper-ctranslate2')), 30_000);
+    await midway(dora, job.id);
+    const engine = await waitFor('the engine to run', () => childProcesses(first.child.pid ?? 0).find((p) => p.cmdline.includes('warm_whisper.py')), 30_000);
     expect(await stopped(first, 'SIGKILL')).toBeNull();
     // The engine, in a process group of its own, goes with its worker.
     await waitFor(`engine ${engine.pid} gone`, () => !isRunning(engine.pid), 1000);
@@ -90,7 +99,7 @@ describe('transcription faults', () => {
   it('a worker stopped with SIGTERM in the middle of a job puts it back without spending an attempt', async () => {
     const first = await startWorker(18643);
     const job = await upload(dora, LONG_WAV);
-    await state(dora, job.id, 'running');
+    await midway(dora, job.id);
     expect(await stopped(first, 'SIGTERM')).toBe(0);
     expect(await view(dora, job.id)).toMatchObject({ state: 'queued', attempts: 1, error: { code: 'requeued' } });
 
@@ -104,7 +113,7 @@ describe('transcription faults', () => {
     const worker = await startWorker(18645, { LOG_LEVEL: 'info' });
     const jobs = [await upload(dora, LONG_WAV)];
     for (const clip of clips.slice(0, 3)) jobs.push(await upload(dora, clip.wav));
-    await state(dora, jobs[0]!.id, 'running');
+    await midway(dora, jobs[0]!.id);
     await redis!.restart({ downMs: 1000 });
 
     for (const job of jobs) expect(await state(dora, job.id, 'completed', 120_000)).toMatchObject({ attempts: 1 });

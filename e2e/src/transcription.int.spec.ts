@@ -6,9 +6,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FINISHED_TRANSCRIPTION_STATES, type Transcript, type TranscriptionView } from '@visp/contracts';
-import { librivoxClips, testWhisper, waitFor, wordErrorRate } from '@visp/testing';
+import { childProcesses, isRunning, librivoxClips, testWhisper, waitFor, wordErrorRate } from '@visp/testing';
 import { silentWav } from '@visp/transcription';
 import { useGatewayStack, type Auth } from './gateway-stack';
+import type { Launched } from './launch';
 import { WebclientClient } from './webclient-client';
 
 const GW_PORT = 18580;
@@ -21,6 +22,11 @@ const ffmpeg = (...args: string[]) => execFileSync('ffmpeg', ['-nostdin', '-v', 
 /** 57 s: the first clip eight times over (1.8 MB), and the same as a small MP3 (about 230 kB). */
 const LONG_WAV = path.join(scratch, 'long.wav');
 const LONG_MP3 = path.join(scratch, 'long.mp3');
+/**
+ * 3.8 minutes: the first clip 32 times over (7 MB). A warm engine takes some 25 s, and its first progress (after
+ * Whisper's first 30 s window) comes with most of it still to do: a cancel then finds the engine at work.
+ */
+const LONGER_WAV = path.join(scratch, 'longer.wav');
 
 /** Uploads bytes as the multipart field `file`, with form fields. */
 async function upload(auth: Auth, bytes: Buffer, filename: string, fields: Record<string, string> = {}, port = GW_PORT): Promise<Response> {
@@ -53,26 +59,23 @@ function cueTimes(doc: string): Array<[number, number]> {
   return [...doc.matchAll(/^(\d\d:\d\d:\d\d[.,]\d{3}) --> (\d\d:\d\d:\d\d[.,]\d{3})$/gm)].map((m) => [seconds(m[1] as string), seconds(m[2] as string)]);
 }
 
-/** Processes whose command line mentions `needle` (the engine runs on files under the job's directory). */
-function processesMentioning(needle: string): number[] {
-  return readdirSync('/proc').flatMap((pid) => {
-    if (!/^\d+$/.test(pid)) return [];
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle) ? [Number(pid)] : [];
-    } catch {
-      return [];
-    }
-  });
+/** The worker's warm engines (apps/whisper-worker/src/engines/warm-whisper.ts), its children. */
+function enginesOf(worker: Launched): number[] {
+  return childProcesses(worker.child.pid ?? 0)
+    .filter((p) => p.cmdline.includes('warm_whisper.py'))
+    .map((p) => p.pid);
 }
 
 describe('transcription through the gateway', () => {
   let alice: Auth;
   let bob: Auth;
+  let worker: Launched;
 
   beforeAll(async () => {
     ffmpeg('-stream_loop', '7', '-i', clips[0]!.wav, '-c', 'copy', LONG_WAV);
     ffmpeg('-i', LONG_WAV, '-b:a', '32k', LONG_MP3);
-    await stack.startWorker(WORKER_PORT, { WORKER_CONCURRENCY: '1' });
+    ffmpeg('-stream_loop', '31', '-i', clips[0]!.wav, '-c', 'copy', LONGER_WAV);
+    worker = await stack.startWorker(WORKER_PORT, { WORKER_CONCURRENCY: '1' });
     alice = await stack.signIn('alice');
     bob = await stack.signIn('bob');
   }, 90_000);
@@ -162,15 +165,16 @@ describe('transcription through the gateway', () => {
   }, 120_000);
 
   it('cancels a running job: the engine process is gone within a second and the job never completes', async () => {
-    const view = (await (await upload(alice, readFileSync(LONG_WAV), 'long.wav')).json()) as TranscriptionView;
-    const jobDir = path.join(stack.dataDir, view.id);
-    await waitFor('the engine to run', () => processesMentioning(jobDir).length > 0, 30_000);
-    expect((await stack.api(`/api/v1/transcriptions/${view.id}`, alice)).status).toBe(200);
+    const view = (await (await upload(alice, readFileSync(LONGER_WAV), 'longer.wav')).json()) as TranscriptionView;
+    // The engine is on the job once it reports progress; with one job at a time, it is the worker's only engine.
+    await waitFor('the engine to report progress', async () => ((await (await stack.api(`/api/v1/transcriptions/${view.id}`, alice)).json()) as TranscriptionView).progress > 0, 30_000);
+    const [engine = 0, ...others] = enginesOf(worker);
+    expect(others).toEqual([]);
 
     const res = await stack.api(`/api/v1/transcriptions/${view.id}`, alice, { method: 'DELETE' });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ state: 'cancelled' });
-    await waitFor('the engine to be gone', () => processesMentioning(jobDir).length === 0, 1000);
+    await waitFor('the engine to be gone', () => !isRunning(engine), 1000);
 
     // Cancelling again is a conflict; the job stays cancelled and has no result.
     expect((await stack.api(`/api/v1/transcriptions/${view.id}`, alice, { method: 'DELETE' })).status).toBe(409);

@@ -27,9 +27,9 @@ export interface WhisperWorkerDeps {
   closeAfter?: Array<() => Promise<unknown>>;
 }
 
-/** The worker's engines, by name: those TRANSCRIPTION_BACKENDS lists, the first being the one /readyz tests. */
+/** The worker's engines, by name: those TRANSCRIPTION_BACKENDS lists; faster-whisper keeps one warm per concurrent job. */
 function enginesFor(settings: WhisperWorkerSettings): Engine[] {
-  return [...new Set(settings.TRANSCRIPTION_BACKENDS)].map((name) => (name === 'openai' ? new OpenAiEngine(settings) : new FasterWhisperEngine(settings)));
+  return [...new Set(settings.TRANSCRIPTION_BACKENDS)].map((name) => (name === 'openai' ? new OpenAiEngine(settings) : new FasterWhisperEngine(settings, settings.WORKER_CONCURRENCY)));
 }
 
 /** The whisper-worker: the queue worker plus /healthz, /readyz (Redis, database, worker, engine) and /metrics. */
@@ -46,7 +46,8 @@ export function buildWhisperWorker(settings: WhisperWorkerSettings, deps: Whispe
       worker: () => worker.registered(),
       ...Object.fromEntries(selfTests.map(([name, test]) => [`engine:${name}`, () => test.check()])),
     },
-    onClose: [() => worker.close(), () => events.close(), ...(deps.closeAfter ?? [])],
+    // Engines end once the worker has stopped their jobs.
+    onClose: [() => worker.close().finally(() => engines.forEach((engine) => engine.close())), () => events.close(), ...(deps.closeAfter ?? [])],
   });
   const worker = new TranscriptionWorker(
     {

@@ -52,6 +52,7 @@ function startServer(): Promise<{ url: string; close(): Promise<void>; requests:
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     close: async () => {
+      engine.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       rmSync(scratch, { recursive: true, force: true });

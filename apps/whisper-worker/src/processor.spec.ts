@@ -47,6 +47,7 @@ it("finishes a job's progress writes before its final write", async () => {
     name: 'faster-whisper',
     transcribe: async (_request, { onProgress }) => (onProgress?.(0.5), TRANSCRIPT),
     selfTest: async () => undefined,
+    close: () => undefined,
   };
   const events = { announce: async () => undefined } as unknown as EventBus;
   const processor = new TranscriptionProcessor({ transcriptions, files: new TranscriptionFiles(root), engines: new Map([[engine.name, engine]]), events, logger: createLogger({ component: 'test', level: 'silent' }), timeoutSec: 60 });
@@ -63,7 +64,7 @@ it('marks a job done, without running the engine, when an earlier attempt alread
   mkdirSync(files.dir(ID), { recursive: true });
   await files.writeResult(ID, JSON.stringify(TRANSCRIPT));
   const transcriptions = { start: async () => undefined, getAnyOwner: async () => ({ ...RECORD, state: 'completed' }) } as unknown as TranscriptionRepository;
-  const engine: Engine = { name: 'faster-whisper', transcribe: () => Promise.reject(new Error('the engine ran again')), selfTest: async () => undefined };
+  const engine: Engine = { name: 'faster-whisper', transcribe: () => Promise.reject(new Error('the engine ran again')), selfTest: async () => undefined, close: () => undefined };
   const events = { announce: async () => undefined } as unknown as EventBus;
   const processor = new TranscriptionProcessor({ transcriptions, files, engines: new Map([[engine.name, engine]]), events, logger: createLogger({ component: 'test', level: 'silent' }), timeoutSec: 60 });
   const job = { data: { transcriptionId: ID }, attemptsMade: 0, opts: { attempts: 3 }, updateProgress: async () => undefined } as unknown as Job<PayloadOf<'transcriptions'>>;

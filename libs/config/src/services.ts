@@ -262,7 +262,7 @@ export const whisperWorkerConfig = defineServiceConfig('whisper-worker', {
   TRANSCRIPTION_TIMEOUT: int({ min: 1, max: 86_400, default: 3600 }),
   /** Milliseconds a job's lock lasts without renewal: after a worker dies, its job runs again about this much later. */
   TRANSCRIPTION_LOCK_MS: int({ min: 1000, max: 600_000, default: 30_000 }),
-  /** The offline engine: the whisper-ctranslate2 CLI with a CTranslate2 Whisper model directory. */
+  /** The offline engine: whisper-ctranslate2 (its venv's Python runs the warm engines) with a CTranslate2 model directory. */
   WHISPER_CLI: str('whisper-ctranslate2'),
   WHISPER_MODEL_DIR: str('/opt/visp/whisper/model'),
   /** The model's name as the CLI knows it (tiny.en, small, large-v3, …): it picks the tokenizer and languages. */

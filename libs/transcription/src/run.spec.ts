@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
 import { isRunning, waitFor } from '@visp/testing';
-import { runProcess } from './run';
+import { PassThrough } from 'node:stream';
+import { eachLine, runProcess } from './run';
 
 describe('runProcess', () => {
   it('passes arguments as they are, lines as they come, and the exit code', async () => {
@@ -44,6 +45,19 @@ describe('runProcess', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('eachLine', () => {
+  it('hands on lines split across chunks, several in one chunk, and the last one without a newline', async () => {
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    eachLine(stream, (line) => lines.push(line));
+    const long = 'x'.repeat(200_000);
+    for (const chunk of ['a\nb', 'c\n\nd', long.slice(0, 70_000), long.slice(70_000), '\né', 'nd']) stream.write(chunk);
+    stream.end();
+    await new Promise((resolve) => stream.once('end', resolve));
+    expect(lines).toEqual(['a', 'bc', '', `d${long}`, 'énd']);
   });
 });
 

@@ -25,6 +25,8 @@ export interface Engine {
   transcribe(request: TranscribeRequest, options: TranscribeOptions): Promise<Transcript>;
   /** Resolves when the engine can work: its program runs and its model loads, or its server answers. */
   selfTest(signal: AbortSignal): Promise<void>;
+  /** Ends what the engine keeps running between jobs (processes, connections); called once its jobs have stopped. */
+  close(): void;
 }
 
 /**

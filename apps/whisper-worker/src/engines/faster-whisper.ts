@@ -1,10 +1,11 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Transcript } from '@visp/contracts';
-import { lastLine, runProcess, silentWav } from '@visp/transcription';
+import { abortError, silentWav } from '@visp/transcription';
 import { EngineError, type Engine, type TranscribeOptions, type TranscribeRequest } from './engine';
+import { EngineGone, pythonOf, WarmWhisper } from './warm-whisper';
 
 export interface FasterWhisperSettings {
   WHISPER_CLI: string;
@@ -15,7 +16,7 @@ export interface FasterWhisperSettings {
   WHISPER_THREADS: number;
 }
 
-/** What whisper-ctranslate2 writes with `--output_format json --word_timestamps True`. */
+/** What whisper-ctranslate2 writes with `--output_format json --word_timestamps True` (the warm engine's result). */
 const CliOutputSchema = z.object({
   text: z.string(),
   language: z.string(),
@@ -40,13 +41,21 @@ export function segmentEnd(line: string): number | undefined {
 }
 
 /**
- * Real Whisper offline: the `whisper-ctranslate2` CLI (faster-whisper) with a CTranslate2 model directory, run
- * as a child process per job with an argument array and the Hugging Face hub switched off.
+ * Real Whisper offline: faster-whisper through whisper-ctranslate2's code and options, with a CTranslate2 model
+ * directory and the Hugging Face hub switched off. Engines are kept warm (WarmWhisper): a job starts on a loaded
+ * model, where the CLI run per job spent most of a short clip's time starting Python and loading it. Up to
+ * `keepWarm` idle engines are kept, one per job the worker runs at once; the rest end when their job does.
  */
 export class FasterWhisperEngine implements Engine {
   readonly name = 'faster-whisper' as const;
+  private readonly idle: WarmWhisper[] = [];
+  private readonly busy = new Set<WarmWhisper>();
+  private closed = false;
 
-  constructor(private readonly settings: FasterWhisperSettings) {}
+  constructor(
+    private readonly settings: FasterWhisperSettings,
+    private readonly keepWarm = 1,
+  ) {}
 
   async transcribe(request: TranscribeRequest, options: TranscribeOptions): Promise<Transcript> {
     const { WHISPER_MODEL: model } = this.settings;
@@ -58,10 +67,7 @@ export class FasterWhisperEngine implements Engine {
       const end = segmentEnd(line);
       if (end !== undefined && request.durationSec > 0) options.onProgress?.(Math.min(1, end / request.durationSec));
     };
-    const { code, stderr } = await runProcess(this.settings.WHISPER_CLI, this.args(request), { signal: options.signal, env: ENGINE_ENV, onLine });
-    if (code !== 0) throw new EngineError('engine-failed', `the Whisper engine failed: ${lastLine(stderr)}`, true);
-    const outputFile = path.join(request.workDir, `${path.basename(request.wav, path.extname(request.wav))}.json`);
-    const output = CliOutputSchema.safeParse(JSON.parse(await readFile(outputFile, 'utf8')));
+    const output = CliOutputSchema.safeParse(await this.run(request, onLine, options.signal));
     if (!output.success) throw new EngineError('engine-failed', 'the Whisper engine wrote output of an unknown shape', false);
     const { text, language, segments } = output.data;
     return {
@@ -73,31 +79,87 @@ export class FasterWhisperEngine implements Engine {
     };
   }
 
-  /** Transcribes a second of silence: the program starts and the model directory loads. */
+  /**
+   * Transcribes a second of silence: an engine starts and loads the model. Once it passes, as many engines as
+   * jobs may run at once are started (or kept) warm. Those still loading go behind the ready ones, which jobs
+   * take first. (Jobs the worker takes before the first pass start engines of their own.)
+   */
   async selfTest(signal: AbortSignal): Promise<void> {
     const dir = await mkdtemp(path.join(tmpdir(), 'visp-whisper-selftest-'));
     try {
       const wav = path.join(dir, 'silence.wav');
       await writeFile(wav, silentWav(1));
-      const { code, stderr } = await runProcess(this.settings.WHISPER_CLI, this.args({ wav, workDir: dir }), { signal, env: ENGINE_ENV });
-      if (code !== 0) throw new Error(`whisper-ctranslate2 failed: ${lastLine(stderr)}`);
+      CliOutputSchema.parse(await this.run({ wav }, () => undefined, signal));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+    while (!this.closed && this.idle.length + this.busy.size < this.keepWarm) this.idle.unshift(this.start());
   }
 
-  private args(request: Pick<TranscribeRequest, 'wav' | 'workDir' | 'language'>): string[] {
+  /** Ends every engine, idle or busy (the worker has stopped its jobs). */
+  close(): void {
+    this.closed = true;
+    for (const engine of [...this.idle.splice(0), ...this.busy]) engine.close();
+  }
+
+  /**
+   * A job on an idle engine, or on a new one; the engine is kept for the next job if it is still up and has not
+   * grown. A job whose engine was gone before it took the job (or before it was ready) goes to another, once.
+   */
+  private async run(request: Pick<TranscribeRequest, 'wav' | 'language'>, onLine: (line: string) => void, signal: AbortSignal): Promise<unknown> {
+    try {
+      return await this.runOn(this.idle.pop() ?? this.start(), request, onLine, signal);
+    } catch (err) {
+      if (!(err instanceof EngineGone) || signal.aborted) throw err;
+      return await this.runOn(this.idle.pop() ?? this.start(), request, onLine, signal);
+    }
+  }
+
+  private async runOn(engine: WarmWhisper, request: Pick<TranscribeRequest, 'wav' | 'language'>, onLine: (line: string) => void, signal: AbortSignal): Promise<unknown> {
+    this.busy.add(engine);
+    try {
+      await abortable(engine.ready, signal, () => engine.close());
+      return await engine.run(request, onLine, signal);
+    } finally {
+      this.busy.delete(engine);
+      if (engine.reusable && !this.closed && this.idle.length < this.keepWarm) this.idle.push(engine);
+      else engine.close();
+    }
+  }
+
+  private start(): WarmWhisper {
+    if (this.closed) throw new EngineError('engine-failed', 'the worker is shutting down', true);
+    // An idle engine that dies (killed, out of memory) leaves the pool; the next job starts another.
+    return new WarmWhisper(pythonOf(this.settings.WHISPER_CLI), this.args(), (ended) => {
+      const at = this.idle.indexOf(ended);
+      if (at >= 0) this.idle.splice(at, 1);
+    });
+  }
+
+  /** The CLI's arguments but the audio, language and output ones, which are a job's. */
+  private args(): string[] {
     const s = this.settings;
     return [
-      request.wav,
       ...['--model', s.WHISPER_MODEL, '--model_directory', s.WHISPER_MODEL_DIR, '--local_files_only', 'True', '--device', 'cpu'],
       ...['--compute_type', s.WHISPER_COMPUTE_TYPE, '--beam_size', String(s.WHISPER_BEAM_SIZE)],
       ...(s.WHISPER_THREADS > 0 ? ['--threads', String(s.WHISPER_THREADS)] : []),
-      ...(request.language ? ['--language', request.language] : []),
-      ...['--word_timestamps', 'True', '--output_format', 'json', '--output_dir', request.workDir, '--verbose', 'True'],
+      ...['--word_timestamps', 'True', '--verbose', 'True'],
     ];
   }
 }
 
-/** Never reach the network for a model, and print segment lines as they come (for progress). */
-const ENGINE_ENV = { HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' };
+/** `promise`, or the abort's reason once `signal` fires first (then `onAbort` runs). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => void): Promise<T> {
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise((resolve, reject) => {
+    const abort = () => {
+      onAbort();
+      reject(abortError(signal));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}

@@ -62,6 +62,9 @@ export class OpenAiEngine implements Engine {
     if (res.status === 401 || res.status === 403 || res.status >= 500) throw new Error(`the transcription service answered ${res.status}`);
   }
 
+  /** Nothing is kept between jobs: each is one request. */
+  close(): void {}
+
   private async call(endpoint: string, init: RequestInit, signal: AbortSignal, timeoutSec: number): Promise<Response> {
     const url = `${this.settings.OPENAI_BASE_URL.replace(/\/+$/, '')}${endpoint}`;
     const key = this.settings.OPENAI_API_KEY;
