@@ -14,7 +14,7 @@
 // Rounds alternate the engine once and the API; medians count. The real-time factor is engine time over audio.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { closeRedis, createRedis, EventBus } from '@visp/bus';
 import type { TranscriptionView } from '@visp/contracts';
@@ -43,6 +43,8 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<number
     const clips = librivoxClips();
     const audioSec = await Promise.all(clips.map(async (c) => (await probeAudio(c.wav)).durationSec));
     const common = { ...SECRETS, ...whisper, ...ENGINE, TRANSCRIPTION_DATA_DIR: path.join(stateDir, 'transcriptions') };
+    // As the image has it: the gateway checks the disk space there before it takes an upload.
+    mkdirSync(common.TRANSCRIPTION_DATA_DIR, { recursive: true });
     // The gateway's /readyz wants a session-manager; this bench needs none, so /healthz says it is up.
     const gateway = await service('gateway', { ...common, TRANSCRIPTION_MAX_PENDING: '100' }, '/healthz');
     const base = `http://127.0.0.1:${gateway.port}`;
