@@ -22,10 +22,11 @@ const ENGINE_ENV = { HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' };
  * The Python that runs `cli` (whisper-ctranslate2, a console script of its venv): the `python3` beside the
  * script itself, found on PATH when `cli` is a bare name and followed through symlinks (pipx links it).
  */
-// The search path a program named by a bare name is run from, as spawn would find it: not a setting.
-// eslint-disable-next-line no-restricted-properties
-export function pythonOf(cli: string, searchPath = process.env.PATH ?? ''): string {
-  const candidates = cli.includes('/') ? [cli] : searchPath.split(':').filter(Boolean).map((dir) => path.join(dir, cli));
+export function pythonOf(cli: string, searchPath?: string): string {
+  // The search path a bare name is found on, as spawn finds it: not a setting.
+  // eslint-disable-next-line no-restricted-properties
+  const dirs = (searchPath ?? process.env.PATH ?? '').split(':').filter(Boolean);
+  const candidates = cli.includes('/') ? [cli] : dirs.map((dir) => path.join(dir, cli));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
@@ -55,7 +56,10 @@ interface RunningJob {
   reject: (err: Error) => void;
 }
 
-/** What the engine wrote to stderr since a job was handed to it: an error message tells of that job only. */
+/**
+ * How much of the engine's stderr is kept, from when the current job was handed to it: an error message tells
+ * of that job only, never of another owner's before it.
+ */
 const STDERR_KEEP = 8 * 1024;
 
 /**
@@ -149,7 +153,10 @@ export class WarmWhisper {
       this.readyRssKb = residentKb(this.pid);
       return this.settleReady?.resolve();
     }
-    if (message.visp === 'started') return void (this.job && (this.job.started = true));
+    if (message.visp === 'started') {
+      if (this.job) this.job.started = true;
+      return;
+    }
     if (message.visp === 'done') return this.job?.resolve(message.result);
     this.job?.reject(new EngineError('engine-failed', `the Whisper engine failed: ${message.error}`, true));
   }
