@@ -41,10 +41,10 @@ export async function kubeconfigAs(serviceAccount: string): Promise<string> {
   return file;
 }
 
-/** Removes an instance's pods and Secrets (sessions outlive the services by design; a spec's go with it). */
+/** Removes an instance's pods, Secrets and NetworkPolicies (sessions outlive the services by design; a spec's go with it). */
 export async function removeInstance(instance: string): Promise<void> {
-  for (const kind of ['pods', 'secrets']) {
-    const list = await admin.get(`/api/v1/namespaces/${NAMESPACE}/${kind}`, z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string() }) })) }), { labelSelector: `${LABEL.instance}=${instance}` });
-    for (const item of list.items) await admin.delete(`/api/v1/namespaces/${NAMESPACE}/${kind}/${item.metadata.name}`, { gracePeriodSeconds: 0 });
+  for (const kind of [`api/v1/namespaces/${NAMESPACE}/pods`, `api/v1/namespaces/${NAMESPACE}/secrets`, `apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies`]) {
+    const list = await admin.get(`/${kind}`, z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string() }) })) }), { labelSelector: `${LABEL.instance}=${instance}` });
+    for (const item of list.items) await admin.delete(`/${kind}/${item.metadata.name}`, { gracePeriodSeconds: 0 });
   }
 }

@@ -43,6 +43,8 @@ afterAll(async () => {
 
 const PodSchema = z.object({ metadata: z.object({ uid: z.string(), labels: z.record(z.string(), z.string()), annotations: z.record(z.string(), z.string()) }), status: z.object({ podIP: z.string().optional() }) });
 const podOf = (type: string, sid: string) => admin.get(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-${type}-${sid}`, PodSchema);
+const PolicySchema = z.object({ spec: z.object({ podSelector: z.unknown(), policyTypes: z.array(z.string()), ingress: z.array(z.unknown()).optional() }) });
+const policyOf = (sid: string) => admin.get(`/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies/visp-session-${sid}`, PolicySchema);
 
 /** Launches as the start page does and follows it until it is over; the limits fit the test node's two CPUs. */
 async function launchSession(auth: Auth, type: string, limits: object = { cpus: 0.5, memoryMiB: 1024 }): Promise<SessionView> {
@@ -61,6 +63,28 @@ function startRecovery(port: number): Launched {
   return run;
 }
 
+const UidSchema = z.object({ metadata: z.object({ uid: z.string() }) });
+const restricted = { runAsNonRoot: true, runAsUser: 65534, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+const podOfBox = (name: string, labels: object, command: string[]) => ({ metadata: { name, labels }, spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'localhost/visp-testbox:1', imagePullPolicy: 'Never', command, securityContext: restricted }] } });
+
+/** Objects in the sessions' namespace that are not this instance's, each with its path and uid (a replacement would have another). */
+async function plantForeign(otherInstance: string): Promise<Array<{ path: string; uid: string }>> {
+  const sid = 'zzzzzzzzzzzz';
+  const ours = { [LABEL.managed]: 'true', [LABEL.instance]: otherInstance, [LABEL.sessionId]: sid };
+  const planted = [
+    [`/api/v1/namespaces/${NAMESPACE}/pods`, podOfBox(`bystander-${Date.now()}`, { app: 'not-visp' }, ['httpd', '-f', '-p', '8080'])],
+    [`/api/v1/namespaces/${NAMESPACE}/pods`, podOfBox(`visp-session-echo-${sid}`, { ...ours, [LABEL.schema]: '1', [LABEL.sessionType]: 'echo' }, ['true'])],
+    [`/api/v1/namespaces/${NAMESPACE}/secrets`, { metadata: { name: 'visp-session-yyyyyyyyyyyy', labels: { ...ours, [LABEL.sessionId]: 'yyyyyyyyyyyy' } }, stringData: { token: 'x' } }],
+    [`/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies`, { metadata: { name: 'visp-session-yyyyyyyyyyyy', labels: { ...ours, [LABEL.sessionId]: 'yyyyyyyyyyyy' } }, spec: { podSelector: { matchLabels: ours } } }],
+  ] as const;
+  const made = [];
+  for (const [path, body] of planted) {
+    const { metadata } = await admin.create(path, body, z.object({ metadata: z.object({ name: z.string(), uid: z.string() }) }));
+    made.push({ path: `${path}/${metadata.name}`, uid: metadata.uid });
+  }
+  return made;
+}
+
 let jupyter: SessionView;
 let kernel: string;
 let ann: Auth;
@@ -73,6 +97,9 @@ it('Jupyter as a pod through the gateway: its kernel over WebSocket, a file in t
   ({ id: kernel } = (await created.json()) as { id: string });
   const ws = await openKernel(`${stack.url.replace('http', 'ws')}/s/${jupyter.sid}/api/kernels/${kernel}/channels`, { ...ann, ...stack.origin });
   expect(await execute(ws, "import os\nopen(os.path.expanduser('~/kept.txt'), 'w').write('hello')\nanswer = 41\nanswer")).toBe('41');
+  // The root filesystem is read-only: /var/tmp, open to every user of a writable root, is refused; /tmp is the pod's own.
+  const tryWrite = (file: string) => `import errno\ntry:\n    open('${file}', 'w').write('x'); r = 'written'\nexcept OSError as e:\n    r = errno.errorcode[e.errno]\nr`;
+  expect({ varTmp: await execute(ws, tryWrite('/var/tmp/planted')), tmp: await execute(ws, tryWrite('/tmp/scratch')) }).toEqual({ varTmp: "'EROFS'", tmp: "'written'" });
   ws.close();
 
   const pod = await podOf('jupyter', jupyter.sid);
@@ -81,6 +108,8 @@ it('Jupyter as a pod through the gateway: its kernel over WebSocket, a file in t
   expect({ memory: Number(memory), quota: Number(quota) }).toEqual({ memory: 1536 * 2 ** 20, quota: 50_000 });
   expect(pod.metadata.labels).toMatchObject({ [LABEL.managed]: 'true', [LABEL.instance]: stack.instance, [LABEL.sessionId]: jupyter.sid, [LABEL.sessionType]: 'jupyter' });
   expect(pod.metadata.annotations).toMatchObject({ [LABEL.owner]: 'ann' });
+  // Its own NetworkPolicy: only the services' pods, to this pod's app port.
+  expect((await policyOf(jupyter.sid)).spec).toMatchObject({ podSelector: { matchLabels: { [LABEL.sessionId]: jupyter.sid, [LABEL.instance]: stack.instance } }, ingress: [{ ports: [{ protocol: 'TCP', port: 8888 }] }] });
   // The token is in the Secret, not in the pod's spec.
   const spec = JSON.stringify(await admin.get(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-jupyter-${jupyter.sid}`, z.unknown()));
   expect(spec).not.toContain((await routes.get(jupyter.sid))?.token ?? 'no route');
@@ -129,6 +158,10 @@ it('after a kill -9 of the session-manager, with records and routes wiped, recov
   await store.connection.collection('sessions').deleteMany({});
   await redis.del(keys.routes);
 
+  // Bait for a recovery that looked past its own: a pod it does not manage, and an exited session pod, a Secret and
+  // a NetworkPolicy of another instance whose session has no pod (what recovery removes of its own).
+  const bait = await plantForeign(`${stack.instance}-other`);
+
   const recovery = startRecovery(19530);
   await untilReady(recovery, 19530, 20_000);
   for (const sid of [jupyter.sid, echo.sid]) {
@@ -147,28 +180,30 @@ it('after a kill -9 of the session-manager, with records and routes wiped, recov
     const record = await store.sessions.getAnyOwner(echo.sid);
     return record && record.state !== 'ready' ? record : undefined;
   }, 30_000, 250);
-  expect({ state: over.state, reason: over.reason }).toEqual({ state: 'stopped', reason: expect.stringMatching(/^(lost|its container exited)$/) });
+  // Seen gone (lost) or seen terminating (exited, with how its container ended when Kubernetes says more).
+  expect({ state: over.state, reason: over.reason }).toEqual({ state: 'stopped', reason: expect.stringMatching(/^(lost|its container exited( \(.+\))?)$/) });
   expect(await routes.get(echo.sid)).toBeUndefined();
   expect((await api(`/s/${echo.sid}/`, cy)).status).toBe(404);
+
+  // Many passes later (one a second), everything it does not manage is as it was.
+  expect(await Promise.all(bait.map(async ({ path, uid }) => (await admin.get(path, UidSchema)).metadata.uid === uid))).toEqual(bait.map(() => true));
+  await removeInstance(`${stack.instance}-other`);
+  await admin.delete(bait[0]!.path, { gracePeriodSeconds: 0 });
 
   recovery.child.kill('SIGTERM');
   await recovery.exited;
   await stack.startSessionManager();
   expect(await (await api(`/api/v1/sessions/${jupyter.sid}`, ann, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
   await expect(podOf('jupyter', jupyter.sid)).rejects.toMatchObject({ status: 404 });
+  await expect(policyOf(jupyter.sid)).rejects.toMatchObject({ status: 404 });
 }, 240_000);
 
 // The bridge CNI of the test cluster does not enforce NetworkPolicies (Calico or Cilium do): the objects are
 // checked as deployed, not the traffic. Pod Security is enforced by the API server itself, so it is attacked.
-it('the sessions\' namespace: its NetworkPolicies as deployed, and a pod that would run as root or privileged refused by the restricted Pod Security level', async () => {
-  const PolicySchema = z.object({ spec: z.object({ podSelector: z.unknown(), policyTypes: z.array(z.string()), ingress: z.array(z.unknown()).optional() }) });
+it('the sessions\' namespace: its NetworkPolicy as deployed, and a pod that would run as root or privileged refused by the restricted Pod Security level', async () => {
   const policy = (name: string) => admin.get(`/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies/${name}`, PolicySchema);
+  // Everything closed, in and out; each session's own policy (above) is its only way in.
   expect((await policy('default-deny')).spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-  expect((await policy('from-the-services')).spec).toEqual({
-    podSelector: { matchLabels: { [LABEL.managed]: 'true' } },
-    policyTypes: ['Ingress'],
-    ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'visp' } }, podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['visp-gateway', 'visp-session-manager', 'visp-recovery'] }] } }] }],
-  });
 
   const attempt = (securityContext: object) =>
     admin

@@ -35,6 +35,7 @@ const BOX: SessionTypeConfig = {
   baseUrlAware: false,
   activity: 'none',
   tmpfsMiB: 16,
+  writableRoot: false,
   limits: { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 256, cpus: 1, pids: 128 } },
 };
 /** The same, with an app that takes a second to start, as every real app does: shows starts overlapping. */

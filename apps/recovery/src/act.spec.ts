@@ -11,9 +11,12 @@ const SID = 'aaaaaaaaaaaa';
 function actorSeeing(state: SessionState, reason: string) {
   const record = { sid: SID, owner: 'ada@uni.se', instance: 'test', state, reason } as SessionRecord;
   const changes: string[] = [];
+  const reasons: string[] = [];
   const sessions = {
     getAnyOwner: async () => record,
-    transition: async (_sid: string, from: readonly SessionState[], to: SessionState) => (changes.push(`${from.join('|')} → ${to}`), from.includes(record.state) ? { ...record, state: to } : undefined),
+    transition: async (_sid: string, from: readonly SessionState[], to: SessionState, options: { reason: string }) => (
+      changes.push(`${from.join('|')} → ${to}`), reasons.push(options.reason), from.includes(record.state) ? { ...record, state: to } : undefined
+    ),
   } as unknown as SessionRepository;
   const actor = new Actor({
     runtime: { list: async () => [], removeRemains: async () => undefined } as unknown as SessionRuntime,
@@ -25,7 +28,7 @@ function actorSeeing(state: SessionState, reason: string) {
     instance: 'test',
     logger: createLogger({ component: 'test', level: 'silent' }),
   });
-  return { actor, changes, planned: { ...record, state: 'starting' as const } };
+  return { actor, changes, reasons, planned: { ...record, state: 'starting' as const } };
 }
 
 describe('mark-lost, looked at again under the lease', () => {
@@ -42,5 +45,15 @@ describe('mark-lost, looked at again under the lease', () => {
     const { actor, changes, planned } = actorSeeing('starting', '');
     await expect(actor.run({ kind: 'mark-lost', sid: SID, record: planned })).resolves.toMatchObject({ result: 'done' });
     expect(changes).toEqual(['route deleted', 'starting → failed', 'announced']);
+  });
+});
+
+describe('remove-container', () => {
+  const container = { id: 'c1', name: 'visp-session-echo-aaaaaaaaaaaa', state: 'exited', labels: {} };
+  it("ends a ready session whose workload is over, with the engine's word on why when it has one", async () => {
+    const { actor, reasons } = actorSeeing('ready', '');
+    await expect(actor.run({ kind: 'remove-container', sid: SID, container: { ...container, ended: 'Evicted: The node was low on resource: memory.' } })).resolves.toMatchObject({ result: 'done' });
+    await expect(actor.run({ kind: 'remove-container', sid: SID, container })).resolves.toMatchObject({ result: 'done' });
+    expect(reasons).toEqual(['its container exited (Evicted: The node was low on resource: memory.)', 'its container exited']);
   });
 });

@@ -69,7 +69,8 @@ export class Actor {
         await routes.delete(action.sid);
         const record = await sessions.getAnyOwner(action.sid);
         if (!record || record.instance !== this.deps.instance) return undefined;
-        const reason = record.state === 'stopping' ? (record.reason ?? 'stopped') : `its container ${action.container.state === 'created' ? 'never started' : 'exited'}`;
+        const { state, ended } = action.container;
+        const reason = record.state === 'stopping' ? (record.reason ?? 'stopped') : `its container ${state === 'created' ? 'never started' : 'exited'}${ended ? ` (${ended})` : ''}`;
         const over = await sessions.transition(action.sid, ACTIVE_SESSION_STATES, 'stopped', { reason, set: { stoppedAt: new Date() } });
         if (over) await this.announce(over);
         return undefined;

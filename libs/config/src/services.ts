@@ -37,6 +37,8 @@ const sessionRuntime = {
   KUBERNETES_SERVICE_PORT: optionalStr(),
   /** The sessions' namespace, theirs alone; the kubeconfig context's (or the service account's) when unset. */
   KUBE_NAMESPACE: optionalStr().pipe(z.string().regex(NAMESPACE, 'must be a namespace name').optional()),
+  /** Where the gateway, session-manager and recovery pods run: each session's NetworkPolicy lets only them in. */
+  KUBE_SERVICES_NAMESPACE: str('visp').pipe(z.string().regex(NAMESPACE, 'must be a namespace name')),
   KUBE_IMAGE_PULL_POLICY: oneOf(['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
   /** Each user's home claim (ReadWriteOnce): its size and storage class (the cluster's default when unset). */
   KUBE_HOME_SIZE: str('10Gi').pipe(z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'must be a size such as 10Gi')),

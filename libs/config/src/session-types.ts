@@ -32,6 +32,8 @@ export const SessionTypeSchema = z
     /** How the app reports its own activity, beyond proxied traffic. */
     activity: z.enum(['none', 'jupyter']).default('none'),
     tmpfsMiB: z.number().int().min(16).max(65_536).default(256),
+    /** On Kubernetes the app's root filesystem is read-only (its home and /tmp are its to write); true for an image whose app must write elsewhere. */
+    writableRoot: z.boolean().default(false),
     limits: z
       .object({ default: SessionLimitsSchema, max: SessionLimitsSchema })
       .refine((l) => withinLimits(l.default, l.max), 'default limits must not exceed the maximum'),

@@ -52,8 +52,9 @@ export class KubeClient {
     return this.json('GET', path, schema, { query });
   }
 
-  create<T>(path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
-    return this.json('POST', path, schema, { body });
+  /** `query.dryRun: 'All'` has the API server check the object, admission included, and keep nothing. */
+  create<T>(path: string, body: unknown, schema: z.ZodType<T>, query?: Query): Promise<T> {
+    return this.json('POST', path, schema, { body, query });
   }
 
   /** A JSON merge patch (RFC 7386). */

@@ -23,13 +23,16 @@ const box = (command: string[], extra: object = {}) => ({ image: 'localhost/visp
 const TYPES = SessionTypesSchema.parse({
   box: box(['httpd', '-f', '-p', '8080', '-h', '/var/www']),
   absent: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
+  // Holds one endless line in memory: killed by the kernel at the pod's memory limit.
+  hog: box(['sh', '-c', 'head -c 512m /dev/zero | tail -n 1']),
 });
 
 function spawnRequest(typeName: keyof typeof TYPES, owner: string, limits = TYPES[typeName]!.limits.default): SpawnRequest {
   return { sid: newSessionId(), owner, typeName, type: TYPES[typeName]!, limits, createdAt: new Date(), token: newSessionToken() };
 }
 
-const runtime = new KubernetesRuntime(admin, { instance, namespace: NAMESPACE, imagePullPolicy: 'Never', homeSize: '64Mi', homeStorageClass: 'visp-test-local' }, logger);
+const settings = { instance, namespace: NAMESPACE, imagePullPolicy: 'Never' as const, homeSize: '64Mi', homeStorageClass: 'visp-test-local', servicesNamespace: 'visp' };
+const runtime = new KubernetesRuntime(admin, settings, logger);
 const within = (ms: number) => ({ signal: new AbortController().signal, deadline: Date.now() + ms });
 const started: SpawnRequest[] = [];
 
@@ -38,14 +41,16 @@ afterAll(async () => {
   await admin.close();
 });
 
-async function start(request: SpawnRequest, ms = 60_000) {
+async function start(request: SpawnRequest, ms = 60_000, on = runtime, steps: string[] = []) {
   started.push(request);
-  return runtime.start(request, () => undefined, within(ms));
+  return on.start(request, (step) => void steps.push(step), within(ms));
 }
 
 it('runs a session as a pod: reached at its address, found by its labels, its token and limits read back, gone when removed', async () => {
   const request = spawnRequest('box', 'ada@uni.se', { memoryMiB: 96, cpus: 0.5, pids: 64 });
-  const pod = await start(request);
+  const steps: string[] = [];
+  const pod = await start(request, 60_000, runtime, steps);
+  expect(steps).toEqual(['creating', 'scheduled', 'starting']);
   expect(pod.target).toMatch(/^http:\/\/10\.244\.0\.\d+:8080$/);
   // The address comes with the sandbox; the app answers moments later.
   await waitFor('the app to answer at its pod address', async () => (await fetch(pod.target).catch(() => undefined))?.status === 200, 20_000, 100);
@@ -60,16 +65,35 @@ it('runs a session as a pod: reached at its address, found by its labels, its to
   const memoryLimit = readFileSync(`/sys/fs/cgroup/memory/kubepods/pod${uid}/memory.limit_in_bytes`, 'utf8').trim();
   expect(Number(memoryLimit)).toBe(96 * 2 ** 20);
 
+  const policy = `/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies/visp-session-${request.sid}`;
+  await expect(admin.get(policy, z.object({ spec: z.object({ podSelector: z.unknown() }) }))).resolves.toMatchObject({ spec: { podSelector: { matchLabels: { [LABEL.sessionId]: request.sid } } } });
+
   await runtime.remove({ typeName: request.typeName, sid: request.sid });
   const gone = await runtime.inspect(pod.id, 8080);
   expect(gone === undefined || gone.running === false).toBe(true);
   await expect(admin.get(`/api/v1/namespaces/${NAMESPACE}/secrets/visp-session-${request.sid}`, z.unknown())).rejects.toMatchObject({ status: 404 });
+  await expect(admin.get(policy, z.unknown())).rejects.toMatchObject({ status: 404 });
+});
+
+it("says why a pod ended in Kubernetes' words: a session killed at its memory limit is OOMKilled", async () => {
+  const request = spawnRequest('hog', 'dag@uni.se', { memoryMiB: 64, cpus: 0.5, pids: 64 });
+  const pod = await start(request).catch((err: unknown) => (err instanceof SpawnError && /ended before it started/.test(err.message) ? undefined : Promise.reject(err)));
+  const over = await waitFor('the pod to be over', async () => (await runtime.list({ instance, sid: request.sid })).find((w) => w.state === 'exited'), 30_000, 250);
+  expect({ id: over.id, ended: over.ended }).toEqual({ id: pod?.id ?? over.id, ended: 'OOMKilled, exit code 137' });
 });
 
 it('fails a pod whose image the node does not have at once, in the kubelet\'s words', async () => {
   const began = Date.now();
   await expect(start(spawnRequest('absent', 'bea@uni.se'), 60_000)).rejects.toThrow(/ErrImageNeverPull/);
   expect(Date.now() - began).toBeLessThan(30_000);
+});
+
+it('tells when the kubelet pulls the image, and fails a pull that cannot succeed in its words', async () => {
+  // Always pull: the kubelet asks the registry named `localhost` (loopback, where none listens) for the box.
+  const pulls = new KubernetesRuntime(admin, { ...settings, imagePullPolicy: 'Always' }, logger);
+  const steps: string[] = [];
+  await expect(start(spawnRequest('box', 'eva@uni.se'), 30_000, pulls, steps)).rejects.toThrow(/(ErrImagePull|ImagePullBackOff): .*localhost\/visp-testbox:1/);
+  expect(steps).toEqual(['creating', 'scheduled', 'pulling']);
 });
 
 it('fails a pod that cannot be scheduled with the scheduler\'s reason', async () => {

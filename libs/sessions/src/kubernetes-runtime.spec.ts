@@ -14,12 +14,12 @@ const request: SpawnRequest = {
   createdAt: new Date('2026-12-06T10:00:00Z'),
   token: 't'.repeat(32),
 };
-const settings = { instance: 'unit', namespace: 'visp-sessions', imagePullPolicy: 'Never' as const, homeSize: '1Gi' };
+const settings = { instance: 'unit', namespace: 'visp-sessions', imagePullPolicy: 'Never' as const, homeSize: '1Gi', servicesNamespace: 'visp' };
 const within = (ms: number, signal = new AbortController().signal) => ({ signal, deadline: Date.now() + ms });
 const logger = createLogger({ component: 'test', level: 'silent' });
 
-/** A pure unit test's stand-in for the API server: what was asked, and pods that answer as scripted. */
-function fakeKube(podAnswers: object[]) {
+/** A pure unit test's stand-in for the API server: what was asked, pods that answer as scripted, and the kubelet's `Pulling` events. */
+function fakeKube(podAnswers: object[], pullingAfterGets = Infinity) {
   const calls: string[] = [];
   const created: Record<string, unknown> = {};
   const kube = {
@@ -31,6 +31,7 @@ function fakeKube(podAnswers: object[]) {
     },
     get: async (path: string) => {
       calls.push(`get ${path}`);
+      if (path.endsWith('/events')) return { items: calls.length > pullingAfterGets ? [{ reason: 'Pulling' }] : [] };
       return podAnswers.length > 1 ? podAnswers.shift() : podAnswers[0];
     },
     delete: async (path: string) => void calls.push(`delete ${path}`),
@@ -41,11 +42,17 @@ function fakeKube(podAnswers: object[]) {
 const pod = (status: object, extra: object = {}) => ({ metadata: { name: 'visp-session-jupyter-abcdefghij23', ...extra }, spec: { containers: [{}] }, status });
 
 describe('KubernetesRuntime.start', () => {
-  it('makes the home claim (kept if there), the Secret and the pod, and answers with the pod address once it has one', async () => {
-    const { kube, calls } = fakeKube([pod({ phase: 'Pending' }), pod({ phase: 'Pending', podIP: '10.244.0.7' })]);
+  it('makes the home claim (kept if there), the Secret, the NetworkPolicy and the pod, and answers with the pod address once its container runs', async () => {
+    const { kube, calls } = fakeKube([pod({ phase: 'Pending' }), pod({ phase: 'Pending', podIP: '10.244.0.7' }), pod({ phase: 'Running', podIP: '10.244.0.7' })]);
     const started = await new KubernetesRuntime(kube, settings, logger).start(request, () => undefined, within(2000));
     expect(started).toEqual({ id: 'visp-session-jupyter-abcdefghij23', target: 'http://10.244.0.7:8888' });
-    expect(calls.slice(0, 3)).toEqual([`create persistentvolumeclaims ${homeVolumeName('ada@uni.se')}`, 'create secrets visp-session-abcdefghij23', 'create pods visp-session-jupyter-abcdefghij23']);
+    // The policy before the pod: a pod is never up without its own way in, nor its Secret.
+    expect(calls.slice(0, 4)).toEqual([
+      `create persistentvolumeclaims ${homeVolumeName('ada@uni.se')}`,
+      'create secrets visp-session-abcdefghij23',
+      'create networkpolicies visp-session-abcdefghij23',
+      'create pods visp-session-jupyter-abcdefghij23',
+    ]);
   });
 
   it("fails at once, in Kubernetes' words, on a pod that can never run, and at the timeout with the scheduler's reason", async () => {
@@ -53,6 +60,20 @@ describe('KubernetesRuntime.start', () => {
     await expect(new KubernetesRuntime(never.kube, settings, logger).start(request, () => undefined, within(2000))).rejects.toThrow(new SpawnError('ErrImageNeverPull: Container image "localhost/x:1" is not present with pull policy of Never'));
     const unschedulable = fakeKube([pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }] })]);
     await expect(new KubernetesRuntime(unschedulable.kube, settings, logger).start(request, () => undefined, within(300))).rejects.toThrow('the pod did not start in time: Unschedulable: 0/1 nodes are available: 1 Insufficient memory.');
+  });
+});
+
+describe('KubernetesRuntime.start, its steps', () => {
+  const scheduled = (status: object) => ({ ...pod(status), spec: { nodeName: 'node-1', containers: [{}] } });
+  const stepsOf = async (answers: object[], pullingAfterGets?: number) => {
+    const steps: string[] = [];
+    await new KubernetesRuntime(fakeKube(answers, pullingAfterGets).kube, settings, logger).start(request, (step, message) => void steps.push(`${step}: ${message}`), within(5000));
+    return steps;
+  };
+  it('tells creating, scheduled (where) and starting once each; pulling only when the kubelet pulls', async () => {
+    const answers = () => [pod({ phase: 'Pending' }), scheduled({ phase: 'Pending' }), scheduled({ phase: 'Pending', podIP: '10.244.0.7' }), scheduled({ phase: 'Running', podIP: '10.244.0.7' })];
+    expect(await stepsOf(answers())).toEqual(['creating: creating the pod', 'scheduled: scheduled on node-1', 'starting: the container started']);
+    expect(await stepsOf(answers(), 0)).toEqual(['creating: creating the pod', 'scheduled: scheduled on node-1', 'pulling: pulling localhost/visp-session-jupyter:1', 'starting: the container started']);
   });
 });
 
@@ -76,10 +97,12 @@ describe('KubernetesRuntime pod spec', () => {
   };
   const container = spec.spec.containers[0]!;
 
-  it('runs non-root, without capabilities, escalation or a service account token, with requests equal to limits', () => {
+  it('runs non-root, without capabilities, escalation or a service account token, read-only but where the type says, with requests equal to limits', () => {
     expect(spec.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
     expect(spec.spec.automountServiceAccountToken).toBe(false);
-    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const writable = new KubernetesRuntime(fakeKube([]).kube, settings, logger).podSpec({ ...request, type: { ...request.type, writableRoot: true } });
+    expect(JSON.stringify(writable)).toContain('"readOnlyRootFilesystem":false');
     expect(container.resources).toEqual({ requests: { memory: '512Mi', cpu: '0.5' }, limits: { memory: '512Mi', cpu: '0.5' } });
     expect(container.imagePullPolicy).toBe('Never');
     expect(container.args).toContain('--ServerApp.base_url=/s/abcdefghij23/');
@@ -100,6 +123,49 @@ describe('KubernetesRuntime pod spec', () => {
   it('selects by labels that a label value can hold; owner, creation time and limits ride in annotations', () => {
     expect(spec.metadata.labels).toEqual({ [LABEL.managed]: 'true', [LABEL.instance]: 'unit', [LABEL.schema]: '1', [LABEL.sessionId]: 'abcdefghij23', [LABEL.sessionType]: 'jupyter' });
     expect(spec.metadata.annotations).toMatchObject({ [LABEL.owner]: 'ada@uni.se', [LABEL.created]: '2026-12-06T10:00:00.000Z', [LABEL.limits]: JSON.stringify(request.limits) });
+  });
+});
+
+describe("KubernetesRuntime's NetworkPolicy per session", () => {
+  it("lets only the services' gateway, session-manager and recovery pods in, to this session's pod and its app's port", () => {
+    const policy = new KubernetesRuntime(fakeKube([]).kube, settings, logger).policySpec(request);
+    const own = { [LABEL.managed]: 'true', [LABEL.instance]: 'unit', [LABEL.sessionId]: 'abcdefghij23' };
+    expect(policy).toEqual({
+      metadata: { name: 'visp-session-abcdefghij23', labels: own },
+      spec: {
+        podSelector: { matchLabels: own },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'visp' } }, podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['visp-gateway', 'visp-session-manager', 'visp-recovery'] }] } }],
+            ports: [{ protocol: 'TCP', port: 8888 }],
+          },
+        ],
+      },
+    });
+  });
+
+  it('is removed after the pod is gone and before the Secret: a policy never outlives its Secret, which recovery finds leftovers by', async () => {
+    const gone = new KubeError(404, 'NotFound', 'gone');
+    const calls: string[] = [];
+    const kube = {
+      get: async () => Promise.reject(gone),
+      delete: async (path: string) => void calls.push(`delete ${path.split('/').slice(-2).join(' ')}`),
+    } as unknown as KubeClient;
+    await new KubernetesRuntime(kube, settings, logger).remove({ typeName: 'jupyter', sid: 'abcdefghij23' });
+    expect(calls).toEqual(['delete pods visp-session-jupyter-abcdefghij23', 'delete networkpolicies visp-session-abcdefghij23', 'delete secrets visp-session-abcdefghij23']);
+  });
+});
+
+describe('KubernetesRuntime, why a pod ended', () => {
+  const over = (status: object) => new KubernetesRuntime(fakeKube([{ items: [pod({ phase: 'Failed', ...status })] }]).kube, settings, logger).list();
+  it("says it in Kubernetes' words: a disruption first, then the kubelet's eviction, then a container killed for its memory; nothing more for a plain exit", async () => {
+    const disrupted = { type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' };
+    const oom = { containerStatuses: [{ state: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] };
+    expect((await over({ conditions: [disrupted], reason: 'Evicted', message: 'x', ...oom }))[0]?.ended).toBe('EvictionByEvictionAPI: Eviction API: evicting');
+    expect((await over({ reason: 'Evicted', message: 'The node was low on resource: memory.', ...oom }))[0]?.ended).toBe('Evicted: The node was low on resource: memory.');
+    expect((await over(oom))[0]?.ended).toBe('OOMKilled, exit code 137');
+    expect((await over({ containerStatuses: [{ state: { terminated: { exitCode: 1, reason: 'Error' } } }] }))[0]).not.toHaveProperty('ended');
   });
 });
 

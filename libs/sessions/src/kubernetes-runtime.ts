@@ -6,7 +6,7 @@ import { encodeSessionLabels, homeVolumeName } from '@visp/podman-client';
 import { z } from 'zod';
 import { containerName } from './naming';
 import { templateValues, TOKEN_ENV } from './runtime';
-import { SpawnError, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+import { SpawnError, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 
 export interface KubernetesRuntimeSettings {
   instance: string;
@@ -16,6 +16,8 @@ export interface KubernetesRuntimeSettings {
   /** Each user's home claim: its size, and its storage class (the cluster's default when absent). */
   homeSize: string;
   homeStorageClass?: string;
+  /** The services' namespace: its gateway, session-manager and recovery pods are the only ones a session lets in. */
+  servicesNamespace: string;
 }
 
 // The pod's fields this runtime reads; the rest of what the API server sends is not looked at.
@@ -25,7 +27,7 @@ const ContainerStateSchema = z.object({
 });
 const PodSchema = z.object({
   metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional(), deletionTimestamp: z.string().optional() }),
-  spec: z.object({ containers: z.array(z.object({ env: z.array(z.object({ name: z.string(), value: z.string().optional() })).optional(), resources: z.object({ limits: z.record(z.string(), z.string()).optional() }).optional() })) }),
+  spec: z.object({ nodeName: z.string().optional(), containers: z.array(z.object({ env: z.array(z.object({ name: z.string(), value: z.string().optional() })).optional(), resources: z.object({ limits: z.record(z.string(), z.string()).optional() }).optional() })) }),
   status: z
     .object({
       phase: z.string().optional(),
@@ -59,17 +61,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const selector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 /** Where the services reach a pod's app: its IP (bracketed when IPv6) and the app's port. */
 const podTarget = (ip: string, port: number) => `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-/** A session's Secret. */
-const secretName = (sid: string) => `visp-session-${sid}`;
+/**
+ * A session's Secret and NetworkPolicy share one name: whatever recovery finds left of a session, it removes both.
+ * The Secret is made before the policy and removed after it, so a policy never outlives its Secret.
+ */
+const ownName = (sid: string) => `visp-session-${sid}`;
+/** The services that reach a session's app: the gateway (the proxy), the session-manager and recovery (their readiness probes). */
+const SERVICES = ['visp-gateway', 'visp-session-manager', 'visp-recovery'];
+const NETWORKING = 'networking.k8s.io/v1';
 
 /**
  * Sessions as Kubernetes pods in a namespace of their own: one pod per session (restartPolicy Never), non-root,
- * every capability dropped, no privilege escalation, requests equal to limits; its token in a Secret; the owner's
- * home on a PersistentVolumeClaim that outlives the session. Labels carry what lists select by; owner, project and
+ * every capability dropped, no privilege escalation, a read-only root filesystem, requests equal to limits; its
+ * token in a Secret; the owner's home on a PersistentVolumeClaim that outlives the session. Labels carry what lists select by; owner, project and
  * creation time, which a label value cannot always hold, ride in annotations with every other session label.
- * Isolation is the namespace's own NetworkPolicies (deploy/kubernetes/namespaces.yaml: nothing in or out but
- * from the services), in place before any session and after every one: a policy per session would leave its pod
- * open while it terminates.
+ * Isolation is two layers of NetworkPolicy: the namespace's own (deploy/kubernetes/namespaces.yaml) denies everything
+ * in and out of every pod, before the first session and after the last; each session's own lets the services in,
+ * to its pod and its app's port only. Its policy is made before its pod and removed after it is gone, so a missing
+ * policy leaves a pod closed, never open.
  */
 export class KubernetesRuntime implements SessionRuntime {
   readonly name = 'kubernetes';
@@ -90,7 +99,10 @@ export class KubernetesRuntime implements SessionRuntime {
           return SessionIdSchema.safeParse(sid).success ? [{ name: item.metadata.name, sid, members: [] }] : [];
         });
       },
-      remove: (name) => this.kube.delete(this.path('secrets', 'v1', name)),
+      remove: async (name) => {
+        await this.kube.delete(this.path('networkpolicies', NETWORKING, name));
+        await this.kube.delete(this.path('secrets', 'v1', name));
+      },
       join: () => Promise.reject(new SpawnError('sessions on Kubernetes have nothing to join')),
     };
   }
@@ -107,14 +119,13 @@ export class KubernetesRuntime implements SessionRuntime {
   /** Nothing to check before: which images a node has is the node's to say (ErrImageNeverPull fails the start at once). */
   async preflight(): Promise<void> {}
 
-  async start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void, limits: { signal: AbortSignal; deadline: number }): Promise<StartedWorkload> {
-    onStep('creating');
+  async start(request: SpawnRequest, onStep: OnStep, limits: { signal: AbortSignal; deadline: number }): Promise<StartedWorkload> {
+    onStep('creating', 'creating the pod');
     await this.ensureHome(request);
-    const owned = { [LABEL.managed]: 'true', [LABEL.instance]: this.settings.instance, [LABEL.sessionId]: request.sid };
-    await this.kube.create(this.path('secrets'), { metadata: { name: secretName(request.sid), labels: owned }, type: 'Opaque', stringData: { token: request.token } }, z.unknown());
+    await this.kube.create(this.path('secrets'), { metadata: { name: ownName(request.sid), labels: this.owned(request.sid) }, type: 'Opaque', stringData: { token: request.token } }, z.unknown());
+    await this.kube.create(this.path('networkpolicies', NETWORKING), this.policySpec(request), z.unknown());
     const pod = await this.kube.create(this.path('pods'), this.podSpec(request), PodSchema);
-    onStep('starting');
-    return { id: pod.metadata.name, target: await this.addressOf(pod.metadata.name, request.type.port, limits) };
+    return { id: pod.metadata.name, target: await this.untilRunning(pod.metadata.name, request, onStep, limits) };
   }
 
   /** The owner's home claim; one that exists stays as it is. */
@@ -126,6 +137,28 @@ export class KubernetesRuntime implements SessionRuntime {
     await this.kube.create(this.path('persistentvolumeclaims'), claim, z.unknown()).catch((err: unknown) => {
       if (!(err instanceof KubeError && err.reason === 'AlreadyExists')) throw err;
     });
+  }
+
+  /** The labels of what a session owns, and what selects its pod. */
+  private owned(sid: string): Record<string, string> {
+    return { [LABEL.managed]: 'true', [LABEL.instance]: this.settings.instance, [LABEL.sessionId]: sid };
+  }
+
+  /** The session's own way in: from the services' pods, to this session's pod and its app's port; nothing else. */
+  policySpec(request: SpawnRequest): object {
+    return {
+      metadata: { name: ownName(request.sid), labels: this.owned(request.sid) },
+      spec: {
+        podSelector: { matchLabels: this.owned(request.sid) },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.settings.servicesNamespace } }, podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: SERVICES }] } }],
+            ports: [{ protocol: 'TCP', port: request.type.port }],
+          },
+        ],
+      },
+    };
   }
 
   /** The pod: the same command, environment, limits and home as the Podman runtime's container. */
@@ -161,10 +194,10 @@ export class KubernetesRuntime implements SessionRuntime {
             imagePullPolicy: this.settings.imagePullPolicy,
             ...(args ? { args } : {}),
             workingDir: type.homeDir,
-            env: [{ name: TOKEN_ENV, valueFrom: { secretKeyRef: { name: secretName(request.sid), key: 'token' } } }, ...env],
+            env: [{ name: TOKEN_ENV, valueFrom: { secretKeyRef: { name: ownName(request.sid), key: 'token' } } }, ...env],
             ports: [{ name: 'app', containerPort: type.port }],
             resources: { requests: resources, limits: resources },
-            securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
+            securityContext: { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: !type.writableRoot, capabilities: { drop: ['ALL'] } },
             volumeMounts: [
               { name: 'home', mountPath: type.homeDir },
               { name: 'tmp', mountPath: '/tmp' },
@@ -180,31 +213,56 @@ export class KubernetesRuntime implements SessionRuntime {
   }
 
   /**
-   * Waits until the pod has an address: scheduled, its image there, its sandbox up. A reason it can never run (its
-   * image cannot be had, the kubelet refused it) fails at once, in Kubernetes' words; still waiting at the
-   * deadline fails with the scheduler's or the kubelet's. A stop (the signal) ends the wait at once.
+   * Waits until the pod's container runs, telling the steps on the way: scheduled (on which node), pulling (only
+   * when the kubelet pulls the image), starting. A reason it can never run (its image cannot be had, the kubelet
+   * refused it) fails at once, in Kubernetes' words; still waiting at the deadline fails with the scheduler's or
+   * the kubelet's. A stop (the signal) ends the wait at once.
    */
-  private async addressOf(name: string, port: number, { signal, deadline }: { signal: AbortSignal; deadline: number }): Promise<string> {
+  private async untilRunning(name: string, request: SpawnRequest, onStep: OnStep, { signal, deadline }: { signal: AbortSignal; deadline: number }): Promise<string> {
+    let told: 'created' | 'scheduled' | 'pulling' | 'starting' = 'created';
+    let nextPullCheck = 0;
     for (;;) {
       if (signal.aborted) throw new SpawnError('the session was stopped while its pod started');
       const pod = await this.kube.get(this.path('pods', 'v1', name), PodSchema);
       const { state, failure, waiting } = podStatus(pod);
       if (failure) throw new SpawnError(failure);
       if (state === 'exited') throw new SpawnError(`the pod ended before it started${pod.status?.reason ? `: ${pod.status.reason}: ${pod.status.message ?? ''}` : ''}`);
+      if (told === 'created' && pod.spec.nodeName) {
+        told = 'scheduled';
+        onStep('scheduled', `scheduled on ${pod.spec.nodeName}`);
+      }
+      // The pod's status does not say that its image is being pulled; the kubelet's event does. Asked at most once a second.
+      if (told === 'scheduled' && state === 'pending' && Date.now() >= nextPullCheck) {
+        nextPullCheck = Date.now() + 1000;
+        if (await this.pulling(name)) {
+          told = 'pulling';
+          onStep('pulling', `pulling ${request.type.image}`);
+        }
+      }
       const ip = pod.status?.podIP;
-      if (ip) return podTarget(ip, port);
+      if (state === 'running' && ip) {
+        onStep('starting', 'the container started');
+        return podTarget(ip, request.type.port);
+      }
       if (Date.now() > deadline) throw new SpawnError(`the pod did not start in time${waiting ? `: ${waiting}` : ''}`);
       await sleep(250);
     }
   }
 
+  /** Whether the kubelet has begun pulling the pod's image (its `Pulling` event). */
+  private async pulling(name: string): Promise<boolean> {
+    const events = await this.kube.get(this.path('events'), z.object({ items: z.array(z.unknown()) }), { fieldSelector: `involvedObject.name=${name},reason=Pulling` });
+    return events.items.length > 0;
+  }
+
   async inspect(id: string, port: number, options: { token?: boolean } = {}): Promise<WorkloadDetails | undefined> {
     const pod = await this.kube.get(this.path('pods', 'v1', id), PodSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
     if (!pod) return undefined;
-    const { state, failure, exitCode } = podStatus(pod);
+    const status = podStatus(pod);
+    const { state, failure, exitCode } = status;
     const ip = pod.status?.podIP;
     return {
-      ...workloadOf(pod, state),
+      ...workloadOf(pod, status),
       running: state === 'running',
       exitCode,
       failure,
@@ -216,7 +274,7 @@ export class KubernetesRuntime implements SessionRuntime {
 
   private async tokenOf(sid: string | undefined): Promise<string | undefined> {
     if (!sid) return undefined;
-    const secret = await this.kube.get(this.path('secrets', 'v1', secretName(sid)), SecretSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
+    const secret = await this.kube.get(this.path('secrets', 'v1', ownName(sid)), SecretSchema).catch((err: unknown) => (err instanceof KubeError && err.status === 404 ? undefined : Promise.reject(err)));
     const encoded = secret?.data?.token;
     return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
   }
@@ -226,7 +284,7 @@ export class KubernetesRuntime implements SessionRuntime {
     if (filter.instance !== undefined) labels[LABEL.instance] = filter.instance;
     if (filter.sid !== undefined) labels[LABEL.sessionId] = filter.sid;
     const pods = await this.kube.get(this.path('pods'), PodListSchema, { labelSelector: selector(labels) });
-    return pods.items.map((pod) => workloadOf(pod, podStatus(pod).state));
+    return pods.items.map((pod) => workloadOf(pod, podStatus(pod)));
   }
 
   async logTail(id: string, lines: number): Promise<string> {
@@ -242,30 +300,50 @@ export class KubernetesRuntime implements SessionRuntime {
       if (Date.now() > deadline) throw new SpawnError(`pod ${containerName(session.typeName, session.sid)} was still there ${STOP_GRACE_SECONDS + 20} s after it was deleted`);
       await sleep(250);
     }
-    await this.plumbing.remove(secretName(session.sid));
+    await this.plumbing.remove(ownName(session.sid));
   }
 
   async removeRemains(session: { sid: string; workloadId?: string }): Promise<void> {
     if (session.workloadId !== undefined) await this.kube.delete(this.path('pods', 'v1', session.workloadId), { gracePeriodSeconds: 0 });
-    await this.plumbing.remove(secretName(session.sid));
+    await this.plumbing.remove(ownName(session.sid));
   }
 }
 
 /** A pod as a workload. Annotations first: the labels are a copy of some of them, and what lists select by must win. */
-const workloadOf = (pod: Pod, state: string): Workload => ({ id: pod.metadata.name, name: pod.metadata.name, state, labels: { ...pod.metadata.annotations, ...pod.metadata.labels } });
+const workloadOf = (pod: Pod, { state, ended }: { state: string; ended?: string }): Workload => ({
+  id: pod.metadata.name,
+  name: pod.metadata.name,
+  state,
+  labels: { ...pod.metadata.annotations, ...pod.metadata.labels },
+  ...(ended ? { ended } : {}),
+});
 
-/** A pod as the runtime reads it: `running`, `pending` (not yet), or over (`exited`), and why it cannot run if it cannot. */
-function podStatus(pod: Pod): { state: string; failure?: string; waiting?: string; exitCode: number | null } {
+/**
+ * A pod as the runtime reads it: `running`, `pending` (not yet), or over (`exited`); why it cannot run if it cannot;
+ * why it is over, in Kubernetes' words, when it says: a disruption (an eviction, a node's taint, preemption), the
+ * kubelet's own eviction (`Evicted`), or how its container ended when that was not a plain exit (`OOMKilled`).
+ */
+function podStatus(pod: Pod): { state: string; failure?: string; waiting?: string; ended?: string; exitCode: number | null } {
   const container = pod.status?.containerStatuses?.[0]?.state;
   const waitingReason = container?.waiting?.reason;
   const terminated = container?.terminated;
-  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  const conditions = pod.status?.conditions ?? [];
+  const unscheduled = conditions.find((c) => c.type === 'PodScheduled' && c.status === 'False');
   const waiting = waitingReason ? `${waitingReason}${container?.waiting?.message ? `: ${container.waiting.message}` : ''}` : unscheduled ? `${unscheduled.reason ?? 'not scheduled'}: ${unscheduled.message ?? ''}` : undefined;
   const failure = waitingReason && HOPELESS.has(waitingReason) ? waiting : undefined;
   const exitCode = terminated?.exitCode ?? null;
-  if (pod.metadata.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return { state: 'exited', exitCode, failure, waiting };
+  if (pod.metadata.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return { state: 'exited', exitCode, failure, waiting, ended: endedBecause(pod) };
   if (pod.status?.phase === 'Running' && !terminated) return { state: 'running', exitCode, failure, waiting };
   return { state: 'pending', exitCode, failure, waiting };
+}
+
+/** Why a pod that is over ended, when Kubernetes says more than that its container exited. */
+function endedBecause(pod: Pod): string | undefined {
+  const said = (reason?: string, message?: string) => (reason ? `${reason}${message ? `: ${message}` : ''}` : undefined);
+  const disrupted = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  const containerEnded = terminated?.reason === 'OOMKilled' ? `OOMKilled, exit code ${terminated.exitCode}` : undefined;
+  return said(disrupted?.reason, disrupted?.message) ?? said(pod.status?.reason, pod.status?.message) ?? containerEnded;
 }
 
 /**

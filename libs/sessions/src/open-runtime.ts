@@ -12,6 +12,7 @@ export type SessionRuntimeSettings = SessionNetworkingSettings &
     INSTANCE_ID: string;
     SESSION_RUNTIME: 'podman' | 'kubernetes';
     KUBE_NAMESPACE?: string;
+    KUBE_SERVICES_NAMESPACE: string;
     KUBE_IMAGE_PULL_POLICY: 'IfNotPresent' | 'Always' | 'Never';
     KUBE_HOME_SIZE: string;
     KUBE_HOME_STORAGE_CLASS?: string;
@@ -52,6 +53,7 @@ export function openSessionRuntime(settings: SessionRuntimeSettings, logger: Log
       imagePullPolicy: settings.KUBE_IMAGE_PULL_POLICY,
       homeSize: settings.KUBE_HOME_SIZE,
       homeStorageClass: settings.KUBE_HOME_STORAGE_CLASS,
+      servicesNamespace: settings.KUBE_SERVICES_NAMESPACE,
     },
     log,
   );

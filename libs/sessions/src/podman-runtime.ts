@@ -5,7 +5,7 @@ import { behindGuard } from './guard';
 import { containerName, sessionNetworkName, toResourceLimits } from './naming';
 import { closeSessionNetwork, openSessionNetwork, type SessionNetworking } from './network';
 import { templateValues, TOKEN_ENV } from './runtime';
-import { SpawnError, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+import { SpawnError, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 
 export interface PodmanRuntimeSettings {
   instance: string;
@@ -146,16 +146,16 @@ export class PodmanRuntime implements SessionRuntime {
    * Creates the home volume (owned by the app's user), the session's own network in network mode, and the container;
    * starts it. Podman answers within the call: nothing to wait for, so neither the deadline nor the signal is read.
    */
-  async start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void): Promise<StartedWorkload> {
+  async start(request: SpawnRequest, onStep: OnStep): Promise<StartedWorkload> {
     const [uid = '1000', gid = '1000'] = request.type.user.split(':');
     await this.podman.ensureVolume(homeVolumeName(request.owner), { instance: this.settings.instance, owner: { uid: Number(uid), gid: Number(gid) } });
     const missing = await openSessionNetwork(this.podman, request.sid, this.settings.instance, this.settings.networking);
     if (missing.length > 0) this.logger.warn({ sid: request.sid, missing }, 'services to join the session network are not there: recovery joins them when they are back');
     const spec = this.settings.networking.mode === 'local' ? await this.guarded(request) : this.containerSpec(request);
     for (let attempt = 1; ; attempt++) {
-      onStep('creating');
+      onStep('creating', 'creating the container');
       const id = await this.podman.createContainer(spec).catch((err: unknown) => Promise.reject(this.missingProject(request, err) ?? err));
-      onStep('starting');
+      onStep('starting', 'starting the container');
       try {
         await this.podman.startContainer(id);
         const target = await sessionTarget(this.podman, { id }, { sid: request.sid, port: request.type.port }, this.settings.networking);

@@ -1,5 +1,5 @@
 import type { SessionTypeConfig } from '@visp/config';
-import type { SessionLimits } from '@visp/contracts';
+import type { ProgressStep, SessionLimits } from '@visp/contracts';
 
 /**
  * What the session-manager and recovery ask of the engine that runs sessions, and nothing more: Podman today
@@ -19,7 +19,7 @@ export interface SessionRuntime {
    * engine runs it and it has an address, not once its app answers (the caller probes `target`); gives up at
    * `deadline` (epoch ms, the start's whole allowance) or when `signal` aborts (the session was stopped).
    */
-  start(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void, limits: { signal: AbortSignal; deadline: number }): Promise<StartedWorkload>;
+  start(request: SpawnRequest, onStep: OnStep, limits: { signal: AbortSignal; deadline: number }): Promise<StartedWorkload>;
   /**
    * The workload now, with where its app listens on `port` reached from the services; undefined when it is gone.
    * `token`: read the session's token too (recovery adopting it), where that costs a call of its own.
@@ -39,6 +39,13 @@ export interface SessionRuntime {
   /** What the runtime makes beside each session and recovery keeps in order; absent when there is nothing. */
   readonly plumbing?: SessionPlumbing;
 }
+
+/**
+ * The steps of a start that are the runtime's to tell, in this order, with words for the user: every
+ * runtime tells `creating` and `starting`; one that places and fetches (Kubernetes) also `scheduled` and `pulling`.
+ */
+export type RuntimeStep = Extract<ProgressStep, 'creating' | 'scheduled' | 'pulling' | 'starting'>;
+export type OnStep = (step: RuntimeStep, message: string) => void;
 
 /** A session to start, as the session-manager decided it. */
 export interface SpawnRequest {
@@ -71,6 +78,8 @@ export interface Workload {
   state: string;
   /** The session's labels (LABEL in libs/contracts): what recovery rebuilds a session from. */
   labels: Record<string, string>;
+  /** Why a workload that is over ended, in the engine's words, when it says more than that it exited (`Evicted: …`). */
+  ended?: string;
 }
 
 export interface WorkloadDetails extends Workload {

@@ -30,7 +30,7 @@ tester.run('contract-literals', rule, {
     { code: "const LIVE = ['pending', 'starting', 'ready', 'stopping'];", errors: [{ messageId: 'list', data: { names: 'ACTIVE_SESSION_STATES' } }] },
     { code: "const FINAL = new Set(['failed', 'stopped']);", errors: [{ messageId: 'list', data: { names: 'FINAL_SESSION_STATES' } }] },
     { code: "await sessions.transition(sid, ['pending', 'starting'], 'failed');", errors: [{ messageId: 'list', data: { names: 'STARTING_SESSION_STATES' } }] },
-    { code: "const STEPS = ['queued', 'preflight', 'creating', 'starting', 'waiting-ready', 'ready'];", errors: [{ messageId: 'list', data: { names: 'PROGRESS_STEPS' } }] },
+    { code: "const STEPS = ['queued', 'preflight', 'creating', 'scheduled', 'pulling', 'starting', 'waiting-ready', 'ready'];", errors: [{ messageId: 'list', data: { names: 'PROGRESS_STEPS' } }] },
     { code: "const all = ['pending', 'starting', 'ready', 'stopping', 'stopped', 'failed'];", errors: [{ messageId: 'list', data: { names: 'SESSION_STATES' } }] },
     { code: "const backend = oneOf(['openai', 'faster-whisper'], 'faster-whisper');", errors: [{ messageId: 'list', data: { names: 'TRANSCRIPTION_BACKENDS' } }] },
   ],

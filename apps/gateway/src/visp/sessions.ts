@@ -8,7 +8,7 @@ import type { VispCommand, VispContext } from './command';
 /** The states of a session that is open, or on its way to being open. */
 export const LIVE_STATES: ReadonlySet<SessionState> = new Set(LIVE_SESSION_STATES);
 /** Progress steps after which VISP would say `Launching` (it creates and starts the container, then waits). */
-const LAUNCHING_STEPS: ReadonlySet<string> = new Set(['creating', 'starting', 'waiting-ready']);
+const LAUNCHING_STEPS: ReadonlySet<string> = new Set(['creating', 'scheduled', 'pulling', 'starting', 'waiting-ready']);
 
 const [PREFLIGHT, PREFLIGHT_COMPLETE, CREATING, LAUNCHING, READY] = VISP_LAUNCH_TEXTS;
 

@@ -217,7 +217,7 @@ export class SessionService {
       await this.deps.spawner.preflight(request);
       const started = await this.deps.spawner.createAndStart(
         request,
-        (step) => void progress(step, step === 'creating' ? 'creating the container' : 'starting the container'),
+        (step, message) => void progress(step, message),
         signal,
       );
       if (signal.aborted) return;

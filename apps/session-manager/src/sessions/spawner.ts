@@ -1,5 +1,5 @@
 import type { Logger } from '@visp/config';
-import { answersReadiness, SpawnError, type SessionRuntime, type SpawnRequest, type StartedWorkload } from '@visp/sessions';
+import { answersReadiness, SpawnError, type OnStep, type SessionRuntime, type SpawnRequest, type StartedWorkload } from '@visp/sessions';
 
 /** A started workload, and when its start must be over (one allowance for the engine's start and the app's answer). */
 export type StartedSession = StartedWorkload & { deadline: number };
@@ -30,7 +30,7 @@ export class Spawner {
     return this.runtime.preflight(request);
   }
 
-  async createAndStart(request: SpawnRequest, onStep: (step: 'creating' | 'starting') => void, signal: AbortSignal): Promise<StartedSession> {
+  async createAndStart(request: SpawnRequest, onStep: OnStep, signal: AbortSignal): Promise<StartedSession> {
     const deadline = Date.now() + this.settings.startTimeoutMs;
     return { ...(await this.runtime.start(request, onStep, { signal, deadline })), deadline };
   }

@@ -14,7 +14,7 @@ export const STARTING_SESSION_STATES: readonly SessionState[] = ['pending', 'sta
 export const FINAL_SESSION_STATES: readonly SessionState[] = ['stopped', 'failed'];
 
 /** Progress steps reported while a session starts, in order. */
-export const PROGRESS_STEPS = ['queued', 'preflight', 'creating', 'starting', 'waiting-ready', 'ready'] as const;
+export const PROGRESS_STEPS = ['queued', 'preflight', 'creating', 'scheduled', 'pulling', 'starting', 'waiting-ready', 'ready'] as const;
 
 export const TRANSCRIPTION_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 type TranscriptionState = (typeof TRANSCRIPTION_STATES)[number];
