@@ -114,6 +114,23 @@ it('brings back every session after a kill -9 with records and routes wiped: sam
   }
 }, 240_000);
 
+it("ends a session whose container dies at once, from Podman's events, not at the next pass an hour later", async () => {
+  const gus = await signIn('gus');
+  const { session } = await launchSession(gus, 'echo');
+  const recovery = startRecovery(18434, { RECOVERY_INTERVAL: '3600' });
+  await untilReady(recovery, 18434, 20_000);
+  const [container] = await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid });
+  await podman.docker.getContainer(container?.id ?? 'none').kill();
+  const over = await waitFor('the session to end', async () => {
+    const record = await store.sessions.getAnyOwner(session.sid);
+    return record?.state === 'stopped' ? record : undefined;
+  }, 15_000, 100);
+  expect(over.reason).toBe('its container exited');
+  expect(await routes.get(session.sid)).toBeUndefined();
+  expect(await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid })).toEqual([]);
+  await stopRecovery(recovery);
+}, 60_000);
+
 it('leaves either a ready session or no container at all when the session-manager dies in the middle of a start', async () => {
   const dana = await signIn('dana');
   const res = await api('/api/v1/sessions', dana, { method: 'POST', body: { type: 'slowecho' } });

@@ -91,8 +91,10 @@ start etcd $B/etcd --name default --data-dir $R/etcd --unsafe-no-fsync \
   --initial-cluster default=http://127.0.0.1:12380 --listen-metrics-urls http://127.0.0.1:12381
 waitfor etcd 30 curl -sf http://127.0.0.1:12379/health
 # --- kube-apiserver ---
+# On every address, as the kubelet is on $HOSTIP: pods reach it through the `kubernetes` Service (10.96.0.1:443 →
+# $HOSTIP:16443), the services run in the cluster among them; the host's clients use 127.0.0.1. Nobody anonymous.
 start kube-apiserver $B/kube-apiserver --etcd-servers=http://127.0.0.1:12379 \
-  --bind-address=127.0.0.1 --secure-port=16443 --advertise-address=$HOSTIP \
+  --bind-address=0.0.0.0 --secure-port=16443 --advertise-address=$HOSTIP --anonymous-auth=false \
   --tls-cert-file=$P/apiserver.crt --tls-private-key-file=$P/apiserver.key --client-ca-file=$P/ca.crt \
   --service-cluster-ip-range=10.96.0.0/24 --authorization-mode=Node,RBAC --allow-privileged=true \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \

@@ -4,16 +4,25 @@ import path from 'node:path';
 import { ROOT } from './paths';
 import { RUN_MARK } from './leftovers';
 import { run } from './processes';
+import { ensureServiceImages, ensureStandInImages, serviceImage, STAND_INS } from './service-images';
 
 const KUBE = path.join(ROOT, 'tools/kube');
 /** As tools/kube/env.sh has them. */
 const KUBE_STATE = process.env.VISP_KUBE_STATE ?? '/tmp/visp-kube';
 const KUBE_BIN = process.env.VISP_KUBE_BIN ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'visp/kube-v1.37.2/bin');
 
-/** The session images the Kubernetes specs run, loaded from Podman into the cluster's containerd. */
-/** As many as tools/kube/test-storage.yaml has volumes. */
+/** As many as tools/kube/test-storage.yaml has home volumes; it has one for transcriptions too. */
 const TEST_HOMES = 8;
-const KUBE_TEST_IMAGES = ['localhost/visp-testbox:1', 'localhost/visp-session-jupyter:1', 'localhost/visp-session-rstudio-standin:1'];
+/** The services e2e/src/services.kube.int.spec.ts runs in the cluster (not the whisper-worker: it is the largest, and needs no cluster). */
+const IN_CLUSTER_SERVICES = ['gateway', 'session-manager', 'recovery'] as const;
+/** The images the Kubernetes specs run, loaded from Podman into the cluster's containerd: sessions', services', datastores'. */
+const KUBE_TEST_IMAGES = [
+  'localhost/visp-testbox:1',
+  'localhost/visp-session-jupyter:1',
+  'localhost/visp-session-rstudio-standin:1',
+  ...IN_CLUSTER_SERVICES.map(serviceImage),
+  ...Object.values(STAND_INS),
+];
 
 export interface Kube {
   /** The cluster admin's kubeconfig. */
@@ -48,12 +57,15 @@ export async function startKube(log: (line: string) => void): Promise<Kube> {
     // hostPath volume is not given to the pod's fsGroup as a provisioned one is.
     const homes = path.join(KUBE_STATE, 'homes');
     rmSync(homes, { recursive: true, force: true });
-    for (let i = 1; i <= TEST_HOMES; i++) {
-      mkdirSync(path.join(homes, String(i)), { recursive: true });
-      chmodSync(path.join(homes, String(i)), 0o1777);
+    for (const dir of [...Array.from({ length: TEST_HOMES }, (_, i) => String(i + 1)), 'transcriptions']) {
+      mkdirSync(path.join(homes, dir), { recursive: true });
+      chmodSync(path.join(homes, dir), 0o1777);
     }
     const storage = path.join(KUBE_STATE, 'test-storage.yaml');
     writeFileSync(storage, readFileSync(path.join(KUBE, 'test-storage.yaml'), 'utf8').replaceAll('$HOMES', homes));
+    // Built earlier in a whole run (the container stack's); a run of the Kubernetes specs alone builds them here.
+    await ensureServiceImages(log, IN_CLUSTER_SERVICES);
+    await ensureStandInImages(log);
     await script('images.sh', KUBE_TEST_IMAGES);
     await run(path.join(KUBE_BIN, 'kubectl'), [`--kubeconfig=${kubeconfig}`, 'apply', '-f', path.join(ROOT, 'deploy/kubernetes/namespaces.yaml'), '-f', path.join(ROOT, 'deploy/kubernetes/rbac.yaml'), '-f', storage], { env: clusterEnv(), quiet: true });
   } catch (err) {

@@ -12,6 +12,8 @@ const isSessionId = (text: string) => SessionIdSchema.safeParse(text).success;
 
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
 const CONCURRENCY = 16;
+/** After the engine tells of a workload's end, a pass this soon: the ends that come together share it. */
+const PASS_AFTER_END_MS = 200;
 
 
 export interface RecoveryDeps {
@@ -33,6 +35,8 @@ export class Recovery {
   private readonly id = `recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
   private lock: Lock | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Timeout | undefined;
+  private readonly following = new AbortController();
   private running: Promise<ReconcileReport> | undefined;
   private actions: Counter<'action' | 'result'> | undefined;
   /** Containers already reported as left alone. */
@@ -48,14 +52,27 @@ export class Recovery {
     this.actions = new Counter({ name: 'visp_recovery_actions_total', help: 'Recovery actions by kind and result', labelNames: ['action', 'result'] as const, registers: [registry] });
   }
 
+  /**
+   * Passes at the interval, and soon after the engine tells of a workload's end: a session whose workload died or
+   * was deleted is ended, its route dropped, within a moment rather than at the next interval.
+   */
   start(): void {
     const tick = () => void this.pass({ dryRun: this.options.dryRun }).catch((err: unknown) => this.deps.logger.error({ err }, 'recovery pass failed'));
     tick();
     this.timer = setInterval(tick, this.options.intervalMs);
     this.timer.unref();
+    const passSoon = () => {
+      this.soon ??= setTimeout(() => {
+        this.soon = undefined;
+        tick();
+      }, PASS_AFTER_END_MS);
+    };
+    void this.deps.runtime.follow(this.deps.instance, passSoon, this.following.signal);
   }
 
   async stop(): Promise<void> {
+    this.following.abort();
+    clearTimeout(this.soon);
     clearInterval(this.timer);
     await this.running?.catch(() => undefined);
     await this.lock?.release().catch(() => false);

@@ -76,10 +76,30 @@ it('runs a session as a pod: reached at its address, found by its labels, its to
 });
 
 it("says why a pod ended in Kubernetes' words: a session killed at its memory limit is OOMKilled", async () => {
-  const request = spawnRequest('hog', 'dag@uni.se', { memoryMiB: 64, cpus: 0.5, pids: 64 });
+  const request = spawnRequest('hog', 'ada@uni.se', { memoryMiB: 64, cpus: 0.5, pids: 64 });
   const pod = await start(request).catch((err: unknown) => (err instanceof SpawnError && /ended before it started/.test(err.message) ? undefined : Promise.reject(err)));
   const over = await waitFor('the pod to be over', async () => (await runtime.list({ instance, sid: request.sid })).find((w) => w.state === 'exited'), 30_000, 250);
   expect({ id: over.id, ended: over.ended }).toEqual({ id: pod?.id ?? over.id, ended: 'OOMKilled, exit code 137' });
+});
+
+it("tells of its instance's pods that end or go as the API server's watch does, and of no other instance's", async () => {
+  const [mine, theirs] = [spawnRequest('box', 'ada@uni.se'), spawnRequest('box', 'ada@uni.se')];
+  const other = new KubernetesRuntime(admin, { ...settings, instance: `${instance}-other` }, logger);
+  await Promise.all([start(mine), start(theirs, 60_000, other)]);
+  const ended: string[] = [];
+  const following = new AbortController();
+  const followed = runtime.follow(instance, (sid) => void ended.push(sid), following.signal);
+  try {
+    // The other instance's pod goes first, and its removal waits for the pod to terminate (seconds): the watch,
+    // one list and one request away, is up long before.
+    await other.remove({ typeName: 'box', sid: theirs.sid });
+    await admin.delete(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-box-${mine.sid}`, { gracePeriodSeconds: 0 });
+    await waitFor('the end told', async () => ended.includes(mine.sid), 10_000, 50);
+    expect(new Set(ended)).toEqual(new Set([mine.sid]));
+  } finally {
+    following.abort();
+    await followed;
+  }
 });
 
 it('fails a pod whose image the node does not have at once, in the kubelet\'s words', async () => {
@@ -92,7 +112,7 @@ it('tells when the kubelet pulls the image, and fails a pull that cannot succeed
   // Always pull: the kubelet asks the registry named `localhost` (loopback, where none listens) for the box.
   const pulls = new KubernetesRuntime(admin, { ...settings, imagePullPolicy: 'Always' }, logger);
   const steps: string[] = [];
-  await expect(start(spawnRequest('box', 'eva@uni.se'), 30_000, pulls, steps)).rejects.toThrow(/(ErrImagePull|ImagePullBackOff): .*localhost\/visp-testbox:1/);
+  await expect(start(spawnRequest('box', 'bea@uni.se'), 30_000, pulls, steps)).rejects.toThrow(/(ErrImagePull|ImagePullBackOff): .*localhost\/visp-testbox:1/);
   expect(steps).toEqual(['creating', 'scheduled', 'pulling']);
 });
 

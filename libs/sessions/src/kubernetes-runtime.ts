@@ -5,7 +5,7 @@ import { KubeError, type KubeClient } from '@visp/kube-client';
 import { encodeSessionLabels, homeVolumeName } from '@visp/podman-client';
 import { z } from 'zod';
 import { containerName } from './naming';
-import { templateValues, TOKEN_ENV } from './runtime';
+import { followAlways, templateValues, TOKEN_ENV } from './runtime';
 import { SpawnError, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 
 export interface KubernetesRuntimeSettings {
@@ -43,6 +43,8 @@ type Pod = z.infer<typeof PodSchema>;
 const PodListSchema = z.object({ items: z.array(PodSchema) });
 const NamedListSchema = z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).optional() }) })) });
 const SecretSchema = z.object({ data: z.record(z.string(), z.string()).optional() });
+/** A list's, or a watched object's (a bookmark's too), resourceVersion. */
+const VersionSchema = z.object({ metadata: z.object({ resourceVersion: z.string() }) });
 
 /**
  * Waiting reasons after which a pod never runs without someone changing something: a start fails at once with
@@ -285,6 +287,39 @@ export class KubernetesRuntime implements SessionRuntime {
     if (filter.sid !== undefined) labels[LABEL.sessionId] = filter.sid;
     const pods = await this.kube.get(this.path('pods'), PodListSchema, { labelSelector: selector(labels) });
     return pods.items.map((pod) => workloadOf(pod, podStatus(pod)));
+  }
+
+  /**
+   * A watch of the instance's pods: one that is over or deleted. Resumed from the last resourceVersion seen (the
+   * server's bookmarks keep it fresh); started anew from a list when there is none or it is too old (410 Gone).
+   */
+  follow(instance: string, onEnded: (sid: string) => void, signal: AbortSignal): Promise<void> {
+    const labelSelector = selector({ [LABEL.managed]: 'true', [LABEL.instance]: instance });
+    let resourceVersion: string | undefined;
+    return followAlways(
+      async () => {
+        resourceVersion ??= (await this.kube.get(this.path('pods'), VersionSchema, { labelSelector, limit: 1 })).metadata.resourceVersion;
+        await this.kube
+          .watch(
+            this.path('pods'),
+            { labelSelector, resourceVersion, timeoutSeconds: 300 },
+            (event) => {
+              resourceVersion = VersionSchema.safeParse(event.object).data?.metadata.resourceVersion ?? resourceVersion;
+              const pod = PodSchema.safeParse(event.object);
+              const sid = pod.data?.metadata.labels?.[LABEL.sessionId];
+              if (pod.success && sid && (event.type === 'DELETED' || podStatus(pod.data).state === 'exited')) onEnded(sid);
+            },
+            signal,
+          )
+          .catch((err: unknown) => {
+            // Too old to resume from: start again from a list (a pass at the interval sees what happened between).
+            if (!(err instanceof KubeError && err.status === 410)) throw err;
+            resourceVersion = undefined;
+          });
+      },
+      signal,
+      this.logger,
+    );
   }
 
   async logTail(id: string, lines: number): Promise<string> {

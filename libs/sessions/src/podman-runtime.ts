@@ -4,7 +4,7 @@ import { encodeSessionLabels, homeVolumeName, NotFoundError, PodmanError, projec
 import { behindGuard } from './guard';
 import { containerName, sessionNetworkName, toResourceLimits } from './naming';
 import { closeSessionNetwork, openSessionNetwork, type SessionNetworking } from './network';
-import { templateValues, TOKEN_ENV } from './runtime';
+import { followAlways, templateValues, TOKEN_ENV } from './runtime';
 import { SpawnError, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 
 export interface PodmanRuntimeSettings {
@@ -50,6 +50,9 @@ function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: 
     pids: Math.max(16, hostConfig.PidsLimit ?? 0),
   };
 }
+
+/** Podman's container events after which a session's container no longer runs. */
+const ENDED_ACTIONS = new Set(['died', 'remove']);
 
 /**
  * Sessions as Podman containers (through the socket proxy in production): labelled, limited, non-root, with a
@@ -200,6 +203,20 @@ export class PodmanRuntime implements SessionRuntime {
     if (filter.instance !== undefined) labels[LABEL.instance] = filter.instance;
     if (filter.sid !== undefined) labels[LABEL.sessionId] = filter.sid;
     return (await this.podman.listContainers(labels)).map(({ id, name, state, labels: own }) => ({ id, name, state, labels: own }));
+  }
+
+  /** Podman's container events of the instance: a container that died or was removed. */
+  follow(instance: string, onEnded: (sid: string) => void, signal: AbortSignal): Promise<void> {
+    return followAlways(
+      async () => {
+        for await (const event of this.podman.events({ labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance }, signal })) {
+          const sid = event.attributes[LABEL.sessionId];
+          if (sid && ENDED_ACTIONS.has(event.action)) onEnded(sid);
+        }
+      },
+      signal,
+      this.logger,
+    );
   }
 
   async logTail(id: string, lines: number): Promise<string> {

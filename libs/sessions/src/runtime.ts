@@ -41,3 +41,14 @@ export interface SessionHostDeps {
   /** Closes what the caller opened (database, Redis), after the service has drained. */
   closeAfter?: Array<() => Promise<unknown>>;
 }
+
+/**
+ * Runs `follow` (one connection to the engine's stream of changes) again and again until `signal` aborts: a stream
+ * the engine ends, or that fails, is opened again a second later. Errors are logged, never thrown.
+ */
+export async function followAlways(follow: () => Promise<void>, signal: AbortSignal, logger: Logger): Promise<void> {
+  while (!signal.aborted) {
+    await follow().catch((err: unknown) => void (signal.aborted || logger.warn({ err }, 'following the engine failed; again in a second')));
+    if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+  }
+}

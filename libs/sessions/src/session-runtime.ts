@@ -36,6 +36,12 @@ export interface SessionRuntime {
    * once, however it is named, whatever it is doing), then whatever the session alone owned; idempotent.
    */
   removeRemains(session: { sid: string; workloadId?: string }): Promise<void>;
+  /**
+   * Calls `onEnded` with a session's id whenever a workload of `instance` stops running or goes, as the engine tells
+   * it (Podman's events, a Kubernetes watch), until `signal` aborts; reconnects on its own. Recovery passes at once
+   * on it rather than at its next interval. A call may come twice for one end, or for one that a pass already saw.
+   */
+  follow(instance: string, onEnded: (sid: string) => void, signal: AbortSignal): Promise<void>;
   /** What the runtime makes beside each session and recovery keeps in order; absent when there is nothing. */
   readonly plumbing?: SessionPlumbing;
 }
