@@ -1,5 +1,6 @@
-// The services themselves in the test cluster (tools/kube), from deploy/kubernetes/services.yaml as it is, with only
-// what this cluster needs changed: Service addresses instead of names (it runs no DNS), the test's storage and
+// deploy/kubernetes/services.yaml against the test cluster (tools/kube). First as it is: every object checked by a
+// server-side dry run (schema, defaults, admission and Pod Security; nothing kept), the services' pods labelled and
+// signed in as the sessions' NetworkPolicies and Roles expect. Then run, with only what this cluster needs changed: Service addresses instead of names (it runs no DNS), the test's storage and
 // pull policy, and the development sign-in instead of the SSO proxy. Redis and FerretDB run beside them as the
 // operator's datastores. The session-manager and recovery reach the API server as their ServiceAccounts from inside
 // (the pod's service account, no kubeconfig); a session launched through one gateway replica is used through the
@@ -18,7 +19,11 @@ const NS = 'visp';
 const instance = testInstanceId();
 const Manifest = z.object({ apiVersion: z.string(), kind: z.string(), metadata: z.object({ name: z.string() }).passthrough() }).passthrough();
 type Manifest = z.infer<typeof Manifest>;
-const services = parseAllDocuments(readFileSync(path.join(__dirname, '../../deploy/kubernetes/services.yaml'), 'utf8')).map((doc) => Manifest.parse(doc.toJS()));
+const manifests = (file: string) => parseAllDocuments(readFileSync(path.join(__dirname, '../../deploy/kubernetes', file), 'utf8')).map((doc) => Manifest.parse(doc.toJS()));
+const services = manifests('services.yaml');
+const TemplateSchema = z.object({
+  spec: z.object({ template: z.object({ metadata: z.object({ labels: z.record(z.string(), z.string()) }), spec: z.object({ serviceAccountName: z.string().optional() }).passthrough() }) }),
+});
 const pathOf = ({ apiVersion, kind }: Manifest, name?: string) => `/${apiVersion.includes('/') ? 'apis' : 'api'}/${apiVersion}/namespaces/${NS}/${kind.toLowerCase()}s`.replace(/ys$/, 'ies') + (name ? `/${name}` : '');
 
 /** The operator's datastores, as restricted as the services: Redis and FerretDB from the images the container stack uses. */
@@ -62,6 +67,41 @@ const PodList = z.object({ items: z.array(z.object({ metadata: z.object({ name: 
 /** The ready pods of a Deployment, by its pods' label. */
 const readyPods = async (app: string) =>
   (await admin.get(`/api/v1/namespaces/${NS}/pods`, PodList, { labelSelector: `app.kubernetes.io/name=${app}` })).items.filter((pod) => pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+
+/** Each pod of the services' namespace: its phase, its containers' states, its last log lines (why a service is not ready). */
+async function podsNow(): Promise<string> {
+  const Pods = z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string() }), status: z.object({ phase: z.string().optional(), containerStatuses: z.array(z.object({ ready: z.boolean(), restartCount: z.number(), state: z.record(z.string(), z.unknown()) })).optional() }) })) });
+  const pods = await admin.get(`/api/v1/namespaces/${NS}/pods`, Pods);
+  const lines = await Promise.all(
+    pods.items.map(async ({ metadata: { name }, status }) => {
+      const log = await admin.text(`/api/v1/namespaces/${NS}/pods/${name}/log`, { tailLines: 5 }).catch((err: Error) => err.message);
+      return `${name}: ${status.phase ?? '?'} ${JSON.stringify(status.containerStatuses ?? [])}\n  ${log.trim().split('\n').join('\n  ')}`;
+    }),
+  );
+  return lines.join('\n');
+}
+
+it("as it is, every object is accepted by the API server, and every service's pod by the services' namespace's restricted Pod Security level", async () => {
+  const dryRun = (object: object, at: string) => admin.create(at, object, z.unknown(), { dryRun: 'All' }).then(() => 'accepted', (err: { status?: number; message?: string }) => `${err.status}: ${err.message}`);
+  const answers: Record<string, string> = {};
+  for (const object of services) answers[`${object.kind}/${object.metadata.name}`] = await dryRun(object, pathOf(object));
+  // A Deployment is admitted whatever its pods; Pod Security is enforced on the pods it would make.
+  for (const deployment of services.filter((o) => o.kind === 'Deployment')) {
+    const { template } = TemplateSchema.parse(deployment).spec;
+    answers[`Pod of ${deployment.metadata.name}`] = await dryRun({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${deployment.metadata.name}-dry`, labels: template.metadata.labels }, spec: template.spec }, `/api/v1/namespaces/${NS}/pods`);
+  }
+  expect(Object.values(answers).every((answer) => answer === 'accepted') ? 'all accepted' : answers).toBe('all accepted');
+  expect(Object.keys(answers)).toHaveLength(services.length + 4);
+});
+
+it("the services that reach sessions carry the labels each session's NetworkPolicy lets in; the runtime's users act as the ServiceAccounts the Roles bind", () => {
+  const deployments = Object.fromEntries(services.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, TemplateSchema.parse(o).spec.template]));
+  const admitted = ['visp-gateway', 'visp-session-manager', 'visp-recovery'];
+  expect(admitted.map((name) => deployments[name]?.metadata.labels['app.kubernetes.io/name'])).toEqual(admitted);
+  const bound = manifests('rbac.yaml').filter((o) => o.kind === 'RoleBinding').map((o) => z.object({ subjects: z.array(z.object({ name: z.string() })) }).parse(o).subjects[0]?.name);
+  expect({ sessionManager: deployments['visp-session-manager']?.spec.serviceAccountName, recovery: deployments['visp-recovery']?.spec.serviceAccountName }).toEqual({ sessionManager: 'visp-session-manager', recovery: 'visp-recovery' });
+  expect(bound.sort()).toEqual(['visp-recovery', 'visp-session-manager']);
+});
 
 it('run from services.yaml inside the cluster: ready, a session started by the in-cluster session-manager as its ServiceAccount, launched through one gateway replica and used through the other', async () => {
   const address: Record<string, string> = {};
@@ -107,7 +147,7 @@ it('run from services.yaml inside the cluster: ready, a session started by the i
   const [gatewayA, gatewayB] = await waitFor('the services ready in the cluster', async () => {
     const [gateways, managers, recoveries] = await Promise.all(['visp-gateway', 'visp-session-manager', 'visp-recovery'].map(readyPods));
     return gateways?.length === 2 && managers?.length === 1 && recoveries?.length === 1 ? gateways.map((pod) => `http://${pod.status.podIP}:8080`) : undefined;
-  }, 120_000, 1000);
+  }, 120_000, 1000).catch(async (err: Error) => Promise.reject(new Error(`${err.message}; the pods:\n${await podsNow()}`)));
 
   const signIn = await fetch(`${gatewayA}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: gatewayA! }, body: JSON.stringify({ username: 'ann', key: TEST_SECRETS.TEST_USER_LOGIN_KEY }) });
   expect(signIn.status).toBe(200);

@@ -42,8 +42,14 @@ function specFor(app: ServiceApp, node: string, modules: string, wheels: string)
     target: imageStage(app),
     format: 'docker',
     buildArgs: { BASE: BASE_IMAGE, APP: app },
-    // The cache directories are named by what they hold (Node's version, the lock's and requirements' hashes).
-    inputs: async () => ({ ...(await onBase()), node: path.basename(path.dirname(path.dirname(path.dirname(node)))), modules: path.basename(path.dirname(modules)), wheels: path.basename(wheels) }),
+    // The cache directories are named by what they hold (Node's version, the lock's and requirements' hashes). The
+    // wheels are the whisper-worker's alone: a build of some services only (the Kubernetes phase's) has none.
+    inputs: async () => ({
+      ...(await onBase()),
+      node: path.basename(path.dirname(path.dirname(path.dirname(node)))),
+      modules: path.basename(path.dirname(modules)),
+      ...(app === 'whisper-worker' ? { wheels: path.basename(wheels) } : {}),
+    }),
     prepareContext(dir) {
       cpSync(path.join(ROOT, 'dist/apps', app), path.join(dir, 'app'), { recursive: true });
       cpSync(path.join(ROOT, 'containerfiles/services/healthcheck.js'), path.join(dir, 'healthcheck.js'));

@@ -71,9 +71,9 @@ export class KubeClient {
     }
   }
 
-  /** A plain-text answer (a pod's log). */
+  /** A plain-text answer (a pod's log). Accepting any type: the API server refuses `text/plain` (406), naming only its object encodings. */
   async text(path: string, query?: Query): Promise<string> {
-    const res = await this.call('GET', path, { query, accept: 'text/plain' });
+    const res = await this.call('GET', path, { query, accept: '*/*' });
     return res.body.text();
   }
 

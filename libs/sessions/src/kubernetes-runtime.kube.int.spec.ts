@@ -21,7 +21,7 @@ const instance = `${process.env.VISP_TEST_INSTANCE_PREFIX ?? 'test'}-kube`;
 const limits = { default: { memoryMiB: 64, cpus: 0.5, pids: 64 }, max: { memoryMiB: 262_144, cpus: 2, pids: 256 } };
 const box = (command: string[], extra: object = {}) => ({ image: 'localhost/visp-testbox:1', port: 8080, user: '65534:65534', command, readinessPath: '/', baseUrlAware: false, tmpfsMiB: 16, limits, ...extra });
 const TYPES = SessionTypesSchema.parse({
-  box: box(['httpd', '-f', '-p', '8080', '-h', '/var/www']),
+  box: box(['sh', '-c', 'echo the box is up; exec httpd -f -p 8080 -h /var/www']),
   absent: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
   // Holds one endless line in memory: killed by the kernel at the pod's memory limit.
   hog: box(['sh', '-c', 'head -c 512m /dev/zero | tail -n 1']),
@@ -55,6 +55,7 @@ it('runs a session as a pod: reached at its address, found by its labels, its to
   // The address comes with the sandbox; the app answers moments later.
   await waitFor('the app to answer at its pod address', async () => (await fetch(pod.target).catch(() => undefined))?.status === 200, 20_000, 100);
 
+  expect(await runtime.logTail(pod.id, 5)).toBe('the box is up');
   const details = await runtime.inspect(pod.id, 8080, { token: true });
   expect(details).toMatchObject({ running: true, token: request.token, target: pod.target, limits: request.limits });
   expect((await runtime.list({ instance, sid: request.sid })).map((w) => [w.id, w.labels[LABEL.owner]])).toEqual([[pod.id, 'ada@uni.se']]);
