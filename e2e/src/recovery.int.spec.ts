@@ -118,17 +118,21 @@ it("ends a session whose container dies at once, from Podman's events, not at th
   const gus = await signIn('gus');
   const { session } = await launchSession(gus, 'echo');
   const recovery = startRecovery(18434, { RECOVERY_INTERVAL: '3600' });
-  await untilReady(recovery, 18434, 20_000);
-  const [container] = await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid });
-  await podman.docker.getContainer(container?.id ?? 'none').kill();
-  const over = await waitFor('the session to end', async () => {
-    const record = await store.sessions.getAnyOwner(session.sid);
-    return record?.state === 'stopped' ? record : undefined;
-  }, 15_000, 100);
-  expect(over.reason).toBe('its container exited');
-  expect(await routes.get(session.sid)).toBeUndefined();
-  expect(await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid })).toEqual([]);
-  await stopRecovery(recovery);
+  // Stopped whatever happens: a leader left running would keep the next tests' recoveries from acting.
+  try {
+    await untilReady(recovery, 18434, 20_000);
+    const [container] = await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid });
+    await podman.docker.getContainer(container?.id ?? 'none').kill();
+    const over = await waitFor('the session to end', async () => {
+      const record = await store.sessions.getAnyOwner(session.sid);
+      return record?.state === 'stopped' ? record : undefined;
+    }, 15_000, 100);
+    expect(over.reason).toBe('its container exited');
+    expect(await routes.get(session.sid)).toBeUndefined();
+    expect(await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid })).toEqual([]);
+  } finally {
+    await stopRecovery(recovery);
+  }
 }, 60_000);
 
 it('leaves either a ready session or no container at all when the session-manager dies in the middle of a start', async () => {

@@ -12,8 +12,12 @@ const isSessionId = (text: string) => SessionIdSchema.safeParse(text).success;
 
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
 const CONCURRENCY = 16;
-/** After the engine tells of a workload's end, a pass this soon: the ends that come together share it. */
-const PASS_AFTER_END_MS = 200;
+/**
+ * After the engine tells of a workload's end, a pass this soon (the ends that come together share it), and never
+ * sooner than this after the last pass began: every stop the session-manager makes is an end too, and a pass
+ * reads every workload, record and route, so at 10,000 sessions passes must not follow each other without a gap.
+ */
+const PASS_AFTER_END = { soonMs: 200, gapMs: 2000 };
 
 
 export interface RecoveryDeps {
@@ -36,6 +40,7 @@ export class Recovery {
   private lock: Lock | undefined;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
+  private lastPassAt = 0;
   private readonly following = new AbortController();
   private running: Promise<ReconcileReport> | undefined;
   private actions: Counter<'action' | 'result'> | undefined;
@@ -62,10 +67,11 @@ export class Recovery {
     this.timer = setInterval(tick, this.options.intervalMs);
     this.timer.unref();
     const passSoon = () => {
+      const wait = Math.max(PASS_AFTER_END.soonMs, this.lastPassAt + PASS_AFTER_END.gapMs - Date.now());
       this.soon ??= setTimeout(() => {
         this.soon = undefined;
         tick();
-      }, PASS_AFTER_END_MS);
+      }, wait);
     };
     void this.deps.runtime.follow(this.deps.instance, passSoon, this.following.signal);
   }
@@ -89,6 +95,7 @@ export class Recovery {
 
   private async passNow({ dryRun }: { dryRun: boolean }): Promise<ReconcileReport> {
     const started = Date.now();
+    this.lastPassAt = started;
     const leader = dryRun || (await this.lead());
     const report = (outcomes: RecoveryOutcome[]): ReconcileReport => ({ actor: this.actor(), leader, dryRun, ms: Date.now() - started, outcomes });
     if (!leader) return report([]);

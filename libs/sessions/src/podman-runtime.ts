@@ -52,7 +52,7 @@ function limitsOf(hostConfig: { Memory?: number; NanoCpus?: number; PidsLimit?: 
 }
 
 /** Podman's container events after which a session's container no longer runs. */
-const ENDED_ACTIONS = new Set(['died', 'remove']);
+const ENDED_ACTIONS = new Set(['die', 'remove']);
 
 /**
  * Sessions as Podman containers (through the socket proxy in production): labelled, limited, non-root, with a
