@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
+import { PROGRESS_STEPS } from '@visp/contracts';
 import { librivoxClips } from '@visp/testing';
 import { launchChromium, openJupyterFromStartPage, problems, signInOnPage } from './chromium';
 import { TEST_SECRETS } from './launch';
@@ -38,7 +39,7 @@ it('signs in, launches Jupyter with a progress bar that reaches ready, opens it 
   await page.getByRole('button', { name: 'Launch jupyter' }).click();
   const bar = page.locator('#progress-bar');
   await page.getByText('jupyter is ready').waitFor({ timeout: 90_000 });
-  expect(await bar.evaluate((el) => [(el as unknown as { value: number }).value, (el as unknown as { max: number }).max])).toEqual([5, 5]);
+  expect(await bar.evaluate((el) => [(el as unknown as { value: number }).value, (el as unknown as { max: number }).max])).toEqual([PROGRESS_STEPS.length - 1, PROGRESS_STEPS.length - 1]);
   await page.screenshot({ path: path.join(ARTIFACTS, 'browser-ready.png'), fullPage: true });
 
   const sessionPage = await openJupyterFromStartPage(context, page, path.join(ARTIFACTS, 'browser-session.png'));

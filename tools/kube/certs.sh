@@ -3,6 +3,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
+umask 077   # the keys are the cluster's: readable by whoever runs it alone
 D=$KUBE_STATE/pki; mkdir -p $D; cd $D
 [ -f ca.key ] && exit 0
 NODE=$KUBE_NODE; HOSTIP=${HOSTIP:-$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i=="src") print $(i+1)}')}

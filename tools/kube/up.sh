@@ -92,7 +92,15 @@ start etcd $B/etcd --name default --data-dir $R/etcd --unsafe-no-fsync \
 waitfor etcd 30 curl -sf http://127.0.0.1:12379/health
 # --- kube-apiserver ---
 # On every address, as the kubelet is on $HOSTIP: pods reach it through the `kubernetes` Service (10.96.0.1:443 →
-# $HOSTIP:16443), the services run in the cluster among them; the host's clients use 127.0.0.1. Nobody anonymous.
+# $HOSTIP:16443), the services run in the cluster among them; the host's clients use 127.0.0.1. Nobody anonymous,
+# and nobody off this machine: the apiserver's and kubelet's ports answer only loopback and the pods (a KUBE- chain,
+# which down.sh removes with kube-proxy's).
+iptables -N KUBE-VISP-LOCAL-ONLY 2>/dev/null || iptables -F KUBE-VISP-LOCAL-ONLY
+iptables -A KUBE-VISP-LOCAL-ONLY -i lo -j RETURN
+iptables -A KUBE-VISP-LOCAL-ONLY -s 10.244.0.0/24 -j RETURN
+iptables -A KUBE-VISP-LOCAL-ONLY -j DROP
+iptables -C INPUT -p tcp -m multiport --dports 16443,11250 -j KUBE-VISP-LOCAL-ONLY 2>/dev/null \
+  || iptables -I INPUT -p tcp -m multiport --dports 16443,11250 -j KUBE-VISP-LOCAL-ONLY
 start kube-apiserver $B/kube-apiserver --etcd-servers=http://127.0.0.1:12379 \
   --bind-address=0.0.0.0 --secure-port=16443 --advertise-address=$HOSTIP --anonymous-auth=false \
   --tls-cert-file=$P/apiserver.crt --tls-private-key-file=$P/apiserver.key --client-ca-file=$P/ca.crt \

@@ -14,8 +14,8 @@ const isSessionId = (text: string) => SessionIdSchema.safeParse(text).success;
 const CONCURRENCY = 16;
 /**
  * After the engine tells of a workload's end, a pass this soon (the ends that come together share it), and never
- * sooner than this after the last pass began: every stop the session-manager makes is an end too, and a pass
- * reads every workload, record and route, so at 10,000 sessions passes must not follow each other without a gap.
+ * sooner than this after the last pass ended: every stop the session-manager makes is an end too, and a pass reads
+ * every workload, record and route, so at 10,000 sessions passes must not follow each other without a gap.
  */
 const PASS_AFTER_END = { soonMs: 200, gapMs: 2000 };
 
@@ -39,8 +39,11 @@ export class Recovery {
   private readonly id = `recovery-${process.pid}-${randomBytes(3).toString('hex')}`;
   private lock: Lock | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The pass asked for by the engine's news: at most one waits, however much news comes. */
   private soon: NodeJS.Timeout | undefined;
-  private lastPassAt = 0;
+  private soonAfterThisPass = false;
+  private passing = false;
+  private lastPassEndedAt = 0;
   private readonly following = new AbortController();
   private running: Promise<ReconcileReport> | undefined;
   private actions: Counter<'action' | 'result'> | undefined;
@@ -58,22 +61,32 @@ export class Recovery {
   }
 
   /**
-   * Passes at the interval, and soon after the engine tells of a workload's end: a session whose workload died or
-   * was deleted is ended, its route dropped, within a moment rather than at the next interval.
+   * Passes at the interval, and soon after the engine tells of a workload's end (or reconnects, when ends may have
+   * gone untold): a session whose workload died or was deleted is ended, its route dropped, within a couple of
+   * seconds rather than at the next interval.
    */
   start(): void {
-    const tick = () => void this.pass({ dryRun: this.options.dryRun }).catch((err: unknown) => this.deps.logger.error({ err }, 'recovery pass failed'));
-    tick();
-    this.timer = setInterval(tick, this.options.intervalMs);
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs);
     this.timer.unref();
-    const passSoon = () => {
-      const wait = Math.max(PASS_AFTER_END.soonMs, this.lastPassAt + PASS_AFTER_END.gapMs - Date.now());
-      this.soon ??= setTimeout(() => {
-        this.soon = undefined;
-        tick();
-      }, wait);
-    };
-    void this.deps.runtime.follow(this.deps.instance, passSoon, this.following.signal);
+    const passSoon = () => this.passSoon();
+    void this.deps.runtime.follow(this.deps.instance, { ended: passSoon, watching: passSoon }, this.following.signal);
+  }
+
+  private tick(): void {
+    void this.pass({ dryRun: this.options.dryRun }).catch((err: unknown) => this.deps.logger.error({ err }, 'recovery pass failed'));
+  }
+
+  /** One pass, soon, and no sooner than the gap after the last; news while it waits joins it, news during a pass waits for its end. */
+  private passSoon(): void {
+    if (this.soon || this.soonAfterThisPass || this.following.signal.aborted) return;
+    if (this.passing) return void (this.soonAfterThisPass = true);
+    const wait = Math.max(PASS_AFTER_END.soonMs, this.lastPassEndedAt + PASS_AFTER_END.gapMs - Date.now());
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.tick();
+    }, wait);
+    this.soon.unref();
   }
 
   async stop(): Promise<void> {
@@ -94,8 +107,21 @@ export class Recovery {
   }
 
   private async passNow({ dryRun }: { dryRun: boolean }): Promise<ReconcileReport> {
+    this.passing = true;
+    try {
+      return await this.passOnce({ dryRun });
+    } finally {
+      this.passing = false;
+      this.lastPassEndedAt = Date.now();
+      if (this.soonAfterThisPass) {
+        this.soonAfterThisPass = false;
+        this.passSoon();
+      }
+    }
+  }
+
+  private async passOnce({ dryRun }: { dryRun: boolean }): Promise<ReconcileReport> {
     const started = Date.now();
-    this.lastPassAt = started;
     const leader = dryRun || (await this.lead());
     const report = (outcomes: RecoveryOutcome[]): ReconcileReport => ({ actor: this.actor(), leader, dryRun, ms: Date.now() - started, outcomes });
     if (!leader) return report([]);

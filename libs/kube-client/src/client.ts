@@ -80,9 +80,11 @@ export class KubeClient {
   /**
    * Follows a watch (`?watch=1`) until the server ends it, `signal` aborts, or `onEvent` throws; resolves when it
    * ends. The caller lists first and watches from that list's `resourceVersion`, relisting on 410 Gone.
+   * `onConnected` once the server has answered: every change from then on comes.
    */
-  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void> {
     const res = await this.call('GET', path, { query: { ...query, watch: 1, allowWatchBookmarks: true }, signal, watching: true });
+    onConnected?.();
     // A character may be split between chunks: decode as a stream. An ERROR event (410 Gone: relist) is a KubeError.
     const decoder = new TextDecoder();
     let rest = '';

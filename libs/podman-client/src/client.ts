@@ -286,10 +286,14 @@ export class PodmanClient {
     }
   }
 
-  /** Container events (create, start, died, remove…) for containers with these labels, until `signal` aborts. */
-  async *events(options: { labels?: LabelFilter; signal?: AbortSignal } = {}): AsyncGenerator<PodmanEvent> {
+  /**
+   * Container events (create, start, die, remove…) for containers with these labels, until `signal` aborts.
+   * `onConnected` once Podman has answered: every event from then on comes.
+   */
+  async *events(options: { labels?: LabelFilter; signal?: AbortSignal; onConnected?: () => void } = {}): AsyncGenerator<PodmanEvent> {
     const filters = { type: ['container' as const], ...(options.labels ? { label: labelFilters(options.labels) } : {}) };
     const stream = (await this.call('events', () => this.docker.getEvents({ filters, abortSignal: options.signal }))) as Readable;
+    options.onConnected?.();
     let buffered = '';
     try {
       for await (const chunk of stream) {

@@ -5,7 +5,7 @@ export { behindGuard } from './guard';
 export { answersReadiness, templateValues, TOKEN_ENV, type SessionHostDeps } from './runtime';
 export { sessionNetworking, type SessionNetworking } from './network';
 export { SessionLeases } from './leases';
-export { SpawnError, type OnStep, type RuntimeStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+export { SpawnError, type FollowHandlers, type OnStep, type RuntimeStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 export { PodmanRuntime, type PodmanRuntimeSettings } from './podman-runtime';
 export { KubernetesRuntime, type KubernetesRuntimeSettings } from './kubernetes-runtime';
 export { openSessionRuntime, podmanRuntimeSettings, type SessionRuntimeSettings } from './open-runtime';

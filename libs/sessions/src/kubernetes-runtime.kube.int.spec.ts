@@ -23,6 +23,8 @@ const box = (command: string[], extra: object = {}) => ({ image: 'localhost/visp
 const TYPES = SessionTypesSchema.parse({
   box: box(['sh', '-c', 'echo the box is up; exec httpd -f -p 8080 -h /var/www']),
   absent: box(['true'], { image: 'localhost/visp-no-such-image:1' }),
+  // Takes 20 s to shut down, as an app saving its work would.
+  slowstop: box(['sh', '-c', 'trap "sleep 20; exit 0" TERM; httpd -f -p 8080 -h /var/www & wait']),
   // Holds one endless line in memory: killed by the kernel at the pod's memory limit.
   hog: box(['sh', '-c', 'head -c 512m /dev/zero | tail -n 1']),
 });
@@ -88,11 +90,11 @@ it("tells of its instance's pods that end or go as the API server's watch does, 
   const other = new KubernetesRuntime(admin, { ...settings, instance: `${instance}-other` }, logger);
   await Promise.all([start(mine), start(theirs, 60_000, other)]);
   const ended: string[] = [];
+  let watching = 0;
   const following = new AbortController();
-  const followed = runtime.follow(instance, (sid) => void ended.push(sid), following.signal);
+  const followed = runtime.follow(instance, { ended: (sid) => void ended.push(sid), watching: () => void watching++ }, following.signal);
   try {
-    // The other instance's pod goes first, and its removal waits for the pod to terminate (seconds): the watch,
-    // one list and one request away, is up long before.
+    await waitFor('the watch', async () => watching === 1, 10_000, 20);
     await other.remove({ typeName: 'box', sid: theirs.sid });
     await admin.delete(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-box-${mine.sid}`, { gracePeriodSeconds: 0 });
     await waitFor('the end told', async () => ended.includes(mine.sid), 10_000, 50);
@@ -101,6 +103,18 @@ it("tells of its instance's pods that end or go as the API server's watch does, 
     following.abort();
     await followed;
   }
+});
+
+it('leaves a pod that someone else is deleting its grace period: what remains of its session goes, the pod when it is done', async () => {
+  const request = spawnRequest('slowstop', 'ada@uni.se');
+  const pod = await start(request);
+  const podPath = `/api/v1/namespaces/${NAMESPACE}/pods/${pod.id}`;
+  await admin.delete(podPath, { gracePeriodSeconds: 30 });
+  await runtime.removeRemains({ sid: request.sid, workloadId: pod.id });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const Terminating = z.object({ metadata: z.object({ deletionTimestamp: z.string(), deletionGracePeriodSeconds: z.number() }) });
+  expect((await admin.get(podPath, Terminating)).metadata.deletionGracePeriodSeconds).toBe(30);
+  await expect(admin.get(`/api/v1/namespaces/${NAMESPACE}/secrets/visp-session-${request.sid}`, z.unknown())).rejects.toMatchObject({ status: 404 });
 });
 
 it('fails a pod whose image the node does not have at once, in the kubelet\'s words', async () => {
@@ -124,7 +138,7 @@ it('fails a pod that cannot be scheduled with the scheduler\'s reason', async ()
   expect((failure as Error).message).toMatch(/^the pod did not start in time: Unschedulable: 0\/1 nodes are available: 1 Insufficient memory/);
 });
 
-it('acts as the session-manager\'s ServiceAccount with only what its Role allows: anything else is 403', async () => {
+it("acts as the session-manager's ServiceAccount with only what its Role allows (anything else is 403), and only sessions' own NetworkPolicies", async () => {
   const { status } = await admin.create(`/api/v1/namespaces/visp/serviceaccounts/visp-session-manager/token`, { spec: { expirationSeconds: 600 } }, z.object({ status: z.object({ token: z.string() }) }));
   const endpoint = kubeEndpoint({ KUBECONFIG: kubeconfig });
   const asManager = new KubeClient({ server: endpoint.server, ca: endpoint.ca, token: () => status.token });
@@ -138,6 +152,25 @@ it('acts as the session-manager\'s ServiceAccount with only what its Role allows
       nodes: await refused(asManager.get('/api/v1/nodes', z.unknown())),
       execIntoPods: await refused(asManager.create(`/api/v1/namespaces/${NAMESPACE}/pods/no-such-pod/exec`, {}, z.unknown())),
     }).toEqual({ getPodsHere: 404, listPodsHere: 403, readSecretsHere: 403, podsElsewhere: 403, nodes: 403, execIntoPods: 403 });
+
+    // Its Role lets it make and remove NetworkPolicies; the admission policy beside it lets it make only a session's
+    // own, in the runtime's shape. A compromised session-manager tries to open the sessions up.
+    const policies = `/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies`;
+    const sid = 'attackaaaaaa';
+    const own = new KubernetesRuntime(asManager, settings, logger).policySpec({ ...spawnRequest('box', 'ada@uni.se'), sid }) as { metadata: object; spec: { ingress: object[] } };
+    const denied = (call: Promise<unknown>) => call.then(() => 'allowed', (err: unknown) => (err instanceof KubeError && /ValidatingAdmissionPolicy 'visp-session-networkpolicies'/.test(err.message) ? 'denied' : String(err)));
+    const peer = (from: object) => ({ ...own, spec: { ...own.spec, ingress: [{ from: [from] }] } });
+    expect({
+      deleteDefaultDeny: await denied(asManager.delete(`${policies}/default-deny`)),
+      anotherName: await denied(asManager.create(policies, { ...own, metadata: { name: 'open-everything' } }, z.unknown())),
+      everyPod: await denied(asManager.create(policies, { ...own, spec: { ...own.spec, podSelector: {} } }, z.unknown())),
+      fromAnywhere: await denied(asManager.create(policies, peer({ ipBlock: { cidr: '0.0.0.0/0' } }), z.unknown())),
+      fromEveryPodOfTheServices: await denied(asManager.create(policies, peer({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'visp' } }, podSelector: {} }), z.unknown())),
+      fromOtherSessions: await denied(asManager.create(policies, peer({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } }, podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['visp-gateway'] }] } }), z.unknown())),
+      egressToo: await denied(asManager.create(policies, { ...own, spec: { ...own.spec, policyTypes: ['Ingress', 'Egress'], egress: [{}] } }, z.unknown())),
+      itsOwn: await denied(asManager.create(policies, own, z.unknown())),
+    }).toEqual({ deleteDefaultDeny: 'denied', anotherName: 'denied', everyPod: 'denied', fromAnywhere: 'denied', fromEveryPodOfTheServices: 'denied', fromOtherSessions: 'denied', egressToo: 'denied', itsOwn: 'allowed' });
+    await asManager.delete(`${policies}/visp-session-${sid}`);
   } finally {
     await asManager.close();
   }

@@ -6,7 +6,7 @@ import { encodeSessionLabels, homeVolumeName } from '@visp/podman-client';
 import { z } from 'zod';
 import { containerName } from './naming';
 import { followAlways, templateValues, TOKEN_ENV } from './runtime';
-import { SpawnError, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+import { SpawnError, type FollowHandlers, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 
 export interface KubernetesRuntimeSettings {
   instance: string;
@@ -43,6 +43,8 @@ type Pod = z.infer<typeof PodSchema>;
 const PodListSchema = z.object({ items: z.array(PodSchema) });
 const NamedListSchema = z.object({ items: z.array(z.object({ metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).optional() }) })) });
 const SecretSchema = z.object({ data: z.record(z.string(), z.string()).optional() });
+/** A pod's phases after which it never runs again. */
+const FINAL_PHASES = new Set(['Succeeded', 'Failed']);
 /** A list's, or a watched object's (a bookmark's too), resourceVersion. */
 const VersionSchema = z.object({ metadata: z.object({ resourceVersion: z.string() }) });
 
@@ -221,7 +223,7 @@ export class KubernetesRuntime implements SessionRuntime {
    * the kubelet's. A stop (the signal) ends the wait at once.
    */
   private async untilRunning(name: string, request: SpawnRequest, onStep: OnStep, { signal, deadline }: { signal: AbortSignal; deadline: number }): Promise<string> {
-    let told: 'created' | 'scheduled' | 'pulling' | 'starting' = 'created';
+    let told: 'created' | 'scheduled' | 'pulling' = 'created';
     let nextPullCheck = 0;
     for (;;) {
       if (signal.aborted) throw new SpawnError('the session was stopped while its pod started');
@@ -231,7 +233,7 @@ export class KubernetesRuntime implements SessionRuntime {
       if (state === 'exited') throw new SpawnError(`the pod ended before it started${pod.status?.reason ? `: ${pod.status.reason}: ${pod.status.message ?? ''}` : ''}`);
       if (told === 'created' && pod.spec.nodeName) {
         told = 'scheduled';
-        onStep('scheduled', `scheduled on ${pod.spec.nodeName}`);
+        onStep('scheduled', 'scheduled on a node');
       }
       // The pod's status does not say that its image is being pulled; the kubelet's event does. Asked at most once a second.
       if (told === 'scheduled' && state === 'pending' && Date.now() >= nextPullCheck) {
@@ -251,9 +253,15 @@ export class KubernetesRuntime implements SessionRuntime {
     }
   }
 
-  /** Whether the kubelet has begun pulling the pod's image (its `Pulling` event). */
+  /**
+   * Whether the kubelet has begun pulling the pod's image (its `Pulling` event). Only a step for the user: events
+   * that cannot be read (a Role without `events: list`) fail no start, and say so in the log.
+   */
   private async pulling(name: string): Promise<boolean> {
-    const events = await this.kube.get(this.path('events'), z.object({ items: z.array(z.unknown()) }), { fieldSelector: `involvedObject.name=${name},reason=Pulling` });
+    const events = await this.kube.get(this.path('events'), z.object({ items: z.array(z.unknown()) }), { fieldSelector: `involvedObject.name=${name},reason=Pulling` }).catch((err: unknown) => {
+      this.logger.warn({ err, pod: name }, "the pod's events cannot be read: no pulling step");
+      return { items: [] };
+    });
     return events.items.length > 0;
   }
 
@@ -290,32 +298,38 @@ export class KubernetesRuntime implements SessionRuntime {
   }
 
   /**
-   * A watch of the instance's pods: one that is over or deleted. Resumed from the last resourceVersion seen (the
-   * server's bookmarks keep it fresh); started anew from a list when there is none or it is too old (410 Gone).
+   * A watch of the instance's pods: one whose phase is over, or that is deleted. A pod that is only terminating is
+   * not told: it has its grace period to shut down in, and its end comes as DELETED. Resumed from the last
+   * resourceVersion seen (the server's bookmarks keep it fresh); started anew from a list when there is none or it
+   * is too old (410 Gone).
    */
-  follow(instance: string, onEnded: (sid: string) => void, signal: AbortSignal): Promise<void> {
+  follow(instance: string, on: FollowHandlers, signal: AbortSignal): Promise<void> {
     const labelSelector = selector({ [LABEL.managed]: 'true', [LABEL.instance]: instance });
     let resourceVersion: string | undefined;
     return followAlways(
       async () => {
         resourceVersion ??= (await this.kube.get(this.path('pods'), VersionSchema, { labelSelector, limit: 1 })).metadata.resourceVersion;
-        await this.kube
-          .watch(
-            this.path('pods'),
-            { labelSelector, resourceVersion, timeoutSeconds: 300 },
-            (event) => {
-              resourceVersion = VersionSchema.safeParse(event.object).data?.metadata.resourceVersion ?? resourceVersion;
-              const pod = PodSchema.safeParse(event.object);
-              const sid = pod.data?.metadata.labels?.[LABEL.sessionId];
-              if (pod.success && sid && (event.type === 'DELETED' || podStatus(pod.data).state === 'exited')) onEnded(sid);
-            },
-            signal,
-          )
-          .catch((err: unknown) => {
-            // Too old to resume from: start again from a list (a pass at the interval sees what happened between).
+        const watching = this.kube.watch(
+          this.path('pods'),
+          { labelSelector, resourceVersion, timeoutSeconds: 300 },
+          (event) => {
+            resourceVersion = VersionSchema.safeParse(event.object).data?.metadata.resourceVersion ?? resourceVersion;
+            const pod = PodSchema.safeParse(event.object);
+            const sid = pod.data?.metadata.labels?.[LABEL.sessionId];
+            if (pod.success && sid && (event.type === 'DELETED' || FINAL_PHASES.has(pod.data.status?.phase ?? ''))) on.ended(sid);
+          },
+          signal,
+          () => on.watching(),
+        );
+        return watching.then(
+          () => true,
+          (err: unknown) => {
+            // Too old to resume from: start again from a list (`watching` then asks for a pass).
             if (!(err instanceof KubeError && err.status === 410)) throw err;
             resourceVersion = undefined;
-          });
+            return true;
+          },
+        );
       },
       signal,
       this.logger,
@@ -338,8 +352,16 @@ export class KubernetesRuntime implements SessionRuntime {
     await this.plumbing.remove(ownName(session.sid));
   }
 
+  /**
+   * At once, but a pod already terminating keeps the grace period whoever deleted it gave (an eviction, a drain, an
+   * operator): its app may be saving. Its Secret and policy go now; without the policy it is closed, not open.
+   */
   async removeRemains(session: { sid: string; workloadId?: string }): Promise<void> {
-    if (session.workloadId !== undefined) await this.kube.delete(this.path('pods', 'v1', session.workloadId), { gracePeriodSeconds: 0 });
+    if (session.workloadId !== undefined) {
+      const pod = this.path('pods', 'v1', session.workloadId);
+      const terminating = await this.kube.get(pod, PodSchema).then((found) => found.metadata.deletionTimestamp !== undefined, () => false);
+      if (!terminating) await this.kube.delete(pod, { gracePeriodSeconds: 0 });
+    }
     await this.plumbing.remove(ownName(session.sid));
   }
 }

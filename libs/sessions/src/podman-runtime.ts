@@ -5,7 +5,7 @@ import { behindGuard } from './guard';
 import { containerName, sessionNetworkName, toResourceLimits } from './naming';
 import { closeSessionNetwork, openSessionNetwork, type SessionNetworking } from './network';
 import { followAlways, templateValues, TOKEN_ENV } from './runtime';
-import { SpawnError, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
+import { SpawnError, type FollowHandlers, type OnStep, type SessionPlumbing, type SessionRuntime, type SpawnRequest, type StartedWorkload, type Workload, type WorkloadDetails } from './session-runtime';
 
 export interface PodmanRuntimeSettings {
   instance: string;
@@ -206,13 +206,15 @@ export class PodmanRuntime implements SessionRuntime {
   }
 
   /** Podman's container events of the instance: a container that died or was removed. */
-  follow(instance: string, onEnded: (sid: string) => void, signal: AbortSignal): Promise<void> {
+  follow(instance: string, on: FollowHandlers, signal: AbortSignal): Promise<void> {
     return followAlways(
       async () => {
-        for await (const event of this.podman.events({ labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance }, signal })) {
+        const events = this.podman.events({ labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance }, signal, onConnected: () => on.watching() });
+        for await (const event of events) {
           const sid = event.attributes[LABEL.sessionId];
-          if (sid && ENDED_ACTIONS.has(event.action)) onEnded(sid);
+          if (sid && ENDED_ACTIONS.has(event.action)) on.ended(sid);
         }
+        return true;
       },
       signal,
       this.logger,

@@ -42,13 +42,27 @@ export interface SessionHostDeps {
   closeAfter?: Array<() => Promise<unknown>>;
 }
 
+/** How long `followAlways` waits before opening a stream again: a second, doubling while it keeps failing. */
+const FOLLOW_RETRY = { firstMs: 1000, maxMs: 30_000 };
+
 /**
  * Runs `follow` (one connection to the engine's stream of changes) again and again until `signal` aborts: a stream
- * the engine ends, or that fails, is opened again a second later. Errors are logged, never thrown.
+ * the engine ended is opened again a second later; one that failed, after a wait that doubles while it keeps
+ * failing (a permission missing would otherwise be asked for every second). A failure is logged when it is not
+ * the one before. `follow` resolves true when its stream had connected. Never throws.
  */
-export async function followAlways(follow: () => Promise<void>, signal: AbortSignal, logger: Logger): Promise<void> {
+export async function followAlways(follow: () => Promise<boolean>, signal: AbortSignal, logger: Logger): Promise<void> {
+  let wait = FOLLOW_RETRY.firstMs;
+  let lastFailure = '';
   while (!signal.aborted) {
-    await follow().catch((err: unknown) => void (signal.aborted || logger.warn({ err }, 'following the engine failed; again in a second')));
-    if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+    const connected = await follow().catch((err: unknown) => {
+      const failure = err instanceof Error ? err.message : String(err);
+      if (!signal.aborted && failure !== lastFailure) logger.warn({ err }, 'following the engine failed; trying again');
+      lastFailure = failure;
+      return false;
+    });
+    if (connected) [wait, lastFailure] = [FOLLOW_RETRY.firstMs, ''];
+    if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    if (!connected) wait = Math.min(wait * 2, FOLLOW_RETRY.maxMs);
   }
 }

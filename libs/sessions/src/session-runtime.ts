@@ -37,11 +37,12 @@ export interface SessionRuntime {
    */
   removeRemains(session: { sid: string; workloadId?: string }): Promise<void>;
   /**
-   * Calls `onEnded` with a session's id whenever a workload of `instance` stops running or goes, as the engine tells
-   * it (Podman's events, a Kubernetes watch), until `signal` aborts; reconnects on its own. Recovery passes at once
-   * on it rather than at its next interval. A call may come twice for one end, or for one that a pass already saw.
+   * Follows the engine's stream of changes (Podman's events, a Kubernetes watch) until `signal` aborts, reconnecting
+   * on its own: `ended` with a session's id whenever a workload of `instance` has stopped running or is gone (maybe
+   * twice for one end, or for one a pass already saw); `watching` each time the stream is (re)connected, after which
+   * nothing is missed, though what ended before it may have been. Recovery passes soon after either.
    */
-  follow(instance: string, onEnded: (sid: string) => void, signal: AbortSignal): Promise<void>;
+  follow(instance: string, on: FollowHandlers, signal: AbortSignal): Promise<void>;
   /** What the runtime makes beside each session and recovery keeps in order; absent when there is nothing. */
   readonly plumbing?: SessionPlumbing;
 }
@@ -52,6 +53,11 @@ export interface SessionRuntime {
  */
 export type RuntimeStep = Extract<ProgressStep, 'creating' | 'scheduled' | 'pulling' | 'starting'>;
 export type OnStep = (step: RuntimeStep, message: string) => void;
+
+export interface FollowHandlers {
+  ended(sid: string): void;
+  watching(): void;
+}
 
 /** A session to start, as the session-manager decided it. */
 export interface SpawnRequest {
