@@ -17,6 +17,8 @@ for image in "$@"; do
   id=$(CONTAINERS_CONF="$here/../podman/containers.conf" podman image inspect --format '{{.Id}}' "$image")
   stamp="$I/$(echo "$image" | tr '/:' '__').id"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$id" ] && $CTR images ls -q | grep -qx "$image"; then continue; fi
+  # A run killed while saving leaves the archive, which podman save refuses to write over.
+  rm -f "$I/session.tar"
   CONTAINERS_CONF="$here/../podman/containers.conf" podman save --format docker-archive -o "$I/session.tar" "$image" >/dev/null
   $CTR images import "$I/session.tar" >/dev/null
   rm -f "$I/session.tar"
