@@ -77,8 +77,9 @@ const NETWORKING = 'networking.k8s.io/v1';
 /**
  * Sessions as Kubernetes pods in a namespace of their own: one pod per session (restartPolicy Never), non-root,
  * every capability dropped, no privilege escalation, a read-only root filesystem, requests equal to limits; its
- * token in a Secret; the owner's home on a PersistentVolumeClaim that outlives the session. Labels carry what lists select by; owner, project and
- * creation time, which a label value cannot always hold, ride in annotations with every other session label.
+ * token in a Secret; the owner's home on a PersistentVolumeClaim that outlives the session. Labels carry what lists
+ * select by; owner, project and creation time, which a label value cannot always hold, ride in annotations with
+ * every other session label.
  * Isolation is two layers of NetworkPolicy: the namespace's own (deploy/kubernetes/namespaces.yaml) denies everything
  * in and out of every pod, before the first session and after the last; each session's own lets the services in,
  * to its pod and its app's port only. Its policy is made before its pod and removed after it is gone, so a missing
@@ -217,8 +218,8 @@ export class KubernetesRuntime implements SessionRuntime {
   }
 
   /**
-   * Waits until the pod's container runs, telling the steps on the way: scheduled (on which node), pulling (only
-   * when the kubelet pulls the image), starting. A reason it can never run (its image cannot be had, the kubelet
+   * Waits until the pod's container runs, telling the steps on the way: scheduled (a node took it; not which),
+   * pulling (only when the kubelet pulls the image), starting. A reason it can never run (its image cannot be had, the kubelet
    * refused it) fails at once, in Kubernetes' words; still waiting at the deadline fails with the scheduler's or
    * the kubelet's. A stop (the signal) ends the wait at once.
    */
