@@ -21,8 +21,9 @@ const limitsSchema = new Schema(
 
 /**
  * Keyed by `_id`: the session id for sessions, `<sid>:<rev>` for transitions. Besides being the natural keys,
- * these make every point lookup a primary-key lookup on FerretDB, which pushes down no other filter (it reads
- * and decodes the whole collection for any filter but a lone `_id`).
+ * these make every point lookup an `_id` lookup: an index search on MongoDB, and on FerretDB 1.24 the only filter
+ * it hands to SQLite at all (any other makes it read and decode the whole collection; even this one is a scan
+ * there, its index being on another expression: docs/scaling.md).
  */
 export const sessionSchema = new Schema(
   {
