@@ -150,7 +150,7 @@ it('holds each user to their limit, and fails a pod no node can take with the sc
   expect(await (await api(`/api/v1/sessions/${first.sid}`, bo, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
 }, 120_000);
 
-it('after a kill -9 of the session-manager, with records and routes wiped, recovery rebuilds the session from its pod: same token, the kernel keeps its state; a pod deleted behind our back ends the session with a reason', async () => {
+it('after a kill -9 of the session-manager, with records and routes wiped, recovery rebuilds the session from its pod: same token, the kernel keeps its state; an evicted pod ends its session with the reason', async () => {
   const cy = await signIn('cy');
   const echo = await launchSession(cy, 'echo');
   const tokenBefore = (await routes.get(jupyter.sid))?.token;
@@ -176,15 +176,16 @@ it('after a kill -9 of the session-manager, with records and routes wiped, recov
   expect(await execute(ws, "answer + 1 if open(__import__('os').path.expanduser('~/kept.txt')).read() == 'hello' else 0")).toBe('42');
   ws.close();
 
-  // The pod goes (a node lost, an eviction, an operator): recovery's watch sees it, and the pass it makes at once
-  // ends the session, says why, and drops its route; the next timed pass is an hour away.
-  await admin.delete(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-echo-${echo.sid}`, { gracePeriodSeconds: 0 });
+  // The pod is evicted (a drain, a node's pressure): recovery's watch sees it end, and the pass it makes at once
+  // ends the session, says why in Kubernetes' words, and drops its route; the next timed pass is an hour away.
+  const name = `visp-session-echo-${echo.sid}`;
+  await admin.create(`/api/v1/namespaces/${NAMESPACE}/pods/${name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: NAMESPACE } }, z.unknown());
   const over = await waitFor('the session without its pod to end', async () => {
     const record = await store.sessions.getAnyOwner(echo.sid);
     return record && record.state !== 'ready' ? record : undefined;
   }, 15_000, 250);
-  // Seen gone (lost) or seen terminating (exited, with how its container ended when Kubernetes says more).
-  expect({ state: over.state, reason: over.reason }).toEqual({ state: 'stopped', reason: expect.stringMatching(/^(lost|its container exited( \(.+\))?)$/) });
+  // Seen gone (lost) or seen over (its container exited), with the eviction's own words either way.
+  expect({ state: over.state, reason: over.reason }).toEqual({ state: 'stopped', reason: expect.stringMatching(/^(lost|its container exited) \(EvictionByEvictionAPI: .+\)$/) });
   expect(await routes.get(echo.sid)).toBeUndefined();
   expect((await api(`/s/${echo.sid}/`, cy)).status).toBe(404);
 

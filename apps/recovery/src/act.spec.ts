@@ -41,6 +41,12 @@ describe('mark-lost, looked at again under the lease', () => {
     expect(changes).toEqual([]);
   });
 
+  it("ends a ready session as lost, with the engine's word on why its workload went when it had one", async () => {
+    const { actor, reasons, planned } = actorSeeing('ready', '');
+    await actor.run({ kind: 'mark-lost', sid: SID, record: planned, why: 'EvictionByEvictionAPI: Eviction API: evicting' });
+    expect(reasons).toEqual(['lost (EvictionByEvictionAPI: Eviction API: evicting)']);
+  });
+
   it('fails a start that is still starting, and says why', async () => {
     const { actor, changes, planned } = actorSeeing('starting', '');
     await expect(actor.run({ kind: 'mark-lost', sid: SID, record: planned })).resolves.toMatchObject({ result: 'done' });

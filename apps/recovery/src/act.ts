@@ -58,7 +58,7 @@ export class Actor {
         const lost =
           record.state === 'pending' || record.state === 'starting'
             ? await sessions.transition(action.sid, [record.state], 'failed', { reason: INTERRUPTED, set })
-            : await sessions.transition(action.sid, [record.state], 'stopped', { reason: record.state === 'stopping' ? (record.reason ?? 'stopped') : 'lost', set });
+            : await sessions.transition(action.sid, [record.state], 'stopped', { reason: record.state === 'stopping' ? (record.reason ?? 'stopped') : `lost${action.why ? ` (${action.why})` : ''}`, set });
         if (!lost) throw new Skip('changed since the plan');
         await runtime.removeRemains({ sid: action.sid });
         await this.announce(lost);

@@ -52,6 +52,12 @@ describe('recovery plan', () => {
       'mark-lost aaaaaaaaaaaa',
       'mark-lost bbbbbbbbbbbb',
     ]);
+    // Why a workload went, when the engine said it, rides along to the record's reason.
+    const told = plan({ ...o, endedWhy: new Map([['aaaaaaaaaaaa', 'DeletionByTaintManager: Taint manager: deleting due to NoExecute taint']]) });
+    expect(told.filter((a) => a.kind === 'mark-lost').map((a) => [a.sid, a.kind === 'mark-lost' ? a.why : ''])).toEqual([
+      ['aaaaaaaaaaaa', 'DeletionByTaintManager: Taint manager: deleting due to NoExecute taint'],
+      ['bbbbbbbbbbbb', undefined],
+    ]);
   });
 
   it("drops routes nothing serves, but not another instance's, nor one about to be adopted", () => {

@@ -15,6 +15,8 @@ export interface Observation {
   networks: Array<{ name: string; sid: string; members: string[] }>;
   /** The services' containers that belong on every session's network (network mode; none in local mode). */
   joiners: readonly string[];
+  /** Why sessions' workloads ended, as the engine told it (`SessionRuntime.follow`), by session. */
+  endedWhy?: ReadonlyMap<string, string>;
 }
 
 export type Action =
@@ -22,8 +24,8 @@ export type Action =
   | { kind: 'adopt'; sid: string; container: Workload; labels: SessionLabels; record?: SessionRecord }
   /** A ready session whose route is gone. */
   | { kind: 'republish-route'; sid: string; container: Workload; labels: SessionLabels; record: SessionRecord }
-  /** A session that should be running but has no container. */
-  | { kind: 'mark-lost'; sid: string; record: SessionRecord }
+  /** A session that should be running but has no container; `why` its workload ended, when the engine said. */
+  | { kind: 'mark-lost'; sid: string; record: SessionRecord; why?: string }
   /** A container that is not running (exited, or created and never started): removed, its home volume kept. */
   | { kind: 'remove-container'; sid: string; container: Workload; record?: SessionRecord }
   /** A route whose session is not ready. */
@@ -82,7 +84,8 @@ export function plan(observed: Observation): Action[] {
   // An active session should have a container; one of this instance without any is lost.
   for (const record of observed.records) {
     if (record.instance === observed.instance && ACTIVE_SESSION_STATES.includes(record.state) && !withContainer.has(record.sid)) {
-      actions.push({ kind: 'mark-lost', sid: record.sid, record });
+      const why = observed.endedWhy?.get(record.sid);
+      actions.push({ kind: 'mark-lost', sid: record.sid, record, ...(why ? { why } : {}) });
     }
   }
 

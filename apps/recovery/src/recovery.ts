@@ -18,6 +18,8 @@ const CONCURRENCY = 16;
  * every workload, record and route, so at 10,000 sessions passes must not follow each other without a gap.
  */
 const PASS_AFTER_END = { soonMs: 200, gapMs: 2000 };
+/** How many sessions' end reasons are kept for the passes that follow: far more than end between two passes. */
+const ENDED_WHY_KEPT = 1000;
 
 
 export interface RecoveryDeps {
@@ -44,6 +46,8 @@ export class Recovery {
   private soonAfterThisPass = false;
   private passing = false;
   private lastPassEndedAt = 0;
+  /** Why workloads ended, as the engine said, for the sessions a pass then finds without one (the latest kept). */
+  private readonly endedWhy = new Map<string, string>();
   private readonly following = new AbortController();
   private running: Promise<ReconcileReport> | undefined;
   private actions: Counter<'action' | 'result'> | undefined;
@@ -69,8 +73,12 @@ export class Recovery {
     this.tick();
     this.timer = setInterval(() => this.tick(), this.options.intervalMs);
     this.timer.unref();
-    const passSoon = () => this.passSoon();
-    void this.deps.runtime.follow(this.deps.instance, { ended: passSoon, watching: passSoon }, this.following.signal);
+    const ended = (sid: string, why?: string) => {
+      if (why) this.endedWhy.set(sid, why);
+      if (this.endedWhy.size > ENDED_WHY_KEPT) this.endedWhy.delete(this.endedWhy.keys().next().value ?? '');
+      this.passSoon();
+    };
+    void this.deps.runtime.follow(this.deps.instance, { ended, watching: () => this.passSoon() }, this.following.signal);
   }
 
   private tick(): void {
@@ -181,6 +189,6 @@ export class Recovery {
     const known = new Set(live.map((r) => r.sid));
     const named = new Set([...containers.map((c) => c.labels[LABEL.sessionId] ?? ''), ...routeList.map((r) => r.sid)].filter((sid) => isSessionId(sid) && !known.has(sid)));
     const more = await Promise.all([...named].map((sid) => sessions.getAnyOwner(sid)));
-    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList, networks, joiners };
+    return { instance, containers, records: [...live, ...more.filter((r) => r !== undefined)], routes: routeList, networks, joiners, endedWhy: this.endedWhy };
   }
 }

@@ -317,7 +317,7 @@ export class KubernetesRuntime implements SessionRuntime {
             resourceVersion = VersionSchema.safeParse(event.object).data?.metadata.resourceVersion ?? resourceVersion;
             const pod = PodSchema.safeParse(event.object);
             const sid = pod.data?.metadata.labels?.[LABEL.sessionId];
-            if (pod.success && sid && (event.type === 'DELETED' || FINAL_PHASES.has(pod.data.status?.phase ?? ''))) on.ended(sid);
+            if (pod.success && sid && (event.type === 'DELETED' || FINAL_PHASES.has(pod.data.status?.phase ?? ''))) on.ended(sid, endedBecause(pod.data));
           },
           signal,
           () => on.watching(),

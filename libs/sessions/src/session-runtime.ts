@@ -55,7 +55,8 @@ export type RuntimeStep = Extract<ProgressStep, 'creating' | 'scheduled' | 'pull
 export type OnStep = (step: RuntimeStep, message: string) => void;
 
 export interface FollowHandlers {
-  ended(sid: string): void;
+  /** `why`: the engine's words on why, when it says more than that it ended (an eviction, a node lost). */
+  ended(sid: string, why?: string): void;
   watching(): void;
 }
 
