@@ -119,20 +119,26 @@ it('leaves a pod that someone else is deleting its grace period: what remains of
 
 it('fails a pod whose image the node does not have at once, in the kubelet\'s words', async () => {
   const began = Date.now();
-  await expect(start(spawnRequest('absent', 'bea@uni.se'), 60_000)).rejects.toThrow(/ErrImageNeverPull/);
+  const request = spawnRequest('absent', 'bea@uni.se');
+  await expect(start(request, 60_000)).rejects.toThrow(/ErrImageNeverPull/);
   expect(Date.now() - began).toBeLessThan(30_000);
+  // As the session-manager does after a failed start: its CPU request would otherwise stay on the node.
+  await runtime.remove({ typeName: request.typeName, sid: request.sid });
 });
 
 it('tells when the kubelet pulls the image, and fails a pull that cannot succeed in its words', async () => {
   // Always pull: the kubelet asks the registry named `localhost` (loopback, where none listens) for the box.
   const pulls = new KubernetesRuntime(admin, { ...settings, imagePullPolicy: 'Always' }, logger);
   const steps: string[] = [];
-  await expect(start(spawnRequest('box', 'bea@uni.se'), 30_000, pulls, steps)).rejects.toThrow(/(ErrImagePull|ImagePullBackOff): .*localhost\/visp-testbox:1/);
+  const request = spawnRequest('box', 'bea@uni.se');
+  await expect(start(request, 30_000, pulls, steps)).rejects.toThrow(/(ErrImagePull|ImagePullBackOff): .*localhost\/visp-testbox:1/);
+  await runtime.remove({ typeName: request.typeName, sid: request.sid });
   expect(steps).toEqual(['creating', 'scheduled', 'pulling']);
 });
 
 it('fails a pod that cannot be scheduled with the scheduler\'s reason', async () => {
-  const request = spawnRequest('box', 'cal@uni.se', { memoryMiB: 262_144, cpus: 0.5, pids: 64 });
+  // Little CPU asked, so that memory alone is what the node lacks, whatever else runs on it.
+  const request = spawnRequest('box', 'cal@uni.se', { memoryMiB: 262_144, cpus: 0.1, pids: 64 });
   const failure = await start(request, 5_000).catch((err: unknown) => err);
   expect(failure).toBeInstanceOf(SpawnError);
   expect((failure as Error).message).toMatch(/^the pod did not start in time: Unschedulable: 0\/1 nodes are available: 1 Insufficient memory/);
