@@ -77,6 +77,19 @@ describe('KubernetesRuntime.start, its steps', () => {
   });
 });
 
+describe('KubernetesRuntime.start, its events unreadable', () => {
+  it('starts all the same, without a pulling step, and asks for the events once', async () => {
+    const scheduledPending = { metadata: { name: 'visp-session-jupyter-abcdefghij23' }, spec: { nodeName: 'node-1', containers: [{}] }, status: { phase: 'Pending' } };
+    const answers = [scheduledPending, scheduledPending, scheduledPending, scheduledPending, scheduledPending, { ...scheduledPending, status: { phase: 'Running', podIP: '10.244.0.7' } }];
+    const { kube, calls } = fakeKube(answers);
+    const refusing = { ...kube, get: async (path: string, ...rest: unknown[]) => (path.endsWith('/events') ? (calls.push(`get ${path}`), Promise.reject(new KubeError(403, 'Forbidden', 'events'))) : kube.get(path, ...(rest as [never]))) } as unknown as KubeClient;
+    const steps: string[] = [];
+    await new KubernetesRuntime(refusing, settings, logger).start(request, (step) => void steps.push(step), within(5000));
+    expect(steps).toEqual(['creating', 'scheduled', 'starting']);
+    expect(calls.filter((c) => c.endsWith('/events'))).toHaveLength(1);
+  });
+});
+
 describe('KubernetesRuntime.start, cut short', () => {
   it('gives up at once when the session is stopped while its pod waits, and says why a pod the kubelet refused ended', async () => {
     const waiting = fakeKube([pod({ phase: 'Pending' })]);

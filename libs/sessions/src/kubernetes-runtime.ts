@@ -219,9 +219,9 @@ export class KubernetesRuntime implements SessionRuntime {
 
   /**
    * Waits until the pod's container runs, telling the steps on the way: scheduled (a node took it; not which),
-   * pulling (only when the kubelet pulls the image), starting. A reason it can never run (its image cannot be had, the kubelet
-   * refused it) fails at once, in Kubernetes' words; still waiting at the deadline fails with the scheduler's or
-   * the kubelet's. A stop (the signal) ends the wait at once.
+   * pulling (only when the kubelet pulls the image), starting. A reason it can never run (its image cannot be had,
+   * the kubelet refused it) fails at once, in Kubernetes' words; still waiting at the deadline fails with the
+   * scheduler's or the kubelet's. A stop (the signal) ends the wait at once.
    */
   private async untilRunning(name: string, request: SpawnRequest, onStep: OnStep, { signal, deadline }: { signal: AbortSignal; deadline: number }): Promise<string> {
     let told: 'created' | 'scheduled' | 'pulling' = 'created';
@@ -239,7 +239,10 @@ export class KubernetesRuntime implements SessionRuntime {
       // The pod's status does not say that its image is being pulled; the kubelet's event does. Asked at most once a second.
       if (told === 'scheduled' && state === 'pending' && Date.now() >= nextPullCheck) {
         nextPullCheck = Date.now() + 1000;
-        if (await this.pulling(name)) {
+        const pulling = await this.pulling(name);
+        // Events that cannot be read now will not be readable a second later: asked no more for this start.
+        if (pulling === undefined) nextPullCheck = Infinity;
+        if (pulling) {
           told = 'pulling';
           onStep('pulling', `pulling ${request.type.image}`);
         }
@@ -255,15 +258,15 @@ export class KubernetesRuntime implements SessionRuntime {
   }
 
   /**
-   * Whether the kubelet has begun pulling the pod's image (its `Pulling` event). Only a step for the user: events
-   * that cannot be read (a Role without `events: list`) fail no start, and say so in the log.
+   * Whether the kubelet has begun pulling the pod's image (its `Pulling` event); undefined when events cannot be
+   * read (a Role without `events: list`). Only a step for the user: that fails no start, and is said in the log.
    */
-  private async pulling(name: string): Promise<boolean> {
+  private async pulling(name: string): Promise<boolean | undefined> {
     const events = await this.kube.get(this.path('events'), z.object({ items: z.array(z.unknown()) }), { fieldSelector: `involvedObject.name=${name},reason=Pulling` }).catch((err: unknown) => {
       this.logger.warn({ err, pod: name }, "the pod's events cannot be read: no pulling step");
-      return { items: [] };
+      return undefined;
     });
-    return events.items.length > 0;
+    return events && events.items.length > 0;
   }
 
   async inspect(id: string, port: number, options: { token?: boolean } = {}): Promise<WorkloadDetails | undefined> {
