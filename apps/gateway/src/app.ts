@@ -81,7 +81,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   transcriptions.start();
   // VISP's bundle jobs: the transcript goes beside the bundle once the job completes.
   await transcriptions.bundleJobs.start(events);
-  const launcher = new SessionLauncher(manager, access, accessList);
+  const launcher = new SessionLauncher(manager, access, accessList, logger.child({ part: 'launcher' }));
   const accessWatch = new AccessWatch({ manager, access, accessList, redis, logger: logger.child({ part: 'access-watch' }) }, settings.ACCESS_RECHECK_INTERVAL * 1000);
   accessWatch.start();
   const webclient = new WebclientHub({ auth, manager, launcher, access, accessList, transcriptions, events, streams, logger: logger.child({ part: 'webclient' }) }, settings);
@@ -118,7 +118,11 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
       app.get('/api/v1/openapi.json', async (_req, res) => {
         res.json(openApiDocument(await manager.sessionTypes().then((view) => view.types, () => undefined)));
       });
-      authRoutes(app, { auth, store, redis, trusted, settings, onSignIn: analytics && ((username) => analytics.signedIn(username)) });
+      const onSignIn = (username: string) => {
+        launcher.prepare(username);
+        analytics?.signedIn(username);
+      };
+      authRoutes(app, { auth, store, redis, trusted, settings, onSignIn });
       projectRoutes(app, { auth, access, manager, store: deps.directory ? undefined : store.projects, accessListEnabled: settings.ACCESS_LIST_ENABLED, allowedOrigins: settings.ALLOWED_ORIGINS });
       sessionRoutes(app, { auth, manager, launcher, recovery, streams, allowedOrigins: settings.ALLOWED_ORIGINS });
       transcriptionRoutes(app, { auth, transcriptions, allowedOrigins: settings.ALLOWED_ORIGINS });

@@ -45,8 +45,9 @@ export class Actor {
     const { sessions, routes, runtime } = this.deps;
     switch (action.kind) {
       case 'adopt':
+        return this.adopt(action.sid, action.container, action.labels, await sessions.getAnyOwner(action.sid), action.warm);
       case 'republish-route':
-        return this.adopt(action.sid, action.container, action.labels, action.kind === 'adopt' ? await sessions.getAnyOwner(action.sid) : action.record);
+        return this.adopt(action.sid, action.container, action.labels, action.record, false);
       case 'mark-lost': {
         // Looked at again under the lease: the plan may be stale by now.
         const [record, containers] = await Promise.all([sessions.getAnyOwner(action.sid), this.containersOf(action.sid)]);
@@ -88,7 +89,7 @@ export class Actor {
       }
       case 'drop-route': {
         const record = await sessions.getAnyOwner(action.sid);
-        if (record?.state === 'ready' && (await this.containersOf(action.sid)).length > 0) throw new Skip('changed since the plan');
+        if (record?.state === 'ready' && !record.warm && (await this.containersOf(action.sid)).length > 0) throw new Skip('changed since the plan');
         await routes.delete(action.sid);
         return undefined;
       }
@@ -98,8 +99,9 @@ export class Actor {
   /**
    * Makes a running container a ready session again: its token from its environment (never a new one, so open
    * tabs keep working), its record rebuilt from its labels if need be, its route republished once it answers.
+   * A prepared session (`warm`, the warm pool) becomes one again: ready, no route, announced to nobody.
    */
-  private async adopt(sid: string, container: Workload, labels: { owner: string; type: string; project?: string; created: string }, record: SessionRecord | undefined): Promise<string | undefined> {
+  private async adopt(sid: string, container: Workload, labels: { owner: string; type: string; project?: string; created: string }, record: SessionRecord | undefined, warm: boolean): Promise<string | undefined> {
     const { runtime, sessions, routes } = this.deps;
     const type = sessionType(this.deps.types, labels.type);
     if (!type) throw new Skip(`unknown session type ${labels.type}`);
@@ -113,14 +115,19 @@ export class Actor {
       // Still starting, perhaps: the next pass looks again; the session-manager's start timeout is not ours to apply.
       throw new Skip('its app does not answer yet');
     }
-    await routes.set({ sid, owner: labels.owner, target, token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
-    if (record?.state === 'ready') return 'route republished';
+    // The record read under the lease decides: a launch may have taken a prepared session since the plan.
+    const prepared = record ? record.warm : warm;
+    if (!prepared) await routes.set({ sid, owner: labels.owner, target, token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+    if (record?.state === 'ready') {
+      if (prepared) throw new Skip('changed since the plan');
+      return 'route republished';
+    }
 
     const now = new Date();
     const set = { containerId: details.id, containerName: details.name, readyAt: record?.readyAt ?? now, adoptedAt: now };
     const ready = record
       ? await sessions.transition(sid, [...STARTING_SESSION_STATES, ...FINAL_SESSION_STATES], 'ready', { reason: ADOPTED, set })
-      : await sessions.rebuildReady({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: details.limits, createdAt: new Date(labels.created) }, set, ADOPTED);
+      : await sessions.rebuildReady({ sid, owner: labels.owner, type: labels.type, project: labels.project, instance: this.deps.instance, limits: details.limits, createdAt: new Date(labels.created), warm: prepared }, set, ADOPTED);
     if (!ready) throw new Skip('changed since the plan');
     await this.announce(ready);
     return record ? `record was ${record.state}` : 'record rebuilt from labels';
@@ -130,7 +137,9 @@ export class Actor {
     return (await this.deps.runtime.list({ instance: this.deps.instance, sid })).map((c) => c.id);
   }
 
-  private announce(record: SessionRecord): Promise<void> {
+  /** Nothing about a prepared session (the warm pool) reaches its owner: they have not launched it. */
+  private async announce(record: SessionRecord): Promise<void> {
+    if (record.warm) return;
     return this.deps.events.announce({ type: 'session.state', owner: record.owner, sid: record.sid, state: record.state, reason: record.reason, at: new Date().toISOString() });
   }
 }

@@ -13,7 +13,7 @@ function container(sid: string, state = 'running', overrides: { instance?: strin
 
 function record(sid: string, state: SessionState, instance = INSTANCE): SessionRecord {
   const at = new Date(created);
-  return { sid, owner: 'ann', type: 'jupyter', instance, state, history: [{ state, at }], limits: { memoryMiB: 512, cpus: 1, pids: 256 }, createdAt: at, updatedAt: at };
+  return { sid, owner: 'ann', type: 'jupyter', instance, state, history: [{ state, at }], limits: { memoryMiB: 512, cpus: 1, pids: 256 }, createdAt: at, updatedAt: at, warm: false };
 }
 
 const route = (sid: string): Route => ({ sid, owner: 'ann', target: 'http://127.0.0.1:1', token: 'token-0123456789abcdef', stripPrefix: false, updatedAt: created });
@@ -37,6 +37,27 @@ describe('recovery plan', () => {
       routes: [route('bbbbbbbbbbbb')],
     });
     expect(summary(o)).toEqual(['republish-route aaaaaaaaaaaa']);
+  });
+
+  it('keeps a prepared session (the warm pool) ready without a route, and drops any route it has', () => {
+    const warm = (sid: string, state: SessionState) => ({ ...record(sid, state), warm: true });
+    const o = observe({
+      containers: [container('aaaaaaaaaaaa'), container('bbbbbbbbbbbb')],
+      records: [warm('aaaaaaaaaaaa', 'ready'), warm('bbbbbbbbbbbb', 'ready')],
+      routes: [route('bbbbbbbbbbbb')],
+    });
+    expect(summary(o)).toEqual(['drop-route bbbbbbbbbbbb']);
+  });
+
+  it('adopts a prepared session as prepared: by its record, else by its label unless a route shows it was launched', () => {
+    const labelled = (sid: string) => container(sid, 'running', { labels: encodeSessionLabels({ instance: INSTANCE, id: sid, type: 'jupyter', owner: 'ann', created, warm: true }) });
+    const o = observe({
+      containers: [labelled('aaaaaaaaaaaa'), labelled('bbbbbbbbbbbb'), labelled('cccccccccccc'), container('dddddddddddd')],
+      // Launched since it was prepared: its record (starting, from before a crash) says it is no longer warm.
+      records: [record('cccccccccccc', 'starting'), { ...record('dddddddddddd', 'starting'), warm: true }],
+      routes: [route('bbbbbbbbbbbb')],
+    });
+    expect(plan(o).flatMap((a) => (a.kind === 'adopt' ? [`${a.sid} ${a.warm}`] : []))).toEqual(['aaaaaaaaaaaa true', 'bbbbbbbbbbbb false', 'cccccccccccc false', 'dddddddddddd true']);
   });
 
   it('marks sessions without a container lost, and removes exited containers and those of finished stops', () => {

@@ -20,8 +20,11 @@ export interface Observation {
 }
 
 export type Action =
-  /** A running container whose record is missing, over, or stuck in a start nobody runs: make it a ready session again. */
-  | { kind: 'adopt'; sid: string; container: Workload; labels: SessionLabels; record?: SessionRecord }
+  /**
+   * A running container whose record is missing, over, or stuck in a start nobody runs: make it a ready session
+   * again. `warm`: it is a prepared session nobody launched (the warm pool), to be ready without a route.
+   */
+  | { kind: 'adopt'; sid: string; container: Workload; labels: SessionLabels; record?: SessionRecord; warm: boolean }
   /** A ready session whose route is gone. */
   | { kind: 'republish-route'; sid: string; container: Workload; labels: SessionLabels; record: SessionRecord }
   /** A session that should be running but has no container; `why` its workload ended, when the engine said. */
@@ -73,11 +76,14 @@ export function plan(observed: Observation): Action[] {
     if (container.state !== 'running') {
       actions.push({ kind: 'remove-container', sid, container, record });
     } else if (record?.state === 'ready') {
-      if (!routes.has(sid)) actions.push({ kind: 'republish-route', sid, container, labels, record });
+      // A prepared session has no route until its owner launches it.
+      if (!record.warm && !routes.has(sid)) actions.push({ kind: 'republish-route', sid, container, labels, record });
     } else if (record?.state === 'stopping') {
       actions.push({ kind: 'remove-container', sid, container, record });
     } else {
-      actions.push({ kind: 'adopt', sid, container, labels, record });
+      // Prepared, by its record; without one, by its label, unless a route shows it was launched since (labels stay).
+      const warm = record ? record.warm : labels.warm === true && !routes.has(sid);
+      actions.push({ kind: 'adopt', sid, container, labels, record, warm });
     }
   }
 
@@ -95,7 +101,7 @@ export function plan(observed: Observation): Action[] {
   for (const route of observed.routes) {
     const record = records.get(route.sid);
     if (handled.has(route.sid) || (record && record.instance !== observed.instance)) continue;
-    if (record?.state === 'ready' && withContainer.has(route.sid)) continue;
+    if (record?.state === 'ready' && !record.warm && withContainer.has(route.sid)) continue;
     actions.push({ kind: 'drop-route', sid: route.sid, route });
   }
 

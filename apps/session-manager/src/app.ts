@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ActivityLog, EventBus, RedisRouteTable } from '@visp/bus';
-import { ConfigError, type SessionManagerConfig } from '@visp/config';
+import { ConfigError, sessionType, type SessionManagerConfig } from '@visp/config';
 import { ACTIVE_SESSION_STATES } from '@visp/contracts';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
 import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
@@ -30,6 +30,9 @@ export type SessionManagerSettings = Pick<
   | 'MAX_SESSION_AGE'
   | 'CULL_INTERVAL'
   | 'CULL_WARNING'
+  | 'WARM_SESSIONS'
+  | 'WARM_SESSION_TYPES'
+  | 'WARM_UNUSED_TIMEOUT'
 >;
 
 export interface SessionManager {
@@ -44,19 +47,23 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   if (settings.SESSION_RUNTIME === 'podman' && settings.SESSION_MODE === 'local' && !(settings.SESSION_GUARD_BINARY && existsSync(settings.SESSION_GUARD_BINARY))) {
     throw new ConfigError(`SESSION_GUARD_BINARY must name the session guard's binary in local mode (${settings.SESSION_GUARD_BINARY ?? 'not set'}): tools/setup/bootstrap.sh builds it`);
   }
+  const unknownWarm = settings.WARM_SESSIONS > 0 ? settings.WARM_SESSION_TYPES.filter((name) => !sessionType(deps.types, name)) : [];
+  if (unknownWarm.length > 0) throw new ConfigError(`WARM_SESSION_TYPES names unknown session types: ${unknownWarm.join(', ')} (known: ${Object.keys(deps.types).join(', ')})`);
   const { store, redis, runtime, logger } = deps;
   const events = new EventBus(redis, logger);
-  const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL);
-  // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for it).
+  // A prepared session the gate asks to give way is stopped by the service, built below.
+  const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL, (sid) => sessions.giveWay(sid));
+  // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for
+  // it), prepared ones preemptibly.
   const holding = ACTIVE_SESSION_STATES.filter((state) => state !== 'pending');
-  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: holding })) gate.reserve(running.sid);
+  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: holding })) gate.reserve(running.sid, { preemptible: running.warm });
 
   const spawner = new Spawner(runtime, { startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000 }, logger.child({ part: 'spawner' }));
   const routes = new RedisRouteTable(redis);
   const activity = new ActivityLog(redis);
   const sessions = new SessionService(
-    { sessions: store.sessions, spawner, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), ownerLock: new OwnerLock(redis), logger },
-    { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER },
+    { sessions: store.sessions, spawner, runtime, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), ownerLock: new OwnerLock(redis), logger },
+    { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER, warm: { max: settings.WARM_SESSIONS, types: settings.WARM_SESSION_TYPES } },
   );
   const culler = new Culler(
     { sessions: store.sessions, service: sessions, activity, routes, events, types: deps.types, instance: settings.INSTANCE_ID, logger: logger.child({ part: 'culler' }) },
@@ -65,6 +72,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
       maxAgeMs: settings.MAX_SESSION_AGE * 1000,
       warningMs: settings.CULL_WARNING * 1000,
       intervalMs: settings.CULL_INTERVAL * 1000,
+      warmUnusedMs: settings.WARM_SESSIONS > 0 ? settings.WARM_UNUSED_TIMEOUT * 1000 : 0,
     },
   );
   culler.start();

@@ -234,6 +234,16 @@ export const sessionManagerConfig = defineServiceConfig('session-manager', {
   CULL_INTERVAL: int({ min: 1, max: 86_400, default: 60 }),
   /** Seconds before culling that the owner is warned. */
   CULL_WARNING: int({ min: 0, max: 86_400, default: 300 }),
+  /**
+   * The warm pool: the most sessions this instance holds prepared at once, each for one user who signed in or
+   * opened the start page, adopted by that user's next launch of its type in moments. 0 (the default) turns it off.
+   * Prepared sessions hold capacity, and give it up to any launch that would otherwise wait.
+   */
+  WARM_SESSIONS: int({ min: 0, max: 10_000, default: 0 }),
+  /** The session types prepared for each user, without a project and with the type's default limits. */
+  WARM_SESSION_TYPES: list('jupyter'),
+  /** Seconds a prepared session waits for its user's launch before it is stopped. */
+  WARM_UNUSED_TIMEOUT: int({ min: 10, max: 86_400, default: 600 }),
 });
 
 export const recoveryConfig = defineServiceConfig('recovery', {

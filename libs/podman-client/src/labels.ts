@@ -17,6 +17,7 @@ export function encodeSessionLabels(session: SessionLabels): Record<string, stri
     [LABEL.owner]: valid.owner,
     ...(valid.project ? { [LABEL.project]: valid.project } : {}),
     [LABEL.created]: valid.created,
+    ...(valid.warm ? { [LABEL.warm]: 'true' } : {}),
   };
 }
 
@@ -27,6 +28,7 @@ const FIELD_LABEL = {
   owner: LABEL.owner,
   project: LABEL.project,
   created: LABEL.created,
+  warm: LABEL.warm,
 } as const;
 
 export type DecodedLabels = { ok: true; session: SessionLabels } | { ok: false; reason: string };
@@ -43,6 +45,8 @@ export function decodeSessionLabels(labels: Record<string, string> | null | unde
     owner: labels[LABEL.owner],
     project: labels[LABEL.project],
     created: labels[LABEL.created],
+    // Anything but `true` is refused, not read as false: a label that says something else was not written by us.
+    warm: labels[LABEL.warm] === undefined ? undefined : labels[LABEL.warm] === 'true' ? true : labels[LABEL.warm],
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -13,6 +13,10 @@ describe('label codec', () => {
     expect(decodeSessionLabels(labels)).toEqual({ ok: true, session });
     const { project: _omitted, ...withoutProject } = session;
     expect(decodeSessionLabels(encodeSessionLabels(withoutProject))).toEqual({ ok: true, session: withoutProject });
+    // A prepared session (the warm pool) says so; any other session carries no such label at all.
+    expect(encodeSessionLabels({ ...session, warm: true })[LABEL.warm]).toBe('true');
+    expect(labels[LABEL.warm]).toBeUndefined();
+    expect(decodeSessionLabels(encodeSessionLabels({ ...session, warm: true }))).toEqual({ ok: true, session: { ...session, warm: true } });
   });
 
   it('reports malformed or foreign labels as reasons, naming the label', () => {
@@ -23,6 +27,8 @@ describe('label codec', () => {
     const { [LABEL.owner]: _owner, ...noOwner } = labels;
     expect(decodeSessionLabels(noOwner)).toMatchObject({ ok: false, reason: namingLabel(LABEL.owner) });
     expect(decodeSessionLabels({ ...labels, [LABEL.sessionId]: 'NOT-AN-ID' })).toMatchObject({ ok: false, reason: namingLabel(LABEL.sessionId) });
+    // Not ours, so not read as either: only `true` means prepared.
+    for (const value of ['false', 'True', '', '1']) expect(decodeSessionLabels({ ...labels, [LABEL.warm]: value })).toMatchObject({ ok: false, reason: namingLabel(LABEL.warm) });
   });
 
   it('refuses to encode invalid metadata', () => {

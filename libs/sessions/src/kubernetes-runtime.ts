@@ -172,7 +172,7 @@ export class KubernetesRuntime implements SessionRuntime {
     const values = templateValues(request);
     const launch = expandLaunch(type, values);
     const [uid = 1000, gid = 1000] = type.user.split(':').map(Number);
-    const labels = encodeSessionLabels({ instance: this.settings.instance, id: request.sid, type: request.typeName, owner: request.owner, project: request.project, created: request.createdAt.toISOString() });
+    const labels = encodeSessionLabels({ instance: this.settings.instance, id: request.sid, type: request.typeName, owner: request.owner, project: request.project, created: request.createdAt.toISOString(), warm: request.warm });
     // The token never in the pod spec in clear: VISP_SESSION_TOKEN reads the Secret, and wherever the type's command
     // or variables carry it (JUPYTER_TOKEN, a `--token=…` argument) Kubernetes puts it in from there: $(VAR) in a
     // container's args and in a later variable's value is expanded when the container starts.

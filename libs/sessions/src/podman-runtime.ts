@@ -107,6 +107,7 @@ export class PodmanRuntime implements SessionRuntime {
         owner: request.owner,
         project: request.project,
         created: request.createdAt.toISOString(),
+        warm: request.warm,
       }),
       user: type.user,
       cmd: launch.command,

@@ -70,6 +70,8 @@ export interface SpawnRequest {
   limits: SessionLimits;
   createdAt: Date;
   token: string;
+  /** Prepared ahead for its owner (the warm pool): labelled so, for recovery. */
+  warm?: true;
 }
 
 /** Why a start failed, in words for the user. */

@@ -1,4 +1,5 @@
 import type { Owner, PublicCreateSessionRequest, SessionView } from '@visp/contracts';
+import type { Logger } from '@visp/config';
 import type { AccessList } from '../projects/access-list';
 import type { ProjectAccess } from '../projects/project-access';
 import type { SessionManagerClient } from './manager-client';
@@ -14,7 +15,23 @@ export class SessionLauncher {
     private readonly manager: SessionManagerClient,
     private readonly access: ProjectAccess,
     private readonly accessList: AccessList,
+    private readonly logger: Logger,
   ) {}
+
+  /**
+   * The user signed in or opened the start page: the session-manager prepares what they may launch next (the warm
+   * pool, when it is on), for those the access list lets launch. Returns at once and never throws: a page view
+   * must not fail for it.
+   */
+  prepare(owner: Owner): void {
+    void this.accessList
+      .require(owner)
+      .then(
+        () => this.manager.prepare(owner),
+        () => undefined,
+      )
+      .catch((err: unknown) => this.logger.warn({ err, owner }, 'could not ask for sessions to be prepared'));
+  }
 
   async launch(owner: Owner, request: PublicCreateSessionRequest): Promise<SessionView> {
     await this.accessList.require(owner);

@@ -2,6 +2,7 @@ import {
   ErrorBodySchema,
   type CapacityView,
   type Owner,
+  type PrepareSessionsView,
   type PublicCreateSessionRequest,
   type SessionState,
   type SessionTypesView,
@@ -62,6 +63,11 @@ export class SessionManagerClient {
 
   create(owner: Owner, request: PublicCreateSessionRequest): Promise<SessionView> {
     return this.json('POST', '/api/v1/sessions', { ...request, owner });
+  }
+
+  /** Prepares what `owner` may launch next (the warm pool); answers at once. */
+  prepare(owner: Owner): Promise<PrepareSessionsView> {
+    return this.json('POST', '/api/v1/sessions/prepare', { owner });
   }
 
   async list(filter: { owner?: Owner; state?: SessionState }): Promise<SessionView[]> {

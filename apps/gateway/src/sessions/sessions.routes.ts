@@ -19,7 +19,9 @@ export function sessionRoutes(app: Express, deps: { auth: Authenticator; manager
   const { manager } = deps;
   const user = requireUser(deps.auth, deps.allowedOrigins);
 
+  // What the start page asks for when it opens: the moment to prepare the user's next session (the warm pool).
   app.get('/api/v1/session-types', user, async (_req, res) => {
+    deps.launcher.prepare(principalOf(res).username);
     res.json(await manager.sessionTypes());
   });
 

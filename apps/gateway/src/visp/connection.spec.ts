@@ -52,7 +52,7 @@ function connect(username = 'alice@uni.se', options: { accessList?: boolean; ses
   const users = new DirectoryUsers(directory);
   const access = new ProjectAccess(directory, users, createLogger({ component: 'test', level: 'silent' }));
   const accessList = new AccessList(users, options.accessList ?? false);
-  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, access, accessList);
+  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, access, accessList, createLogger({ component: 'test', level: 'silent' }));
   const signOut = jest.fn(async () => undefined);
   const principal: Principal = { username, admin: false, via: 'login', credential: 'login:1' };
   const deps = { manager: manager as unknown as SessionManagerClient, launcher, access, accessList, commands: vispCommands(), signOut, logger: createLogger({ component: 'test', level: 'silent' }) };

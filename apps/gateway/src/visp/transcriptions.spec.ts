@@ -78,7 +78,7 @@ function connect(username: string, jobs: BundleJob[], earlier: VispEarlierTransc
   const accessList = new AccessList(users, false);
   const commands = vispCommands({ transcriptions, logger });
   const principal: Principal = { username, admin: false, via: 'login', credential: 'login:1' };
-  new VispConnection(ws as unknown as WebSocket, principal, { manager, launcher: new SessionLauncher(manager, access, accessList), access, accessList, commands, signOut: async () => undefined, logger }, 1000);
+  new VispConnection(ws as unknown as WebSocket, principal, { manager, launcher: new SessionLauncher(manager, access, accessList, logger), access, accessList, commands, signOut: async () => undefined, logger }, 1000);
   const send = async (message: unknown) => {
     ws.emit('message', Buffer.from(JSON.stringify(message)), false);
     await new Promise((resolve) => setTimeout(resolve, 5));

@@ -45,7 +45,7 @@ function connect() {
     project: async (id) => (id === '7' ? { id, name: 'Seven', members: [{ username: 'alice', role: 'analyzer' }] } : undefined),
   };
   const users = new DirectoryUsers(directory);
-  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, new ProjectAccess(directory, users, createLogger({ component: 'test', level: 'silent' })), new AccessList(users, false));
+  const launcher = new SessionLauncher(manager as unknown as SessionManagerClient, new ProjectAccess(directory, users, createLogger({ component: 'test', level: 'silent' })), new AccessList(users, false), createLogger({ component: 'test', level: 'silent' }));
   const deps = { manager: manager as unknown as SessionManagerClient, launcher, transcriptions: transcriptions as unknown as Transcriptions, logger: createLogger({ component: 'test', level: 'silent' }) };
   const connection = new WebclientConnection(ws as unknown as WebSocket, principal, deps, { messagesPerSecond: 1000 });
   const replies = () => ws.sent.filter((m): m is WebclientReply => (m as { type?: string }).type === 'reply');

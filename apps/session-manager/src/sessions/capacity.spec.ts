@@ -9,7 +9,7 @@ describe('CapacityGate', () => {
     const admitted: string[] = [];
     const c = gate.acquire('c', (p) => positions.c!.push(p)).then(() => admitted.push('c'));
     const d = gate.acquire('d', (p) => positions.d!.push(p)).then(() => admitted.push('d'));
-    expect(gate.load).toEqual({ holding: 2, waiting: 2, capacity: 2 });
+    expect(gate.load).toEqual({ holding: 2, waiting: 2, capacity: 2, warm: 0 });
 
     gate.release('a');
     await c;
@@ -46,5 +46,42 @@ describe('CapacityGate', () => {
     gate.release('running');
     await next;
     expect(admitted).toBe(true);
+  });
+
+  it('has a prepared session give way, oldest first and each once, to a request that would wait; never makes one wait', async () => {
+    const told: string[] = [];
+    const gate = new CapacityGate(3, (sid) => told.push(sid));
+    expect(gate.tryAcquire('warm-1', { preemptible: true })).toBe(true);
+    expect(gate.tryAcquire('warm-2', { preemptible: true })).toBe(true);
+    await gate.acquire('real');
+    expect(gate.tryAcquire('warm-3', { preemptible: true })).toBe(false);
+    expect(gate.load).toEqual({ holding: 3, waiting: 0, capacity: 3, warm: 2 });
+
+    const first = gate.acquire('a');
+    const second = gate.acquire('b');
+    expect(told).toEqual(['warm-1', 'warm-2']);
+    // Told to give way, it can no longer be launched from; its release lets the first in line in.
+    expect(gate.keep('warm-1')).toBe(false);
+    gate.release('warm-1');
+    await first;
+    gate.release('warm-2');
+    await second;
+    expect(gate.load).toEqual({ holding: 3, waiting: 0, capacity: 3, warm: 0 });
+  });
+
+  it('keeps a launched prepared session for good: it no longer gives way', async () => {
+    const told: string[] = [];
+    const gate = new CapacityGate(1, (sid) => told.push(sid));
+    gate.reserve('warm', { preemptible: true });
+    expect(gate.keep('warm')).toBe(true);
+    expect(gate.keep('never-held')).toBe(false);
+    let admitted = false;
+    const next = gate.acquire('next').then(() => (admitted = true));
+    await Promise.resolve();
+    expect(told).toEqual([]);
+    expect(admitted).toBe(false);
+    expect(gate.load).toMatchObject({ holding: 1, waiting: 1, warm: 0 });
+    gate.release('next');
+    await expect(next).rejects.toBeInstanceOf(LeftTheLineError);
   });
 });

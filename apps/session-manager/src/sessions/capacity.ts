@@ -13,29 +13,59 @@ interface Waiter {
 /**
  * Global capacity: at most `capacity` sessions hold a slot (from start until stopped). Requests beyond it wait
  * in first-come order and hear their position (1 = next) whenever it changes, instead of getting a bare 429.
+ *
+ * A prepared session (the warm pool) holds its slot preemptibly: a request that would wait has the oldest one
+ * given up for it (`preempt` stops it, and its release admits the request), so the pool never makes anyone queue.
  */
 export class CapacityGate {
   private readonly holders = new Set<string>();
   private readonly line: Waiter[] = [];
+  /** Holders that give way to a waiting request, oldest first (a Set keeps insertion order). */
+  private readonly preemptible = new Set<string>();
+  /** Preemptible holders already told to give way: not to be told twice, nor taken by a launch meanwhile. */
+  private readonly giving = new Set<string>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly preempt: (sid: string) => void = () => undefined,
+  ) {}
 
   /** Resolves when `sid` holds a slot; rejects with LeftTheLineError if `leave(sid)` is called first. */
   acquire(sid: string, onPosition: (position: number) => void = () => undefined): Promise<void> {
     if (this.holders.has(sid)) return Promise.resolve();
-    if (this.holders.size < this.capacity && this.line.length === 0) {
-      this.holders.add(sid);
-      return Promise.resolve();
-    }
+    if (this.tryAcquire(sid)) return Promise.resolve();
     return new Promise<void>((admit, reject) => {
       this.line.push({ sid, onPosition, admit, reject });
       onPosition(this.line.length);
+      const victim = [...this.preemptible].find((held) => !this.giving.has(held));
+      if (victim !== undefined) {
+        this.giving.add(victim);
+        this.preempt(victim);
+      }
     });
   }
 
+  /** Takes a free slot if there is one and nobody waits; `preemptible` for a prepared session. Never waits. */
+  tryAcquire(sid: string, options: { preemptible?: boolean } = {}): boolean {
+    if (this.holders.size >= this.capacity || this.line.length > 0) return false;
+    this.reserve(sid, options);
+    return true;
+  }
+
   /** Counts a session that already runs (found at start-up) against the capacity. */
-  reserve(sid: string): void {
+  reserve(sid: string, options: { preemptible?: boolean } = {}): void {
     this.holders.add(sid);
+    if (options.preemptible) this.preemptible.add(sid);
+  }
+
+  /**
+   * Makes a preemptible slot a lasting one (a prepared session launched by its owner). False if the slot is being
+   * given up already, or not held: the session is then not to be launched from.
+   */
+  keep(sid: string): boolean {
+    if (!this.holders.has(sid) || this.giving.has(sid)) return false;
+    this.preemptible.delete(sid);
+    return true;
   }
 
   /** Frees the slot of `sid`, or takes it out of the line; either way the next in line may go. */
@@ -46,6 +76,8 @@ export class CapacityGate {
       waiter?.reject(new LeftTheLineError(`session ${sid} left the line`));
     }
     this.holders.delete(sid);
+    this.preemptible.delete(sid);
+    this.giving.delete(sid);
     this.admitWaiting(at >= 0 ? at : 0);
   }
 
@@ -61,7 +93,7 @@ export class CapacityGate {
     this.line.slice(from).forEach((w, i) => w.onPosition(from + i + 1));
   }
 
-  get load(): { holding: number; waiting: number; capacity: number } {
-    return { holding: this.holders.size, waiting: this.line.length, capacity: this.capacity };
+  get load(): { holding: number; waiting: number; capacity: number; warm: number } {
+    return { holding: this.holders.size, waiting: this.line.length, capacity: this.capacity, warm: this.preemptible.size };
   }
 }

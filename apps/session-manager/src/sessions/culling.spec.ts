@@ -1,7 +1,7 @@
 import { decide, formatDuration, type CullPolicy } from './culling';
 
 const s = 1000;
-const policy: CullPolicy = { idleMs: 60 * s, maxAgeMs: 3600 * s, warningMs: 10 * s, intervalMs: 5 * s };
+const policy: CullPolicy = { idleMs: 60 * s, maxAgeMs: 3600 * s, warningMs: 10 * s, intervalMs: 5 * s, warmUnusedMs: 0 };
 
 describe('decide', () => {
   const created = 0;

@@ -10,6 +10,8 @@ export interface CullPolicy {
   maxAgeMs: number;
   warningMs: number;
   intervalMs: number;
+  /** How long a prepared session (the warm pool) waits for its owner's launch; 0: the pool is off. */
+  warmUnusedMs: number;
 }
 
 export type CullDecision =
@@ -93,7 +95,7 @@ export class Culler {
   ) {}
 
   start(): void {
-    if (this.policy.idleMs === 0 && this.policy.maxAgeMs === 0) return;
+    if (this.policy.idleMs === 0 && this.policy.maxAgeMs === 0 && this.policy.warmUnusedMs === 0) return;
     this.timer = setInterval(() => {
       this.running ??= this.pass()
         .catch((err: unknown) => this.deps.logger.error({ err }, 'culling pass failed'))
@@ -109,7 +111,9 @@ export class Culler {
 
   /** One look at every ready session of this instance. */
   async pass(now = Date.now()): Promise<void> {
-    const ready = await this.deps.sessions.listAnyOwner({ instance: this.deps.instance, states: ['ready'] });
+    const all = await this.deps.sessions.listAnyOwner({ instance: this.deps.instance, states: ['ready'] });
+    const ready = all.filter((s) => !s.warm);
+    await Promise.all(all.filter((s) => s.warm).map((session) => this.considerWarm(session, now)));
     const seen = await this.deps.activity.lastSeen(ready.map((s) => s.sid));
     const readySids = new Set(ready.map((s) => s.sid));
     for (const sid of [...this.warned, ...this.appSeen.keys()]) {
@@ -118,6 +122,14 @@ export class Culler {
       this.appSeen.delete(sid);
     }
     await Promise.all(ready.map((session) => this.consider(session, seen.get(session.sid), now)));
+  }
+
+  /** A prepared session nobody launched in time is stopped, unannounced (its owner never saw it), unless launched meanwhile. */
+  private async considerWarm(session: SessionRecord, now: number): Promise<void> {
+    const { warmUnusedMs } = this.policy;
+    if (warmUnusedMs === 0 || now < (session.readyAt ?? session.createdAt).getTime() + warmUnusedMs) return;
+    this.deps.logger.info({ sid: session.sid, owner: session.owner }, 'stopping a prepared session nobody launched');
+    await this.deps.service.stop(session.sid, { reason: `prepared, not launched within ${formatDuration(warmUnusedMs)}`, onlyWarm: true });
   }
 
   private async consider(session: SessionRecord, proxied: number | undefined, now: number): Promise<void> {

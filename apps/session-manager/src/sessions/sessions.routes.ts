@@ -3,6 +3,7 @@ import {
   CreateSessionRequestSchema,
   FINAL_SESSION_STATES,
   ListSessionsQuerySchema,
+  PrepareSessionsRequestSchema,
   SessionScopeQuerySchema,
   SessionStopQuerySchema,
   STOP_REASONS,
@@ -34,6 +35,13 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
     requireJson(req);
     const body = parseOrThrow(CreateSessionRequestSchema, req.body);
     res.status(202).json(await service.create(body));
+  });
+
+  /** The owner signed in or opened the start page: prepare what they may launch next (the warm pool, if on). */
+  app.post('/api/v1/sessions/prepare', async (req, res) => {
+    requireJson(req);
+    const { owner } = parseOrThrow(PrepareSessionsRequestSchema, req.body);
+    res.status(202).json(await service.prepare(owner));
   });
 
   app.get('/api/v1/capacity', (_req, res) => {

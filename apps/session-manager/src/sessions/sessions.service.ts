@@ -5,6 +5,7 @@ import {
   type CapacityView,
   type CreateSessionRequest,
   type Owner,
+  type PrepareSessionsView,
   type ProgressStep,
   type SessionLimits,
   type SessionState,
@@ -18,18 +19,22 @@ import type { ActivityLog, EventBus, RouteStore } from '@visp/bus';
 import { AppError, NotFoundError, ValidationError } from '@visp/service-kit';
 import type { SessionRecord, SessionRepository } from '@visp/store';
 import { LeftTheLineError, type CapacityGate } from './capacity';
-import { containerName, newSessionId, newSessionToken, type SessionLeases, type SpawnRequest } from '@visp/sessions';
+import { containerName, newSessionId, newSessionToken, type SessionLeases, type SessionRuntime, type SpawnRequest } from '@visp/sessions';
 import type { OwnerLock } from './owner-lock';
 import type { Spawner } from './spawner';
 
 export interface SessionServiceOptions {
   instance: string;
   maxPerUser: number;
+  /** The warm pool: at most `max` prepared sessions at once (0: off), of these types, for each user who asks. */
+  warm: { max: number; types: readonly string[] };
 }
 
 export interface SessionServiceDeps {
   sessions: SessionRepository;
   spawner: Spawner;
+  /** Read directly only to launch a prepared session: its address and token, as its workload holds them. */
+  runtime: SessionRuntime;
   routes: RouteStore;
   activity: ActivityLog;
   events: EventBus;
@@ -42,6 +47,11 @@ export interface SessionServiceDeps {
 }
 
 const REASON_MAX = 2000;
+const LAUNCHED_WARM = 'launched from a session prepared ahead';
+/** Why a prepared session was stopped to let a launch in: its owner never sees it, the logs do. */
+const GAVE_WAY = 'prepared, and its place was needed for a launch';
+
+const sameLimits = (a: SessionLimits, b: SessionLimits) => a.memoryMiB === b.memoryMiB && a.cpus === b.cpus && a.pids === b.pids;
 
 export function toView(record: SessionRecord): SessionView {
   return {
@@ -57,12 +67,18 @@ export function toView(record: SessionRecord): SessionView {
     readyAt: record.readyAt?.toISOString(),
     stoppedAt: record.stoppedAt?.toISOString(),
     history: record.history.map((h) => ({ state: h.state, at: h.at.toISOString(), reason: h.reason })),
+    ...(record.warm ? { warm: true as const } : {}),
   };
 }
 
 /**
  * The session lifecycle: pending → starting → ready → stopping → stopped, or failed. Every state change is
  * stored before it is announced; starts run in parallel, limited only by the capacity gate.
+ *
+ * The warm pool (off unless `warm.max` > 0): `prepare` starts sessions for a user before they ask, marked `warm`.
+ * A warm session goes through the same lifecycle, but has no route, is announced to nobody, is in no owner's
+ * list and outside their limit, and holds its capacity preemptibly. The owner's next launch of its type (no
+ * project, default limits) takes it: it stops being warm, gets its route, and is ready at once.
  */
 export class SessionService {
   /** Starts in progress, so a stop can cut one short and wait for it to let go. */
@@ -84,17 +100,19 @@ export class SessionService {
       const max = type.limits.max;
       throw new ValidationError(`body.limits: above the maximum for ${request.type} (memoryMiB ${max.memoryMiB}, cpus ${max.cpus}, pids ${max.pids})`);
     }
-    const record = await this.deps.ownerLock.run(request.owner, async (stillHeld) => {
+    const launched = await this.deps.ownerLock.run(request.owner, async (stillHeld) => {
       const active = await this.deps.sessions.countActive(request.owner, ACTIVE_SESSION_STATES);
       if (active >= this.options.maxPerUser) {
         throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
       }
+      const warm = await this.takeWarm(request, limits);
+      if (warm) return { record: warm, prepared: true };
       // The lease before the record: recovery must never see this session without its owner holding it.
       const sid = newSessionId();
       if (!(await this.deps.leases.acquire(sid))) throw new AppError('unavailable', 'could not reserve the session; try again');
       try {
         const created = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
-        if (await stillHeld()) return created;
+        if (await stillHeld()) return { record: created, prepared: false };
         // The lock lapsed between the count and the insert: another launch may have counted without this one.
         await this.deps.sessions.transition(sid, ['pending'], 'failed', { reason: 'the launch was interrupted; try again', set: { stoppedAt: new Date() } });
         throw new AppError('unavailable', 'the launch was interrupted; try again');
@@ -103,9 +121,87 @@ export class SessionService {
         throw err;
       }
     });
+    const { record, prepared } = launched;
+    if (prepared) {
+      await this.announceProgress(record, 'ready', `${record.type} is ready (prepared ahead)`);
+      await this.announceState(record);
+      return toView(record);
+    }
     await this.announceState(record);
     this.launch(record); // keeps the lease until the start is over
     return toView(record);
+  }
+
+  /**
+   * Prepares the sessions `owner` may launch next, one of each warm type they have none of, while the pool and
+   * the capacity have room and the owner is below their limit (a prepared session at the limit could not be
+   * launched). Never waits for capacity. Returns at once; the starts go on behind.
+   */
+  async prepare(owner: Owner): Promise<PrepareSessionsView> {
+    const { warm, maxPerUser, instance } = this.options;
+    if (warm.max === 0) return { preparing: [] };
+    const started = await this.deps.ownerLock.run(owner, async () => {
+      if ((await this.deps.sessions.countActive(owner, ACTIVE_SESSION_STATES)) >= maxPerUser) return [];
+      const have = new Set((await this.deps.sessions.listWarm(owner, LIVE_SESSION_STATES)).map((s) => s.type));
+      const records: SessionRecord[] = [];
+      for (const typeName of warm.types.filter((t) => !have.has(t))) {
+        const type = sessionType(this.deps.types, typeName);
+        const sid = newSessionId();
+        if (!type || this.deps.gate.load.warm >= warm.max || !this.deps.gate.tryAcquire(sid, { preemptible: true })) break;
+        try {
+          if (!(await this.deps.leases.acquire(sid))) throw new Error('could not reserve the session');
+          records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }));
+        } catch (err) {
+          this.deps.gate.release(sid);
+          await this.deps.leases.release(sid);
+          throw err;
+        }
+      }
+      return records;
+    });
+    for (const record of started) this.launch(record);
+    if (started.length > 0) this.deps.logger.info({ owner, sids: started.map((r) => r.sid) }, 'preparing sessions ahead');
+    return { preparing: started.map((r) => ({ sid: r.sid, type: r.type })) };
+  }
+
+  /**
+   * Launches one of the owner's prepared sessions that fits the request, if any: no longer warm, readiness reset
+   * (idle culling counts from now), its route set from what its workload holds. Runs under the owner's lock.
+   */
+  private async takeWarm(request: CreateSessionRequest, limits: SessionLimits): Promise<SessionRecord | undefined> {
+    if (this.options.warm.max === 0 || request.project !== undefined) return undefined;
+    for (const candidate of await this.deps.sessions.listWarm(request.owner, ['ready'])) {
+      if (candidate.type !== request.type || !sameLimits(candidate.limits, limits)) continue;
+      // Refused when the gate is already stopping it for a launch that waits.
+      if (!this.deps.gate.keep(candidate.sid)) continue;
+      const taken = await this.deps.leases.with(candidate.sid, () => this.launchWarm(candidate.sid));
+      if (taken) return taken;
+      // Its lease was busy (culled or recovered right now) or it is gone: back to the pool, if still in it.
+      if ((await this.deps.sessions.getAnyOwner(candidate.sid))?.warm) this.deps.gate.reserve(candidate.sid, { preemptible: true });
+    }
+    return undefined;
+  }
+
+  /** Under the session's lease. The record first: should this stop halfway, recovery republishes the route of a ready session. */
+  private async launchWarm(sid: string): Promise<SessionRecord | undefined> {
+    const record = await this.deps.sessions.getAnyOwner(sid);
+    const type = record && sessionType(this.deps.types, record.type);
+    if (!record?.warm || record.state !== 'ready' || !record.containerId || !type) return undefined;
+    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: true });
+    if (!details?.running || !details.target || !details.token) {
+      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone or unreachable); stopping it');
+      void this.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
+      return undefined;
+    }
+    const taken = await this.deps.sessions.transition(sid, ['ready'], 'ready', { reason: LAUNCHED_WARM, set: { warm: false, readyAt: new Date() } });
+    if (!taken) return undefined;
+    await this.deps.routes.set({ sid, owner: record.owner, target: details.target, token: details.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+    return taken;
+  }
+
+  /** The gate's call: a launch waits, so this prepared session gives up its place (unless launched meanwhile). */
+  giveWay(sid: string): void {
+    void this.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room'));
   }
 
   async get(sid: string, owner?: Owner): Promise<SessionView> {
@@ -128,8 +224,11 @@ export class SessionService {
     return records.map(toView);
   }
 
-  /** Stops a session (idempotent); resolves when it is stopped and its container gone. */
-  async stop(sid: string, options: { owner?: Owner; reason?: string } = {}): Promise<SessionView> {
+  /**
+   * Stops a session (idempotent); resolves when it is stopped and its container gone. `onlyWarm`: only if it is
+   * still a prepared session (culling or preempting the pool must never stop a session its owner launched).
+   */
+  async stop(sid: string, options: { owner?: Owner; reason?: string; onlyWarm?: boolean } = {}): Promise<SessionView> {
     for (let attempt = 0; ; attempt++) {
       const stopped = await this.deps.leases.with(sid, () => this.stopHeld(sid, options));
       if (stopped) return stopped;
@@ -139,9 +238,10 @@ export class SessionService {
     }
   }
 
-  private async stopHeld(sid: string, options: { owner?: Owner; reason?: string }): Promise<SessionView> {
+  private async stopHeld(sid: string, options: { owner?: Owner; reason?: string; onlyWarm?: boolean }): Promise<SessionView> {
     const current = options.owner ? await this.deps.sessions.get(options.owner, sid) : await this.deps.sessions.getAnyOwner(sid);
     if (!current) throw new NotFoundError(`session ${sid}`);
+    if (options.onlyWarm && !current.warm) return toView(current);
     const reason = options.reason ?? STOP_REASONS['owner-asked'];
     const stopping = await this.deps.sessions.transition(sid, LIVE_SESSION_STATES, 'stopping', { reason });
     if (!stopping) return this.get(sid); // already stopping, stopped or failed
@@ -196,7 +296,7 @@ export class SessionService {
     const { sid, owner } = record;
     const type = sessionType(this.deps.types, record.type);
     if (!type) throw new Error(`session type ${record.type} vanished`);
-    const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken() };
+    const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken(), ...(record.warm ? { warm: true as const } : {}) };
     const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
 
     try {
@@ -224,8 +324,8 @@ export class SessionService {
       await progress('waiting-ready', `waiting for ${record.type} to answer`);
       await this.deps.spawner.waitReady(request, started, signal);
       if (signal.aborted) return;
-      // The route first: whoever sees `ready` can use the session at once.
-      await this.deps.routes.set({ sid, owner, target: started.target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
+      // The route first: whoever sees `ready` can use the session at once. A prepared one gets it when launched.
+      if (!record.warm) await this.deps.routes.set({ sid, owner, target: started.target, token: request.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
       readyWritten = true;
       const ready = await this.deps.sessions.transition(sid, ['starting'], 'ready', {
         set: { containerId: started.id, containerName: containerName(record.type, sid), readyAt: new Date() },
@@ -265,11 +365,14 @@ export class SessionService {
     return undefined;
   }
 
+  /** Nothing about a prepared session reaches its owner until they launch it. */
   private async announceState(record: SessionRecord): Promise<void> {
+    if (record.warm) return;
     await this.deps.events.announce({ type: 'session.state', owner: record.owner, sid: record.sid, state: record.state, reason: record.reason, at: new Date().toISOString() });
   }
 
   private async announceProgress(record: SessionRecord, step: ProgressStep, message: string, queuePosition?: number): Promise<void> {
+    if (record.warm) return;
     await this.deps.events.announce({ type: 'session.progress', owner: record.owner, sid: record.sid, step, message, queuePosition, at: new Date().toISOString() });
   }
 }

@@ -85,6 +85,10 @@ export async function startHarness(overrides: Partial<HarnessSettings> = {}, opt
     MAX_SESSION_AGE: 0,
     CULL_INTERVAL: 1,
     CULL_WARNING: 0,
+    // The warm pool off unless a test is about it.
+    WARM_SESSIONS: 0,
+    WARM_SESSION_TYPES: ['jupyter'],
+    WARM_UNUSED_TIMEOUT: 600,
     ...overrides,
   };
   const { logger, lines: logs } = memoryLogger();

@@ -13,6 +13,7 @@ describe('label names', () => {
       owner: 'visp.session.owner',
       project: 'visp.session.project',
       created: 'visp.session.created',
+      warm: 'visp.session.warm',
       limits: 'visp.session.limits',
       buildHash: 'visp.build-hash',
     });

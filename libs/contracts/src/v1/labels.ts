@@ -13,6 +13,8 @@ export const LABEL = {
   owner: 'visp.session.owner',
   project: 'visp.session.project',
   created: 'visp.session.created',
+  /** `true` on a session prepared ahead for its owner (the warm pool); absent otherwise. */
+  warm: 'visp.session.warm',
   /**
    * On a Kubernetes session's pod (an annotation): its limits as JSON, pids included, which a pod's resources
    * cannot say; recovery rebuilds a record's limits from it.

@@ -59,6 +59,11 @@ export const SessionViewSchema = z.object({
   readyAt: z.iso.datetime().optional(),
   stoppedAt: z.iso.datetime().optional(),
   history: z.array(z.object({ state: SessionStateSchema, at: z.iso.datetime(), reason: z.string().optional() })),
+  /**
+   * Prepared ahead for its owner and not yet launched (the warm pool): no route, not in its owner's lists. Only
+   * administrators' lists show such sessions.
+   */
+  warm: z.literal(true).optional(),
 });
 export type SessionView = z.infer<typeof SessionViewSchema>;
 
@@ -85,9 +90,21 @@ export const CapacityViewSchema = z.object({
   holding: z.number().int(),
   /** Requests waiting in line for a slot. */
   waiting: z.number().int(),
+  /** Of `holding`, the prepared sessions (the warm pool), which give up their slot to a launch that would wait. */
+  warm: z.number().int(),
   maxPerUser: z.number().int(),
 });
 export type CapacityView = z.infer<typeof CapacityViewSchema>;
+
+/**
+ * POST /api/v1/sessions/prepare (session-manager, internal): the owner signed in or opened the start page; prepare
+ * the sessions they may launch next (the warm pool), if it is on. Answers at once; the preparing goes on behind.
+ */
+export const PrepareSessionsRequestSchema = z.object({ owner: OwnerSchema }).strict();
+export type PrepareSessionsRequest = z.infer<typeof PrepareSessionsRequestSchema>;
+/** The sessions whose preparation began with this request (none when the pool is off, full, or they exist). */
+export const PrepareSessionsViewSchema = z.object({ preparing: z.array(z.object({ sid: SessionIdSchema, type: SessionTypeNameSchema })) });
+export type PrepareSessionsView = z.infer<typeof PrepareSessionsViewSchema>;
 
 /** GET /api/v1/session-types: what can be launched, with the limits a request may ask for. */
 export const SessionTypesViewSchema = z.object({

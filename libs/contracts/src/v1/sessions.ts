@@ -41,6 +41,8 @@ export const SessionLabelsSchema = z.object({
   owner: OwnerSchema,
   project: ProjectIdSchema.optional(),
   created: z.iso.datetime(),
+  /** Prepared ahead for its owner (the warm pool). Labels cannot change: an adopted session still says so. */
+  warm: z.literal(true).optional(),
 });
 export type SessionLabels = z.infer<typeof SessionLabelsSchema>;
 

@@ -21,6 +21,8 @@ export interface SessionRecord {
   readyAt?: Date;
   stoppedAt?: Date;
   adoptedAt?: Date;
+  /** Prepared ahead and not yet launched (the warm pool). */
+  warm: boolean;
 }
 
 export interface NewSession {
@@ -32,10 +34,11 @@ export interface NewSession {
   limits: SessionLimits;
   /** @defaultValue now */
   createdAt?: Date;
+  warm?: boolean;
 }
 
 /** Fields a state change may set alongside the state. */
-export type SessionUpdate = Partial<Pick<SessionRecord, 'containerId' | 'containerName' | 'readyAt' | 'stoppedAt' | 'adoptedAt'>>;
+export type SessionUpdate = Partial<Pick<SessionRecord, 'containerId' | 'containerName' | 'readyAt' | 'stoppedAt' | 'adoptedAt' | 'warm'>>;
 
 type Lean = SessionDocument & { createdAt: Date; updatedAt: Date };
 
@@ -96,6 +99,7 @@ function toRecord(doc: Lean): SessionRecord {
     readyAt: optional(doc.readyAt),
     stoppedAt: optional(doc.stoppedAt),
     adoptedAt: optional(doc.adoptedAt),
+    warm: doc.warm === true,
   };
 }
 
@@ -140,6 +144,7 @@ export class SessionRepository {
         state,
         history: [{ state, at, ...(reason !== undefined ? { reason } : {}) }],
         createdAt: session.createdAt ?? at,
+        ...(session.warm ? { warm: true } : {}),
         ...(reason !== undefined ? { reason } : {}),
         ...entry.set,
       }),
@@ -147,14 +152,16 @@ export class SessionRepository {
     return toRecord(doc.toObject() as Lean);
   }
 
+  /** The owner's session; a prepared one (the warm pool) is not theirs to see until they launch it. */
   async get(owner: Owner, sid: SessionId): Promise<SessionRecord | undefined> {
     const record = await this.getAnyOwner(sid);
-    return record?.owner === owner ? record : undefined;
+    return record?.owner === owner && !record.warm ? record : undefined;
   }
 
+  /** The owner's sessions, newest first; prepared ones (the warm pool) are not theirs to see until they launch them. */
   async list(owner: Owner, states?: readonly SessionState[]): Promise<SessionRecord[]> {
     const docs = await this.model
-      .find({ owner, ...(states ? { state: { $in: states } } : {}) })
+      .find({ owner, warm: { $ne: true }, ...(states ? { state: { $in: states } } : {}) })
       .sort({ createdAt: -1 })
       .lean<Lean[]>();
     return docs.map(toRecord);
@@ -189,8 +196,15 @@ export class SessionRepository {
     return docs.map(toRecord);
   }
 
+  /** The owner's sessions in `states`, prepared ones (the warm pool) not counted. */
   async countActive(owner: Owner, states: readonly SessionState[]): Promise<number> {
-    return this.model.countDocuments({ owner, state: { $in: states } });
+    return this.model.countDocuments({ owner, state: { $in: states }, warm: { $ne: true } });
+  }
+
+  /** The owner's prepared sessions (the warm pool) in `states`, oldest first. */
+  async listWarm(owner: Owner, states: readonly SessionState[]): Promise<SessionRecord[]> {
+    const docs = await this.model.find({ owner, state: { $in: states }, warm: true }).sort({ createdAt: 1 }).lean<Lean[]>();
+    return docs.map(toRecord);
   }
 
   /**

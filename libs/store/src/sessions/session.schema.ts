@@ -45,6 +45,11 @@ export const sessionSchema = new Schema(
     stoppedAt: { type: Date },
     /** Set when recovery re-adopted a running container. */
     adoptedAt: { type: Date },
+    /**
+     * Prepared ahead for its owner and not yet launched (the warm pool): true until a launch takes it. Such a
+     * session has no route, is in no owner's list and does not count against the owner's limit.
+     */
+    warm: { type: Boolean },
   },
   { timestamps: true, collection: 'sessions' },
 );
