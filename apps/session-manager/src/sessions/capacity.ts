@@ -59,11 +59,13 @@ export class CapacityGate {
   }
 
   /**
-   * Makes a preemptible slot a lasting one (a prepared session launched by its owner). False if the slot is being
-   * given up already, or not held: the session is then not to be launched from.
+   * Makes a preemptible slot a lasting one (a prepared session launched by its owner); one recovery adopted while
+   * this process ran was not counted yet, and is now. False if the slot is being given up already: the session is
+   * then not to be launched from.
    */
   keep(sid: string): boolean {
-    if (!this.holders.has(sid) || this.giving.has(sid)) return false;
+    if (this.giving.has(sid)) return false;
+    this.holders.add(sid);
     this.preemptible.delete(sid);
     return true;
   }
