@@ -27,10 +27,19 @@ export interface Bench {
   spawn(name: string, command: string, args: string[], env?: Record<string, string>): Child;
 }
 
+/** The run lock, taken once per process: `bench all` runs one benchmark after another. */
+let locked: Promise<void> | undefined;
+/** The clean-up of the benchmark under way, which Ctrl-C runs before the process ends. */
+let cleanUpCurrent: (() => Promise<void>) | undefined;
+let signalsWatched = false;
+
+/** Waits for the machine's run lock and holds it until the process ends. */
+export const lockBench = (): Promise<void> => (locked ??= holdRunLock(log));
+
 /** Runs `work` with fresh servers and removes every container, volume and file it made, whatever happens (Ctrl-C too). */
-export async function withBench(work: (bench: Bench) => Promise<number>): Promise<number> {
+export async function withBench<T>(work: (bench: Bench) => Promise<T>): Promise<T> {
   // Not beside a test run: they share Podman and the cores, and each would measure the other.
-  await holdRunLock(log);
+  await lockBench();
   const instance = `bench-${randomBytes(3).toString('hex')}`;
   const stateDir = path.join(STATE_DIR, instance);
   mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
@@ -57,11 +66,16 @@ export async function withBench(work: (bench: Bench) => Promise<number>): Promis
       rmSync(stateDir, { recursive: true, force: true });
     })());
   // Ctrl-C abandons the run but not the clean-up: no process, container or file of the bench is left behind.
-  void untilSignalled().then(() => cleanUp().finally(() => process.exit(130)));
+  cleanUpCurrent = cleanUp;
+  if (!signalsWatched) {
+    signalsWatched = true;
+    void untilSignalled().then(() => (cleanUpCurrent?.() ?? Promise.resolve()).finally(() => process.exit(130)));
+  }
   try {
     await ensureImages(log);
     return await work({ instance, stateDir, infra, service, spawn });
   } finally {
     await cleanUp();
+    cleanUpCurrent = undefined;
   }
 }

@@ -17,6 +17,7 @@ import { workerCount } from '@visp/service-kit';
 import { ROOT } from '../src/paths';
 import { freePort, waitUntil } from '../src/processes';
 import { withBench } from './harness';
+import { ISSUE_25, type BenchResult, type Measure } from './results';
 
 export interface ProxyBenchOptions {
   /** Seconds each measurement runs. */
@@ -210,7 +211,22 @@ function printTable(kind: string, rows: Map<number, Record<Target, Measurement>>
   }
 }
 
-export function benchProxy(options: ProxyBenchOptions): Promise<number> {
+/** The gateway against configurable-http-proxy at each connection count: throughput, and WebSocket p50 added. */
+function throughputMeasures(results: Record<'http' | 'ws', Map<number, Record<Target, Measurement>>>): Measure[] {
+  const measures: Measure[] = [];
+  for (const [kind, label, unit] of [['http', 'HTTP', 'req/s'], ['ws', 'WebSocket echo', 'msg/s']] as const) {
+    for (const [connections, m] of results[kind]) {
+      const many = connections >= 10;
+      const target = kind === 'http' ? ISSUE_25.httpThroughput : ISSUE_25.wsThroughput;
+      const through = `${label} through /s/<sid>/, ${connections} connection${connections > 1 ? 's' : ''}`;
+      measures.push({ name: `${through}: throughput`, unit, visp: m.gateway.rps, reference: { name: 'configurable-http-proxy', value: m.chp.rps }, target: many ? target : undefined });
+      if (kind === 'ws' && many) measures.push({ name: `${through}: p50 added to direct`, unit: 'ms', visp: m.gateway.p50 - m.direct.p50, reference: { name: 'configurable-http-proxy', value: m.chp.p50 - m.direct.p50 }, target: ISSUE_25.wsP50Added });
+    }
+  }
+  return measures;
+}
+
+export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
   return withBench(async ({ infra, service, spawn }) => {
     const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
     try {
@@ -276,7 +292,8 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
         const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
         console.log(`\ntarget: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}× (p99 added when saturated at 10: ${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms)`);
       }
-      if (!options.parts.has('latency')) return 0;
+      const measures = throughputMeasures(results);
+      if (!options.parts.has('latency')) return { measures };
 
       // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
       const latencyTargets: Partial<Record<LatencyTarget, { http: string; headers: Record<string, string> }>> = {
@@ -307,7 +324,14 @@ export function benchProxy(options: ProxyBenchOptions): Promise<number> {
       for (const n of latencyNames) console.log(`${label(n).padEnd(19)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${added(n).toFixed(2).padStart(5)} ms${cpu(n)}`);
       const deployed: LatencyTarget = oneWorker ? 'gateway-1' : 'gateway';
       console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${added(deployed).toFixed(2)} ms at ${options.rate}/s, ${label(deployed)} (the bare forwarding without checks: ${added('bare').toFixed(2)} ms; gateway/chp ${(added(deployed) / added('chp')).toFixed(2)}×)`);
-      return 0;
+      measures.push({
+        name: `HTTP p99 added to direct at ${options.rate} requests/s over 10 connections, ${label(deployed)} (median of ${options.latencyRounds} rounds of ${options.seconds} s)`,
+        unit: 'ms',
+        visp: added(deployed),
+        reference: { name: 'configurable-http-proxy', value: added('chp') },
+        target: options.rate === 1000 ? ISSUE_25.httpP99Added : undefined,
+      });
+      return { measures };
     } finally {
       await closeRedis(redis);
     }

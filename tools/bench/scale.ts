@@ -16,6 +16,7 @@ import { Agent, request } from 'undici';
 import { encodeSessionLabels } from '@visp/podman-client';
 import { containerName, newSessionId, newSessionToken, TOKEN_ENV } from '@visp/sessions';
 import { log, withBench } from './harness';
+import type { BenchResult, Measure } from './results';
 
 export interface ScaleBenchOptions {
   sessions: number;
@@ -91,7 +92,7 @@ interface Measured {
   bytesPerRoute: number;
 }
 
-export function benchScale(options: ScaleBenchOptions): Promise<number> {
+export function benchScale(options: ScaleBenchOptions): Promise<BenchResult> {
   return withBench(async ({ instance, stateDir, infra, service }) => {
     // Every session's app: one local server, as the guard's published port would answer.
     const app = createServer((_req, res) => res.end('ok'));
@@ -161,8 +162,22 @@ export function benchScale(options: ScaleBenchOptions): Promise<number> {
       await new Promise((resolve) => app.close(resolve));
     }
     print(results);
-    return results.every((r) => r.adopted === r.sessions && r.steadyActions === 0) ? 0 : 1;
+    const short = results.find((r) => r.adopted !== r.sessions || r.steadyActions !== 0);
+    return { measures: measures(results), failed: short && `adopted ${short.adopted} of ${short.sessions}, ${short.steadyActions} actions in the steady pass` };
   });
+}
+
+/** The larger round's figures against the reference round's. */
+function measures([reference, measured]: Measured[]): Measure[] {
+  if (!reference || !measured) return [];
+  const against = (value: number) => ({ name: `${reference.sessions.toLocaleString('en-US')} sessions`, value });
+  const at = `${measured.sessions.toLocaleString('en-US')} sessions`;
+  return [
+    { name: `recovery pass re-adopting all, ${at}`, unit: 'ms', visp: measured.adoptMs, reference: against(reference.adoptMs) },
+    { name: `recovery pass with nothing to do, ${at}`, unit: 'ms', visp: measured.steadyMs, reference: against(reference.steadyMs) },
+    { name: `route table, all routes read, ${at}`, unit: 'ms', visp: measured.routesAllMs, reference: against(reference.routesAllMs) },
+    { name: `Redis memory per route, ${at}`, unit: 'B', visp: measured.bytesPerRoute, reference: against(reference.bytesPerRoute) },
+  ];
 }
 
 async function usedMemory(redis: ReturnType<typeof createRedis>): Promise<number> {

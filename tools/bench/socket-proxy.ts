@@ -7,6 +7,7 @@ import { encodeSessionLabels, PodmanClient, type ContainerSpec } from '@visp/pod
 import { clientSocketPath } from '@visp/podman-proxy';
 import { TESTBOX_IMAGE } from '../src/images';
 import { withBench } from './harness';
+import type { BenchResult, Measure } from './results';
 
 export interface SocketProxyBenchOptions {
   runs: number;
@@ -20,7 +21,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-export function benchSocketProxy(options: SocketProxyBenchOptions): Promise<number> {
+export function benchSocketProxy(options: SocketProxyBenchOptions): Promise<BenchResult> {
   return withBench(async ({ instance, stateDir, infra, service }) => {
     const socketDir = path.join(stateDir, 'proxy');
     await service('socket-proxy', { SOCKET_PROXY_DIR: socketDir });
@@ -53,6 +54,7 @@ export function benchSocketProxy(options: SocketProxyBenchOptions): Promise<numb
     console.log(`\n| call (median of ${options.runs}) | raw socket | through the proxy | ratio |`);
     console.log('| --- | --- | --- | --- |');
     let createRatio = Number.NaN;
+    const measures: Measure[] = [];
     for (const [name, call] of Object.entries(calls)) {
       await call(clients.raw); // warm-up
       await call(clients.proxy);
@@ -63,9 +65,10 @@ export function benchSocketProxy(options: SocketProxyBenchOptions): Promise<numb
       }
       const [raw, proxied] = [median(times.raw), median(times.proxy)];
       if (name === 'create+start+remove') createRatio = proxied / raw;
+      measures.push({ name: `${name} through the socket proxy (median of ${options.runs})`, unit: 'ms', visp: proxied, reference: { name: 'raw socket', value: raw } });
       console.log(`| ${name} | ${raw.toFixed(1)} ms | ${proxied.toFixed(1)} ms | ${(proxied / raw).toFixed(2)} |`);
     }
     console.log(`\ntarget: create+start+remove ≤ 1.10 → ${createRatio.toFixed(2)}`);
-    return 0;
+    return { measures };
   });
 }

@@ -14,6 +14,7 @@ import { LABEL, type SessionStreamMessage, type SessionView } from '@visp/contra
 import { readSse } from '@visp/testing';
 import { TESTBOX_IMAGE } from '../src/images';
 import { log, withBench } from './harness';
+import { ISSUE_25, type BenchResult, type Measure } from './results';
 
 export interface SpawnBenchOptions {
   runs: number;
@@ -121,7 +122,7 @@ function printTable(rows: Row[], runs: number): void {
   console.log(`\n${lines.join('\n')}\n`);
 }
 
-export function benchSpawn(options: SpawnBenchOptions): Promise<number> {
+export function benchSpawn(options: SpawnBenchOptions): Promise<BenchResult> {
   return withBench(async ({ instance, stateDir, infra, service }) => {
     const typesFile = path.join(stateDir, 'session-types.json');
     writeFileSync(typesFile, JSON.stringify(BENCH_TYPES));
@@ -159,6 +160,13 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<number> {
     console.log(`${options.burst} at once against one: box ${times(burst, box)}; slowbox ${times(slowBurst, slow)}`);
     const sizes = await Promise.all(Object.entries(BUILTIN_SESSION_TYPES).map(async ([name, type]) => `${name} ${((await docker.getImage(type.image).inspect()).Size / 1e9).toFixed(2)} GB`));
     console.log(`image sizes: ${sizes.join(', ')}`);
-    return 0;
+    const toMeasure = (row: Row): Measure => ({
+      name: `${row.what}: start until ready (median of ${options.runs})`,
+      unit: 'ms',
+      visp: row.visp,
+      reference: { name: 'bare podman', value: row.bare },
+      target: row === burst || row === slowBurst ? ISSUE_25.spawnBurst : ISSUE_25.spawnOne,
+    });
+    return { measures: [...builtIn, box, burst, slow, slowBurst].map(toMeasure) };
   });
 }

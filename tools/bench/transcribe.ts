@@ -23,6 +23,7 @@ import { librivoxClips, waitFor } from '@visp/testing';
 import { probeAudio } from '@visp/transcription';
 import { whisperEnv } from '../src/paths';
 import { log, withBench } from './harness';
+import { ISSUE_25, type BenchResult } from './results';
 
 export interface TranscribeBenchOptions {
   rounds: number;
@@ -37,7 +38,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
-export function benchTranscribe(options: TranscribeBenchOptions): Promise<number> {
+export function benchTranscribe(options: TranscribeBenchOptions): Promise<BenchResult> {
   return withBench(async ({ stateDir, infra, service }) => {
     const whisper = whisperEnv();
     const clips = librivoxClips();
@@ -148,6 +149,12 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<number
     console.log(`| ten jobs, one engine thread each | ${one.toFixed(2)} | ${two.toFixed(2)} | ${(two / one).toFixed(2)} |`);
     console.log(`\ntargets: API / engine once ≤ 1.1 → ${ratio.toFixed(2)}; overhead ≤ 20 ms median → ${median(overheadMs).toFixed(1)} ms; concurrency 2 ≥ 1.8× → ${(two / one).toFixed(2)}×`);
     console.log(`overhead per job, every run (ms): ${overheadMs.map((x) => x.toFixed(0)).join(' ')}`);
-    return 0;
+    return {
+      measures: [
+        { name: `the ${clips.length} LibriVox clips through the API one after another (median of ${options.rounds} round${options.rounds > 1 ? 's' : ''})`, unit: 's', visp: median(apiMs) / 1000, reference: { name: 'the CLI once over them', value: median(onceMs) / 1000 }, target: ISSUE_25.transcribeVsEngine },
+        { name: 'overhead per job (202 → completed, minus the engine)', unit: 'ms', visp: median(overheadMs), target: ISSUE_25.transcribeOverhead },
+        { name: 'throughput, ten jobs at worker concurrency 2', unit: 'audio s/s', visp: two, reference: { name: 'concurrency 1', value: one }, target: ISSUE_25.transcribeConcurrency },
+      ],
+    };
   });
 }

@@ -12,6 +12,7 @@ import { closeRedis, createRedis, RedisRouteTable } from '@visp/bus';
 import { ROOT } from '../src/paths';
 import { freePort, waitUntil } from '../src/processes';
 import { log, withBench } from './harness';
+import type { BenchResult } from './results';
 
 export interface WsHoldOptions {
   sockets: number;
@@ -94,7 +95,7 @@ class Held {
   }
 }
 
-export function benchWsHold(options: WsHoldOptions): Promise<number> {
+export function benchWsHold(options: WsHoldOptions): Promise<BenchResult> {
   return withBench(async ({ infra, service, spawn }) => {
     const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
     const held: Held[] = [];
@@ -155,7 +156,14 @@ export function benchWsHold(options: WsHoldOptions): Promise<number> {
       for (const set of held) console.log(set.summary());
       const lost = held.reduce((sum, set) => sum + set.closed + Math.max(0, set.sent - set.answered - set.sockets.length), 0);
       console.log(`\ntarget: gateway ≤ 150 MB and flat with ${2 * options.sockets} sockets → peak ${peak('gateway').toFixed(0)} MB, growth ${((last?.gateway ?? 0) - (first?.gateway ?? 0)).toFixed(0)} MB; gateway/chp at the end ${((last?.gateway ?? 0) / (last?.chp || 1)).toFixed(2)}× (chp holds half as many); lost ${lost}`);
-      return 0;
+      const holding = `${options.sockets} webclient + ${options.sockets} proxied WebSockets held ${options.minutes} min (configurable-http-proxy: ${options.sockets} proxied)`;
+      const growth = (key: 'gateway' | 'chp') => (last?.[key] ?? 0) - (first?.[key] ?? 0);
+      return {
+        measures: [
+          { name: `gateway's resident memory at its peak, ${holding}`, unit: 'MB', visp: peak('gateway'), reference: { name: 'configurable-http-proxy', value: peak('chp') } },
+          { name: "gateway's resident memory, end minus start, same", unit: 'MB', visp: growth('gateway'), reference: { name: 'configurable-http-proxy', value: growth('chp') } },
+        ],
+      };
     } finally {
       for (const set of held) set.stop();
       await closeRedis(redis);

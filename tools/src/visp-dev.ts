@@ -1,7 +1,9 @@
 // The developer's entry point behind `npm start` and `npm test` (after tools/setup/bootstrap.sh).
 import path from 'node:path';
+import { benchAll } from '../bench/all';
 import { benchProxy, PARTS } from '../bench/proxy';
 import { benchRecovery } from '../bench/recovery';
+import { exitCode } from '../bench/results';
 import { benchScale } from '../bench/scale';
 import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
@@ -28,6 +30,9 @@ const USAGE = `usage: visp-dev <command>
                         beside it: every package pinned with its wheel's hash, for the images' Python
   soak [--runs N]       the whole suite N times (default 10), each on a clean clone of HEAD as CI runs it; prints
                         runs N, green N, failures by test and each run's duration (tools/src/soak.ts)
+  bench all             every benchmark below once, with short settings (a few minutes in all), then their figures
+                        as a table in docs/benchmarks.md: date, machine, each against its reference, issue 25's
+                        targets; exits 1 if any benchmark failed (tools/bench/all.ts)
   bench spawn [--runs N] [--burst N]
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
   bench proxy [--seconds N] [--rounds N] [--latency-rounds N] [--workers N] [--rate N] [--only http|ws|latency]
@@ -52,6 +57,7 @@ const USAGE = `usage: visp-dev <command>
 
 /** The flags each `bench` takes. */
 const BENCH_FLAGS: Record<string, string[] | undefined> = {
+  all: [],
   spawn: ['--runs', '--burst'],
   proxy: ['--seconds', '--rounds', '--latency-rounds', '--workers', '--rate', '--only'],
   recovery: ['--containers'],
@@ -78,42 +84,43 @@ async function main(argv: string[]): Promise<number> {
       // An unknown flag (`--help` too) shows the usage rather than starting a long run without it.
       if (rest.some((arg) => arg.startsWith('--') && !BENCH_FLAGS[rest[0] ?? '']?.includes(arg))) break;
       const number = (flag: string, fallback: number) => (rest.includes(flag) ? Number(rest[rest.indexOf(flag) + 1]) : fallback);
+      if (rest[0] === 'all' && rest.length === 1) return benchAll();
       if (rest[0] === 'spawn') {
         const [runs, burst] = [number('--runs', 7), number('--burst', 10)];
         if (!(runs >= 1) || !(burst >= 1)) break;
-        return benchSpawn({ runs, burst });
+        return benchSpawn({ runs, burst }).then(exitCode);
       }
       if (rest[0] === 'proxy') {
         const [seconds, rounds, latencyRounds, workers, rate] = [number('--seconds', 3), number('--rounds', 3), number('--latency-rounds', 11), number('--workers', 0), number('--rate', 1000)];
         const only = rest.includes('--only') ? rest[rest.indexOf('--only') + 1] : undefined;
         const parts = new Set(PARTS.filter((part) => only === undefined || part === only));
         if (!(seconds >= 1) || !(rounds >= 1) || !(latencyRounds >= 1) || !(workers >= 0) || !(rate >= 10) || parts.size === 0) break;
-        return benchProxy({ seconds, rounds, latencyRounds, workers, rate, parts });
+        return benchProxy({ seconds, rounds, latencyRounds, workers, rate, parts }).then(exitCode);
       }
       if (rest[0] === 'recovery') {
         const containers = number('--containers', 100);
         if (!(containers >= 1)) break;
-        return benchRecovery({ containers });
+        return benchRecovery({ containers }).then(exitCode);
       }
       if (rest[0] === 'scale') {
         const sessions = number('--sessions', 10_000);
         if (!(sessions >= 1)) break;
-        return benchScale({ sessions });
+        return benchScale({ sessions }).then(exitCode);
       }
       if (rest[0] === 'socket-proxy') {
         const runs = number('--runs', 15);
         if (!(runs >= 1)) break;
-        return benchSocketProxy({ runs });
+        return benchSocketProxy({ runs }).then(exitCode);
       }
       if (rest[0] === 'ws-hold') {
         const [sockets, minutes, interval] = [number('--sockets', 1000), number('--minutes', 10), number('--interval', 10)];
         if (!(sockets >= 1) || !(minutes >= 1) || !(interval >= 1)) break;
-        return benchWsHold({ sockets, minutes, interval });
+        return benchWsHold({ sockets, minutes, interval }).then(exitCode);
       }
       if (rest[0] === 'transcribe') {
         const rounds = number('--rounds', 3);
         if (!(rounds >= 1)) break;
-        return benchTranscribe({ rounds });
+        return benchTranscribe({ rounds }).then(exitCode);
       }
       // Internal: the upstream and the bare proxy of the proxy bench, each in a process of its own.
       if (rest[0] === 'upstream' || rest[0] === 'bare-proxy') {
