@@ -2,15 +2,18 @@
 //
 // visp:  POST /api/v1/sessions to the real session-manager (its bundle, as in production), until its SSE stream
 //        says `ready` (database records, events, capacity, volume, labels, limits, readiness probe, route).
-// bare:  the same image, command and environment created and started through the same Podman API socket with
-//        nothing else, port published on 127.0.0.1, its readiness path polled every 10 ms.
+// bare:  the same image, command, environment and limits created and started through the same Podman API socket
+//        with nothing else, port published on 127.0.0.1, its readiness path polled every 10 ms.
+// Both print where each start spent its time: the platform's from its own progress events, bare Podman's from
+// its calls.
 // Runs alternate between the two so that drift on the machine hits both alike; medians are compared.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { BUILTIN_SESSION_TYPES, expandLaunch, type SessionTypeConfig, type SessionTypes } from '@visp/config';
-import { LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
+import { closeRedis, createRedis, EventBus } from '@visp/bus';
+import { isSessionEvent, LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
 import { readSse } from '@visp/testing';
 import { TESTBOX_IMAGE } from '../src/images';
 import { log, withBench } from './harness';
@@ -52,10 +55,75 @@ const median = (values: number[]) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Where a launch spends its time, between the session-manager's own events (their `at`): each phase ends at its
+ * event. `admit`: the owner lock, the count, the lease, the record; `capacity`: the gate and `→ starting`;
+ * `preflight`: the image inspected, the home volume, the guard's command; `create`, `start` (with the port's
+ * inspect): Podman; `ready`: the readiness polls, the route, `→ ready`, the lease given back.
+ */
+const PHASES = [
+  ['admit', 'state:pending'],
+  ['capacity', 'state:starting'],
+  ['preflight', 'progress:creating'],
+  ['create', 'progress:starting'],
+  ['start', 'progress:waiting-ready'],
+  ['ready', 'progress:ready'],
+] as const;
+type Phase = (typeof PHASES)[number][0];
+/** Bare Podman's phases, for the same table: its calls are create, start, inspect, then the polls. */
+type BarePhase = 'create' | 'start' | 'ready';
+
+/** Every session event of the bench's session-manager, by session: what the phases are read from. */
+class EventClock {
+  private readonly seen = new Map<string, Map<string, number>>();
+  private constructor(private readonly close_: () => Promise<void>) {}
+
+  static async listen(redisUrl: string): Promise<EventClock> {
+    const redis = createRedis(redisUrl, { name: 'bench-spawn' });
+    const bus = new EventBus(redis);
+    const clock: EventClock = new EventClock(async () => (await bus.close(), await closeRedis(redis)));
+    await bus.subscribe((event) => {
+      if (!isSessionEvent(event) || event.type === 'session.cull-warning') return;
+      const key = event.type === 'session.state' ? `state:${event.state}` : `progress:${event.step}`;
+      const times = clock.seen.get(event.sid) ?? new Map<string, number>();
+      if (!times.has(key)) times.set(key, Date.parse(event.at));
+      clock.seen.set(event.sid, times);
+    });
+    return clock;
+  }
+
+  /** The phases of one launch asked for at `askedAt` (epoch ms); undefined if an event is missing. */
+  phases(sid: string, askedAt: number): Record<Phase, number> | undefined {
+    const times = this.seen.get(sid);
+    let from = askedAt;
+    const out: Partial<Record<Phase, number>> = {};
+    for (const [phase, key] of PHASES) {
+      const at = times?.get(key);
+      if (at === undefined) return undefined;
+      out[phase] = at - from;
+      from = at;
+    }
+    this.seen.delete(sid);
+    return out as Record<Phase, number>;
+  }
+
+  close(): Promise<void> {
+    return this.close_();
+  }
+}
+
+/** Phase times of every launch of one measure, visp's and bare Podman's. */
+interface Breakdown {
+  visp: Array<Record<Phase, number>>;
+  bare: Array<Record<BarePhase, number>>;
+}
+const newBreakdown = (): Breakdown => ({ visp: [], bare: [] });
+
 /** The platform: one or more sessions requested at once, until every one is ready. */
-async function platformStart(api: string, type: string, count: number): Promise<number> {
+async function platformStart(api: string, type: string, count: number, clock?: EventClock, breakdown?: Breakdown): Promise<number> {
   const headers = { 'x-service-token': TOKEN };
   const started = performance.now();
+  const askedAt = Date.now();
   const sessions = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const res = await fetch(`${api}/api/v1/sessions`, {
@@ -73,33 +141,61 @@ async function platformStart(api: string, type: string, count: number): Promise<
     }),
   );
   const ms = performance.now() - started;
+  for (const sid of sessions) {
+    const phases = clock?.phases(sid, askedAt);
+    if (phases) breakdown?.visp.push(phases);
+  }
   await Promise.all(sessions.map((sid) => fetch(`${api}/api/v1/sessions/${sid}`, { method: 'DELETE', headers })));
   return ms;
 }
 
 /** Bare Podman: create, start, find the port, poll the readiness path. */
-async function bareStart(docker: Docker, type: SessionTypeConfig, count: number, instance: string): Promise<number> {
+async function bareStart(docker: Docker, type: SessionTypeConfig, count: number, instance: string, breakdown?: Breakdown): Promise<number> {
   const started = performance.now();
   const names = Array.from({ length: count }, (_, i) => `visp-bench-bare-${instance}-${i}`);
   await Promise.all(
     names.map(async (name) => {
       const launch = expandLaunch(type, { baseUrl: `/s/${name}/`, token: TOKEN, user: 'bench' });
-      const container = await docker.createContainer({
-        name,
-        Image: type.image,
-        // Only so that a bench cut short leaves nothing behind: removeLeftovers finds them by these.
-        Labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance },
-        Cmd: launch.command,
-        Env: Object.entries(launch.env).map(([k, v]) => `${k}=${v}`),
-        User: type.user,
-        ExposedPorts: { [`${type.port}/tcp`]: {} },
-        HostConfig: { PortBindings: { [`${type.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } },
-      });
-      await container.start();
+      const create = () =>
+        docker.createContainer({
+          name,
+          Image: type.image,
+          // Only so that a bench cut short leaves nothing behind: removeLeftovers finds them by these.
+          Labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance },
+          Cmd: launch.command,
+          Env: Object.entries(launch.env).map(([k, v]) => `${k}=${v}`),
+          User: type.user,
+          ExposedPorts: { [`${type.port}/tcp`]: {} },
+          // The session's own limits: a like-for-like start of the same session, as `podman run --memory --cpus
+          // --pids-limit` would make it. A CPU limit slows apps that start on several threads (code-server).
+          HostConfig: {
+            PortBindings: { [`${type.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+            Memory: type.limits.default.memoryMiB * 2 ** 20,
+            MemorySwap: type.limits.default.memoryMiB * 2 ** 20,
+            NanoCpus: Math.round(type.limits.default.cpus * 1e9),
+            PidsLimit: type.limits.default.pids,
+          },
+        });
+      let container = await create();
+      const created = performance.now();
+      // Podman picks a free host port at create and binds it at start: parallel starts can pick the same one, and
+      // are made again, as the platform's runtime does (libs/sessions PodmanRuntime).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await container.start();
+          break;
+        } catch (err) {
+          if (attempt === 3 || !(err instanceof Error && /address already in use/.test(err.message))) throw err;
+          await container.remove({ force: true });
+          container = await create();
+        }
+      }
       const info = await container.inspect();
+      const running = performance.now();
       const hostPort = info.NetworkSettings.Ports[`${type.port}/tcp`]?.[0]?.HostPort;
       const url = `http://127.0.0.1:${hostPort}${launch.readinessPath}`;
       while (!(await fetch(url, { headers: launch.readinessHeaders, redirect: 'manual' }).then((r) => (r.body?.cancel(), r.status < 400), () => false))) await sleep(10);
+      breakdown?.bare.push({ create: created - started, start: running - created, ready: performance.now() - running });
     }),
   );
   const ms = performance.now() - started;
@@ -111,6 +207,28 @@ interface Row {
   what: string;
   visp: number;
   bare: number;
+}
+
+const WARM_OWNER = 'bench-warm';
+
+/** Asks for the owner's session to be prepared (as their sign-in does) and waits until it is ready. */
+async function prepareAhead(api: string, owner: string): Promise<void> {
+  const headers = { 'x-service-token': TOKEN };
+  const res = await fetch(`${api}/api/v1/sessions/prepare`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ owner }) });
+  if (res.status !== 202) throw new Error(`prepare answered ${res.status}: ${await res.text()}`);
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(100)) {
+    const { sessions } = (await (await fetch(`${api}/api/v1/sessions?state=ready`, { headers })).json()) as { sessions: SessionView[] };
+    if (sessions.some((s) => s.owner === owner && s.warm)) return;
+  }
+  throw new Error(`no session was prepared for ${owner} within 120 s`);
+}
+
+/** Median phase times of each measure's launches, visp's beside bare Podman's. */
+function printBreakdown(rows: Array<[string, Breakdown]>): void {
+  const at = (values: number[]) => (values.length ? median(values).toFixed(0) : '–');
+  const header = `${'where the time went (median ms)'.padEnd(34)}${PHASES.map(([phase]) => phase.padStart(10)).join('')}${'│ bare:'.padStart(9)}${(['create', 'start', 'ready'] as const).map((p) => p.padStart(8)).join('')}`;
+  const lines = rows.map(([what, b]) => `${what.padEnd(34)}${PHASES.map(([phase]) => at(b.visp.map((p) => p[phase])).padStart(10)).join('')}${'│'.padStart(9)}${(['create', 'start', 'ready'] as const).map((p) => at(b.bare.map((x) => x[p])).padStart(8)).join('')}`);
+  console.log(`\n${[header, ...lines].join('\n')}\n`);
 }
 
 function printTable(rows: Row[], runs: number): void {
@@ -136,26 +254,51 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<BenchResult> {
       MAX_SESSION_AGE: '0',
     });
     const api = `http://127.0.0.1:${port}`;
+    const clock = await EventClock.listen(infra.env.REDIS_URL);
 
-    const measure = async (what: string, visp: () => Promise<number>, bare: () => Promise<number>): Promise<Row> => {
+    const breakdowns = new Map<string, Breakdown>();
+    const measure = async (what: string, visp: (b?: Breakdown) => Promise<number>, bare: (b?: Breakdown) => Promise<number>): Promise<Row> => {
       await visp(); // warm-up: first-use costs (image layers in the page cache, home volumes) are not what is measured
       await bare();
       const times = { visp: [] as number[], bare: [] as number[] };
+      const breakdown = newBreakdown();
       for (let run = 0; run < options.runs; run++) {
-        times.visp.push(await visp());
-        times.bare.push(await bare());
+        times.visp.push(await visp(breakdown));
+        times.bare.push(await bare(breakdown));
       }
+      breakdowns.set(what, breakdown);
       log(`${what}: visp ${times.visp.map((t) => t.toFixed(0)).join(' ')}; bare ${times.bare.map((t) => t.toFixed(0)).join(' ')}`);
       return { what, visp: median(times.visp), bare: median(times.bare) };
     };
+    const platform = (type: string, count: number) => (b?: Breakdown) => platformStart(api, type, count, clock, b);
+    const barePodman = (type: SessionTypeConfig, count: number) => (b?: Breakdown) => bareStart(docker, type, count, instance, b);
     // Every built-in type, one session, against a bare start of its own image, command and environment.
     const builtIn: Row[] = [];
-    for (const [name, type] of Object.entries(BUILTIN_SESSION_TYPES)) builtIn.push(await measure(`${name}, one session`, () => platformStart(api, name, 1), () => bareStart(docker, type, 1, instance)));
-    const box = await measure('box, one session', () => platformStart(api, 'box', 1), () => bareStart(docker, BOX, 1, instance));
-    const burst = await measure(`box, ${options.burst} at once`, () => platformStart(api, 'box', options.burst), () => bareStart(docker, BOX, options.burst, instance));
-    const slow = await measure('slowbox (1 s app), one session', () => platformStart(api, 'slowbox', 1), () => bareStart(docker, SLOWBOX, 1, instance));
-    const slowBurst = await measure(`slowbox, ${options.burst} at once`, () => platformStart(api, 'slowbox', options.burst), () => bareStart(docker, SLOWBOX, options.burst, instance));
-    printTable([...builtIn, box, burst, slow, slowBurst], options.runs);
+    for (const [name, type] of Object.entries(BUILTIN_SESSION_TYPES)) builtIn.push(await measure(`${name}, one session`, platform(name, 1), barePodman(type, 1)));
+    const box = await measure('box, one session', platform('box', 1), barePodman(BOX, 1));
+    const burst = await measure(`box, ${options.burst} at once`, platform('box', options.burst), barePodman(BOX, options.burst));
+    const slow = await measure('slowbox (1 s app), one session', platform('slowbox', 1), barePodman(SLOWBOX, 1));
+    const slowBurst = await measure(`slowbox, ${options.burst} at once`, platform('slowbox', options.burst), barePodman(SLOWBOX, options.burst));
+    await clock.close();
+
+    // The warm pool: a session-manager of its own with it on; the user's session prepared (as at their sign-in)
+    // before each launch, which is timed from the request until the answer says ready.
+    const warmApi = `http://127.0.0.1:${(await service('session-manager', { SERVICE_TOKEN: TOKEN, SESSION_TYPES_FILE: typesFile, IDLE_TIMEOUT: '0', MAX_SESSION_AGE: '0', WARM_SESSIONS: '1', WARM_SESSION_TYPES: 'jupyter' })).port}`;
+    const warmLaunch = async (): Promise<number> => {
+      await prepareAhead(warmApi, WARM_OWNER);
+      const started = performance.now();
+      const res = await fetch(`${warmApi}/api/v1/sessions`, { method: 'POST', headers: { 'x-service-token': TOKEN, 'content-type': 'application/json' }, body: JSON.stringify({ owner: WARM_OWNER, type: 'jupyter' }) });
+      const session = (await res.json()) as SessionView;
+      const ms = performance.now() - started;
+      if (res.status !== 202 || session.state !== 'ready') throw new Error(`the launch did not take the prepared session: ${res.status} ${session.state}`);
+      await fetch(`${warmApi}/api/v1/sessions/${session.sid}`, { method: 'DELETE', headers: { 'x-service-token': TOKEN } });
+      return ms;
+    };
+    const jupyterBare = builtIn.find((row) => row.what.startsWith('jupyter'));
+    const warm = await measure('jupyter, prepared ahead (warm pool)', warmLaunch, barePodman(BUILTIN_SESSION_TYPES.jupyter as SessionTypeConfig, 1));
+    console.log(`warm pool: jupyter launch to ready ${warm.visp.toFixed(0)} ms with a session prepared ahead, ${jupyterBare?.visp.toFixed(0) ?? '?'} ms without; bare podman ${warm.bare.toFixed(0)} ms (target ≤ 300 ms)`);
+    printBreakdown([...builtIn, box, burst, slow, slowBurst].map((row) => [row.what, breakdowns.get(row.what) ?? newBreakdown()]));
+    printTable([...builtIn, box, burst, slow, slowBurst, warm], options.runs);
     const times = (many: Row, one: Row) => `visp ${(many.visp / one.visp).toFixed(2)}×, bare podman ${(many.bare / one.bare).toFixed(2)}×`;
     console.log(`${options.burst} at once against one: box ${times(burst, box)}; slowbox ${times(slowBurst, slow)}`);
     const sizes = await Promise.all(Object.entries(BUILTIN_SESSION_TYPES).map(async ([name, type]) => `${name} ${((await docker.getImage(type.image).inspect()).Size / 1e9).toFixed(2)} GB`));
@@ -167,6 +310,7 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<BenchResult> {
       reference: { name: 'bare podman', value: row.bare },
       target: row === burst || row === slowBurst ? ISSUE_25.spawnBurst : ISSUE_25.spawnOne,
     });
-    return { measures: [...builtIn, box, burst, slow, slowBurst].map(toMeasure) };
+    const warmMeasure: Measure = { name: `jupyter launch to ready, prepared ahead (median of ${options.runs})`, unit: 'ms', visp: warm.visp, reference: { name: 'bare podman', value: warm.bare }, target: ISSUE_25.spawnWarm };
+    return { measures: [...[...builtIn, box, burst, slow, slowBurst].map(toMeasure), warmMeasure] };
   });
 }

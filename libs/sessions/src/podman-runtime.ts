@@ -1,6 +1,6 @@
 import { expandLaunch, SESSION_GUARD_PORT, type Logger } from '@visp/config';
 import { LABEL, SessionIdSchema, type SessionLimits } from '@visp/contracts';
-import { encodeSessionLabels, homeVolumeName, NotFoundError, PodmanError, projectRepository, type ContainerSpec, type LabelFilter, type PodmanClient } from '@visp/podman-client';
+import { encodeSessionLabels, homeVolumeName, NotFoundError, PodmanError, projectRepository, type ContainerSpec, type ImageCommand, type LabelFilter, type PodmanClient } from '@visp/podman-client';
 import { behindGuard } from './guard';
 import { containerName, sessionNetworkName, toResourceLimits } from './naming';
 import { closeSessionNetwork, openSessionNetwork, type SessionNetworking } from './network';
@@ -20,6 +20,11 @@ export interface PodmanRuntimeSettings {
 }
 
 const PORT_RACE_ATTEMPTS = 3;
+/**
+ * How long what an image said (that it is there, its command) stands: the launches of a burst share one inspect
+ * (each is a call the engine serialises), and an image rebuilt under its tag is read anew within seconds.
+ */
+const IMAGE_READ_TTL_MS = 5000;
 
 /**
  * Where the gateway (and a readiness probe) reaches a session's app, or undefined when it cannot be reached: in
@@ -62,6 +67,8 @@ const ENDED_ACTIONS = new Set(['die', 'remove']);
 export class PodmanRuntime implements SessionRuntime {
   readonly name = 'podman';
   readonly plumbing: SessionPlumbing;
+  /** Each image's command as lately read, or undefined for an image that is not there (never kept). */
+  private readonly images = new Map<string, { at: number; read: Promise<ImageCommand | undefined> }>();
 
   constructor(
     private readonly podman: PodmanClient,
@@ -141,9 +148,21 @@ export class PodmanRuntime implements SessionRuntime {
   }
 
   async preflight(request: SpawnRequest): Promise<void> {
-    if (!(await this.podman.imageExists(request.type.image))) {
-      throw new SpawnError(`image ${request.type.image} is not available on this host`);
-    }
+    await this.imageCommand(request.type.image);
+  }
+
+  /** The image's command, one inspect shared by the launches within {@link IMAGE_READ_TTL_MS}; a missing image fails the start. */
+  private async imageCommand(image: string): Promise<ImageCommand> {
+    const kept = this.images.get(image);
+    const entry = kept && Date.now() - kept.at < IMAGE_READ_TTL_MS ? kept : { at: Date.now(), read: this.podman.imageCommand(image).catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err))) };
+    this.images.set(image, entry);
+    const command = await entry.read.catch((err: unknown) => {
+      if (this.images.get(image) === entry) this.images.delete(image);
+      throw err;
+    });
+    if (command) return command;
+    if (this.images.get(image) === entry) this.images.delete(image);
+    throw new SpawnError(`image ${image} is not available on this host`);
   }
 
   /**
@@ -179,7 +198,7 @@ export class PodmanRuntime implements SessionRuntime {
    */
   private async guarded(request: SpawnRequest): Promise<ContainerSpec> {
     if (!this.settings.guardBinary) throw new SpawnError('local mode needs the session guard: SESSION_GUARD_BINARY is not set');
-    return behindGuard(this.containerSpec(request), request.type.port, await this.podman.imageCommand(request.type.image), this.settings.guardBinary);
+    return behindGuard(this.containerSpec(request), request.type.port, await this.imageCommand(request.type.image), this.settings.guardBinary);
   }
 
   async inspect(id: string, port: number): Promise<WorkloadDetails | undefined> {

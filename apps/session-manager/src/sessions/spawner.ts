@@ -8,8 +8,12 @@ export interface SpawnSettings {
   startTimeoutMs: number;
 }
 
-/** Readiness polls start fast (a light app answers in tens of ms) and settle at a cheap pace. */
-const POLL = { firstMs: 25, factor: 1.5, maxMs: 100 };
+/**
+ * Readiness polls every 10 ms for the first seconds, as a person's script around `podman run` would (most apps
+ * answer within them, and each poll late is a poll's worth of waiting added to every start), then settle at a
+ * cheap pace for the slow ones.
+ */
+const POLL = { fastMs: 10, fastForMs: 3000, factor: 1.5, maxMs: 100 };
 /** How often a start that is still waiting asks the runtime whether the workload died: inspect costs the engine CPU. */
 const LIVENESS_CHECK_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,8 +45,9 @@ export class Spawner {
    */
   async waitReady(request: SpawnRequest, started: StartedSession, signal: AbortSignal): Promise<void> {
     const { deadline } = started;
+    const fastUntil = Date.now() + POLL.fastForMs;
     let nextLivenessCheck = Date.now() + LIVENESS_CHECK_MS;
-    for (let pause = POLL.firstMs; !signal.aborted; pause = Math.min(pause * POLL.factor, POLL.maxMs)) {
+    for (let pause = POLL.fastMs; !signal.aborted; pause = Date.now() < fastUntil ? POLL.fastMs : Math.min(pause * POLL.factor, POLL.maxMs)) {
       const answered = await answersReadiness(request.type, request, started.target, signal);
       if (answered) return;
       const timedOut = Date.now() > deadline;

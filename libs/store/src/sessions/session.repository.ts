@@ -268,8 +268,9 @@ export class SessionRepository {
     const reason = entry.reason ?? undefined;
     const history = [...current.history, { state: entry.state, at: entry.at, ...(reason !== undefined ? { reason } : {}) }];
     const changes = { ...(entry.set as SessionUpdate), state: entry.state, rev: entry.rev, history, ...(reason !== undefined ? { reason } : {}) };
-    await this.model.updateOne({ _id: current._id, rev: current.rev }, { $set: changes });
-    const updated = await this.find(current._id);
+    // One round trip when this call applies it (the usual case); else whoever did must have left it at this rev.
+    const applied = await this.model.findOneAndUpdate({ _id: current._id, rev: current.rev }, { $set: changes }, { new: true }).lean<Lean>();
+    const updated = applied ?? (await this.find(current._id));
     return updated?.rev === entry.rev ? toRecord(updated) : undefined;
   }
 
