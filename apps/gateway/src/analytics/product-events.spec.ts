@@ -78,11 +78,21 @@ describe('ProductEvents', () => {
       { category: 'transcription', action: 'completed', name: 'faster-whisper', value: 61.2, username: 'bob' },
     ]);
     expect([...g.keys].sort()).toEqual([
-      'visp:analytics:reported:session:aaaaaaaaaaaa:pending',
+      'visp:analytics:reported:session:aaaaaaaaaaaa:launched',
       'visp:analytics:reported:session:aaaaaaaaaaaa:ready',
       'visp:analytics:reported:session:bbbbbbbbbbbb:failed',
       `visp:analytics:reported:transcription:${'a'.repeat(24)}:completed`,
     ]);
+  });
+
+  it('counts a launch once, whatever state a session first announces: starting (room at once), ready (prepared ahead)', async () => {
+    const g = gateways(2);
+    await g.start();
+    for (const state of ['starting', 'ready'] as const) g.publish({ type: 'session.state', owner: 'alice', sid: 'aaaaaaaaaaaa', state, at });
+    g.publish({ type: 'session.state', owner: 'bob', sid: 'bbbbbbbbbbbb', state: 'ready', at });
+    await g.close();
+    const launchedOrReady = (r: { action?: string }) => r.action === 'launched' || r.action === 'ready';
+    expect(g.reported.filter(launchedOrReady).map((r) => `${r.username} ${r.action}`).sort()).toEqual(['alice launched', 'alice ready', 'bob launched', 'bob ready']);
   });
 
   it('still counts a session whose type cannot be looked up, unnamed', async () => {

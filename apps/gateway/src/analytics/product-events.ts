@@ -7,8 +7,12 @@ import type { ProductEvent } from './matomo';
 /** How long a reported bus event is remembered: far longer than any gateway takes to hear it. */
 const REPORTED_TTL_MS = 86_400_000;
 
-/** The session states that are product events, with the action Matomo gets. */
-const SESSION_ACTIONS: Partial<Record<SessionView['state'], string>> = { pending: 'launched', ready: 'ready', failed: 'failed' };
+/**
+ * The session states that are product events, with the actions Matomo gets. A launch is a session's first state:
+ * `pending` when it waits for capacity, `starting` when it had it at once, `ready` for a prepared session (the warm
+ * pool, which announces nothing before its owner launches it). Each action is reported once per session.
+ */
+const SESSION_ACTIONS: Partial<Record<SessionView['state'], readonly string[]>> = { pending: ['launched'], starting: ['launched'], ready: ['launched', 'ready'], failed: ['failed'] };
 /** Likewise for transcriptions: finished, one way or the other (a cancel is the user's, not an outcome). */
 const TRANSCRIPTION_ACTIONS: Partial<Record<TranscriptionRecord['state'], string>> = { completed: 'completed', failed: 'failed' };
 
@@ -35,7 +39,9 @@ export class ProductEvents {
   constructor(private readonly deps: ProductEventDeps) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.deps.events.subscribe((event) => this.track(this.fromBus(event)));
+    this.unsubscribe = await this.deps.events.subscribe((event) => {
+      for (const work of this.fromBus(event)) this.track(work);
+    });
   }
 
   /** A sign-in, by the method the gateway is configured with. */
@@ -50,8 +56,7 @@ export class ProductEvents {
     await Promise.allSettled([...this.pending]);
   }
 
-  private track(work: Promise<ProductEvent | undefined> | undefined): void {
-    if (!work) return;
+  private track(work: Promise<ProductEvent | undefined>): void {
     const done = work.then(
       (event) => {
         if (event) this.deps.report(event);
@@ -62,20 +67,17 @@ export class ProductEvents {
     void done.finally(() => this.pending.delete(done));
   }
 
-  private fromBus(event: BusEvent): Promise<ProductEvent | undefined> | undefined {
-    if (event.type === 'session.state') {
-      const action = SESSION_ACTIONS[event.state];
-      return action ? this.session(event.sid, event.state, action, event.owner) : undefined;
-    }
+  private fromBus(event: BusEvent): Array<Promise<ProductEvent | undefined>> {
+    if (event.type === 'session.state') return (SESSION_ACTIONS[event.state] ?? []).map((action) => this.session(event.sid, action, event.owner));
     if (event.type === 'transcription.state') {
       const action = TRANSCRIPTION_ACTIONS[event.state];
-      return action ? this.transcription(event.id, event.state, action, event.owner) : undefined;
+      return action ? [this.transcription(event.id, event.state, action, event.owner)] : [];
     }
-    return undefined;
+    return [];
   }
 
-  private async session(sid: string, state: string, action: string, owner: Owner): Promise<ProductEvent | undefined> {
-    if (!(await this.claim(`session:${sid}:${state}`))) return undefined;
+  private async session(sid: string, action: string, owner: Owner): Promise<ProductEvent | undefined> {
+    if (!(await this.claim(`session:${sid}:${action}`))) return undefined;
     // The type is the session-manager's to tell; without it the event still counts, unnamed.
     const session = await this.deps.sessions.get(sid).catch(() => undefined);
     return { category: 'session', action, name: session?.type, value: action === 'ready' ? startupSeconds(session) : undefined, username: owner };

@@ -13,7 +13,7 @@ afterAll(async () => {
 
 async function launch(owner: string, type: string): Promise<SessionView> {
   const view = await requestSession(h, owner, type);
-  expect(view).toMatchObject({ owner, type, state: 'pending', path: `/s/${view.sid}/` });
+  expect(view).toMatchObject({ owner, type, state: 'starting', path: `/s/${view.sid}/` });
   await waitForState(h, view.sid, 'ready');
   return view;
 }

@@ -89,7 +89,10 @@ export class SessionService {
     private readonly options: SessionServiceOptions,
   ) {}
 
-  /** Validates, stores the session as pending and starts it in the background. */
+  /**
+   * Validates, stores the session and starts it in the background: as `starting` when the capacity gate has room
+   * at once, else as `pending`, in line for it.
+   */
   async create(request: CreateSessionRequest): Promise<SessionView> {
     const type = sessionType(this.deps.types, request.type);
     if (!type) {
@@ -110,13 +113,16 @@ export class SessionService {
       // The lease before the record: recovery must never see this session without its owner holding it.
       const sid = newSessionId();
       if (!(await this.deps.leases.acquire(sid))) throw new AppError('unavailable', 'could not reserve the session; try again');
+      // Room at once: the session is stored `starting`, a state change fewer on every launch that does not wait.
+      const admitted = this.deps.gate.tryAcquire(sid);
       try {
-        const created = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits });
+        const created = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits }, admitted ? 'starting' : 'pending');
         if (await stillHeld()) return { record: created, prepared: false };
         // The lock lapsed between the count and the insert: another launch may have counted without this one.
-        await this.deps.sessions.transition(sid, ['pending'], 'failed', { reason: 'the launch was interrupted; try again', set: { stoppedAt: new Date() } });
+        await this.deps.sessions.transition(sid, STARTING_SESSION_STATES, 'failed', { reason: 'the launch was interrupted; try again', set: { stoppedAt: new Date() } });
         throw new AppError('unavailable', 'the launch was interrupted; try again');
       } catch (err) {
+        if (admitted) this.deps.gate.release(sid);
         await this.deps.leases.release(sid);
         throw err;
       }
@@ -150,7 +156,7 @@ export class SessionService {
         if (!type || this.deps.gate.load.warm >= warm.max || !this.deps.gate.tryAcquire(sid, { preemptible: true })) break;
         try {
           if (!(await this.deps.leases.acquire(sid))) throw new Error('could not reserve the session');
-          records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }));
+          records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }, 'starting'));
         } catch (err) {
           this.deps.gate.release(sid);
           await this.deps.leases.release(sid);
@@ -299,15 +305,17 @@ export class SessionService {
     const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken(), ...(record.warm ? { warm: true as const } : {}) };
     const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
 
-    try {
-      await this.deps.gate.acquire(sid, (position) => void progress('queued', `waiting for capacity: number ${position} in line`, position));
-    } catch (err) {
-      if (err instanceof LeftTheLineError) return;
-      throw err;
+    if (record.state === 'pending') {
+      try {
+        await this.deps.gate.acquire(sid, (position) => void progress('queued', `waiting for capacity: number ${position} in line`, position));
+      } catch (err) {
+        if (err instanceof LeftTheLineError) return;
+        throw err;
+      }
+      const starting = await this.deps.sessions.transition(sid, ['pending'], 'starting');
+      if (!starting) return void this.deps.gate.release(sid); // stopped while waiting
+      await this.announceState(starting);
     }
-    const starting = await this.deps.sessions.transition(sid, ['pending'], 'starting');
-    if (!starting) return void this.deps.gate.release(sid); // stopped while waiting
-    await this.announceState(starting);
 
     const startedAt = Date.now();
     // Set just before the write that makes the session ready: a failure after it may have won it (see fail).

@@ -77,7 +77,8 @@ describe('the warm pool', () => {
     const launched = await requestSession(h, 'wendy', 'box');
     expect(launched).toMatchObject({ sid, state: 'ready', owner: 'wendy' });
     expect(launched.warm).toBeUndefined();
-    // Ready once when prepared, and again, with its reason, when launched.
+    // Stored starting (it had its capacity at once), ready when prepared, and again, with its reason, when launched.
+    expect(launched.history[0]?.state).toBe('starting');
     expect(launched.history.slice(-2)).toEqual([
       { state: 'ready', at: expect.any(String) },
       { state: 'ready', at: expect.any(String), reason: 'launched from a session prepared ahead' },
@@ -104,7 +105,7 @@ describe('the warm pool', () => {
       await requestSession(h, 'xavier', 'box', { project: 'p1' }),
     ];
     for (const other of others) {
-      expect(other.state).toBe('pending');
+      expect(other.state).toBe('starting');
       expect(other.sid).not.toBe(ready!.sid);
       await waitForState(h, other.sid, 'ready');
     }

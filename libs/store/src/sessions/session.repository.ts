@@ -116,9 +116,12 @@ export class SessionRepository {
     this.transitions = connection.model<SessionTransitionDocument>('SessionTransition', sessionTransitionSchema);
   }
 
-  /** Stores a new session as `pending`; a reused sid is a DuplicateKeyError. */
-  async create(session: NewSession): Promise<SessionRecord> {
-    return this.insert(session, 'pending', { at: session.createdAt ?? new Date() });
+  /**
+   * Stores a new session as `pending`, or straight as `starting` when it has its capacity already (one write
+   * instead of two); a reused sid is a DuplicateKeyError.
+   */
+  async create(session: NewSession, state: 'pending' | 'starting' = 'pending'): Promise<SessionRecord> {
+    return this.insert(session, state, { at: session.createdAt ?? new Date() });
   }
 
   /**
@@ -269,7 +272,7 @@ export class SessionRepository {
     const history = [...current.history, { state: entry.state, at: entry.at, ...(reason !== undefined ? { reason } : {}) }];
     const changes = { ...(entry.set as SessionUpdate), state: entry.state, rev: entry.rev, history, ...(reason !== undefined ? { reason } : {}) };
     // One round trip when this call applies it (the usual case); else whoever did must have left it at this rev.
-    const applied = await this.model.findOneAndUpdate({ _id: current._id, rev: current.rev }, { $set: changes }, { new: true }).lean<Lean>();
+    const applied = await this.model.findOneAndUpdate({ _id: current._id, rev: current.rev }, { $set: changes }, { returnDocument: 'after' }).lean<Lean>();
     const updated = applied ?? (await this.find(current._id));
     return updated?.rev === entry.rev ? toRecord(updated) : undefined;
   }
