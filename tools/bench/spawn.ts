@@ -57,17 +57,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Where a launch spends its time, between the session-manager's own events (their `at`): each phase ends at its
- * event. `admit`: the owner lock, the count, the lease, the record; `capacity`: the gate and `→ starting`;
+ * event. `admit`: the owner lock, the count, the lease, the record; `capacity`: waiting in line and `→ starting`;
  * `preflight`: the image inspected, the home volume, the guard's command; `create`, `start` (with the port's
  * inspect): Podman; `ready`: the readiness polls, the route, `→ ready`, the lease given back.
  */
 const PHASES = [
-  ['admit', 'state:pending'],
-  ['capacity', 'state:starting'],
-  ['preflight', 'progress:creating'],
-  ['create', 'progress:starting'],
-  ['start', 'progress:waiting-ready'],
-  ['ready', 'progress:ready'],
+  // A session with room at once is stored `starting` straight away: its admission ends there, and its wait for
+  // capacity is nothing.
+  ['admit', ['state:pending', 'state:starting']],
+  ['capacity', ['state:starting']],
+  ['preflight', ['progress:creating']],
+  ['create', ['progress:starting']],
+  ['start', ['progress:waiting-ready']],
+  ['ready', ['progress:ready']],
 ] as const;
 type Phase = (typeof PHASES)[number][0];
 /** Bare Podman's phases, for the same table: its calls are create, start, inspect, then the polls. */
@@ -97,8 +99,8 @@ class EventClock {
     const times = this.seen.get(sid);
     let from = askedAt;
     const out: Partial<Record<Phase, number>> = {};
-    for (const [phase, key] of PHASES) {
-      const at = times?.get(key);
+    for (const [phase, keys] of PHASES) {
+      const at = keys.map((key) => times?.get(key)).find((time) => time !== undefined);
       if (at === undefined) return undefined;
       out[phase] = at - from;
       from = at;

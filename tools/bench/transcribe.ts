@@ -11,6 +11,8 @@
 //   ingest           the upload itself (multipart, content sniffing, ffprobe), before the job exists
 //   throughput       ten jobs queued at once, worker concurrency 1 and then 2 (each engine on one thread),
 //                    timed from the first start to the last finish in the database
+//   ceiling          the CLI alone over the same ten clips, two processes at once against one: what two engines
+//                    side by side get on this machine, which no queue can beat
 // Rounds alternate the engine once and the API; medians count. The real-time factor is engine time over audio.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -69,9 +71,9 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<BenchR
       if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
       return { id: ((await res.json()) as TranscriptionView).id, acceptedAt, ingestMs: acceptedAt - started };
     };
-    /** The CLI once over every clip: the whole run, and each clip's time from its `File:` line to the next. */
-    const engineOnce = async (): Promise<{ totalMs: number; clipMs: number[] }> => {
-      const args = [...clips.map((c) => c.wav), '--model', ENGINE.WHISPER_MODEL, '--model_directory', whisper.WHISPER_MODEL_DIR, '--local_files_only', 'True', '--device', 'cpu', '--compute_type', 'int8', '--beam_size', '5', '--threads', '1', '--word_timestamps', 'True', '--output_format', 'json', '--output_dir', path.join(stateDir, 'direct'), '--verbose', 'True'];
+    /** The CLI once over `files` (every clip by default): the whole run, and each clip's time from its `File:` line to the next. */
+    const engineOnce = async (files = clips.map((c) => c.wav), outputDir = 'direct'): Promise<{ totalMs: number; clipMs: number[] }> => {
+      const args = [...files, '--model', ENGINE.WHISPER_MODEL, '--model_directory', whisper.WHISPER_MODEL_DIR, '--local_files_only', 'True', '--device', 'cpu', '--compute_type', 'int8', '--beam_size', '5', '--threads', '1', '--word_timestamps', 'True', '--output_format', 'json', '--output_dir', path.join(stateDir, outputDir), '--verbose', 'True'];
       const started = performance.now();
       const fileAt: number[] = [];
       const child = spawn(whisper.WHISPER_CLI, args, { env: { ...process.env, HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -80,7 +82,7 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<BenchR
       });
       const [code] = (await once(child, 'close')) as [number | null];
       const ended = performance.now();
-      if (code !== 0 || fileAt.length !== clips.length) throw new Error(`the CLI exited with ${code}, having started ${fileAt.length} of ${clips.length} clips`);
+      if (code !== 0 || fileAt.length !== files.length) throw new Error(`the CLI exited with ${code}, having started ${fileAt.length} of ${files.length} clips`);
       return { totalMs: ended - started, clipMs: fileAt.map((at, i) => (fileAt[i + 1] ?? ended) - at) };
     };
     /** The clips through the API one after another: from the first upload to the last completion, and per job. */
@@ -128,6 +130,17 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<BenchR
     };
     log('throughput: ten jobs queued at once, concurrency 1 then 2');
     const [one, two] = [await throughput(1), await throughput(2)];
+    // The machine's own ceiling for two workers: the engine alone over the same ten clips, two processes at once
+    // (five clips each) against one process over all ten. No queue can do better than the engine does beside itself.
+    log('the ceiling: the engine alone, two processes at once against one');
+    const wavs = clips.map((c) => c.wav);
+    const soloMs = (await engineOnce([...wavs, ...wavs], 'ceiling-1')).totalMs;
+    const pairStarted = performance.now();
+    await Promise.all([engineOnce(wavs, 'ceiling-2a'), engineOnce(wavs, 'ceiling-2b')]);
+    const pairMs = performance.now() - pairStarted;
+    const tenClipsAudio = 2 * audioSec.reduce((a, b) => a + b, 0);
+    const [soloRate, pairRate] = [tenClipsAudio / (soloMs / 1000), tenClipsAudio / (pairMs / 1000)];
+    const ceiling = pairRate / soloRate;
 
     await events.close();
     await closeRedis(redis);
@@ -147,6 +160,7 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<BenchR
     console.log(`\n| throughput (audio seconds per second) | concurrency 1 | concurrency 2 | ratio |`);
     console.log('| --- | --- | --- | --- |');
     console.log(`| ten jobs, one engine thread each | ${one.toFixed(2)} | ${two.toFixed(2)} | ${(two / one).toFixed(2)} |`);
+    console.log(`| the engine alone (CLI), one process over the ten clips against two at once over five each | | | ${ceiling.toFixed(2)} (the machine's ceiling) |`);
     console.log(`\ntargets: API / engine once ≤ 1.1 → ${ratio.toFixed(2)}; overhead ≤ 20 ms median → ${median(overheadMs).toFixed(1)} ms; concurrency 2 ≥ 1.8× → ${(two / one).toFixed(2)}×`);
     console.log(`overhead per job, every run (ms): ${overheadMs.map((x) => x.toFixed(0)).join(' ')}`);
     return {
@@ -154,6 +168,8 @@ export function benchTranscribe(options: TranscribeBenchOptions): Promise<BenchR
         { name: `the ${clips.length} LibriVox clips through the API one after another (median of ${options.rounds} round${options.rounds > 1 ? 's' : ''})`, unit: 's', visp: median(apiMs) / 1000, reference: { name: 'the CLI once over them', value: median(onceMs) / 1000 }, target: ISSUE_25.transcribeVsEngine },
         { name: 'overhead per job (202 → completed, minus the engine)', unit: 'ms', visp: median(overheadMs), target: ISSUE_25.transcribeOverhead },
         { name: 'throughput, ten jobs at worker concurrency 2', unit: 'audio s/s', visp: two, reference: { name: 'concurrency 1', value: one }, target: ISSUE_25.transcribeConcurrency },
+        // No target: what the machine allows the line above, measured beside it.
+        { name: "the engine alone (no queue), two processes at once over the ten clips: the machine's ceiling for the line above", unit: 'audio s/s', visp: pairRate, reference: { name: 'one process', value: soloRate } },
       ],
     };
   });
