@@ -42,7 +42,7 @@ it("prepares a session when the user signs in, out of everyone's reach, and the 
   const page = await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: wes });
   expect(page.status).toBe(200);
   expect(await page.text()).toContain(`VISP_USER=wes`);
-  // Another user's sign-in prepares theirs, and does not get into this one.
+  // Another user's sign-in prepares theirs; the launched session stays its owner's alone.
   const vic = await signIn('vic');
   expect((await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: vic })).status).toBe(404);
   // Opening the start page again prepares the next one.

@@ -54,9 +54,9 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   // A prepared session the gate asks to give way is stopped by the service, built below.
   const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL, (sid) => sessions.giveWay(sid));
   // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for
-  // it), prepared ones preemptibly.
+  // it), prepared ones preemptibly (not one being stopped: that stop frees it).
   const holding = ACTIVE_SESSION_STATES.filter((state) => state !== 'pending');
-  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: holding })) gate.reserve(running.sid, { preemptible: running.warm });
+  for (const running of await store.sessions.listAnyOwner({ instance: settings.INSTANCE_ID, states: holding })) gate.reserve(running.sid, { preemptible: running.warm && running.state !== 'stopping' });
 
   const spawner = new Spawner(runtime, { startTimeoutMs: settings.SESSION_START_TIMEOUT * 1000 }, logger.child({ part: 'spawner' }));
   const routes = new RedisRouteTable(redis);

@@ -102,7 +102,8 @@ export class ProductEvents {
 
 /** Seconds from the launch to ready, when the session says both. */
 function startupSeconds(session: SessionView | undefined): number | undefined {
-  if (!session?.readyAt) return undefined;
+  // Ready twice: prepared ahead (the warm pool), then launched; how long the user waited is not recorded.
+  if (!session?.readyAt || session.history.filter((entry) => entry.state === 'ready').length > 1) return undefined;
   const seconds = (Date.parse(session.readyAt) - Date.parse(session.createdAt)) / 1000;
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }

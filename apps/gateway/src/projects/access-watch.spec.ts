@@ -22,8 +22,10 @@ function watch(options: { sessions: SessionView[]; offList?: Owner[]; working?: 
     {
       manager: {
         list: async ({ state }) => options.sessions.filter((s) => s.state === state),
-        stop: async (sid, _owner, reason) => {
+        stop: async (sid, owner, reason) => {
           if (options.stopFails?.includes(sid)) throw new AppError('unavailable', 'the session is being recovered');
+          // As the session-manager answers: a prepared session is not its owner's to stop.
+          if (owner !== undefined && options.sessions.find((s) => s.sid === sid)?.warm) throw new AppError('not_found', `session ${sid}`);
           if (reason !== 'access-revoked') throw new Error(`stopped for ${String(reason)}`);
           stopped.push(sid);
           return { ...(options.sessions.find((s) => s.sid === sid) as SessionView), state: 'stopping' };
@@ -109,4 +111,10 @@ it('starts no look while the last is still going', async () => {
   } finally {
     jest.useRealTimers();
   }
+});
+
+it("stops a prepared session (the warm pool) of an owner off the access list as the system: it is not yet theirs to stop", async () => {
+  const { watcher, stopped } = watch({ sessions: [{ ...session('prepared', 'bob'), warm: true }, session('launched', 'bob')], offList: ['bob'] });
+  expect((await watcher.sweep()).map((s) => s.sid).sort()).toEqual(['launched', 'prepared']);
+  expect(stopped.sort()).toEqual(['launched', 'prepared']);
 });

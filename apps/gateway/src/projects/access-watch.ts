@@ -58,7 +58,8 @@ export class AccessWatch {
       if (!verdict) continue;
       this.deps.logger.info({ sid: session.sid, owner: session.owner, project: session.project, reason: verdict }, 'stopping a session its owner may no longer have');
       // One stop that fails (the session-manager busy with it, or gone) holds up none of the others.
-      await this.deps.manager.stop(session.sid, session.owner, 'access-revoked').then(
+      // A prepared session (the warm pool) is not its owner's to stop until launched: stopped as the system.
+      await this.deps.manager.stop(session.sid, session.warm ? undefined : session.owner, 'access-revoked').then(
         (view) => stopped.push(view),
         (err: unknown) => this.deps.logger.warn({ err, sid: session.sid }, 'could not stop a session its owner may no longer have; next period'),
       );

@@ -83,4 +83,18 @@ describe('CapacityGate', () => {
     gate.release('next');
     await expect(next).rejects.toBeInstanceOf(LeftTheLineError);
   });
+
+  it('lets either a launch keep a prepared session or the culler give it up, never both', () => {
+    const gate = new CapacityGate(3);
+    gate.reserve('kept', { preemptible: true });
+    gate.reserve('culled', { preemptible: true });
+    expect(gate.keep('kept')).toBe(true);
+    expect(gate.giveUp('kept')).toBe(false);
+    expect(gate.giveUp('culled')).toBe(true);
+    expect(gate.keep('culled')).toBe(false);
+    expect(gate.giveUp('culled')).toBe(false);
+    // One recovery adopted while this process ran is counted as it is given up.
+    expect(gate.giveUp('adopted')).toBe(true);
+    expect(gate.load).toMatchObject({ holding: 3 });
+  });
 });

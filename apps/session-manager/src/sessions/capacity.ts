@@ -15,7 +15,9 @@ interface Waiter {
  * in first-come order and hear their position (1 = next) whenever it changes, instead of getting a bare 429.
  *
  * A prepared session (the warm pool) holds its slot preemptibly: a request that would wait has the oldest one
- * given up for it (`preempt` stops it, and its release admits the request), so the pool never makes anyone queue.
+ * given up for it (`preempt` stops it, and its release admits the request), so the pool never keeps anyone waiting
+ * longer than that stop takes. Whoever ends a prepared session (the gate, the culler) first marks it given up, and a
+ * launch first keeps it: one synchronous step each, so a launch and a stop never both get the same session.
  */
 export class CapacityGate {
   private readonly holders = new Set<string>();
@@ -56,6 +58,18 @@ export class CapacityGate {
   reserve(sid: string, options: { preemptible?: boolean } = {}): void {
     this.holders.add(sid);
     if (options.preemptible) this.preemptible.add(sid);
+  }
+
+  /**
+   * Marks a prepared session's slot as being given up (the culler is about to stop it), counting it first if it
+   * was not (recovery adopted it while this process ran). False if a launch kept it, or it is given up already:
+   * then it is not to be stopped as prepared.
+   */
+  giveUp(sid: string): boolean {
+    if (this.giving.has(sid) || (this.holders.has(sid) && !this.preemptible.has(sid))) return false;
+    this.holders.add(sid);
+    this.giving.add(sid);
+    return true;
   }
 
   /**

@@ -113,7 +113,10 @@ export class Culler {
   async pass(now = Date.now()): Promise<void> {
     const all = await this.deps.sessions.listAnyOwner({ instance: this.deps.instance, states: ['ready'] });
     const ready = all.filter((s) => !s.warm);
-    await Promise.all(all.filter((s) => s.warm).map((session) => this.considerWarm(session, now)));
+    // One that cannot be stopped now (the session-manager busy with it) holds up neither the others nor idle culling.
+    for (const failed of (await Promise.allSettled(all.filter((s) => s.warm).map((session) => this.considerWarm(session, now)))).filter((r) => r.status === 'rejected')) {
+      this.deps.logger.warn({ err: failed.reason }, 'could not stop a prepared session nobody launched; next pass');
+    }
     const seen = await this.deps.activity.lastSeen(ready.map((s) => s.sid));
     const readySids = new Set(ready.map((s) => s.sid));
     for (const sid of [...this.warned, ...this.appSeen.keys()]) {
@@ -128,8 +131,9 @@ export class Culler {
   private async considerWarm(session: SessionRecord, now: number): Promise<void> {
     const { warmUnusedMs } = this.policy;
     if (warmUnusedMs === 0 || now < (session.readyAt ?? session.createdAt).getTime() + warmUnusedMs) return;
-    this.deps.logger.info({ sid: session.sid, owner: session.owner }, 'stopping a prepared session nobody launched');
-    await this.deps.service.stop(session.sid, { reason: `prepared, not launched within ${formatDuration(warmUnusedMs)}`, onlyWarm: true });
+    if (await this.deps.service.retireWarm(session.sid, `prepared, not launched within ${formatDuration(warmUnusedMs)}`)) {
+      this.deps.logger.info({ sid: session.sid, owner: session.owner }, 'stopped a prepared session nobody launched');
+    }
   }
 
   private async consider(session: SessionRecord, proxied: number | undefined, now: number): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   ACTIVE_SESSION_STATES,
+  FINAL_SESSION_STATES,
   LIVE_SESSION_STATES,
   sessionPath,
   type CapacityView,
@@ -153,7 +154,8 @@ export class SessionService {
       for (const typeName of warm.types.filter((t) => !have.has(t))) {
         const type = sessionType(this.deps.types, typeName);
         const sid = newSessionId();
-        if (!type || this.deps.gate.load.warm >= warm.max || !this.deps.gate.tryAcquire(sid, { preemptible: true })) break;
+        // Not preemptible until its start is under way: a stop before that would find nothing to stop.
+        if (!type || this.deps.gate.load.warm >= warm.max || !this.deps.gate.tryAcquire(sid)) break;
         try {
           if (!(await this.deps.leases.acquire(sid))) throw new Error('could not reserve the session');
           records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }, 'starting'));
@@ -162,10 +164,12 @@ export class SessionService {
           await this.deps.leases.release(sid);
           throw err;
         }
+        // At once, each: one that fails later leaves those before it started, not stranded under their lease.
+        this.launch(records.at(-1) as SessionRecord);
+        this.deps.gate.reserve(sid, { preemptible: true });
       }
       return records;
     });
-    for (const record of started) this.launch(record);
     if (started.length > 0) this.deps.logger.info({ owner, sids: started.map((r) => r.sid) }, 'preparing sessions ahead');
     return { preparing: started.map((r) => ({ sid: r.sid, type: r.type })) };
   }
@@ -178,12 +182,16 @@ export class SessionService {
     if (this.options.warm.max === 0 || request.project !== undefined) return undefined;
     for (const candidate of await this.deps.sessions.listWarm(request.owner, ['ready'])) {
       if (candidate.type !== request.type || !sameLimits(candidate.limits, limits)) continue;
-      // Refused when the gate is already stopping it for a launch that waits.
+      // Refused when it is being stopped already (for a launch that waits, or by the culler).
       if (!this.deps.gate.keep(candidate.sid)) continue;
-      const taken = await this.deps.leases.with(candidate.sid, () => this.launchWarm(candidate.sid));
+      // Whatever goes wrong here, the launch goes on as a new session.
+      const taken = await this.deps.leases.with(candidate.sid, () => this.launchWarm(candidate.sid)).catch((err: unknown) => void this.deps.logger.warn({ err, sid: candidate.sid }, 'could not launch a prepared session; starting a new one'));
       if (taken) return taken;
-      // Its lease was busy (culled or recovered right now) or it is gone: back to the pool, if still in it.
-      if ((await this.deps.sessions.getAnyOwner(candidate.sid))?.warm) this.deps.gate.reserve(candidate.sid, { preemptible: true });
+      // Not taken (recovery holds it, or its workload is gone): back to the pool if it is still a live prepared
+      // session; its slot freed if it is over (a stop that ended it meanwhile may have freed it already).
+      const now = await this.deps.sessions.getAnyOwner(candidate.sid);
+      if (now?.warm && LIVE_SESSION_STATES.includes(now.state)) this.deps.gate.reserve(candidate.sid, { preemptible: true });
+      else if (!now || FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(candidate.sid);
     }
     return undefined;
   }
@@ -205,9 +213,18 @@ export class SessionService {
     return taken;
   }
 
-  /** The gate's call: a launch waits, so this prepared session gives up its place (unless launched meanwhile). */
+  /** The gate's call: a launch waits, so this prepared session gives up its place (the gate marked it given up). */
   giveWay(sid: string): void {
     void this.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room'));
+  }
+
+  /**
+   * Stops a prepared session nobody launched (the culler), unless a launch has kept it: the gate decides which of
+   * the two gets it, in one synchronous step. Resolves false when it was not stopped.
+   */
+  async retireWarm(sid: string, reason: string): Promise<boolean> {
+    if (!this.deps.gate.giveUp(sid)) return false;
+    return (await this.stop(sid, { reason, onlyWarm: true })).state === 'stopped';
   }
 
   async get(sid: string, owner?: Owner): Promise<SessionView> {
@@ -250,7 +267,12 @@ export class SessionService {
     if (options.onlyWarm && !current.warm) return toView(current);
     const reason = options.reason ?? STOP_REASONS['owner-asked'];
     const stopping = await this.deps.sessions.transition(sid, LIVE_SESSION_STATES, 'stopping', { reason });
-    if (!stopping) return this.get(sid); // already stopping, stopped or failed
+    if (!stopping) {
+      // Already stopping (that stop frees its slot), or over: then no slot is held for it, whoever counted one.
+      const now = await this.get(sid);
+      if (FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(sid);
+      return now;
+    }
     await this.announceState(stopping);
     await this.deps.routes.delete(sid);
     const launch = this.launches.get(sid);
@@ -305,7 +327,11 @@ export class SessionService {
     const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken(), ...(record.warm ? { warm: true as const } : {}) };
     const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
 
-    if (record.state === 'pending') {
+    if (record.state === 'starting') {
+      // Stored `starting` with its slot; a stop between that write and this start's registration found no start
+      // to cut short, so this looks once before making anything.
+      if ((await this.deps.sessions.getAnyOwner(sid))?.state !== 'starting') return void this.deps.gate.release(sid);
+    } else {
       try {
         await this.deps.gate.acquire(sid, (position) => void progress('queued', `waiting for capacity: number ${position} in line`, position));
       } catch (err) {

@@ -94,6 +94,10 @@ describe('the warm pool', () => {
     ]);
     expect(await (await h.api('GET', '/api/v1/sessions?owner=wendy')).json()).toMatchObject({ sessions: [{ sid, state: 'ready' }] });
     expect(await (await h.api('GET', '/api/v1/capacity')).json()).toMatchObject({ holding: 1, warm: 0 });
+    // Launched, it is the owner's for good: neither the culler nor a stop meant for prepared sessions ends it.
+    expect(await h.manager.sessions.retireWarm(sid, 'prepared, not launched')).toBe(false);
+    expect(await h.manager.sessions.stop(sid, { reason: 'prepared, not launched', onlyWarm: true })).toMatchObject({ state: 'ready' });
+    expect(await h.containersOf(sid)).toHaveLength(1);
   });
 
   it("is taken only by its owner's launch of its type with the type's default limits and no project", async () => {
@@ -110,8 +114,10 @@ describe('the warm pool', () => {
       await waitForState(h, other.sid, 'ready');
     }
     expect(await h.store.sessions.getAnyOwner(ready!.sid)).toMatchObject({ state: 'ready', warm: true });
-    // At their limit, a user gets nothing prepared: a launch could not take it.
-    expect(await prepare(h, 'xavier')).toEqual([]);
+    // At their limit (2), a user gets nothing prepared: a launch could not take it.
+    const second = await requestSession(h, 'yolanda', 'box');
+    await waitForState(h, second.sid, 'ready');
+    expect(await prepare(h, 'yolanda')).toEqual([]);
   });
 
   it('stops a prepared session nobody launched once WARM_UNUSED_TIMEOUT passes, unannounced, and no launched one', async () => {
