@@ -1,5 +1,6 @@
 // tools/bench/proxy: what the gateway's session proxy costs, against the same upstream reached
 //   direct:   straight to the upstream (the floor),
+//   pipe:     through a plain TCP pipe in Node.js (net, no HTTP at all): the floor for any Node.js proxy,
 //   gateway:  through /s/<sid>/ of the real gateway bundle, signed in with its cookie (auth, owner check, token
 //             injection, cookie stripping, activity recording: all on),
 //   chp:      through configurable-http-proxy (npm), which does none of that.
@@ -10,7 +11,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
-import WebSocket from 'ws';
 import { createRedis, closeRedis, RedisRouteTable } from '@visp/bus';
 import { nodeArgsFor } from '@visp/config';
 import { workerCount } from '@visp/service-kit';
@@ -37,7 +37,7 @@ export interface ProxyBenchOptions {
 export const PARTS = ['http', 'ws', 'latency'] as const;
 export type Part = (typeof PARTS)[number];
 
-type Target = 'direct' | 'gateway' | 'chp';
+type Target = 'direct' | 'pipe' | 'gateway' | 'chp';
 /**
  * The latency measurement also has the bare forwarding, and the gateway as deployed by default (one worker)
  * when the bench's gateway has more.
@@ -150,40 +150,78 @@ async function httpLoad(url: string, connections: number, seconds: number, heade
   return summarize(latencies, seconds);
 }
 
-/** `connections` sockets, each sending a message and waiting for its echo, again and again. */
-async function wsEcho(url: string, connections: number, seconds: number, headers: Record<string, string>): Promise<Measurement> {
-  const sockets = await Promise.all(
-    Array.from({ length: connections }, () => {
-      const ws = new WebSocket(url, { headers, perMessageDeflate: false });
-      return new Promise<WebSocket>((resolve, reject) => {
-        ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
-      });
-    }),
-  );
+/** The message each WebSocket client sends, and its echo's size as the upstream frames it (unmasked). */
+const WS_PAYLOAD = Buffer.from('{"msg":"ping"}');
+const WS_ECHO_BYTES = 2 + WS_PAYLOAD.length;
+/** A client's frame must be masked (RFC 6455 §5.3); a fixed key does for a load (servers only unmask). */
+const WS_FRAME = (() => {
+  const key = randomBytes(4);
+  return Buffer.concat([Buffer.from([0x82, 0x80 | WS_PAYLOAD.length]), key, WS_PAYLOAD.map((byte, i) => byte ^ (key[i % 4] as number))]);
+})();
+
+/** A WebSocket opened on a raw socket: the upgrade request written by hand, the answer's head checked and dropped. */
+function openWebSocket(url: string, headers: Record<string, string>): Promise<net.Socket> {
+  const target = new URL(url);
+  const request = `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(target.port), target.hostname);
+    socket.setNoDelay(true);
+    let head = Buffer.alloc(0);
+    const onHead = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onHead).off('error', reject);
+      if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101')) return reject(new Error(`${url}: ${head.toString('latin1').split('\r\n', 1)[0]}`));
+      if (head.length > end + 4) return reject(new Error(`${url}: a frame before the first message`));
+      resolve(socket);
+    };
+    socket.on('data', onHead).on('error', reject).write(request);
+  });
+}
+
+/**
+ * `connections` WebSockets, each sending a message and waiting for its echo, again and again, for `seconds`. Raw
+ * sockets writing one pre-encoded frame and counting the echoes' bytes: the load shares the two cores with the
+ * upstream and the proxy, and the `ws` client cost up to twice as much CPU per round trip (12–15 µs against 7–11 µs
+ * measured here), taking that from the proxy measured. With `ratePerConnection`, on a fixed schedule, as httpLoad.
+ */
+async function wsEcho(url: string, connections: number, seconds: number, headers: Record<string, string>, ratePerConnection?: number): Promise<Measurement> {
+  const sockets = await Promise.all(Array.from({ length: connections }, () => openWebSocket(url, headers)));
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
-  const payload = Buffer.from('{"msg":"ping"}');
+  const interval = ratePerConnection ? 1000 / ratePerConnection : 0;
   await Promise.all(
     sockets.map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          let sentAt = 0;
-          const send = () => {
+      (socket) =>
+        new Promise<void>((resolve, reject) => {
+          let [received, sentAt, dueAt] = [0, 0, 0];
+          const write = () => {
             sentAt = performance.now();
-            ws.send(payload);
+            socket.write(WS_FRAME);
           };
-          ws.on('message', () => {
+          const send = () => {
+            const now = performance.now();
+            dueAt = interval ? Math.max(dueAt + interval, now) : now;
+            if (dueAt > now) return void setTimeout(write, dueAt - now);
+            write();
+          };
+          socket.on('error', reject);
+          socket.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            if (received < WS_ECHO_BYTES) return;
+            if (received > WS_ECHO_BYTES || (chunk.length === WS_ECHO_BYTES && chunk[0] !== 0x82)) return reject(new Error(`${url}: not an echo of one frame`));
+            received = 0;
             const now = performance.now();
             latencies.push(now - sentAt);
-            if (now < until) send();
-            else resolve();
+            if (now < until) return send();
+            resolve();
           });
-          send();
+          setTimeout(send, Math.random() * interval);
         }),
     ),
   );
-  for (const ws of sockets) ws.terminate();
+  for (const socket of sockets) socket.destroy();
   return summarize(latencies, seconds);
 }
 
@@ -203,11 +241,12 @@ const fmt = (m: Measurement) =>
 
 function printTable(kind: string, rows: Map<number, Record<Target, Measurement>>): void {
   console.log(`\n${kind}`);
-  console.log(`${'conns'.padEnd(6)}| ${'direct'.padEnd(39)}| ${'gateway'.padEnd(51)}| ${'configurable-http-proxy'.padEnd(51)}| gateway/chp: rps  cpu/req | p99 added`);
+  console.log(`${'conns'.padEnd(6)}| ${'direct'.padEnd(39)}| ${'net pipe (floor of a Node.js proxy)'.padEnd(51)}| ${'gateway'.padEnd(51)}| ${'configurable-http-proxy'.padEnd(51)}| gateway/chp: rps  cpu/req | pipe/chp | added p50, p99: gateway           chp`);
   for (const [connections, m] of rows) {
     const throughput = m.gateway.rps / m.chp.rps;
     const efficiency = m.chp.cpuUs && m.gateway.cpuUs ? (m.chp.cpuUs / m.gateway.cpuUs).toFixed(2) : '–';
-    console.log(`${String(connections).padEnd(6)}| ${fmt(m.direct)} | ${fmt(m.gateway)} | ${fmt(m.chp)} | ${throughput.toFixed(2).padStart(16)}× ${efficiency.padStart(7)}× | ${(m.gateway.p99 - m.direct.p99).toFixed(2)} ms`);
+    const added = (n: Target) => `${(m[n].p50 - m.direct.p50).toFixed(2).padStart(5)}, ${(m[n].p99 - m.direct.p99).toFixed(2).padStart(5)} ms`;
+    console.log(`${String(connections).padEnd(6)}| ${fmt(m.direct)} | ${fmt(m.pipe)} | ${fmt(m.gateway)} | ${fmt(m.chp)} | ${throughput.toFixed(2).padStart(16)}× ${efficiency.padStart(7)}× | ${(m.pipe.rps / m.chp.rps).toFixed(2).padStart(7)}× | ${added('gateway').padStart(29)} ${added('chp').padStart(13)}`);
   }
 }
 
@@ -230,12 +269,13 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
   return withBench(async ({ infra, service, spawn }) => {
     const redis = createRedis(infra.env.REDIS_URL, { name: 'bench' });
     try {
-      const [upstreamPort, barePort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+      const [upstreamPort, barePort, pipePort, chpPort, chpApiPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
       const upstream = `http://127.0.0.1:${upstreamPort}`;
       const devTool = path.join(ROOT, 'dist/tools/visp-dev.js');
       spawn('upstream', process.execPath, [devTool, 'bench', 'upstream', '--port', String(upstreamPort)]);
       // The gateway's forwarding, run as the gateway is.
       const bare = spawn('bare-proxy', process.execPath, [...nodeArgsFor('gateway'), devTool, 'bench', 'bare-proxy', '--port', String(barePort), '--target', upstream]);
+      const pipe = spawn('net-pipe', process.execPath, [...nodeArgsFor('gateway'), devTool, 'bench', 'net-pipe', '--port', String(pipePort), '--target', upstream]);
       const gatewayEnv = {
         AUTH_MODE: 'dev-key',
         TEST_USER_LOGIN_KEY: LOGIN_KEY,
@@ -252,7 +292,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
       const chp = spawn('chp', path.join(ROOT, 'node_modules/.bin/configurable-http-proxy'), ['--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(chpApiPort), '--default-target', upstream, '--log-level', 'error'], {
         CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex'),
       });
-      for (const [name, url] of [['upstream', upstream], ['bare proxy', `http://127.0.0.1:${barePort}/`], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
+      for (const [name, url] of [['upstream', upstream], ['bare proxy', `http://127.0.0.1:${barePort}/`], ['net pipe', `http://127.0.0.1:${pipePort}/`], ['configurable-http-proxy', `http://127.0.0.1:${chpPort}/`]] as const) {
         await waitUntil(name, alive(url), { timeoutMs: 30_000 });
       }
 
@@ -263,12 +303,13 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
 
       const targets: Record<Target, { http: string; ws: string; headers: Record<string, string> }> = {
         direct: { http: `${upstream}/api/status`, ws: `ws://127.0.0.1:${upstreamPort}/echo`, headers: {} },
+        pipe: { http: `http://127.0.0.1:${pipePort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${pipePort}/s/${SID}/echo`, headers: {} },
         gateway: { http: `http://127.0.0.1:${gatewayPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${gatewayPort}/s/${SID}/echo`, headers: { cookie, origin: `http://127.0.0.1:${gatewayPort}` } },
         chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: {} },
       };
       const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
       const names = Object.keys(targets) as Target[];
-      const proxyPids: Partial<Record<Target, number>> = { gateway: gateway.process.pid, chp: chp.process.pid };
+      const proxyPids: Partial<Record<Target, number>> = { pipe: pipe.process.pid, gateway: gateway.process.pid, chp: chp.process.pid };
       for (const kind of (['http', 'ws'] as const).filter((k) => options.parts.has(k))) {
         const measure = kind === 'http' ? httpLoad : wsEcho;
         for (const target of names) await measure(targets[target][kind], 10, 1, targets[target].headers); // warm-up (JIT, connections)
@@ -288,11 +329,37 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
 
       if (options.parts.has('http')) printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
       if (options.parts.has('ws')) printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
-      if (options.parts.has('http')) {
-        const at = (c: number) => results.http.get(c) as Record<Target, Measurement>;
-        console.log(`\ntarget: gateway ≥ 1.5× chp at 10 and 100 connections → ${(at(10).gateway.rps / at(10).chp.rps).toFixed(2)}×, ${(at(100).gateway.rps / at(100).chp.rps).toFixed(2)}× (p99 added when saturated at 10: ${(at(10).gateway.p99 - at(10).direct.p99).toFixed(2)} ms)`);
+      for (const kind of (['http', 'ws'] as const).filter((k) => options.parts.has(k))) {
+        const at = (c: number) => results[kind].get(c) as Record<Target, Measurement>;
+        const ratios = (n: Target) => [10, 100].map((c) => `${(at(c)[n].rps / at(c).chp.rps).toFixed(2)}×`).join(', ');
+        const goal = kind === 'http' ? ISSUE_25.httpThroughput.value : ISSUE_25.wsThroughput.value;
+        console.log(`\ntarget: ${kind === 'http' ? 'HTTP' : 'WebSocket'} gateway ≥ ${goal}× chp at 10 and 100 connections → ${ratios('gateway')} (net pipe: ${ratios('pipe')}; p50 added when saturated at 10: ${(at(10).gateway.p50 - at(10).direct.p50).toFixed(2)} ms)`);
       }
       const measures = throughputMeasures(results);
+      if (options.parts.has('ws')) {
+        // WebSocket latency below saturation, as the HTTP one below: a fixed rate over 10 connections. At
+        // saturation the added p50 is mostly queueing (100 clients wait on each other's turns through any proxy).
+        const fixed = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+        for (let round = 0; round < options.rounds; round++) {
+          for (const target of inTurn(names, round)) fixed[target].push(await withCpu(proxyPids[target], options.seconds, () => wsEcho(targets[target].ws, 10, options.seconds, targets[target].headers, options.rate / 10)));
+        }
+        // Paired by round, as for HTTP.
+        const added = (n: Target, by: (m: Measurement) => number) => median(fixed[n].map((m, round) => by(m) - by(fixed.direct[round] as Measurement)));
+        console.log(`\nWebSocket latency at a fixed ${options.rate} messages/s over 10 connections (median of ${options.rounds} rounds of ${options.seconds} s; added: above direct's in the same round)`);
+        for (const n of names) {
+          const m = medianBy(fixed[n], (r) => r.p50);
+          const cpu = proxyPids[n] ? `  cpu ${median(fixed[n].map((r) => r.cpuUs ?? Number.NaN)).toFixed(0).padStart(4)} µs` : '';
+          console.log(`${n.padEnd(19)} p50 ${m.p50.toFixed(2).padStart(6)} ms  p99 ${m.p99.toFixed(2).padStart(6)} ms  added p50 ${added(n, (r) => r.p50).toFixed(2).padStart(5)} ms, p99 ${added(n, (r) => r.p99).toFixed(2).padStart(5)} ms${cpu}`);
+        }
+        console.log(`\ntarget: WebSocket p50 added ≤ ${ISSUE_25.wsP50Added.value} ms → ${added('gateway', (r) => r.p50).toFixed(2)} ms at ${options.rate}/s (net pipe ${added('pipe', (r) => r.p50).toFixed(2)} ms, chp ${added('chp', (r) => r.p50).toFixed(2)} ms)`);
+        measures.push({
+          name: `WebSocket p50 added to direct at ${options.rate} messages/s over 10 connections (median of ${options.rounds} rounds of ${options.seconds} s)`,
+          unit: 'ms',
+          visp: added('gateway', (r) => r.p50),
+          reference: { name: 'configurable-http-proxy', value: added('chp', (r) => r.p50) },
+          target: ISSUE_25.wsP50Added,
+        });
+      }
       if (!options.parts.has('latency')) return { measures };
 
       // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
@@ -323,7 +390,7 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
       const cpu = (n: LatencyTarget) => (latencyPids[n] ? `  cpu ${median(fixed[n].map((m) => m.cpuUs ?? Number.NaN)).toFixed(0).padStart(4)} µs` : '');
       for (const n of latencyNames) console.log(`${label(n).padEnd(19)} p50 ${latency[n].p50.toFixed(2).padStart(6)} ms  p99 ${latency[n].p99.toFixed(2).padStart(6)} ms  added ${added(n).toFixed(2).padStart(5)} ms${cpu(n)}`);
       const deployed: LatencyTarget = oneWorker ? 'gateway-1' : 'gateway';
-      console.log(`\ntarget: p99 added at 10 connections ≤ 2 ms → ${added(deployed).toFixed(2)} ms at ${options.rate}/s, ${label(deployed)} (the bare forwarding without checks: ${added('bare').toFixed(2)} ms; gateway/chp ${(added(deployed) / added('chp')).toFixed(2)}×)`);
+      console.log(`\ntarget: p99 added at 10 connections ≤ ${ISSUE_25.httpP99Added.value} ms → ${added(deployed).toFixed(2)} ms at ${options.rate}/s, ${label(deployed)} (the bare forwarding without checks: ${added('bare').toFixed(2)} ms; gateway/chp ${(added(deployed) / added('chp')).toFixed(2)}×)`);
       measures.push({
         name: `HTTP p99 added to direct at ${options.rate} requests/s over 10 connections, ${label(deployed)} (median of ${options.latencyRounds} rounds of ${options.seconds} s)`,
         unit: 'ms',

@@ -1,7 +1,9 @@
 // The processes tools/bench/proxy starts besides the real proxies: the app every proxy forwards to (a small HTTP
-// answer, and a WebSocket that echoes), and the bare forwarding it measures latency against. Each runs in a
-// process of its own so that it never shares a core's event loop with a proxy or the load.
+// answer, and a WebSocket that echoes), the bare forwarding it measures latency against, and a plain TCP pipe, the
+// floor of any Node.js proxy. Each runs in a process of its own so that it never shares a core's event loop with a
+// proxy or the load.
 import http from 'node:http';
+import net from 'node:net';
 import { WebSocketServer } from 'ws';
 import { Forwarder, forwardedHeaders } from '@visp/service-kit';
 
@@ -27,5 +29,21 @@ export function startBareProxy(port: number, target: string): http.Server {
     forwarder.web(req, res, { origin, path: req.url ?? '/', headers: forwardedHeaders(req) }, () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
   });
   server.keepAliveTimeout = 60_000;
+  return server.listen(port, '127.0.0.1');
+}
+
+/**
+ * The floor for any Node.js proxy: each connection piped to one of its own to the target, bytes as they come, no
+ * HTTP at all. WebSocket echo through it costs what the kernel and Node's streams cost, nothing else.
+ */
+export function startNetPipe(port: number, target: string): net.Server {
+  const { hostname, port: targetPort } = new URL(target);
+  const server = net.createServer((client) => {
+    const app = net.connect(Number(targetPort), hostname);
+    for (const socket of [client, app]) socket.setNoDelay(true);
+    client.on('error', () => app.destroy()).on('close', () => app.destroy());
+    app.on('error', () => client.destroy()).on('close', () => client.destroy());
+    client.pipe(app).pipe(client);
+  });
   return server.listen(port, '127.0.0.1');
 }

@@ -9,7 +9,7 @@ import { benchSocketProxy } from '../bench/socket-proxy';
 import { benchSpawn } from '../bench/spawn';
 import { benchTranscribe } from '../bench/transcribe';
 import { benchWsHold } from '../bench/ws-hold';
-import { startBareProxy, startUpstream } from '../bench/upstream';
+import { startBareProxy, startNetPipe, startUpstream } from '../bench/upstream';
 import { ensureImages } from './images';
 import { ensureServiceImages } from './service-images';
 import { soak } from './soak';
@@ -36,7 +36,8 @@ const USAGE = `usage: visp-dev <command>
   bench spawn [--runs N] [--burst N]
                         session start time through the platform against bare Podman (tools/bench/spawn.ts)
   bench proxy [--seconds N] [--rounds N] [--latency-rounds N] [--workers N] [--rate N] [--only http|ws|latency]
-                        the session proxy against a direct connection and configurable-http-proxy
+                        the session proxy against a direct connection, a plain TCP pipe in Node.js (the
+                        floor of any Node.js proxy) and configurable-http-proxy
                         (tools/bench/proxy.ts); --workers sets GATEWAY_WORKERS (default: one per core; the
                         latency part also measures one worker, the production default)
   bench recovery [--containers N]
@@ -67,6 +68,7 @@ const BENCH_FLAGS: Record<string, string[] | undefined> = {
   'ws-hold': ['--sockets', '--minutes', '--interval'],
   upstream: ['--port'],
   'bare-proxy': ['--port', '--target'],
+  'net-pipe': ['--port', '--target'],
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -122,10 +124,10 @@ async function main(argv: string[]): Promise<number> {
         if (!(rounds >= 1)) break;
         return benchTranscribe({ rounds }).then(exitCode);
       }
-      // Internal: the upstream and the bare proxy of the proxy bench, each in a process of its own.
-      if (rest[0] === 'upstream' || rest[0] === 'bare-proxy') {
+      // Internal: the upstream, the bare proxy and the net pipe of the proxy bench, each in a process of its own.
+      if (rest[0] === 'upstream' || rest[0] === 'bare-proxy' || rest[0] === 'net-pipe') {
         if (rest[0] === 'upstream') startUpstream(number('--port', 0));
-        else startBareProxy(number('--port', 0), rest[rest.indexOf('--target') + 1] ?? '');
+        else (rest[0] === 'bare-proxy' ? startBareProxy : startNetPipe)(number('--port', 0), rest[rest.indexOf('--target') + 1] ?? '');
         return new Promise<number>(() => undefined);
       }
       break;
