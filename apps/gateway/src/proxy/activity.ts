@@ -32,4 +32,24 @@ export class ActivityRecorder {
     this.lastWritten.set(sid, now);
     this.log.touch(sid, now).catch((err: unknown) => this.logger.warn({ err, sid }, 'could not record activity'));
   }
+
+  /**
+   * A proxied WebSocket's use, from its opening to its close: what the user sends counts, what the app sends
+   * (output, pings) does not. The bytes the user's socket has read are looked at as often as activity may be
+   * written, never per message: the proxy's only work per message is to pass it on.
+   */
+  watch(sid: string, userSocket: { readonly bytesRead: number; once(event: 'close', listener: () => void): unknown }): void {
+    let seen = userSocket.bytesRead;
+    const look = () => {
+      if (userSocket.bytesRead === seen) return;
+      seen = userSocket.bytesRead;
+      this.touch(sid);
+    };
+    const timer = setInterval(look, RESOLUTION_MS).unref();
+    userSocket.once('close', () => {
+      clearInterval(timer);
+      look();
+    });
+    this.touch(sid);
+  }
 }

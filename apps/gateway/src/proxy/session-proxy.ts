@@ -205,11 +205,9 @@ export class SessionProxy {
         return refuseUpgrade(socket, this.known(err).status);
       }
       socket.once('close', stream);
-      // What the user sends counts as use; what the app sends (output, pings) does not.
-      socket.on('data', () => this.deps.activity.touch(sid));
       // Node hands upgrades a net.Socket (typed as Duplex); its timeout counts silence both ways.
       if (this.settings.PROXY_WS_IDLE_TIMEOUT > 0) (socket as Socket).setTimeout(this.settings.PROXY_WS_IDLE_TIMEOUT * 1000, () => socket.destroy());
-      this.deps.activity.touch(sid);
+      this.deps.activity.watch(sid, socket as Socket);
       // Checked once, when it opened: it ends with the login or token it opened with.
       socket.once('close', this.deps.auth.holdWhileValid(target.principal, () => socket.destroy()));
       this.forwarder.ws(req, socket as Socket, head, this.upstream(req, target), (err, to) => this.unreachable(err, req, to));
