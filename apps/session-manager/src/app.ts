@@ -5,6 +5,7 @@ import { ACTIVE_SESSION_STATES } from '@visp/contracts';
 import { createService, serviceBasics, requireServiceToken, type Service } from '@visp/service-kit';
 import { SessionLeases, type SessionHostDeps } from '@visp/sessions';
 import { CapacityGate } from './sessions/capacity';
+import { CapacityAudit } from './sessions/capacity-audit';
 import { Culler } from './sessions/culling';
 import { OwnerLock } from './sessions/owner-lock';
 import { sessionRoutes } from './sessions/sessions.routes';
@@ -39,6 +40,7 @@ export interface SessionManager {
   service: Service;
   sessions: SessionService;
   culler: Culler;
+  audit: CapacityAudit;
 }
 
 /** Builds the service from its dependencies; main.ts opens them, tests pass real ones of their own. */
@@ -51,8 +53,9 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   if (unknownWarm.length > 0) throw new ConfigError(`WARM_SESSION_TYPES names unknown session types: ${unknownWarm.join(', ')} (known: ${Object.keys(deps.types).join(', ')})`);
   const { store, redis, runtime, logger } = deps;
   const events = new EventBus(redis, logger);
-  // A prepared session the gate asks to give way is stopped by the service, built below.
-  const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL, (sid) => sessions.giveWay(sid));
+  // A prepared session the gate asks to give way is stopped by the service; a request that waits has the slots
+  // checked against the store (the audit). Both built below.
+  const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL, { preempt: (sid) => sessions.pool.giveWay(sid), crowded: () => audit.soon() });
   // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for
   // it), prepared ones preemptibly (not one being stopped: that stop frees it).
   const holding = ACTIVE_SESSION_STATES.filter((state) => state !== 'pending');
@@ -65,6 +68,8 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
     { sessions: store.sessions, spawner, runtime, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), ownerLock: new OwnerLock(redis), logger },
     { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER, warm: { max: settings.WARM_SESSIONS, types: settings.WARM_SESSION_TYPES } },
   );
+  const audit = new CapacityAudit({ gate, sessions: store.sessions, starting: () => sessions.starting(), logger: logger.child({ part: 'capacity' }) }, settings.WARM_SESSIONS);
+  audit.start();
   const culler = new Culler(
     { sessions: store.sessions, service: sessions, activity, routes, events, types: deps.types, instance: settings.INSTANCE_ID, logger: logger.child({ part: 'culler' }) },
     {
@@ -84,7 +89,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
       app.use('/api', requireServiceToken(settings.SERVICE_TOKEN));
       sessionRoutes(app, sessions, events);
     },
-    onClose: [() => culler.stop(), () => sessions.settled(), () => events.close(), ...(deps.closeAfter ?? [])],
+    onClose: [() => culler.stop(), () => audit.stop(), () => sessions.settled(), () => events.close(), ...(deps.closeAfter ?? [])],
   });
-  return { service, sessions, culler };
+  return { service, sessions, culler, audit };
 }

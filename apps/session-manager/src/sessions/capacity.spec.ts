@@ -50,7 +50,7 @@ describe('CapacityGate', () => {
 
   it('has a prepared session give way, oldest first and each once, to a request that would wait; never makes one wait', async () => {
     const told: string[] = [];
-    const gate = new CapacityGate(3, (sid) => told.push(sid));
+    const gate = new CapacityGate(3, { preempt: (sid) => told.push(sid) });
     expect(gate.tryAcquire('warm-1', { preemptible: true })).toBe(true);
     expect(gate.tryAcquire('warm-2', { preemptible: true })).toBe(true);
     await gate.acquire('real');
@@ -71,7 +71,7 @@ describe('CapacityGate', () => {
 
   it('keeps a launched prepared session for good: it no longer gives way', async () => {
     const told: string[] = [];
-    const gate = new CapacityGate(1, (sid) => told.push(sid));
+    const gate = new CapacityGate(1, { preempt: (sid) => told.push(sid) });
     gate.reserve('warm', { preemptible: true });
     expect(gate.keep('warm')).toBe(true);
     let admitted = false;

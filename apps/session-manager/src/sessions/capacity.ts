@@ -29,7 +29,12 @@ export class CapacityGate {
 
   constructor(
     private readonly capacity: number,
-    private readonly preempt: (sid: string) => void = () => undefined,
+    private readonly hooks: {
+      /** Told to stop a prepared session that is to give way to a waiting request. */
+      preempt?: (sid: string) => void;
+      /** Told when a request has to wait: a slot may be held by a session that ended elsewhere (see CapacityAudit). */
+      crowded?: () => void;
+    } = {},
   ) {}
 
   /** Resolves when `sid` holds a slot; rejects with LeftTheLineError if `leave(sid)` is called first. */
@@ -42,8 +47,9 @@ export class CapacityGate {
       const victim = [...this.preemptible].find((held) => !this.giving.has(held));
       if (victim !== undefined) {
         this.giving.add(victim);
-        this.preempt(victim);
+        this.hooks.preempt?.(victim);
       }
+      this.hooks.crowded?.();
     });
   }
 
@@ -107,6 +113,11 @@ export class CapacityGate {
     }
     const from = admitted > 0 ? 0 : changedFrom;
     this.line.slice(from).forEach((w, i) => w.onPosition(from + i + 1));
+  }
+
+  /** The sessions holding a slot. */
+  held(): string[] {
+    return [...this.holders];
   }
 
   get load(): { holding: number; waiting: number; capacity: number; warm: number } {

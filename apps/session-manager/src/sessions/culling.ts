@@ -131,7 +131,7 @@ export class Culler {
   private async considerWarm(session: SessionRecord, now: number): Promise<void> {
     const { warmUnusedMs } = this.policy;
     if (warmUnusedMs === 0 || now < (session.readyAt ?? session.createdAt).getTime() + warmUnusedMs) return;
-    if (await this.deps.service.retireWarm(session.sid, `prepared, not launched within ${formatDuration(warmUnusedMs)}`)) {
+    if (await this.deps.service.pool.retire(session.sid, `prepared, not launched within ${formatDuration(warmUnusedMs)}`)) {
       this.deps.logger.info({ sid: session.sid, owner: session.owner }, 'stopped a prepared session nobody launched');
     }
   }

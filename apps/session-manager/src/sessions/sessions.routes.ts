@@ -41,7 +41,7 @@ export function sessionRoutes(app: Express, service: SessionService, events: Eve
   app.post('/api/v1/sessions/prepare', async (req, res) => {
     requireJson(req);
     const { owner } = parseOrThrow(PrepareSessionsRequestSchema, req.body);
-    res.status(202).json(await service.prepare(owner));
+    res.status(202).json(await service.pool.prepare(owner));
   });
 
   app.get('/api/v1/capacity', (_req, res) => {

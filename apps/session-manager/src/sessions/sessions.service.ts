@@ -6,7 +6,6 @@ import {
   type CapacityView,
   type CreateSessionRequest,
   type Owner,
-  type PrepareSessionsView,
   type ProgressStep,
   type SessionLimits,
   type SessionState,
@@ -23,6 +22,7 @@ import { LeftTheLineError, type CapacityGate } from './capacity';
 import { containerName, newSessionId, newSessionToken, type SessionLeases, type SessionRuntime, type SpawnRequest } from '@visp/sessions';
 import type { OwnerLock } from './owner-lock';
 import type { Spawner } from './spawner';
+import { WarmPool } from './warm-pool';
 
 export interface SessionServiceOptions {
   instance: string;
@@ -34,7 +34,7 @@ export interface SessionServiceOptions {
 export interface SessionServiceDeps {
   sessions: SessionRepository;
   spawner: Spawner;
-  /** Read directly only to launch a prepared session: its address and token, as its workload holds them. */
+  /** The warm pool's: a prepared session's address and token, as its workload holds them. */
   runtime: SessionRuntime;
   routes: RouteStore;
   activity: ActivityLog;
@@ -48,11 +48,6 @@ export interface SessionServiceDeps {
 }
 
 const REASON_MAX = 2000;
-const LAUNCHED_WARM = 'launched from a session prepared ahead';
-/** Why a prepared session was stopped to let a launch in: its owner never sees it, the logs do. */
-const GAVE_WAY = 'prepared, and its place was needed for a launch';
-
-const sameLimits = (a: SessionLimits, b: SessionLimits) => a.memoryMiB === b.memoryMiB && a.cpus === b.cpus && a.pids === b.pids;
 
 export function toView(record: SessionRecord): SessionView {
   return {
@@ -76,19 +71,22 @@ export function toView(record: SessionRecord): SessionView {
  * The session lifecycle: pending → starting → ready → stopping → stopped, or failed. Every state change is
  * stored before it is announced; starts run in parallel, limited only by the capacity gate.
  *
- * The warm pool (off unless `warm.max` > 0): `prepare` starts sessions for a user before they ask, marked `warm`.
- * A warm session goes through the same lifecycle, but has no route, is announced to nobody, is in no owner's
- * list and outside their limit, and holds its capacity preemptibly. The owner's next launch of its type (no
- * project, default limits) takes it: it stops being warm, gets its route, and is ready at once.
+ * A launch takes a session prepared ahead for its owner when there is one (the warm pool, `pool`).
  */
 export class SessionService {
   /** Starts in progress, so a stop can cut one short and wait for it to let go. */
   private readonly launches = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  readonly pool: WarmPool;
 
   constructor(
     private readonly deps: SessionServiceDeps,
     private readonly options: SessionServiceOptions,
-  ) {}
+  ) {
+    this.pool = new WarmPool(
+      { ...deps, start: (record) => this.launch(record), stop: (sid, stop) => this.stop(sid, stop) },
+      { instance: options.instance, maxPerUser: options.maxPerUser, ...options.warm },
+    );
+  }
 
   /**
    * Validates, stores the session and starts it in the background: as `starting` when the capacity gate has room
@@ -109,7 +107,7 @@ export class SessionService {
       if (active >= this.options.maxPerUser) {
         throw new AppError('conflict', `${request.owner} already has ${active} active session(s), the most allowed; stop one first`);
       }
-      const warm = await this.takeWarm(request, limits);
+      const warm = await this.pool.take(request, limits);
       if (warm) return { record: warm, prepared: true };
       // The lease before the record: recovery must never see this session without its owner holding it.
       const sid = newSessionId();
@@ -137,94 +135,6 @@ export class SessionService {
     await this.announceState(record);
     this.launch(record); // keeps the lease until the start is over
     return toView(record);
-  }
-
-  /**
-   * Prepares the sessions `owner` may launch next, one of each warm type they have none of, while the pool and
-   * the capacity have room and the owner is below their limit (a prepared session at the limit could not be
-   * launched). Never waits for capacity. Returns at once; the starts go on behind.
-   */
-  async prepare(owner: Owner): Promise<PrepareSessionsView> {
-    const { warm, maxPerUser, instance } = this.options;
-    if (warm.max === 0) return { preparing: [] };
-    const started = await this.deps.ownerLock.run(owner, async () => {
-      if ((await this.deps.sessions.countActive(owner, ACTIVE_SESSION_STATES)) >= maxPerUser) return [];
-      const have = new Set((await this.deps.sessions.listWarm(owner, LIVE_SESSION_STATES)).map((s) => s.type));
-      const records: SessionRecord[] = [];
-      for (const typeName of warm.types.filter((t) => !have.has(t))) {
-        const type = sessionType(this.deps.types, typeName);
-        const sid = newSessionId();
-        // Not preemptible until its start is under way: a stop before that would find nothing to stop.
-        if (!type || this.deps.gate.load.warm >= warm.max || !this.deps.gate.tryAcquire(sid)) break;
-        try {
-          if (!(await this.deps.leases.acquire(sid))) throw new Error('could not reserve the session');
-          records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }, 'starting'));
-        } catch (err) {
-          this.deps.gate.release(sid);
-          await this.deps.leases.release(sid);
-          throw err;
-        }
-        // At once, each: one that fails later leaves those before it started, not stranded under their lease.
-        this.launch(records.at(-1) as SessionRecord);
-        this.deps.gate.reserve(sid, { preemptible: true });
-      }
-      return records;
-    });
-    if (started.length > 0) this.deps.logger.info({ owner, sids: started.map((r) => r.sid) }, 'preparing sessions ahead');
-    return { preparing: started.map((r) => ({ sid: r.sid, type: r.type })) };
-  }
-
-  /**
-   * Launches one of the owner's prepared sessions that fits the request, if any: no longer warm, readiness reset
-   * (idle culling counts from now), its route set from what its workload holds. Runs under the owner's lock.
-   */
-  private async takeWarm(request: CreateSessionRequest, limits: SessionLimits): Promise<SessionRecord | undefined> {
-    if (this.options.warm.max === 0 || request.project !== undefined) return undefined;
-    for (const candidate of await this.deps.sessions.listWarm(request.owner, ['ready'])) {
-      if (candidate.type !== request.type || !sameLimits(candidate.limits, limits)) continue;
-      // Refused when it is being stopped already (for a launch that waits, or by the culler).
-      if (!this.deps.gate.keep(candidate.sid)) continue;
-      // Whatever goes wrong here, the launch goes on as a new session.
-      const taken = await this.deps.leases.with(candidate.sid, () => this.launchWarm(candidate.sid)).catch((err: unknown) => void this.deps.logger.warn({ err, sid: candidate.sid }, 'could not launch a prepared session; starting a new one'));
-      if (taken) return taken;
-      // Not taken (recovery holds it, or its workload is gone): back to the pool if it is still a live prepared
-      // session; its slot freed if it is over (a stop that ended it meanwhile may have freed it already).
-      const now = await this.deps.sessions.getAnyOwner(candidate.sid);
-      if (now?.warm && LIVE_SESSION_STATES.includes(now.state)) this.deps.gate.reserve(candidate.sid, { preemptible: true });
-      else if (!now || FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(candidate.sid);
-    }
-    return undefined;
-  }
-
-  /** Under the session's lease. The record first: should this stop halfway, recovery republishes the route of a ready session. */
-  private async launchWarm(sid: string): Promise<SessionRecord | undefined> {
-    const record = await this.deps.sessions.getAnyOwner(sid);
-    const type = record && sessionType(this.deps.types, record.type);
-    if (!record?.warm || record.state !== 'ready' || !record.containerId || !type) return undefined;
-    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: true });
-    if (!details?.running || !details.target || !details.token) {
-      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone or unreachable); stopping it');
-      void this.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
-      return undefined;
-    }
-    const taken = await this.deps.sessions.transition(sid, ['ready'], 'ready', { reason: LAUNCHED_WARM, set: { warm: false, readyAt: new Date() } });
-    if (!taken) return undefined;
-    await this.deps.routes.set({ sid, owner: record.owner, target: details.target, token: details.token, stripPrefix: !type.baseUrlAware, updatedAt: new Date().toISOString() });
-    return taken;
-  }
-
-  /** The gate's call: a launch waits, so this prepared session gives up its place (the gate marked it given up). */
-  giveWay(sid: string): void {
-    void this.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room'));
-  }
-
-  /**
-   * Stops a prepared session nobody launched (the culler), unless a launch has kept it: the gate decides which of
-   * the two gets it, in one synchronous step. Resolves false when it was not stopped.
-   */
-  async retireWarm(sid: string, reason: string): Promise<boolean> {
-    if (!this.deps.gate.giveUp(sid)) return false;
-    return (await this.stop(sid, { reason, onlyWarm: true })).state === 'stopped';
   }
 
   async get(sid: string, owner?: Owner): Promise<SessionView> {
@@ -285,6 +195,11 @@ export class SessionService {
     const stopped = await this.deps.sessions.transition(sid, ['stopping'], 'stopped', { reason, set: { stoppedAt: new Date() } });
     if (stopped) await this.announceState(stopped);
     return toView(stopped ?? stopping);
+  }
+
+  /** The sessions whose start is in progress here. */
+  starting(): ReadonlySet<string> {
+    return new Set(this.launches.keys());
   }
 
   /** Waits for every start in progress to finish (for shutdown and tests). */

@@ -95,7 +95,7 @@ describe('the warm pool', () => {
     expect(await (await h.api('GET', '/api/v1/sessions?owner=wendy')).json()).toMatchObject({ sessions: [{ sid, state: 'ready' }] });
     expect(await (await h.api('GET', '/api/v1/capacity')).json()).toMatchObject({ holding: 1, warm: 0 });
     // Launched, it is the owner's for good: neither the culler nor a stop meant for prepared sessions ends it.
-    expect(await h.manager.sessions.retireWarm(sid, 'prepared, not launched')).toBe(false);
+    expect(await h.manager.sessions.pool.retire(sid, 'prepared, not launched')).toBe(false);
     expect(await h.manager.sessions.stop(sid, { reason: 'prepared, not launched', onlyWarm: true })).toMatchObject({ state: 'ready' });
     expect(await h.containersOf(sid)).toHaveLength(1);
   });

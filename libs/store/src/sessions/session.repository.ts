@@ -199,6 +199,13 @@ export class SessionRepository {
     return docs.map(toRecord);
   }
 
+  /** The stored state of each of `sids` that has a record (one query, whatever their number). */
+  async statesOf(sids: readonly SessionId[]): Promise<Map<SessionId, SessionState>> {
+    if (sids.length === 0) return new Map();
+    const docs = await this.model.find({ _id: { $in: sids } }, { state: 1 }).lean<Array<Pick<Lean, '_id' | 'state'>>>();
+    return new Map(docs.map((d) => [d._id, d.state]));
+  }
+
   /** The owner's sessions in `states`, prepared ones (the warm pool) not counted. */
   async countActive(owner: Owner, states: readonly SessionState[]): Promise<number> {
     return this.model.countDocuments({ owner, state: { $in: states }, warm: { $ne: true } });

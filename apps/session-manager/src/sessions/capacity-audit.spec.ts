@@ -1,0 +1,50 @@
+import type { SessionState } from '@visp/contracts';
+import { createLogger } from '@visp/config';
+import { CapacityGate } from './capacity';
+import { CapacityAudit } from './capacity-audit';
+
+const logger = createLogger({ component: 'test', level: 'silent' });
+
+/** A gate holding `held`, the store's word on each (none: no record yet), and the starts in progress. */
+function setup(capacity: number, held: string[], stored: Record<string, SessionState>, starting: string[] = []) {
+  const gate = new CapacityGate(capacity, { crowded: () => audit.soon() });
+  for (const sid of held) gate.reserve(sid);
+  const asked: string[][] = [];
+  const sessions = {
+    statesOf: async (sids: readonly string[]) => (asked.push([...sids]), new Map(sids.flatMap((sid) => (stored[sid] ? [[sid, stored[sid]] as const] : [])))),
+  };
+  const audit = new CapacityAudit({ gate, sessions, starting: () => new Set(starting), logger }, 0);
+  return { gate, audit, asked };
+}
+
+describe('CapacityAudit', () => {
+  it('frees the slots of sessions stored as over, and only those', async () => {
+    const { gate, audit } = setup(5, ['stopped', 'failed', 'ready', 'stopping', 'no-record-yet'], { stopped: 'stopped', failed: 'failed', ready: 'ready', stopping: 'stopping' });
+    audit.soon();
+    await audit.settled();
+    expect(gate.held().sort()).toEqual(['no-record-yet', 'ready', 'stopping']);
+  });
+
+  it('leaves a start in progress to settle its own slot, whatever its record says meanwhile', async () => {
+    const { gate, audit, asked } = setup(2, ['mine', 'gone'], { mine: 'failed', gone: 'stopped' }, ['mine']);
+    audit.soon();
+    await audit.settled();
+    expect({ held: gate.held(), asked }).toEqual({ held: ['mine'], asked: [['gone']] });
+  });
+
+  it('is asked by a request that has to wait, which then gets the slot of a session that ended elsewhere', async () => {
+    const { gate, audit } = setup(1, ['dead'], { dead: 'stopped' });
+    await gate.acquire('next'); // resolves only once the audit has freed the dead session's slot
+    await audit.settled();
+    expect(gate.held()).toEqual(['next']);
+  });
+
+  it('runs once more after the audit in progress when asked meanwhile, not once per call', async () => {
+    const { audit, asked } = setup(3, ['a'], { a: 'ready' });
+    audit.soon();
+    audit.soon();
+    audit.soon();
+    await audit.settled();
+    expect(asked).toHaveLength(2);
+  });
+});

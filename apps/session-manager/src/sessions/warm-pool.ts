@@ -1,0 +1,141 @@
+import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, LIVE_SESSION_STATES, type CreateSessionRequest, type Owner, type PrepareSessionsView, type SessionLimits, type SessionView } from '@visp/contracts';
+import { sessionType, type Logger, type SessionTypes } from '@visp/config';
+import type { RouteStore } from '@visp/bus';
+import type { SessionRecord, SessionRepository } from '@visp/store';
+import { newSessionId, type SessionLeases, type SessionRuntime } from '@visp/sessions';
+import type { CapacityGate } from './capacity';
+import type { OwnerLock } from './owner-lock';
+
+export interface WarmPoolOptions {
+  instance: string;
+  maxPerUser: number;
+  /** At most `max` prepared sessions at once (0: off), of these types, for each user who asks. */
+  max: number;
+  types: readonly string[];
+}
+
+export interface WarmPoolDeps {
+  sessions: SessionRepository;
+  /** Read only to launch a prepared session: its address and token, as its workload holds them. */
+  runtime: SessionRuntime;
+  routes: RouteStore;
+  types: SessionTypes;
+  gate: CapacityGate;
+  leases: SessionLeases;
+  ownerLock: OwnerLock;
+  logger: Logger;
+  /** The lifecycle's own start and stop (SessionService): a prepared session is a session like any other. */
+  start: (record: SessionRecord) => void;
+  stop: (sid: string, options: { reason: string; onlyWarm: true }) => Promise<SessionView>;
+}
+
+const LAUNCHED_WARM = 'launched from a session prepared ahead';
+/** Why a prepared session was stopped to let a launch in: its owner never sees it, the logs do. */
+const GAVE_WAY = 'prepared, and its place was needed for a launch';
+
+const sameLimits = (a: SessionLimits, b: SessionLimits) => a.memoryMiB === b.memoryMiB && a.cpus === b.cpus && a.pids === b.pids;
+
+/**
+ * The warm pool (off unless `max` > 0): sessions started for a user before they ask, marked `warm`. Each goes
+ * through the session lifecycle like any other, but has no route, is announced to nobody, is in no owner's list
+ * and outside their limit, and holds its capacity preemptibly. The owner's next launch of its type (no project,
+ * default limits) takes it: it stops being warm, gets its route, and is ready at once.
+ *
+ * A started container cannot get a volume afterwards, so each is prepared for one user, with their home: nothing
+ * is shared between users.
+ */
+export class WarmPool {
+  constructor(
+    private readonly deps: WarmPoolDeps,
+    private readonly options: WarmPoolOptions,
+  ) {}
+
+  /**
+   * Prepares the sessions `owner` may launch next, one of each warm type they have none of, while the pool and
+   * the capacity have room and the owner is below their limit (a prepared session at the limit could not be
+   * launched). Never waits for capacity. Returns at once; the starts go on behind.
+   */
+  async prepare(owner: Owner): Promise<PrepareSessionsView> {
+    const { max, types, maxPerUser, instance } = this.options;
+    if (max === 0) return { preparing: [] };
+    const started = await this.deps.ownerLock.run(owner, async () => {
+      if ((await this.deps.sessions.countActive(owner, ACTIVE_SESSION_STATES)) >= maxPerUser) return [];
+      const have = new Set((await this.deps.sessions.listWarm(owner, LIVE_SESSION_STATES)).map((s) => s.type));
+      const records: SessionRecord[] = [];
+      for (const typeName of types.filter((t) => !have.has(t))) {
+        const type = sessionType(this.deps.types, typeName);
+        const sid = newSessionId();
+        // Not preemptible until its start is under way: a stop before that would find nothing to stop.
+        if (!type || this.deps.gate.load.warm >= max || !this.deps.gate.tryAcquire(sid)) break;
+        try {
+          if (!(await this.deps.leases.acquire(sid))) throw new Error('could not reserve the session');
+          records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }, 'starting'));
+        } catch (err) {
+          this.deps.gate.release(sid);
+          await this.deps.leases.release(sid);
+          throw err;
+        }
+        // At once, each: one that fails later leaves those before it started, not stranded under their lease.
+        this.deps.start(records.at(-1) as SessionRecord);
+        this.deps.gate.reserve(sid, { preemptible: true });
+      }
+      return records;
+    });
+    if (started.length > 0) this.deps.logger.info({ owner, sids: started.map((r) => r.sid) }, 'preparing sessions ahead');
+    return { preparing: started.map((r) => ({ sid: r.sid, type: r.type })) };
+  }
+
+  /**
+   * Launches one of the owner's prepared sessions that fits the request, if any: no longer warm, readiness reset
+   * (idle culling counts from now), its route set from what its workload holds. Runs under the owner's lock.
+   */
+  async take(request: CreateSessionRequest, limits: SessionLimits): Promise<SessionRecord | undefined> {
+    if (this.options.max === 0 || request.project !== undefined) return undefined;
+    for (const candidate of await this.deps.sessions.listWarm(request.owner, ['ready'])) {
+      if (candidate.type !== request.type || !sameLimits(candidate.limits, limits)) continue;
+      // Refused when it is being stopped already (for a launch that waits, or by the culler).
+      if (!this.deps.gate.keep(candidate.sid)) continue;
+      // Whatever goes wrong here, the launch goes on as a new session.
+      const taken = await this.deps.leases.with(candidate.sid, () => this.launch(candidate.sid)).catch((err: unknown) => void this.deps.logger.warn({ err, sid: candidate.sid }, 'could not launch a prepared session; starting a new one'));
+      if (taken) return taken;
+      // Not taken (recovery holds it, or its workload is gone): back to the pool if it is still a live prepared
+      // session; its slot freed if it is over (a stop that ended it meanwhile may have freed it already).
+      const now = await this.deps.sessions.getAnyOwner(candidate.sid);
+      if (now?.warm && LIVE_SESSION_STATES.includes(now.state)) this.deps.gate.reserve(candidate.sid, { preemptible: true });
+      else if (!now || FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(candidate.sid);
+    }
+    return undefined;
+  }
+
+  /** The gate's call: a launch waits, so this prepared session gives up its place (the gate marked it given up). */
+  giveWay(sid: string): void {
+    void this.deps.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room'));
+  }
+
+  /**
+   * Stops a prepared session nobody launched (the culler), unless a launch has kept it: the gate decides which of
+   * the two gets it, in one synchronous step. Resolves false when it was not stopped.
+   */
+  async retire(sid: string, reason: string): Promise<boolean> {
+    if (!this.deps.gate.giveUp(sid)) return false;
+    return (await this.deps.stop(sid, { reason, onlyWarm: true })).state === 'stopped';
+  }
+
+  /** Under the session's lease. The record first: should this stop halfway, recovery republishes the route of a ready session. */
+  private async launch(sid: string): Promise<SessionRecord | undefined> {
+    const record = await this.deps.sessions.getAnyOwner(sid);
+    const type = record && sessionType(this.deps.types, record.type);
+    if (!record?.warm || record.state !== 'ready' || !record.containerId || !type) return undefined;
+    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: true });
+    if (!details?.running || !details.target || !details.token) {
+      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone or unreachable); stopping it');
+      void this.deps.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
+      return undefined;
+    }
+    const now = new Date();
+    const taken = await this.deps.sessions.transition(sid, ['ready'], 'ready', { reason: LAUNCHED_WARM, set: { warm: false, readyAt: now } });
+    if (!taken) return undefined;
+    await this.deps.routes.set({ sid, owner: record.owner, target: details.target, token: details.token, stripPrefix: !type.baseUrlAware, updatedAt: now.toISOString() });
+    return taken;
+  }
+}
