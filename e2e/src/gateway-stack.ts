@@ -78,7 +78,7 @@ export interface GatewayStack {
  * Each stack's Redis database (3–15), so that one spec's state (login rate limits, queues, routes) never meets
  * another's, whichever Jest worker runs them. A new stack gets the next number.
  */
-const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, sso: 10, limits: 11, isolation: 12, origin: 13, fuzz: 14, wsfuzz: 15, visp: 16, vispdb: 17, kube: 18, kubecull: 19, envs: 20, warm: 21, capacity: 22 };
+const STACK_DATABASES: Record<string, number> = { gw: 3, webclient: 4, browser: 5, recovery: 6, transcribe: 7, sso: 10, limits: 11, isolation: 12, origin: 13, fuzz: 14, wsfuzz: 15, visp: 16, vispdb: 17, kube: 18, kubecull: 19, envs: 20, warm: 21, capacity: 22, kubewarm: 23 };
 // 8: service-images.int.spec.ts; 9: the secret probe of tools/src/visp/visp.int.spec.ts.
 
 export interface StackOptions {

@@ -4,6 +4,10 @@
 //        says `ready` (database records, events, capacity, volume, labels, limits, readiness probe, route).
 // bare:  the same image, command, environment and limits created and started through the same Podman API socket
 //        with nothing else, port published on 127.0.0.1, its readiness path polled every 10 ms.
+// bare with the session's isolation (one session of each built-in type): the container the session-manager makes,
+//        from the same spec functions (the session guard in front of the app, the home volume, a tmpfs /tmp, no
+//        capabilities, no-new-privileges, an init, its own user-mode network), started the same bare way: what is
+//        left between it and visp is the platform's own work (records, events, capacity, the route).
 // Both print where each start spent its time: the platform's from its own progress events, bare Podman's from
 // its calls.
 // Runs alternate between the two so that drift on the machine hits both alike; medians are compared.
@@ -14,6 +18,8 @@ import Docker from 'dockerode';
 import { BUILTIN_SESSION_TYPES, expandLaunch, type SessionTypeConfig, type SessionTypes } from '@visp/config';
 import { closeRedis, createRedis, EventBus } from '@visp/bus';
 import { isSessionEvent, LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
+import { discoverPodman, homeVolumeName, PodmanClient } from '@visp/podman-client';
+import { behindGuard, TOKEN_ENV } from '@visp/sessions';
 import { readSse } from '@visp/testing';
 import { TESTBOX_IMAGE } from '../src/images';
 import { log, withBench } from './harness';
@@ -114,12 +120,13 @@ class EventClock {
   }
 }
 
-/** Phase times of every launch of one measure, visp's and bare Podman's. */
+/** Phase times of every launch of one measure, visp's and bare Podman's (plain, and with the session's isolation). */
 interface Breakdown {
   visp: Array<Record<Phase, number>>;
   bare: Array<Record<BarePhase, number>>;
+  isolated: Array<Record<BarePhase, number>>;
 }
-const newBreakdown = (): Breakdown => ({ visp: [], bare: [] });
+const newBreakdown = (): Breakdown => ({ visp: [], bare: [], isolated: [] });
 
 /** The platform: one or more sessions requested at once, until every one is ready. */
 async function platformStart(api: string, type: string, count: number, clock?: EventClock, breakdown?: Breakdown): Promise<number> {
@@ -205,10 +212,56 @@ async function bareStart(docker: Docker, type: SessionTypeConfig, count: number,
   return ms;
 }
 
+/**
+ * Bare Podman making the container the session-manager makes in local mode (libs/sessions PodmanRuntime's spec,
+ * behind the guard, created through the same `toCreateOptions`), one session: create, start, poll through the guard.
+ */
+async function isolatedStart(podman: PodmanClient, type: SessionTypeConfig, instance: string, guardBinary: string, breakdown?: Breakdown): Promise<number> {
+  const name = `visp-bench-isolated-${instance}`;
+  const owner = 'bench-isolated';
+  const started = performance.now();
+  const launch = expandLaunch(type, { baseUrl: `/s/${name}/`, token: TOKEN, user: owner });
+  const [uid = '1000', gid = '1000'] = type.user.split(':');
+  const [image] = await Promise.all([podman.imageCommand(type.image), podman.ensureVolume(homeVolumeName(owner), { instance, owner: { uid: Number(uid), gid: Number(gid) } })]);
+  const spec = behindGuard(
+    {
+      name,
+      image: type.image,
+      labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance },
+      user: type.user,
+      cmd: launch.command,
+      env: { [TOKEN_ENV]: TOKEN, VISP_BASE_URL: `/s/${name}/`, VISP_USER: owner, ...launch.env },
+      workdir: type.homeDir,
+      limits: { memoryBytes: type.limits.default.memoryMiB * 2 ** 20, nanoCpus: Math.round(type.limits.default.cpus * 1e9), pids: type.limits.default.pids },
+      tmpfs: [{ target: '/tmp', sizeBytes: type.tmpfsMiB * 2 ** 20, mode: 0o1777 }],
+      volumes: [{ name: homeVolumeName(owner), target: type.homeDir }],
+      network: 'slirp4netns',
+      publish: { containerPort: type.port },
+    },
+    type.port,
+    image,
+    guardBinary,
+  );
+  const id = await podman.createContainer(spec);
+  const created = performance.now();
+  await podman.startContainer(id);
+  const hostPort = (await podman.inspectContainer(id)).ports[`${spec.publish?.containerPort}/tcp`];
+  const running = performance.now();
+  const url = `http://127.0.0.1:${hostPort}${launch.readinessPath}`;
+  const headers = { ...launch.readinessHeaders, Authorization: `token ${TOKEN}` };
+  while (!(await fetch(url, { headers, redirect: 'manual' }).then((r) => (r.body?.cancel(), r.status < 400), () => false))) await sleep(10);
+  breakdown?.isolated.push({ create: created - started, start: running - created, ready: performance.now() - running });
+  const ms = performance.now() - started;
+  await podman.removeContainer(id, { force: true });
+  return ms;
+}
+
 interface Row {
   what: string;
   visp: number;
   bare: number;
+  /** Bare Podman making the session's own isolated container (built-in types, one session). */
+  isolated?: number;
 }
 
 const WARM_OWNER = 'bench-warm';
@@ -228,16 +281,18 @@ async function prepareAhead(api: string, owner: string): Promise<void> {
 /** Median phase times of each measure's launches, visp's beside bare Podman's. */
 function printBreakdown(rows: Array<[string, Breakdown]>): void {
   const at = (values: number[]) => (values.length ? median(values).toFixed(0) : '–');
-  const header = `${'where the time went (median ms)'.padEnd(34)}${PHASES.map(([phase]) => phase.padStart(10)).join('')}${'│ bare:'.padStart(9)}${(['create', 'start', 'ready'] as const).map((p) => p.padStart(8)).join('')}`;
-  const lines = rows.map(([what, b]) => `${what.padEnd(34)}${PHASES.map(([phase]) => at(b.visp.map((p) => p[phase])).padStart(10)).join('')}${'│'.padStart(9)}${(['create', 'start', 'ready'] as const).map((p) => at(b.bare.map((x) => x[p])).padStart(8)).join('')}`);
+  const barePhases = (label: string, runs: Array<Record<BarePhase, number>>) => `${label.padStart(11)}${(['create', 'start', 'ready'] as const).map((p) => at(runs.map((x) => x[p])).padStart(8)).join('')}`;
+  const header = `${'where the time went (median ms)'.padEnd(34)}${PHASES.map(([phase]) => phase.padStart(10)).join('')}${'│ bare:'.padStart(9)}${(['create', 'start', 'ready'] as const).map((p) => p.padStart(8)).join('')}${'│ isolated:'.padStart(13)}${(['create', 'start', 'ready'] as const).map((p) => p.padStart(8)).join('')}`;
+  const lines = rows.map(([what, b]) => `${what.padEnd(34)}${PHASES.map(([phase]) => at(b.visp.map((p) => p[phase])).padStart(10)).join('')}${barePhases('│', b.bare)}${b.isolated.length ? barePhases('│', b.isolated) : ''}`);
   console.log(`\n${[header, ...lines].join('\n')}\n`);
 }
 
 function printTable(rows: Row[], runs: number): void {
+  const isolated = (r: Row) => (r.isolated === undefined ? '' : `${r.isolated.toFixed(0).padStart(16)}${(r.visp / r.isolated).toFixed(2).padStart(8)}`);
   const lines = [
     `spawn: median of ${runs} runs, ms (time until the app answers its readiness path)`,
-    `${'start'.padEnd(34)}${'visp'.padStart(8)}${'bare podman'.padStart(13)}${'ratio'.padStart(8)}${'added'.padStart(8)}`,
-    ...rows.map((r) => `${r.what.padEnd(34)}${r.visp.toFixed(0).padStart(8)}${r.bare.toFixed(0).padStart(13)}${(r.visp / r.bare).toFixed(2).padStart(8)}${(r.visp - r.bare).toFixed(0).padStart(8)}`),
+    `${'start'.padEnd(34)}${'visp'.padStart(8)}${'bare podman'.padStart(13)}${'ratio'.padStart(8)}${'added'.padStart(8)}${'bare, isolated'.padStart(16)}${'ratio'.padStart(8)}`,
+    ...rows.map((r) => `${r.what.padEnd(34)}${r.visp.toFixed(0).padStart(8)}${r.bare.toFixed(0).padStart(13)}${(r.visp / r.bare).toFixed(2).padStart(8)}${(r.visp - r.bare).toFixed(0).padStart(8)}${isolated(r)}`),
   ];
   console.log(`\n${lines.join('\n')}\n`);
 }
@@ -259,24 +314,30 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<BenchResult> {
     const clock = await EventClock.listen(infra.env.REDIS_URL);
 
     const breakdowns = new Map<string, Breakdown>();
-    const measure = async (what: string, visp: (b?: Breakdown) => Promise<number>, bare: (b?: Breakdown) => Promise<number>): Promise<Row> => {
+    type Start = (b?: Breakdown) => Promise<number>;
+    const measure = async (what: string, visp: Start, bare: Start, isolated?: Start): Promise<Row> => {
       await visp(); // warm-up: first-use costs (image layers in the page cache, home volumes) are not what is measured
       await bare();
-      const times = { visp: [] as number[], bare: [] as number[] };
+      await isolated?.();
+      const times = { visp: [] as number[], bare: [] as number[], isolated: [] as number[] };
       const breakdown = newBreakdown();
       for (let run = 0; run < options.runs; run++) {
         times.visp.push(await visp(breakdown));
         times.bare.push(await bare(breakdown));
+        if (isolated) times.isolated.push(await isolated(breakdown));
       }
       breakdowns.set(what, breakdown);
-      log(`${what}: visp ${times.visp.map((t) => t.toFixed(0)).join(' ')}; bare ${times.bare.map((t) => t.toFixed(0)).join(' ')}`);
-      return { what, visp: median(times.visp), bare: median(times.bare) };
+      log(`${what}: visp ${times.visp.map((t) => t.toFixed(0)).join(' ')}; bare ${times.bare.map((t) => t.toFixed(0)).join(' ')}${isolated ? `; bare, isolated ${times.isolated.map((t) => t.toFixed(0)).join(' ')}` : ''}`);
+      return { what, visp: median(times.visp), bare: median(times.bare), ...(isolated ? { isolated: median(times.isolated) } : {}) };
     };
     const platform = (type: string, count: number) => (b?: Breakdown) => platformStart(api, type, count, clock, b);
     const barePodman = (type: SessionTypeConfig, count: number) => (b?: Breakdown) => bareStart(docker, type, count, instance, b);
-    // Every built-in type, one session, against a bare start of its own image, command and environment.
+    const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: infra.env.CONTAINER_HOST }));
+    const isolatedPodman = (type: SessionTypeConfig) => (b?: Breakdown) => isolatedStart(podman, type, instance, infra.env.SESSION_GUARD_BINARY, b);
+    // Every built-in type, one session, against a bare start of its own image, command and environment, and
+    // against bare Podman making the session's own isolated container.
     const builtIn: Row[] = [];
-    for (const [name, type] of Object.entries(BUILTIN_SESSION_TYPES)) builtIn.push(await measure(`${name}, one session`, platform(name, 1), barePodman(type, 1)));
+    for (const [name, type] of Object.entries(BUILTIN_SESSION_TYPES)) builtIn.push(await measure(`${name}, one session`, platform(name, 1), barePodman(type, 1), isolatedPodman(type)));
     const box = await measure('box, one session', platform('box', 1), barePodman(BOX, 1));
     const burst = await measure(`box, ${options.burst} at once`, platform('box', options.burst), barePodman(BOX, options.burst));
     const slow = await measure('slowbox (1 s app), one session', platform('slowbox', 1), barePodman(SLOWBOX, 1));
@@ -312,7 +373,13 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<BenchResult> {
       reference: { name: 'bare podman', value: row.bare },
       target: row === burst || row === slowBurst ? ISSUE_25.spawnBurst : ISSUE_25.spawnOne,
     });
+    const isolatedMeasures: Measure[] = builtIn.map((row) => ({
+      name: `${row.what}: start until ready, against bare Podman making the session's isolated container (median of ${options.runs})`,
+      unit: 'ms',
+      visp: row.visp,
+      reference: { name: 'bare podman, isolated', value: row.isolated ?? Number.NaN },
+    }));
     const warmMeasure: Measure = { name: `jupyter launch to ready, prepared ahead (median of ${options.runs})`, unit: 'ms', visp: warm.visp, reference: { name: 'bare podman', value: warm.bare }, target: ISSUE_25.spawnWarm };
-    return { measures: [...[...builtIn, box, burst, slow, slowBurst].map(toMeasure), warmMeasure] };
+    return { measures: [...[...builtIn, box, burst, slow, slowBurst].map(toMeasure), ...isolatedMeasures, warmMeasure] };
   });
 }

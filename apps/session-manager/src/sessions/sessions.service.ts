@@ -83,7 +83,7 @@ export class SessionService {
     private readonly options: SessionServiceOptions,
   ) {
     this.pool = new WarmPool(
-      { ...deps, start: (record) => this.launch(record), stop: (sid, stop) => this.stop(sid, stop) },
+      { ...deps, start: (record, token) => this.launch(record, token), stop: (sid, stop) => this.stop(sid, stop) },
       { instance: options.instance, maxPerUser: options.maxPerUser, ...options.warm },
     );
   }
@@ -207,10 +207,11 @@ export class SessionService {
     await Promise.all([...this.launches.values()].map((l) => l.done));
   }
 
-  private launch(record: SessionRecord): void {
+  /** Starts `record`'s workload in the background with `token` as its credential (a new one unless given). */
+  private launch(record: SessionRecord, token = newSessionToken()): void {
     const abort = new AbortController();
     const log = this.deps.logger.child({ sid: record.sid, owner: record.owner, type: record.type });
-    const done = this.run(record, abort.signal, log)
+    const done = this.run(record, token, abort.signal, log)
       .catch((err: unknown) => {
         // Whatever was left (a container, a record between states) is recovery's once the lease is given back.
         log.error({ err }, 'session start crashed');
@@ -235,11 +236,11 @@ export class SessionService {
   }
 
   /** Starts the session; returns its record if it became ready (to be announced by the caller). */
-  private async run(record: SessionRecord, signal: AbortSignal, log: Logger): Promise<SessionRecord | undefined> {
+  private async run(record: SessionRecord, token: string, signal: AbortSignal, log: Logger): Promise<SessionRecord | undefined> {
     const { sid, owner } = record;
     const type = sessionType(this.deps.types, record.type);
     if (!type) throw new Error(`session type ${record.type} vanished`);
-    const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token: newSessionToken(), ...(record.warm ? { warm: true as const } : {}) };
+    const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token, ...(record.warm ? { warm: true as const } : {}) };
     const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
 
     if (record.state === 'starting') {

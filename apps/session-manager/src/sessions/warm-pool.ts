@@ -2,7 +2,7 @@ import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, LIVE_SESSION_STATES, type 
 import { sessionType, type Logger, type SessionTypes } from '@visp/config';
 import type { RouteStore } from '@visp/bus';
 import type { SessionRecord, SessionRepository } from '@visp/store';
-import { newSessionId, type SessionLeases, type SessionRuntime } from '@visp/sessions';
+import { newSessionId, newSessionToken, type SessionLeases, type SessionRuntime } from '@visp/sessions';
 import type { CapacityGate } from './capacity';
 import type { OwnerLock } from './owner-lock';
 
@@ -25,7 +25,7 @@ export interface WarmPoolDeps {
   ownerLock: OwnerLock;
   logger: Logger;
   /** The lifecycle's own start and stop (SessionService): a prepared session is a session like any other. */
-  start: (record: SessionRecord) => void;
+  start: (record: SessionRecord, token: string) => void;
   stop: (sid: string, options: { reason: string; onlyWarm: true }) => Promise<SessionView>;
 }
 
@@ -45,6 +45,13 @@ const sameLimits = (a: SessionLimits, b: SessionLimits) => a.memoryMiB === b.mem
  * is shared between users.
  */
 export class WarmPool {
+  /**
+   * The token each session prepared by this process was started with, for its route at launch. Read back from the
+   * workload only for one prepared before a restart: on Kubernetes the session-manager may not read Secrets
+   * (deploy/kubernetes/rbac.yaml), so such a session is not taken there, and is culled unused.
+   */
+  private readonly tokens = new Map<string, string>();
+
   constructor(
     private readonly deps: WarmPoolDeps,
     private readonly options: WarmPoolOptions,
@@ -62,6 +69,9 @@ export class WarmPool {
       if ((await this.deps.sessions.countActive(owner, ACTIVE_SESSION_STATES)) >= maxPerUser) return [];
       const have = new Set((await this.deps.sessions.listWarm(owner, LIVE_SESSION_STATES)).map((s) => s.type));
       const records: SessionRecord[] = [];
+      // Tokens of sessions that are over (a start that failed, one recovery ended) are of no use any more.
+      const held = new Set(this.deps.gate.held());
+      for (const sid of this.tokens.keys()) if (!held.has(sid)) this.tokens.delete(sid);
       for (const typeName of types.filter((t) => !have.has(t))) {
         const type = sessionType(this.deps.types, typeName);
         const sid = newSessionId();
@@ -76,7 +86,9 @@ export class WarmPool {
           throw err;
         }
         // At once, each: one that fails later leaves those before it started, not stranded under their lease.
-        this.deps.start(records.at(-1) as SessionRecord);
+        const token = newSessionToken();
+        this.tokens.set(sid, token);
+        this.deps.start(records.at(-1) as SessionRecord, token);
         this.deps.gate.reserve(sid, { preemptible: true });
       }
       return records;
@@ -109,6 +121,7 @@ export class WarmPool {
 
   /** The gate's call: a launch waits, so this prepared session gives up its place (the gate marked it given up). */
   giveWay(sid: string): void {
+    this.tokens.delete(sid);
     void this.deps.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room'));
   }
 
@@ -118,6 +131,7 @@ export class WarmPool {
    */
   async retire(sid: string, reason: string): Promise<boolean> {
     if (!this.deps.gate.giveUp(sid)) return false;
+    this.tokens.delete(sid);
     return (await this.deps.stop(sid, { reason, onlyWarm: true })).state === 'stopped';
   }
 
@@ -126,8 +140,10 @@ export class WarmPool {
     const record = await this.deps.sessions.getAnyOwner(sid);
     const type = record && sessionType(this.deps.types, record.type);
     if (!record?.warm || record.state !== 'ready' || !record.containerId || !type) return undefined;
-    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: true });
-    if (!details?.running || !details.target || !details.token) {
+    const known = this.tokens.get(sid);
+    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: known === undefined });
+    const token = known ?? details?.token;
+    if (!details?.running || !details.target || !token) {
       this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone or unreachable); stopping it');
       void this.deps.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
       return undefined;
@@ -135,7 +151,8 @@ export class WarmPool {
     const now = new Date();
     const taken = await this.deps.sessions.transition(sid, ['ready'], 'ready', { reason: LAUNCHED_WARM, set: { warm: false, readyAt: now } });
     if (!taken) return undefined;
-    await this.deps.routes.set({ sid, owner: record.owner, target: details.target, token: details.token, stripPrefix: !type.baseUrlAware, updatedAt: now.toISOString() });
+    this.tokens.delete(sid);
+    await this.deps.routes.set({ sid, owner: record.owner, target: details.target, token, stripPrefix: !type.baseUrlAware, updatedAt: now.toISOString() });
     return taken;
   }
 }
