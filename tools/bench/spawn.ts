@@ -212,12 +212,15 @@ async function bareStart(docker: Docker, type: SessionTypeConfig, count: number,
   return ms;
 }
 
+/** How long the isolated start's app may take to answer before the bench gives up on it. */
+const ISOLATED_READY_MS = 120_000;
+
 /**
  * Bare Podman making the container the session-manager makes in local mode (libs/sessions PodmanRuntime's spec,
  * behind the guard, created through the same `toCreateOptions`), one session: create, start, poll through the guard.
  */
 async function isolatedStart(podman: PodmanClient, type: SessionTypeConfig, instance: string, guardBinary: string, breakdown?: Breakdown): Promise<number> {
-  const name = `visp-bench-isolated-${instance}`;
+  const name = `visp-bench-isolated-${instance}-${randomBytes(3).toString('hex')}`;
   const owner = 'bench-isolated';
   const started = performance.now();
   const launch = expandLaunch(type, { baseUrl: `/s/${name}/`, token: TOKEN, user: owner });
@@ -243,17 +246,21 @@ async function isolatedStart(podman: PodmanClient, type: SessionTypeConfig, inst
     guardBinary,
   );
   const id = await podman.createContainer(spec);
-  const created = performance.now();
-  await podman.startContainer(id);
-  const hostPort = (await podman.inspectContainer(id)).ports[`${spec.publish?.containerPort}/tcp`];
-  const running = performance.now();
-  const url = `http://127.0.0.1:${hostPort}${launch.readinessPath}`;
-  const headers = { ...launch.readinessHeaders, Authorization: `token ${TOKEN}` };
-  while (!(await fetch(url, { headers, redirect: 'manual' }).then((r) => (r.body?.cancel(), r.status < 400), () => false))) await sleep(10);
-  breakdown?.isolated.push({ create: created - started, start: running - created, ready: performance.now() - running });
-  const ms = performance.now() - started;
-  await podman.removeContainer(id, { force: true });
-  return ms;
+  try {
+    const created = performance.now();
+    await podman.startContainer(id);
+    const hostPort = (await podman.inspectContainer(id)).ports[`${spec.publish?.containerPort}/tcp`];
+    const running = performance.now();
+    const url = `http://127.0.0.1:${hostPort}${launch.readinessPath}`;
+    const headers = { ...launch.readinessHeaders, Authorization: `token ${TOKEN}` };
+    for (const until = running + ISOLATED_READY_MS; !(await fetch(url, { headers, redirect: 'manual' }).then((r) => (r.body?.cancel(), r.status < 400), () => false)); await sleep(10)) {
+      if (performance.now() > until) throw new Error(`${type.image} behind the guard did not answer within ${ISOLATED_READY_MS / 1000} s`);
+    }
+    breakdown?.isolated.push({ create: created - started, start: running - created, ready: performance.now() - running });
+    return performance.now() - started;
+  } finally {
+    await podman.removeContainer(id, { force: true });
+  }
 }
 
 interface Row {

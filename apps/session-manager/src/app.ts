@@ -55,7 +55,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
   const events = new EventBus(redis, logger);
   // A prepared session the gate asks to give way is stopped by the service; a request that waits has the slots
   // checked against the store (the audit). Both built below.
-  const gate = new CapacityGate(settings.MAX_SESSIONS_TOTAL, { preempt: (sid) => sessions.pool.giveWay(sid), crowded: () => audit.soon() });
+  const gate: CapacityGate = new CapacityGate(settings.MAX_SESSIONS_TOTAL, { preempt: (sid) => sessions.pool.giveWay(sid), crowded: (): Promise<void> => audit.soon() });
   // Sessions this instance already runs hold their capacity across a restart (pending ones are still in line for
   // it), prepared ones preemptibly (not one being stopped: that stop frees it).
   const holding = ACTIVE_SESSION_STATES.filter((state) => state !== 'pending');

@@ -6,15 +6,17 @@ import { CapacityAudit } from './capacity-audit';
 const logger = createLogger({ component: 'test', level: 'silent' });
 
 /** A gate holding `held`, the store's word on each (none: no record yet), and the starts in progress. */
-function setup(capacity: number, held: string[], stored: Record<string, SessionState>, starting: string[] = []) {
-  const gate = new CapacityGate(capacity, { crowded: () => audit.soon() });
+function setup(capacity: number, held: string[], stored: Record<string, SessionState>, starting: string[] = [], prepared: string[] = []) {
+  const stoppedForRoom: string[] = [];
+  const gate: CapacityGate = new CapacityGate(capacity, { crowded: (): Promise<void> => audit.soon(), preempt: (sid) => stoppedForRoom.push(sid) });
   for (const sid of held) gate.reserve(sid);
+  for (const sid of prepared) gate.reserve(sid, { preemptible: true });
   const asked: string[][] = [];
   const sessions = {
     statesOf: async (sids: readonly string[]) => (asked.push([...sids]), new Map(sids.flatMap((sid) => (stored[sid] ? [[sid, stored[sid]] as const] : [])))),
   };
   const audit = new CapacityAudit({ gate, sessions, starting: () => new Set(starting), logger }, 0);
-  return { gate, audit, asked };
+  return { gate, audit, asked, stoppedForRoom };
 }
 
 describe('CapacityAudit', () => {
@@ -36,6 +38,22 @@ describe('CapacityAudit', () => {
     const { gate, audit } = setup(1, ['dead'], { dead: 'stopped' });
     await gate.acquire('next'); // resolves only once the audit has freed the dead session's slot
     await audit.settled();
+    expect(gate.held()).toEqual(['next']);
+  });
+
+  it('stops no prepared session for a request that the slot of a session over lets in', async () => {
+    const { gate, stoppedForRoom } = setup(2, ['dead'], { dead: 'stopped', warm: 'ready' }, [], ['warm']);
+    await gate.acquire('next');
+    expect({ held: gate.held().sort(), stoppedForRoom }).toEqual({ held: ['next', 'warm'], stoppedForRoom: [] });
+  });
+
+  it('has a prepared session stopped for a request still waiting once the audit has looked', async () => {
+    const { gate, audit, stoppedForRoom } = setup(1, [], { warm: 'ready' }, [], ['warm']);
+    const next = gate.acquire('next');
+    await audit.settled();
+    expect(stoppedForRoom).toEqual(['warm']);
+    gate.release('warm'); // its stop frees the slot
+    await next;
     expect(gate.held()).toEqual(['next']);
   });
 

@@ -26,7 +26,8 @@ const AUDIT_INTERVAL_MS = 10_000;
 export class CapacityAudit {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
-  private again = false;
+  /** The audit asked for while one runs (whose reading may predate what prompted the ask), to run right after it. */
+  private next?: Promise<void>;
   private stopped = false;
 
   constructor(
@@ -36,7 +37,7 @@ export class CapacityAudit {
 
   start(): void {
     this.timer = setInterval(() => {
-      if (this.matters()) this.soon();
+      if (this.matters()) void this.soon();
     }, AUDIT_INTERVAL_MS);
     this.timer.unref();
   }
@@ -47,27 +48,29 @@ export class CapacityAudit {
     await this.running;
   }
 
-  /** Runs an audit now, or right after the one running (whose reading may predate what prompted this call). */
-  soon(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.audit()
+  /** Runs an audit now, or right after the one running; resolves when it is over (never rejects). */
+  soon(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (!this.running) return (this.running = this.run());
+    this.next ??= this.running.then(() => {
+      this.next = undefined;
+      this.running = this.stopped ? undefined : this.run();
+      return this.running;
+    });
+    return this.next;
+  }
+
+  private run(): Promise<void> {
+    return this.audit()
       .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not check the capacity slots against the store; next time'))
       .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.soon();
-        }
+        if (!this.next) this.running = undefined;
       });
   }
 
   /** Resolves once every audit asked for so far is over (for tests). */
   async settled(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.next) await (this.next ?? this.running);
   }
 
   private matters(): boolean {
@@ -78,7 +81,9 @@ export class CapacityAudit {
   private async audit(): Promise<void> {
     const { gate, sessions, starting, logger } = this.deps;
     const states = await sessions.statesOf(gate.held().filter((sid) => !starting().has(sid)));
-    const over = [...states].filter(([sid, state]) => FINAL_SESSION_STATES.includes(state) && !starting().has(sid)).map(([sid]) => sid);
+    // Read again after the query: a start may have begun meanwhile (it settles its own slot).
+    const busy = starting();
+    const over = [...states].filter(([sid, state]) => FINAL_SESSION_STATES.includes(state) && !busy.has(sid)).map(([sid]) => sid);
     if (over.length === 0) return;
     logger.info({ sids: over }, 'freeing the capacity of sessions that ended elsewhere');
     for (const sid of over) gate.release(sid);

@@ -97,4 +97,12 @@ describe('CapacityGate', () => {
     expect(gate.giveUp('adopted')).toBe(true);
     expect(gate.load).toMatchObject({ holding: 3 });
   });
+
+  it('lets a prepared session whose stop failed be given up again', () => {
+    const gate = new CapacityGate(1);
+    gate.reserve('warm', { preemptible: true });
+    expect(gate.giveUp('warm')).toBe(true);
+    gate.stillHeld('warm'); // its stop failed: the culler's next pass tries again
+    expect(gate.giveUp('warm')).toBe(true);
+  });
 });

@@ -32,8 +32,11 @@ export class CapacityGate {
     private readonly hooks: {
       /** Told to stop a prepared session that is to give way to a waiting request. */
       preempt?: (sid: string) => void;
-      /** Told when a request has to wait: a slot may be held by a session that ended elsewhere (see CapacityAudit). */
-      crowded?: () => void;
+      /**
+       * Told when a request has to wait: a slot may be held by a session that ended elsewhere (see CapacityAudit).
+       * Resolves when it has looked; only a request still waiting then has a prepared session stopped for it.
+       */
+      crowded?: () => Promise<void>;
     } = {},
   ) {}
 
@@ -44,13 +47,19 @@ export class CapacityGate {
     return new Promise<void>((admit, reject) => {
       this.line.push({ sid, onPosition, admit, reject });
       onPosition(this.line.length);
-      const victim = [...this.preemptible].find((held) => !this.giving.has(held));
-      if (victim !== undefined) {
-        this.giving.add(victim);
-        this.hooks.preempt?.(victim);
-      }
-      this.hooks.crowded?.();
+      const crowded = this.hooks.crowded;
+      if (crowded) void crowded().then(() => this.preemptFor(sid));
+      else this.preemptFor(sid);
     });
+  }
+
+  /** Has the oldest prepared session not yet giving way stopped for `sid`, if it still waits. */
+  private preemptFor(sid: string): void {
+    if (!this.line.some((w) => w.sid === sid)) return;
+    const victim = [...this.preemptible].find((held) => !this.giving.has(held));
+    if (victim === undefined) return;
+    this.giving.add(victim);
+    this.hooks.preempt?.(victim);
   }
 
   /** Takes a free slot if there is one and nobody waits; `preemptible` for a prepared session. Never waits. */
@@ -76,6 +85,11 @@ export class CapacityGate {
     this.holders.add(sid);
     this.giving.add(sid);
     return true;
+  }
+
+  /** Undoes `giveUp` (or the gate's own choice) for a prepared session whose stop failed: it may be chosen again. */
+  stillHeld(sid: string): void {
+    this.giving.delete(sid);
   }
 
   /**

@@ -184,6 +184,7 @@ export class SessionService {
       return now;
     }
     await this.announceState(stopping);
+    this.pool.forget(sid);
     await this.deps.routes.delete(sid);
     const launch = this.launches.get(sid);
     launch?.abort.abort();
@@ -226,7 +227,10 @@ export class SessionService {
   /** Gives the lease back, then announces a start that ended ready: whoever acts on `ready` (a stop, recovery) finds the session free. */
   private async finish(sid: string, ready: SessionRecord | undefined): Promise<void> {
     this.launches.delete(sid);
-    if (!ready) this.deps.gate.release(sid); // a start that crashed holds no capacity; release is idempotent
+    if (!ready) {
+      this.deps.gate.release(sid); // a start that crashed holds no capacity; release is idempotent
+      this.pool.forget(sid);
+    }
     await this.deps.leases.release(sid);
     // …unless a stop got in first (it announced its own state).
     if (ready && (await this.deps.sessions.getAnyOwner(sid))?.state === 'ready') {

@@ -51,6 +51,8 @@ export class WarmPool {
    * (deploy/kubernetes/rbac.yaml), so such a session is not taken there, and is culled unused.
    */
   private readonly tokens = new Map<string, string>();
+  /** Prepared sessions being stored, not yet counted by the gate as prepared: two owners' `prepare` at once must not pass `max` together. */
+  private storing = 0;
 
   constructor(
     private readonly deps: WarmPoolDeps,
@@ -76,7 +78,8 @@ export class WarmPool {
         const type = sessionType(this.deps.types, typeName);
         const sid = newSessionId();
         // Not preemptible until its start is under way: a stop before that would find nothing to stop.
-        if (!type || this.deps.gate.load.warm >= max || !this.deps.gate.tryAcquire(sid)) break;
+        if (!type || this.deps.gate.load.warm + this.storing >= max || !this.deps.gate.tryAcquire(sid)) break;
+        this.storing++;
         try {
           if (!(await this.deps.leases.acquire(sid))) throw new Error('could not reserve the session');
           records.push(await this.deps.sessions.create({ sid, owner, type: typeName, instance, limits: type.limits.default, warm: true }, 'starting'));
@@ -84,6 +87,8 @@ export class WarmPool {
           this.deps.gate.release(sid);
           await this.deps.leases.release(sid);
           throw err;
+        } finally {
+          this.storing--;
         }
         // At once, each: one that fails later leaves those before it started, not stranded under their lease.
         const token = newSessionToken();
@@ -111,9 +116,10 @@ export class WarmPool {
       const taken = await this.deps.leases.with(candidate.sid, () => this.launch(candidate.sid)).catch((err: unknown) => void this.deps.logger.warn({ err, sid: candidate.sid }, 'could not launch a prepared session; starting a new one'));
       if (taken) return taken;
       // Not taken (recovery holds it, or its workload is gone): back to the pool if it is still a live prepared
-      // session; its slot freed if it is over (a stop that ended it meanwhile may have freed it already).
-      const now = await this.deps.sessions.getAnyOwner(candidate.sid);
-      if (now?.warm && LIVE_SESSION_STATES.includes(now.state)) this.deps.gate.reserve(candidate.sid, { preemptible: true });
+      // session, or cannot be read now (the culler stops it in time); its slot freed if it is over (a stop that
+      // ended it meanwhile may have freed it already).
+      const now = await this.deps.sessions.getAnyOwner(candidate.sid).catch(() => 'unknown' as const);
+      if (now === 'unknown' || (now?.warm && LIVE_SESSION_STATES.includes(now.state))) this.deps.gate.reserve(candidate.sid, { preemptible: true });
       else if (!now || FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(candidate.sid);
     }
     return undefined;
@@ -121,8 +127,11 @@ export class WarmPool {
 
   /** The gate's call: a launch waits, so this prepared session gives up its place (the gate marked it given up). */
   giveWay(sid: string): void {
-    this.tokens.delete(sid);
-    void this.deps.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room'));
+    void this.deps.stop(sid, { reason: GAVE_WAY, onlyWarm: true }).catch((err: unknown) => {
+      // Not stopped: it may be chosen again, by the next request that waits or by the culler.
+      this.deps.gate.stillHeld(sid);
+      this.deps.logger.error({ err, sid }, 'could not stop a prepared session to make room');
+    });
   }
 
   /**
@@ -131,8 +140,17 @@ export class WarmPool {
    */
   async retire(sid: string, reason: string): Promise<boolean> {
     if (!this.deps.gate.giveUp(sid)) return false;
+    try {
+      return (await this.deps.stop(sid, { reason, onlyWarm: true })).state === 'stopped';
+    } catch (err) {
+      this.deps.gate.stillHeld(sid); // for the culler's next pass
+      throw err;
+    }
+  }
+
+  /** A session that is over (stopped, or its start failed) will never be launched: its token goes. */
+  forget(sid: string): void {
     this.tokens.delete(sid);
-    return (await this.deps.stop(sid, { reason, onlyWarm: true })).state === 'stopped';
   }
 
   /** Under the session's lease. The record first: should this stop halfway, recovery republishes the route of a ready session. */
