@@ -80,7 +80,8 @@ export class CapacityAudit {
 
   private async audit(): Promise<void> {
     const { gate, sessions, starting, logger } = this.deps;
-    const states = await sessions.statesOf(gate.held().filter((sid) => !starting().has(sid)));
+    const before = starting();
+    const states = await sessions.statesOf(gate.held().filter((sid) => !before.has(sid)));
     // Read again after the query: a start may have begun meanwhile (it settles its own slot).
     const busy = starting();
     const over = [...states].filter(([sid, state]) => FINAL_SESSION_STATES.includes(state) && !busy.has(sid)).map(([sid]) => sid);
