@@ -40,24 +40,26 @@ function preparedFor(owner: string): Promise<SessionRecord> {
   return waitFor(`a session prepared for ${owner}`, async () => (await store.sessions.listWarm(owner, ['ready']))[0], 90_000, 250);
 }
 
+// Users of the other Kubernetes specs: each owner's home is a claim on one of the test cluster's eight pre-made
+// volumes (tools/kube/test-storage.yaml), and a new owner would take one more.
 it("prepares a pod at sign-in that nobody reaches, and the owner's launch takes it ready", async () => {
-  const kim = await signIn('kim');
-  const prepared = await preparedFor('kim');
+  const ann = await signIn('ann');
+  const prepared = await preparedFor('ann');
   const pod = await admin.get(`/api/v1/namespaces/${NAMESPACE}/pods/visp-session-echo-${prepared.sid}`, PodSchema);
-  expect({ ...pod.metadata.labels, ...pod.metadata.annotations }).toMatchObject({ [LABEL.sessionId]: prepared.sid, [LABEL.warm]: 'true', [LABEL.owner]: 'kim' });
+  expect({ ...pod.metadata.labels, ...pod.metadata.annotations }).toMatchObject({ [LABEL.sessionId]: prepared.sid, [LABEL.warm]: 'true', [LABEL.owner]: 'ann' });
   expect(await routes.get(prepared.sid)).toBeUndefined();
-  expect((await fetch(`${GW}/s/${prepared.sid}/cgi-bin/env`, { headers: kim })).status).toBe(404);
-  expect(await (await api('/api/v1/sessions', kim)).json()).toEqual({ sessions: [] });
+  expect((await fetch(`${GW}/s/${prepared.sid}/cgi-bin/env`, { headers: ann })).status).toBe(404);
+  expect(await (await api('/api/v1/sessions', ann)).json()).toEqual({ sessions: [] });
 
-  const res = await api('/api/v1/sessions', kim, { method: 'POST', body: { type: 'echo' } });
+  const res = await api('/api/v1/sessions', ann, { method: 'POST', body: { type: 'echo' } });
   expect(res.status).toBe(202);
   const session = (await res.json()) as SessionView;
   expect(session).toMatchObject({ sid: prepared.sid, state: 'ready' });
-  const page = await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: kim });
+  const page = await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: ann });
   expect(page.status).toBe(200);
-  expect(await page.text()).toContain('VISP_USER=kim');
+  expect(await page.text()).toContain('VISP_USER=ann');
   // Another user gets nothing of it.
-  const lou = await signIn('lou');
-  expect((await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: lou })).status).toBe(404);
-  expect(await (await api(`/api/v1/sessions/${session.sid}`, kim, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
+  const cy = await signIn('cy');
+  expect((await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: cy })).status).toBe(404);
+  expect(await (await api(`/api/v1/sessions/${session.sid}`, ann, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
 }, 150_000);

@@ -118,8 +118,9 @@ export async function runTests(options: TestOptions): Promise<number> {
       // A Kubernetes spec named on the command line gets its cluster.
       if (options.jestArgs?.some((arg) => new RegExp(KUBE_SPECS).test(arg))) kube = await startKube(log);
       // Before --selectProjects, which would take a test path pattern for one more project name.
-      // Without a cluster, the Kubernetes specs are left out (`--only sessions:int` would pick them up).
-      await jest(resultsFile, [...(options.jestArgs ?? []), ...(options.only ? ['--selectProjects', options.only] : [])], { extraEnv: kube ? { VISP_TEST_KUBECONFIG: kube.kubeconfig } : { VISP_JEST_WITHOUT: KUBE_SPECS } });
+      // Without a cluster, the Kubernetes specs are left out (`--only sessions:int` would pick them up). With one,
+      // one spec at a time as in the whole suite: they share the cluster's node and its eight home volumes.
+      await jest(resultsFile, [...(options.jestArgs ?? []), ...(options.only ? ['--selectProjects', options.only] : [])], kube ? { workers: 1, extraEnv: { VISP_TEST_KUBECONFIG: kube.kubeconfig } } : { extraEnv: { VISP_JEST_WITHOUT: KUBE_SPECS } });
     } else {
       // The whole suite in three phases: the specs that must run alone (SOLO_SPECS) after the rest, then the
       // Kubernetes runtime's, with the cluster up only for them.

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { EventBus } from '@visp/bus';
 import { LABEL, type SessionView } from '@visp/contracts';
 import { execute, openKernel, startKernel } from '@visp/testing';
 import { requestSession, startHarness, waitForState, type Harness } from '../testing/harness';
@@ -108,4 +109,32 @@ describe('an rstudio session (the offline R stand-in)', () => {
     await h.api('DELETE', `/api/v1/sessions/${session.sid}`);
     expect(await h.containersOf(session.sid)).toEqual([]);
   }, 180_000);
+});
+
+// A session stored `starting` (room at once) is announced before its start is registered: a stop in between (the
+// owner reacting to the announcement, the access watch) finds no start to cut short, and the start must then make
+// nothing.
+it('makes nothing for a session stopped between being stored and its start', async () => {
+  const announce = EventBus.prototype.announce;
+  let stoppedEarly: Promise<SessionView> | undefined;
+  const spy = jest.spyOn(EventBus.prototype, 'announce').mockImplementation(async function (this: EventBus, event) {
+    await announce.call(this, event);
+    if (event.type === 'session.state' && event.owner === 'early-stop' && event.state === 'starting' && !stoppedEarly) {
+      stoppedEarly = h.manager.sessions.stop(event.sid, { reason: 'stopped at once' });
+      await stoppedEarly;
+    }
+  });
+  try {
+    const view = await requestSession(h, 'early-stop', 'box');
+    expect(view.state).toBe('starting');
+    expect((await stoppedEarly)?.state).toBe('stopped');
+    await h.manager.sessions.settled();
+    expect({ state: (await h.manager.sessions.get(view.sid)).state, containers: await h.containersOf(view.sid), holding: h.manager.sessions.capacity().holding }).toEqual({
+      state: 'stopped',
+      containers: [],
+      holding: 0,
+    });
+  } finally {
+    spy.mockRestore();
+  }
 });

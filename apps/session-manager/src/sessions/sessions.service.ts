@@ -76,6 +76,13 @@ export function toView(record: SessionRecord): SessionView {
 export class SessionService {
   /** Starts in progress, so a stop can cut one short and wait for it to let go. */
   private readonly launches = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  /**
+   * Sessions stored by `create` whose start is not registered yet, and those of them a stop got to first. Only a
+   * stop in this process can: anyone else needs the session's lease, held from before the record until the start
+   * is over. So the start asks these, not the database, whether it is still wanted.
+   */
+  private readonly unlaunched = new Set<string>();
+  private readonly stoppedUnlaunched = new Set<string>();
   readonly pool: WarmPool;
 
   constructor(
@@ -116,7 +123,10 @@ export class SessionService {
       const admitted = this.deps.gate.tryAcquire(sid);
       try {
         const created = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits }, admitted ? 'starting' : 'pending');
-        if (await stillHeld()) return { record: created, prepared: false };
+        if (await stillHeld()) {
+          this.unlaunched.add(sid);
+          return { record: created, prepared: false };
+        }
         // The lock lapsed between the count and the insert: another launch may have counted without this one.
         await this.deps.sessions.transition(sid, STARTING_SESSION_STATES, 'failed', { reason: 'the launch was interrupted; try again', set: { stoppedAt: new Date() } });
         throw new AppError('unavailable', 'the launch was interrupted; try again');
@@ -183,6 +193,7 @@ export class SessionService {
       if (FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(sid);
       return now;
     }
+    if (this.unlaunched.delete(sid)) this.stoppedUnlaunched.add(sid);
     await this.announceState(stopping);
     this.pool.forget(sid);
     await this.deps.routes.delete(sid);
@@ -210,7 +221,10 @@ export class SessionService {
 
   /** Starts `record`'s workload in the background with `token` as its credential (a new one unless given). */
   private launch(record: SessionRecord, token = newSessionToken()): void {
+    this.unlaunched.delete(record.sid);
     const abort = new AbortController();
+    // Stopped before it got here: the stop found no start to cut short, and this one is not to make anything.
+    if (this.stoppedUnlaunched.delete(record.sid)) abort.abort();
     const log = this.deps.logger.child({ sid: record.sid, owner: record.owner, type: record.type });
     const done = this.run(record, token, abort.signal, log)
       .catch((err: unknown) => {
@@ -247,11 +261,10 @@ export class SessionService {
     const request: SpawnRequest = { sid, owner, typeName: record.type, type, project: record.project, limits: record.limits, createdAt: record.createdAt, token, ...(record.warm ? { warm: true as const } : {}) };
     const progress = (step: ProgressStep, message: string, queuePosition?: number) => this.announceProgress(record, step, message, queuePosition);
 
-    if (record.state === 'starting') {
-      // Stored `starting` with its slot; a stop between that write and this start's registration found no start
-      // to cut short, so this looks once before making anything.
-      if ((await this.deps.sessions.getAnyOwner(sid))?.state !== 'starting') return void this.deps.gate.release(sid);
-    } else {
+    // A stop before this start was registered aborted it (launch): whatever slot it was counted for is free.
+    if (signal.aborted) return void this.deps.gate.release(sid);
+    // Stored `starting` when it had a slot at once; else in line for one.
+    if (record.state !== 'starting') {
       try {
         await this.deps.gate.acquire(sid, (position) => void progress('queued', `waiting for capacity: number ${position} in line`, position));
       } catch (err) {
