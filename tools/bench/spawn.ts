@@ -5,9 +5,9 @@
 // bare:  the same image, command, environment and limits created and started through the same Podman API socket
 //        with nothing else, port published on 127.0.0.1, its readiness path polled every 10 ms.
 // bare with the session's isolation (one session of each built-in type): the container the session-manager makes,
-//        from the same spec functions (the session guard in front of the app, the home volume, a tmpfs /tmp, no
-//        capabilities, no-new-privileges, an init, its own user-mode network), started the same bare way: what is
-//        left between it and visp is the platform's own work (records, events, capacity, the route).
+//        its spec from the runtime itself (PodmanRuntime.containerSpec behind the session guard: the home volume, a
+//        tmpfs /tmp, no capabilities, no-new-privileges, an init, its own user-mode network), started the same bare
+//        way: what is left between it and visp is the platform's own work (records, events, capacity, the route).
 // Both print where each start spent its time: the platform's from its own progress events, bare Podman's from
 // its calls.
 // Runs alternate between the two so that drift on the machine hits both alike; medians are compared.
@@ -15,11 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { BUILTIN_SESSION_TYPES, expandLaunch, type SessionTypeConfig, type SessionTypes } from '@visp/config';
+import { BUILTIN_SESSION_TYPES, createLogger, expandLaunch, type SessionTypeConfig, type SessionTypes } from '@visp/config';
 import { closeRedis, createRedis, EventBus } from '@visp/bus';
 import { isSessionEvent, LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
 import { discoverPodman, homeVolumeName, PodmanClient } from '@visp/podman-client';
-import { behindGuard, TOKEN_ENV } from '@visp/sessions';
+import { behindGuard, newSessionId, PodmanRuntime, templateValues, type SpawnRequest } from '@visp/sessions';
 import { readSse } from '@visp/testing';
 import { TESTBOX_IMAGE } from '../src/images';
 import { log, withBench } from './harness';
@@ -219,37 +219,19 @@ const ISOLATED_READY_MS = 120_000;
  * Bare Podman making the container the session-manager makes in local mode (libs/sessions PodmanRuntime's spec,
  * behind the guard, created through the same `toCreateOptions`), one session: create, start, poll through the guard.
  */
-async function isolatedStart(podman: PodmanClient, type: SessionTypeConfig, instance: string, guardBinary: string, breakdown?: Breakdown): Promise<number> {
-  const name = `visp-bench-isolated-${instance}-${randomBytes(3).toString('hex')}`;
-  const owner = 'bench-isolated';
+async function isolatedStart(podman: PodmanClient, runtime: PodmanRuntime, instance: string, type: SessionTypeConfig, guardBinary: string, breakdown?: Breakdown): Promise<number> {
+  const request: SpawnRequest = { sid: newSessionId(), owner: 'bench-isolated', typeName: 'isolated', type, limits: type.limits.default, createdAt: new Date(), token: TOKEN };
   const started = performance.now();
-  const launch = expandLaunch(type, { baseUrl: `/s/${name}/`, token: TOKEN, user: owner });
+  const launch = expandLaunch(type, templateValues(request));
   const [uid = '1000', gid = '1000'] = type.user.split(':');
-  const [image] = await Promise.all([podman.imageCommand(type.image), podman.ensureVolume(homeVolumeName(owner), { instance, owner: { uid: Number(uid), gid: Number(gid) } })]);
-  const spec = behindGuard(
-    {
-      name,
-      image: type.image,
-      labels: { [LABEL.managed]: 'true', [LABEL.instance]: instance },
-      user: type.user,
-      cmd: launch.command,
-      env: { [TOKEN_ENV]: TOKEN, VISP_BASE_URL: `/s/${name}/`, VISP_USER: owner, ...launch.env },
-      workdir: type.homeDir,
-      limits: { memoryBytes: type.limits.default.memoryMiB * 2 ** 20, nanoCpus: Math.round(type.limits.default.cpus * 1e9), pids: type.limits.default.pids },
-      tmpfs: [{ target: '/tmp', sizeBytes: type.tmpfsMiB * 2 ** 20, mode: 0o1777 }],
-      volumes: [{ name: homeVolumeName(owner), target: type.homeDir }],
-      network: 'slirp4netns',
-      publish: { containerPort: type.port },
-    },
-    type.port,
-    image,
-    guardBinary,
-  );
-  const id = await podman.createContainer(spec);
+  const [image] = await Promise.all([podman.imageCommand(type.image), podman.ensureVolume(homeVolumeName(request.owner), { instance, owner: { uid: Number(uid), gid: Number(gid) } })]);
+  // The runtime's own spec, behind the guard as its start puts it: only the engine calls are made here.
+  const guarded = behindGuard(runtime.containerSpec(request), type.port, image, guardBinary);
+  const id = await podman.createContainer(guarded);
   try {
     const created = performance.now();
     await podman.startContainer(id);
-    const hostPort = (await podman.inspectContainer(id)).ports[`${spec.publish?.containerPort}/tcp`];
+    const hostPort = (await podman.inspectContainer(id)).ports[`${guarded.publish?.containerPort}/tcp`];
     const running = performance.now();
     const url = `http://127.0.0.1:${hostPort}${launch.readinessPath}`;
     const headers = { ...launch.readinessHeaders, Authorization: `token ${TOKEN}` };
@@ -340,7 +322,8 @@ export function benchSpawn(options: SpawnBenchOptions): Promise<BenchResult> {
     const platform = (type: string, count: number) => (b?: Breakdown) => platformStart(api, type, count, clock, b);
     const barePodman = (type: SessionTypeConfig, count: number) => (b?: Breakdown) => bareStart(docker, type, count, instance, b);
     const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: infra.env.CONTAINER_HOST }));
-    const isolatedPodman = (type: SessionTypeConfig) => (b?: Breakdown) => isolatedStart(podman, type, instance, infra.env.SESSION_GUARD_BINARY, b);
+    const runtime = new PodmanRuntime(podman, { instance, networking: { mode: 'local' }, guardBinary: infra.env.SESSION_GUARD_BINARY }, createLogger({ component: 'bench', level: 'silent' }));
+    const isolatedPodman = (type: SessionTypeConfig) => (b?: Breakdown) => isolatedStart(podman, runtime, instance, type, infra.env.SESSION_GUARD_BINARY, b);
     // Every built-in type, one session, against a bare start of its own image, command and environment, and
     // against bare Podman making the session's own isolated container.
     const builtIn: Row[] = [];

@@ -77,12 +77,11 @@ export class SessionService {
   /** Starts in progress, so a stop can cut one short and wait for it to let go. */
   private readonly launches = new Map<string, { abort: AbortController; done: Promise<void> }>();
   /**
-   * Sessions stored by `create` whose start is not registered yet, and those of them a stop got to first. Only a
-   * stop in this process can: anyone else needs the session's lease, held from before the record until the start
-   * is over. So the start asks these, not the database, whether it is still wanted.
+   * Sessions stored by `create` whose start is not registered yet, with the abort their start will take: a stop
+   * in between aborts it here. Only a stop in this process can come then (anyone else needs the session's lease,
+   * held from before the record until the start is over), so the start need not ask the database.
    */
-  private readonly unlaunched = new Set<string>();
-  private readonly stoppedUnlaunched = new Set<string>();
+  private readonly unlaunched = new Map<string, AbortController>();
   readonly pool: WarmPool;
 
   constructor(
@@ -124,7 +123,7 @@ export class SessionService {
       try {
         const created = await this.deps.sessions.create({ sid, owner: request.owner, type: request.type, project: request.project, instance: this.options.instance, limits }, admitted ? 'starting' : 'pending');
         if (await stillHeld()) {
-          this.unlaunched.add(sid);
+          this.unlaunched.set(sid, new AbortController());
           return { record: created, prepared: false };
         }
         // The lock lapsed between the count and the insert: another launch may have counted without this one.
@@ -193,7 +192,7 @@ export class SessionService {
       if (FINAL_SESSION_STATES.includes(now.state)) this.deps.gate.release(sid);
       return now;
     }
-    if (this.unlaunched.delete(sid)) this.stoppedUnlaunched.add(sid);
+    this.unlaunched.get(sid)?.abort();
     await this.announceState(stopping);
     this.pool.forget(sid);
     await this.deps.routes.delete(sid);
@@ -221,10 +220,9 @@ export class SessionService {
 
   /** Starts `record`'s workload in the background with `token` as its credential (a new one unless given). */
   private launch(record: SessionRecord, token = newSessionToken()): void {
+    // Aborted already when a stop came before this (that stop found no start to cut short).
+    const abort = this.unlaunched.get(record.sid) ?? new AbortController();
     this.unlaunched.delete(record.sid);
-    const abort = new AbortController();
-    // Stopped before it got here: the stop found no start to cut short, and this one is not to make anything.
-    if (this.stoppedUnlaunched.delete(record.sid)) abort.abort();
     const log = this.deps.logger.child({ sid: record.sid, owner: record.owner, type: record.type });
     const done = this.run(record, token, abort.signal, log)
       .catch((err: unknown) => {
