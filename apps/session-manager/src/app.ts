@@ -68,7 +68,7 @@ export async function buildSessionManager(settings: SessionManagerSettings, deps
     { sessions: store.sessions, spawner, runtime, routes, activity, events, types: deps.types, gate, leases: new SessionLeases(redis), ownerLock: new OwnerLock(redis), logger },
     { instance: settings.INSTANCE_ID, maxPerUser: settings.MAX_SESSIONS_PER_USER, warm: { max: settings.WARM_SESSIONS, types: settings.WARM_SESSION_TYPES } },
   );
-  const audit = new CapacityAudit({ gate, sessions: store.sessions, starting: () => sessions.starting(), logger: logger.child({ part: 'capacity' }) }, settings.WARM_SESSIONS);
+  const audit = new CapacityAudit({ gate, sessions: store.sessions, instance: settings.INSTANCE_ID, starting: () => sessions.starting(), logger: logger.child({ part: 'capacity' }) }, settings.WARM_SESSIONS);
   audit.start();
   const culler = new Culler(
     { sessions: store.sessions, service: sessions, activity, routes, events, types: deps.types, instance: settings.INSTANCE_ID, logger: logger.child({ part: 'culler' }) },

@@ -133,6 +133,33 @@ describe('sessions', () => {
     expect((await store.sessions.list('erin', ['stopped'])).map((s) => [s.sid, s.reason])).toEqual([['eeeeeeeeeee2', 'user']]);
     expect((await store.sessions.listAnyOwner({ states: ['stopped'] })).map((s) => s.sid)).toContain('eeeeeeeeeee2');
   });
+
+  it('finds the ready sessions of an instance that recovery adopted since a moment, prepared ones marked', async () => {
+    const instance = 'adoptions';
+    const since = new Date();
+    const before = new Date(since.getTime() - 60_000);
+    const later = new Date(since.getTime() + 1_000);
+    const of = (sid: string) => ({ ...newSession(sid), instance });
+    // Adopted after `since`: a revived record, and one rebuilt from labels as a prepared session.
+    await store.sessions.create(of('adoptaaaaaa2'));
+    await store.sessions.transition('adoptaaaaaa2', ['pending'], 'ready', { set: { adoptedAt: later } });
+    await store.sessions.rebuildReady({ ...of('adoptbbbbbb2'), createdAt: before, warm: true }, { adoptedAt: later }, 'adopted');
+    // Not: adopted before it, never adopted, adopted and over since, another instance's.
+    await store.sessions.create(of('adoptcccccc2'));
+    await store.sessions.transition('adoptcccccc2', ['pending'], 'ready', { set: { adoptedAt: before } });
+    await store.sessions.create(of('adoptdddddd2'));
+    await store.sessions.transition('adoptdddddd2', ['pending'], 'ready');
+    await store.sessions.create(of('adopteeeeee2'));
+    await store.sessions.transition('adopteeeeee2', ['pending'], 'stopped', { set: { adoptedAt: later } });
+    await store.sessions.create({ ...newSession('adoptffffff2'), instance: 'elsewhere' });
+    await store.sessions.transition('adoptffffff2', ['pending'], 'ready', { set: { adoptedAt: later } });
+
+    const found = await store.sessions.adoptedSince(instance, since);
+    expect(found.sort((a, b) => a.sid.localeCompare(b.sid))).toEqual([
+      { sid: 'adoptaaaaaa2', warm: false },
+      { sid: 'adoptbbbbbb2', warm: true },
+    ]);
+  });
 });
 
 /**

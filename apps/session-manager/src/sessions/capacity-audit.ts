@@ -5,23 +5,34 @@ import type { CapacityGate } from './capacity';
 
 export interface CapacityAuditDeps {
   gate: CapacityGate;
-  sessions: Pick<SessionRepository, 'statesOf'>;
+  sessions: Pick<SessionRepository, 'statesOf' | 'adoptedSince'>;
+  /** This session-manager's INSTANCE_ID: only its own sessions count against its capacity. */
+  instance: string;
   /** Sessions whose start this process is running: theirs to settle, whatever the record says meanwhile. */
   starting: () => ReadonlySet<string>;
   logger: Logger;
 }
 
-/** How often the slots are checked while they matter (someone waits, none is free, or the pool is full). */
+/** How often the slots are checked against the store. */
 const AUDIT_INTERVAL_MS = 10_000;
+/**
+ * How far back each look for adoptions reaches before the previous one began: `adoptedAt` is recovery's clock,
+ * which may be behind this host's.
+ */
+const CLOCK_SKEW_MS = 60_000;
 
 /**
- * Frees the slots of sessions that ended without this process: recovery stops a session whose container exited
- * or vanished (an app that crashed, an OOM kill, a host reboot) in the store alone, and the gate would count it
- * until the session-manager restarts. A slot is freed only when the session's record says it is over, so a
- * launch between its lease and its record (no record yet) keeps its own.
+ * Keeps the capacity gate's slots true to the store, where recovery changes sessions without this process:
  *
- * It looks when a request has to wait, and every {@link AUDIT_INTERVAL_MS} while a held slot can make a
- * difference; with room to spare a stale slot changes nothing, and no query is made.
+ * - Frees the slots of sessions that ended here unseen: recovery stops a session whose container exited or
+ *   vanished (an app that crashed, an OOM kill, a host reboot) in the store alone, and the gate would count it
+ *   until the session-manager restarts. A slot is freed only when the session's record says it is over, so a
+ *   launch between its lease and its record (no record yet) keeps its own. Looked at when a request has to wait,
+ *   and every {@link AUDIT_INTERVAL_MS} while a held slot can make a difference; with room to spare a stale slot
+ *   changes nothing, and no query is made.
+ * - Counts the sessions recovery adopted: it revives a session whose container outlived its end (a removal that
+ *   failed) and rebuilds one whose record was lost, and each would run uncounted, letting more sessions start
+ *   than MAX_SESSIONS_TOTAL allows. Looked at every {@link AUDIT_INTERVAL_MS}, for adoptions since the last look.
  */
 export class CapacityAudit {
   private timer?: NodeJS.Timeout;
@@ -29,6 +40,8 @@ export class CapacityAudit {
   /** The audit asked for while one runs (whose reading may predate what prompted the ask), to run right after it. */
   private next?: Promise<void>;
   private stopped = false;
+  /** When the last look for adoptions that succeeded began (the slots at start-up were read just before). */
+  private adoptionsSeenUntil = Date.now();
 
   constructor(
     private readonly deps: CapacityAuditDeps,
@@ -36,9 +49,7 @@ export class CapacityAudit {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.matters()) void this.soon();
-    }, AUDIT_INTERVAL_MS);
+    this.timer = setInterval(() => void this.soon(), AUDIT_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -79,6 +90,11 @@ export class CapacityAudit {
   }
 
   private async audit(): Promise<void> {
+    if (this.matters()) await this.freeEnded();
+    await this.countAdopted();
+  }
+
+  private async freeEnded(): Promise<void> {
     const { gate, sessions, starting, logger } = this.deps;
     const before = starting();
     const states = await sessions.statesOf(gate.held().filter((sid) => !before.has(sid)));
@@ -88,5 +104,15 @@ export class CapacityAudit {
     if (over.length === 0) return;
     logger.info({ sids: over }, 'freeing the capacity of sessions that ended elsewhere');
     for (const sid of over) gate.release(sid);
+  }
+
+  private async countAdopted(): Promise<void> {
+    const { gate, sessions, starting, instance, logger } = this.deps;
+    const lookedAt = Date.now();
+    const since = new Date(this.adoptionsSeenUntil - CLOCK_SKEW_MS);
+    // A start in progress here settles its own slot (recovery cannot adopt it meanwhile: the start holds its lease).
+    const counted = await gate.countRunning(async () => (await sessions.adoptedSince(instance, since)).filter(({ sid }) => !starting().has(sid)).map(({ sid, warm }) => ({ sid, preemptible: warm })));
+    this.adoptionsSeenUntil = lookedAt;
+    if (counted.length > 0) logger.info({ sids: counted }, 'counting the capacity of sessions recovery adopted');
   }
 }

@@ -26,6 +26,8 @@ export class CapacityGate {
   private readonly preemptible = new Set<string>();
   /** Preemptible holders already told to give way: not to be told twice, nor taken by a launch meanwhile. */
   private readonly giving = new Set<string>();
+  /** For each count from the store in progress (`countRunning`), the sessions released since it began reading. */
+  private readonly releasedDuring = new Set<Set<string>>();
 
   constructor(
     private readonly capacity: number,
@@ -76,6 +78,26 @@ export class CapacityGate {
   }
 
   /**
+   * Counts the sessions `read` finds running that hold no slot: ones recovery adopted while this process ran (it
+   * revives a session whose container outlived its end, and rebuilds one whose record was lost), which no launch
+   * here admitted. A session released while `read` ran is left alone: the read may predate the stop that released
+   * it. Returns the sessions it counted.
+   */
+  async countRunning(read: () => Promise<ReadonlyArray<{ sid: string; preemptible: boolean }>>): Promise<string[]> {
+    const released = new Set<string>();
+    this.releasedDuring.add(released);
+    let running: ReadonlyArray<{ sid: string; preemptible: boolean }>;
+    try {
+      running = await read();
+    } finally {
+      this.releasedDuring.delete(released);
+    }
+    const uncounted = running.filter(({ sid }) => !this.holders.has(sid) && !released.has(sid));
+    for (const { sid, preemptible } of uncounted) this.reserve(sid, { preemptible });
+    return uncounted.map(({ sid }) => sid);
+  }
+
+  /**
    * Marks a prepared session's slot as being given up (the culler is about to stop it), counting it first if it
    * was not (recovery adopted it while this process ran). False if a launch kept it, or it is given up already:
    * then it is not to be stopped as prepared.
@@ -114,6 +136,7 @@ export class CapacityGate {
     this.holders.delete(sid);
     this.preemptible.delete(sid);
     this.giving.delete(sid);
+    for (const released of this.releasedDuring) released.add(sid);
     this.admitWaiting(at >= 0 ? at : 0);
   }
 

@@ -206,6 +206,12 @@ export class SessionRepository {
     return new Map(docs.map((d) => [d._id, d.state]));
   }
 
+  /** The ready sessions of `instance` that recovery adopted at or after `since`, and whether each is a prepared one. */
+  async adoptedSince(instance: string, since: Date): Promise<Array<{ sid: SessionId; warm: boolean }>> {
+    const docs = await this.model.find({ instance, state: 'ready', adoptedAt: { $gte: since } }, { warm: 1 }).lean<Array<Pick<Lean, '_id' | 'warm'>>>();
+    return docs.map((d) => ({ sid: d._id, warm: d.warm === true }));
+  }
+
   /** The owner's sessions in `states`, prepared ones (the warm pool) not counted. */
   async countActive(owner: Owner, states: readonly SessionState[]): Promise<number> {
     return this.model.countDocuments({ owner, state: { $in: states }, warm: { $ne: true } });
