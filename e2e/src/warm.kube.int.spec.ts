@@ -2,7 +2,7 @@
 // prepared at sign-in is a pod labelled prepared, reachable by nobody, and the owner's launch takes it ready, its
 // route set from the token the pod holds. The same as e2e/src/warm.int.spec.ts does on Podman.
 import { RedisRouteTable, closeRedis, createRedis } from '@visp/bus';
-import { LABEL, type SessionView } from '@visp/contracts';
+import { FINAL_SESSION_STATES, LABEL, type SessionView } from '@visp/contracts';
 import { openStore, type SessionRecord, type Store } from '@visp/store';
 import { waitFor } from '@visp/testing';
 import { z } from 'zod';
@@ -62,4 +62,26 @@ it("prepares a pod at sign-in that nobody reaches, and the owner's launch takes 
   const cy = await signIn('cy');
   expect((await fetch(`${GW}/s/${session.sid}/cgi-bin/env`, { headers: cy })).status).toBe(404);
   expect(await (await api(`/api/v1/sessions/${session.sid}`, ann, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
+}, 150_000);
+
+it("stops a pod prepared before the session-manager restarted at its owner's launch, which starts anew: its token cannot be read back", async () => {
+  const cy = await signIn('cy');
+  const prepared = await preparedFor('cy');
+  const manager = stack.sessionManager();
+  manager.child.kill('SIGTERM');
+  await manager.exited;
+  await stack.startSessionManager();
+
+  // The restarted session-manager never knew this pod's token, and may not read its Secret (deploy/kubernetes/rbac.yaml).
+  const res = await api('/api/v1/sessions', cy, { method: 'POST', body: { type: 'echo' } });
+  expect(res.status).toBe(202);
+  const session = (await res.json()) as SessionView;
+  expect(session.sid).not.toBe(prepared.sid);
+  // Before, it stayed prepared, was tried again at every launch and kept cy from a new one until culled unused.
+  const over = await waitFor('the prepared pod to be stopped', async () => {
+    const record = await store.sessions.getAnyOwner(prepared.sid);
+    return record && FINAL_SESSION_STATES.includes(record.state) ? record : undefined;
+  }, 30_000, 250);
+  expect(over).toMatchObject({ state: 'stopped', reason: 'prepared, but its workload could not be reached' });
+  expect(await (await api(`/api/v1/sessions/${session.sid}`, cy, { method: 'DELETE' })).json()).toMatchObject({ state: 'stopped' });
 }, 150_000);

@@ -48,7 +48,7 @@ export class WarmPool {
   /**
    * The token each session prepared by this process was started with, for its route at launch. Read back from the
    * workload only for one prepared before a restart: on Kubernetes the session-manager may not read Secrets
-   * (deploy/kubernetes/rbac.yaml), so such a session is not taken there, and is culled unused.
+   * (deploy/kubernetes/rbac.yaml), so such a session is stopped at its owner's first launch, which starts anew.
    */
   private readonly tokens = new Map<string, string>();
   /** Prepared sessions being stored, not yet counted by the gate as prepared: two owners' `prepare` at once must not pass `max` together. */
@@ -159,10 +159,12 @@ export class WarmPool {
     const type = record && sessionType(this.deps.types, record.type);
     if (!record?.warm || record.state !== 'ready' || !record.containerId || !type) return undefined;
     const known = this.tokens.get(sid);
-    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: known === undefined });
+    // One prepared before a restart has its token read back, which Kubernetes refuses (a 403 on its Secret): it
+    // would be tried, and kept, at every launch until culled unused, and the owner prepared no other meanwhile.
+    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: known === undefined }).catch((err: unknown) => void this.deps.logger.warn({ err, sid }, 'could not read a prepared session’s workload'));
     const token = known ?? details?.token;
     if (!details?.running || !details.target || !token) {
-      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone or unreachable); stopping it');
+      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone, unreachable or unreadable); stopping it');
       void this.deps.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
       return undefined;
     }
