@@ -1,12 +1,13 @@
 // The host's capacity (MAX_SESSIONS_TOTAL) against what recovery does to sessions without the session-manager: a
 // container that dies (an app crash, an OOM kill) is ended in the store alone, and its slot must not stay counted;
 // a container that outlived its session's end is revived, and must be counted.
-import { LABEL, type SessionStreamMessage, type SessionView } from '@visp/contracts';
+import type { SessionStreamMessage, SessionView } from '@visp/contracts';
 import { discoverPodman, PodmanClient } from '@visp/podman-client';
 import { openStore, type Store } from '@visp/store';
 import { readSse, testPodmanHost, waitFor } from '@visp/testing';
 import { useGatewayStack } from './gateway-stack';
 import { launch, TEST_SECRETS, untilReady, type Launched } from './launch';
+import { crashSession } from './session-crash';
 
 const RECOVERY_PORT = 17830;
 const SESSION_MANAGER_PORT = 17820;
@@ -32,12 +33,7 @@ it('frees the slot of a session whose container died, so the next launch starts 
   const ida = await signIn('ida');
   const joe = await signIn('joe');
   const { session: crashed } = await launchSession(ida, 'echo');
-  const [container] = await podman.listManaged(stack.instance, { [LABEL.sessionId]: crashed.sid });
-  await podman.docker.getContainer(container?.id ?? 'none').kill();
-  const over = await waitFor('recovery to end the session', async () => {
-    const record = await store.sessions.getAnyOwner(crashed.sid);
-    return record?.state === 'stopped' ? record : undefined;
-  }, 15_000, 100);
+  const over = await crashSession(podman, store, stack.instance, crashed.sid);
   expect(over.reason).toBe('its container exited');
 
   // The only slot was the dead session's: the launch goes into the line, which has the slots checked at once

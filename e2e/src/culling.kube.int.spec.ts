@@ -12,7 +12,7 @@ let kubeconfig = '';
 beforeAll(async () => {
   kubeconfig = await kubeconfigAs('visp-session-manager');
 });
-const stack = useGatewayStack({ sessionManager: 19620, gateway: 19680 }, 'kubecull', {}, {
+const stack = useGatewayStack({ sessionManager: 17620, gateway: 17680 }, 'kubecull', {}, {
   sessionManagerEnv: { ...KUBE, IDLE_TIMEOUT: '20', CULL_INTERVAL: '1', CULL_WARNING: '0' },
   sessionManagerEnvAtStart: () => ({ KUBECONFIG: kubeconfig }),
 });

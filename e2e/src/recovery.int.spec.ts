@@ -8,6 +8,7 @@ import { execute, openKernel, testPodmanHost, waitFor } from '@visp/testing';
 import type WebSocket from 'ws';
 import { useGatewayStack, type Auth } from './gateway-stack';
 import { launch, untilReady, type Launched } from './launch';
+import { crashSession } from './session-crash';
 
 const stack = useGatewayStack({ sessionManager: 18420, gateway: 18480 }, 'recovery', { RECOVERY_URL: 'http://127.0.0.1:18430', ADMIN_USERS: 'root' });
 const redis = createRedis(stack.redisUrl(), { name: 'e2e-recovery' });
@@ -121,12 +122,7 @@ it("ends a session whose container dies at once, from Podman's events, not at th
   // Stopped whatever happens: a leader left running would keep the next tests' recoveries from acting.
   try {
     await untilReady(recovery, 18434, 20_000);
-    const [container] = await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid });
-    await podman.docker.getContainer(container?.id ?? 'none').kill();
-    const over = await waitFor('the session to end', async () => {
-      const record = await store.sessions.getAnyOwner(session.sid);
-      return record?.state === 'stopped' ? record : undefined;
-    }, 15_000, 100);
+    const over = await crashSession(podman, store, stack.instance, session.sid);
     expect(over.reason).toBe('its container exited');
     expect(await routes.get(session.sid)).toBeUndefined();
     expect(await podman.listManaged(stack.instance, { [LABEL.sessionId]: session.sid })).toEqual([]);
