@@ -105,7 +105,9 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   let mongoUri: string | undefined;
   const typesFile = path.join(tmpdir(), `visp-e2e-types-${db}-${process.pid}.json`);
   const redisUrl = () => options.redisUrl?.() ?? testRedisUrl(STACK_DATABASES[db] ?? unregistered(db));
-  const dataDir = mkdtempSync(path.join(tmpdir(), `visp-e2e-data-${db}-`));
+  const dataRoot = mkdtempSync(path.join(tmpdir(), `visp-e2e-data-${db}-`));
+  // Not there yet, as on a fresh host: the gateway makes it when it starts.
+  const dataDir = path.join(dataRoot, 'transcriptions');
   const common = () => ({
     ...TEST_SECRETS,
     REDIS_URL: redisUrl(),
@@ -151,7 +153,7 @@ export function useGatewayStack(ports: { sessionManager: number; gateway: number
   afterAll(async () => {
     for (const run of running) run.child.kill('SIGTERM');
     await Promise.all(running.map((r) => r.exited));
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(dataRoot, { recursive: true, force: true });
     const podman = new PodmanClient(discoverPodman({ CONTAINER_HOST: testPodmanHost() }));
     // Sessions outlive the services by design (recovery tests end with adopted ones running); the stack's go with it.
     for (const container of await podman.listManaged(instance)) await podman.removeContainer(container.id, { force: true });

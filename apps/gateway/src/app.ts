@@ -78,7 +78,7 @@ export async function buildGateway(settings: GatewaySettings, deps: GatewayDeps)
   const access = new ProjectAccess(deps.directory ?? store.projects, users, logger.child({ part: 'projects' }));
   const accessList = new AccessList(users, settings.ACCESS_LIST_ENABLED);
   const transcriptions = new Transcriptions({ transcriptions: store.transcriptions, redis, accessList, logger: logger.child({ part: 'transcriptions' }) }, settings);
-  transcriptions.start();
+  await transcriptions.start();
   // VISP's bundle jobs: the transcript goes beside the bundle once the job completes.
   await transcriptions.bundleJobs.start(events);
   const launcher = new SessionLauncher(manager, access, accessList, logger.child({ part: 'launcher' }));

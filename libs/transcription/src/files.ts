@@ -26,6 +26,11 @@ export class TranscriptionFiles {
     return path.join(this.dir(id), 'result.json');
   }
 
+  /** Makes the data dir when it is missing (a fresh host): each upload's room is measured on its file system first. */
+  async ensureRoot(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+  }
+
   async prepare(id: TranscriptionId): Promise<void> {
     await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
   }

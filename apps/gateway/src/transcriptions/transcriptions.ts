@@ -244,7 +244,9 @@ export class Transcriptions {
    * offers to, and one of them does it per period: the lock is left to expire, not released. (`bundleJobs` starts
    * on its own.)
    */
-  start(): void {
+  async start(): Promise<void> {
+    // Missing, every upload would fail (its room is measured there); unmakeable, the gateway should not start.
+    await this.files.ensureRoot();
     const intervalMs = Math.min(this.settings.TRANSCRIPTION_RETENTION, 3600) * 1000;
     const run = async () => {
       if (await tryAcquireLock(this.deps.redis, 'transcription-expiry', intervalMs)) await this.expire();
