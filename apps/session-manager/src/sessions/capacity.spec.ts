@@ -105,4 +105,28 @@ describe('CapacityGate', () => {
     gate.stillHeld('warm'); // its stop failed: the culler's next pass tries again
     expect(gate.giveUp('warm')).toBe(true);
   });
+
+  it('keeps a prepared session it counted as it was given up preemptible, should its stop fail', () => {
+    const told: string[] = [];
+    const gate = new CapacityGate(1, { preempt: (sid) => told.push(sid) });
+    expect(gate.giveUp('adopted')).toBe(true); // recovery adopted it while this process ran
+    gate.stillHeld('adopted'); // its stop failed
+    expect(gate.load).toMatchObject({ holding: 1, warm: 1 });
+    void gate.acquire('next').catch(() => undefined);
+    expect(told).toEqual(['adopted']);
+  });
+
+  it('has a prepared session it counts from the store give way to a request already waiting', async () => {
+    const told: string[] = [];
+    const gate = new CapacityGate(1, { preempt: (sid) => told.push(sid) });
+    gate.reserve('launched');
+    const next = gate.acquire('next');
+    expect(told).toEqual([]); // nothing prepared to stop when it joined the line
+    expect(await gate.countRunning(async () => [{ sid: 'adopted-prepared', preemptible: true }])).toEqual(['adopted-prepared']);
+    expect(told).toEqual(['adopted-prepared']);
+    gate.release('adopted-prepared'); // its stop
+    gate.release('launched');
+    await next;
+    expect(gate.held()).toEqual(['next']);
+  });
 });

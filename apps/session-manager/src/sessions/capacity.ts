@@ -94,6 +94,11 @@ export class CapacityGate {
     }
     const uncounted = running.filter(({ sid }) => !this.holders.has(sid) && !released.has(sid));
     for (const { sid, preemptible } of uncounted) this.reserve(sid, { preemptible });
+    // A request that found no prepared session to give way when it joined the line has one now.
+    uncounted.filter((s) => s.preemptible).forEach((_, i) => {
+      const waiter = this.line[i];
+      if (waiter) this.preemptFor(waiter.sid);
+    });
     return uncounted.map(({ sid }) => sid);
   }
 
@@ -104,7 +109,8 @@ export class CapacityGate {
    */
   giveUp(sid: string): boolean {
     if (this.giving.has(sid) || (this.holders.has(sid) && !this.preemptible.has(sid))) return false;
-    this.holders.add(sid);
+    // Preemptible as every prepared session is, should its stop fail (`stillHeld`).
+    this.reserve(sid, { preemptible: true });
     this.giving.add(sid);
     return true;
   }

@@ -30,6 +30,8 @@ export interface WarmPoolDeps {
 }
 
 const LAUNCHED_WARM = 'launched from a session prepared ahead';
+/** `launch`'s answer for a prepared session it found unusable and is stopping: its stop frees its slot. */
+const STOPPING = Symbol('stopping');
 /** Why a prepared session was stopped to let a launch in: its owner never sees it, the logs do. */
 const GAVE_WAY = 'prepared, and its place was needed for a launch';
 
@@ -114,6 +116,7 @@ export class WarmPool {
       if (!this.deps.gate.keep(candidate.sid)) continue;
       // Whatever goes wrong here, the launch goes on as a new session.
       const taken = await this.deps.leases.with(candidate.sid, () => this.launch(candidate.sid)).catch((err: unknown) => void this.deps.logger.warn({ err, sid: candidate.sid }, 'could not launch a prepared session; starting a new one'));
+      if (taken === STOPPING) continue;
       if (taken) return taken;
       // Not taken (recovery holds it, or its workload is gone): back to the pool if it is still a live prepared
       // session, or cannot be read now (the culler stops it in time); its slot freed if it is over (a stop that
@@ -154,19 +157,24 @@ export class WarmPool {
   }
 
   /** Under the session's lease. The record first: should this stop halfway, recovery republishes the route of a ready session. */
-  private async launch(sid: string): Promise<SessionRecord | undefined> {
+  private async launch(sid: string): Promise<SessionRecord | typeof STOPPING | undefined> {
     const record = await this.deps.sessions.getAnyOwner(sid);
     const type = record && sessionType(this.deps.types, record.type);
     if (!record?.warm || record.state !== 'ready' || !record.containerId || !type) return undefined;
     const known = this.tokens.get(sid);
     // One prepared before a restart has its token read back, which Kubernetes refuses (a 403 on its Secret): it
     // would be tried, and kept, at every launch until culled unused, and the owner prepared no other meanwhile.
-    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: known === undefined }).catch((err: unknown) => void this.deps.logger.warn({ err, sid }, 'could not read a prepared session’s workload'));
+    const details = await this.deps.runtime.inspect(record.containerId, type.port, { token: known === undefined }).catch((err: unknown) => {
+      // With its token known, a failed read is a moment's trouble: the launch starts anew, and this one stays.
+      if (known !== undefined) throw err;
+      this.deps.logger.warn({ err, sid }, 'could not read the token of a session prepared before a restart');
+    });
     const token = known ?? details?.token;
     if (!details?.running || !details.target || !token) {
-      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone, unreachable or unreadable); stopping it');
+      this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone, unreachable or its token unreadable); stopping it');
+      // Its slot stays held (kept by `take`) until this stop, which waits for the lease `take` holds, frees it.
       void this.deps.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
-      return undefined;
+      return STOPPING;
     }
     const now = new Date();
     const taken = await this.deps.sessions.transition(sid, ['ready'], 'ready', { reason: LAUNCHED_WARM, set: { warm: false, readyAt: now } });
