@@ -19,17 +19,18 @@ export function buildRecovery(settings: RecoverySettings, deps: SessionHostDeps)
   const { store, redis, runtime, logger } = deps;
   const routes = new RedisRouteTable(redis);
   const events = new EventBus(redis, logger);
+  const leases = new SessionLeases(redis);
   const actor = new Actor({
     runtime,
     sessions: store.sessions,
     routes,
     events,
-    leases: new SessionLeases(redis),
+    leases,
     types: deps.types,
     instance: settings.INSTANCE_ID,
     logger,
   });
-  const recovery = new Recovery({ runtime, sessions: store.sessions, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
+  const recovery = new Recovery({ runtime, sessions: store.sessions, leases, routes, redis, actor, instance: settings.INSTANCE_ID, logger }, { intervalMs: settings.RECOVERY_INTERVAL * 1000, dryRun: settings.RECOVERY_DRY_RUN });
   const service = createService({
     ...serviceBasics(settings, logger),
     readiness: { redis: () => redis.ping(), mongo: () => store.ping(), [runtime.name]: () => runtime.ping() },

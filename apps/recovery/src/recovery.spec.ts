@@ -1,5 +1,6 @@
 import type { RouteStore } from '@visp/bus';
 import { createLogger } from '@visp/config';
+import type { SessionState } from '@visp/contracts';
 import type { FollowHandlers, SessionRuntime } from '@visp/sessions';
 import type { SessionRepository } from '@visp/store';
 import type { Actor } from './act';
@@ -14,9 +15,10 @@ afterEach(() => jest.useRealTimers());
 
 /**
  * A recovery in dry-run mode (no lock to take) whose passes are counted by the engine's lists, each taking
- * `passMs`; `news` is what the engine's stream would tell it.
+ * `passMs`; `news` is what the engine's stream would tell it. `stored`: the sessions' records' states (none: no
+ * record); `leased`: the sessions someone holds the lease of.
  */
-function recoveryWatching(passMs: number) {
+function recoveryWatching(passMs: number, stored: Record<string, SessionState> = {}, leased: string[] = []) {
   let passes = 0;
   let handlers: FollowHandlers | undefined;
   const runtime = {
@@ -26,7 +28,8 @@ function recoveryWatching(passMs: number) {
   const recovery = new Recovery(
     {
       runtime,
-      sessions: { listAnyOwner: async () => [], getAnyOwner: async () => undefined } as unknown as SessionRepository,
+      sessions: { listAnyOwner: async () => [], getAnyOwner: async (sid: string) => (stored[sid] ? { sid, state: stored[sid] } : undefined) } as unknown as SessionRepository,
+      leases: { heldAnywhere: async (sid: string) => leased.includes(sid) },
       routes: { all: async () => [] } as unknown as RouteStore,
       redis: {} as never,
       actor: {} as Actor,
@@ -58,5 +61,24 @@ describe("Recovery's passes on the engine's news", () => {
     await recovery.stop();
     await advance(10_000);
     expect(passes()).toBe(3);
+  });
+
+  it("makes no pass for the end of a workload its session's stop or failed start removed, one for any other end", async () => {
+    const { recovery, passes, news } = recoveryWatching(100, { over: 'stopped', failed: 'failed', stopping: 'stopping', starting: 'starting', crashed: 'ready' }, ['stopping', 'starting']);
+    recovery.start();
+    await advance(3000);
+    expect(passes()).toBe(1); // the pass at start
+    // Over already, or being ended under its lease (by a stop, by a start that failed): theirs to finish.
+    for (const sid of ['over', 'failed', 'stopping', 'starting']) news()?.ended(sid);
+    await advance(3000);
+    expect(passes()).toBe(1);
+    // A ready session's workload that died, and one with no record: news.
+    news()?.ended('crashed');
+    await advance(3000);
+    expect(passes()).toBe(2);
+    news()?.ended('unknown');
+    await advance(3000);
+    expect(passes()).toBe(3);
+    await recovery.stop();
   });
 });

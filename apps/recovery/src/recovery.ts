@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { tryAcquireLock, type Lock, type Redis, type RouteStore } from '@visp/bus';
 import type { Logger } from '@visp/config';
-import { ACTIVE_SESSION_STATES, LABEL, SessionIdSchema, type ReconcileReport, type RecoveryOutcome } from '@visp/contracts';
-import type { SessionRuntime } from '@visp/sessions';
+import { ACTIVE_SESSION_STATES, FINAL_SESSION_STATES, LABEL, SessionIdSchema, type ReconcileReport, type RecoveryOutcome } from '@visp/contracts';
+import type { SessionLeases, SessionRuntime } from '@visp/sessions';
 import type { SessionRepository } from '@visp/store';
 import { Counter, type Registry } from 'prom-client';
 import type { Actor } from './act';
@@ -13,9 +13,9 @@ const isSessionId = (text: string) => SessionIdSchema.safeParse(text).success;
 /** Actions run this many at a time: Podman and the app probes are the slow part. */
 const CONCURRENCY = 16;
 /**
- * After the engine tells of a workload's end, a pass this soon (the ends that come together share it), and never
- * sooner than this after the last pass ended: every stop the session-manager makes is an end too, and a pass reads
- * every workload, record and route, so at 10,000 sessions passes must not follow each other without a gap.
+ * After the engine tells of a workload's end that is news (see `isNews`), a pass this soon (the ends that come
+ * together share it), and never sooner than this after the last pass ended: a pass reads every workload, record and
+ * route, so at 10,000 sessions passes must not follow each other without a gap.
  */
 const PASS_AFTER_END = { soonMs: 200, gapMs: 2000 };
 /** How many sessions' end reasons are kept for the passes that follow: far more than end between two passes. */
@@ -25,6 +25,8 @@ const ENDED_WHY_KEPT = 1000;
 export interface RecoveryDeps {
   runtime: SessionRuntime;
   sessions: SessionRepository;
+  /** Read only: whether a session is being changed under its lease (a stop, a start) elsewhere. */
+  leases: Pick<SessionLeases, 'heldAnywhere'>;
   routes: RouteStore;
   redis: Redis;
   actor: Actor;
@@ -76,9 +78,23 @@ export class Recovery {
     const ended = (sid: string, why?: string) => {
       if (why) this.endedWhy.set(sid, why);
       if (this.endedWhy.size > ENDED_WHY_KEPT) this.endedWhy.delete(this.endedWhy.keys().next().value ?? '');
-      this.passSoon();
+      void this.isNews(sid).then(
+        (news) => news && this.passSoon(),
+        () => this.passSoon(),
+      );
     };
     void this.deps.runtime.follow(this.deps.instance, { ended, watching: () => this.passSoon() }, this.following.signal);
+  }
+
+  /**
+   * Whether a workload's end is news to the store. Most ends are a stop's or a failed start's own removal: the
+   * session is over already, or its lease is held by whoever is ending it (a pass per stop would list every
+   * workload, record and route each time). Should that holder die, the periodic pass finishes the session.
+   */
+  private async isNews(sid: string): Promise<boolean> {
+    const record = await this.deps.sessions.getAnyOwner(sid);
+    if (record && FINAL_SESSION_STATES.includes(record.state)) return false;
+    return !(await this.deps.leases.heldAnywhere(sid));
   }
 
   private tick(): void {

@@ -61,6 +61,11 @@ export async function tryAcquireLock(redis: Redis, name: string, ttlMs: number):
   };
 }
 
+/** Whether any process holds the lock `name` now. */
+export async function isLocked(redis: Redis, name: string): Promise<boolean> {
+  return (await redis.exists(keys.lock(name))) === 1;
+}
+
 /**
  * Runs `work` holding the lock `name`, released afterwards whatever happens. Waits for it up to `waitMs`, asking
  * again every 10–30 ms (randomly, so that waiters do not ask in step): it suits locks held for a few milliseconds.

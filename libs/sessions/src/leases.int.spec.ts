@@ -52,9 +52,12 @@ it('is held by one process at a time, under visp:lock:session:<sid>, for 30 s', 
   expect(ttl).toBeLessThanOrEqual(30_000);
   // Another session's lease is another lease.
   expect(await other.leases.acquire(newSid())).toBe(true);
+  // Either process, and any other, sees that it is held.
+  expect([await holder.leases.heldAnywhere(sid), await other.leases.heldAnywhere(sid)]).toEqual([true, true]);
 
   await holder.leases.release(sid);
   expect(await admin.exists(key(sid))).toBe(0);
+  expect(await other.leases.heldAnywhere(sid)).toBe(false);
   expect(await other.leases.acquire(sid)).toBe(true);
 });
 

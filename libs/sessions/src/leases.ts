@@ -1,4 +1,4 @@
-import { tryAcquireLock, type Lock, type Redis } from '@visp/bus';
+import { isLocked, tryAcquireLock, type Lock, type Redis } from '@visp/bus';
 
 /** How long a lease outlives a holder that died without giving it back. */
 const LEASE_TTL_MS = 30_000;
@@ -42,6 +42,11 @@ export class SessionLeases {
     this.held.delete(sid);
     clearInterval(current.renew);
     await current.lock.release().catch(() => false);
+  }
+
+  /** Whether any process, this one included, holds the lease now: that session's start or stop is under way there. */
+  heldAnywhere(sid: string): Promise<boolean> {
+    return isLocked(this.redis, `session:${sid}`);
   }
 
   /** Runs `work` under the lease, or returns undefined without running it when someone else holds it. */
