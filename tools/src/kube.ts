@@ -4,7 +4,8 @@ import path from 'node:path';
 import { ROOT } from './paths';
 import { RUN_MARK } from './leftovers';
 import { run } from './processes';
-import { ensureServiceImages, ensureStandInImages, serviceImage, STAND_INS } from './service-images';
+import { STAND_INS } from '@visp/quadlets';
+import { ensureServiceImages, ensureStandInImages, serviceImage } from './service-images';
 
 const KUBE = path.join(ROOT, 'tools/kube');
 /** As tools/kube/env.sh has them. */

@@ -63,15 +63,6 @@ function specFor(app: ServiceApp, node: string, modules: string, wheels: string)
   };
 }
 
-/**
- * Local stand-ins for the registry images the quadlets name, for the containerised e2e stack: Redis from Debian
- * and FerretDB for MongoDB (Caddy is left out: the test talks to the gateway directly).
- */
-export const STAND_INS: Record<string, string> = {
-  'docker.io/library/redis': 'localhost/visp-test-redis:1',
-  'docker.io/library/mongo': 'localhost/visp-test-ferretdb:1',
-};
-
 export async function ensureStandInImages(log: (line: string) => void): Promise<void> {
   const specs: ImageSpec[] = [
     { tag: 'localhost/visp-test-redis:1', containerfile: 'containerfiles/test-redis/Containerfile', prepareContext: () => undefined, buildArgs: { BASE: BASE_IMAGE }, inputs: onBase },

@@ -20,7 +20,11 @@ export const DEVIATIONS = [
   "secret names get the run's suffix, so runs never share a secret",
 ];
 
-const STAND_INS: Record<string, string> = { 'docker.io/library/redis': 'localhost/visp-test-redis:1', 'docker.io/library/mongo': 'localhost/visp-test-ferretdb:1' };
+/**
+ * Local stand-ins for the registry images the quadlets name, for the containerised stack: Redis from Debian and
+ * FerretDB for MongoDB (Caddy is left out: the tests talk to the gateway directly).
+ */
+export const STAND_INS: Readonly<Record<string, string>> = { 'docker.io/library/redis': 'localhost/visp-test-redis:1', 'docker.io/library/mongo': 'localhost/visp-test-ferretdb:1' };
 /** Start order: what the others need first. */
 const ORDER = ['redis', 'mongo', 'socket-proxy', 'session-manager', 'recovery', 'whisper-worker', 'gateway'] as const;
 export type StackService = (typeof ORDER)[number];

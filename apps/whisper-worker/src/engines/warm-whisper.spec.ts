@@ -25,6 +25,19 @@ describe('pythonOf', () => {
     expect(pythonOf('whisper-ctranslate2', `/nonexistent:${linkDir}`)).toBe(python);
   });
 
+  it('is the interpreter the script names on its first lines, as pip writes them (pip --user: the system Python)', () => {
+    const script = (name: string, text: string) => {
+      const file = path.join(root, name);
+      writeFileSync(file, text);
+      chmodSync(file, 0o755);
+      return file;
+    };
+    expect(pythonOf(script('user-install', '#!/usr/bin/python3\n# -*- coding: utf-8 -*-\nimport re\n'))).toBe('/usr/bin/python3');
+    expect(pythonOf(script('venv-install', '#!/opt/whisper/venv/bin/python3.11\nimport sys\n'))).toBe('/opt/whisper/venv/bin/python3.11');
+    expect(pythonOf(script('env-install', '#!/usr/bin/env python3\nimport sys\n'))).toBe('python3');
+    expect(pythonOf(script('long-path', `#!/bin/sh\n'''exec' "/a/very/long/path/bin/python" "$0" "$@"\n' '''\nimport sys\n`))).toBe('/a/very/long/path/bin/python');
+  });
+
   it('is a clear, retryable engine failure when the script is nowhere', () => {
     expect(() => pythonOf('whisper-ctranslate2', '/nonexistent')).toThrow(expect.objectContaining({ code: 'engine-failed', message: 'the Whisper engine whisper-ctranslate2 is not installed' }));
     expect(() => pythonOf(path.join(root, 'missing'))).toThrow(/is not installed/);

@@ -19,8 +19,9 @@ const ControlSchema = z.discriminatedUnion('visp', [
 const ENGINE_ENV = { HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' };
 
 /**
- * The Python that runs `cli` (whisper-ctranslate2, a console script of its venv): the `python3` beside the
- * script itself, found on PATH when `cli` is a bare name and followed through symlinks (pipx links it).
+ * The Python that runs `cli` (whisper-ctranslate2, a console script), found on PATH when `cli` is a bare name and
+ * followed through symlinks (pipx links it): the interpreter its first line names, which pip writes there (a venv's,
+ * or the system's for `pip install --user`); else the `python3` beside the script.
  */
 export function pythonOf(cli: string, searchPath?: string): string {
   // The search path a bare name is found on, as spawn finds it: not a setting.
@@ -30,12 +31,26 @@ export function pythonOf(cli: string, searchPath?: string): string {
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
-      return path.join(path.dirname(realpathSync(candidate)), 'python3');
+      const script = realpathSync(candidate);
+      return interpreterOf(script) ?? path.join(path.dirname(script), 'python3');
     } catch {
       // Not here: the next one.
     }
   }
   throw new EngineError('engine-failed', `the Whisper engine ${cli} is not installed`, true);
+}
+
+/**
+ * The Python a console script's first lines name: `#!<python>`, `#!/usr/bin/env <python>`, or pip's
+ * `#!/bin/sh` trampoline for paths too long for a `#!` line (`'''exec' <python> "$0" "$@"`). Undefined otherwise.
+ */
+function interpreterOf(script: string): string | undefined {
+  const [first = '', second = ''] = readFileSync(script, 'latin1').split('\n', 2);
+  if (!first.startsWith('#!')) return undefined;
+  const words = first.slice(2).trim().split(/\s+/);
+  const trampoline = /^'''exec' "?([^"\s]+)"?/.exec(second)?.[1];
+  const program = words[0] === '/usr/bin/env' ? words[1] : path.basename(words[0] ?? '') === 'sh' ? trampoline : words[0];
+  return program && /^python[\d.]*$/.test(path.basename(program)) ? program : undefined;
 }
 
 /**
