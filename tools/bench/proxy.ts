@@ -308,26 +308,40 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
         chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: {} },
       };
       const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
+      /** HTTP through the bare forwarding (no WebSocket there), measured in the same rounds: the Node.js floor for the gateway's HTTP. */
+      const bareHttp = new Map<number, Measurement>();
       const names = Object.keys(targets) as Target[];
-      const proxyPids: Partial<Record<Target, number>> = { pipe: pipe.process.pid, gateway: gateway.process.pid, chp: chp.process.pid };
+      const bareTarget = { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, ws: '', headers: {} };
+      const proxyPids: Partial<Record<Target | 'bare', number>> = { pipe: pipe.process.pid, gateway: gateway.process.pid, chp: chp.process.pid, bare: bare.process.pid };
       for (const kind of (['http', 'ws'] as const).filter((k) => options.parts.has(k))) {
         const measure = kind === 'http' ? httpLoad : wsEcho;
-        for (const target of names) await measure(targets[target][kind], 10, 1, targets[target].headers); // warm-up (JIT, connections)
+        const measured: Array<Target | 'bare'> = kind === 'http' ? [...names, 'bare'] : names;
+        const of = (n: Target | 'bare') => (n === 'bare' ? bareTarget : targets[n]);
+        for (const target of measured) await measure(of(target)[kind], 10, 1, of(target).headers); // warm-up (JIT, connections)
         for (const connections of CONNECTIONS) {
-          // Rounds alternate the three so that drift on the machine hits each alike; the median round counts.
-          const rounds = Object.fromEntries(names.map((n) => [n, [] as Measurement[]])) as Record<Target, Measurement[]>;
+          // Rounds alternate the proxies so that drift on the machine hits each alike; the median round counts.
+          const rounds = Object.fromEntries(measured.map((n) => [n, [] as Measurement[]])) as Record<Target | 'bare', Measurement[]>;
           for (let round = 0; round < options.rounds; round++) {
-            for (const target of inTurn(names, round)) {
-              rounds[target].push(await withCpu(proxyPids[target], options.seconds, () => measure(targets[target][kind], connections, options.seconds, targets[target].headers)));
+            for (const target of inTurn(measured, round)) {
+              rounds[target].push(await withCpu(proxyPids[target], options.seconds, () => measure(of(target)[kind], connections, options.seconds, of(target).headers)));
             }
           }
           const row = Object.fromEntries(names.map((n) => [n, medianBy(rounds[n])])) as Record<Target, Measurement>;
-          log(`${kind} ${connections} conns: ${names.map((n) => `${n} ${rounds[n].map((m) => Math.round(m.rps)).join('/')}`).join('; ')}`);
+          log(`${kind} ${connections} conns: ${measured.map((n) => `${n} ${rounds[n].map((m) => Math.round(m.rps)).join('/')}`).join('; ')}`);
           results[kind].set(connections, row);
+          if (kind === 'http') bareHttp.set(connections, medianBy(rounds.bare));
         }
       }
 
-      if (options.parts.has('http')) printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
+      if (options.parts.has('http')) {
+        printTable(`HTTP, small answers (median of ${options.rounds} rounds of ${options.seconds} s; gateway workers: ${options.workers || `one per core, ${availableParallelism()}`})`, results.http);
+        const at = (c: number) => ({ bare: bareHttp.get(c) as Measurement, ...(results.http.get(c) as Record<Target, Measurement>) });
+        console.log(
+          `bare forwarding, one process (the gateway's own forwarding without its checks: the floor of a Node.js HTTP proxy here), at ${CONNECTIONS.join(' / ')} connections: ` +
+            `${CONNECTIONS.map((c) => Math.round(at(c).bare.rps)).join(' / ')} req/s, cpu ${CONNECTIONS.map((c) => (at(c).bare.cpuUs ?? Number.NaN).toFixed(0)).join(' / ')} µs; ` +
+            `${CONNECTIONS.map((c) => `${(at(c).bare.rps / at(c).chp.rps).toFixed(2)}×`).join(' / ')} configurable-http-proxy; the gateway at ${CONNECTIONS.map((c) => `${(at(c).gateway.rps / at(c).bare.rps).toFixed(2)}×`).join(' / ')} of it`,
+        );
+      }
       if (options.parts.has('ws')) printTable(`WebSocket echo round trips (median of ${options.rounds} rounds of ${options.seconds} s)`, results.ws);
       for (const kind of (['http', 'ws'] as const).filter((k) => options.parts.has(k))) {
         const at = (c: number) => results[kind].get(c) as Record<Target, Measurement>;
@@ -336,6 +350,11 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
         console.log(`\ntarget: ${kind === 'http' ? 'HTTP' : 'WebSocket'} gateway ≥ ${goal}× chp at 10 and 100 connections → ${ratios('gateway')} (net pipe: ${ratios('pipe')}; p50 added when saturated at 10: ${(at(10).gateway.p50 - at(10).direct.p50).toFixed(2)} ms)`);
       }
       const measures = throughputMeasures(results);
+      // How near the gateway is to what any Node.js HTTP proxy does here (the issue's 2.5× is against CHP).
+      for (const [connections, bareRow] of bareHttp) {
+        const gatewayRow = results.http.get(connections)?.gateway;
+        if (connections >= 10 && gatewayRow) measures.push({ name: `HTTP through /s/<sid>/, ${connections} connections: throughput against the bare forwarding`, unit: 'req/s', visp: gatewayRow.rps, reference: { name: 'bare forwarding, one process, no checks', value: bareRow.rps } });
+      }
       if (options.parts.has('ws')) {
         // WebSocket latency below saturation, as the HTTP one below: a fixed rate over 10 connections. At
         // saturation the added p50 is mostly queueing (100 clients wait on each other's turns through any proxy).
