@@ -301,17 +301,20 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
       const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
       await new RedisRouteTable(redis).set({ sid: SID, owner: OWNER, target: upstream, token: randomBytes(24).toString('base64url'), stripPrefix: true, updatedAt: new Date().toISOString() });
 
+      // What a signed-in browser sends, to every target alike: the same request bytes through each proxy (a browser
+      // in front of configurable-http-proxy sends JupyterHub's cookie too).
+      const browser = { cookie, origin: `http://127.0.0.1:${gatewayPort}` };
       const targets: Record<Target, { http: string; ws: string; headers: Record<string, string> }> = {
-        direct: { http: `${upstream}/api/status`, ws: `ws://127.0.0.1:${upstreamPort}/echo`, headers: {} },
-        pipe: { http: `http://127.0.0.1:${pipePort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${pipePort}/s/${SID}/echo`, headers: {} },
-        gateway: { http: `http://127.0.0.1:${gatewayPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${gatewayPort}/s/${SID}/echo`, headers: { cookie, origin: `http://127.0.0.1:${gatewayPort}` } },
-        chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: {} },
+        direct: { http: `${upstream}/api/status`, ws: `ws://127.0.0.1:${upstreamPort}/echo`, headers: browser },
+        pipe: { http: `http://127.0.0.1:${pipePort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${pipePort}/s/${SID}/echo`, headers: browser },
+        gateway: { http: `http://127.0.0.1:${gatewayPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${gatewayPort}/s/${SID}/echo`, headers: browser },
+        chp: { http: `http://127.0.0.1:${chpPort}/s/${SID}/api/status`, ws: `ws://127.0.0.1:${chpPort}/s/${SID}/echo`, headers: browser },
       };
       const results = { http: new Map<number, Record<Target, Measurement>>(), ws: new Map<number, Record<Target, Measurement>>() };
       /** HTTP through the bare forwarding (no WebSocket there), measured in the same rounds: the Node.js floor for the gateway's HTTP. */
       const bareHttp = new Map<number, Measurement>();
       const names = Object.keys(targets) as Target[];
-      const bareTarget = { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, ws: '', headers: {} };
+      const bareTarget = { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, ws: '', headers: browser };
       const proxyPids: Partial<Record<Target | 'bare', number>> = { pipe: pipe.process.pid, gateway: gateway.process.pid, chp: chp.process.pid, bare: bare.process.pid };
       for (const kind of (['http', 'ws'] as const).filter((k) => options.parts.has(k))) {
         const measure = kind === 'http' ? httpLoad : wsEcho;
@@ -384,8 +387,8 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
       // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
       const latencyTargets: Partial<Record<LatencyTarget, { http: string; headers: Record<string, string> }>> = {
         ...targets,
-        ...(oneWorker && { 'gateway-1': { http: `http://127.0.0.1:${oneWorker.port}/s/${SID}/api/status`, headers: { cookie } } }),
-        bare: { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, headers: {} },
+        ...(oneWorker && { 'gateway-1': { http: `http://127.0.0.1:${oneWorker.port}/s/${SID}/api/status`, headers: browser } }),
+        bare: { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, headers: browser },
       };
       const latencyNames = Object.keys(latencyTargets) as LatencyTarget[];
       const load = (target: LatencyTarget, seconds: number) => {
