@@ -172,8 +172,9 @@ export class WarmPool {
     const token = known ?? details?.token;
     if (!details?.running || !details.target || !token) {
       this.deps.logger.warn({ sid }, 'a prepared session cannot be launched (its workload is gone, unreachable or its token unreadable); stopping it');
-      // Its slot stays held (kept by `take`) until this stop, which waits for the lease `take` holds, frees it.
-      void this.deps.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => undefined);
+      // Its slot stays held (kept by `take`) until this stop, which waits for the lease `take` holds, frees it. Not
+      // stopped, it holds its slot preemptibly again, as a prepared session: the culler's to stop in time.
+      void this.deps.stop(sid, { reason: 'prepared, but its workload could not be reached', onlyWarm: true }).catch(() => this.deps.gate.reserve(sid, { preemptible: true }));
       return STOPPING;
     }
     const now = new Date();
