@@ -387,8 +387,9 @@ export function benchProxy(options: ProxyBenchOptions): Promise<BenchResult> {
       // Added latency below saturation: 10 connections at a fixed total rate, alternating rounds again.
       const latencyTargets: Partial<Record<LatencyTarget, { http: string; headers: Record<string, string> }>> = {
         ...targets,
-        ...(oneWorker && { 'gateway-1': { http: `http://127.0.0.1:${oneWorker.port}/s/${SID}/api/status`, headers: browser } }),
-        bare: { http: `http://127.0.0.1:${barePort}/s/${SID}/api/status`, headers: browser },
+        // Its own origin: it is another gateway, on a port of its own.
+        ...(oneWorker && { 'gateway-1': { http: `http://127.0.0.1:${oneWorker.port}/s/${SID}/api/status`, headers: { cookie, origin: `http://127.0.0.1:${oneWorker.port}` } } }),
+        bare: bareTarget,
       };
       const latencyNames = Object.keys(latencyTargets) as LatencyTarget[];
       const load = (target: LatencyTarget, seconds: number) => {
