@@ -111,7 +111,11 @@ export class CapacityAudit {
     const lookedAt = Date.now();
     const since = new Date(this.adoptionsSeenUntil - CLOCK_SKEW_MS);
     // A start in progress here settles its own slot (recovery cannot adopt it meanwhile: the start holds its lease).
-    const counted = await gate.countRunning(async () => (await sessions.adoptedSince(instance, since)).filter(({ sid }) => !starting().has(sid)).map(({ sid, warm }) => ({ sid, preemptible: warm })));
+    const counted = await gate.countRunning(async () => {
+      const adopted = await sessions.adoptedSince(instance, since);
+      const busy = starting();
+      return adopted.filter(({ sid }) => !busy.has(sid)).map(({ sid, warm }) => ({ sid, preemptible: warm }));
+    });
     this.adoptionsSeenUntil = lookedAt;
     if (counted.length > 0) logger.info({ sids: counted }, 'counting the capacity of sessions recovery adopted');
   }
